@@ -1,0 +1,25 @@
+/* C glue for pylibssh: what cannot be expressed through cffi's declarations alone. */
+#ifndef PYLIBSSH_GLUE_H
+#define PYLIBSSH_GLUE_H
+
+/* sftp.h declares the SFTP server functions only under WITH_SERVER */
+#ifndef WITH_SERVER
+#define WITH_SERVER 1
+#endif
+
+#include <fcntl.h>
+#include <sys/time.h>
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+#include <libssh/callbacks.h>
+#include <libssh/sftp.h>
+#include <libssh/sftpserver.h>
+
+const char *pylibssh_build_version(void);
+int pylibssh_vendored(void);
+
+void pylibssh_init_session_callbacks(struct ssh_callbacks_struct *cb);
+void pylibssh_init_server_callbacks(struct ssh_server_callbacks_struct *cb);
+void pylibssh_init_channel_callbacks(struct ssh_channel_callbacks_struct *cb);
+
+#endif

@@ -1,0 +1,50 @@
+"""pylibssh: SSH and SFTP for Python over libssh.
+
+The package is layered: ``_binding`` is the only module that touches the compiled CFFI extension;
+``errors`` maps libssh's failures to exceptions; the public objects (keys, and the server, client
+and SFTP modules) sit on top.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from . import _log
+from ._binding import VENDORED, ffi, lib
+from ._version import __version__
+from .errors import *  # noqa: F403
+from .errors import __all__ as _errors_all
+from .keys import Key, KeyType, load_authorized_keys
+
+
+class LibsshVersion(NamedTuple):
+    """The libssh pylibssh runs on: its version, crypto/compression backends, and whether it is
+    the release vendored by pin (False: a system libssh)."""
+
+    version: str
+    backends: tuple[str, ...]
+    vendored: bool
+
+    def __str__(self) -> str:
+        return "/".join((self.version, *self.backends))
+
+
+def libssh_version() -> LibsshVersion:
+    """The version of the libssh in use, e.g. ``0.12.2/openssl/zlib``."""
+    full = ffi.string(lib.ssh_version(0)).decode()
+    version, *backends = full.split("/")
+    return LibsshVersion(version, tuple(backends), VENDORED)
+
+
+TRACE = _log.TRACE
+
+__all__ = [
+    "__version__",
+    "libssh_version",
+    "LibsshVersion",
+    "Key",
+    "KeyType",
+    "load_authorized_keys",
+    "TRACE",
+    *_errors_all,
+]

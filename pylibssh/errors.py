@@ -1,0 +1,266 @@
+"""pylibssh's exceptions, and the one helper that turns libssh's return codes into them.
+
+Every error carries libssh's own message where libssh gave one. ``SSH_AGAIN`` is never an error:
+:func:`check` hands it back to the caller, whose loop waits and retries.
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+from typing import Any
+
+from ._binding import NULL, ffi, lib
+
+__all__ = [
+    "SSHError",
+    "SSHTimeoutError",
+    "SSHConnectionError",
+    "HostNotFoundError",
+    "SSHConnectionRefusedError",
+    "DisconnectedError",
+    "ProtocolError",
+    "AuthenticationError",
+    "HostKeyError",
+    "UnknownHostKeyError",
+    "HostKeyChangedError",
+    "ChannelError",
+    "ChannelOpenError",
+    "RequestDeniedError",
+    "KeyFormatError",
+    "PassphraseRequiredError",
+    "WrongPassphraseError",
+    "UnsupportedKeyTypeError",
+    "ClosedError",
+    "SFTPError",
+]
+
+
+class SSHError(Exception):
+    """Root of every pylibssh error. ``code`` is libssh's error class when it set one."""
+
+    def __init__(self, message: str = "", *, code: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class SSHTimeoutError(SSHError, TimeoutError):
+    """An operation did not finish within its timeout."""
+
+
+class SSHConnectionError(SSHError, ConnectionError):
+    """The transport could not be set up or was lost."""
+
+
+class HostNotFoundError(SSHConnectionError):
+    """The host name could not be resolved."""
+
+
+class SSHConnectionRefusedError(SSHConnectionError, ConnectionRefusedError):
+    """Nothing listens at the address."""
+
+
+class DisconnectedError(SSHConnectionError):
+    """The peer closed the connection (or it broke) while an operation was under way."""
+
+
+class ProtocolError(SSHError):
+    """The peer sent something that breaks the protocol, or negotiation failed."""
+
+
+class AuthenticationError(SSHError):
+    """The server refused every offered authentication method."""
+
+    def __init__(self, message: str = "", *, code: int | None = None,
+                 allowed_methods: tuple[str, ...] = ()):
+        super().__init__(message, code=code)
+        self.allowed_methods = allowed_methods
+
+
+class HostKeyError(SSHError):
+    """The server's host key could not be verified."""
+
+    def __init__(self, message: str = "", *, host: str | None = None, key: Any = None,
+                 code: int | None = None):
+        super().__init__(message, code=code)
+        self.host = host
+        self.key = key
+
+
+class UnknownHostKeyError(HostKeyError):
+    """The host is not in known_hosts and the policy refuses unknown hosts."""
+
+
+class HostKeyChangedError(HostKeyError):
+    """The host's key differs from the one recorded in known_hosts."""
+
+    def __init__(self, message: str = "", *, host: str | None = None, key: Any = None,
+                 known_key: Any = None, code: int | None = None):
+        super().__init__(message, host=host, key=key, code=code)
+        self.known_key = known_key
+
+
+class ChannelError(SSHError):
+    """A channel operation failed."""
+
+
+class ChannelOpenError(ChannelError):
+    """The peer refused to open a channel. ``reason`` is the SSH reason code when known."""
+
+    def __init__(self, message: str = "", *, reason: int | None = None, code: int | None = None):
+        super().__init__(message, code=code)
+        self.reason = reason
+
+
+class RequestDeniedError(SSHError):
+    """The peer answered a request with failure."""
+
+
+class KeyFormatError(SSHError, ValueError):
+    """Key data that cannot be read: garbage, truncated, or not a key."""
+
+
+class PassphraseRequiredError(KeyFormatError):
+    """The private key is encrypted and no passphrase was given."""
+
+
+class WrongPassphraseError(KeyFormatError):
+    """The passphrase does not decrypt the private key."""
+
+
+class UnsupportedKeyTypeError(KeyFormatError):
+    """A key type libssh (or this operation) does not support."""
+
+
+class ClosedError(SSHError, ValueError):
+    """The object was closed; it cannot be used any more."""
+
+
+class SFTPError(SSHError, OSError):
+    """An SFTP status other than OK. ``status`` is the SFTP code, ``errno`` the matching errno."""
+
+    def __init__(self, status: int, message: str = "", filename: str | None = None):
+        err = SFTP_STATUS_TO_ERRNO.get(status, errno.EIO)
+        SSHError.__init__(self, message or SFTP_STATUS_NAMES.get(status, f"status {status}"))
+        # OSError's attributes, so `except FileNotFoundError` style code can inspect them
+        self.errno = err
+        self.strerror = self.message
+        self.filename = filename
+        self.status = status
+
+    def __str__(self) -> str:
+        where = f": {self.filename!r}" if self.filename else ""
+        return f"[SFTP {SFTP_STATUS_NAMES.get(self.status, self.status)}] {self.message}{where}"
+
+
+# SFTP status codes (draft-ietf-secsh-filexfer-02) and errno, one table used both ways: the client
+# raises SFTPError with the errno; the server turns an OSError into the status.
+SFTP_STATUS_NAMES = {
+    lib.SSH_FX_OK: "OK",
+    lib.SSH_FX_EOF: "EOF",
+    lib.SSH_FX_NO_SUCH_FILE: "NO_SUCH_FILE",
+    lib.SSH_FX_PERMISSION_DENIED: "PERMISSION_DENIED",
+    lib.SSH_FX_FAILURE: "FAILURE",
+    lib.SSH_FX_BAD_MESSAGE: "BAD_MESSAGE",
+    lib.SSH_FX_NO_CONNECTION: "NO_CONNECTION",
+    lib.SSH_FX_CONNECTION_LOST: "CONNECTION_LOST",
+    lib.SSH_FX_OP_UNSUPPORTED: "OP_UNSUPPORTED",
+    lib.SSH_FX_INVALID_HANDLE: "INVALID_HANDLE",
+    lib.SSH_FX_NO_SUCH_PATH: "NO_SUCH_PATH",
+    lib.SSH_FX_FILE_ALREADY_EXISTS: "FILE_ALREADY_EXISTS",
+    lib.SSH_FX_WRITE_PROTECT: "WRITE_PROTECT",
+    lib.SSH_FX_NO_MEDIA: "NO_MEDIA",
+}
+SFTP_STATUS_TO_ERRNO = {
+    lib.SSH_FX_EOF: 0,
+    lib.SSH_FX_NO_SUCH_FILE: errno.ENOENT,
+    lib.SSH_FX_PERMISSION_DENIED: errno.EACCES,
+    lib.SSH_FX_FAILURE: errno.EIO,
+    lib.SSH_FX_BAD_MESSAGE: errno.EBADMSG,
+    lib.SSH_FX_NO_CONNECTION: errno.ENOTCONN,
+    lib.SSH_FX_CONNECTION_LOST: errno.ECONNRESET,
+    lib.SSH_FX_OP_UNSUPPORTED: errno.EOPNOTSUPP,
+    lib.SSH_FX_INVALID_HANDLE: errno.EBADF,
+    lib.SSH_FX_NO_SUCH_PATH: errno.ENOENT,
+    lib.SSH_FX_FILE_ALREADY_EXISTS: errno.EEXIST,
+    lib.SSH_FX_WRITE_PROTECT: errno.EROFS,
+    lib.SSH_FX_NO_MEDIA: errno.ENODEV,
+}
+# errno -> status for server replies; what is not listed becomes FAILURE
+ERRNO_TO_SFTP_STATUS = {
+    errno.ENOENT: lib.SSH_FX_NO_SUCH_FILE,
+    errno.ENOTDIR: lib.SSH_FX_NO_SUCH_FILE,
+    errno.ELOOP: lib.SSH_FX_NO_SUCH_FILE,
+    errno.EACCES: lib.SSH_FX_PERMISSION_DENIED,
+    errno.EPERM: lib.SSH_FX_PERMISSION_DENIED,
+    errno.EBADF: lib.SSH_FX_INVALID_HANDLE,
+    errno.EEXIST: lib.SSH_FX_FILE_ALREADY_EXISTS,
+    errno.EROFS: lib.SSH_FX_WRITE_PROTECT,
+    errno.EOPNOTSUPP: lib.SSH_FX_OP_UNSUPPORTED,
+    errno.ENOSYS: lib.SSH_FX_OP_UNSUPPORTED,
+    errno.ENODEV: lib.SSH_FX_NO_MEDIA,
+    errno.EBADMSG: lib.SSH_FX_BAD_MESSAGE,
+    errno.EINVAL: lib.SSH_FX_BAD_MESSAGE,
+}
+
+
+def sftp_status_for(exc: BaseException) -> int:
+    """The SFTP status a server replies with for an exception raised while serving a request."""
+    if isinstance(exc, SFTPError):
+        return exc.status
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return ERRNO_TO_SFTP_STATUS.get(exc.errno, lib.SSH_FX_FAILURE)
+    return lib.SSH_FX_FAILURE
+
+
+# libssh reports most failures as SSH_FATAL with a message; these patterns pick the class.
+_MESSAGE_CLASSES: list[tuple[re.Pattern[str], type[SSHError]]] = [
+    (re.compile(r"timed? ?out|timeout", re.I), SSHTimeoutError),
+    (re.compile(r"resolve hostname|Name or service not known|nodename nor servname|"
+                r"Temporary failure in name resolution|No address associated", re.I),
+     HostNotFoundError),
+    (re.compile(r"Connection refused", re.I), SSHConnectionRefusedError),
+    (re.compile(r"disconnect|closed by|Connection reset|Broken pipe|Socket error|"
+                r"Socket exception|connection lost|remote host closed", re.I), DisconnectedError),
+    (re.compile(r"Error from connect|Network is unreachable|No route to host", re.I),
+     SSHConnectionError),
+    (re.compile(r"kex error|no match for method|negotiat|key exchange failed", re.I), ProtocolError),
+]
+
+
+def last_error(owner) -> tuple[str, int]:
+    """libssh's current error text and code on a session or bind (copied at once)."""
+    if owner is None or owner == NULL:
+        return "", lib.SSH_NO_ERROR
+    msg = ffi.string(lib.ssh_get_error(owner)).decode("utf-8", "replace")
+    return msg, lib.ssh_get_error_code(owner)
+
+
+def error_from(owner, what: str = "", default: type[SSHError] = SSHError) -> SSHError:
+    """Build the exception for the error libssh recorded on ``owner``."""
+    msg, code = last_error(owner)
+    cls: type[SSHError] = default
+    # libssh's codes only say recoverable (SSH_REQUEST_DENIED) or fatal; the message says what
+    if default is SSHError or default is SSHConnectionError:
+        for pattern, candidate in _MESSAGE_CLASSES:
+            if pattern.search(msg):
+                cls = candidate
+                break
+    if what and msg:
+        text = f"{what}: {msg}"
+    else:
+        text = what or msg or "libssh reported an error without a message"
+    return cls(text, code=code)
+
+
+def check(rc: int, owner=None, what: str = "", default: type[SSHError] = SSHError) -> int:
+    """Return ``rc`` when it is not an error (``SSH_AGAIN`` included); raise otherwise.
+
+    ``owner`` is the ``ssh_session`` or ``ssh_bind`` whose ``ssh_get_error`` explains the failure.
+    """
+    if rc >= 0 or rc == lib.SSH_AGAIN:
+        return rc
+    if rc == lib.SSH_EOF:
+        raise ChannelError(f"{what}: the channel is at end of file" if what else "end of file")
+    raise error_from(owner, what, default)

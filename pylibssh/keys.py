@@ -1,0 +1,443 @@
+"""SSH keys: generate, import, export, fingerprint and compare.
+
+A :class:`Key` owns one libssh ``ssh_key``. Private keys are read in OpenSSH's format and in PEM
+(PKCS#1, SEC1, PKCS#8), encrypted or not; public keys as OpenSSH lines (``authorized_keys``,
+``*.pub``). Fingerprints use OpenSSH's ``SHA256:...`` form.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import hashlib
+import os
+import re
+import struct
+from collections.abc import Iterable
+from typing import Union
+
+from ._binding import NULL, ffi, lib, take_string, to_bytes
+from .errors import (
+    KeyFormatError,
+    PassphraseRequiredError,
+    UnsupportedKeyTypeError,
+    WrongPassphraseError,
+)
+
+__all__ = ["Key", "KeyType", "load_authorized_keys", "parse_public_key_line"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+Passphrase = Union[str, bytes, None]
+
+
+class KeyType(enum.IntEnum):
+    """libssh's key types that pylibssh generates and uses."""
+
+    RSA = lib.SSH_KEYTYPE_RSA
+    ECDSA_P256 = lib.SSH_KEYTYPE_ECDSA_P256
+    ECDSA_P384 = lib.SSH_KEYTYPE_ECDSA_P384
+    ECDSA_P521 = lib.SSH_KEYTYPE_ECDSA_P521
+    ED25519 = lib.SSH_KEYTYPE_ED25519
+
+    @property
+    def ssh_name(self) -> str:
+        return ffi.string(lib.ssh_key_type_to_char(self)).decode()
+
+
+# the names users pass to Key.generate (OpenSSH's `ssh-keygen -t` spellings and the wire names)
+_GENERATE_NAMES = {
+    "ed25519": KeyType.ED25519,
+    "ssh-ed25519": KeyType.ED25519,
+    "rsa": KeyType.RSA,
+    "ssh-rsa": KeyType.RSA,
+    "ecdsa": KeyType.ECDSA_P256,
+    "ecdsa-sha2-nistp256": KeyType.ECDSA_P256,
+    "ecdsa-sha2-nistp384": KeyType.ECDSA_P384,
+    "ecdsa-sha2-nistp521": KeyType.ECDSA_P521,
+}
+_ECDSA_BITS = {256: KeyType.ECDSA_P256, 384: KeyType.ECDSA_P384, 521: KeyType.ECDSA_P521}
+_FIXED_BITS = {
+    KeyType.ED25519: 256,
+    KeyType.ECDSA_P256: 256,
+    KeyType.ECDSA_P384: 384,
+    KeyType.ECDSA_P521: 521,
+}
+_FORMATS = {"openssh": lib.SSH_FILE_FORMAT_OPENSSH, "pem": lib.SSH_FILE_FORMAT_PEM}
+_OPENSSH_MAGIC = b"openssh-key-v1\0"
+
+
+class Key:
+    """An SSH key pair or public key.
+
+    Create one with :meth:`generate`, :meth:`from_private_bytes`, :meth:`from_private_file`,
+    :meth:`from_public_line` or :meth:`from_public_file`. Keys compare equal when their public
+    halves are equal, so a private key equals its own public key.
+    """
+
+    __slots__ = ("_key", "comment", "options", "__weakref__")
+
+    def __init__(self, _key, comment: str | None = None, options: str | None = None):
+        # private constructor: takes ownership of an ssh_key cdata
+        if _key == NULL:
+            raise KeyFormatError("no key")
+        self._key = ffi.gc(_key, lib.ssh_key_free)
+        self.comment = comment
+        self.options = options
+
+    # -- constructors ---------------------------------------------------------------------------
+
+    @classmethod
+    def generate(cls, kind: str | KeyType = "ed25519", bits: int | None = None,
+                 comment: str | None = None) -> Key:
+        """A new key pair: ``ed25519`` (default), ``ecdsa`` (bits 256/384/521) or ``rsa``
+        (bits >= 2048, default 3072)."""
+        if isinstance(kind, KeyType):
+            ktype = kind
+        else:
+            try:
+                ktype = _GENERATE_NAMES[str(kind).lower()]
+            except KeyError:
+                raise UnsupportedKeyTypeError(
+                    f"cannot generate {kind!r} keys; use one of: ed25519, ecdsa, rsa"
+                ) from None
+        if ktype in (KeyType.ECDSA_P256, KeyType.ECDSA_P384, KeyType.ECDSA_P521):
+            if bits is not None:
+                if bits not in _ECDSA_BITS:
+                    raise ValueError(f"ECDSA keys have 256, 384 or 521 bits, not {bits}")
+                ktype = _ECDSA_BITS[bits]
+        elif ktype == KeyType.ED25519:
+            if bits not in (None, 256):
+                raise ValueError("Ed25519 keys have a fixed size (256 bits)")
+        elif ktype == KeyType.RSA:
+            bits = 3072 if bits is None else bits
+            if bits < 2048 or bits > 16384:
+                raise ValueError(f"RSA keys must have 2048 to 16384 bits, not {bits}")
+
+        ctx = ffi.gc(lib.ssh_pki_ctx_new(), lib.ssh_pki_ctx_free)
+        if ctx == NULL:
+            raise MemoryError("ssh_pki_ctx_new failed")
+        if ktype == KeyType.RSA:
+            size = ffi.new("int *", bits)
+            if lib.ssh_pki_ctx_options_set(ctx, lib.SSH_PKI_OPTION_RSA_KEY_SIZE, size) != 0:
+                raise ValueError(f"libssh refused an RSA key size of {bits}")
+        out = ffi.new("ssh_key *")
+        if lib.ssh_pki_generate_key(int(ktype), ctx, out) != lib.SSH_OK:
+            raise KeyFormatError(f"libssh could not generate a {ktype.ssh_name} key")
+        return cls(out[0], comment=comment)
+
+    @classmethod
+    def from_private_bytes(cls, data: str | bytes, passphrase: Passphrase = None) -> Key:
+        """Import a private key in OpenSSH or PEM format, decrypting it with ``passphrase``."""
+        text = data.encode() if isinstance(data, str) else bytes(data)
+        text = text.strip()
+        encrypted = _looks_encrypted(text) if b"\0" not in text else None
+        if encrypted is None:
+            raise KeyFormatError(
+                "not a private key: expected an OpenSSH (BEGIN OPENSSH PRIVATE KEY) or PEM "
+                "(BEGIN ... PRIVATE KEY) block"
+            )
+        if encrypted and passphrase is None:
+            raise PassphraseRequiredError("the private key is encrypted: a passphrase is needed")
+        # never pass NULL: libssh would then let OpenSSL prompt on the terminal
+        secret = to_bytes(passphrase, "passphrase") if passphrase is not None else b""
+        out = ffi.new("ssh_key *")
+        rc = lib.ssh_pki_import_privkey_base64(text, secret, ffi.NULL, ffi.NULL, out)
+        if rc != lib.SSH_OK:
+            if encrypted:
+                raise WrongPassphraseError("wrong passphrase, or the encrypted key is corrupt")
+            raise KeyFormatError("libssh could not read the private key (corrupt, truncated or "
+                                 "of an unsupported type)")
+        key = cls(out[0])
+        if not lib.ssh_key_is_private(key._key):
+            raise KeyFormatError("the data holds no private key")
+        return key
+
+    @classmethod
+    def from_private_file(cls, path: PathLike, passphrase: Passphrase = None) -> Key:
+        with open(path, "rb") as f:
+            data = f.read()
+        try:
+            key = cls.from_private_bytes(data, passphrase)
+        except KeyFormatError as exc:
+            raise type(exc)(f"{os.fspath(path)}: {exc.message}") from None
+        return key
+
+    @classmethod
+    def from_public_line(cls, line: str | bytes) -> Key:
+        """Import an OpenSSH public key line: ``[options] type base64 [comment]``."""
+        parsed = parse_public_key_line(line)
+        if parsed is None:
+            raise KeyFormatError("not a public key line (expected 'type base64 [comment]')")
+        options, type_name, b64, comment = parsed
+        return cls._from_public_base64(type_name, b64, comment, options)
+
+    @classmethod
+    def from_public_blob(cls, blob: bytes, comment: str | None = None) -> Key:
+        """Import a public key from its SSH wire encoding."""
+        type_name = _blob_type(blob)
+        return cls._from_public_base64(type_name, base64.b64encode(blob).decode(), comment, None)
+
+    @classmethod
+    def from_public_file(cls, path: PathLike) -> Key:
+        """Import the first public key of a ``.pub`` or ``authorized_keys`` file."""
+        keys = load_authorized_keys(path)
+        if not keys:
+            raise KeyFormatError(f"{os.fspath(path)}: no public key found")
+        return keys[0]
+
+    @classmethod
+    def _from_public_base64(cls, type_name: str, b64: str, comment: str | None,
+                            options: str | None) -> Key:
+        ktype = lib.ssh_key_type_from_name(type_name.encode())
+        if ktype == lib.SSH_KEYTYPE_UNKNOWN:
+            raise UnsupportedKeyTypeError(f"unsupported key type {type_name!r}")
+        try:
+            blob = base64.b64decode(b64, validate=True)
+        except ValueError:
+            raise KeyFormatError("the public key's base64 is invalid") from None
+        if _blob_type(blob) != type_name:
+            raise KeyFormatError(f"the key data is not a {type_name} key")
+        out = ffi.new("ssh_key *")
+        if "-cert-" in type_name:
+            rc = lib.ssh_pki_import_cert_base64(b64.encode(), ktype, out)
+        else:
+            rc = lib.ssh_pki_import_pubkey_base64(b64.encode(), ktype, out)
+        if rc != lib.SSH_OK:
+            raise KeyFormatError(f"libssh could not read the {type_name} public key")
+        return cls(out[0], comment=comment, options=options)
+
+    # -- properties ------------------------------------------------------------------------------
+
+    @property
+    def type(self) -> KeyType | int:
+        t = lib.ssh_key_type(self._key)
+        try:
+            return KeyType(t)
+        except ValueError:
+            return t
+
+    @property
+    def type_name(self) -> str:
+        """The SSH name of the key type, e.g. ``ssh-ed25519``, ``ecdsa-sha2-nistp256``."""
+        return ffi.string(lib.ssh_key_type_to_char(lib.ssh_key_type(self._key))).decode()
+
+    @property
+    def is_private(self) -> bool:
+        return bool(lib.ssh_key_is_private(self._key))
+
+    @property
+    def bits(self) -> int:
+        fixed = _FIXED_BITS.get(self.type)  # type: ignore[call-overload]
+        if fixed:
+            return fixed
+        if self.type == KeyType.RSA:
+            fields = _read_strings(self.public_blob, 3)  # type, e, n
+            return int.from_bytes(fields[2], "big").bit_length()
+        return 0
+
+    @property
+    def public_base64(self) -> str:
+        out = ffi.new("char **")
+        if lib.ssh_pki_export_pubkey_base64(self._key, out) != lib.SSH_OK:
+            raise KeyFormatError("libssh could not export the public key")
+        return take_string(out[0]) or ""
+
+    @property
+    def public_blob(self) -> bytes:
+        """The public key in SSH wire encoding (what fingerprints hash)."""
+        return base64.b64decode(self.public_base64)
+
+    def public_key(self) -> Key:
+        """The public half as its own key (a public key returns a copy of itself)."""
+        out = ffi.new("ssh_key *")
+        if lib.ssh_pki_export_privkey_to_pubkey(self._key, out) != lib.SSH_OK:
+            raise KeyFormatError("libssh could not derive the public key")
+        return Key(out[0], comment=self.comment)
+
+    def public_line(self, comment: str | None = None) -> str:
+        """The OpenSSH public key line (``type base64 [comment]``), as in ``*.pub`` files."""
+        comment = self.comment if comment is None else comment
+        line = f"{self.type_name} {self.public_base64}"
+        return f"{line} {comment}" if comment else line
+
+    def fingerprint(self, hash: str = "sha256") -> str:
+        """OpenSSH's fingerprint: ``SHA256:<base64>`` (default) or ``MD5:aa:bb:...``."""
+        blob = self.public_blob
+        if hash.lower() == "sha256":
+            digest = hashlib.sha256(blob).digest()
+            return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+        if hash.lower() == "md5":
+            digest = hashlib.md5(blob, usedforsecurity=False).hexdigest()
+            return "MD5:" + ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+        raise ValueError(f"unknown fingerprint hash {hash!r}; use 'sha256' or 'md5'")
+
+    # -- export ----------------------------------------------------------------------------------
+
+    def private_bytes(self, passphrase: Passphrase = None, format: str = "openssh") -> bytes:
+        """The private key as text: OpenSSH format (default) or ``pem``, encrypted when a
+        passphrase is given."""
+        if not self.is_private:
+            raise KeyFormatError("this is a public key; it has no private part to export")
+        try:
+            fmt = _FORMATS[format.lower()]
+        except KeyError:
+            raise ValueError(f"unknown key format {format!r}; use 'openssh' or 'pem'") from None
+        secret = to_bytes(passphrase, "passphrase") if passphrase else ffi.NULL
+        out = ffi.new("char **")
+        rc = lib.ssh_pki_export_privkey_base64_format(
+            self._key, secret, ffi.NULL, ffi.NULL, out, fmt
+        )
+        if rc != lib.SSH_OK:
+            raise UnsupportedKeyTypeError(
+                f"libssh could not export this {self.type_name} key in {format} format"
+            )
+        text = take_string(out[0]) or ""
+        return text.encode() if text.endswith("\n") else (text + "\n").encode()
+
+    def write_private_file(self, path: PathLike, passphrase: Passphrase = None,
+                           format: str = "openssh") -> None:
+        """Write the private key to ``path`` with mode 0600 (never readable by others, even
+        briefly)."""
+        data = self.private_bytes(passphrase, format)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write(data)
+
+    def write_public_file(self, path: PathLike, comment: str | None = None) -> None:
+        with open(path, "w") as f:
+            f.write(self.public_line(comment) + "\n")
+
+    # -- comparison ------------------------------------------------------------------------------
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Key):
+            return NotImplemented
+        return lib.ssh_key_cmp(self._key, other._key, lib.SSH_KEY_CMP_PUBLIC) == 0
+
+    def __hash__(self) -> int:
+        return hash(self.public_blob)
+
+    def __repr__(self) -> str:
+        kind = "private" if self.is_private else "public"
+        return f"<pylibssh.Key {self.type_name} {kind} {self.fingerprint()}>"
+
+    def _dup(self):
+        """A new ssh_key copy for libssh APIs that take ownership of the key they are given."""
+        dup = lib.ssh_key_dup(self._key)
+        if dup == NULL:
+            raise MemoryError("ssh_key_dup failed")
+        return dup
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+_KEY_TYPE_RE = re.compile(
+    r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-[a-z0-9@.-]+|ssh-dss|"
+    r"[a-z0-9-]+-cert-v01@openssh\.com)$"
+)
+
+
+def parse_public_key_line(line: str | bytes) -> tuple[str | None, str, str, str | None] | None:
+    """Split an OpenSSH public key line into (options, type, base64, comment).
+
+    Returns None for blank lines and comments. Options (``authorized_keys`` only) may contain
+    quoted spaces.
+    """
+    if isinstance(line, bytes):
+        line = line.decode("utf-8", "replace")
+    line = line.strip()
+    if not line or line.startswith("#"):
+        return None
+    tokens: list[str] = []
+    i, n = 0, len(line)
+    while i < n and len(tokens) < 4:
+        while i < n and line[i] in " \t":
+            i += 1
+        if i >= n:
+            break
+        start, quoted = i, False
+        while i < n and (quoted or line[i] not in " \t"):
+            if line[i] == '"':
+                quoted = not quoted
+            elif line[i] == "\\" and quoted:
+                i += 1
+            i += 1
+        tokens.append(line[start:i])
+        if len(tokens) in (2, 3) and _KEY_TYPE_RE.match(tokens[-2]):
+            # type and base64 found: the rest of the line is the comment
+            rest = line[i:].strip()
+            options = tokens[0] if len(tokens) == 3 else None
+            return options, tokens[-2], tokens[-1], rest or None
+    return None
+
+
+def load_authorized_keys(source: PathLike | str | Iterable[str]) -> list[Key]:
+    """Every public key in an ``authorized_keys`` file (a path, its text, or lines).
+
+    Lines that are not keys raise :class:`KeyFormatError` naming the line number.
+    """
+    if isinstance(source, (str, os.PathLike)) and (
+        not isinstance(source, str) or ("\n" not in source and os.path.exists(source))
+    ):
+        with open(source) as f:
+            lines: Iterable[str] = f.read().splitlines()
+        where = os.fspath(source)
+    elif isinstance(source, str):
+        lines, where = source.splitlines(), "authorized keys"
+    else:
+        lines, where = list(source), "authorized keys"
+    keys = []
+    for number, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        try:
+            keys.append(Key.from_public_line(stripped))
+        except KeyFormatError as exc:
+            raise type(exc)(f"{where}, line {number}: {exc.message}") from None
+    return keys
+
+
+def _read_strings(blob: bytes, count: int) -> list[bytes]:
+    out, pos = [], 0
+    for _ in range(count):
+        if pos + 4 > len(blob):
+            raise KeyFormatError("truncated key data")
+        (length,) = struct.unpack_from(">I", blob, pos)
+        pos += 4
+        if pos + length > len(blob):
+            raise KeyFormatError("truncated key data")
+        out.append(blob[pos:pos + length])
+        pos += length
+    return out
+
+
+def _blob_type(blob: bytes) -> str:
+    try:
+        return _read_strings(blob, 1)[0].decode("ascii")
+    except UnicodeDecodeError:
+        raise KeyFormatError("the key data does not start with a key type name") from None
+
+
+def _looks_encrypted(text: bytes) -> bool | None:
+    """True/False for a recognised private key block; None when it is no private key at all."""
+    if b"-----BEGIN OPENSSH PRIVATE KEY-----" in text:
+        body = text.split(b"-----BEGIN OPENSSH PRIVATE KEY-----", 1)[1]
+        body = body.split(b"-----END OPENSSH PRIVATE KEY-----", 1)[0]
+        try:
+            raw = base64.b64decode(b"".join(body.split()), validate=True)
+        except ValueError:
+            return False  # let libssh report the corruption
+        if not raw.startswith(_OPENSSH_MAGIC):
+            return False
+        try:
+            cipher = _read_strings(raw[len(_OPENSSH_MAGIC):], 1)[0]
+        except KeyFormatError:
+            return False
+        return cipher != b"none"
+    if re.search(rb"-----BEGIN (RSA |EC |DSA )?PRIVATE KEY-----", text):
+        return b"Proc-Type: 4,ENCRYPTED" in text
+    if b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in text:
+        return True
+    return None
