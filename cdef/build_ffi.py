@@ -26,7 +26,8 @@ DECLARATIONS = [
 
 
 def package_version():
-    text = open(os.path.join(ROOT, "pylibssh", "_version.py")).read()
+    with open(os.path.join(ROOT, "pylibssh", "_version.py")) as f:
+        text = f.read()
     return re.search(r'^__version__ = "([^"]+)"', text, re.M).group(1)
 
 
@@ -48,7 +49,7 @@ def make_ffi():
         sources=[_rel("csrc/pylibssh_glue.c")],
         include_dirs=[_rel("csrc")],
         libraries=["ssh"],
-        define_macros=[("PYLIBSSH_VERSION", '"%s"' % package_version())],
+        define_macros=[("PYLIBSSH_VERSION", f'"{package_version()}"')],
         extra_compile_args=["-Werror=implicit-function-declaration"],
     )
     return ffi

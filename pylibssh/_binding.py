@@ -6,6 +6,8 @@ initialises libssh once per process and refuses an extension built for another p
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._version import __version__
 
 try:
@@ -16,8 +18,8 @@ except ImportError as exc:  # pragma: no cover - only without a build
         f"{exc}. Build it with `pip install .` (see README)."
     ) from exc
 
-ffi = _libssh.ffi
-lib = _libssh.lib
+ffi: Any = _libssh.ffi
+lib: Any = _libssh.lib
 
 BUILD_VERSION: str = ffi.string(lib.pylibssh_build_version()).decode()
 if BUILD_VERSION != __version__:

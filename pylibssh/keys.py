@@ -267,8 +267,8 @@ class Key:
             digest = hashlib.sha256(blob).digest()
             return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
         if hash.lower() == "md5":
-            digest = hashlib.md5(blob, usedforsecurity=False).hexdigest()
-            return "MD5:" + ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+            hexed = hashlib.md5(blob, usedforsecurity=False).hexdigest()
+            return "MD5:" + ":".join(hexed[i:i + 2] for i in range(0, len(hexed), 2))
         raise ValueError(f"unknown fingerprint hash {hash!r}; use 'sha256' or 'md5'")
 
     # -- export ----------------------------------------------------------------------------------
