@@ -1,0 +1,105 @@
+"""C->Python trampolines for libssh's channel callbacks (declared in cdef/python_callbacks.h).
+
+libssh calls these from inside its packet processing. They must not call back into libssh (a
+write would re-enter the callbacks) nor free anything, and no exception may unwind into C. So each
+one hands the event to its Python owner's ``_c_*`` method, which only records it; the owning
+session dispatches recorded events once libssh has returned (see ``_session.LoopSession``).
+
+``userdata`` is an ``ffi.new_handle(owner)`` that the owner keeps alive for as long as its
+callback struct is registered.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ._binding import ffi, lib
+
+log = logging.getLogger("pylibssh")
+
+
+def _owner(userdata):
+    return ffi.from_handle(userdata)
+
+
+def _fail(what: str) -> None:
+    log.exception("internal error in libssh %s callback", what)
+
+
+@ffi.def_extern()
+def pylibssh_channel_data_cb(session, channel, data, length, is_stderr, userdata):
+    try:
+        return _owner(userdata)._c_data(data, length, bool(is_stderr))
+    except BaseException:
+        _fail("channel data")
+        return 0
+
+
+@ffi.def_extern()
+def pylibssh_channel_eof_cb(session, channel, userdata):
+    try:
+        _owner(userdata)._c_eof()
+    except BaseException:
+        _fail("channel eof")
+
+
+@ffi.def_extern()
+def pylibssh_channel_close_cb(session, channel, userdata):
+    try:
+        _owner(userdata)._c_close()
+    except BaseException:
+        _fail("channel close")
+
+
+@ffi.def_extern()
+def pylibssh_channel_signal_cb(session, channel, signal, userdata):
+    try:
+        _owner(userdata)._c_signal(ffi.string(signal).decode("ascii", "replace"))
+    except BaseException:
+        _fail("channel signal")
+
+
+@ffi.def_extern()
+def pylibssh_channel_exit_status_cb(session, channel, status, userdata):
+    try:
+        _owner(userdata)._c_exit_status(status)
+    except BaseException:
+        _fail("channel exit-status")
+
+
+@ffi.def_extern()
+def pylibssh_channel_exit_signal_cb(session, channel, signal, core, errmsg, lang, userdata):
+    try:
+        _owner(userdata)._c_exit_signal(
+            ffi.string(signal).decode("ascii", "replace") if signal else "",
+            bool(core),
+            ffi.string(errmsg).decode("utf-8", "replace") if errmsg else "",
+            ffi.string(lang).decode("ascii", "replace") if lang else "",
+        )
+    except BaseException:
+        _fail("channel exit-signal")
+
+
+@ffi.def_extern()
+def pylibssh_channel_write_wontblock_cb(session, channel, nbytes, userdata):
+    try:
+        _owner(userdata)._c_write_wontblock(nbytes)
+    except BaseException:
+        _fail("channel write-wontblock")
+    return 0
+
+
+def new_channel_callbacks(owner):
+    """A filled ``ssh_channel_callbacks_struct`` for ``owner`` and the handle it must keep."""
+    handle = ffi.new_handle(owner)
+    cb = ffi.new("struct ssh_channel_callbacks_struct *")
+    lib.pylibssh_init_channel_callbacks(cb)
+    cb.userdata = handle
+    cb.channel_data_function = lib.pylibssh_channel_data_cb
+    cb.channel_eof_function = lib.pylibssh_channel_eof_cb
+    cb.channel_close_function = lib.pylibssh_channel_close_cb
+    cb.channel_signal_function = lib.pylibssh_channel_signal_cb
+    cb.channel_exit_status_function = lib.pylibssh_channel_exit_status_cb
+    cb.channel_exit_signal_function = lib.pylibssh_channel_exit_signal_cb
+    cb.channel_write_wontblock_function = lib.pylibssh_channel_write_wontblock_cb
+    return cb, handle

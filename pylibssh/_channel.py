@@ -1,0 +1,338 @@
+"""A duplex SSH channel on a loop-driven session (L2, shared by server and client).
+
+Events (node-libssh's names): ``data`` (bytes, is_stderr), ``end`` (the peer sent EOF),
+``close``, ``drain`` (buffered output went out), ``signal`` (name), ``exit-status`` (code),
+``exit-signal`` (name, core_dumped, message, lang).
+
+Flow control, both ways:
+
+* Output: :meth:`Channel.write` queues and sends what the peer's window allows; it returns False
+  once more than :attr:`Channel.high_water` bytes wait, and ``drain`` is emitted when the queue is
+  empty again. EOF, exit status/signal and close are queued behind the data, in order.
+* Input: :meth:`Channel.pause` stops taking data from libssh; libssh then keeps it and does not
+  grow the window, so the peer is held back. :meth:`Channel.resume` delivers what was held.
+
+Every method takes the loop's lock (callable from any thread); ``data`` and other events are
+emitted on the loop thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from ._binding import NULL, ffi, lib
+from ._callbacks import new_channel_callbacks
+from .errors import ChannelError, ClosedError, error_from
+from .events import EventEmitter
+from .loop import locked
+
+if TYPE_CHECKING:
+    from ._session import LoopSession
+
+log = logging.getLogger("pylibssh")
+
+_MAX_CHUNK = 1 << 20  # libssh splits writes into packets itself; bound one call's work
+_READ_CHUNK = 64 * 1024
+
+# control items in the output queue (data items are (memoryview, is_stderr))
+_EOF = "eof"
+_EXIT_STATUS = "exit-status"
+_EXIT_SIGNAL = "exit-signal"
+_CLOSE = "close"
+
+
+class Channel(EventEmitter):
+    """One channel of a :class:`~pylibssh._session.LoopSession`."""
+
+    #: write() returns False once this many bytes wait for the peer's window
+    high_water = 1 << 20
+
+    def __init__(self, session: LoopSession, c_channel):
+        super().__init__()
+        if c_channel == NULL:
+            raise ChannelError("no channel")
+        self._session = session
+        self._loop = session._loop
+        self._ch = c_channel
+        self._cb, self._handle = new_channel_callbacks(self)
+        if lib.ssh_set_channel_callbacks(c_channel, self._cb) != lib.SSH_OK:
+            raise error_from(session._s, "ssh_set_channel_callbacks")
+        self._out: deque[tuple[Any, Any]] = deque()
+        self._out_bytes = 0
+        self._need_drain = False
+        self._paused = False
+        self._resume_scheduled = False
+        self._eof_held = False
+        self._close_held = False
+        self.eof_received = False
+        self.eof_sent = False
+        self._close_queued = False
+        self._closed = False
+        self._remote_closed = False
+        self.exit_status: int | None = None
+        self.exit_signal: tuple[str, bool, str, str] | None = None
+        session._add_channel(self)
+
+    # -- libssh callbacks (inside libssh: record only) -------------------------------------------
+
+    def _c_data(self, data, length: int, is_stderr: bool) -> int:
+        if self._paused or self._closed:
+            return 0  # libssh keeps the bytes and does not grow the window
+        chunk = ffi.buffer(data, length)[:]
+        self._session.defer(self._deliver, chunk, is_stderr)
+        return length
+
+    def _c_eof(self) -> None:
+        self._session.defer(self._on_eof)
+
+    def _c_close(self) -> None:
+        self._session.defer(self._on_remote_close)
+
+    def _c_signal(self, name: str) -> None:
+        self._session.defer(self._emit_safely, "signal", name)
+
+    def _c_exit_status(self, status: int) -> None:
+        self.exit_status = status
+        self._session.defer(self._emit_safely, "exit-status", status)
+
+    def _c_exit_signal(self, name: str, core: bool, message: str, lang: str) -> None:
+        self.exit_signal = (name, core, message, lang)
+        self._session.defer(self._emit_safely, "exit-signal", name, core, message, lang)
+
+    def _c_write_wontblock(self, nbytes: int) -> None:
+        if self._out:
+            self._session.defer(self._flush)
+
+    # -- dispatched events (outside libssh) ------------------------------------------------------
+
+    def _deliver(self, chunk: bytes, is_stderr: bool) -> None:
+        self._on_data(chunk, is_stderr)
+
+    def _on_data(self, chunk: bytes, is_stderr: bool) -> None:
+        """Where incoming bytes go; the default emits ``data``. Subclasses may buffer instead."""
+        self._emit_safely("data", chunk, is_stderr)
+
+    def _on_eof(self) -> None:
+        if self._paused:
+            self._eof_held = True  # libssh may still hold data: EOF comes after it
+            return
+        self.eof_received = True
+        self._emit_safely("end")
+
+    def _on_remote_close(self) -> None:
+        if self._paused and not self._closed:
+            self._close_held = True  # deliver the held data before letting the channel go
+            return
+        self._remote_closed = True
+        self._out.clear()
+        self._out_bytes = 0
+        if not self.eof_received:
+            self._on_eof()
+        self._free(session_gone=False)
+
+    def _emit_safely(self, event: str, *args: Any) -> None:
+        try:
+            self.emit(event, *args)
+        except Exception:
+            log.exception("unhandled exception in a channel %r listener", event)
+
+    # -- output ---------------------------------------------------------------------------------
+
+    @locked
+    def write(self, data: bytes | bytearray | memoryview | str, stderr: bool = False) -> bool:
+        """Queue ``data`` (stdout, or stderr when ``stderr`` is true) and send what the peer's
+        window allows now. Returns False when the caller should wait for ``drain``."""
+        self._check_writable()
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        view = memoryview(data).cast("B")
+        if len(view):
+            self._out.append((view, stderr))
+            self._out_bytes += len(view)
+            self._flush()
+            self._session.kick()
+        ok = self._out_bytes < self.high_water
+        if not ok:
+            self._need_drain = True
+        return ok
+
+    def write_stderr(self, data: bytes | bytearray | memoryview | str) -> bool:
+        return self.write(data, stderr=True)
+
+    @locked
+    def send_eof(self) -> None:
+        """Send EOF after the queued output (no more data from this side)."""
+        if self.eof_sent or self._close_queued or self._closed:
+            return
+        self.eof_sent = True
+        self._queue_control(_EOF)
+
+    @locked
+    def end(self, data: bytes | str | None = None) -> None:
+        """Write ``data`` (if any), then EOF."""
+        if data:
+            self.write(data)
+        self.send_eof()
+
+    @locked
+    def send_exit_status(self, status: int) -> None:
+        self._check_writable(allow_eof=True)
+        self._queue_control(_EXIT_STATUS, int(status))
+
+    @locked
+    def send_exit_signal(self, name: str, core_dumped: bool = False, message: str = "",
+                         lang: str = "") -> None:
+        self._check_writable(allow_eof=True)
+        self._queue_control(_EXIT_SIGNAL, (name, core_dumped, message, lang))
+
+    @locked
+    def close(self) -> None:
+        """Close after the queued output has gone out. Idempotent."""
+        if self._closed or self._close_queued:
+            return
+        self._close_queued = True
+        self._queue_control(_CLOSE)
+
+    def _queue_control(self, kind: str, arg: Any = None) -> None:
+        self._out.append((kind, arg))
+        self._flush()
+        self._session.kick()
+
+    def _flush(self) -> None:
+        """Send queued output as far as the peer's window allows (loop lock held)."""
+        while self._out and not self._closed:
+            item, arg = self._out[0]
+            if isinstance(item, str):
+                self._out.popleft()
+                self._control(item, arg)
+                continue
+            view: memoryview = item
+            chunk = view[:_MAX_CHUNK]
+            if arg:
+                n = lib.ssh_channel_write_stderr(self._ch, ffi.from_buffer(chunk), len(chunk))
+            else:
+                n = lib.ssh_channel_write(self._ch, ffi.from_buffer(chunk), len(chunk))
+            if n < 0:
+                err = error_from(self._session._s, "channel write", ChannelError)
+                self._out.clear()
+                self._out_bytes = 0
+                log.debug("%r: %s", self, err)
+                if self.listener_count("error"):
+                    self._emit_safely("error", err)
+                return
+            self._out_bytes -= n
+            if n < len(view):
+                self._out[0] = (view[n:], arg)
+                if n < len(chunk):
+                    return  # the peer's window is full: write_wontblock resumes
+            else:
+                self._out.popleft()
+        if self._need_drain and self._out_bytes < self.high_water and not self._closed:
+            self._need_drain = False
+            self._session.defer(self._emit_safely, "drain")
+
+    def _control(self, kind: str, arg: Any) -> None:
+        if kind == _EOF:
+            rc = lib.ssh_channel_send_eof(self._ch)
+        elif kind == _EXIT_STATUS:
+            rc = lib.ssh_channel_request_send_exit_status(self._ch, arg)
+        elif kind == _EXIT_SIGNAL:
+            name, core, message, lang = arg
+            rc = lib.ssh_channel_request_send_exit_signal(
+                self._ch, name.encode(), int(core), message.encode(), lang.encode()
+            )
+        else:  # _CLOSE
+            rc = lib.ssh_channel_close(self._ch)
+            self._free(session_gone=False)
+            return
+        if rc == lib.SSH_ERROR:
+            log.debug("%r: %s failed: %s", self, kind, error_from(self._session._s))
+
+    def _check_writable(self, allow_eof: bool = False) -> None:
+        if self._closed or self._close_queued:
+            raise ClosedError("the channel is closed")
+        if self.eof_sent and not allow_eof:
+            raise ChannelError("cannot write after EOF was sent")
+
+    @property
+    def buffered(self) -> int:
+        """Bytes queued for the peer and not yet accepted by its window."""
+        return self._out_bytes
+
+    @property
+    def window(self) -> int:
+        """The peer's current window: what can be sent without waiting."""
+        return 0 if self._closed else lib.ssh_channel_window_size(self._ch)
+
+    # -- input flow control -------------------------------------------------------------------
+
+    @locked
+    def pause(self) -> None:
+        """Stop taking input: the peer is held back by the SSH window."""
+        self._paused = True
+
+    @locked
+    def resume(self) -> None:
+        """Take input again, first delivering what libssh held while paused."""
+        if not self._paused:
+            return
+        self._paused = False
+        if not self._resume_scheduled and not self._closed:
+            self._resume_scheduled = True
+            self._loop.call_soon(self._deliver_held)
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def _deliver_held(self) -> None:
+        with self._loop.lock:
+            self._resume_scheduled = False
+            buf = ffi.new("char[]", _READ_CHUNK)
+            for is_stderr in (0, 1):
+                while not self._paused and not self._closed:
+                    n = lib.ssh_channel_read_nonblocking(self._ch, buf, _READ_CHUNK, is_stderr)
+                    if n <= 0:
+                        break
+                    self._on_data(ffi.buffer(buf, n)[:], bool(is_stderr))
+            if not self._paused:
+                if self._eof_held:
+                    self._eof_held = False
+                    self._on_eof()
+                if self._close_held:
+                    self._close_held = False
+                    self._on_remote_close()
+            self._session._service()
+
+    # -- lifetime -------------------------------------------------------------------------------
+
+    def _free(self, session_gone: bool) -> None:
+        """Release the libssh channel, exactly once (never from inside a libssh callback)."""
+        if self._closed:
+            return
+        self._closed = True
+        ch, self._ch = self._ch, NULL
+        if ch != NULL:
+            if not session_gone or self._session._s != NULL:
+                lib.ssh_remove_channel_callbacks(ch, self._cb)
+            lib.ssh_channel_free(ch)  # sends CLOSE if the channel is still open
+        self._out.clear()
+        self._out_bytes = 0
+        self._session._forget_channel(self)
+        self._emit_safely("close")
+        self.remove_all_listeners()
+        self._cb = self._handle = None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def session(self) -> LoopSession:
+        return self._session
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<{type(self).__name__} {state}>"

@@ -1,0 +1,266 @@
+"""A libssh session driven by a :class:`~pylibssh.loop.Loop` (L2, shared by server and client).
+
+The session runs libssh in nonblocking mode. When its socket is readable (or writable while libssh
+has output pending) the loop calls ``ssh_event_dopoll``; libssh's callbacks fire inside that call
+and only *record* events (``defer``); :meth:`LoopSession._service` then dispatches them outside
+libssh, where listeners may freely write, reply and close.
+
+Ownership: the session owns its ``ssh_session``, its ``ssh_event`` and every channel opened on it.
+:meth:`LoopSession.close` tears them down in the order libssh needs (see ``_teardown``), exactly
+once; ``ffi.gc`` is not used for sessions because the order matters.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from . import _log
+from ._binding import NULL, ffi, lib
+from .errors import ClosedError, SSHError, error_from
+from .events import EventEmitter
+from .loop import Loop
+
+if TYPE_CHECKING:
+    from ._channel import Channel
+
+log = logging.getLogger("pylibssh")
+
+_CLOSED_MASK = lib.SSH_CLOSED | lib.SSH_CLOSED_ERROR
+
+
+class LoopSession(EventEmitter):
+    """Base of server sessions and loop-driven client sessions.
+
+    Subclasses call :meth:`_attach` once the session has a socket, implement :meth:`_process`
+    (what to do after each poll: key exchange, messages...) and may override
+    :meth:`_on_disconnect`.
+    """
+
+    def __init__(self, loop: Loop, c_session=None):
+        super().__init__()
+        self._loop = loop
+        _log.sync_verbosity()
+        if c_session is None:
+            c_session = lib.ssh_new()
+            if c_session == NULL:
+                raise MemoryError("ssh_new failed")
+        self._s = c_session
+        self._event = NULL
+        self._in_event = False
+        self._fd = -1
+        self._pending: deque[tuple[Callable[..., Any], tuple]] = deque()
+        self._channels: dict[int, Channel] = {}
+        self._closed = False
+        self._closing = False
+        self._service_scheduled = False
+        self._dispatching = False
+        self._writer_registered = False
+        self._error: SSHError | None = None
+
+    # -- attaching to the loop ------------------------------------------------------------------
+
+    def _attach(self) -> None:
+        """Register the session's socket with the loop (the fd must exist by now)."""
+        lib.ssh_set_blocking(self._s, 0)
+        self._fd = lib.ssh_get_fd(self._s)
+        if self._fd < 0:
+            raise error_from(self._s, "the session has no socket")
+        self._event = lib.ssh_event_new()
+        if self._event == NULL:
+            raise MemoryError("ssh_event_new failed")
+        self._loop.add_reader(self._fd, self._on_ready)
+        self._update_interest()
+
+    def _join_event(self) -> bool:
+        """Put the session into its ssh_event. libssh creates the session's poll context only
+        once the session has polled (ssh_connect / ssh_handle_key_exchange do); until then the
+        subclass's own nonblocking calls drive the socket."""
+        if not self._in_event:
+            self._in_event = lib.ssh_event_add_session(self._event, self._s) == lib.SSH_OK
+        return self._in_event
+
+    # -- the poll cycle -------------------------------------------------------------------------
+
+    def _on_ready(self) -> None:
+        """The socket is readable or writable: let libssh process it, then dispatch."""
+        if self._closed:
+            return
+        if self._join_event():
+            rc = lib.ssh_event_dopoll(self._event, 0)
+            if rc == lib.SSH_ERROR and not (lib.ssh_get_status(self._s) & _CLOSED_MASK):
+                # dopoll reports poll errors; the session's own state tells whether it is dead
+                log.debug("ssh_event_dopoll: %s", error_from(self._s))
+        self._service()
+
+    def _service(self) -> None:
+        """Everything that follows libssh activity: subclass processing, recorded events,
+        pending writes, the write interest, and the end of the connection."""
+        self._service_scheduled = False
+        if self._closed:
+            return
+        try:
+            self._process()
+        except Exception as exc:
+            self._fail(exc)
+            return
+        self._dispatch()
+        if self._closed:
+            return
+        status = lib.ssh_get_status(self._s)
+        if status & _CLOSED_MASK and not self._closing:
+            self._on_disconnect(status)
+            return
+        self._update_interest()
+
+    def _process(self) -> None:
+        """Subclass hook, called after each poll (and each kick) before recorded events are
+        dispatched."""
+
+    def kick(self) -> None:
+        """Schedule a service pass on the loop thread (after work done outside a poll)."""
+        if not self._service_scheduled and not self._closed:
+            self._service_scheduled = True
+            self._loop.call_soon(self._service)
+
+    def defer(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Record an event from inside a libssh callback; it runs after libssh returns."""
+        self._pending.append((fn, args))
+
+    def _dispatch(self) -> None:
+        if self._dispatching:
+            return  # the running dispatch picks up what was added meanwhile
+        self._dispatching = True
+        try:
+            while self._pending and not self._closed:
+                fn, args = self._pending.popleft()
+                try:
+                    fn(*args)
+                except Exception:
+                    log.exception("unhandled exception in a %s event handler", type(self).__name__)
+        finally:
+            self._dispatching = False
+
+    def _update_interest(self) -> None:
+        if self._closed or self._fd < 0:
+            return
+        want = bool(lib.ssh_get_poll_flags(self._s) & lib.SSH_WRITE_PENDING)
+        if want != self._writer_registered:
+            if want:
+                self._loop.add_writer(self._fd, self._on_ready)
+            else:
+                self._loop.remove_writer(self._fd)
+            self._writer_registered = want
+
+    # -- channels -------------------------------------------------------------------------------
+
+    def _add_channel(self, channel: Channel) -> None:
+        self._channels[id(channel)] = channel
+
+    def _forget_channel(self, channel: Channel) -> None:
+        self._channels.pop(id(channel), None)
+
+    @property
+    def channels(self) -> list[Channel]:
+        return list(self._channels.values())
+
+    # -- ending ---------------------------------------------------------------------------------
+
+    def _fail(self, exc: BaseException) -> None:
+        """An unexpected error in session processing: log it, report it, drop the session."""
+        if isinstance(exc, SSHError):
+            self._error = exc
+            log.debug("%r failed: %s", self, exc)
+        else:
+            log.exception("internal error in %r", self)
+        if self.listener_count("error"):
+            try:
+                self.emit("error", exc)
+            except Exception:
+                log.exception("unhandled exception in an 'error' listener")
+        self._teardown(send_disconnect=False)
+
+    def _on_disconnect(self, status: int) -> None:
+        """The peer went away (or the connection broke). Subclasses may extend."""
+        if status & lib.SSH_CLOSED_ERROR:
+            msg = error_from(self._s).message
+            if msg:
+                log.debug("%r closed: %s", self, msg)
+        self._teardown(send_disconnect=False)
+
+    def close(self) -> None:
+        """Disconnect and free everything. Idempotent; safe from any thread."""
+        with self._loop.lock:
+            self._teardown(send_disconnect=True)
+        if not self._loop.in_loop_thread():
+            self._loop.wakeup()
+
+    def _teardown(self, send_disconnect: bool) -> None:
+        if self._closed or self._closing:
+            return
+        self._closing = True
+        try:
+            self._before_teardown()
+        except Exception:
+            log.exception("error while closing %r", self)
+        # unregister first: the fd number is reused by the next accept once libssh closes it
+        if self._fd >= 0:
+            self._loop.remove_fd(self._fd)
+        for channel in list(self._channels.values()):
+            channel._free(session_gone=True)
+        self._channels.clear()
+        if self._event != NULL:
+            if self._in_event:
+                lib.ssh_event_remove_session(self._event, self._s)
+            lib.ssh_event_free(self._event)
+            self._event = NULL
+        if send_disconnect:
+            lib.ssh_disconnect(self._s)
+        else:
+            lib.ssh_silent_disconnect(self._s)
+        lib.ssh_free(self._s)
+        self._s = NULL
+        self._closed = True
+        self._pending.clear()
+        try:
+            self.emit("close")
+        except Exception:
+            log.exception("unhandled exception in a 'close' listener")
+        self.remove_all_listeners()
+
+    def _before_teardown(self) -> None:
+        """Subclass hook: free what the subclass owns (queued messages...) before the session."""
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed or self._closing:
+            raise ClosedError("the session is closed")
+
+    @property
+    def loop(self) -> Loop:
+        return self._loop
+
+    # -- information ----------------------------------------------------------------------------
+
+    def _info(self, fn) -> str | None:
+        if self._closed:
+            return None
+        ptr = fn(self._s)
+        return ffi.string(ptr).decode("ascii", "replace") if ptr != NULL else None
+
+    @property
+    def kex_algorithm(self) -> str | None:
+        return self._info(lib.ssh_get_kex_algo)
+
+    @property
+    def cipher_in(self) -> str | None:
+        return self._info(lib.ssh_get_cipher_in)
+
+    @property
+    def cipher_out(self) -> str | None:
+        return self._info(lib.ssh_get_cipher_out)

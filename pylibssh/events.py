@@ -1,0 +1,84 @@
+"""A small event emitter, after Node's EventEmitter (node-libssh's objects are emitters).
+
+Listeners run in the emitting thread (the loop thread for everything pylibssh emits). ``emit``
+lets a listener's exception propagate to the emitter's owner, which decides what a failure means
+(the server logs it and gives the request its default reply).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["EventEmitter"]
+
+Listener = Callable[..., Any]
+
+
+class EventEmitter:
+    def __init__(self) -> None:
+        self._listeners: dict[str, list[Listener]] = {}
+
+    def on(self, event: str, listener: Listener | None = None) -> Any:
+        """Add a listener; without one, return a decorator (``@server.on("connection")``)."""
+        if listener is None:
+            def decorator(fn: Listener) -> Listener:
+                self.on(event, fn)
+                return fn
+            return decorator
+        self._listeners.setdefault(event, []).append(listener)
+        return self
+
+    add_listener = on
+
+    def once(self, event: str, listener: Listener | None = None) -> Any:
+        """Add a listener that is removed after its first call."""
+        if listener is None:
+            def decorator(fn: Listener) -> Listener:
+                self.once(event, fn)
+                return fn
+            return decorator
+        target = listener
+
+        def wrapper(*args: Any) -> Any:
+            self.off(event, wrapper)
+            return target(*args)
+
+        wrapper._pylibssh_once_of = listener  # type: ignore[attr-defined]
+        return self.on(event, wrapper)
+
+    def off(self, event: str, listener: Listener) -> Any:
+        """Remove a listener (added with ``on`` or ``once``); unknown listeners are ignored."""
+        listeners = self._listeners.get(event)
+        if listeners:
+            for i, fn in enumerate(listeners):
+                if fn is listener or getattr(fn, "_pylibssh_once_of", None) is listener:
+                    del listeners[i]
+                    break
+            if not listeners:
+                del self._listeners[event]
+        return self
+
+    remove_listener = off
+
+    def remove_all_listeners(self, event: str | None = None) -> Any:
+        if event is None:
+            self._listeners.clear()
+        else:
+            self._listeners.pop(event, None)
+        return self
+
+    def listeners(self, event: str) -> list[Listener]:
+        return list(self._listeners.get(event, ()))
+
+    def listener_count(self, event: str) -> int:
+        return len(self._listeners.get(event, ()))
+
+    def emit(self, event: str, *args: Any) -> bool:
+        """Call every listener of ``event`` in order; True when there was at least one."""
+        listeners = self._listeners.get(event)
+        if not listeners:
+            return False
+        for fn in tuple(listeners):  # a listener may add or remove listeners
+            fn(*args)
+        return True

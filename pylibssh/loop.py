@@ -1,0 +1,389 @@
+"""The poll loop: a ``selectors``-based event loop with timers, shared by servers and clients.
+
+One :class:`Loop` drives any number of servers and client sessions from one thread. libssh objects
+are not thread-safe, so the loop has one lock, :attr:`Loop.lock` (an ``RLock``), that guards every
+libssh object it drives: the loop thread holds it while it dispatches and releases it only while it
+sleeps in ``select()``. Another thread may call into pylibssh objects directly: their methods take
+the lock (see :func:`locked`) and wake the loop afterwards so that it notices new work (pending
+output, for one). Waiting for the loop to do something is done with :attr:`Loop.cond`, a condition
+on the same lock, so a waiter never blocks the loop.
+
+The loop can run in the calling thread (:meth:`Loop.run_forever`, :meth:`Loop.run_until`) or in a
+background thread (:meth:`Loop.start`), and be stopped from any thread (:meth:`Loop.stop`).
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import itertools
+import logging
+import os
+import selectors
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+__all__ = ["Loop", "TimerHandle", "locked", "get_default_loop"]
+
+log = logging.getLogger("pylibssh.loop")
+
+EVENT_READ = selectors.EVENT_READ
+EVENT_WRITE = selectors.EVENT_WRITE
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class TimerHandle:
+    """A scheduled call; :meth:`cancel` prevents it from running."""
+
+    __slots__ = ("when", "callback", "args", "cancelled", "_seq")
+    _counter = itertools.count()
+
+    def __init__(self, when: float, callback: Callable[..., Any], args: tuple):
+        self.when = when
+        self.callback = callback
+        self.args = args
+        self.cancelled = False
+        self._seq = next(self._counter)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def __lt__(self, other: TimerHandle) -> bool:
+        return (self.when, self._seq) < (other.when, other._seq)
+
+
+class _FdEntry:
+    __slots__ = ("fd", "reader", "writer")
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.reader: Callable[[], Any] | None = None
+        self.writer: Callable[[], Any] | None = None
+
+    def mask(self) -> int:
+        return (EVENT_READ if self.reader else 0) | (EVENT_WRITE if self.writer else 0)
+
+
+class Loop:
+    """A selector loop with fd readiness callbacks, timers and thread-safe scheduling."""
+
+    def __init__(self, name: str = "pylibssh-loop"):
+        self.name = name
+        self.lock = threading.RLock()
+        self.cond = threading.Condition(self.lock)
+        self._selector = selectors.DefaultSelector()
+        self._fds: dict[int, _FdEntry] = {}
+        self._timers: list[TimerHandle] = []
+        self._ready: deque[tuple[Callable[..., Any], tuple]] = deque()
+        self._stopping = False
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._running_thread: int | None = None
+        self._sleeping = False
+        # the self-pipe: another thread writes a byte to interrupt select()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._selector.register(self._wake_r.fileno(), EVENT_READ, None)
+
+    # -- time and scheduling --------------------------------------------------------------------
+
+    @staticmethod
+    def time() -> float:
+        return time.monotonic()
+
+    def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
+        """Run ``callback(*args)`` on the loop thread at its next iteration (any thread)."""
+        self._ready.append((callback, args))  # deque.append is atomic
+        self.wakeup()
+
+    call_soon_threadsafe = call_soon
+
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
+        return self.call_at(self.time() + max(0.0, delay), callback, *args)
+
+    def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
+        handle = TimerHandle(when, callback, args)
+        with self.lock:
+            heapq.heappush(self._timers, handle)
+        self.wakeup()
+        return handle
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Run ``fn(*args)`` on the loop thread; the returned future carries its result."""
+        future: Future = Future()
+
+        def run() -> None:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:
+                    future.set_exception(exc)
+
+        self.call_soon(run)
+        return future
+
+    def wakeup(self) -> None:
+        """Interrupt a blocking select() so the loop re-examines its work (any thread)."""
+        # from another thread always write: the loop may be just about to sleep, and checking
+        # a "sleeping" flag first would lose that wakeup
+        if threading.get_ident() != self._running_thread and not self._closed:
+            try:
+                self._wake_w.send(b"\0")
+            except (BlockingIOError, OSError):
+                pass  # the pipe is full: the loop will wake anyway
+
+    # -- file descriptors -----------------------------------------------------------------------
+
+    def add_reader(self, fd: int, callback: Callable[[], Any]) -> None:
+        self._set(fd, "reader", callback)
+
+    def remove_reader(self, fd: int) -> None:
+        self._set(fd, "reader", None)
+
+    def add_writer(self, fd: int, callback: Callable[[], Any]) -> None:
+        self._set(fd, "writer", callback)
+
+    def remove_writer(self, fd: int) -> None:
+        self._set(fd, "writer", None)
+
+    def remove_fd(self, fd: int) -> None:
+        """Forget an fd entirely (before it is closed: its number is reused by the next open)."""
+        with self.lock:
+            entry = self._fds.pop(fd, None)
+            if entry is not None and entry.mask():
+                try:
+                    self._selector.unregister(fd)
+                except (KeyError, ValueError, OSError):
+                    pass
+
+    def _set(self, fd: int, which: str, callback: Callable[[], Any] | None) -> None:
+        with self.lock:
+            entry = self._fds.get(fd)
+            if entry is None:
+                if callback is None:
+                    return
+                entry = self._fds[fd] = _FdEntry(fd)
+            before = entry.mask()
+            setattr(entry, which, callback)
+            after = entry.mask()
+            if before == after:
+                return
+            if not before:
+                self._selector.register(fd, after, entry)
+            elif not after:
+                self._selector.unregister(fd)
+            else:
+                self._selector.modify(fd, after, entry)
+        self.wakeup()
+
+    # -- running --------------------------------------------------------------------------------
+
+    def in_loop_thread(self) -> bool:
+        return self._running_thread == threading.get_ident()
+
+    @property
+    def running(self) -> bool:
+        return self._running_thread is not None
+
+    def run_once(self, timeout: float | None = None) -> None:
+        """One iteration: wait for readiness (at most ``timeout`` seconds, less if a timer is due
+        or work is ready), then run fd callbacks, due timers and scheduled calls."""
+        with self.lock:
+            if self._ready:
+                timeout = 0
+            elif self._timers:
+                due = max(0.0, self._timers[0].when - self.time())
+                timeout = due if timeout is None else min(timeout, due)
+            self._sleeping = True
+            # sleep without the lock (all recursion levels) so that other threads can use libssh
+            # objects meanwhile
+            saved = self.lock._release_save()  # type: ignore[attr-defined]
+            try:
+                events = self._selector.select(timeout)
+            finally:
+                self.lock._acquire_restore(saved)  # type: ignore[attr-defined]
+                self._sleeping = False
+            for key, mask in events:
+                entry = key.data
+                if entry is None:
+                    self._drain_wakeup()
+                    continue
+                if mask & EVENT_READ and entry.reader is not None:
+                    self._run(entry.reader, ())
+                if mask & EVENT_WRITE and entry.writer is not None and self._fds.get(entry.fd) is entry:
+                    self._run(entry.writer, ())
+            now = self.time()
+            while self._timers and self._timers[0].when <= now:
+                handle = heapq.heappop(self._timers)
+                if not handle.cancelled:
+                    self._run(handle.callback, handle.args)
+            for _ in range(len(self._ready)):
+                callback, args = self._ready.popleft()
+                self._run(callback, args)
+            self.cond.notify_all()
+
+    def run_forever(self) -> None:
+        """Run until :meth:`stop` is called (from a callback or any thread)."""
+        self._enter()
+        try:
+            while not self._stopping:
+                self.run_once()
+        finally:
+            self._leave()
+
+    def run_until(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
+        """Run until ``predicate()`` is true (checked after every iteration) or ``timeout``
+        expires; returns the predicate's last value."""
+        deadline = None if timeout is None else self.time() + timeout
+        self._enter()
+        try:
+            while not predicate():
+                if self._stopping:
+                    return predicate()
+                remaining = None if deadline is None else deadline - self.time()
+                if remaining is not None and remaining <= 0:
+                    return predicate()
+                self.run_once(remaining)
+            return True
+        finally:
+            self._leave()
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
+        """Block until ``predicate()`` is true or ``timeout`` expires; returns its last value.
+
+        When another thread runs the loop, this waits on :attr:`cond` (the loop keeps running);
+        when nobody does, the caller drives the loop itself until the predicate holds. The
+        predicate is evaluated under :attr:`lock`. Never call this from a loop callback.
+        """
+        if self.in_loop_thread():
+            raise RuntimeError("a blocking wait inside a loop callback would never return; "
+                               "react to events instead")
+        with self.cond:
+            if self._running_thread is not None:
+                return self.cond.wait_for(predicate, timeout)
+            try:
+                return self.run_until(predicate, timeout)
+            except RuntimeError:
+                if self._running_thread is None:
+                    raise
+                return self.cond.wait_for(predicate, timeout)
+
+    def stop(self) -> None:
+        """Ask a running loop to return from run_forever/run_until (any thread)."""
+        self._stopping = True
+        self.wakeup()
+
+    def start(self) -> threading.Thread:
+        """Run the loop in a background (daemon) thread; :meth:`stop` or :meth:`close` ends it."""
+        with self.lock:
+            if self._thread is not None and self._thread.is_alive():
+                return self._thread
+            ready = threading.Event()
+
+            def main() -> None:
+                self._running_thread = threading.get_ident()
+                ready.set()
+                self.run_forever()
+
+            self._thread = threading.Thread(target=main, name=self.name, daemon=True)
+            self._thread.start()
+        ready.wait(10)
+        return self._thread
+
+    def join(self, timeout: float | None = None) -> None:
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the loop (and its thread) and release its resources. Idempotent."""
+        if self._closed:
+            return
+        self.stop()
+        self.join(timeout)
+        with self.lock:
+            self._closed = True
+            self._selector.close()
+            self._wake_r.close()
+            self._wake_w.close()
+            self._fds.clear()
+            self._timers.clear()
+            self._ready.clear()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _enter(self) -> None:
+        if self._closed:
+            raise RuntimeError("the loop is closed")
+        ident = threading.get_ident()
+        if self._running_thread not in (None, ident):
+            raise RuntimeError("the loop is already running in another thread")
+        self._running_thread = ident
+        self._stopping = False
+
+    def _leave(self) -> None:
+        self._running_thread = None
+        self._stopping = False
+        with self.lock:
+            self.cond.notify_all()
+
+    def _drain_wakeup(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+
+    def _run(self, callback: Callable[..., Any], args: tuple) -> None:
+        try:
+            callback(*args)
+        except Exception:
+            # a failing callback must not take down everything else the loop drives
+            log.exception("unhandled exception in loop callback %r", callback)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "running" if self.running else "idle"
+        return f"<pylibssh.Loop {self.name} {state} fds={len(self._fds)}>"
+
+
+def locked(method: F) -> F:
+    """Decorator for methods of objects with a ``_loop``: run under the loop's lock and, when
+    called from outside the loop thread, wake the loop afterwards so it sees the new work."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        loop: Loop = self._loop
+        with loop.lock:
+            result = method(self, *args, **kwargs)
+        if not loop.in_loop_thread():
+            loop.wakeup()
+        return result
+
+    return wrapper  # type: ignore[return-value]
+
+
+_default_loop: Loop | None = None
+_default_lock = threading.Lock()
+
+
+def get_default_loop() -> Loop:
+    """The process-wide loop that client sessions use when given none, running in a daemon
+    thread (started on first use; a forked child gets its own)."""
+    global _default_loop
+    with _default_lock:
+        if _default_loop is None or _default_loop.closed or _default_loop._pid != os.getpid():
+            _default_loop = Loop("pylibssh-default-loop")
+            _default_loop._pid = os.getpid()  # type: ignore[attr-defined]
+            _default_loop.start()
+        return _default_loop

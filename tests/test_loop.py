@@ -1,0 +1,124 @@
+"""The selector loop: fd callbacks, timers, thread-safe scheduling, waiting, stopping."""
+
+import socket
+import threading
+import time
+
+import pytest
+
+from pylibssh.events import EventEmitter
+from pylibssh.loop import Loop
+
+
+@pytest.fixture
+def loop():
+    lp = Loop("test-loop")
+    yield lp
+    lp.close()
+
+
+def test_timers_run_in_order(loop):
+    seen = []
+    loop.call_later(0.05, seen.append, "b")
+    loop.call_later(0.01, seen.append, "a")
+    cancelled = loop.call_later(0.02, seen.append, "never")
+    cancelled.cancel()
+    loop.call_later(0.08, loop.stop)
+    start = time.monotonic()
+    loop.run_forever()
+    assert seen == ["a", "b"]
+    assert 0.07 <= time.monotonic() - start < 2
+
+
+def test_reader_callback_and_removal(loop):
+    a, b = socket.socketpair()
+    got = []
+
+    def on_read():
+        got.append(a.recv(100))
+        loop.remove_reader(a.fileno())
+        loop.stop()
+
+    loop.add_reader(a.fileno(), on_read)
+    b.send(b"ping")
+    loop.run_forever()
+    assert got == [b"ping"]
+    a.close()
+    b.close()
+
+
+def test_background_thread_threadsafe_calls_and_stop(loop):
+    thread = loop.start()
+    assert thread.is_alive() and loop.running
+    result = loop.submit(lambda: threading.current_thread().name).result(5)
+    assert result == "test-loop"
+    done = threading.Event()
+    loop.call_soon(done.set)
+    assert done.wait(5)
+    loop.stop()
+    thread.join(5)
+    assert not thread.is_alive()
+
+
+def test_wait_for_drives_an_idle_loop_or_waits_on_a_running_one(loop):
+    flag = []
+    loop.call_later(0.02, flag.append, 1)
+    assert loop.wait_for(lambda: flag, timeout=5)  # nobody runs the loop: the waiter drives it
+    assert not loop.wait_for(lambda: False, timeout=0.05)
+    loop.start()
+    loop.call_later(0.02, flag.append, 2)
+    assert loop.wait_for(lambda: len(flag) == 2, timeout=5)  # the loop thread does the work
+
+
+def test_wait_for_inside_the_loop_refuses(loop):
+    errors = []
+
+    def cb():
+        try:
+            loop.wait_for(lambda: True, 1)
+        except RuntimeError as exc:
+            errors.append(exc)
+        loop.stop()
+
+    loop.call_soon(cb)
+    loop.run_forever()
+    assert errors
+
+
+def test_callback_exception_is_logged_and_loop_continues(loop, caplog):
+    def boom():
+        raise ValueError("boom")
+
+    seen = []
+    loop.call_soon(boom)
+    loop.call_soon(seen.append, "after")
+    loop.call_later(0.01, loop.stop)
+    loop.run_forever()
+    assert seen == ["after"]
+    assert any("boom" in r.exc_text for r in caplog.records if r.exc_text)
+
+
+def test_run_in_two_threads_is_refused(loop):
+    loop.start()
+    with pytest.raises(RuntimeError):
+        loop.run_forever()
+
+
+def test_emitter_on_once_off():
+    em = EventEmitter()
+    calls = []
+    em.on("x", lambda v: calls.append(("on", v)))
+    em.once("x", lambda v: calls.append(("once", v)))
+
+    @em.on("y")
+    def handler():
+        calls.append("y")
+
+    assert em.emit("x", 1) and em.emit("x", 2)
+    assert calls == [("on", 1), ("once", 1), ("on", 2)]
+    assert em.listener_count("x") == 1
+    em.off("y", handler)
+    assert not em.emit("y") and not em.emit("nothing")
+    fn = em.listeners("x")[0]
+    em.off("x", fn)
+    assert em.listener_count("x") == 0
