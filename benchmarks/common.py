@@ -1,0 +1,103 @@
+"""Shared helpers for benchmarks: timing, repetition and ratio reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "build", "bench")
+
+MiB = 1024 * 1024
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+class Timer:
+    """``with Timer() as t: ...`` then ``t.wall`` and ``t.cpu`` (seconds)."""
+
+    def __enter__(self) -> Timer:
+        self._w = time.perf_counter()
+        self._c = _cpu()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.wall = time.perf_counter() - self._w
+        self.cpu = _cpu() - self._c
+
+
+@dataclass
+class Result:
+    name: str                   # what was measured, e.g. "exec 256 MiB"
+    impl: str                   # who did it, e.g. "pylibssh", "openssh"
+    seconds: float              # best wall time
+    unit: str = "MiB/s"         # what `value` is
+    value: float = 0.0          # throughput (or rate) derived from seconds
+    cpu: float | None = None    # CPU seconds of the measured side, when known
+    runs: list[float] = field(default_factory=list)
+
+
+def best_of(n: int, fn: Callable[[], Any]) -> tuple[float, float | None, list[float]]:
+    """Run ``fn`` n times; return (best wall seconds, its CPU seconds, all wall times).
+    ``fn`` may return a CPU figure of its own (e.g. a server process's), which is used instead."""
+    walls, cpus = [], []
+    for _ in range(n):
+        with Timer() as t:
+            own_cpu = fn()
+        walls.append(t.wall)
+        cpus.append(own_cpu if isinstance(own_cpu, (int, float)) else t.cpu)
+    i = walls.index(min(walls))
+    return walls[i], cpus[i], walls
+
+
+def throughput(name: str, impl: str, nbytes: int, fn: Callable[[], Any], repeat: int = 3
+               ) -> Result:
+    best, cpu, runs = best_of(repeat, fn)
+    return Result(name, impl, best, "MiB/s", nbytes / MiB / best, cpu, runs)
+
+
+def rate(name: str, impl: str, count: int, fn: Callable[[], Any], repeat: int = 3,
+         unit: str = "ops/s") -> Result:
+    best, cpu, runs = best_of(repeat, fn)
+    return Result(name, impl, best, unit, count / best, cpu, runs)
+
+
+def report(title: str, results: list[Result], baseline: str, save_as: str | None = None
+           ) -> dict[str, dict[str, float]]:
+    """Print results grouped by workload with each implementation's ratio to ``baseline``
+    (ratio > 1: faster than the baseline). Returns {workload: {impl: ratio}}."""
+    print(f"\n== {title} ==  (ratio = value / {baseline}'s value, same run)")
+    ratios: dict[str, dict[str, float]] = {}
+    for name in dict.fromkeys(r.name for r in results):
+        rows = [r for r in results if r.name == name]
+        base = next((r for r in rows if r.impl == baseline), None)
+        print(f"  {name}")
+        for r in rows:
+            ratio = r.value / base.value if base and base.value else float("nan")
+            ratios.setdefault(name, {})[r.impl] = ratio
+            cpu = f"  cpu {r.cpu:6.2f}s" if r.cpu is not None else ""
+            spread = f"  (runs {', '.join(f'{x:.3f}' for x in r.runs)}s)" if len(r.runs) > 1 else ""
+            print(f"    {r.impl:<14} {r.value:10.1f} {r.unit:<8} ratio {ratio:5.2f}{cpu}{spread}")
+    if save_as:
+        os.makedirs(RESULTS, exist_ok=True)
+        with open(os.path.join(RESULTS, save_as + ".json"), "w") as f:
+            json.dump({"title": title, "baseline": baseline, "ratios": ratios,
+                       "results": [asdict(r) for r in results], "python": sys.version,
+                       "when": time.strftime("%Y-%m-%d %H:%M:%S")}, f, indent=2)
+    return ratios
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs)
