@@ -11,6 +11,7 @@ Nothing here runs when this file is imported: the work happens in build_ext.
 """
 
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -65,16 +66,35 @@ class build_ext_with_libssh(build_ext):
         ext.library_dirs[:0] = self._libssh["library_dirs"]
         ext.extra_link_args += self._libssh["link_args"]
         ext.define_macros.append(("PYLIBSSH_VENDORED", "1" if self._libssh["vendored"] else "0"))
+        # the same sources build differently against another libssh: recompile when it changes
+        stamp = os.path.join(self.build_temp, "pylibssh-libssh.json")
+        config = json.dumps({k: v for k, v in self._libssh.items()}, sort_keys=True)
+        try:
+            with open(stamp) as f:
+                previous = f.read()
+        except OSError:
+            previous = None
+        if previous != config:
+            self.force = True
+            os.makedirs(self.build_temp, exist_ok=True)
+            with open(stamp, "w") as f:
+                f.write(config)
 
     def run(self):
         super().run()
         shared = getattr(self, "_libssh", {}).get("shared_library")
-        if shared:
-            # ship libssh beside the extension (found through its $ORIGIN rpath) so that it stays
-            # a separate, replaceable shared library, as the LGPL asks
-            for ext in self.extensions:
-                dest = os.path.dirname(self.get_ext_fullpath(ext.name))
-                os.makedirs(dest, exist_ok=True)
+        for ext in self.extensions:
+            dest = os.path.dirname(self.get_ext_fullpath(ext.name))
+            os.makedirs(dest, exist_ok=True)
+            # a copy left by an earlier vendored build must not ship with a system-libssh build
+            for stale in glob.glob(os.path.join(dest, "libssh*.so*")) + glob.glob(
+                os.path.join(dest, "libssh*.dylib")
+            ):
+                if not shared or os.path.basename(stale) != os.path.basename(shared):
+                    os.remove(stale)
+            if shared:
+                # ship libssh beside the extension (found through its $ORIGIN rpath) so that it
+                # stays a separate, replaceable shared library, as the LGPL asks
                 shutil.copyfile(shared, os.path.join(dest, os.path.basename(shared)))
 
     # -- the two ways to get libssh -------------------------------------------------------------
