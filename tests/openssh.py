@@ -236,10 +236,10 @@ class OpenSSHClient:
 
     def sftp(self, batch: str, timeout: float = 120, extra: list[str] | None = None
              ) -> subprocess.CompletedProcess:
-        batchfile = tempfile.NamedTemporaryFile("w", dir=self.dir, delete=False, suffix=".batch")
-        batchfile.write(batch)
-        batchfile.close()
-        args = ["sftp", *self.options("-P"), "-b", batchfile.name, *(extra or []),
+        fd, batchfile = tempfile.mkstemp(dir=self.dir, suffix=".batch")
+        with os.fdopen(fd, "w") as f:
+            f.write(batch)
+        args = ["sftp", *self.options("-P"), "-b", batchfile, *(extra or []),
                 f"{self.user}@{self.host}"]
         return subprocess.run(args, capture_output=True, timeout=timeout, env=self.env())
 
