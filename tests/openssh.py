@@ -236,9 +236,9 @@ class OpenSSHClient:
 
     def sftp(self, batch: str, timeout: float = 120, extra: list[str] | None = None
              ) -> subprocess.CompletedProcess:
-        batchfile = tempfile.NamedTemporaryFile("w", dir=self.dir, delete=False, suffix=".batch")
-        batchfile.write(batch)
-        batchfile.close()
+        with tempfile.NamedTemporaryFile("w", dir=self.dir, delete=False,
+                                         suffix=".batch") as batchfile:
+            batchfile.write(batch)
         args = ["sftp", *self.options("-P"), "-b", batchfile.name, *(extra or []),
                 f"{self.user}@{self.host}"]
         return subprocess.run(args, capture_output=True, timeout=timeout, env=self.env())

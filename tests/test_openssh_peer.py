@@ -1,7 +1,6 @@
 """The OpenSSH test peer itself works: the fixtures every protocol test relies on."""
 
 import pytest
-
 from openssh import TEST_USER, wait_for_banner
 
 pytestmark = pytest.mark.peer
