@@ -88,6 +88,7 @@ class LoopSession(EventEmitter):
         """The socket is readable or writable: let libssh process it, then dispatch."""
         if self._closed:
             return
+        _log.ensure_thread()
         if self._join_event():
             rc = lib.ssh_event_dopoll(self._event, 0)
             if rc == lib.SSH_ERROR and not (lib.ssh_get_status(self._s) & _CLOSED_MASK):
@@ -101,6 +102,7 @@ class LoopSession(EventEmitter):
         self._service_scheduled = False
         if self._closed:
             return
+        _log.ensure_thread()
         try:
             self._process()
         except Exception as exc:
@@ -211,6 +213,8 @@ class LoopSession(EventEmitter):
         for channel in list(self._channels.values()):
             channel._free(session_gone=True)
         self._channels.clear()
+        if send_disconnect:
+            self._flush_nowait()
         if self._event != NULL:
             if self._in_event:
                 lib.ssh_event_remove_session(self._event, self._s)
@@ -229,6 +233,19 @@ class LoopSession(EventEmitter):
         except Exception:
             log.exception("unhandled exception in a 'close' listener")
         self.remove_all_listeners()
+
+    def _flush_nowait(self) -> None:
+        """Best effort, without blocking: write what libssh buffered, and get the socket back
+        to "writable" so that ssh_disconnect's DISCONNECT goes out at once (libssh buffers a
+        packet after any write until a poll has seen POLLOUT, and ssh_disconnect closes the
+        socket without polling). What the kernel does not take now is lost."""
+        if not self._in_event:
+            return
+        for _ in range(3):
+            if not lib.ssh_get_poll_flags(self._s) & lib.SSH_WRITE_PENDING:
+                return
+            if lib.ssh_event_dopoll(self._event, 0) == lib.SSH_ERROR:
+                return
 
     def _before_teardown(self) -> None:
         """Subclass hook: free what the subclass owns (queued messages...) before the session."""
