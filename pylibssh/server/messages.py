@@ -38,6 +38,7 @@ __all__ = [
     "decode_tty_modes",
     "auth_method_names",
     "auth_method_mask",
+    "method_bit",
 ]
 
 log = logging.getLogger("pylibssh.server")
@@ -86,6 +87,11 @@ def auth_method_mask(methods: Iterable[str] | str) -> int:
     if not mask:
         raise ValueError("at least one authentication method must be offered")
     return mask
+
+
+def method_bit(name: str) -> int:
+    """libssh's bit for one method name (0 when unknown)."""
+    return _METHOD_ALIASES.get(name, 0)
 
 
 def auth_method_names(mask: int) -> list[str]:
@@ -325,6 +331,7 @@ class AuthMessage(Message):
         if self._msg == NULL:
             raise ClosedError("the message was already answered; use session.set_auth_methods")
         lib.ssh_message_auth_set_methods(self._msg, mask)
+        self._session._auth_mask = mask
 
     @locked
     def reply_interactive(self, prompts: Iterable[str | tuple[str, bool]], name: str = "",

@@ -30,7 +30,11 @@ from .messages import (
     ChannelRequestMessage,
     Message,
     auth_method_mask,
+    method_bit,
 )
+
+_METHOD_BITS = {name: method_bit(name) for name in
+                ("none", "password", "publickey", "hostbased", "interactive", "gssapi-with-mic")}
 
 if TYPE_CHECKING:
     from .server import Server
@@ -80,6 +84,8 @@ class ServerSession(LoopSession):
         self._messages: set[Message] = set()
         self._by_channel: dict[int, ServerChannel] = {}
         self._kbdint_user: str | None = None
+        self._must_disconnect = ""  # a reason, once a limit was reached
+        self._auth_mask = server._auth_mask  # the methods offered now (see set_auth_methods)
         self._last_activity = self._loop.time()
         self._timers: list[Any] = []
         _live.inc("sessions")
@@ -110,12 +116,18 @@ class ServerSession(LoopSession):
                 raise error_from(self._s, "key exchange", ProtocolError)
             self._kex_done = True
             self._join_event()
-            lib.ssh_set_auth_methods(self._s, self.server._auth_mask)
+            self._auth_mask = self.server._auth_mask
+            lib.ssh_set_auth_methods(self._s, self._auth_mask)
             log.debug("%r: key exchange done (%s, %s; client %s)", self, self.kex_algorithm,
                       self.cipher_in, self.client_banner)
             self.connected = True
             self.server._emit_connection(self)
         while not (self._closed or self._closing):
+            if self._must_disconnect:
+                # before taking another request: ssh_message_get may already have read the
+                # client's next attempt
+                self._disconnect(self._must_disconnect)
+                return
             c_msg = lib.ssh_message_get(self._s)
             if c_msg == NULL:
                 break
@@ -152,6 +164,12 @@ class ServerSession(LoopSession):
             msg._replied = True
             msg._release()
             return
+        if not self._auth_mask & _METHOD_BITS.get(msg.subtype, 0):
+            # only offered methods reach the application (never "unknown" ones)
+            log.debug("%r: auth attempt user=%r method=%s not offered; refused", self,
+                      msg.auth_user, msg.subtype)
+            msg.reply_default()
+            return
         if msg.subtype == "publickey":
             log.debug("%r: auth attempt user=%r method=publickey key=%s %s%s", self,
                       msg.auth_user, msg.public_key.type_name if msg.public_key else "?",
@@ -181,8 +199,10 @@ class ServerSession(LoopSession):
             if limit and self.auth_failures >= limit:
                 log.warning("%r: too many authentication failures for user %r; disconnecting",
                             self, msg.auth_user)
-                # after the failure reply has been queued, from the loop (not inside a reply)
-                self._loop.call_soon(self._disconnect, "Too many authentication failures")
+                # after the failure reply has gone out, from _process (not inside a reply,
+                # which may run in another thread)
+                self._must_disconnect = "Too many authentication failures"
+                self.kick()
         elif outcome == "pk_ok":
             log.debug("%r: public key acceptable for %r (pk_ok); waiting for its signature",
                       self, msg.auth_user)
@@ -197,6 +217,7 @@ class ServerSession(LoopSession):
         ``["publickey", "password", "keyboard-interactive"]``."""
         mask = auth_method_mask(methods)
         self._check_open()
+        self._auth_mask = mask
         lib.ssh_set_auth_methods(self._s, mask)
 
     # -- channels --------------------------------------------------------------------------------
