@@ -166,3 +166,18 @@ def paramiko_exec(client: paramiko.SSHClient, command: str, stdin: bytes = b""
 
 def raw_connect(port: int) -> socket.socket:
     return socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+
+
+def in_background(fn: Callable[..., Any], *args: Any) -> threading.Thread:
+    """Run a blocking client call (paramiko waits for request replies without a deadline) in a
+    daemon thread; its failure once the server drops the connection is expected."""
+
+    def run() -> None:
+        try:
+            fn(*args)
+        except Exception:
+            pass
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread

@@ -419,8 +419,7 @@ def test_cap_on_unauthenticated_connections(make_server):
     wait_until(lambda: len(rs.server.sessions) == 2, what="two sessions")
     with raw_connect(rs.port) as third:
         assert third.recv(100) == b""  # refused at once
-    # authenticated sessions do not count
-    client = paramiko_client(rs.port, password=PASSWORD) if False else None
+    # one leaves; a client that authenticates no longer counts against the cap
     first.close()
     wait_until(lambda: len(rs.server.sessions) == 1, what="the first to go")
     client = paramiko_client(rs.port, password=PASSWORD)
