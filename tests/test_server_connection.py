@@ -4,14 +4,9 @@ stdin/stdout/stderr, exit codes and signals, pty + shell, env, subsystems, flow 
 asynchronous replies and failing listeners."""
 
 import asyncio
-import fcntl
 import logging
 import os
-import select
-import signal
-import struct
 import subprocess
-import termios
 import threading
 import time
 from pathlib import Path
@@ -26,6 +21,7 @@ from serverkit import (
     paramiko_client,
     paramiko_exec,
     paramiko_key,
+    run_in_terminal,
     standard_app,
     wait_until,
 )
@@ -251,49 +247,6 @@ def test_env_requests(app_server, client_keys, openssh_client):
 
 
 # -- pty and shell -----------------------------------------------------------------------------------
-
-def run_in_terminal(args, env, script: bytes, cols=100, rows=40, resize=None, timeout=DEADLINE):
-    """Run ``args`` (an ssh command) on a real pseudo-terminal of cols x rows, type ``script``
-    and return (exit code, everything it printed). ``resize``: (cols, rows) applied once the
-    output shows the marker ``RESIZE-NOW``."""
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-    proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env,
-                            start_new_session=True,
-                            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
-    os.close(slave)
-    output = bytearray()
-    deadline = time.monotonic() + timeout
-    sent = resized = False
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.1)
-            if ready:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                output += chunk
-            if not sent and b"$ " in output or not sent and b"# " in output:
-                os.write(master, script)
-                sent = True
-            if resize and not resized and b"RESIZE-NOW\r\n" in output:
-                fcntl.ioctl(master, termios.TIOCSWINSZ,
-                            struct.pack("HHHH", resize[1], resize[0], 0, 0))
-                os.kill(proc.pid, signal.SIGWINCH)
-                resized = True
-            if proc.poll() is not None and not ready:
-                break
-        code = proc.wait(timeout=5)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
-    return code, bytes(output)
-
 
 def test_interactive_shell_on_a_pty_with_openssh(app_server, client_keys, openssh_client):
     client = openssh_client(app_server.port, identity=client_keys["ed25519"])
