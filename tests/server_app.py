@@ -61,7 +61,7 @@ def main() -> None:
             elif args.mode == "echo":
                 channel.write(command + "\n")
             else:
-                spawn(channel, command)
+                spawn(channel, command, shell="/bin/sh")  # what sshd runs for this user
                 return
             channel.send_exit_status(0)
             channel.send_eof()
