@@ -493,3 +493,44 @@ def test_a_raising_listener_gets_the_default_reply_and_the_server_goes_on(make_s
     tracebacks = [r for r in caplog.records if r.exc_info]
     assert any("listener bug" in str(r.exc_info[1]) for r in tracebacks)
     assert any("exec listener bug" in str(r.exc_info[1]) for r in tracebacks)
+
+
+def test_eof_after_resume_waits_for_the_held_data(make_server):
+    """EOF that arrives after resume() but before the held data was read must still come after
+    that data (the loop runs socket events before the scheduled delivery)."""
+    rs = make_server()
+    received, order, channels = bytearray(), [], []
+
+    def on_channel(channel):
+        channels.append(channel)
+
+        @channel.on("exec")
+        def exec_(msg):
+            channel.pause()
+            msg.reply_success()
+
+        def on_data(data, err):
+            received.extend(data)
+            order.append("data")
+
+        channel.on("data", on_data)
+        channel.on("end", lambda: (order.append("end"), channel.send_exit_status(0),
+                                   channel.close()))
+
+    standard_app(rs, on_channel=on_channel)
+    rs.start()
+    data = os.urandom(24000)
+    client = paramiko_client(rs.port, password=PASSWORD)
+    chan = client.get_transport().open_session(timeout=DEADLINE)
+    chan.exec_command("sink")
+    chan.sendall(data)  # within libssh's initial window (32000): all of it is held
+    time.sleep(0.3)
+    assert received == b""
+    with rs.loop.lock:  # the loop cannot run meanwhile
+        channels[0].resume()  # schedules the delivery of the held data
+        chan.shutdown_write()  # EOF reaches the server's socket before that delivery runs
+        time.sleep(0.3)
+    wait_until(lambda: "end" in order, what="end")
+    client.close()
+    assert md5(bytes(received)) == md5(data)
+    assert order[-1] == "end" and order.count("end") == 1
