@@ -13,6 +13,8 @@ once; ``ffi.gc`` is not used for sessions because the order matters.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -29,6 +31,56 @@ if TYPE_CHECKING:
 log = logging.getLogger("pylibssh")
 
 _CLOSED_MASK = lib.SSH_CLOSED | lib.SSH_CLOSED_ERROR
+_LINGER_SECONDS = 2.0
+
+
+def _dup(fd: int) -> int:
+    if fd < 0:
+        return -1
+    try:
+        return os.dup(fd)
+    except OSError:
+        return -1
+
+
+def _linger(loop: Loop, fd: int) -> None:
+    """A lingering close for a socket we disconnect: send FIN after the DISCONNECT and read (and
+    drop) what the peer still sends until it closes too, at most _LINGER_SECONDS.
+
+    Closing a TCP socket whose receive queue holds unread bytes (a packet the peer sent just
+    before our DISCONNECT) makes the kernel send RST instead of FIN, and an RST makes the peer's
+    kernel discard what the peer has not read yet: the output and the DISCONNECT we just sent."""
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError:
+        os.close(fd)
+        return
+    try:
+        sock.setblocking(False)
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        sock.close()
+        return
+    timer = None
+
+    def done() -> None:
+        loop.remove_fd(fd)
+        if timer is not None:
+            timer.cancel()
+        sock.close()
+
+    def readable() -> None:
+        try:
+            data = sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            done()
+
+    loop.add_reader(fd, readable)
+    timer = loop.call_later(_LINGER_SECONDS, done)
 
 
 class LoopSession(EventEmitter):
@@ -221,7 +273,11 @@ class LoopSession(EventEmitter):
             lib.ssh_event_free(self._event)
             self._event = NULL
         if send_disconnect:
+            # a second descriptor keeps the socket open past ssh_disconnect's close(): see _linger
+            linger_fd = _dup(self._fd)
             lib.ssh_disconnect(self._s)
+            if linger_fd >= 0:
+                _linger(self._loop, linger_fd)
         else:
             lib.ssh_silent_disconnect(self._s)
         lib.ssh_free(self._s)
