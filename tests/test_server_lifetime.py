@@ -87,7 +87,7 @@ def test_close_twice_and_use_after_close(make_server):
     channel.pause()
     channel.resume()  # harmless on a closed channel
     assert channel.window == 0
-    session.close()
+    session.close(timeout=None)
     session.close()
     assert session.closed
     with pytest.raises(pylibssh.ClosedError):
@@ -155,8 +155,10 @@ def test_drop_a_session_with_open_channels_and_pending_requests(make_server):
     session = rs.server.sessions[0]
     assert _live.counts()["channels"] == 2 and _live.counts()["messages"] == 1
     session.on("close", lambda: events.append("session close"))
-    session.close()
-    assert events.count("channel close") == 2 and events[-1] == "session close"
+    session.close(timeout=0.5)  # channels first; paramiko keeps the connection: 0.5 s later
+    assert events.count("channel close") == 2 and "session close" not in events
+    wait_until(lambda: "session close" in events, what="the session's close")
+    assert events[-1] == "session close"
     wait_until(lambda: not transport.is_active(), what="the client to see the disconnect")
     # the child got SIGHUP when its channel went away
     wait_until(lambda: _gone(pids[0]), what="the child to exit")

@@ -171,3 +171,30 @@ def test_2000_sequential_connections_leave_memory_flat(host_key_files, client_ke
     assert (after["sessions"], after["channels"], after["messages"]) == (1, 1, 0)
     assert growth < 1024, f"RSS grew {growth} KiB over 2000 connections"
     assert server.returncode == 0
+
+
+def test_a_client_vanishing_mid_stream_does_not_disturb_others(make_server, client_keys,
+                                                               openssh_client):
+    rs = make_server()
+    standard_app(rs, keys=[pubkey(client_keys["ed25519"])])
+    errors = []
+    rs.server.on("connection", lambda s: s.on("error", errors.append))
+    rs.start()
+    client = openssh_client(rs.port, identity=client_keys["ed25519"])
+    data = os.urandom(16 << 20)
+    # one client streams both ways and is killed half-way; another does the same meanwhile
+    victim = subprocess.Popen(client.ssh_args("cat"), stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=client.env())
+    victim.stdin.write(data[:4 << 20])
+    victim.stdin.flush()
+    victim.stdout.read(1 << 20)
+    other = subprocess.Popen(client.ssh_args("cat"), stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=client.env())
+    victim.kill()  # no EOF, no close, no DISCONNECT: the TCP connection just ends
+    victim.wait()
+    out, err = other.communicate(data, timeout=60)
+    assert other.returncode == 0 and out == data, err
+    wait_until(lambda: len(rs.server.sessions) == 0, what="both sessions to end")
+    assert len(errors) == 1 and isinstance(errors[0], pylibssh.SSHError)
+    # and the server still serves
+    assert client.ssh("echo", "fine").stdout == b"fine\n"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import logging
 import os
 import signal
@@ -114,8 +115,7 @@ class ChildProcess(EventEmitter):
         channel.on("signal", self._on_signal)
         channel.on("windowchange", self._on_window_change)
         channel.on("close", self._on_channel_close)
-        for fd in self._readers:
-            self._loop.add_reader(fd, lambda fd=fd: self._on_output(fd))
+        self._add_readers()
         self._watch_exit()
 
     # -- starting --------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ class ChildProcess(EventEmitter):
 
     def _watch_exit(self) -> None:
         try:
-            self._pidfd = os.pidfd_open(self._proc.pid)  # type: ignore[attr-defined]
+            self._pidfd = os.pidfd_open(self._proc.pid)
         except (AttributeError, OSError):
             self._pidfd = -1
         if self._pidfd >= 0:
@@ -207,8 +207,11 @@ class ChildProcess(EventEmitter):
         if self._reading or self._finished:
             return
         self._reading = True
+        self._add_readers()
+
+    def _add_readers(self) -> None:
         for fd in self._readers:
-            self._loop.add_reader(fd, lambda fd=fd: self._on_output(fd))
+            self._loop.add_reader(fd, functools.partial(self._on_output, fd))
 
     def _close_reader(self, fd: int) -> None:
         if self._readers.pop(fd, None) is None:

@@ -173,14 +173,16 @@ class Server(EventEmitter):
         ``callback(server)`` called, once the loop runs (node's ``listen(port, cb)`` works too).
         Returns the server."""
         if callable(host):
-            host, callback = "", host
+            callback = host
+            host = ""
+        address = str(host)
         if self._closed:
             raise ClosedError("the server is closed")
         if self._sock is not None:
             raise RuntimeError(f"the server already listens on {self.address}")
         if not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"invalid port {port!r}")
-        infos = socket.getaddrinfo(host or "0.0.0.0", port, type=socket.SOCK_STREAM,
+        infos = socket.getaddrinfo(address or "0.0.0.0", port, type=socket.SOCK_STREAM,
                                    flags=socket.AI_PASSIVE)
         family, kind, proto, _, addr = infos[0]
         sock = socket.socket(family, kind, proto)
@@ -338,7 +340,7 @@ class Server(EventEmitter):
                 self._sock.close()
                 self._sock = None
             for session in list(self._sessions):
-                session.close()
+                session.close(timeout=None)  # at once: the loop may stop right after this
             self._sessions.clear()
             self._unauthenticated.clear()
             if self._bind != NULL:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._binding import NULL, ffi, lib
 from .._session import LoopSession
-from ..errors import ProtocolError, error_from
+from ..errors import DisconnectedError, ProtocolError, error_from
 from ..events import EventEmitter
 from ..loop import locked
 from . import _live
@@ -85,6 +85,7 @@ class ServerSession(LoopSession):
         self._by_channel: dict[int, ServerChannel] = {}
         self._kbdint_user: str | None = None
         self._must_disconnect = ""  # a reason, once a limit was reached
+        self._shutting_down = False  # close() waits for the client to take its output
         self._auth_mask = server._auth_mask  # the methods offered now (see set_auth_methods)
         self._last_activity = self._loop.time()
         self._timers: list[Any] = []
@@ -131,6 +132,9 @@ class ServerSession(LoopSession):
             c_msg = lib.ssh_message_get(self._s)
             if c_msg == NULL:
                 break
+            if self._shutting_down:
+                self._reply_raw(c_msg)  # closing: nothing new is served
+                continue
             self._handle_message(c_msg)
 
     def _handle_message(self, c_msg) -> None:
@@ -273,6 +277,18 @@ class ServerSession(LoopSession):
             msg._replied = True
             msg._release()
 
+    def _on_disconnect(self, status: int) -> None:
+        # the connection ended without the client's DISCONNECT (killed, reset, lost): tell the
+        # application through 'error' before 'close'; a client that said goodbye is no error
+        if status & lib.SSH_CLOSED_ERROR and self.listener_count("error"):
+            message = self._error_text()
+            if message and not message.startswith("Received SSH_MSG_DISCONNECT"):
+                try:
+                    self.emit("error", DisconnectedError(message))
+                except Exception:
+                    log.exception("an 'error' listener raised")
+        super()._on_disconnect(status)
+
     def _forget_channel(self, channel) -> None:
         super()._forget_channel(channel)
         key = getattr(channel, "_key", None)
@@ -310,6 +326,30 @@ class ServerSession(LoopSession):
         self._teardown(send_disconnect=True)
 
     # -- ending ----------------------------------------------------------------------------------
+
+    def close(self, timeout: float | None = 2.0) -> None:
+        """Close the session cleanly: each channel is closed after its queued output, then the
+        session disconnects once the client has gone (a client whose channels are closed
+        usually leaves at once), at the latest after ``timeout`` seconds; ``close`` is emitted
+        then. ``timeout=None`` or 0 disconnects now (what the client has not read yet may be
+        lost). Idempotent; safe from any thread."""
+        with self._loop.lock:
+            if self._closed or self._closing:
+                return
+            channels = [ch for ch in self._channels.values() if not ch.closed]
+            if not timeout or not channels:
+                self._teardown(send_disconnect=True)  # also cuts a clean close short
+            elif not self._shutting_down:
+                self._shutting_down = True
+                log.debug("%r: closing %d channel(s), then disconnecting", self, len(channels))
+                for channel in channels:
+                    try:
+                        channel.close()
+                    except Exception:
+                        log.debug("closing %r", channel, exc_info=True)
+                self._timers.append(self._loop.call_later(timeout, self._disconnect, "Bye Bye"))
+        if not self._loop.in_loop_thread():
+            self._loop.wakeup()
 
     def _before_teardown(self) -> None:
         for timer in self._timers:
