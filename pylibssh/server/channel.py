@@ -27,6 +27,10 @@ class ServerChannel(Channel):
     ``send_exit_status``, ``send_exit_signal``, ``close``, ``pause``/``resume``) it remembers what
     was granted: ``pty`` (a :class:`PtyInfo`, kept current by window changes), ``env`` (accepted
     variables), ``exec_command``, ``subsystem``, ``shell``.
+
+    Input is emitted as ``data`` as it arrives: listen for it before answering the request that
+    starts the exchange (or :meth:`pause` until you do; paused input waits in the SSH window),
+    since data nobody listens to is not kept.
     """
 
     def __init__(self, session: ServerSession, c_channel):

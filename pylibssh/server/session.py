@@ -195,8 +195,11 @@ class ServerSession(LoopSession):
             self.server._authenticated(self)
             log.info("%r: user %r authenticated (%s)", self, msg.auth_user, msg.subtype)
         elif outcome == "failure":
-            if msg.subtype != "none":
-                self.auth_failures += 1
+            if msg.subtype == "none":
+                # clients ask "none" first to learn the methods: not an attempt
+                log.debug("%r: methods listed for user %r", self, msg.auth_user)
+                return
+            self.auth_failures += 1
             log.info("%r: %s authentication failed for user %r (%d/%s)", self, msg.subtype,
                      msg.auth_user, self.auth_failures, self.server._options["max_auth_attempts"])
             limit = self.server._options["max_auth_attempts"]
