@@ -61,6 +61,9 @@ def _linger(loop: Loop, fd: int) -> None:
     except OSError:
         sock.close()
         return
+    if loop.closed:
+        sock.close()  # nobody would read: best effort was the shutdown
+        return
     timer = None
 
     def done() -> None:
