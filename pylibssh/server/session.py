@@ -132,8 +132,12 @@ class ServerSession(LoopSession):
             c_msg = lib.ssh_message_get(self._s)
             if c_msg == NULL:
                 break
-            if self._shutting_down:
-                self._reply_raw(c_msg)  # closing: nothing new is served
+            if self._shutting_down:  # closing: nothing new is served
+                if lib.ssh_message_type(c_msg) == lib.SSH_REQUEST_CHANNEL:
+                    # its channel may be gone already (a reply would use it): no answer
+                    lib.ssh_message_free(c_msg)
+                else:
+                    self._reply_raw(c_msg)
                 continue
             self._handle_message(c_msg)
 
