@@ -79,6 +79,11 @@ class build_ext_with_libssh(build_ext):
             os.makedirs(self.build_temp, exist_ok=True)
             with open(stamp, "w") as f:
                 f.write(config)
+        private = self._libssh.get("private_include_dirs")
+        if private:
+            # after the public headers: only csrc/pylibssh_server.c includes a private one
+            ext.include_dirs += private
+            ext.define_macros.append(("PYLIBSSH_PRIVATE_HEADERS", "1"))
 
     def run(self):
         super().run()
@@ -171,9 +176,18 @@ class build_ext_with_libssh(build_ext):
         if not os.path.exists(shared):
             found = glob.glob(os.path.join(libdir, "libssh*"))
             raise BuildError(f"libssh built, but {shared} is missing (found: {found})")
+        # the pinned release's private headers (its source tree and generated config.h, both in
+        # CMake's ExternalProject tree): csrc/pylibssh_server.c reads a few message fields that
+        # libssh has no getter for, with exactly this release's struct layout
+        project = os.path.join(build_dir, f"libssh-{fetch.RELEASE['version']}", "src")
+        private = [os.path.join(project, "libssh", "include"), os.path.join(project, "libssh-build")]
+        if not (os.path.exists(os.path.join(private[0], "libssh", "messages.h"))
+                and os.path.exists(os.path.join(private[1], "config.h"))):
+            private = []
         return {
             "vendored": True,
             "version": fetch.RELEASE["version"],
+            "private_include_dirs": private,
             "include_dirs": [os.path.join(prefix, "include")],
             "library_dirs": [libdir],
             "link_args": [f"-Wl,-rpath,{rpath}"],

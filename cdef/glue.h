@@ -9,3 +9,13 @@ int pylibssh_vendored(void);
 void pylibssh_init_session_callbacks(struct ssh_callbacks_struct *cb);
 void pylibssh_init_server_callbacks(struct ssh_server_callbacks_struct *cb);
 void pylibssh_init_channel_callbacks(struct ssh_channel_callbacks_struct *cb);
+
+/* --- server (csrc/pylibssh_server.c) ---
+ * Fields of a queued ssh_message that libssh parses but exposes through no public getter; they
+ * read libssh's private struct and work only when built against the vendored release (otherwise
+ * pylibssh_have_message_internals() is 0 and the getters return -1). */
+int pylibssh_have_message_internals(void);
+/* a pty-req's encoded terminal modes (RFC 4254 8); *data points into msg: copy before freeing */
+int pylibssh_message_pty_modes(ssh_message msg, const unsigned char **data, size_t *len);
+/* 1/0: whether the peer asked for a reply to a channel or global request; -1 unknown */
+int pylibssh_message_want_reply(ssh_message msg);

@@ -22,4 +22,9 @@ void pylibssh_init_session_callbacks(struct ssh_callbacks_struct *cb);
 void pylibssh_init_server_callbacks(struct ssh_server_callbacks_struct *cb);
 void pylibssh_init_channel_callbacks(struct ssh_channel_callbacks_struct *cb);
 
+/* --- server (csrc/pylibssh_server.c) --- */
+int pylibssh_have_message_internals(void);
+int pylibssh_message_pty_modes(ssh_message msg, const unsigned char **data, size_t *len);
+int pylibssh_message_want_reply(ssh_message msg);
+
 #endif

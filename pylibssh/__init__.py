@@ -15,6 +15,17 @@ from ._version import __version__
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
 from .keys import Key, KeyType, load_authorized_keys
+from .loop import Loop
+
+# the server (issue 3)
+from .server import (
+    AuthMessage,
+    ChannelRequestMessage,
+    Server,
+    ServerChannel,
+    ServerSession,
+    create_server,
+)
 
 
 class LibsshVersion(NamedTuple):
@@ -46,5 +57,12 @@ __all__ = [
     "KeyType",
     "load_authorized_keys",
     "TRACE",
+    "Loop",
+    "create_server",
+    "Server",
+    "ServerSession",
+    "ServerChannel",
+    "AuthMessage",
+    "ChannelRequestMessage",
     *_errors_all,
 ]

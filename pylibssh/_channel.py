@@ -115,14 +115,16 @@ class Channel(EventEmitter):
         self._emit_safely("data", chunk, is_stderr)
 
     def _on_eof(self) -> None:
-        if self._paused:
-            self._eof_held = True  # libssh may still hold data: EOF comes after it
+        if self._paused or self._resume_scheduled:
+            # libssh may still hold data (also after resume(), until _deliver_held has read
+            # it): EOF comes after that data
+            self._eof_held = True
             return
         self.eof_received = True
         self._emit_safely("end")
 
     def _on_remote_close(self) -> None:
-        if self._paused and not self._closed:
+        if (self._paused or self._resume_scheduled) and not self._closed:
             self._close_held = True  # deliver the held data before letting the channel go
             return
         self._remote_closed = True

@@ -11,6 +11,7 @@ can be called after changing logging configuration. Levels map as
 from __future__ import annotations
 
 import logging
+import threading
 
 from ._binding import ffi, lib
 
@@ -44,12 +45,29 @@ def verbosity_for(level: int) -> int:
     return lib.SSH_LOG_NONE
 
 
+# libssh 0.12 keeps its log callback and log level per thread (LIBSSH_THREAD in log.c): a
+# thread that never installed the callback would print libssh's log on stderr. Every thread that
+# drives libssh objects goes through ensure_thread() (sessions call it on each poll).
+_thread = threading.local()
+
+
 def sync_verbosity() -> int:
-    """Set libssh's global verbosity from the ``pylibssh.libssh`` logger; returns it."""
+    """Set libssh's verbosity in this thread from the ``pylibssh.libssh`` logger, with this
+    thread's log callback installed; returns the verbosity."""
+    if not getattr(_thread, "installed", False):
+        lib.ssh_set_log_callback(lib.pylibssh_log_cb)
+        _thread.installed = True
     wanted = verbosity_for(libssh_logger.getEffectiveLevel())
     if lib.ssh_get_log_level() != wanted:
         lib.ssh_set_log_level(wanted)
     return wanted
+
+
+def ensure_thread() -> None:
+    """Cheap check before driving libssh in a thread: install the callback (and verbosity) in a
+    thread that has not done so yet."""
+    if not getattr(_thread, "installed", False):
+        sync_verbosity()
 
 
 @ffi.def_extern()
@@ -64,5 +82,4 @@ def pylibssh_log_cb(priority, function, buffer, userdata):
         pass
 
 
-lib.ssh_set_log_callback(lib.pylibssh_log_cb)
 sync_verbosity()

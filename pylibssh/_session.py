@@ -13,6 +13,8 @@ once; ``ffi.gc`` is not used for sessions because the order matters.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -29,6 +31,59 @@ if TYPE_CHECKING:
 log = logging.getLogger("pylibssh")
 
 _CLOSED_MASK = lib.SSH_CLOSED | lib.SSH_CLOSED_ERROR
+_LINGER_SECONDS = 2.0
+
+
+def _dup(fd: int) -> int:
+    if fd < 0:
+        return -1
+    try:
+        return os.dup(fd)
+    except OSError:
+        return -1
+
+
+def _linger(loop: Loop, fd: int) -> None:
+    """A lingering close for a socket we disconnect: send FIN after the DISCONNECT and read (and
+    drop) what the peer still sends until it closes too, at most _LINGER_SECONDS.
+
+    Closing a TCP socket whose receive queue holds unread bytes (a packet the peer sent just
+    before our DISCONNECT) makes the kernel send RST instead of FIN, and an RST makes the peer's
+    kernel discard what the peer has not read yet: the output and the DISCONNECT we just sent."""
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError:
+        os.close(fd)
+        return
+    try:
+        sock.setblocking(False)
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        sock.close()
+        return
+    if loop.closed:
+        sock.close()  # nobody would read: best effort was the shutdown
+        return
+    timer = None
+
+    def done() -> None:
+        loop.remove_fd(fd)
+        if timer is not None:
+            timer.cancel()
+        sock.close()
+
+    def readable() -> None:
+        try:
+            data = sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            done()
+
+    loop.add_reader(fd, readable)
+    timer = loop.call_later(_LINGER_SECONDS, done)
 
 
 class LoopSession(EventEmitter):
@@ -88,6 +143,7 @@ class LoopSession(EventEmitter):
         """The socket is readable or writable: let libssh process it, then dispatch."""
         if self._closed:
             return
+        _log.ensure_thread()
         if self._join_event():
             rc = lib.ssh_event_dopoll(self._event, 0)
             if rc == lib.SSH_ERROR and not (lib.ssh_get_status(self._s) & _CLOSED_MASK):
@@ -101,6 +157,7 @@ class LoopSession(EventEmitter):
         self._service_scheduled = False
         if self._closed:
             return
+        _log.ensure_thread()
         try:
             self._process()
         except Exception as exc:
@@ -211,13 +268,19 @@ class LoopSession(EventEmitter):
         for channel in list(self._channels.values()):
             channel._free(session_gone=True)
         self._channels.clear()
+        if send_disconnect:
+            self._flush_nowait()
         if self._event != NULL:
             if self._in_event:
                 lib.ssh_event_remove_session(self._event, self._s)
             lib.ssh_event_free(self._event)
             self._event = NULL
         if send_disconnect:
+            # a second descriptor keeps the socket open past ssh_disconnect's close(): see _linger
+            linger_fd = _dup(self._fd)
             lib.ssh_disconnect(self._s)
+            if linger_fd >= 0:
+                _linger(self._loop, linger_fd)
         else:
             lib.ssh_silent_disconnect(self._s)
         lib.ssh_free(self._s)
@@ -229,6 +292,19 @@ class LoopSession(EventEmitter):
         except Exception:
             log.exception("unhandled exception in a 'close' listener")
         self.remove_all_listeners()
+
+    def _flush_nowait(self) -> None:
+        """Best effort, without blocking: write what libssh buffered, and get the socket back
+        to "writable" so that ssh_disconnect's DISCONNECT goes out at once (libssh buffers a
+        packet after any write until a poll has seen POLLOUT, and ssh_disconnect closes the
+        socket without polling). What the kernel does not take now is lost."""
+        if not self._in_event:
+            return
+        for _ in range(3):
+            if not lib.ssh_get_poll_flags(self._s) & lib.SSH_WRITE_PENDING:
+                return
+            if lib.ssh_event_dopoll(self._event, 0) == lib.SSH_ERROR:
+                return
 
     def _before_teardown(self) -> None:
         """Subclass hook: free what the subclass owns (queued messages...) before the session."""

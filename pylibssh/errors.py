@@ -27,6 +27,7 @@ __all__ = [
     "ChannelError",
     "ChannelOpenError",
     "RequestDeniedError",
+    "AlreadyRepliedError",
     "KeyFormatError",
     "PassphraseRequiredError",
     "WrongPassphraseError",
@@ -115,6 +116,10 @@ class ChannelOpenError(ChannelError):
 
 class RequestDeniedError(SSHError):
     """The peer answered a request with failure."""
+
+
+class AlreadyRepliedError(SSHError, RuntimeError):
+    """A server-side request message was already answered (each message takes one reply)."""
 
 
 class KeyFormatError(SSHError, ValueError):

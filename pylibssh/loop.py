@@ -41,18 +41,28 @@ F = TypeVar("F", bound=Callable[..., Any])
 class TimerHandle:
     """A scheduled call; :meth:`cancel` prevents it from running."""
 
-    __slots__ = ("when", "callback", "args", "cancelled", "_seq")
+    __slots__ = ("when", "callback", "args", "cancelled", "_seq", "_loop")
     _counter = itertools.count()
 
-    def __init__(self, when: float, callback: Callable[..., Any], args: tuple):
+    def __init__(self, when: float, callback: Callable[..., Any], args: tuple,
+                 loop: Loop | None = None):
         self.when = when
-        self.callback = callback
+        self.callback: Callable[..., Any] | None = callback
         self.args = args
         self.cancelled = False
         self._seq = next(self._counter)
+        self._loop = loop
 
     def cancel(self) -> None:
+        if self.cancelled:
+            return
         self.cancelled = True
+        # a cancelled handle stays in the heap until it is due (a login grace timer: minutes);
+        # it must not keep its callback's object (a whole session) alive that long
+        self.callback = None
+        self.args = ()
+        if self._loop is not None:
+            self._loop._timer_cancelled()
 
     def __lt__(self, other: TimerHandle) -> bool:
         return (self.when, self._seq) < (other.when, other._seq)
@@ -80,6 +90,7 @@ class Loop:
         self._selector = selectors.DefaultSelector()
         self._fds: dict[int, _FdEntry] = {}
         self._timers: list[TimerHandle] = []
+        self._cancelled_timers = 0
         self._ready: deque[tuple[Callable[..., Any], tuple]] = deque()
         self._stopping = False
         self._closed = False
@@ -109,11 +120,21 @@ class Loop:
         return self.call_at(self.time() + max(0.0, delay), callback, *args)
 
     def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
-        handle = TimerHandle(when, callback, args)
+        handle = TimerHandle(when, callback, args, self)
         with self.lock:
             heapq.heappush(self._timers, handle)
         self.wakeup()
         return handle
+
+    def _timer_cancelled(self) -> None:
+        # drop cancelled handles once they are most of the heap (as asyncio does), so that
+        # many short connections with long timers do not grow it without bound
+        with self.lock:
+            self._cancelled_timers += 1
+            if self._cancelled_timers > 100 and self._cancelled_timers * 2 > len(self._timers):
+                self._timers = [h for h in self._timers if not h.cancelled]
+                heapq.heapify(self._timers)
+                self._cancelled_timers = 0
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         """Run ``fn(*args)`` on the loop thread; the returned future carries its result."""
@@ -222,8 +243,11 @@ class Loop:
             now = self.time()
             while self._timers and self._timers[0].when <= now:
                 handle = heapq.heappop(self._timers)
-                if not handle.cancelled:
-                    self._run(handle.callback, handle.args)
+                if handle.cancelled:
+                    self._cancelled_timers = max(0, self._cancelled_timers - 1)
+                else:
+                    handle._loop = None  # ran: a late cancel() has nothing to count
+                    self._run(handle.callback, handle.args)  # type: ignore[arg-type]
             for _ in range(len(self._ready)):
                 callback, args = self._ready.popleft()
                 self._run(callback, args)

@@ -38,3 +38,38 @@ def openssh_client(tmp_path):
         return OpenSSHClient(tmp_path / f"client-{port}", port, **kwargs)
 
     return make
+
+
+# -- the pylibssh server's tests (serverkit.py) ----------------------------------------------------
+
+@pytest.fixture(scope="session")
+def host_key_files(tmp_path_factory):
+    """Host keys of every type a server can hold, made by ssh-keygen: {kind: path}."""
+    where = tmp_path_factory.mktemp("host-keys")
+    return {kind: keygen(where / f"host_{kind}", kind) for kind in ("ed25519", "ecdsa", "rsa")}
+
+
+@pytest.fixture(scope="session")
+def client_keys(tmp_path_factory):
+    """Client key pairs made by ssh-keygen: {kind: private key path} (``path.pub`` beside)."""
+    where = tmp_path_factory.mktemp("client-keys")
+    return {kind: keygen(where / f"id_{kind}", kind, comment=f"pylibssh-{kind}")
+            for kind in ("ed25519", "ecdsa", "rsa")}
+
+
+@pytest.fixture
+def make_server(host_key_files):
+    """Factory: ``make_server(**options)`` -> serverkit.RunningServer (not yet listening; call
+    ``.start()``). Every server is closed, and its loop stopped, after the test."""
+    from serverkit import RunningServer
+
+    made = []
+
+    def make(host_keys=None, **options):
+        rs = RunningServer(host_keys or [host_key_files["ed25519"]], **options)
+        made.append(rs)
+        return rs
+
+    yield make
+    for rs in made:
+        rs.close()

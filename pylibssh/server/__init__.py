@@ -1,0 +1,27 @@
+"""The event-driven SSH server: node-libssh's API over a selector loop.
+
+``create_server`` -> :class:`Server` (events ``ready``, ``connection``, ``close``) ->
+:class:`ServerSession` (``auth``, ``channel``, ``close``, ``error``) -> :class:`ServerChannel`
+(``exec``, ``shell``, ``pty``, ``env``, ``windowchange``, ``subsystem``, ``signal``, ``data``,
+``end``, ``close``). Requests arrive as messages with ``reply_*`` methods (``messages.py``).
+"""
+
+from .channel import ServerChannel
+from .messages import AuthMessage, ChannelRequestMessage, Message, PtyInfo, decode_tty_modes
+from .process import ChildProcess, spawn
+from .server import Server, create_server
+from .session import ServerSession
+
+__all__ = [
+    "create_server",
+    "Server",
+    "ServerSession",
+    "ServerChannel",
+    "Message",
+    "AuthMessage",
+    "ChannelRequestMessage",
+    "PtyInfo",
+    "decode_tty_modes",
+    "spawn",
+    "ChildProcess",
+]

@@ -1,0 +1,477 @@
+"""The listening server: node-libssh's ``createServer`` in Python.
+
+::
+
+    server = pylibssh.create_server(host_keys=["/etc/ssh/ssh_host_ed25519_key"])
+
+    @server.on("connection")
+    def on_connection(session):
+        session.on("auth", on_auth)
+        session.on("channel", on_channel)
+
+    server.listen(2222, "127.0.0.1")
+    server.serve_forever()
+
+Python owns the listening socket: it accepts on the loop, hands each connection's fd to
+``ssh_bind_accept_fd`` (libssh owns the fd from then on) and drives the session nonblocking. The
+``ssh_bind`` only carries the host keys and algorithm settings every session copies.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any, Union
+
+from .._binding import NULL, lib
+from ..errors import ClosedError, UnsupportedKeyTypeError, error_from
+from ..events import EventEmitter
+from ..keys import Key, KeyType
+from ..loop import Loop, locked
+from .messages import auth_method_mask
+from .session import ServerSession
+
+__all__ = ["Server", "create_server"]
+
+log = logging.getLogger("pylibssh.server")
+
+HostKey = Union[str, "os.PathLike[str]", Key]
+
+_ACCEPT_BATCH = 64  # connections taken per readiness event, so one burst cannot starve the loop
+
+# node-libssh's option spellings for host key files -> the key type they name
+_NODE_KEY_OPTIONS = {
+    "host_rsa_key_file": "rsa", "hostRsaKeyFile": "rsa",
+    "host_ecdsa_key_file": "ecdsa", "hostEcdsaKeyFile": "ecdsa",
+    "host_ed25519_key_file": "ed25519", "hostEd25519KeyFile": "ed25519",
+    "host_dsa_key_file": "dsa", "hostDsaKeyFile": "dsa",
+}
+
+# algorithm options -> the ssh_bind options they set
+_ALGORITHM_OPTIONS = {
+    "key_exchange": ("SSH_BIND_OPTIONS_KEY_EXCHANGE",),
+    "ciphers": ("SSH_BIND_OPTIONS_CIPHERS_C_S", "SSH_BIND_OPTIONS_CIPHERS_S_C"),
+    "hmacs": ("SSH_BIND_OPTIONS_HMAC_C_S", "SSH_BIND_OPTIONS_HMAC_S_C"),
+    "hostkey_algorithms": ("SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS",),
+    "pubkey_accepted_types": ("SSH_BIND_OPTIONS_PUBKEY_ACCEPTED_KEY_TYPES",),
+}
+
+_DEFAULTS: dict[str, Any] = {
+    "max_auth_attempts": 6,
+    "login_grace_time": 120.0,
+    "max_unauthenticated": 100,
+    "idle_timeout": None,
+    "auth_methods": ("publickey", "password"),
+    "backlog": 511,
+}
+
+
+def create_server(host_keys: Iterable[HostKey] | HostKey | None = None, **options: Any) -> Server:
+    """A new :class:`Server`; see there for the options. Bad options raise at once."""
+    return Server(host_keys=host_keys, **options)
+
+
+class Server(EventEmitter):
+    """An SSH server on a :class:`~pylibssh.loop.Loop`.
+
+    Options (keyword-only):
+
+    - ``host_keys``: host key file paths and/or private :class:`~pylibssh.Key` objects, at most
+      one per type (Ed25519, ECDSA, RSA). node-libssh's ``host_rsa_key_file`` (also
+      ``hostRsaKeyFile``), ``host_ecdsa_key_file`` and ``host_ed25519_key_file`` are accepted too.
+    - ``banner``: the software version in the server's identification line
+      (``SSH-2.0-<banner>``); libssh's own by default.
+    - ``loop``: the :class:`~pylibssh.loop.Loop` to run on (share one between servers and
+      clients); a new one by default.
+    - ``auth_methods``: methods offered to clients (default ``["publickey", "password"]``; also
+      ``"keyboard-interactive"``, ``"none"``).
+    - ``max_auth_attempts`` (default 6): failed attempts before the client is disconnected.
+    - ``login_grace_time`` (default 120 s): unauthenticated connections are dropped after it.
+    - ``max_unauthenticated`` (default 100): new connections are refused while this many are
+      not authenticated yet (key exchange included).
+    - ``idle_timeout`` (default None): disconnect a client after this many seconds without
+      traffic.
+    - ``key_exchange``, ``ciphers``, ``hmacs``, ``hostkey_algorithms``,
+      ``pubkey_accepted_types``: algorithm lists (comma-separated text or a list).
+    - ``backlog``: the listening socket's backlog (default 511).
+    - ``debug``: log connections, authentication and requests (logger ``pylibssh.server``) to
+      stderr when logging is not configured otherwise. Nothing is ever printed on stdout.
+
+    Events: ``ready`` (listening), ``connection`` (a :class:`ServerSession` whose key exchange
+    is done), ``close``.
+    """
+
+    def __init__(self, *, host_keys: Iterable[HostKey] | HostKey | None = None,
+                 banner: str | None = None, loop: Loop | None = None, debug: bool = False,
+                 **options: Any):
+        super().__init__()
+        keys = _collect_host_keys(host_keys, options)
+        opts = dict(_DEFAULTS)
+        algorithms: dict[str, str] = {}
+        for name, value in options.items():
+            if name in _ALGORITHM_OPTIONS:
+                algorithms[name] = _algorithm_list(name, value)
+            elif name in _DEFAULTS:
+                opts[name] = value
+            else:
+                raise TypeError(f"create_server() got an unknown option {name!r}")
+        _validate(opts)
+        self._options = opts
+        self._auth_mask = auth_method_mask(opts["auth_methods"])
+        if banner is not None and (not isinstance(banner, str) or not banner
+                                   or any(c in banner for c in "\r\n\0")):
+            raise ValueError("banner must be one line of text (the software version)")
+        if loop is not None and not isinstance(loop, Loop):
+            raise TypeError("loop must be a pylibssh.Loop")
+        if debug:
+            _enable_debug_logging()
+
+        self._loop = loop or Loop("pylibssh-server")
+        self._bind = lib.ssh_bind_new()
+        if self._bind == NULL:
+            raise MemoryError("ssh_bind_new failed")
+        try:
+            for key in keys:
+                dup = key._dup()  # the bind takes ownership on success only
+                if lib.ssh_bind_options_set(self._bind, lib.SSH_BIND_OPTIONS_IMPORT_KEY, dup) != 0:
+                    lib.ssh_key_free(dup)
+                    raise ValueError(f"libssh refused the {key.type_name} host key: "
+                                     f"{error_from(self._bind).message}")
+            if banner is not None:
+                self._bind_option("SSH_BIND_OPTIONS_BANNER", banner, "banner")
+            for name, value in algorithms.items():
+                for option in _ALGORITHM_OPTIONS[name]:
+                    self._bind_option(option, value, name)
+        except BaseException:
+            lib.ssh_bind_free(self._bind)
+            self._bind = NULL
+            raise
+        self.host_keys = [k.public_key() for k in keys]
+        self._sock: socket.socket | None = None
+        self._fd = -1
+        self._closed = False
+        self._sessions: set[ServerSession] = set()
+        self._unauthenticated: set[ServerSession] = set()
+        self.address: tuple[Any, ...] | None = None
+
+    def _bind_option(self, option: str, value: str, what: str) -> None:
+        rc = lib.ssh_bind_options_set(self._bind, getattr(lib, option), value.encode())
+        if rc != 0:
+            raise ValueError(f"invalid {what} {value!r}: {error_from(self._bind).message}")
+
+    # -- listening -------------------------------------------------------------------------------
+
+    @locked
+    def listen(self, port: int, host: str | Callable[..., Any] = "",
+               callback: Callable[..., Any] | None = None, *, backlog: int | None = None
+               ) -> Server:
+        """Listen on ``host`` (all IPv4 interfaces when empty; ``"::"`` for IPv6) and ``port``
+        (0 picks a free port: read it from :attr:`port` afterwards). ``ready`` is emitted, and
+        ``callback(server)`` called, once the loop runs (node's ``listen(port, cb)`` works too).
+        Returns the server."""
+        if callable(host):
+            callback = host
+            host = ""
+        address = str(host)
+        if self._closed:
+            raise ClosedError("the server is closed")
+        if self._sock is not None:
+            raise RuntimeError(f"the server already listens on {self.address}")
+        if not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"invalid port {port!r}")
+        infos = socket.getaddrinfo(address or "0.0.0.0", port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+        family, kind, proto, _, addr = infos[0]
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            sock.bind(addr)
+            sock.listen(backlog or self._options["backlog"])
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        self._sock = sock
+        self._fd = sock.fileno()
+        self.address = sock.getsockname()
+        self._loop.add_reader(self._fd, self._on_acceptable)
+        log.info("listening on %s:%d", self.address[0], self.address[1])
+        self._loop.call_soon(self._ready, callback)
+        return self
+
+    def _ready(self, callback: Callable[..., Any] | None) -> None:
+        if self._closed:
+            return
+        self._emit_safely("ready")
+        if callback is not None:
+            try:
+                callback(self)
+            except Exception:
+                log.exception("the listen() callback raised")
+
+    @property
+    def port(self) -> int | None:
+        """The port listened on (the one picked when listening on port 0)."""
+        return self.address[1] if self.address else None
+
+    @property
+    def loop(self) -> Loop:
+        return self._loop
+
+    @property
+    def listening(self) -> bool:
+        return self._sock is not None and not self._closed
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def sessions(self) -> list[ServerSession]:
+        """The connections being served now."""
+        with self._loop.lock:
+            return list(self._sessions)
+
+    def _on_acceptable(self) -> None:
+        for _ in range(_ACCEPT_BATCH):
+            if self._sock is None:
+                return
+            try:
+                conn, addr = self._sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                # out of descriptors, typically: pause accepting instead of spinning on it
+                log.warning("accept failed (%s); pausing new connections for 0.5 s", exc)
+                self._loop.remove_reader(self._fd)
+                self._loop.call_later(0.5, self._resume_accepting)
+                return
+            self._accept(conn, addr)
+
+    def _resume_accepting(self) -> None:
+        if self._sock is not None and not self._closed:
+            self._loop.add_reader(self._fd, self._on_acceptable)
+
+    def _accept(self, conn: socket.socket, addr: Any) -> None:
+        limit = self._options["max_unauthenticated"]
+        if limit is not None and len(self._unauthenticated) >= limit:
+            log.warning("refusing connection from %s: %d connections are not authenticated yet "
+                        "(max_unauthenticated)", _where(addr), len(self._unauthenticated))
+            conn.close()
+            return
+        try:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        conn.setblocking(False)
+        fd = conn.detach()
+        c_session = lib.ssh_new()
+        if c_session == NULL:
+            os.close(fd)
+            log.error("ssh_new failed: out of memory")
+            return
+        if lib.ssh_bind_accept_fd(self._bind, c_session, fd) != lib.SSH_OK:
+            message = error_from(self._bind).message
+            if lib.ssh_get_fd(c_session) != fd:
+                os.close(fd)  # libssh did not take the descriptor
+            lib.ssh_free(c_session)
+            log.error("accepting %s failed: %s", _where(addr), message)
+            return
+        session = ServerSession(self, c_session, addr)
+        self._sessions.add(session)
+        self._unauthenticated.add(session)
+        log.info("connection from %s", _where(addr))
+        try:
+            session._start()
+        except Exception:
+            log.exception("could not start serving %s", _where(addr))
+            session._teardown(send_disconnect=False)
+
+    # -- sessions --------------------------------------------------------------------------------
+
+    def _emit_connection(self, session: ServerSession) -> None:
+        try:
+            self.emit("connection", session)
+        except Exception:
+            log.exception("a 'connection' listener raised; closing that connection")
+            session._teardown(send_disconnect=True)
+
+    def _authenticated(self, session: ServerSession) -> None:
+        self._unauthenticated.discard(session)
+
+    def _session_closed(self, session: ServerSession) -> None:
+        self._sessions.discard(session)
+        self._unauthenticated.discard(session)
+
+    # -- running ---------------------------------------------------------------------------------
+
+    def serve_forever(self, timeout: float | None = None) -> bool:
+        """Serve until :meth:`close` (from a listener, a timer or another thread) or
+        ``loop.stop()``; with ``timeout``, at most that many seconds. Runs the loop in this
+        thread, or waits for the thread that runs it. True when the server was closed."""
+        if not self._closed and self._sock is None:
+            raise RuntimeError("call listen() before serve_forever()")
+        return self._loop.wait_for(lambda: self._closed, timeout)
+
+    def start(self) -> Any:
+        """Run the server's loop in a background thread (returns the thread); stop with
+        :meth:`close` or ``server.loop.stop()`` from any thread."""
+        return self._loop.start()
+
+    def close(self, callback: Callable[[], Any] | None = None) -> None:
+        """Stop accepting, disconnect every session (their channels close first) and free the
+        host keys; ``close`` is emitted (and ``callback()`` called) before this returns.
+        Idempotent; safe from any thread and from listeners."""
+        with self._loop.lock:
+            if self._closed:
+                if callback is not None:
+                    callback()
+                return
+            if callback is not None:
+                self.once("close", callback)
+            self._closed = True
+            if self._sock is not None:
+                self._loop.remove_fd(self._fd)
+                self._sock.close()
+                self._sock = None
+            for session in list(self._sessions):
+                session.close(timeout=None)  # at once: the loop may stop right after this
+            self._sessions.clear()
+            self._unauthenticated.clear()
+            if self._bind != NULL:
+                lib.ssh_bind_free(self._bind)
+                self._bind = NULL
+            log.info("server closed")
+            self._emit_safely("close")
+            self.remove_all_listeners()
+            self._loop.cond.notify_all()
+        if not self._loop.in_loop_thread():
+            self._loop.wakeup()
+
+    def _emit_safely(self, event: str, *args: Any) -> None:
+        try:
+            self.emit(event, *args)
+        except Exception:
+            log.exception("a server %r listener raised", event)
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"listening on {self.address}" if self._sock \
+            else "not listening"
+        return f"<pylibssh.Server {state} sessions={len(self._sessions)}>"
+
+
+# -- option handling -------------------------------------------------------------------------------
+
+_KIND_OF = {
+    KeyType.ED25519: "ed25519",
+    KeyType.RSA: "rsa",
+    KeyType.ECDSA_P256: "ecdsa",
+    KeyType.ECDSA_P384: "ecdsa",
+    KeyType.ECDSA_P521: "ecdsa",
+}
+
+
+def _collect_host_keys(host_keys: Any, options: dict[str, Any]) -> list[Key]:
+    items: list[tuple[Any, str | None]] = []
+    if host_keys is not None:
+        if isinstance(host_keys, (str, bytes, os.PathLike, Key)):
+            host_keys = [host_keys]
+        items += [(k, None) for k in host_keys]
+    for name in list(options):
+        if name in _NODE_KEY_OPTIONS:
+            value = options.pop(name)
+            if value is not None:
+                items.append((value, _NODE_KEY_OPTIONS[name]))
+    keys: list[Key] = []
+    seen: dict[str, Key] = {}
+    for item, expected in items:
+        if expected == "dsa":
+            raise UnsupportedKeyTypeError("DSA host keys are not supported (libssh 0.12 dropped "
+                                          "DSA); use an Ed25519, ECDSA or RSA key")
+        if isinstance(item, Key):
+            key = item
+            where = repr(key)
+        elif isinstance(item, (str, os.PathLike)):
+            key = Key.from_private_file(item)  # OSError / KeyFormatError name the file
+            where = os.fspath(item)
+        else:
+            raise TypeError(f"a host key is a file path or a pylibssh.Key, not "
+                            f"{type(item).__name__}")
+        if not key.is_private:
+            raise ValueError(f"host key {where} is a public key; the server needs the private key")
+        kind = _KIND_OF.get(key.type)  # type: ignore[call-overload]
+        if kind is None:
+            raise UnsupportedKeyTypeError(f"host key {where}: {key.type_name} keys cannot be "
+                                          "host keys")
+        if expected is not None and kind != expected:
+            raise ValueError(f"host key {where} is a {key.type_name} key, not {expected}")
+        if kind in seen:
+            raise ValueError(f"two {kind} host keys: a server has at most one key per type")
+        seen[kind] = key
+        keys.append(key)
+    if not keys:
+        raise ValueError("a server needs at least one host key (host_keys=[path or Key])")
+    return keys
+
+
+def _algorithm_list(name: str, value: Any) -> str:
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, Iterable):
+        text = ",".join(str(v) for v in value)
+    else:
+        raise TypeError(f"{name} must be a comma-separated string or a list of names")
+    text = text.replace(" ", "")
+    if not text:
+        raise ValueError(f"{name} must name at least one algorithm")
+    return text
+
+
+def _validate(opts: dict[str, Any]) -> None:
+    def number(name: str, minimum: float, integer: bool, optional: bool) -> None:
+        value = opts[name]
+        if value is None and optional:
+            return
+        kinds = (int,) if integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or value < minimum:
+            what = "an integer" if integer else "a number"
+            raise ValueError(f"{name} must be {what} >= {minimum}"
+                             f"{' or None' if optional else ''}, not {value!r}")
+
+    number("max_auth_attempts", 1, True, True)
+    number("login_grace_time", 0.001, False, True)
+    number("max_unauthenticated", 1, True, True)
+    number("idle_timeout", 0.001, False, True)
+    number("backlog", 1, True, False)
+    auth_method_mask(opts["auth_methods"])
+
+
+_debug_handler: logging.Handler | None = None
+
+
+def _enable_debug_logging() -> None:
+    """debug=True: the server's log at DEBUG, on stderr unless the app configured logging."""
+    global _debug_handler
+    logger = logging.getLogger("pylibssh.server")
+    logger.setLevel(logging.DEBUG)
+    if _debug_handler is None and not logging.getLogger().handlers:
+        _debug_handler = logging.StreamHandler(sys.stderr)
+        _debug_handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
+        logger.addHandler(_debug_handler)
+
+
+def _where(addr: Any) -> str:
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        return f"{addr[0]}:{addr[1]}"
+    return str(addr)

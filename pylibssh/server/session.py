@@ -1,0 +1,391 @@
+"""One client connection to a :class:`~pylibssh.server.Server`.
+
+Events (node-libssh's names): ``auth`` (an :class:`~pylibssh.server.messages.AuthMessage`),
+``channel`` (a :class:`~pylibssh.server.channel.ServerChannel` the client opened), ``close``,
+``error`` (an exception that ended the session).
+
+How requests arrive: the session installs no libssh server callbacks, so libssh queues every
+authentication, channel-open and channel request as an ``ssh_message``. After each poll
+:meth:`ServerSession._process` takes the queued messages (``ssh_message_get`` never blocks on a
+nonblocking session) and dispatches them; replies can therefore come at any later time. Channel
+data, EOF and close come through the channel callbacks and are dispatched after the messages of
+the same poll, so an ``exec`` event always precedes the data sent after it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from .._binding import NULL, ffi, lib
+from .._session import LoopSession
+from ..errors import DisconnectedError, ProtocolError, error_from
+from ..events import EventEmitter
+from ..loop import locked
+from . import _live
+from .channel import ServerChannel
+from .messages import (
+    CHANNEL_REQUEST_EVENTS,
+    AuthMessage,
+    ChannelRequestMessage,
+    Message,
+    auth_method_mask,
+    method_bit,
+)
+
+_METHOD_BITS = {name: method_bit(name) for name in
+                ("none", "password", "publickey", "hostbased", "interactive", "gssapi-with-mic")}
+
+if TYPE_CHECKING:
+    from .server import Server
+
+log = logging.getLogger("pylibssh.server")
+
+
+def emit_request(emitter: EventEmitter, event: str, msg: Message) -> None:
+    """Give ``msg`` to the listeners of ``event``; with none, or when a listener raises and nobody
+    replied, answer with the default reply (an exception is logged with its traceback)."""
+    listeners = emitter.listeners(event)
+    if not listeners:
+        if not msg.replied:
+            msg.reply_default()
+        return
+    failed = False
+    for fn in listeners:
+        try:
+            fn(msg)
+        except Exception:
+            failed = True
+            log.exception("a %r listener raised; the request gets the default reply", event)
+    if failed and not msg.replied:
+        try:
+            msg.reply_default()
+        except Exception:
+            log.debug("default reply after a failed listener", exc_info=True)
+
+
+class ServerSession(LoopSession):
+    """A connection accepted by a server. Created by the server; the ``connection`` event hands
+    it to the application once the key exchange is done.
+
+    Attributes: ``server``, ``remote_address`` (``(host, port)``), ``authenticated``,
+    ``auth_user`` (once authenticated), ``auth_failures``, ``client_banner``.
+    """
+
+    def __init__(self, server: Server, c_session, address: Any):
+        super().__init__(server._loop, c_session)
+        self.server = server
+        self.remote_address = address
+        self.authenticated = False
+        self.auth_user: str | None = None
+        self.auth_failures = 0
+        self.connected = False  # key exchange done, `connection` emitted
+        self._kex_done = False
+        self._messages: set[Message] = set()
+        self._by_channel: dict[int, ServerChannel] = {}
+        self._kbdint_user: str | None = None
+        self._must_disconnect = ""  # a reason, once a limit was reached
+        self._shutting_down = False  # close() waits for the client to take its output
+        self._auth_mask = server._auth_mask  # the methods offered now (see set_auth_methods)
+        self._last_activity = self._loop.time()
+        self._timers: list[Any] = []
+        _live.inc("sessions")
+
+    def _start(self) -> None:
+        """Register with the loop, arm the limits' timers and start the key exchange (the server
+        tears the session down if this raises)."""
+        self._attach()
+        opts = self.server._options
+        if opts["login_grace_time"]:
+            self._timers.append(self._loop.call_later(opts["login_grace_time"], self._grace_over))
+        if opts["idle_timeout"]:
+            self._timers.append(self._loop.call_later(opts["idle_timeout"], self._check_idle))
+        self.kick()  # send our banner and KEXINIT without waiting for the client
+
+    # -- the poll cycle --------------------------------------------------------------------------
+
+    def _on_ready(self) -> None:
+        self._last_activity = self._loop.time()
+        super()._on_ready()
+
+    def _process(self) -> None:
+        if not self._kex_done:
+            rc = lib.ssh_handle_key_exchange(self._s)
+            if rc == lib.SSH_AGAIN:
+                return
+            if rc != lib.SSH_OK:
+                raise error_from(self._s, "key exchange", ProtocolError)
+            self._kex_done = True
+            self._join_event()
+            self._auth_mask = self.server._auth_mask
+            lib.ssh_set_auth_methods(self._s, self._auth_mask)
+            log.debug("%r: key exchange done (%s, %s; client %s)", self, self.kex_algorithm,
+                      self.cipher_in, self.client_banner)
+            self.connected = True
+            self.server._emit_connection(self)
+        while not (self._closed or self._closing):
+            if self._must_disconnect:
+                # before taking another request: ssh_message_get may already have read the
+                # client's next attempt
+                self._disconnect(self._must_disconnect)
+                return
+            c_msg = lib.ssh_message_get(self._s)
+            if c_msg == NULL:
+                break
+            if self._shutting_down:  # closing: nothing new is served
+                if lib.ssh_message_type(c_msg) == lib.SSH_REQUEST_CHANNEL:
+                    # its channel may be gone already (a reply would use it): no answer
+                    lib.ssh_message_free(c_msg)
+                else:
+                    self._reply_raw(c_msg)
+                continue
+            self._handle_message(c_msg)
+
+    def _handle_message(self, c_msg) -> None:
+        kind = lib.ssh_message_type(c_msg)
+        if kind == lib.SSH_REQUEST_AUTH:
+            self._on_auth(AuthMessage(self, c_msg))
+        elif kind == lib.SSH_REQUEST_CHANNEL:
+            self._on_channel_request(c_msg)
+        elif kind == lib.SSH_REQUEST_CHANNEL_OPEN:
+            self._on_channel_open(c_msg)
+        elif kind == lib.SSH_REQUEST_SERVICE:
+            # "ssh-userauth": the protocol's only answer is acceptance (or a disconnect)
+            self._reply_raw(c_msg)
+        else:  # global requests (forwarding is not offered), anything new
+            if not self.authenticated:
+                log.info("%r: request before authentication refused", self)
+            else:
+                log.debug("%r: global request %d refused", self, lib.ssh_message_subtype(c_msg))
+            self._reply_raw(c_msg)
+
+    def _reply_raw(self, c_msg) -> None:
+        lib.ssh_message_reply_default(c_msg)
+        lib.ssh_message_free(c_msg)
+
+    # -- authentication --------------------------------------------------------------------------
+
+    def _on_auth(self, msg: AuthMessage) -> None:
+        if self.authenticated:
+            log.debug("%r: authentication request after success ignored", self)
+            msg._auto = True  # nothing to answer; later replies by the app are no-ops
+            msg._replied = True
+            msg._release()
+            return
+        if not self._auth_mask & _METHOD_BITS.get(msg.subtype, 0):
+            # only offered methods reach the application (never "unknown" ones)
+            log.debug("%r: auth attempt user=%r method=%s not offered; refused", self,
+                      msg.auth_user, msg.subtype)
+            msg.reply_default()
+            return
+        if msg.subtype == "publickey":
+            log.debug("%r: auth attempt user=%r method=publickey key=%s %s%s", self,
+                      msg.auth_user, msg.public_key.type_name if msg.public_key else "?",
+                      msg.public_key.fingerprint() if msg.public_key else "",
+                      " (probe)" if msg.is_probe else f" (signature {msg.signature_state})")
+        elif msg.subtype == "interactive" and msg.kbdint_response:
+            log.debug("%r: auth attempt user=%r keyboard-interactive answers (%d)", self,
+                      msg.auth_user, len(msg.answers or ()))
+        else:
+            log.debug("%r: auth attempt user=%r method=%s", self, msg.auth_user, msg.subtype)
+        emit_request(self, "auth", msg)
+
+    def _auth_outcome(self, msg: AuthMessage, outcome: str) -> None:
+        """Called by AuthMessage replies: the session's side of authentication (success, the
+        attempt limit, logging). Runs under the loop's lock."""
+        if outcome == "success":
+            self.authenticated = True
+            self.auth_user = msg.auth_user
+            self.server._authenticated(self)
+            log.info("%r: user %r authenticated (%s)", self, msg.auth_user, msg.subtype)
+        elif outcome == "failure":
+            if msg.subtype == "none":
+                # clients ask "none" first to learn the methods: not an attempt
+                log.debug("%r: methods listed for user %r", self, msg.auth_user)
+                return
+            self.auth_failures += 1
+            log.info("%r: %s authentication failed for user %r (%d/%s)", self, msg.subtype,
+                     msg.auth_user, self.auth_failures, self.server._options["max_auth_attempts"])
+            limit = self.server._options["max_auth_attempts"]
+            if limit and self.auth_failures >= limit:
+                log.warning("%r: too many authentication failures for user %r; disconnecting",
+                            self, msg.auth_user)
+                # after the failure reply has gone out, from _process (not inside a reply,
+                # which may run in another thread)
+                self._must_disconnect = "Too many authentication failures"
+                self.kick()
+        elif outcome == "pk_ok":
+            log.debug("%r: public key acceptable for %r (pk_ok); waiting for its signature",
+                      self, msg.auth_user)
+        elif outcome == "partial":
+            log.info("%r: partial authentication for %r (%s)", self, msg.auth_user, msg.subtype)
+        elif outcome == "info":
+            log.debug("%r: keyboard-interactive prompts sent to %r", self, msg.auth_user)
+
+    @locked
+    def set_auth_methods(self, methods) -> None:
+        """The authentication methods offered to this client from now on, e.g.
+        ``["publickey", "password", "keyboard-interactive"]``."""
+        mask = auth_method_mask(methods)
+        self._check_open()
+        self._auth_mask = mask
+        lib.ssh_set_auth_methods(self._s, mask)
+
+    # -- channels --------------------------------------------------------------------------------
+
+    def _on_channel_open(self, c_msg) -> None:
+        kind = lib.ssh_message_subtype(c_msg)
+        if not self.authenticated:
+            # libssh's packet filter already drops such sessions; never let one through
+            log.warning("%r: channel open before authentication refused", self)
+            self._reply_raw(c_msg)
+            return
+        if kind != lib.SSH_CHANNEL_SESSION or not self.listener_count("channel"):
+            log.debug("%r: channel open (type %d) refused: %s", self, kind,
+                      "no 'channel' listener" if kind == lib.SSH_CHANNEL_SESSION
+                      else "only session channels are served")
+            self._reply_raw(c_msg)
+            return
+        c_channel = lib.ssh_message_channel_request_open_reply_accept(c_msg)
+        lib.ssh_message_free(c_msg)
+        if c_channel == NULL:
+            log.debug("%r: accepting a channel failed: %s", self, self._error_text())
+            return
+        channel = ServerChannel(self, c_channel)
+        self._by_channel[channel._key] = channel
+        log.debug("%r: channel opened", self)
+        try:
+            self.emit("channel", channel)
+        except Exception:
+            log.exception("a 'channel' listener raised; closing that channel")
+            channel.close()
+
+    def _on_channel_request(self, c_msg) -> None:
+        c_channel = lib.ssh_message_channel_request_channel(c_msg)
+        channel = self._by_channel.get(int(ffi.cast("uintptr_t", c_channel)))
+        if channel is None or channel.closed:
+            # a channel this side already let go of: nothing to answer on
+            lib.ssh_message_free(c_msg)
+            return
+        kind = lib.ssh_message_subtype(c_msg)
+        event = CHANNEL_REQUEST_EVENTS.get(kind)
+        if event is None:
+            log.debug("%r: unknown channel request refused", self)
+            self._reply_raw(c_msg)
+            return
+        msg = ChannelRequestMessage(channel, c_msg, event)
+        log.debug("%r: channel request %r", self, msg)
+        if event == "windowchange":
+            channel._window_changed(msg)
+        emit_request(channel, event, msg)
+        if not msg.want_reply and not msg.replied:
+            # nobody can answer a request that wants no answer: release it now, keep the fields
+            msg._auto = True
+            msg._replied = True
+            msg._release()
+
+    def _on_disconnect(self, status: int) -> None:
+        # the connection ended without the client's DISCONNECT (killed, reset, lost): tell the
+        # application through 'error' before 'close'; a client that said goodbye is no error
+        if status & lib.SSH_CLOSED_ERROR and self.listener_count("error"):
+            message = self._error_text()
+            if message and not message.startswith("Received SSH_MSG_DISCONNECT"):
+                try:
+                    self.emit("error", DisconnectedError(message))
+                except Exception:
+                    log.exception("an 'error' listener raised")
+        super()._on_disconnect(status)
+
+    def _forget_channel(self, channel) -> None:
+        super()._forget_channel(channel)
+        key = getattr(channel, "_key", None)
+        if key is not None and self._by_channel.get(key) is channel:
+            del self._by_channel[key]
+
+    # -- limits ----------------------------------------------------------------------------------
+
+    def _grace_over(self) -> None:
+        if not self.authenticated and not self.closed:
+            log.warning("%r: not authenticated within the login grace time (%ss); disconnecting",
+                        self, self.server._options["login_grace_time"])
+            self._disconnect("Login grace time exceeded")
+
+    def _check_idle(self) -> None:
+        if self.closed:
+            return
+        limit = self.server._options["idle_timeout"]
+        remaining = self._last_activity + limit - self._loop.time()
+        if remaining > 0:
+            self._timers.append(self._loop.call_later(remaining, self._check_idle))
+            self._timers = [t for t in self._timers if not t.cancelled]
+            return
+        log.info("%r: idle for %ss; disconnecting", self, limit)
+        self._disconnect("Idle timeout")
+
+    def kick(self) -> None:
+        self._last_activity = self._loop.time()  # output the application produced is activity
+        super().kick()
+
+    def _disconnect(self, reason: str) -> None:
+        if self.closed or self._closing:
+            return
+        lib.ssh_session_set_disconnect_message(self._s, reason.encode())
+        self._teardown(send_disconnect=True)
+
+    # -- ending ----------------------------------------------------------------------------------
+
+    def close(self, timeout: float | None = 2.0) -> None:
+        """Close the session cleanly: each channel is closed after its queued output, then the
+        session disconnects once the client has gone (a client whose channels are closed
+        usually leaves at once), at the latest after ``timeout`` seconds; ``close`` is emitted
+        then. ``timeout=None`` or 0 disconnects now (what the client has not read yet may be
+        lost). Idempotent; safe from any thread."""
+        with self._loop.lock:
+            if self._closed or self._closing:
+                return
+            channels = [ch for ch in self._channels.values() if not ch.closed]
+            if not timeout or not channels:
+                self._teardown(send_disconnect=True)  # also cuts a clean close short
+            elif not self._shutting_down:
+                self._shutting_down = True
+                log.debug("%r: closing %d channel(s), then disconnecting", self, len(channels))
+                for channel in channels:
+                    try:
+                        channel.close()
+                    except Exception:
+                        log.debug("closing %r", channel, exc_info=True)
+                self._timers.append(self._loop.call_later(timeout, self._disconnect, "Bye Bye"))
+        if not self._loop.in_loop_thread():
+            self._loop.wakeup()
+
+    def _before_teardown(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        # queued messages go before channels and the session (their replies would use both)
+        for msg in list(self._messages):
+            msg._discard()
+        self._messages.clear()
+
+    def _teardown(self, send_disconnect: bool) -> None:
+        if self._closed or self._closing:
+            return
+        super()._teardown(send_disconnect)
+        self._by_channel.clear()
+        _live.dec("sessions")
+        self.server._session_closed(self)
+        log.debug("%r: closed", self)
+
+    def _error_text(self) -> str:
+        return "" if self._s == NULL else error_from(self._s).message
+
+    # -- information -----------------------------------------------------------------------------
+
+    @property
+    def client_banner(self) -> str | None:
+        return self._info(lib.ssh_get_clientbanner)
+
+    def __repr__(self) -> str:
+        addr = self.remote_address
+        where = f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) and len(addr) >= 2 else addr
+        return f"<ServerSession {where}{' ' + self.auth_user if self.auth_user else ''}>"

@@ -1,0 +1,85 @@
+"""A small pylibssh server run as its own process by the scale tests (its memory is measured
+apart from the clients') and by the benchmarks.
+
+    python tests/server_app.py --host-key KEY [--authorized-key PUB] [--password PW]
+        [--port 0] [--mode echo|spawn]
+
+Prints ``PORT <n>`` on stdout once listening. Exec requests: ``__stats__`` answers with a JSON
+line (RSS in KiB, live sessions/channels/messages); in ``echo`` mode any other command is echoed
+back (``<command>\\n``, exit status 0) without a process; in ``spawn`` mode it runs with
+``pylibssh.server.spawn``. SIGTERM closes the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+
+import pylibssh
+from pylibssh.server import _live, spawn
+
+
+def rss_kib() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host-key", required=True)
+    parser.add_argument("--authorized-key")
+    parser.add_argument("--password")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--mode", choices=("echo", "spawn"), default="echo")
+    parser.add_argument("--max-unauthenticated", type=int, default=1000)
+    args = parser.parse_args()
+
+    keys = pylibssh.load_authorized_keys(args.authorized_key) if args.authorized_key else []
+    server = pylibssh.create_server(host_keys=[args.host_key],
+                                    max_unauthenticated=args.max_unauthenticated)
+
+    def on_auth(msg):
+        if msg.subtype == "publickey" and any(msg.compare_public_key(k) for k in keys):
+            return msg.reply_auth_success()
+        if msg.subtype == "password" and args.password and msg.auth_password == args.password:
+            return msg.reply_auth_success()
+        msg.reply_default()
+
+    def on_channel(channel):
+        @channel.on("exec")
+        def on_exec(msg):
+            msg.reply_success()
+            command = msg.exec_command or ""
+            if command == "__stats__":
+                channel.write(json.dumps({"rss_kib": rss_kib(), **_live.counts()}) + "\n")
+            elif args.mode == "echo":
+                channel.write(command + "\n")
+            else:
+                spawn(channel, command, shell="/bin/sh")  # what sshd runs for this user
+                return
+            channel.send_exit_status(0)
+            channel.send_eof()
+            channel.close()
+
+    @server.on("connection")
+    def on_connection(session):
+        session.on("auth", on_auth)
+        session.on("channel", on_channel)
+
+    # close from another thread: it takes the loop's lock and wakes the loop
+    signal.signal(signal.SIGTERM, lambda *a: threading.Thread(target=server.close).start())
+    server.listen(args.port, "127.0.0.1")
+    print(f"PORT {server.port}", flush=True)
+    server.serve_forever()
+    server.loop.close()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
