@@ -6,6 +6,7 @@ asynchronous replies and failing listeners."""
 import asyncio
 import logging
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -224,7 +225,12 @@ def test_exit_signal_and_client_signal_with_asyncssh(app_server):
             await proc.wait()
             return killed, proc
 
-    killed, proc = asyncio.run(asyncio.wait_for(run(), DEADLINE))
+    # a server started as a shell's background job has SIGINT ignored; its children must not
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        killed, proc = asyncio.run(asyncio.wait_for(run(), DEADLINE))
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert killed.exit_signal is not None and killed.exit_signal[0] == "TERM"
     assert proc.exit_signal is not None and proc.exit_signal[0] == "INT"
 

@@ -130,7 +130,8 @@ class ChildProcess(EventEmitter):
             pass
         try:
             self._proc = subprocess.Popen(argv, stdin=in_r, stdout=out_w, stderr=err_w, env=env,
-                                          cwd=cwd, start_new_session=True, close_fds=True)
+                                          cwd=cwd, start_new_session=True, close_fds=True,
+                                          preexec_fn=_default_signals)
         except BaseException:
             for fd in (in_r, in_w, out_r, out_w, err_r, err_w):
                 os.close(fd)
@@ -378,8 +379,23 @@ class ChildProcess(EventEmitter):
 # -- terminals -------------------------------------------------------------------------------------
 
 
+# Ignored signals survive exec: a server started from a non-interactive shell's background job has
+# SIGINT and SIGQUIT ignored, and its children would shrug off the client's signal requests.
+_RESET_SIGNALS = tuple(getattr(signal, name) for name in
+                       ("SIGINT", "SIGQUIT", "SIGTERM", "SIGHUP", "SIGPIPE", "SIGTSTP", "SIGTTIN",
+                        "SIGTTOU", "SIGCHLD", "SIGUSR1", "SIGUSR2", "SIGALRM"))
+
+
+def _default_signals() -> None:
+    # runs in the child: start it with default signal handling, as sshd does
+    for signum in _RESET_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
+
+
 def _take_controlling_tty() -> None:
     # runs in the child after setsid(): its stdin (the pty's slave) becomes its terminal
+    _default_signals()
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
