@@ -192,12 +192,13 @@ class OpenSSHClient:
         self.identity = identity
         self.password = password
         self.known_hosts = known_hosts
+        self.connect_timeout = 10  # seconds; covers the banner exchange too
 
     def options(self, port_flag: str = "-p") -> list[str]:
         opts = [
             port_flag, str(self.port),
             "-o", "LogLevel=ERROR",
-            "-o", "ConnectTimeout=10",
+            "-o", f"ConnectTimeout={self.connect_timeout}",
             "-o", "ServerAliveInterval=5",
             "-o", "ServerAliveCountMax=6",
             "-F", "/dev/null",
