@@ -37,3 +37,13 @@ def paramiko_sftp(port: int) -> tuple[paramiko.SSHClient, paramiko.SFTPClient]:
     sftp = client.open_sftp()
     sftp.get_channel().settimeout(DEADLINE)
     return client, sftp
+
+
+def local_sftp_server(make_server, root, keys=(), read_only: bool = False, **options: Any):
+    """A server whose sftp subsystems serve ``root`` with the local backend."""
+    from pylibssh.server.sftp_local import LocalFilesystem
+
+    fs = LocalFilesystem(root, read_only=read_only)
+    rs = sftp_server(make_server, fs.attach, keys=keys, **options)
+    rs.fs = fs
+    return rs

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import struct
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
@@ -232,7 +233,7 @@ class SFTPMessage:
         self._server = server
         self._msg = c_msg
         self._replied = False
-        self.id = c_msg.id
+        self.id = socket.ntohl(c_msg.id)  # libssh keeps ids in network byte order
         self.type = REQUEST_TYPES.get(kind, "extended")
         if kind == lib.SSH_FXP_READ:
             self.handle = _ssh_string(c_msg.handle)
