@@ -8,6 +8,11 @@ From then on every client request is emitted on the channel as ``sftp:<type>`` (
 ``fsync``, ``lsetstat``, ``limits``, ``expand-path``; any other extension as ``extended``), then
 as ``sftpmessage``, with an :class:`SFTPMessage` that takes one ``reply_*``.
 
+Attach the listeners in the ``subsystem`` listener, right after ``sftp_accept()``: the client's
+INIT is answered after that listener returns, and the VERSION reply offers exactly the extensions
+that have a listener then (``limits`` always: without a listener it gets default limits).
+A request without a listener is answered "operation unsupported".
+
 How requests are read without ever blocking the loop (see csrc/pylibssh_sftp.c): a C data
 callback counts the complete SFTP packets libssh holds for the channel and consumes nothing; after
 each poll :meth:`SFTPServer._pump` pulls exactly that many with ``sftp_get_client_message``, and
@@ -462,6 +467,7 @@ class SFTPServer:
         self._outstanding: set[SFTPMessage] = set()
         self._waiting: deque[tuple[SFTPMessage, Callable[[], int], str]] = deque()
         self.client_version: int | None = None
+        self.extensions: list[str] = []  # offered in SSH_FXP_VERSION
         self.requests = 0  # served so far (statistics, tests)
 
     # -- pulling requests ------------------------------------------------------------------------
@@ -551,8 +557,12 @@ class SFTPServer:
         self.client_version = client
         version = min(client, 3)
         payload = struct.pack(">I", version)
-        for name, (_event, ext_version) in EXTENSIONS.items():
-            payload += _sstr(name) + _sstr(ext_version)
+        # offer the extensions the application listens for (clients then fall back to the
+        # plain requests: rename for posix-rename, ...); limits is always answered
+        self.extensions = [name for name, (event, _v) in EXTENSIONS.items()
+                           if event == "limits" or self.channel.listener_count("sftp:" + event)]
+        for name in self.extensions:
+            payload += _sstr(name) + _sstr(EXTENSIONS[name][1])
         self._write_raw(_packet(_FXP_VERSION, payload))
         self._sftp.version = version
         self._initialized = True
@@ -581,6 +591,9 @@ class SFTPServer:
                 log.exception("an %r listener raised after replying", event)
             return
         if not listeners and not msg._replied and not self._closed:
+            if msg.type == "limits":  # offered in every VERSION: clients rely on the answer
+                msg.reply_limits()
+                return
             msg.reply_status(SFTPStatus.OP_UNSUPPORTED,
                              f"{msg.extension or msg.type} is not supported")
 
