@@ -1,0 +1,207 @@
+"""``pylibssh serve``: a ready-made SFTP (and, on request, SSH) server with embedded defaults.
+
+    python -m pylibssh serve [--root DIR] [--host 127.0.0.1] [--port 2222] [--read-only]
+                             [--password PW | --no-password] [--authorized-keys FILE]
+                             [--state-dir DIR] [--allow-exec] [--debug]
+
+It serves the current directory (or ``--root``) over SFTP, confined to it. The Ed25519 host key
+is created once and kept in a per-user state directory (``$PYLIBSSH_STATE_DIR``, else
+``$XDG_STATE_HOME/pylibssh``, else ``~/.local/state/pylibssh``); its fingerprint is printed.
+Clients log in with a key from ``~/.ssh/authorized_keys`` or with a password: ``--password``,
+``$PYLIBSSH_PASSWORD``, or one generated at start and printed. Any user name is accepted: the
+secret is the key or the password. Shell and exec are off unless ``--allow-exec``, which runs
+commands as the server's own user. Ctrl-C (SIGINT) or SIGTERM stops it cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import signal
+import sys
+from pathlib import Path
+
+from . import __version__
+from .keys import Key, load_authorized_keys
+
+log = logging.getLogger("pylibssh.serve")
+
+HOST_KEY_NAME = "ssh_host_ed25519_key"
+
+
+def state_dir() -> Path:
+    """Where ``serve`` keeps its host key."""
+    explicit = os.environ.get("PYLIBSSH_STATE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"),
+                                                            ".local", "state")
+    return Path(base) / "pylibssh"
+
+
+def load_or_create_host_key(directory: Path) -> tuple[Key, Path, bool]:
+    """The host key in ``directory``, created (mode 0600, directory 0700) when missing."""
+    path = directory / HOST_KEY_NAME
+    if path.exists():
+        return Key.from_private_file(path), path, False
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = Key.generate("ed25519")
+    tmp = path.with_suffix(".tmp")
+    key.write_private_file(tmp)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)  # a half-written key is never picked up
+    key.write_public_file(path.with_name(HOST_KEY_NAME + ".pub"), comment="pylibssh serve")
+    return key, path, True
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pylibssh", description="pylibssh command line")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="serve a directory over SFTP (and SSH with --allow-exec)",
+                       description=__doc__.split("\n\n")[2].strip() if __doc__ else None)
+    s.add_argument("--root", default=".", help="the directory to serve (default: the current)")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    s.add_argument("--port", type=int, default=2222, help="port (2222; 0: any free port)")
+    s.add_argument("--read-only", action="store_true", help="refuse every change")
+    s.add_argument("--password", default=None,
+                   help="the password to accept (default: $PYLIBSSH_PASSWORD or a generated one)")
+    s.add_argument("--no-password", action="store_true", help="public keys only")
+    s.add_argument("--authorized-keys", default=os.path.join(os.path.expanduser("~"), ".ssh",
+                                                             "authorized_keys"),
+                   help="public keys allowed to log in (~/.ssh/authorized_keys)")
+    s.add_argument("--state-dir", default=None, help="where the host key is kept")
+    s.add_argument("--allow-exec", action="store_true",
+                   help="also run shells and commands, AS THE USER RUNNING THE SERVER")
+    s.add_argument("--debug", action="store_true", help="log connections and requests (stderr)")
+    return p
+
+
+def serve(args: argparse.Namespace) -> int:
+    from .server import create_server, spawn
+    from .server.sftp_local import LocalFilesystem
+
+    out = sys.stdout
+    fs = LocalFilesystem(args.root, read_only=args.read_only)
+    key, key_path, created = load_or_create_host_key(
+        Path(args.state_dir) if args.state_dir else state_dir())
+    keys = []
+    if args.authorized_keys and os.path.exists(args.authorized_keys):
+        keys = load_authorized_keys(args.authorized_keys)
+    password = None
+    generated = False
+    if not args.no_password:
+        password = args.password or os.environ.get("PYLIBSSH_PASSWORD")
+        if not password:
+            password = secrets.token_urlsafe(12)
+            generated = True
+    if not keys and password is None:
+        print("pylibssh serve: no authorized keys and no password: nobody could log in",
+              file=sys.stderr)
+        return 2
+    methods = (["publickey"] if keys else []) + (["password"] if password is not None else [])
+    if args.debug:
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
+                            format="%(asctime)s %(name)s %(message)s")
+        logging.getLogger("pylibssh.libssh").setLevel(logging.INFO)
+    server = create_server(host_keys=[key], auth_methods=methods)
+
+    @server.on("connection")
+    def on_connection(session):
+        @session.on("auth")
+        def on_auth(message):
+            if message.subtype == "publickey" and any(message.compare_public_key(k)
+                                                      for k in keys):
+                return message.reply_auth_success()  # a probe gets pk_ok, see the README
+            if (message.subtype == "password" and password is not None
+                    and secrets.compare_digest(message.auth_password or "", password)):
+                return message.reply_auth_success()
+            message.reply_default()
+
+        @session.on("channel")
+        def on_channel(channel):
+            @channel.on("subsystem")
+            def on_subsystem(message):
+                if message.subsystem != "sftp":
+                    return message.reply_default()
+                message.sftp_accept()
+                fs.attach(channel)
+
+            if args.allow_exec:
+                channel.on("pty", lambda message: message.reply_success())
+                channel.on("env", lambda message: message.reply_success())
+
+                @channel.on("shell")
+                def on_shell(message):
+                    message.reply_success()
+                    spawn(channel, cwd=fs.root)
+
+                @channel.on("exec")
+                def on_exec(message):
+                    message.reply_success()
+                    spawn(channel, message.exec_command, cwd=fs.root)
+
+    def stop(signum, frame):  # SIGTERM like Ctrl-C
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    server.listen(args.port, args.host)
+    # the loop runs in its own thread: signals reach only the main thread, which just waits
+    # below, so Ctrl-C never lands inside a libssh callback (where it would be swallowed)
+    server.start()
+    port = server.port
+    say = lambda text="": print(text, file=out, flush=True)  # noqa: E731
+    say(f"pylibssh {__version__} serving {fs.root}"
+        f"{' (read-only)' if args.read_only else ''} over SFTP on {args.host} port {port}")
+    say(f"host key {key.fingerprint()} ({'new, ' if created else ''}{key_path})")
+    if keys:
+        say(f"public keys: {len(keys)} from {args.authorized_keys}")
+    if generated:
+        say(f"password: {password}  (any user name; generated, new at each start)")
+    elif password is not None:
+        say("password: as given" + ("" if args.password else " in $PYLIBSSH_PASSWORD"))
+    host = args.host if ":" not in args.host else f"[{args.host}]"
+    say(f"connect:  sftp -P {port} {host}")
+    say(f"          scp -P {port} FILE {host}:")
+    if args.allow_exec:
+        say(f"          ssh -p {port} {host}")
+        print("WARNING: --allow-exec: clients that log in run shells and commands as user "
+              f"{_whoami()} on this machine", file=sys.stderr, flush=True)
+    say("Ctrl-C stops the server.")
+
+    try:
+        while True:
+            signal.pause()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.close()
+        server.loop.close()
+    say("stopped")
+    return 0
+
+
+def _whoami() -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):
+        return str(os.getuid())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        try:
+            return serve(args)
+        except OSError as exc:
+            print(f"pylibssh serve: {exc}", file=sys.stderr)
+            return 1
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

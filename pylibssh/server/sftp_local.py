@@ -1,0 +1,418 @@
+"""A complete SFTP backend serving one local directory, confined to it.
+
+::
+
+    fs = LocalFilesystem("/srv/files", read_only=False)
+
+    @channel.on("subsystem")
+    def on_subsystem(message):
+        if message.subsystem == "sftp":
+            message.sftp_accept()
+            fs.attach(channel)
+
+Confinement: the client sees the directory as ``/``. Every path is resolved here, component by
+component, with chroot semantics: ``..`` stops at the root, absolute paths start at the root, and
+symbolic links (whatever their target text says, relative or absolute, created by the client or
+not) are followed *inside* the root, never outside it. The resolved path contains no symbolic
+link, and files are opened with ``O_NOFOLLOW``. Requests of all sessions of a loop run one at a
+time on the loop thread, so a client cannot swap a path component between its resolution and its
+use; a local process that rewrites the tree concurrently is outside this model.
+
+Reads and writes go straight to the file at the request's offset (``pread``/``pwrite``); a write
+is in the file when its status is sent, so an upload is complete when its close is acknowledged,
+and ``fsync@openssh.com`` syncs it to stable storage. Directories are read in pages of at most
+100 entries.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+
+import stat
+import struct
+from typing import TYPE_CHECKING, Any
+
+from ..sftp import OpenFlags, SFTPAttributes, long_name, open_flags_to_os
+
+if TYPE_CHECKING:
+    from .channel import ServerChannel
+    from .sftp import SFTPMessage
+
+__all__ = ["LocalFilesystem", "LocalSFTPSession"]
+
+log = logging.getLogger("pylibssh.server.sftp")
+
+_MAX_SYMLINKS = 40
+_PAGE = 100  # directory entries per readdir reply (OpenSSH's sftp-server sends 100)
+_MAX_HANDLES = 1024
+_WRITE_FLAGS = OpenFlags.WRITE | OpenFlags.APPEND | OpenFlags.CREAT | OpenFlags.TRUNC
+
+
+def _err(code: int, what: str = "") -> OSError:
+    return OSError(code, os.strerror(code), what or None)
+
+
+class LocalFilesystem:
+    """Serves ``root`` over SFTP. ``read_only`` refuses every change (permission denied).
+    ``numeric_ids`` writes uid/gid numbers instead of names in long names. One instance may
+    serve any number of channels (:meth:`attach`)."""
+
+    def __init__(self, root: str | os.PathLike, read_only: bool = False,
+                 numeric_ids: bool = False):
+        real = os.path.realpath(os.fspath(root))
+        if not os.path.isdir(real):
+            raise NotADirectoryError(errno.ENOTDIR, "not a directory", os.fspath(root))
+        self.root = real
+        self.read_only = read_only
+        self.numeric_ids = numeric_ids
+
+    def attach(self, channel: ServerChannel) -> LocalSFTPSession:
+        """Answer every SFTP request of ``channel`` (after ``message.sftp_accept()``)."""
+        return LocalSFTPSession(self, channel)
+
+    # -- path resolution (chroot semantics) --------------------------------------------------
+
+    def resolve(self, path: str, follow: bool = True) -> tuple[str, str]:
+        """A client path -> (the real path, the virtual path). Symbolic links are followed
+        inside the root (the last component only when ``follow``); missing components are kept
+        as they are (the operation then fails or creates them)."""
+        todo = [c for c in path.split("/") if c not in ("", ".")]
+        todo.reverse()
+        done: list[str] = []
+        links = 0
+        root = self.root
+        while todo:
+            comp = todo.pop()
+            if comp in ("", "."):
+                continue
+            if comp == "..":
+                if done:
+                    done.pop()
+                continue
+            if not todo and not follow:
+                done.append(comp)
+                break
+            real = os.path.join(root, *done, comp)
+            try:
+                st = os.lstat(real)
+            except FileNotFoundError:
+                done.append(comp)
+                continue
+            except NotADirectoryError:
+                raise _err(errno.ENOENT, path) from None
+            if stat.S_ISLNK(st.st_mode):
+                links += 1
+                if links > _MAX_SYMLINKS:
+                    raise _err(errno.ELOOP, path)
+                target = os.readlink(real)
+                if target.startswith("/"):
+                    done = []
+                parts = [c for c in target.split("/") if c not in ("", ".")]
+                todo.extend(reversed(parts))
+                continue
+            done.append(comp)
+        return os.path.join(root, *done), "/" + "/".join(done)
+
+    def real(self, path: str, follow: bool = True) -> str:
+        return self.resolve(path, follow)[0]
+
+    def attrs_of(self, st: os.stat_result) -> SFTPAttributes:
+        return SFTPAttributes.from_stat(st)
+
+    def long_name(self, name: str, st: os.stat_result) -> str:
+        return long_name(name, SFTPAttributes.from_stat(st), nlink=st.st_nlink,
+                         numeric=self.numeric_ids)
+
+
+class _File:
+    __slots__ = ("fd", "path")
+
+    def __init__(self, fd: int, path: str):
+        self.fd = fd
+        self.path = path
+
+
+class _Dir:
+    __slots__ = ("real", "entries", "done")
+
+    def __init__(self, real: str):
+        self.real = real
+        self.entries = iter([".", ".."] + sorted(os.listdir(real)))
+        self.done = False
+
+
+class LocalSFTPSession:
+    """The backend's state for one channel: its open handles (closed with the channel)."""
+
+    def __init__(self, fs: LocalFilesystem, channel: ServerChannel):
+        self.fs = fs
+        self.channel = channel
+        self.handles: dict[bytes, _File | _Dir] = {}
+        self._next = 0
+        for event, fn in self._handlers().items():
+            channel.on("sftp:" + event, fn)
+        channel.on("close", self.close_all)
+
+    def _handlers(self) -> dict[str, Any]:
+        return {
+            "open": self.open, "close": self.close, "read": self.read, "write": self.write,
+            "lstat": self.lstat, "stat": self.stat, "fstat": self.fstat,
+            "setstat": self.setstat, "fsetstat": self.fsetstat, "lsetstat": self.lsetstat,
+            "opendir": self.opendir, "readdir": self.readdir, "remove": self.remove,
+            "mkdir": self.mkdir, "rmdir": self.rmdir, "realpath": self.realpath,
+            "rename": self.rename, "posix-rename": self.posix_rename,
+            "readlink": self.readlink, "symlink": self.symlink, "hardlink": self.hardlink,
+            "statvfs": self.statvfs, "fstatvfs": self.fstatvfs, "fsync": self.fsync,
+            "limits": self.limits, "expand-path": self.expand_path,
+        }
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _writable(self) -> None:
+        if self.fs.read_only:
+            raise PermissionError(errno.EACCES, "the server is read-only")
+
+    def _new_handle(self, obj: _File | _Dir) -> bytes:
+        if len(self.handles) >= _MAX_HANDLES:
+            raise _err(errno.EMFILE, "too many open handles")
+        self._next += 1
+        handle = struct.pack(">Q", self._next)
+        self.handles[handle] = obj
+        return handle
+
+    def _file(self, msg: SFTPMessage) -> _File:
+        obj = self.handles.get(msg.handle or b"")
+        if not isinstance(obj, _File):
+            raise _err(errno.EBADF, "invalid handle")
+        return obj
+
+    def close_all(self) -> None:
+        for obj in self.handles.values():
+            if isinstance(obj, _File):
+                try:
+                    os.close(obj.fd)
+                except OSError:
+                    pass
+        self.handles.clear()
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def open(self, msg: SFTPMessage) -> None:
+        pflags = msg.flags or 0
+        if pflags & _WRITE_FLAGS:
+            self._writable()
+        real = self.fs.real(msg.filename or "")
+        mode = 0o666
+        if msg.attrs is not None and msg.attrs.permissions is not None:
+            mode = msg.attrs.permissions & 0o7777
+        flags = open_flags_to_os(pflags) | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY
+        fd = os.open(real, flags, mode)
+        try:
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                raise _err(errno.EISDIR, msg.filename or "")
+            handle = self._new_handle(_File(fd, real))
+        except BaseException:
+            os.close(fd)
+            raise
+        msg.reply_handle(handle)
+
+    def close(self, msg: SFTPMessage) -> None:
+        obj = self.handles.pop(msg.handle or b"", None)
+        if obj is None:
+            raise _err(errno.EBADF, "invalid handle")
+        if isinstance(obj, _File):
+            os.close(obj.fd)
+        msg.reply_status("ok")
+
+    def read(self, msg: SFTPMessage) -> None:
+        f = self._file(msg)
+        data = os.pread(f.fd, min(msg.length or 0, 65536), msg.offset or 0)
+        msg.reply_data(data)  # empty: EOF
+
+    def write(self, msg: SFTPMessage) -> None:
+        f = self._file(msg)
+        view = memoryview(msg.data or b"")
+        offset = msg.offset or 0
+        while view:
+            n = os.pwrite(f.fd, view, offset)
+            view = view[n:]
+            offset += n
+        msg.reply_status("ok")
+
+    def fsync(self, msg: SFTPMessage) -> None:
+        os.fsync(self._file(msg).fd)
+        msg.reply_status("ok")
+
+    # -- attributes ----------------------------------------------------------------------------
+
+    def stat(self, msg: SFTPMessage) -> None:
+        msg.reply_attr(self.fs.attrs_of(os.stat(self.fs.real(msg.filename or ""),
+                                                follow_symlinks=False)))
+
+    def lstat(self, msg: SFTPMessage) -> None:
+        msg.reply_attr(self.fs.attrs_of(os.lstat(self.fs.real(msg.filename or "",
+                                                              follow=False))))
+
+    def fstat(self, msg: SFTPMessage) -> None:
+        msg.reply_attr(self.fs.attrs_of(os.fstat(self._file(msg).fd)))
+
+    def _apply(self, target: Any, attrs: SFTPAttributes | None, follow: bool = True) -> None:
+        """Apply attributes to a path (str) or a file descriptor (int)."""
+        self._writable()
+        if attrs is None:
+            return
+        if attrs.size is not None:
+            if isinstance(target, str) and not follow and os.path.islink(target):
+                raise _err(errno.EINVAL, "cannot truncate a symbolic link")
+            os.truncate(target, attrs.size)
+        if attrs.permissions is not None:
+            if isinstance(target, int):
+                os.fchmod(target, attrs.permissions & 0o7777)
+            elif follow or not os.path.islink(target):
+                os.chmod(target, attrs.permissions & 0o7777)
+            else:
+                raise _err(errno.EOPNOTSUPP, "cannot chmod a symbolic link on this system")
+        if attrs.uid is not None or attrs.gid is not None:
+            uid = -1 if attrs.uid is None else attrs.uid
+            gid = -1 if attrs.gid is None else attrs.gid
+            if isinstance(target, int):
+                os.fchown(target, uid, gid)
+            else:
+                os.chown(target, uid, gid, follow_symlinks=follow)
+        if attrs.atime is not None or attrs.mtime is not None:
+            atime = attrs.atime if attrs.atime is not None else attrs.mtime
+            mtime = attrs.mtime if attrs.mtime is not None else attrs.atime
+            if isinstance(target, int):
+                os.utime(target, (atime, mtime))
+            else:
+                os.utime(target, (atime, mtime), follow_symlinks=follow)
+
+    def setstat(self, msg: SFTPMessage) -> None:
+        self._apply(self.fs.real(msg.filename or ""), msg.attrs)
+        msg.reply_status("ok")
+
+    def lsetstat(self, msg: SFTPMessage) -> None:
+        self._apply(self.fs.real(msg.filename or "", follow=False), msg.attrs, follow=False)
+        msg.reply_status("ok")
+
+    def fsetstat(self, msg: SFTPMessage) -> None:
+        self._apply(self._file(msg).fd, msg.attrs)
+        msg.reply_status("ok")
+
+    # -- directories ---------------------------------------------------------------------------
+
+    def opendir(self, msg: SFTPMessage) -> None:
+        real = self.fs.real(msg.filename or "")
+        if not stat.S_ISDIR(os.stat(real, follow_symlinks=False).st_mode):
+            raise _err(errno.ENOTDIR, msg.filename or "")
+        msg.reply_handle(self._new_handle(_Dir(real)))
+
+    def readdir(self, msg: SFTPMessage) -> None:
+        obj = self.handles.get(msg.handle or b"")
+        if not isinstance(obj, _Dir):
+            raise _err(errno.EBADF, "invalid handle")
+        names = []
+        size = 0
+        for name in obj.entries:
+            try:
+                st = os.lstat(os.path.join(obj.real, name))
+            except OSError:
+                continue  # removed meanwhile
+            entry = (name, self.fs.long_name(name, st), self.fs.attrs_of(st))
+            names.append(entry)
+            size += len(name.encode("utf-8", "surrogateescape")) * 2 + 100
+            if len(names) >= _PAGE or size > 40 * 1024:
+                break
+        msg.reply_names(names)  # empty: EOF
+
+    def mkdir(self, msg: SFTPMessage) -> None:
+        self._writable()
+        mode = 0o777
+        if msg.attrs is not None and msg.attrs.permissions is not None:
+            mode = msg.attrs.permissions & 0o7777
+        os.mkdir(self.fs.real(msg.filename or "", follow=False), mode)
+        msg.reply_status("ok")
+
+    def rmdir(self, msg: SFTPMessage) -> None:
+        self._writable()
+        real, virtual = self.fs.resolve(msg.filename or "", follow=False)
+        if virtual == "/":
+            raise PermissionError(errno.EACCES, "the root cannot be removed")
+        os.rmdir(real)
+        msg.reply_status("ok")
+
+    def remove(self, msg: SFTPMessage) -> None:
+        self._writable()
+        real = self.fs.real(msg.filename or "", follow=False)
+        if stat.S_ISDIR(os.lstat(real).st_mode):
+            raise _err(errno.EISDIR, msg.filename or "")
+        os.unlink(real)
+        msg.reply_status("ok")
+
+    # -- names ---------------------------------------------------------------------------------
+
+    def realpath(self, msg: SFTPMessage) -> None:
+        real, virtual = self.fs.resolve(msg.filename or ".")
+        try:
+            attrs = self.fs.attrs_of(os.stat(real, follow_symlinks=False))
+        except OSError:
+            attrs = None
+        msg.reply_name(virtual, attrs)
+
+    def expand_path(self, msg: SFTPMessage) -> None:
+        path = msg.filename or "."
+        if path == "~" or path.startswith("~/"):
+            path = "/" + path[2:]  # the served directory is the client's home
+        elif path.startswith("~"):
+            raise _err(errno.ENOENT, path)  # other users' homes do not exist here
+        real, virtual = self.fs.resolve(path)
+        msg.reply_name(virtual, None)
+
+    def readlink(self, msg: SFTPMessage) -> None:
+        target = os.readlink(self.fs.real(msg.filename or "", follow=False))
+        msg.reply_name(target, None)
+
+    def symlink(self, msg: SFTPMessage) -> None:
+        # OpenSSH's order: filename is the link's target (stored as given: it is interpreted
+        # inside the root when followed), newpath the link to create
+        self._writable()
+        os.symlink(msg.filename or "", self.fs.real(msg.newpath or "", follow=False))
+        msg.reply_status("ok")
+
+    def hardlink(self, msg: SFTPMessage) -> None:
+        self._writable()
+        os.link(self.fs.real(msg.filename or "", follow=False),
+                self.fs.real(msg.newpath or "", follow=False), follow_symlinks=False)
+        msg.reply_status("ok")
+
+    def rename(self, msg: SFTPMessage) -> None:
+        # SSH_FXP_RENAME must not replace an existing target (draft-02)
+        self._writable()
+        old = self.fs.real(msg.filename or "", follow=False)
+        new = self.fs.real(msg.newpath or "", follow=False)
+        if os.path.lexists(new):
+            raise _err(errno.EEXIST, msg.newpath or "")
+        os.rename(old, new)
+        msg.reply_status("ok")
+
+    def posix_rename(self, msg: SFTPMessage) -> None:
+        self._writable()
+        os.rename(self.fs.real(msg.filename or "", follow=False),
+                  self.fs.real(msg.newpath or "", follow=False))
+        msg.reply_status("ok")
+
+    # -- file systems --------------------------------------------------------------------------
+
+    def statvfs(self, msg: SFTPMessage) -> None:
+        msg.reply_statvfs(os.statvfs(self.fs.real(msg.filename or "")))
+
+    def fstatvfs(self, msg: SFTPMessage) -> None:
+        msg.reply_statvfs(os.fstatvfs(self._file(msg).fd))
+
+    def limits(self, msg: SFTPMessage) -> None:
+        msg.reply_limits(max_open_handles=_MAX_HANDLES)
+
+
+
