@@ -218,7 +218,16 @@ class Process:
     def _read(self, is_stderr: bool, n: int, timeout: Any) -> bytes:
         ch = self.channel
         buf = ch._bufs[1 if is_stderr else 0]
-        self._wait(lambda: bool(buf) or ch.eof_received or ch.finished, timeout, "read")
+
+        def ready() -> bool:
+            if buf or ch.eof_received or ch.finished:
+                return True
+            if ch._paused:
+                # paused because the *other* stream is not being read: let it grow rather than
+                # deadlock (the server blocks on one stream while we wait for the other)
+                ch.resume()
+            return False
+        self._wait(ready, timeout, "read")
         with self._loop.lock:
             return ch._take(is_stderr, n)
 
