@@ -178,6 +178,7 @@ class _ChannelSocket:
         channel.on("drain", self._resume_reading)
         self.loop.add_reader(ours.fileno(), self._from_socket)
         self.peer = theirs
+        channel.resume()  # open_channel_to() holds early data (the server's banner) until now
 
     def _from_channel(self, data: bytes, is_stderr: bool) -> None:
         if is_stderr:
@@ -427,7 +428,7 @@ def _start(options: ConnectOptions, loop: Loop | None) -> tuple[Future, ClientSe
     o = _finish_options(options)
     helpers: list[Any] = []
     if o.proxy_jump and o.sock is None and not o.proxy_command:
-        jump_client, channel = _open_jump(o, loop)
+        jump_client, channel = _open_jump(options, o, loop)
         helpers.append(jump_client)
         o = replace(o, sock=channel)
         loop = jump_client._loop  # the jump connection's channel lives on that loop
@@ -456,10 +457,13 @@ def _start(options: ConnectOptions, loop: Loop | None) -> tuple[Future, ClientSe
     return outer, session, helpers, own
 
 
-def _open_jump(o: ConnectOptions, loop: Loop | None) -> tuple[Client, Channel]:
+def _open_jump(given: ConnectOptions, o: ConnectOptions, loop: Loop | None
+               ) -> tuple[Client, Channel]:
     """Connect through the ProxyJump hosts (``[user@]host[:port]`` comma list), returning the
-    last jump client and a direct-tcpip channel from it to the target."""
-    hops = o.proxy_jump if not isinstance(o.proxy_jump, str) else o.proxy_jump.split(",")
+    last jump client and a direct-tcpip channel from it to the target. Each hop gets the
+    caller's own options (not the target's config), with its own ssh_config entry applied."""
+    jumps = o.proxy_jump
+    hops = jumps if not isinstance(jumps, str) else jumps.split(",")
     hops = [h.strip() for h in hops if h.strip() and h.strip().lower() != "none"]
     client: Client | None = None
     for hop in hops:
@@ -471,11 +475,11 @@ def _open_jump(o: ConnectOptions, loop: Loop | None) -> tuple[Client, Channel]:
         elif hostport.count(":") == 1:
             host, p = hostport.split(":")
             port = int(p)
-        hop_opts = replace(o, host=host, port=port, user=user or None, proxy_jump=None,
+        hop_opts = replace(given, host=host, port=port, user=user or None, proxy_jump=None,
                            proxy_command=None, sock=None, password=None, host_key_alias=None)
+        hop_opts = _finish_options(hop_opts)
+        hop_opts.proxy_jump = None  # the chain is driven from here, hop by hop
         if client is not None:
-            hop_opts = _finish_options(hop_opts)
-            hop_opts.config = None
             hop_opts.sock = client.open_channel_to(hop_opts.host, hop_opts.port or 22)
             hop_client = connect(options=hop_opts, loop=client._loop)
             hop_client._helpers.append(client)
@@ -483,18 +487,19 @@ def _open_jump(o: ConnectOptions, loop: Loop | None) -> tuple[Client, Channel]:
         else:
             client = connect(options=hop_opts, loop=loop)
     assert client is not None
-    final = _finish_options(replace(o, proxy_jump=None))
-    return client, client.open_channel_to(final.host, final.port or 22)
+    return client, client.open_channel_to(o.host, o.port or 22)
 
 
 def _open_channel_to(self: Client, host: str, port: int, timeout: Any = ...) -> Channel:
-    """A direct-tcpip channel from the server to ``host:port`` (what ProxyJump uses)."""
+    """A direct-tcpip channel from the server to ``host:port`` (what ProxyJump uses). It is
+    returned paused, so nothing is lost before a listener is attached: call ``resume()``."""
     session = self._session
     h = host.encode()
 
     def gen() -> TaskGen:
         c = lib.ssh_channel_new(session._s)
         channel = Channel(session, c)
+        channel._paused = True  # hold what arrives until the user listens (resume())
         try:
             yield session.call(
                 lambda: lib.ssh_channel_open_forward(channel._ch, h, port, b"127.0.0.1", 0),
