@@ -16,6 +16,7 @@ from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
 from .keys import Key, KeyType, load_authorized_keys
 from .loop import Loop
+from .sftp import SFTPAttributes, SFTPStatus, Stat
 
 # the server (issue 3)
 from .server import (
@@ -62,6 +63,9 @@ __all__ = [
     "load_authorized_keys",
     "TRACE",
     "Loop",
+    "Stat",
+    "SFTPAttributes",
+    "SFTPStatus",
     "create_server",
     "Server",
     "ServerSession",
