@@ -28,6 +28,10 @@ from .server import (
     create_server,
 )
 
+# the client (issue 5)
+from .client import Client, ConnectOptions, Process, ProcessError, RunResult, connect
+from .client import connect_async
+
 
 class LibsshVersion(NamedTuple):
     """The libssh pylibssh runs on: its version, crypto/compression backends, and whether it is
@@ -68,5 +72,12 @@ __all__ = [
     "ServerChannel",
     "AuthMessage",
     "ChannelRequestMessage",
+    "connect",
+    "connect_async",
+    "Client",
+    "ConnectOptions",
+    "Process",
+    "ProcessError",
+    "RunResult",
     *_errors_all,
 ]
