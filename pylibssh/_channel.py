@@ -110,6 +110,11 @@ class Channel(EventEmitter):
 
     def _c_auth_agent_req(self) -> None:
         self._session.defer(self._on_auth_agent_req)
+        self._agent_requested()
+
+    def _agent_requested(self) -> None:
+        """Inside libssh: record only (the request's state must be visible to the requests
+        queued in the same poll, which are dispatched before recorded events)."""
 
     # -- dispatched events (outside libssh) ------------------------------------------------------
 

@@ -69,9 +69,11 @@ class ServerChannel(Channel):
                 if lib.ssh_add_channel_callbacks(self._ch, cb) == lib.SSH_OK:
                     self._agent_cb = cb  # libssh keeps a pointer: keep it until the free
 
-    def _on_auth_agent_req(self) -> None:
+    def _agent_requested(self) -> None:
         self.agent_forwarded = True
         self._session.agent_forwarding = True  # type: ignore[attr-defined]
+
+    def _on_auth_agent_req(self) -> None:
         self._emit_safely("auth-agent")
 
     @property
