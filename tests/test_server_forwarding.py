@@ -451,3 +451,100 @@ def test_hundred_concurrent_connections_10_mib_each(make_server, client_keys, op
                 results = list(pool.map(one, range(100), timeout=DEADLINE * 12))
     assert all(results), [i for i, ok in enumerate(results) if not ok]
     assert not srv.errors
+
+
+def test_fast_writer_is_held_back_by_a_target_that_does_not_read(make_server, client_keys,
+                                                                   openssh_client):
+    """The other direction: the client writes fast, the target reads nothing for a while; the
+    server pauses the channel (the SSH window holds the client back) instead of buffering."""
+    bridges = []
+    rs = forwarding_server(make_server, client_keys, bridges=bridges)
+    total = 64 << 20
+    data = pattern(total, 8)
+    go = threading.Event()
+    got = []
+
+    def late_reader(conn):
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        go.wait(DEADLINE)
+        got.append(hashlib.md5(recv_all(conn)).digest())
+
+    with ThreadedServer(late_reader) as target:
+        lport = free_port()
+        with BackgroundSSH(client_for(openssh_client, rs, client_keys),
+                           "-L", f"{lport}:127.0.0.1:{target.port}"):
+            wait_port(lport)
+            with socket.create_connection(("127.0.0.1", lport), timeout=DEADLINE) as s:
+                sent = [0]
+
+                def writer():
+                    view = memoryview(data)
+                    while sent[0] < total:
+                        sent[0] += s.send(view[sent[0]:sent[0] + (1 << 20)])
+                    s.shutdown(socket.SHUT_WR)
+
+                t = threading.Thread(target=writer, daemon=True)
+                t.start()
+                time.sleep(1.5)
+                wait_until(lambda: bridges, what="the bridge")
+                bridge = bridges[-1]
+                queued, paused = rs.call(lambda: (bridge._out_bytes, bridge.channel.paused))
+                assert sent[0] < total // 2, "nothing held the writer back"
+                assert paused and queued <= bridge.high_water + (1 << 20)
+                go.set()
+                t.join(DEADLINE)
+                wait_until(lambda: got, what="the target's checksum")
+    assert got[0] == hashlib.md5(data).digest()
+
+
+def test_application_accepts_and_answers_itself(make_server, client_keys, openssh_client):
+    """No ready-made handler: the application accepts the channel (later, from a timer) and
+    talks on it; another destination is refused with its own reason."""
+
+    def on_session(session):
+        @session.on("tcpip")
+        def on_tcpip(msg):
+            if msg.dest_port == 7:
+                def later():
+                    channel = msg.accept()
+                    channel.on("data", lambda d, e: channel.write(d.upper()))
+                    channel.on("end", lambda: (channel.end(b"!"), channel.close()))
+                session.loop.call_later(0.2, later)
+            else:
+                msg.reject("resource-shortage", "no room for you")
+
+    rs = forwarding_server(make_server, client_keys, connect_allow=None, on_session=on_session)
+    client = client_for(openssh_client, rs, client_keys)
+    result = subprocess.run(client.ssh_args("-W", "echo.example:7"), input=b"shout",
+                            capture_output=True, timeout=DEADLINE, env=client.env())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"SHOUT!"
+    refused = subprocess.run(verbose_args(client, "-W", "echo.example:8"), input=b"x",
+                             capture_output=True, timeout=DEADLINE, env=client.env())
+    assert refused.returncode != 0
+    assert b"resource shortage" in refused.stderr and b"no room for you" in refused.stderr
+
+
+def test_closing_the_session_closes_forwarded_connections(make_server, client_keys,
+                                                          openssh_client):
+    sessions = []
+    ends = []
+
+    def wait_for_eof(conn):
+        ends.append(recv_all(conn))
+
+    rs = forwarding_server(make_server, client_keys, on_session=sessions.append)
+    with ThreadedServer(wait_for_eof) as target:
+        lport = free_port()
+        with BackgroundSSH(client_for(openssh_client, rs, client_keys),
+                           "-L", f"{lport}:127.0.0.1:{target.port}") as ssh:
+            wait_port(lport)
+            with socket.create_connection(("127.0.0.1", lport), timeout=DEADLINE) as s:
+                s.sendall(b"in flight")
+                wait_until(lambda: target.connections, what="the forwarded connection")
+                time.sleep(0.2)
+                rs.call(lambda: sessions[-1].close(timeout=0))
+                wait_until(lambda: ends, what="the target to see the end")
+                assert recv_all(s) == b""
+            ssh.proc.wait(DEADLINE)
+    assert ends == [b"in flight"]
