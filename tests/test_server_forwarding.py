@@ -548,3 +548,25 @@ def test_closing_the_session_closes_forwarded_connections(make_server, client_ke
                 assert recv_all(s) == b""
             ssh.proc.wait(DEADLINE)
     assert ends == [b"in flight"]
+
+
+def test_remote_forward_unix_socket_cancel(make_server, client_keys, openssh_client, sockdir):
+    requests = []
+    rs = forwarding_server(make_server, client_keys, listen_allow=[f"{sockdir}/*"],
+                           on_session=lambda s: s.on("request", lambda m: requests.append(
+                               (m.name, m.socket_path))))
+    remote_path = os.path.join(sockdir, "r.sock")
+    control = os.path.join(sockdir, "cm")
+    client = client_for(openssh_client, rs, client_keys)
+    with ThreadedServer(echo) as target:
+        spec = f"{remote_path}:127.0.0.1:{target.port}"
+        with BackgroundSSH(client, "-o", "ControlMaster=yes", "-o", f"ControlPath={control}",
+                           "-R", spec):
+            wait_path(remote_path)
+            result = subprocess.run(
+                ["ssh", *client.options(), "-o", f"ControlPath={control}", "-O", "cancel",
+                 "-R", spec, f"{client.user}@{client.host}"],
+                capture_output=True, timeout=DEADLINE, env=client.env(), stdin=subprocess.DEVNULL)
+            assert result.returncode == 0, result.stderr
+            wait_until(lambda: not os.path.exists(remote_path), what="the socket to go")
+    assert ("cancel-streamlocal-forward@openssh.com", remote_path) in requests

@@ -288,15 +288,20 @@ class _Listener:
                 log.debug("%r: accept failed: %s", self.session, exc)
                 return
             conn.setblocking(False)
-            if self.unix:
-                channel = self.session.forward_out_streamlocal(
-                    self.path, lambda err, ch, c=conn: self._opened(err, ch, c))
-            else:
-                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                channel = self.session.forward_out(
-                    self.bind_addr, self.port, peer[0], peer[1],
-                    lambda err, ch, c=conn: self._opened(err, ch, c))
-            del channel
+            try:
+                if self.unix:
+                    self.session.forward_out_streamlocal(
+                        self.path, lambda err, ch, c=conn: self._opened(err, ch, c))
+                else:
+                    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    self.session.forward_out(
+                        self.bind_addr, self.port, peer[0], peer[1],
+                        lambda err, ch, c=conn: self._opened(err, ch, c))
+            except Exception as exc:  # the session is closing
+                log.debug("%r: cannot forward a connection: %s", self.session, exc)
+                conn.close()
+                self.close()
+                return
 
     def _opened(self, err: BaseException | None, channel: ForwardChannel | None,
                 conn: socket.socket) -> None:
