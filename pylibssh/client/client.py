@@ -14,7 +14,6 @@ import errno
 import getpass
 import os
 import select
-import shlex
 import socket
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -24,14 +23,7 @@ from typing import Any
 
 from .._binding import lib
 from .._channel import Channel
-from ..errors import (
-    ClosedError,
-    HostNotFoundError,
-    SSHConnectionError,
-    SSHConnectionRefusedError,
-    SSHError,
-    SSHTimeoutError,
-)
+from ..errors import HostNotFoundError, SSHConnectionError, SSHConnectionRefusedError
 from ..keys import Key
 from ..loop import Loop
 from ._task import AGAIN, TaskGen, wait
@@ -551,6 +543,3 @@ def connect_async(host: str, port: int | None = None, user: str | None = None, *
     future, _, _, _ = _start(options, loop)
     return future
 
-
-# keep pyflakes quiet about names used only in annotations / re-exported
-_ = (ClosedError, SSHError, SSHTimeoutError, shlex, RunResult)
