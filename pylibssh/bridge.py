@@ -47,6 +47,8 @@ class Bridge:
         self._on_close = on_close
         sock.setblocking(False)
         self._fd = sock.fileno()
+        self._buf = bytearray(_RECV)
+        self._view = memoryview(self._buf)
         self._out: deque[memoryview] = deque()
         self._out_bytes = 0
         self._reading = False
@@ -84,8 +86,16 @@ class Bridge:
         if self._chan_closed:
             self._set_reading(False)
             return
+        # when the channel takes a whole read at once (empty queue, window open) libssh copies
+        # it into its packets before write() returns: read into one reused buffer instead of a
+        # new bytes object per read (a large allocation and its page faults each time)
+        reuse = self.channel.buffered == 0 and self.channel.window >= _RECV
         try:
-            data = self.sock.recv(_RECV)
+            if reuse:
+                n = self.sock.recv_into(self._buf)
+                data = self._view[:n]
+            else:
+                data = self.sock.recv(_RECV)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
