@@ -36,6 +36,7 @@ from ..keys import Key
 from ..loop import Loop
 from ._task import AGAIN, TaskGen, wait
 from .auth import Credentials, KbdintCallback, KeySource, authenticate
+from .forwarding import ForwardingMixin
 from .hostkeys import HostKeyPolicy, normalize_policy, verify_host_key
 from .process import (
     Process,
@@ -257,7 +258,7 @@ class _ProxyCommand:
                 self.proc.wait(2)
 
 
-class Client:
+class Client(ForwardingMixin):
     """An authenticated SSH connection. Create with :func:`connect` (blocking) or
     :func:`connect_async` (a future, for many connections from one thread)."""
 
@@ -269,6 +270,7 @@ class Client:
         self._own_loop = own_loop
         self._helpers = helpers  # proxies and jump clients that live as long as this one
         self.timeout = options.op_timeout
+        self._forwards: list[Any] = []  # listeners and remote forwards (forwarding.py)
 
     # -- running commands -------------------------------------------------------------------------
 
@@ -346,12 +348,15 @@ class Client:
 
     def close(self) -> None:
         """Disconnect (idempotent)."""
+        self._close_forwards()
         session = self._session
         session.close()
         if self._own_loop and not self._loop.closed:
             # let the lingering close finish (the server answers the DISCONNECT with FIN)
             if not self._loop.running:
                 self._loop.run_until(lambda: not self._loop._fds, 2.0)
+            elif not self._loop.in_loop_thread():
+                self._loop.wait_for(lambda: not self._loop._fds, 2.0)  # forwarding's thread
             self._loop.close()
         for helper in self._helpers:
             helper.close()

@@ -145,7 +145,7 @@ def open_session_gen(session: ClientSession, setup: list[tuple[str, Any]],
             return rc
 
         yield open_poll
-        for what, fn in setup:
+        for what, fn in [*session.session_requests, *setup]:
             yield channel.request(what, fn)
     except BaseException:
         if not channel._closed:

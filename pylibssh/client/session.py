@@ -25,6 +25,7 @@ from ..errors import (
 )
 from ..loop import Loop
 from ._task import AGAIN, Task, TaskGen
+from .incoming import Incoming
 
 log = logging.getLogger("pylibssh.client")
 
@@ -91,6 +92,11 @@ class ClientSession(LoopSession):
         self.authenticated = False
         self.host_key = None
         self._blocking_depth = 0
+        # channels the server opens (remote forwarding, agent, X11) and their handlers
+        self._incoming = Incoming(self)
+        # requests sent on every new session channel before exec/shell (agent, X11 forwarding)
+        self.session_requests: list[tuple[str, Any]] = []
+        self._global_busy = False  # one global request at a time (forward.global_request_gen)
 
     # -- tasks ----------------------------------------------------------------------------------
 
@@ -113,6 +119,8 @@ class ClientSession(LoopSession):
         # before recorded events are dispatched: a request's reply and the channel's close can
         # arrive in one poll, and the request's poller must see its reply while the channel lives
         self._poke_tasks()
+        if self.authenticated and self._blocking_depth == 0:
+            self._incoming.take_messages()
 
     def _dispatch(self) -> None:
         super()._dispatch()
@@ -129,6 +137,10 @@ class ClientSession(LoopSession):
         for task in tasks:
             exc = error or DisconnectedError("the connection was closed")
             task.throw(exc if isinstance(exc, SSHError) else DisconnectedError(str(exc)))
+
+    def _before_teardown(self) -> None:
+        super()._before_teardown()
+        self._incoming.close()  # queued channel opens are freed before the session
 
     def _on_disconnect(self, status: int) -> None:
         if self._error is None:
