@@ -38,3 +38,8 @@ struct ssh_channel_callbacks_struct *
 pylibssh_sftp_counter_callbacks(struct pylibssh_sftp_counter *c);
 /* the request's whole payload (id onwards), for extensions libssh does not parse */
 ssh_buffer pylibssh_sftp_message_packet(sftp_client_message msg);
+
+/* --- client (csrc/pylibssh_client.c) ---
+ * 1/0: whether libssh has queued ssh_messages (ssh_message_get would poll when none are);
+ * -1 unknown (built without libssh's private headers) */
+int pylibssh_session_has_messages(ssh_session session);

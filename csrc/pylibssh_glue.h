@@ -44,4 +44,7 @@ struct ssh_channel_callbacks_struct *
 pylibssh_sftp_counter_callbacks(struct pylibssh_sftp_counter *c);
 ssh_buffer pylibssh_sftp_message_packet(sftp_client_message msg);
 
+/* --- client (csrc/pylibssh_client.c) --- */
+int pylibssh_session_has_messages(ssh_session session);
+
 #endif

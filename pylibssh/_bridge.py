@@ -36,8 +36,9 @@ class Bridge:
     #: pause the channel when this many bytes wait for a slow socket reader
     buffer_limit = 1 << 20
 
-    __slots__ = ("channel", "sock", "_loop", "_fd", "_out", "_reading", "_sock_eof",
-                 "_chan_eof", "_shut_wr", "_closed", "_on_close", "bytes_in", "bytes_out")
+    __slots__ = ("channel", "sock", "_loop", "_fd", "_out", "_reading", "_writing",
+                 "_flush_pending", "_sock_eof", "_chan_eof", "_shut_wr", "_closed", "_on_close",
+                 "bytes_in", "bytes_out")
 
     def __init__(self, sock: socket.socket, channel: Channel,
                  on_close: Callable[[Bridge], Any] | None = None):
@@ -48,6 +49,8 @@ class Bridge:
         self._fd = sock.fileno()
         self._out = bytearray()
         self._reading = False
+        self._writing = False        # waiting for the socket to take more (writer registered)
+        self._flush_pending = False  # a send is deferred to the end of the dispatch pass
         self._sock_eof = False   # the socket's peer sent EOF (we sent the channel's EOF)
         self._chan_eof = False   # the channel's peer sent EOF
         self._shut_wr = False    # we shut the socket's write side
@@ -111,45 +114,38 @@ class Bridge:
         if self._closed or is_stderr:
             return
         self.bytes_in += len(data)
-        if self._out:
-            self._out += data
-        else:
-            self._send(data)
+        self._out += data
+        if not self._flush_pending and not self._writing:
+            # one send for everything this poll delivered (libssh hands over one packet, at
+            # most 32 KiB, per call): deferred until the session's dispatch pass ends
+            self._flush_pending = True
+            self.channel._session.defer(self._flush)
         if len(self._out) > self.buffer_limit and not self.channel.paused:
             self.channel.pause()
 
-    def _send(self, data: bytes | bytearray) -> None:
-        try:
-            n = self.sock.send(data)  # type: ignore[union-attr]
-        except (BlockingIOError, InterruptedError):
-            n = 0
-        except OSError as exc:
-            log.debug("forwarded socket: %s", exc)
-            self._close()
-            return
-        if n < len(data):
-            if data is self._out:
-                del self._out[:n]
-            else:
-                self._out += memoryview(data)[n:]
-            self._loop.add_writer(self._fd, self._flush)
-
     def _flush(self) -> None:
+        self._flush_pending = False
         if self._closed:
             return
         out = self._out
-        try:
-            n = self.sock.send(out)  # type: ignore[union-attr]
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:
-            log.debug("forwarded socket: %s", exc)
-            self._close()
-            return
-        del out[:n]
         if out:
+            try:
+                n = self.sock.send(out)  # type: ignore[union-attr]
+            except (BlockingIOError, InterruptedError):
+                n = 0
+            except OSError as exc:
+                log.debug("forwarded socket: %s", exc)
+                self._close()
+                return
+            del out[:n]
+        if out:
+            if not self._writing:
+                self._writing = True
+                self._loop.add_writer(self._fd, self._flush)
             return
-        self._loop.remove_writer(self._fd)
+        if self._writing:
+            self._writing = False
+            self._loop.remove_writer(self._fd)
         if self.channel.paused and not self.channel.closed:
             self.channel.resume()
         if self._chan_eof:

@@ -137,6 +137,8 @@ class Incoming:
         """Take what libssh queued (after a poll, loop lock held); never blocks."""
         s = self._session
         while not s._closed:
+            if lib.pylibssh_session_has_messages(s._s) == 0:
+                return  # ssh_message_get would poll the socket for nothing
             msg = lib.ssh_message_get(s._s)
             if msg == NULL:
                 return
