@@ -17,7 +17,7 @@ import pytest
 
 import pylibssh
 from clientkit import DEADLINE, Agent, connect, keygen, known_hosts, known_hosts_for  # noqa: F401
-from fwdkit import (
+from fwdclientkit import (
     connect_to,
     digest_server,
     echo_roundtrip,
