@@ -16,9 +16,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._binding import lib
-from .._bridge import Bridge
+from ..bridge import Bridge
 from ..errors import SSHError
-from .forward import _connect_local, ensure_running
+from .forward import _bridge, _connect_local, ensure_running
 from .incoming import AUTH_AGENT, X11, ChannelOpenRequest
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def _bridge_to(client: Client, request: ChannelOpenRequest, dest: str | tuple[st
             except SSHError:
                 sock.close()
                 return
-            bridge = Bridge(sock, channel, bridges.discard)
+            bridge = _bridge(channel, sock, bridges.discard)
             if not bridge.closed:
                 bridges.add(bridge)
 

@@ -4,7 +4,7 @@ local port or UNIX socket), remote (``tcpip-forward``) and single tunnels.
 Remote UNIX-socket forwarding (``streamlocal-forward@openssh.com``) is not offered: libssh 0.12
 sends no global request but ``tcpip-forward`` and keeps its generic sender private.
 
-Every forwarded connection is a socket bridged to a channel by :class:`~pylibssh._bridge.Bridge`
+Every forwarded connection is a socket bridged to a channel by :class:`~pylibssh.bridge.Bridge`
 on the client's loop, so the loop must run while forwards exist: a client with its own loop
 starts it in a background thread at the first forward (see :func:`ensure_running`).
 """
@@ -21,7 +21,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from .._binding import NULL, ffi, lib
-from .._bridge import Bridge
+from ..bridge import Bridge
 from .._channel import Channel
 from ..errors import (
     ChannelOpenError,
@@ -52,6 +52,15 @@ def ensure_running(client: Client) -> None:
     loop = client._loop
     if client._own_loop and not loop.running and not loop.closed:
         loop.start()
+
+
+def _bridge(channel: Channel, sock: socket.socket,
+            on_close: Callable[[Bridge], Any] | None = None) -> Bridge:
+    """Bridge ``sock`` and a channel opened paused (so that nothing arrived unheard)."""
+    bridge = Bridge(channel, sock, on_close)
+    if channel.paused and not channel.closed:
+        channel.resume()
+    return bridge
 
 
 # -- opening channels to the server's side -----------------------------------------------------
@@ -109,7 +118,7 @@ def open_tunnel(client: Client, dest: str | tuple[str, int], timeout: float | No
     task = session.start_task(open_direct_gen(session, dest), f"tunnel to {dest}", t)
     channel: Channel = wait(client._loop, task.future, t + 5, "opening the tunnel")
     ours, theirs = socket.socketpair()
-    Bridge(ours, channel)
+    _bridge(channel, ours)
     client._loop.wakeup()
     return theirs
 
@@ -245,7 +254,7 @@ class _Listener(EventEmitter):
                 elif not f.result().closed:
                     f.result().close()
                 return
-            bridge = Bridge(conn, f.result(), self.bridges.discard)
+            bridge = _bridge(f.result(), conn, self.bridges.discard)
             if not bridge.closed:
                 self.bridges.add(bridge)
             self._emit("connection", bridge)
@@ -276,7 +285,7 @@ class _Listener(EventEmitter):
                 except OSError:
                     pass
             for bridge in list(self.bridges):
-                bridge._close()
+                bridge.close()
             try:
                 self._client._forwards.remove(self)
             except ValueError:
@@ -419,7 +428,7 @@ class RemoteForwarder(EventEmitter):
                     sock.close()
                     self._emit("error", err)
                     return
-                bridge = Bridge(sock, channel, self.bridges.discard)
+                bridge = _bridge(channel, sock, self.bridges.discard)
                 if not bridge.closed:
                     self.bridges.add(bridge)
 
@@ -442,7 +451,7 @@ class RemoteForwarder(EventEmitter):
             self._closed = True
             session._incoming.remove_handler(self._kind, self._on_request)
             for bridge in list(self.bridges):
-                bridge._close()
+                bridge.close()
             try:
                 self._client._forwards.remove(self)
             except ValueError:

@@ -47,7 +47,7 @@ def _str(p) -> str:
 class ChannelOpenRequest:
     """A channel the server wants to open. Answer with :meth:`accept` (a paused
     :class:`~pylibssh._channel.Channel`: attach listeners, then ``resume()``; or hand it to
-    :class:`~pylibssh._bridge.Bridge`) or :meth:`reject`. Any thread, any time, once."""
+    :class:`~pylibssh.bridge.Bridge`) or :meth:`reject`. Any thread, any time, once."""
 
     def __init__(self, session: ClientSession, c_msg, kind: str):
         self._session = session
