@@ -418,37 +418,105 @@ print(d, s.recv(100).decode())
 """
 
 
-def test_x11_forwarding_delivered_to_handler(tmp_path, client_key):
-    server = OpenSSHServer(tmp_path / "x11", {"X11Forwarding": "yes",
-                                              "X11UseLocalhost": "yes"})
-    server.start()
+def test_x11_forwarding_delivered_to_handler(x11_sshd, tmp_path, client_key):
+    kh = known_hosts_for(x11_sshd, tmp_path / "kh")
+    c = pylibssh.connect("127.0.0.1", x11_sshd.port, x11_sshd.user, keys=[str(client_key)],
+                         known_hosts=str(kh), config=None, agent=False,
+                         look_for_keys=False, timeout=DEADLINE, op_timeout=DEADLINE)
     try:
-        server.authorize(open(str(client_key) + ".pub").read())
-        kh = known_hosts_for(server, tmp_path / "kh")
-        c = pylibssh.connect("127.0.0.1", server.port, server.user, keys=[str(client_key)],
-                             known_hosts=str(kh), config=None, agent=False,
-                             look_for_keys=False, timeout=DEADLINE, op_timeout=DEADLINE)
-        try:
-            requests = []
+        requests = []
 
-            def handler(request):
-                requests.append(request)
-                ch = request.accept()
-                ch.on("data", lambda data, is_stderr: ch.write(b"X:" + data))
-                ch.on("end", ch.close)
-                ch.resume()
+        def handler(request):
+            requests.append(request)
+            ch = request.accept()
+            ch.on("data", lambda data, is_stderr: ch.write(b"X:" + data))
+            ch.on("end", ch.close)
+            ch.resume()
 
-            x = c.forward_x11(handler, auth_cookie="0123456789abcdef0123456789abcdef")
-            assert x.auth_protocol == "MIT-MAGIC-COOKIE-1"
-            r = c.run(["python3", "-c", X11_CLIENT])
-            assert r.exit_status == 0, r.stderr
-            assert b"X:x11 hello" in r.stdout
-            assert r.stdout.startswith(b"localhost:")
-            assert len(requests) == 1 and requests[0].kind == "x11"
-        finally:
-            c.close()
+        x = c.forward_x11(handler, auth_cookie="0123456789abcdef0123456789abcdef")
+        assert x.auth_protocol == "MIT-MAGIC-COOKIE-1"
+        r = c.run(["python3", "-c", X11_CLIENT])
+        assert r.exit_status == 0, r.stderr
+        assert b"X:x11 hello" in r.stdout
+        assert r.stdout.startswith(b"localhost:")
+        assert len(requests) == 1 and requests[0].kind == "x11"
     finally:
-        server.cleanup()
+        c.close()
+
+
+X11_WITH_COOKIE = r"""
+import os, socket, struct, subprocess
+d = os.environ["DISPLAY"]
+entry = subprocess.run(["xauth", "list"], capture_output=True, text=True).stdout.split()
+name, cookie = entry[-2].encode(), bytes.fromhex(entry[-1])
+host, num = d.rsplit(":", 1)
+s = socket.create_connection((host or "127.0.0.1", 6000 + int(num.split(".")[0])), 10)
+pad = lambda b: b + b"\0" * (-len(b) % 4)
+s.sendall(b"l\0" + struct.pack("<HHHH2x", 11, 0, len(name), len(cookie)) + pad(name)
+          + pad(cookie) + b"after setup")
+print(s.recv(100).decode())
+"""
+
+
+@pytest.fixture(scope="module")
+def x11_sshd(tmp_path_factory, client_key):
+    server = OpenSSHServer(tmp_path_factory.mktemp("x11"), {"X11Forwarding": "yes",
+                                                            "X11UseLocalhost": "yes"})
+    server.start()
+    server.authorize(open(str(client_key) + ".pub").read())
+    yield server
+    server.cleanup()
+
+
+def test_x11_to_a_display_with_a_fake_cookie(x11_sshd, client_key, tmp_path):
+    """Without a handler, x11 channels reach the local display; the server only ever sees a
+    fake cookie, which the client swaps for the real one (as ssh -X does)."""
+    xserver = None
+    for _ in range(50):
+        xserver = socket.socket()
+        xserver.bind(("127.0.0.1", 0))
+        if xserver.getsockname()[1] > 6000:
+            break
+        xserver.close()
+    xserver.listen()
+    display = f"127.0.0.1:{xserver.getsockname()[1] - 6000}"
+    real = "c0ffee00" * 4
+    got = []
+
+    def fake_x_server() -> None:
+        conn, _ = xserver.accept()
+        conn.settimeout(DEADLINE)
+        data = b""
+        while len(data) < 12 + 20 + 16 + len(b"after setup"):
+            chunk = conn.recv(1000)
+            if not chunk:
+                break
+            data += chunk
+        got.append(data)
+        conn.sendall(b"X server says hi")
+        conn.close()
+
+    t = threading.Thread(target=fake_x_server, daemon=True)
+    t.start()
+    kh = known_hosts_for(x11_sshd, tmp_path / "kh")
+    c = pylibssh.connect("127.0.0.1", x11_sshd.port, x11_sshd.user, keys=[str(client_key)],
+                         known_hosts=str(kh), config=None, agent=False, look_for_keys=False,
+                         timeout=DEADLINE, op_timeout=DEADLINE)
+    try:
+        x = c.forward_x11(display=display, auth_protocol="MIT-MAGIC-COOKIE-1", auth_cookie=real)
+        assert x.auth_cookie != real
+        r = c.run(["python3", "-c", X11_WITH_COOKIE])
+        assert r.exit_status == 0, r.stderr
+        assert r.stdout == b"X server says hi\n"
+        t.join(DEADLINE)
+        header = got[0]
+        assert header[6:10] == bytes([18, 0, 16, 0])  # name and cookie lengths, little-endian
+        assert header[12:30] == b"MIT-MAGIC-COOKIE-1"
+        assert header[32:48] == bytes.fromhex(real)  # the real cookie, swapped in
+        assert header[48:] == b"after setup"
+    finally:
+        c.close()
+        xserver.close()
 
 
 # -- HTTP -----------------------------------------------------------------------------------------

@@ -28,8 +28,51 @@ log = logging.getLogger("pylibssh.client")
 
 
 def _bridge_to(client: Client, request: ChannelOpenRequest, dest: str | tuple[str, int],
-               what: str, bridges: set[Bridge]) -> None:
+               what: str, bridges: set[Bridge],
+               rewrite: Callable[[bytes], bytes | bool | None] | None = None) -> None:
+    """Connect to ``dest`` on this side, then accept and bridge (or reject). ``rewrite`` sees
+    the channel's first bytes until it returns what to send instead (None: need more;
+    False: refuse)."""
     loop = client._loop
+
+    def start(channel, sock: socket.socket) -> None:
+        if rewrite is None:
+            bridge = _bridge(channel, sock, bridges.discard)
+            if not bridge.closed:
+                bridges.add(bridge)
+            return
+        head = bytearray()
+
+        def on_data(data: bytes, is_stderr: bool) -> None:
+            head.extend(data)
+            out = rewrite(bytes(head))
+            if out is None:
+                return
+            channel.off("data", on_data)
+            channel.off("close", on_close)
+            if out is False:
+                log.debug("%s forwarding: unexpected authorization, closing", what)
+                channel.close()
+                sock.close()
+                return
+            channel.pause()
+            try:
+                sock.settimeout(5)
+                sock.sendall(out)  # a few dozen bytes on a fresh connection
+            except OSError:
+                channel.close()
+                sock.close()
+                return
+            bridge = _bridge(channel, sock, bridges.discard)
+            if not bridge.closed:
+                bridges.add(bridge)
+
+        def on_close() -> None:
+            sock.close()
+
+        channel.on("data", on_data)
+        channel.on("close", on_close)
+        channel.resume()
 
     def connected(sock: socket.socket | None, exc: BaseException | None) -> None:
         with loop.lock:
@@ -46,9 +89,7 @@ def _bridge_to(client: Client, request: ChannelOpenRequest, dest: str | tuple[st
             except SSHError:
                 sock.close()
                 return
-            bridge = _bridge(channel, sock, bridges.discard)
-            if not bridge.closed:
-                bridges.add(bridge)
+            start(channel, sock)
 
     _connect_local(loop, dest, connected)
 
@@ -96,6 +137,37 @@ def _xauth_cookie(display: str) -> tuple[str, str] | None:
     return None
 
 
+def _pad4(n: int) -> int:
+    return (n + 3) & ~3
+
+
+def _x11_rewrite(buf: bytes, fake: tuple[bytes, bytes], real: tuple[bytes, bytes]
+                 ) -> bytes | bool | None:
+    """The X11 connection setup in ``buf`` with the fake authorization (what the server's X
+    clients were given) replaced by the real one, as ``ssh -X`` does; None while incomplete,
+    False when the client presented anything else."""
+    if len(buf) < 12:
+        return None
+    order = buf[0:1]
+    if order not in (b"B", b"l"):
+        return False
+    bo = "big" if order == b"B" else "little"
+    name_len = int.from_bytes(buf[6:8], bo)
+    data_len = int.from_bytes(buf[8:10], bo)
+    end = 12 + _pad4(name_len) + _pad4(data_len)
+    if len(buf) < end:
+        return None
+    name = bytes(buf[12:12 + name_len])
+    data = bytes(buf[12 + _pad4(name_len):12 + _pad4(name_len) + data_len])
+    if (name, data) != fake:
+        return False
+    rname, rdata = real
+    head = (bytes(buf[0:6]) + len(rname).to_bytes(2, bo) + len(rdata).to_bytes(2, bo)
+            + bytes(buf[10:12]))
+    return (head + rname.ljust(_pad4(len(rname)), b"\0") + rdata.ljust(_pad4(len(rdata)), b"\0")
+            + bytes(buf[end:]))
+
+
 class X11Forwarding:
     """Sends ``x11-req`` on new session channels; each ``x11`` channel the server opens goes to
     ``handler(request)`` (accept or reject it), or without a handler is bridged to ``display``
@@ -112,10 +184,15 @@ class X11Forwarding:
             if not self.display:
                 raise SSHError("X11 forwarding needs a handler or a display ($DISPLAY unset)")
             self.target = _display_target(self.display)
-        if auth_cookie is None and handler is None:
-            found = _xauth_cookie(self.display)  # type: ignore[arg-type]
+        self._real: tuple[bytes, bytes] | None = None
+        if handler is None:
+            # the server gets a fake cookie; each x11 channel's setup must present it and gets
+            # the display's real one instead (the real cookie never leaves this machine)
+            found = ((auth_protocol, auth_cookie) if auth_cookie
+                     else _xauth_cookie(self.display))  # type: ignore[arg-type]
             if found:
-                auth_protocol, auth_cookie = found
+                self._real = (found[0].encode(), bytes.fromhex(found[1]))
+            auth_protocol, auth_cookie = "MIT-MAGIC-COOKIE-1", None
         self.auth_protocol = auth_protocol or "MIT-MAGIC-COOKIE-1"
         self.auth_cookie = auth_cookie or secrets.token_hex(16)
         proto, cookie = self.auth_protocol.encode(), self.auth_cookie.encode()
@@ -130,5 +207,9 @@ class X11Forwarding:
     def _on_request(self, request: ChannelOpenRequest) -> None:
         if self.handler is not None:
             self.handler(request)
-        else:
+        elif self._real is None:
             _bridge_to(self.client, request, self.target, "X11", self.bridges)
+        else:
+            fake = (self.auth_protocol.encode(), bytes.fromhex(self.auth_cookie))
+            _bridge_to(self.client, request, self.target, "X11", self.bridges,
+                       rewrite=lambda buf: _x11_rewrite(buf, fake, self._real))
