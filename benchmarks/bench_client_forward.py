@@ -5,7 +5,8 @@ into the forwarded port; a sink behind sshd counts it) and *download* (a source 
 writes 1 GiB; the process reading the forwarded port counts it). The writer, the reader and the
 sink/source are separate processes, so the measured side is only the forwarder: the pylibssh
 client (its loop thread pumping the sockets) or the ``ssh -N -L`` process. Both use the same
-cipher: the default (chacha20-poly1305@openssh.com for both) and aes128-gcm@openssh.com.
+cipher: the default (chacha20-poly1305@openssh.com for both) and aes128-gcm@openssh.com. The
+CPU column is the forwarder's own (the ssh process; the pylibssh process, without its children).
 
     ./dev bench client_forward [--quick]
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -86,6 +88,24 @@ def start_peer(mode: str, size: int) -> tuple[subprocess.Popen, int]:
     return proc, int(proc.stdout.readline())
 
 
+def proc_cpu(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def self_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def timed(mode: str, port: int, size: int, cpu) -> float:
+    """One transfer; returns the forwarder's CPU seconds (ssh's, or this process's)."""
+    before = cpu()
+    transfer(mode, port, size)
+    return cpu() - before
+
+
 def transfer(mode: str, port: int, size: int) -> None:
     out = subprocess.run([sys.executable, "-c", NEAR, mode, str(port), str(size)],
                          capture_output=True, text=True, timeout=600)
@@ -144,8 +164,9 @@ def main(argv: list[str] | None = None) -> dict:
                 name = f"{'upload' if mode == 'up' else 'download'} {label}, {cname}"
                 proc, port = ssh_forward(ossh, dest, cipher)
                 try:
-                    results.append(throughput(name, "ssh -L", size,
-                                              lambda: transfer(mode, port, size), repeat))
+                    results.append(throughput(
+                        name, "ssh -L", size,
+                        lambda: timed(mode, port, size, lambda: proc_cpu(proc.pid)), repeat))
                 finally:
                     proc.terminate()
                     proc.wait(10)
@@ -153,9 +174,11 @@ def main(argv: list[str] | None = None) -> dict:
                                      known_hosts=str(kh), config=None, agent=False,
                                      look_for_keys=False, ciphers=cipher)
                 try:
+                    print(f"  {name}: pylibssh negotiated {c.session.cipher_out}")
                     fwd = c.forward_local_port("127.0.0.1", 0, "127.0.0.1", dest)
                     results.append(throughput(name, "pylibssh", size,
-                                              lambda: transfer(mode, fwd.port, size), repeat))
+                                              lambda: timed(mode, fwd.port, size, self_cpu),
+                                              repeat))
                 finally:
                     c.close()
     finally:

@@ -119,6 +119,24 @@ def http_server(root: str):
     return server
 
 
+def https_server(root: str, where: str):
+    """``http_server`` behind TLS with a self-signed certificate for ``localhost`` made by
+    openssl; returns (server, path of the certificate to trust)."""
+    import ssl
+    import subprocess
+
+    cert, key = os.path.join(where, "cert.pem"), os.path.join(where, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+                    "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=30)
+    server = http_server(root)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    return server, cert
+
+
 def connect_to(addr, timeout: float = DEADLINE) -> socket.socket:
     if isinstance(addr, str):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

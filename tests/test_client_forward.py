@@ -23,6 +23,7 @@ from fwdclientkit import (
     echo_roundtrip,
     echo_server,
     http_server,
+    https_server,
     recv_all,
     talker_server,
 )
@@ -239,6 +240,9 @@ def test_remote_forward_port_zero(connect, echo):
     c = connect()
     fwd = c.forward_remote_port("127.0.0.1", 0, "127.0.0.1", echo.port)
     assert 0 < fwd.port < 65536
+    # the port came from the reply packet itself (csrc/pylibssh_client.c), not libssh's guess
+    replies = c.session.global_replies()
+    assert replies is not None and replies.successes >= 1 and replies.last_port == fwd.port
     payload = os.urandom(2 << 20)
     with connect_to(("127.0.0.1", fwd.port)) as s:  # sshd listens there for us
         assert echo_roundtrip(s, payload) == payload
@@ -542,6 +546,33 @@ def test_http_through_the_connection(connect, tmp_path):
         web.shutdown()
 
 
+def test_https_through_the_connection(connect, tmp_path):
+    import ssl
+
+    (tmp_path / "b.txt").write_bytes(b"secret" * 1000)
+    web, cert = https_server(str(tmp_path), str(tmp_path))
+    try:
+        c = connect()
+        ctx = ssl.create_default_context(cafile=cert)
+        conn = c.http_connection("localhost", web.port, https=True, context=ctx,
+                                 timeout=DEADLINE)
+        conn.request("GET", "/b.txt")
+        resp = conn.getresponse()
+        assert resp.status == 200 and resp.read() == b"secret" * 1000
+        conn.close()
+        pool = c.http_pool_manager(ca_certs=cert)
+        r = pool.request("GET", f"https://localhost:{web.port}/b.txt", timeout=DEADLINE)
+        assert r.status == 200 and r.data == b"secret" * 1000
+        pool.clear()
+        # the certificate is checked against the name asked for, end to end
+        bad = c.http_connection("127.0.0.1", web.port, https=True, context=ctx,
+                                timeout=DEADLINE)
+        with pytest.raises(ssl.SSLCertVerificationError):
+            bad.request("GET", "/b.txt")
+    finally:
+        web.shutdown()
+
+
 def test_close_closes_forwards(connect, echo):
     c = connect()
     fwd = c.forward_local_port("127.0.0.1", 0, "127.0.0.1", echo.port)
@@ -555,3 +586,19 @@ def test_close_closes_forwards(connect, echo):
     assert recv_all(s2) == b""  # the open connection was closed, not left hanging
     with pytest.raises(OSError):
         connect_to(("127.0.0.1", fwd.port), timeout=2)
+
+
+def test_dead_connection_stops_its_forwards(connect, echo):
+    c = connect()
+    local = c.forward_local_port("127.0.0.1", 0, "127.0.0.1", echo.port)
+    remote = c.forward_remote_port("127.0.0.1", 0, "127.0.0.1", echo.port)
+    with pytest.raises(pylibssh.SSHError):
+        c.run("kill -9 $PPID; sleep 5", timeout=DEADLINE)  # the server side of the connection
+    deadline = time.monotonic() + DEADLINE
+    while not (local.closed and remote.closed) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert local.closed and remote.closed
+    with pytest.raises(OSError):
+        connect_to(("127.0.0.1", local.port), timeout=2)
+    with pytest.raises(pylibssh.SSHError):
+        c.forward_local_port("127.0.0.1", 0, "127.0.0.1", echo.port)

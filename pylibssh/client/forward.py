@@ -204,7 +204,13 @@ class _Listener(EventEmitter):
             self.host, self.port = self._sock.getsockname()[:2]
         client._forwards.append(self)
         ensure_running(client)
-        self._loop.add_reader(self._sock.fileno(), self._accept)
+        with self._loop.lock:
+            session = client._session
+            if session.closed:
+                self.close()
+                raise SSHError("the connection is closed")
+            session.on("close", self.close)  # a dead connection stops its listeners
+            self._loop.add_reader(self._sock.fileno(), self._accept)
 
     def _accept(self) -> None:
         for _ in range(64):
@@ -248,11 +254,11 @@ class _Listener(EventEmitter):
                 except Exception:
                     log.exception("forwarding callback")
             if exc is not None or self._closed:
-                conn.close()
                 if exc is not None:
-                    self._error(exc)
+                    self._error(exc)  # before the close the connection's peer sees
                 elif not f.result().closed:
                     f.result().close()
+                conn.close()
                 return
             bridge = _bridge(f.result(), conn, self.bridges.discard)
             if not bridge.closed:
@@ -383,17 +389,22 @@ class RemoteForwarder(EventEmitter):
         session = self._client._session
         addr = self.host.encode() if self.host else NULL
         bound = ffi.new("int *")
+        replies = session.global_replies()
+        seen = replies.successes if replies is not None else 0
         yield from global_request_gen(
             session, lambda: lib.ssh_channel_listen_forward(session._s, addr, self.port, bound),
             f"remote forwarding on {self.host or '*'}:{self.port}")
         if self.port == 0:
-            # libssh reads the port from the last packet it processed (its own FIXME); right
-            # unless another packet came in the same read as the reply
-            if not 0 < bound[0] < 65536:
+            if replies is not None and replies.successes > seen:
+                port = replies.last_port  # the reply's own payload
+            else:
+                port = bound[0]  # libssh's reading of the last packet (its FIXME)
+            if not 0 < port < 65536:
                 raise SSHError("the server did not say which port it listens on")
-            self.port = bound[0]
+            self.port = port
         self._closed = False
         session._incoming.add_handler(self._kind, self._on_request)
+        session.on("close", lambda: self.close(cancel=False))
         return self
 
     def _on_request(self, request: ChannelOpenRequest) -> Any:

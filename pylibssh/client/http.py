@@ -19,32 +19,40 @@ if TYPE_CHECKING:
 __all__ = ["HTTPConnection", "HTTPSConnection", "pool_manager"]
 
 
-class HTTPConnection(http.client.HTTPConnection):
+class _Tunneled:
+    """``connect()`` opens a tunnel to the HTTP host (or to the proxy, with ``set_tunnel``)."""
+
+    ssh_client: Client
+
+    def connect(self) -> None:
+        timeout = self.timeout if isinstance(self.timeout, (int, float)) else None
+        sock = self.ssh_client.open_tunnel(self.host, self.port, timeout=timeout)
+        if timeout is not None:
+            sock.settimeout(timeout)
+        self.sock = sock
+        if self._tunnel_host:
+            self._tunnel()
+        if isinstance(self, http.client.HTTPSConnection):
+            # what HTTPSConnection.connect does after its TCP connect: TLS, end to end
+            server_hostname = self._tunnel_host or self.host
+            self.sock = self._context.wrap_socket(self.sock, server_hostname=server_hostname)
+
+
+class HTTPConnection(_Tunneled, http.client.HTTPConnection):
     """``http.client.HTTPConnection(host, port)`` reached through ``client``."""
 
     def __init__(self, client: Client, host: str, port: int | None = None, **kwargs: Any):
-        super().__init__(host, port, **kwargs)
+        http.client.HTTPConnection.__init__(self, host, port, **kwargs)
         self.ssh_client = client
 
-    def connect(self) -> None:
-        # the tunnel target is the HTTP host (or the proxy, with set_tunnel)
-        self.sock = self.ssh_client.open_tunnel(self.host, self.port, timeout=self.timeout
-                                                if isinstance(self.timeout, (int, float))
-                                                else None)
-        if self.timeout is not None and isinstance(self.timeout, (int, float)):
-            self.sock.settimeout(self.timeout)
-        if self._tunnel_host:  # type: ignore[attr-defined]
-            self._tunnel()  # type: ignore[attr-defined]
 
-
-class HTTPSConnection(http.client.HTTPSConnection, HTTPConnection):
+class HTTPSConnection(_Tunneled, http.client.HTTPSConnection):
     """``http.client.HTTPSConnection`` through ``client``: TLS runs over the tunnel, verified
     against ``host`` as usual (``context=`` as for http.client)."""
 
     def __init__(self, client: Client, host: str, port: int | None = None, **kwargs: Any):
         http.client.HTTPSConnection.__init__(self, host, port, **kwargs)
         self.ssh_client = client
-    # connect(): HTTPSConnection.connect calls super().connect() (ours: the tunnel), then wraps
 
 
 def pool_manager(client: Client, **kwargs: Any):

@@ -97,6 +97,7 @@ class ClientSession(LoopSession):
         # requests sent on every new session channel before exec/shell (agent, X11 forwarding)
         self.session_requests: list[tuple[str, Any]] = []
         self._global_busy = False  # one global request at a time (forward.global_request_gen)
+        self._global_replies = None
 
     # -- tasks ----------------------------------------------------------------------------------
 
@@ -137,6 +138,17 @@ class ClientSession(LoopSession):
         for task in tasks:
             exc = error or DisconnectedError("the connection was closed")
             task.throw(exc if isinstance(exc, SSHError) else DisconnectedError(str(exc)))
+
+    def global_replies(self):
+        """The REQUEST_SUCCESS recorder (C, csrc/pylibssh_client.c), installed on first use;
+        None without libssh's private headers. Kept as long as the session object."""
+        if self._global_replies is None:
+            r = ffi.new("struct pylibssh_global_replies *")
+            with self._loop.lock:
+                self._check_open()
+                if lib.pylibssh_track_global_replies(self._s, r) == 0:
+                    self._global_replies = r
+        return self._global_replies
 
     def _before_teardown(self) -> None:
         super()._before_teardown()
