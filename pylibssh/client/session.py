@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -98,6 +99,8 @@ class ClientSession(LoopSession):
         self.session_requests: list[tuple[str, Any]] = []
         self._global_busy = False  # one global request at a time (forward.global_request_gen)
         self._global_replies = None
+        self._sftp_clients: weakref.WeakSet = weakref.WeakSet()
+        self._sftp_timeout: float | None = None
 
     # -- tasks ----------------------------------------------------------------------------------
 
@@ -151,8 +154,15 @@ class ClientSession(LoopSession):
         return self._global_replies
 
     def _before_teardown(self) -> None:
-        super()._before_teardown()
+        # SFTP sessions own a channel of this session: free them (and their files) first
+        for sftp in list(self._sftp_clients):
+            try:
+                sftp._free()
+            except Exception:
+                log.exception("freeing %r", sftp)
+        self._sftp_clients.clear()
         self._incoming.close()  # queued channel opens are freed before the session
+        super()._before_teardown()
 
     def _on_disconnect(self, status: int) -> None:
         if self._error is None:
