@@ -120,6 +120,25 @@ def test_tunnel_is_a_socket_for_connection_hopping(connect, sshd, client_key, kn
         hop.close()
 
 
+def test_tunnel_carries_paramiko(connect, sshd, client_key):
+    """Another SSH library (paramiko) runs its whole connection over our tunnel socket."""
+    import paramiko
+
+    c = connect()
+    sock = c.open_tunnel("127.0.0.1", sshd.port)
+    t = paramiko.Transport(sock)
+    try:
+        t.start_client(timeout=DEADLINE)
+        t.auth_publickey(sshd.user, paramiko.Ed25519Key.from_private_key_file(str(client_key)))
+        ch = t.open_session(timeout=DEADLINE)
+        ch.settimeout(DEADLINE)
+        ch.exec_command("echo via paramiko")
+        assert ch.makefile().read() == b"via paramiko\n"
+        assert ch.recv_exit_status() == 0
+    finally:
+        t.close()
+
+
 # -- half-close and back-pressure -----------------------------------------------------------------
 
 
@@ -330,14 +349,15 @@ def test_forwarding_denied_by_server(tmp_path, client_key):
 # -- SOCKS ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("flag", ["--socks5-hostname", "--socks4a", "--socks5"])
+@pytest.mark.parametrize("flag", ["--socks5-hostname", "--socks4a", "--socks5", "--socks4"])
 def test_socks_with_curl(connect, tmp_path, flag):
     (tmp_path / "page.txt").write_bytes(b"served through socks\n" * 1000)
     web = http_server(str(tmp_path))
     try:
         c = connect()
         socks = c.forward_socks("127.0.0.1", 0)
-        host = "127.0.0.1" if flag == "--socks5" else "localhost"  # names resolve remotely
+        # --socks5h/--socks4a send the name (resolved on the server's side); the others an IP
+        host = "localhost" if flag in ("--socks5-hostname", "--socks4a") else "127.0.0.1"
         out = subprocess.run(
             ["curl", "-sS", "--max-time", "20", flag, f"127.0.0.1:{socks.port}",
              f"http://{host}:{web.port}/page.txt"], capture_output=True, timeout=30)
