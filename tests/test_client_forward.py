@@ -321,7 +321,8 @@ def test_remote_forward_port_in_use_and_two_forwards(connect, echo):
 
 def test_forwarding_denied_by_server(tmp_path, client_key):
     server = OpenSSHServer(tmp_path / "nofwd", {"AllowTcpForwarding": "no",
-                                                "AllowStreamLocalForwarding": "no"})
+                                                "AllowStreamLocalForwarding": "no",
+                                                "AllowAgentForwarding": "no"})
     server.start()
     try:
         server.authorize(open(str(client_key) + ".pub").read())
@@ -340,6 +341,13 @@ def test_forwarding_denied_by_server(tmp_path, client_key):
                 assert recv_all(s) == b""
             assert time.monotonic() - t0 < 10
             assert c.run("echo still").stdout == b"still\n"
+            # refused agent (libssh asks without wanting a reply) and X11 forwarding (refused:
+            # X11Forwarding no) do not stop the command, as with ssh -A -X
+            c.forward_agent(str(tmp_path / "no-agent.sock"))
+            c.forward_x11(lambda request: request.reject())
+            p = c.exec("echo $SSH_AUTH_SOCK; echo $DISPLAY; echo ran")
+            assert p.read_until_eof()[0] == b"\n\nran\n"
+            assert p.channel.denied == ["X11 forwarding"]
         finally:
             c.close()
     finally:

@@ -168,7 +168,11 @@ class _Handshake:
             self.buf = self.buf[used:]
             if step == "greet":
                 self.greeted = True
-                self.conn.send(value)
+                try:
+                    self.conn.send(value)  # 2 bytes on an idle socket
+                except OSError:
+                    self._fail()
+                    return
                 continue
             self.loop.remove_fd(self.fd)
             self._connect(value, version)
