@@ -271,6 +271,19 @@ def test_remote_forward_port_zero(connect, echo):
     assert c.run("echo ok").stdout == b"ok\n"
 
 
+def test_remote_forwards_requested_at_once(connect, echo):
+    """Several tcpip-forward requests in flight (libssh has one reply state: they take turns);
+    each gets its own port."""
+    c = connect()
+    futures = [c.forward_remote_port_async("127.0.0.1", 0, "127.0.0.1", echo.port)
+               for _ in range(4)]
+    fwds = [f.result(DEADLINE) for f in futures]
+    assert len({f.port for f in fwds}) == 4
+    for f in fwds:
+        with connect_to(("127.0.0.1", f.port)) as s:
+            assert echo_roundtrip(s, b"%d" % f.port) == b"%d" % f.port
+
+
 def test_remote_forward_handler_accept_and_reject(connect):
     c = connect()
     seen = []

@@ -494,11 +494,21 @@ class RemoteForwarder(EventEmitter):
         return f"<RemoteForwarder {where} -> {self.dest or self.handler} {len(self.bridges)} open>"
 
 
-def start_remote(client: Client, fwd: RemoteForwarder, timeout: float | None) -> RemoteForwarder:
+def start_remote_async(client: Client, fwd: RemoteForwarder, timeout: float | None) -> Future:
+    """Send the forward's request; the future's result is ``fwd`` once the server agreed."""
     ensure_running(client)
-    session = client._session
     t = timeout or DEFAULT_TIMEOUT
-    task = session.start_task(fwd._start_gen(), f"remote forward {fwd.listen}", t)
-    wait(client._loop, task.future, t + 5, "requesting the remote forward")
-    client._forwards.append(fwd)
-    return fwd
+    task = client._session.start_task(fwd._start_gen(), f"remote forward {fwd.listen}", t)
+
+    def done(f: Future) -> None:
+        if f.exception() is None:
+            client._forwards.append(fwd)
+
+    task.future.add_done_callback(done)
+    return task.future
+
+
+def start_remote(client: Client, fwd: RemoteForwarder, timeout: float | None) -> RemoteForwarder:
+    t = timeout or DEFAULT_TIMEOUT
+    future = start_remote_async(client, fwd, t)
+    return wait(client._loop, future, t + 5, "requesting the remote forward")

@@ -9,11 +9,18 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 from ..errors import SSHError
 from .agent_x11 import AgentForwarding, X11Forwarding
-from .forward import LocalForwarder, RemoteForwarder, open_tunnel, start_remote
+from .forward import (
+    LocalForwarder,
+    RemoteForwarder,
+    open_tunnel,
+    start_remote,
+    start_remote_async,
+)
 from .incoming import ChannelOpenRequest
 from .socks import SOCKSForwarder
 
@@ -87,6 +94,18 @@ class ForwardingMixin:
         dest = None if dest_host is None else (dest_host, int(dest_port or 0))
         fwd = RemoteForwarder(self, (listen_host, int(listen_port)), dest, handler)
         return start_remote(self, fwd, self._fwd_timeout(timeout))  # type: ignore[arg-type]
+
+    def forward_remote_port_async(self, listen_host: str, listen_port: int,
+                                  dest_host: str | None = None, dest_port: int | None = None,
+                                  *, handler: RequestHandler | None = None,
+                                  timeout: Any = ...) -> Future:
+        """:meth:`forward_remote_port` without waiting (for many clients on one loop, or from a
+        loop callback): a future whose result is the :class:`RemoteForwarder`."""
+        if handler is None and dest_host is None:
+            raise SSHError("forward_remote_port needs dest_host/dest_port or a handler")
+        dest = None if dest_host is None else (dest_host, int(dest_port or 0))
+        fwd = RemoteForwarder(self, (listen_host, int(listen_port)), dest, handler)
+        return start_remote_async(self, fwd, self._fwd_timeout(timeout))  # type: ignore
 
     def forward_remote_port_to_path(self, listen_host: str, listen_port: int, dest_path: str,
                                     *, timeout: Any = ...) -> RemoteForwarder:
