@@ -643,3 +643,26 @@ def test_dead_connection_stops_its_forwards(connect, echo):
         connect_to(("127.0.0.1", local.port), timeout=2)
     with pytest.raises(pylibssh.SSHError):
         c.forward_local_port("127.0.0.1", 0, "127.0.0.1", echo.port)
+
+
+def test_example_client_forward(sshd, client_key, known_hosts, echo):
+    """examples/client_forward.py as a user runs it: -L, -R 0 and -D."""
+    import sys
+
+    example = os.path.join(os.path.dirname(__file__), "..", "examples", "client_forward.py")
+    proc = subprocess.Popen(
+        [sys.executable, example, f"{sshd.user}@127.0.0.1", "-p", str(sshd.port),
+         "-i", str(client_key), "--known-hosts", str(known_hosts),
+         "-L", f"0:127.0.0.1:{echo.port}", "-R", f"0:127.0.0.1:{echo.port}", "-D", "0"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(3)]
+        local = int(lines[0].split()[1].rsplit(":", 1)[1])
+        remote = int(lines[1].split()[2].rsplit(":", 1)[1])
+        assert lines[2].startswith("-D SOCKS on 127.0.0.1:")
+        for port in (local, remote):
+            with connect_to(("127.0.0.1", port)) as s:
+                assert echo_roundtrip(s, b"example") == b"example"
+    finally:
+        proc.terminate()
+        proc.wait(DEADLINE)
