@@ -426,6 +426,8 @@ def test_unix_socket_forwarding_both_ways(connect, shared_dir, echo):
             assert echo_roundtrip(s, b"remote to unix") == b"remote to unix"
         a.close()
         assert not os.path.exists(a.path)
+        with pytest.raises(pylibssh.SSHError, match="streamlocal-forward"):
+            c.forward_remote_path(os.path.join(shared_dir, "r.sock"), unix_echo.path)
         with pytest.raises(pylibssh.ChannelOpenError):
             c.open_unix_tunnel(os.path.join(shared_dir, "nobody.sock"))
     finally:

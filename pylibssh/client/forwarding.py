@@ -113,6 +113,14 @@ class ForwardingMixin:
         fwd = RemoteForwarder(self, (listen_host, int(listen_port)), dest_path, None)
         return start_remote(self, fwd, self._fwd_timeout(timeout))  # type: ignore[arg-type]
 
+    def forward_remote_path(self, listen_path: str, dest: Any = None, **kwargs: Any) -> Any:
+        """A listener on a UNIX socket of the server (``ssh -R /path:...``): not available,
+        because libssh 0.12 has no way to send ``streamlocal-forward@openssh.com`` (its generic
+        global-request sender is internal). Raises :class:`~pylibssh.errors.SSHError`."""
+        raise SSHError(f"cannot listen on the server's UNIX socket {listen_path!r}: libssh "
+                       "0.12 cannot send streamlocal-forward@openssh.com (forward a remote "
+                       "TCP port to a local socket with forward_remote_port_to_path instead)")
+
     # -- agent and X11 ------------------------------------------------------------------------------
 
     def forward_agent(self, path: str | None = None) -> AgentForwarding:
