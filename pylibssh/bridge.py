@@ -17,6 +17,7 @@ Half-close is carried both ways: the socket's EOF becomes the channel's EOF, the
 from __future__ import annotations
 
 import errno
+import itertools
 import logging
 import socket
 from collections import deque
@@ -30,6 +31,7 @@ __all__ = ["Bridge", "bridge"]
 log = logging.getLogger("pylibssh")
 
 _RECV = 256 * 1024
+_IOV_MAX = 64  # buffers per sendmsg (the system allows 1024)
 
 
 class Bridge:
@@ -53,6 +55,7 @@ class Bridge:
         self._out_bytes = 0
         self._reading = False
         self._writing = False
+        self._flush_scheduled = False
         self._sock_eof = False      # the socket sent EOF (and the channel was told)
         self._chan_eof = False      # the channel sent EOF (the socket is told after _out)
         self._shut_wr = False
@@ -131,50 +134,51 @@ class Bridge:
         if self._sock_closed or self._shut_wr:
             return
         self.bytes_out += len(data)
-        view = memoryview(data)
-        if not self._out:
-            try:
-                n = self.sock.send(view)
-            except (BlockingIOError, InterruptedError):
-                n = 0
-            except OSError as exc:
-                log.debug("%r: socket write failed: %s", self, exc)
-                self._abort()
-                return
-            view = view[n:]
-            if not len(view):
-                return
-        self._out.append(view)
-        self._out_bytes += len(view)
+        self._out.append(memoryview(data))
+        self._out_bytes += len(data)
         if self._out_bytes >= self.high_water and not self.channel.paused:
             self.channel.pause()
-        self._set_writing(True)
+        if not self._writing and not self._flush_scheduled:
+            # one poll usually delivers several packets: send them with one system call once
+            # this dispatch is over (later in the same loop iteration)
+            self._flush_scheduled = True
+            self._loop.call_soon(self._scheduled_flush)
+
+    def _scheduled_flush(self) -> None:
+        with self._loop.lock:
+            self._flush_scheduled = False
+            if not self._writing and not self._sock_closed:
+                self._flush_out()
 
     def _set_writing(self, on: bool) -> None:
         if on == self._writing or self._sock_closed:
             return
         self._writing = on
         if on:
-            self._loop.add_writer(self._fd, self._writable)
+            self._loop.add_writer(self._fd, self._flush_out)
         else:
             self._loop.remove_writer(self._fd)
 
-    def _writable(self) -> None:
+    def _flush_out(self) -> None:
+        """Send what is queued (scatter-gather); wait for writability if the socket is full."""
         while self._out:
-            view = self._out[0]
             try:
-                n = self.sock.send(view)
+                n = self.sock.sendmsg(list(itertools.islice(self._out, _IOV_MAX)))
             except (BlockingIOError, InterruptedError):
+                self._set_writing(True)
                 return
             except OSError as exc:
                 log.debug("%r: socket write failed: %s", self, exc)
                 self._abort()
                 return
             self._out_bytes -= n
-            if n < len(view):
-                self._out[0] = view[n:]
-                return
-            self._out.popleft()
+            while n:
+                view = self._out[0]
+                if n < len(view):
+                    self._out[0] = view[n:]
+                    break
+                n -= len(view)
+                self._out.popleft()
         self._set_writing(False)
         if self.channel.paused and not self._chan_closed:
             self.channel.resume()
@@ -210,7 +214,7 @@ class Bridge:
         self._set_reading(False)
         if not self._out:
             self._close_socket()
-        # else: _writable delivers what the channel sent before closing, then closes
+        # else: _flush_out delivers what the channel sent before closing, then closes
 
     def _abort(self) -> None:
         """A socket error: drop both ends."""
