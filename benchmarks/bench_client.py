@@ -83,13 +83,19 @@ class Env:
         for i in range(NFILES):
             (self.small_dir / f"f{i:03d}").write_bytes(os.urandom(FILE_SIZE))
         self.small_back = work / "small.back"
+        # a directory of its own: the test user's home is shared with every other test run
+        self.remote_dir = f"bench-client-{os.getpid()}"
         with self.pylibssh(True) as c:
-            c.run(f"head -c {self.size} /dev/urandom > big.remote; mkdir -p small; "
-                  "rm -rf up && mkdir up", check=True, timeout=300)
-            c.sftp().get("big.remote", self.local_big)
+            c.run(f"mkdir -p {self.remote_dir}/up && cd {self.remote_dir} && "
+                  f"head -c {self.size} /dev/urandom > big.remote", check=True, timeout=300)
+            c.sftp().get(f"{self.remote_dir}/big.remote", self.local_big)
 
     def close(self) -> None:
-        self.sshd.cleanup()
+        try:
+            with self.pylibssh(True) as c:
+                c.run(f"rm -rf {self.remote_dir}", timeout=120)
+        finally:
+            self.sshd.cleanup()
 
     # -- clients --------------------------------------------------------------------------------
 
@@ -146,6 +152,7 @@ class Env:
 def sftp_transfer(env: Env, impl: str, forced: bool, get: bool) -> None:
     """One 512 MiB file down (``get``) or up, with each client's own whole-file call."""
     local, remote = (env.local_dl, "big.remote") if get else (env.local_big, "big.up")
+    remote = f"{env.remote_dir}/{remote}"
     if impl == "openssh":
         env.sftp_batch(forced, f"get {remote} {local}\n" if get else f"put {local} {remote}\n")
     elif impl == "pylibssh":
@@ -180,32 +187,33 @@ def sftp_upload(env: Env, impl: str, forced: bool) -> None:
 
 def small_files(env: Env, impl: str, forced: bool) -> None:
     names = sorted(os.listdir(env.small_dir))
+    up = f"{env.remote_dir}/up"
     back = env.small_back
     shutil.rmtree(back, ignore_errors=True)
     back.mkdir()
     if impl == "openssh":
-        batch = "".join(f"put {env.small_dir / n} up/{n}\n" for n in names)
-        batch += "".join(f"get up/{n} {back / n}\n" for n in names)
+        batch = "".join(f"put {env.small_dir / n} {up}/{n}\n" for n in names)
+        batch += "".join(f"get {up}/{n} {back / n}\n" for n in names)
         env.sftp_batch(forced, batch)
     elif impl == "pylibssh":
         # the batch API: many files open at once (libssh's sftp_open/close wait for replies)
         with env.pylibssh(forced) as c, c.sftp() as s:
-            s.put_many([(env.small_dir / n, f"up/{n}") for n in names])
-            s.get_many([(f"up/{n}", back / n) for n in names])
+            s.put_many([(env.small_dir / n, f"{up}/{n}") for n in names])
+            s.get_many([(f"{up}/{n}", back / n) for n in names])
     elif impl == "pylibssh-1by1":
         with env.pylibssh(forced) as c, c.sftp() as s:
             for n in names:
-                s.put(env.small_dir / n, f"up/{n}")
+                s.put(env.small_dir / n, f"{up}/{n}")
             for n in names:
-                s.get(f"up/{n}", back / n)
+                s.get(f"{up}/{n}", back / n)
     elif impl == "paramiko":
         c = env.paramiko(forced)
         try:
             s = c.open_sftp()
             for n in names:
-                s.put(str(env.small_dir / n), f"up/{n}")
+                s.put(str(env.small_dir / n), f"{up}/{n}")
             for n in names:
-                s.get(f"up/{n}", str(back / n))
+                s.get(f"{up}/{n}", str(back / n))
         finally:
             c.close()
     else:
@@ -215,9 +223,9 @@ def small_files(env: Env, impl: str, forced: bool) -> None:
             async with asyncssh.connect("127.0.0.1", env.port, **env.asyncssh_opts(forced)) as c:
                 async with c.start_sftp_client() as s:
                     for n in names:
-                        await s.put(str(env.small_dir / n), f"up/{n}")
+                        await s.put(str(env.small_dir / n), f"{up}/{n}")
                     for n in names:
-                        await s.get(f"up/{n}", str(back / n))
+                        await s.get(f"{up}/{n}", str(back / n))
         asyncio.run(run())
     if len(os.listdir(back)) != NFILES:
         raise RuntimeError(f"{impl}: {len(os.listdir(back))} files came back")
