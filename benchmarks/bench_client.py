@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import resource
 import shutil
@@ -149,6 +150,26 @@ class Env:
 
 # -- workloads ------------------------------------------------------------------------------------
 
+@contextlib.contextmanager
+def paramiko_sftp(env: Env, forced: bool):
+    c = env.paramiko(forced)
+    try:
+        yield c.open_sftp()
+    finally:
+        c.close()
+
+
+def asyncssh_sftp(env: Env, forced: bool, body) -> None:
+    """Run ``await body(sftp_client)`` on an asyncssh connection."""
+    import asyncssh
+
+    async def run():
+        async with asyncssh.connect("127.0.0.1", env.port, **env.asyncssh_opts(forced)) as c:
+            async with c.start_sftp_client() as s:
+                await body(s)
+    asyncio.run(run())
+
+
 def sftp_transfer(env: Env, impl: str, forced: bool, get: bool) -> None:
     """One 512 MiB file down (``get``) or up, with each client's own whole-file call."""
     local, remote = (env.local_dl, "big.remote") if get else (env.local_big, "big.up")
@@ -159,20 +180,12 @@ def sftp_transfer(env: Env, impl: str, forced: bool, get: bool) -> None:
         with env.pylibssh(forced) as c, c.sftp() as s:
             s.get(remote, local) if get else s.put(local, remote)
     elif impl == "paramiko":
-        c = env.paramiko(forced)
-        try:
-            s = c.open_sftp()
+        with paramiko_sftp(env, forced) as s:
             s.get(remote, str(local)) if get else s.put(str(local), remote)
-        finally:
-            c.close()
     else:
-        import asyncssh
-
-        async def run():
-            async with asyncssh.connect("127.0.0.1", env.port, **env.asyncssh_opts(forced)) as c:
-                async with c.start_sftp_client() as s:
-                    await (s.get(remote, str(local)) if get else s.put(str(local), remote))
-        asyncio.run(run())
+        async def run(s):
+            await (s.get(remote, str(local)) if get else s.put(str(local), remote))
+        asyncssh_sftp(env, forced, run)
     if get and local.stat().st_size != env.size:
         raise RuntimeError(f"{impl}: downloaded {local.stat().st_size} bytes")
 
@@ -207,26 +220,18 @@ def small_files(env: Env, impl: str, forced: bool) -> None:
             for n in names:
                 s.get(f"{up}/{n}", back / n)
     elif impl == "paramiko":
-        c = env.paramiko(forced)
-        try:
-            s = c.open_sftp()
+        with paramiko_sftp(env, forced) as s:
             for n in names:
                 s.put(str(env.small_dir / n), f"{up}/{n}")
             for n in names:
                 s.get(f"{up}/{n}", str(back / n))
-        finally:
-            c.close()
     else:
-        import asyncssh
-
-        async def run():
-            async with asyncssh.connect("127.0.0.1", env.port, **env.asyncssh_opts(forced)) as c:
-                async with c.start_sftp_client() as s:
-                    for n in names:
-                        await s.put(str(env.small_dir / n), f"{up}/{n}")
-                    for n in names:
-                        await s.get(f"{up}/{n}", str(back / n))
-        asyncio.run(run())
+        async def run(s):
+            for n in names:
+                await s.put(str(env.small_dir / n), f"{up}/{n}")
+            for n in names:
+                await s.get(f"{up}/{n}", str(back / n))
+        asyncssh_sftp(env, forced, run)
     if len(os.listdir(back)) != NFILES:
         raise RuntimeError(f"{impl}: {len(os.listdir(back))} files came back")
 
