@@ -225,6 +225,55 @@ def test_back_pressure_slow_reader(connect):
     listener.close()
 
 
+def test_back_pressure_slow_local_reader(connect):
+    """The other way: a destination that sends without end, a local reader that does not read.
+    The channel is paused and the SSH window holds sshd (and so the sender) back; nothing
+    piles up in the client; everything arrives once the reader reads."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    sent = [0]
+    block = os.urandom(1 << 16)
+    stop = threading.Event()
+
+    def sender() -> None:
+        conn, _ = listener.accept()
+        conn.settimeout(0.5)
+        try:
+            while not stop.is_set():
+                try:  # a continuous repetition of block, whatever each send takes
+                    sent[0] += conn.send(block[sent[0] % len(block):])
+                except socket.timeout:
+                    continue
+            conn.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    t = threading.Thread(target=sender, daemon=True)
+    t.start()
+    c = connect()
+    fwd = c.forward_local_port("127.0.0.1", 0, "127.0.0.1", listener.getsockname()[1])
+    s = connect_to(("127.0.0.1", fwd.port))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    time.sleep(3)
+    held = sent[0]
+    time.sleep(1)
+    assert sent[0] - held < (1 << 20)  # stalled
+    assert held < (48 << 20), held
+    (bridge,) = fwd.bridges
+    assert bridge.channel.paused and bridge._out_bytes < (4 << 20)
+    stop.set()
+    t.join(DEADLINE)
+    s.settimeout(DEADLINE)
+    got = recv_all(s)
+    assert len(got) == sent[0]
+    assert got == (block * (len(got) // len(block) + 1))[:len(got)]
+    s.close()
+    listener.close()
+
+
 def test_many_concurrent_connections(connect, echo):
     """100 forwarded connections at once, 10 MiB each way, checksummed."""
     c = connect()
