@@ -65,7 +65,6 @@ class ServerChannel(Channel):
         self.sftp: SFTPServer | None = None
         self._paused = True  # until a request that starts the exchange is accepted
         self._held_until_start = True  # cleared when the application pauses or resumes itself
-
         self.agent_forwarded = False
         self._agent_cb = None
         _live.inc("channels")

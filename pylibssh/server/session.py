@@ -28,7 +28,6 @@ from ..loop import locked
 from . import _live
 from .channel import ServerChannel
 from .sftp import SFTPServer
-
 from .forwarding import (
     GLOBAL_REQUESTS,
     OPEN_EVENTS,
