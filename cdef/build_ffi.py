@@ -46,7 +46,8 @@ def make_ffi():
     ffi.set_source(
         "pylibssh._libssh",
         '#include "pylibssh_glue.h"\n',
-        sources=[_rel("csrc/pylibssh_glue.c"), _rel("csrc/pylibssh_server.c")],
+        sources=[_rel("csrc/pylibssh_glue.c"), _rel("csrc/pylibssh_server.c"),
+                 _rel("csrc/pylibssh_sftp.c")],
         include_dirs=[_rel("csrc")],
         libraries=["ssh"],
         define_macros=[("PYLIBSSH_VERSION", f'"{package_version()}"')],

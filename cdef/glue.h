@@ -19,3 +19,22 @@ int pylibssh_have_message_internals(void);
 int pylibssh_message_pty_modes(ssh_message msg, const unsigned char **data, size_t *len);
 /* 1/0: whether the peer asked for a reply to a channel or global request; -1 unknown */
 int pylibssh_message_want_reply(ssh_message msg);
+
+/* --- SFTP server (csrc/pylibssh_sftp.c) ---
+ * A channel data callback that counts the complete SFTP packets libssh buffered for the channel
+ * (consuming nothing), so that sftp_get_client_message() is only called when it cannot wait. */
+#define PYLIBSSH_SFTP_KNOWN ...
+struct pylibssh_sftp_counter {
+    uint32_t complete;
+    uint32_t taken;
+    uint32_t bad;
+    uint32_t buffered;
+    uint8_t types[...];
+    uint32_t ids[...];
+    ...;
+};
+void pylibssh_sftp_counter_init(struct pylibssh_sftp_counter *c);
+struct ssh_channel_callbacks_struct *
+pylibssh_sftp_counter_callbacks(struct pylibssh_sftp_counter *c);
+/* the request's whole payload (id onwards), for extensions libssh does not parse */
+ssh_buffer pylibssh_sftp_message_packet(sftp_client_message msg);

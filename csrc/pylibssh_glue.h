@@ -8,6 +8,7 @@
 #endif
 
 #include <fcntl.h>
+#include <stdint.h>
 #include <sys/time.h>
 #include <libssh/libssh.h>
 #include <libssh/server.h>
@@ -26,5 +27,21 @@ void pylibssh_init_channel_callbacks(struct ssh_channel_callbacks_struct *cb);
 int pylibssh_have_message_internals(void);
 int pylibssh_message_pty_modes(ssh_message msg, const unsigned char **data, size_t *len);
 int pylibssh_message_want_reply(ssh_message msg);
+
+/* --- SFTP server (csrc/pylibssh_sftp.c) --- */
+#define PYLIBSSH_SFTP_KNOWN 64
+struct pylibssh_sftp_counter {
+    struct ssh_channel_callbacks_struct cb;
+    uint32_t complete; /* complete SFTP packets at the start of the channel's buffer */
+    uint32_t taken;    /* pulled by Python since that count (the next count resets it) */
+    uint32_t bad;      /* 1: the next packet's length is invalid */
+    uint32_t buffered; /* bytes in the channel's buffer at the last count */
+    uint8_t types[PYLIBSSH_SFTP_KNOWN]; /* type and request id of the first packets */
+    uint32_t ids[PYLIBSSH_SFTP_KNOWN];
+};
+void pylibssh_sftp_counter_init(struct pylibssh_sftp_counter *c);
+struct ssh_channel_callbacks_struct *
+pylibssh_sftp_counter_callbacks(struct pylibssh_sftp_counter *c);
+ssh_buffer pylibssh_sftp_message_packet(sftp_client_message msg);
 
 #endif

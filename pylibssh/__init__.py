@@ -16,6 +16,7 @@ from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
 from .keys import Key, KeyType, load_authorized_keys
 from .loop import Loop
+from .sftp import SFTPAttributes, SFTPStatus, Stat
 
 # the server (issue 3)
 from .server import (
@@ -26,6 +27,10 @@ from .server import (
     ServerSession,
     create_server,
 )
+
+# the client (issue 5)
+from .client import Client, ConnectOptions, Process, ProcessError, RunResult, connect
+from .client import connect_async
 
 
 class LibsshVersion(NamedTuple):
@@ -58,11 +63,21 @@ __all__ = [
     "load_authorized_keys",
     "TRACE",
     "Loop",
+    "Stat",
+    "SFTPAttributes",
+    "SFTPStatus",
     "create_server",
     "Server",
     "ServerSession",
     "ServerChannel",
     "AuthMessage",
     "ChannelRequestMessage",
+    "connect",
+    "connect_async",
+    "Client",
+    "ConnectOptions",
+    "Process",
+    "ProcessError",
+    "RunResult",
     *_errors_all,
 ]

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._binding import ffi
+from .._binding import NULL, ffi, lib
 from .._channel import Channel
+from ..errors import ChannelError
+from ..loop import locked
 from . import _live
 from .messages import ChannelRequestMessage, PtyInfo
+from .sftp import SFTPServer
 
 if TYPE_CHECKING:
     from .session import ServerSession
@@ -28,9 +31,12 @@ class ServerChannel(Channel):
     was granted: ``pty`` (a :class:`PtyInfo`, kept current by window changes), ``env`` (accepted
     variables), ``exec_command``, ``subsystem``, ``shell``.
 
-    Input is emitted as ``data`` as it arrives: listen for it before answering the request that
-    starts the exchange (or :meth:`pause` until you do; paused input waits in the SSH window),
-    since data nobody listens to is not kept.
+    Input sent before an ``exec``, ``shell`` or ``subsystem`` request is accepted waits in the
+    SSH window (the channel starts paused); accepting one of them resumes the channel, and from
+    then on input is emitted as ``data`` as it arrives: listen for it before accepting (or
+    :meth:`pause`), since data nobody listens to is not kept. ``message.sftp_accept()`` on a
+    ``subsystem`` request switches the channel to SFTP instead (``sftp:*`` events,
+    :mod:`pylibssh.server.sftp`).
     """
 
     def __init__(self, session: ServerSession, c_channel):
@@ -42,6 +48,16 @@ class ServerChannel(Channel):
         self.exec_command: str | None = None
         self.subsystem: str | None = None
         self.shell = False
+        # counts complete SFTP packets in libssh's buffer; registered in front of the Python
+        # callbacks from the start, because a client may send SFTP's INIT together with its
+        # subsystem request (the channel is paused then, so the bytes stay in libssh)
+        self._sftp_counter = ffi.new("struct pylibssh_sftp_counter *")
+        lib.pylibssh_sftp_counter_init(self._sftp_counter)
+        lib.ssh_set_channel_callbacks(c_channel,
+                                      lib.pylibssh_sftp_counter_callbacks(self._sftp_counter))
+        self.sftp: SFTPServer | None = None
+        self._paused = True  # until a request that starts the exchange is accepted
+        self._held_until_start = True  # cleared when the application pauses or resumes itself
         _live.inc("channels")
 
     @property
@@ -56,10 +72,65 @@ class ServerChannel(Channel):
             self.env[msg.env_name] = msg.env_value or ""
         elif kind == "exec":
             self.exec_command = msg.exec_command
+            self._started()
         elif kind == "subsystem":
             self.subsystem = msg.subsystem_name
+            if self.sftp is None:
+                self._started()
         elif kind == "shell":
             self.shell = True
+            self._started()
+
+    def _started(self) -> None:
+        if self._held_until_start:
+            self._held_until_start = False
+            super().resume()
+
+    @locked
+    def pause(self) -> None:
+        self._held_until_start = False  # the application decides from now on
+        super().pause()
+
+    @locked
+    def resume(self) -> None:
+        self._held_until_start = False
+        super().resume()
+
+    def _start_sftp(self) -> SFTPServer:
+        """Switch to SFTP (``ChannelRequestMessage.sftp_accept``): requests are pulled from
+        libssh by the SFTP server; the channel itself stays paused and emits no ``data``."""
+        if self.sftp is not None:
+            raise ChannelError("this channel already runs SFTP")
+        if self.exec_command is not None or self.shell or self.subsystem is not None:
+            raise ChannelError("this channel already runs a command, shell or subsystem")
+        self.sftp = SFTPServer(self)
+        self._paused = True
+        self._held_until_start = False
+        self._session._sftp_servers.add(self.sftp)
+        self._session.kick()  # the INIT may be waiting already
+        return self.sftp
+
+    # in SFTP mode EOF and close come from libssh while the channel is paused: hand them over
+
+    def _on_eof(self) -> None:
+        if self.sftp is not None:
+            self.eof_received = True
+            self._emit_safely("end")
+            self.sftp._on_client_eof()
+            return
+        super()._on_eof()
+
+    def _on_remote_close(self) -> None:
+        if self.sftp is not None or self._held_until_start:
+            # nothing is held for the application: in SFTP mode libssh's bytes are requests;
+            # before any start request, no one could ever read them
+            self._paused = False
+        super()._on_remote_close()
+
+    def _c_write_wontblock(self, nbytes: int) -> None:
+        if self.sftp is not None:
+            self._session.defer(self.sftp._pump)
+        super()._c_write_wontblock(nbytes)
 
     def _window_changed(self, msg: ChannelRequestMessage) -> None:
         if self.pty is not None:
@@ -74,5 +145,13 @@ class ServerChannel(Channel):
         for msg in list(self._requests):
             msg._discard()
         self._requests.clear()
+        if self.sftp is not None:
+            # the sftp session and its messages go before the channel they write to
+            self._session._sftp_servers.discard(self.sftp)
+            self.sftp._free()
+        if self._ch != NULL and (not session_gone or self._session._s != NULL):
+            # libssh may keep a freed channel until the client's CLOSE: it must not call us
+            lib.ssh_remove_channel_callbacks(
+                self._ch, lib.pylibssh_sftp_counter_callbacks(self._sftp_counter))
         _live.dec("channels")
         super()._free(session_gone)

@@ -472,6 +472,19 @@ class ChannelRequestMessage(Message):
         self.channel._request_accepted(self)
         self._sent(rc, "success")
 
+    @locked
+    def sftp_accept(self):
+        """Accept a ``subsystem`` request for ``sftp`` and switch the channel to SFTP: from now
+        on the channel emits ``sftp:<type>`` and ``sftpmessage`` events (see
+        :mod:`pylibssh.server.sftp`). Returns the channel's :class:`SFTPServer`."""
+        if self.subtype != "subsystem":
+            raise ValueError(f"sftp_accept() answers a subsystem request, not {self.subtype!r}")
+        if self.replied:
+            self._begin_reply()  # raises the right error
+        sftp = self.channel._start_sftp()
+        self.reply_success()
+        return sftp
+
     def _after_default(self, rc: int) -> None:
         self._sent(rc, "failure")
 

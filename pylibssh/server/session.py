@@ -24,6 +24,7 @@ from ..events import EventEmitter
 from ..loop import locked
 from . import _live
 from .channel import ServerChannel
+from .sftp import SFTPServer
 from .messages import (
     CHANNEL_REQUEST_EVENTS,
     AuthMessage,
@@ -82,6 +83,7 @@ class ServerSession(LoopSession):
         self.connected = False  # key exchange done, `connection` emitted
         self._kex_done = False
         self._messages: set[Message] = set()
+        self._sftp_servers: set[SFTPServer] = set()
         self._by_channel: dict[int, ServerChannel] = {}
         self._kbdint_user: str | None = None
         self._must_disconnect = ""  # a reason, once a limit was reached
@@ -140,6 +142,8 @@ class ServerSession(LoopSession):
                     self._reply_raw(c_msg)
                 continue
             self._handle_message(c_msg)
+        for sftp in list(self._sftp_servers):
+            sftp._pump()
 
     def _handle_message(self, c_msg) -> None:
         kind = lib.ssh_message_type(c_msg)

@@ -1,0 +1,164 @@
+"""User authentication as a task: the methods the server allows, tried in OpenSSH's order
+(public keys given, the agent, default identity files, keyboard-interactive, password), with
+partial success (multi-factor: the server asks for more methods) followed through.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from .._binding import NULL, ffi, lib
+from ..errors import AuthenticationError, KeyFormatError, error_from
+from ..keys import Key
+from ._task import AGAIN, TaskGen
+from .session import ClientSession
+
+log = logging.getLogger("pylibssh.client")
+
+#: ``kbdint(name, instruction, prompts) -> answers``; prompts are (text, echo) pairs
+KbdintCallback = Callable[[str, str, list[tuple[str, bool]]], Sequence[str]]
+KeySource = Union[str, "os.PathLike[str]", Key]
+
+_METHOD_NAMES = {
+    lib.SSH_AUTH_METHOD_NONE: "none",
+    lib.SSH_AUTH_METHOD_PASSWORD: "password",
+    lib.SSH_AUTH_METHOD_PUBLICKEY: "publickey",
+    lib.SSH_AUTH_METHOD_HOSTBASED: "hostbased",
+    lib.SSH_AUTH_METHOD_INTERACTIVE: "keyboard-interactive",
+    lib.SSH_AUTH_METHOD_GSSAPI_MIC: "gssapi-with-mic",
+}
+DEFAULT_IDENTITIES = ("id_ed25519", "id_ecdsa", "id_rsa")
+
+
+@dataclass
+class Credentials:
+    password: str | None = None
+    keys: list[KeySource] = field(default_factory=list)
+    passphrase: str | bytes | None = None
+    agent: bool = True                  # use SSH_AUTH_SOCK when set
+    look_for_keys: bool = True          # ~/.ssh/id_* when no keys were given
+    kbdint: KbdintCallback | None = None
+    methods: Sequence[str] | None = None  # restrict to these method names
+
+    def load_keys(self) -> list[Key]:
+        """The private keys to offer, loaded (files that cannot be read are skipped with a
+        log line when they are defaults, raised when the caller named them)."""
+        out: list[Key] = []
+        for src in self.keys:
+            if isinstance(src, Key):
+                out.append(src)
+            else:
+                out.append(Key.from_private_file(os.path.expanduser(os.fspath(src)),
+                                                 self.passphrase))
+        if not self.keys and self.look_for_keys:
+            home = os.path.expanduser("~/.ssh")
+            for name in DEFAULT_IDENTITIES:
+                path = os.path.join(home, name)
+                if os.path.exists(path):
+                    try:
+                        out.append(Key.from_private_file(path, self.passphrase))
+                    except (KeyFormatError, OSError) as exc:
+                        log.debug("skipping %s: %s", path, exc)
+        return out
+
+
+def method_names(mask: int) -> tuple[str, ...]:
+    return tuple(name for bit, name in _METHOD_NAMES.items() if mask & bit)
+
+
+def _auth_poller(session: ClientSession, fn: Callable[[], int]) -> Callable[[], Any]:
+    def poll() -> Any:
+        session._check_open()
+        rc = fn()
+        if rc == lib.SSH_AUTH_AGAIN:
+            return AGAIN
+        if rc == lib.SSH_AUTH_ERROR:
+            raise error_from(session._s, "authentication", AuthenticationError)
+        return rc
+    return poll
+
+
+def authenticate(session: ClientSession, user: str, creds: Credentials) -> TaskGen:
+    s = session._s
+    u = user.encode()
+    rc = yield _auth_poller(session, lambda: lib.ssh_userauth_none(s, u))
+    tried: list[str] = []
+    keys = creds.load_keys()
+    agent = creds.agent and bool(os.environ.get("SSH_AUTH_SOCK"))
+    password = creds.password
+    kbd_done = pw_done = agent_done = False
+    pending_keys = list(keys)
+    while rc != lib.SSH_AUTH_SUCCESS:
+        allowed = lib.ssh_userauth_list(s, u)
+        names = method_names(allowed)
+        if creds.methods is not None:
+            allowed &= sum(b for b, n in _METHOD_NAMES.items() if n in creds.methods)
+        if rc == lib.SSH_AUTH_PARTIAL:
+            log.debug("partial success; the server now asks for %s", names)
+        step = None
+        if allowed & lib.SSH_AUTH_METHOD_PUBLICKEY and pending_keys:
+            key = pending_keys.pop(0)
+            tried.append(f"publickey ({key.type_name} {key.fingerprint()})")
+            step = _auth_poller(session, lambda k=key: lib.ssh_userauth_publickey(s, u, k._key))
+        elif allowed & lib.SSH_AUTH_METHOD_PUBLICKEY and agent and not agent_done:
+            agent_done = True
+            tried.append("publickey (agent)")
+            step = _auth_poller(session, lambda: lib.ssh_userauth_agent(s, u))
+        elif (allowed & lib.SSH_AUTH_METHOD_INTERACTIVE and not kbd_done
+              and (creds.kbdint is not None or password is not None)):
+            kbd_done = True
+            tried.append("keyboard-interactive")
+            rc = yield from _kbdint(session, u, creds.kbdint, password)
+            if password is not None and creds.kbdint is None:
+                pw_done = pw_done or rc == lib.SSH_AUTH_SUCCESS
+            continue
+        elif allowed & lib.SSH_AUTH_METHOD_PASSWORD and password is not None and not pw_done:
+            pw_done = True
+            tried.append("password")
+            pw = password.encode()
+            step = _auth_poller(session, lambda: lib.ssh_userauth_password(s, u, pw))
+        if step is None:
+            raise AuthenticationError(
+                f"authentication as {user!r} failed: the server allows "
+                f"{', '.join(names) or 'nothing'}; tried {', '.join(tried) or 'nothing'}",
+                allowed_methods=names)
+        rc = yield step
+    session.authenticated = True
+    return tried
+
+
+def _kbdint(session: ClientSession, u: bytes, callback: KbdintCallback | None,
+            password: str | None) -> TaskGen:
+    s = session._s
+    rc = yield _auth_poller(session, lambda: lib.ssh_userauth_kbdint(s, u, NULL))
+    rounds = 0
+    while rc == lib.SSH_AUTH_INFO:
+        rounds += 1
+        if rounds > 20:
+            raise AuthenticationError("keyboard-interactive: too many rounds")
+        name = ffi.string(lib.ssh_userauth_kbdint_getname(s)).decode("utf-8", "replace")
+        instruction = ffi.string(lib.ssh_userauth_kbdint_getinstruction(s)).decode(
+            "utf-8", "replace")
+        prompts = []
+        echo = ffi.new("char *")
+        for i in range(lib.ssh_userauth_kbdint_getnprompts(s)):
+            text = ffi.string(lib.ssh_userauth_kbdint_getprompt(s, i, echo)).decode(
+                "utf-8", "replace")
+            prompts.append((text, echo[0] != b"\0"))
+        if callback is not None:
+            answers = list(callback(name, instruction, prompts))
+        else:  # answer password prompts with the password, as OpenSSH does
+            answers = [password if "password" in p.lower() else "" for p, _ in prompts]
+        if len(answers) != len(prompts):
+            raise AuthenticationError(
+                f"keyboard-interactive: {len(prompts)} prompts, {len(answers)} answers")
+        for i, answer in enumerate(answers):
+            data = answer.encode() if isinstance(answer, str) else bytes(answer)
+            if lib.ssh_userauth_kbdint_setanswer(s, i, data) < 0:
+                raise error_from(s, "keyboard-interactive answer", AuthenticationError)
+        rc = yield _auth_poller(session, lambda: lib.ssh_userauth_kbdint(s, u, NULL))
+    return rc

@@ -1,0 +1,556 @@
+"""The SSH client: ``pylibssh.connect(host, ...)`` / :class:`Client`.
+
+A :class:`Client` is one authenticated connection. Its blocking methods (``run``, ``exec``,
+``shell``, ``sftp``...) take timeouts and wait with ``loop.wait_for``; by default each client has
+a private :class:`~pylibssh.loop.Loop` that the calling thread drives while it waits, so clients
+used from different threads run in parallel (cffi drops the GIL in libssh). Pass ``loop=`` to
+put many clients on one loop and use the ``*_async`` methods (futures) to talk to many hosts from
+one thread.
+"""
+
+from __future__ import annotations
+
+import errno
+import getpass
+import os
+import select
+import shlex
+import socket
+import subprocess
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .._binding import lib
+from .._channel import Channel
+from ..errors import (
+    ClosedError,
+    HostNotFoundError,
+    SSHConnectionError,
+    SSHConnectionRefusedError,
+    SSHError,
+    SSHTimeoutError,
+)
+from ..keys import Key
+from ..loop import Loop
+from ._task import AGAIN, TaskGen, wait
+from .auth import Credentials, KbdintCallback, KeySource, authenticate
+from .hostkeys import HostKeyPolicy, normalize_policy, verify_host_key
+from .process import (
+    Process,
+    RunResult,
+    command_line,
+    open_process,
+    open_session_gen,
+    run_gen,
+    setup_requests,
+)
+from .session import ClientSession, set_option
+
+__all__ = ["Client", "ConnectOptions", "connect", "connect_async"]
+
+DEFAULT_TIMEOUT = 30.0
+
+
+@dataclass
+class ConnectOptions:
+    """Everything :func:`connect` accepts (also what ssh_config resolves to)."""
+
+    host: str
+    port: int | None = None
+    user: str | None = None
+    password: str | None = None
+    keys: list[KeySource] = field(default_factory=list)
+    passphrase: str | bytes | None = None
+    agent: bool = True
+    look_for_keys: bool = True
+    kbdint: KbdintCallback | None = None
+    auth_methods: Sequence[str] | None = None
+    known_hosts: str | None = "~/.ssh/known_hosts"
+    global_known_hosts: str | None = "/etc/ssh/ssh_known_hosts"
+    host_key_policy: HostKeyPolicy = "strict"
+    host_key_alias: str | None = None
+    ciphers: str | Sequence[str] | None = None
+    kex: str | Sequence[str] | None = None
+    host_key_algorithms: str | Sequence[str] | None = None
+    macs: str | Sequence[str] | None = None
+    compression: bool = False
+    timeout: float | None = DEFAULT_TIMEOUT      # connect + authenticate
+    op_timeout: float | None = None              # default for later calls (None: none)
+    keepalive_interval: float = 0.0
+    keepalive_count_max: int = 3
+    sock: Any = None                             # a connected socket, or a Channel
+    proxy_command: str | None = None
+    proxy_jump: str | Sequence[str] | None = None
+    config: str | None = "~/.ssh/config"         # ssh_config file; None: none
+    rekey_data: int | None = None
+
+
+def _alg_list(value: str | Sequence[str]) -> str:
+    return value if isinstance(value, str) else ",".join(value)
+
+
+def _configure(session: ClientSession, o: ConnectOptions) -> None:
+    s = session._s
+    set_option(s, "host", o.host_key_alias or o.host)
+    set_option(s, "port", o.port or 22)
+    set_option(s, "user", o.user)
+    set_option(s, "nodelay", 1)
+    if o.known_hosts:
+        set_option(s, "knownhosts", os.path.expanduser(o.known_hosts))
+    else:
+        set_option(s, "knownhosts", "/dev/null")
+    glob = os.path.expanduser(o.global_known_hosts or "")
+    set_option(s, "global_knownhosts", glob if glob and os.path.exists(glob) else "/dev/null")
+    if o.ciphers:
+        set_option(s, "ciphers_c_s", _alg_list(o.ciphers))
+        set_option(s, "ciphers_s_c", _alg_list(o.ciphers))
+    if o.macs:
+        set_option(s, "hmac_c_s", _alg_list(o.macs))
+        set_option(s, "hmac_s_c", _alg_list(o.macs))
+    if o.kex:
+        set_option(s, "key_exchange", _alg_list(o.kex))
+    if o.host_key_algorithms:
+        set_option(s, "hostkeys", _alg_list(o.host_key_algorithms))
+    set_option(s, "compression", "yes" if o.compression else "no")
+    if o.rekey_data:
+        set_option(s, "rekey_data", o.rekey_data)
+
+
+def _resolve(host: str, port: int) -> list[tuple]:
+    try:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise HostNotFoundError(f"cannot resolve {host!r}: {exc.strerror}") from None
+
+
+def _tcp_connect_gen(session: ClientSession, host: str, port: int) -> TaskGen:
+    """A nonblocking TCP connect to each address of ``host`` in turn; the connected socket."""
+    last: Exception | None = None
+    for family, type_, proto, _, addr in _resolve(host, port):
+        sock = socket.socket(family, type_, proto)
+        sock.setblocking(False)
+        err = sock.connect_ex(addr)
+        if err not in (0, errno.EINPROGRESS):
+            sock.close()
+            last = OSError(err, os.strerror(err))
+            continue
+        fd = sock.fileno()
+        loop = session._loop
+
+        def writable(fd: int = fd) -> Any:
+            return True if select.select([], [fd], [], 0)[1] else AGAIN
+
+        tasks = session._tasks
+        loop.add_writer(fd, lambda: [t.poke() for t in list(tasks)])
+        try:
+            yield writable
+        except BaseException:
+            loop.remove_fd(fd)
+            sock.close()
+            raise
+        loop.remove_fd(fd)
+        err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err == 0:
+            return sock
+        sock.close()
+        last = OSError(err, os.strerror(err))
+    if isinstance(last, OSError) and last.errno == errno.ECONNREFUSED:
+        raise SSHConnectionRefusedError(f"connection to {host} port {port} refused")
+    raise SSHConnectionError(f"cannot connect to {host} port {port}: {last}")
+
+
+class _ChannelSocket:
+    """Carries a session's bytes over another session's channel (ProxyJump, or a channel the
+    caller opened): a socketpair whose far end is pumped to and from the channel by the loop."""
+
+    def __init__(self, channel: Channel):
+        self.channel = channel
+        self.loop = channel._loop
+        ours, theirs = socket.socketpair()
+        ours.setblocking(False)
+        self.sock = ours
+        self.outbuf = bytearray()
+        channel.on("data", self._from_channel)
+        channel.on("end", self._channel_eof)
+        channel.on("close", self._closed)
+        channel.on("drain", self._resume_reading)
+        self.loop.add_reader(ours.fileno(), self._from_socket)
+        self.peer = theirs
+        channel.resume()  # open_channel_to() holds early data (the server's banner) until now
+
+    def _from_channel(self, data: bytes, is_stderr: bool) -> None:
+        if is_stderr:
+            return
+        self.outbuf += data
+        self._write_out()
+
+    def _write_out(self) -> None:
+        if self.sock is None:
+            return
+        try:
+            n = self.sock.send(self.outbuf)
+            del self.outbuf[:n]
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError:
+            self._closed()
+            return
+        if self.outbuf:
+            self.loop.add_writer(self.sock.fileno(), self._write_out)
+        else:
+            self.loop.remove_writer(self.sock.fileno())
+
+    def _from_socket(self) -> None:
+        try:
+            data = self.sock.recv(262144)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.loop.remove_reader(self.sock.fileno())
+            if not self.channel.closed:
+                self.channel.close()
+            return
+        if not self.channel.closed and not self.channel.write(data):
+            self.loop.remove_reader(self.sock.fileno())  # until drain
+
+    def _resume_reading(self) -> None:
+        if self.sock is not None:
+            self.loop.add_reader(self.sock.fileno(), self._from_socket)
+
+    def _channel_eof(self) -> None:
+        if self.sock is not None and not self.outbuf:
+            try:
+                self.sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+    def _closed(self, *args: Any) -> None:
+        if self.sock is not None:
+            self.loop.remove_fd(self.sock.fileno())
+            self.sock.close()
+            self.sock = None
+
+
+class _ProxyCommand:
+    """``ProxyCommand``: the command's stdin/stdout are the session's socket."""
+
+    def __init__(self, command: str, host: str, port: int, user: str):
+        command = (command.replace("%h", host).replace("%p", str(port))
+                   .replace("%r", user).replace("%%", "%"))
+        ours, theirs = socket.socketpair()
+        self.proc = subprocess.Popen(command, shell=True, stdin=theirs, stdout=theirs,
+                                     start_new_session=True)
+        theirs.close()
+        self.sock = ours
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(2)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(2)
+
+
+class Client:
+    """An authenticated SSH connection. Create with :func:`connect` (blocking) or
+    :func:`connect_async` (a future, for many connections from one thread)."""
+
+    def __init__(self, session: ClientSession, options: ConnectOptions, own_loop: bool,
+                 helpers: list[Any]):
+        self._session = session
+        self._loop = session._loop
+        self.options = options
+        self._own_loop = own_loop
+        self._helpers = helpers  # proxies and jump clients that live as long as this one
+        self.timeout = options.op_timeout
+
+    # -- running commands -------------------------------------------------------------------------
+
+    def _t(self, timeout: Any) -> float | None:
+        return self.timeout if timeout is ... else timeout
+
+    def run_async(self, command: str | list[str], *, input: bytes | str | None = None,
+                  env: Mapping[str, str] | None = None, pty: bool = False,
+                  timeout: float | None = None) -> Future:
+        """Start ``command``; the future's result is a :class:`RunResult`."""
+        cmd = command_line(command)
+        data = input.encode() if isinstance(input, str) else input
+        return self._session.start_task(run_gen(self._session, cmd, data, env, pty),
+                                        f"running {cmd!r}", timeout).future
+
+    def run(self, command: str | list[str], *, input: bytes | str | None = None,
+            env: Mapping[str, str] | None = None, pty: bool = False, timeout: Any = ...,
+            check: bool = False) -> RunResult:
+        """Run ``command`` to completion: its stdout, stderr, exit status and exit signal.
+        Output of any size is collected without deadlock."""
+        t = self._t(timeout)
+        future = self.run_async(command, input=input, env=env, pty=pty, timeout=t)
+        result: RunResult = wait(self._loop, future, None if t is None else t + 5,
+                                 f"running {command!r}")
+        return result.check() if check else result
+
+    def exec(self, command: str | list[str], *, env: Mapping[str, str] | None = None,
+             pty: bool = False, term: str = "xterm", cols: int = 80, rows: int = 24,
+             timeout: Any = ...) -> Process:
+        """Start ``command`` and return a streaming :class:`Process`."""
+        cmd = command_line(command)
+        gen = open_session_gen(self._session, setup_requests(
+            cmd, env=env, pty=pty, term=term, cols=cols, rows=rows))
+        return open_process(self._session, gen, cmd, self._t(timeout))
+
+    def shell(self, *, term: str = "xterm", cols: int = 80, rows: int = 24,
+              env: Mapping[str, str] | None = None, pty: bool = True,
+              timeout: Any = ...) -> Process:
+        """An interactive shell, on a pseudo-terminal unless ``pty=False``."""
+        gen = open_session_gen(self._session, setup_requests(
+            None, env=env, pty=pty, term=term, cols=cols, rows=rows, shell=True))
+        return open_process(self._session, gen, None, self._t(timeout))
+
+    def subsystem(self, name: str, *, timeout: Any = ...) -> Process:
+        """Start a subsystem ("sftp", "netconf"...) and return its :class:`Process`."""
+        gen = open_session_gen(self._session, setup_requests(None, subsystem=name))
+        return open_process(self._session, gen, None, self._t(timeout))
+
+    def sftp(self, timeout: Any = ...):
+        """An :class:`~pylibssh.client.sftp.SFTPClient` on this connection."""
+        from .sftp import SFTPClient
+        return SFTPClient(self, self._t(timeout))
+
+    # -- state ------------------------------------------------------------------------------------
+
+    @property
+    def session(self) -> ClientSession:
+        return self._session
+
+    @property
+    def loop(self) -> Loop:
+        return self._loop
+
+    @property
+    def host_key(self) -> Key | None:
+        return self._session.host_key
+
+    @property
+    def closed(self) -> bool:
+        return self._session.closed
+
+    @property
+    def is_active(self) -> bool:
+        return not self._session.closed
+
+    def close(self) -> None:
+        """Disconnect (idempotent)."""
+        session = self._session
+        session.close()
+        if self._own_loop and not self._loop.closed:
+            # let the lingering close finish (the server answers the DISCONNECT with FIN)
+            if not self._loop.running:
+                self._loop.run_until(lambda: not self._loop._fds, 2.0)
+            self._loop.close()
+        for helper in self._helpers:
+            helper.close()
+        self._helpers = []
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        o = self.options
+        state = "closed" if self.closed else "open"
+        return f"<pylibssh.Client {o.user}@{o.host}:{o.port} {state}>"
+
+
+def _finish_options(o: ConnectOptions) -> ConnectOptions:
+    o = replace(o, keys=list(o.keys))
+    if o.config:
+        from .config import apply_config
+        o = apply_config(o)
+    if o.port is None:
+        o.port = 22
+    if o.user is None:
+        o.user = getpass.getuser()
+    o.host_key_policy = normalize_policy(o.host_key_policy)
+    return o
+
+
+def _connect_gen(session: ClientSession, o: ConnectOptions, helpers: list[Any]) -> TaskGen:
+    sock = o.sock
+    if isinstance(sock, Channel):
+        bridge = _ChannelSocket(sock)
+        helpers.append(_Closer(bridge._closed))
+        sock = bridge.peer
+    elif sock is None and o.proxy_command:
+        proxy = _ProxyCommand(o.proxy_command, o.host, o.port or 22, o.user or "")
+        helpers.append(proxy)
+        sock = proxy.sock
+    elif sock is None:
+        sock = yield from _tcp_connect_gen(session, o.host, o.port or 22)
+    else:
+        sock = socket.socket(fileno=os.dup(sock.fileno()))
+
+    def after() -> TaskGen:
+        session.host_key = verify_host_key(
+            session._s, o.host_key_alias or o.host, o.port or 22, o.host_key_policy,
+            os.path.expanduser(o.known_hosts) if o.known_hosts else None,
+            os.path.expanduser(o.global_known_hosts) if o.global_known_hosts else None)
+        creds = Credentials(o.password, o.keys, o.passphrase, o.agent, o.look_for_keys,
+                            o.kbdint, o.auth_methods)
+        yield from authenticate(session, o.user, creds)
+        if o.keepalive_interval:
+            session.start_keepalive(o.keepalive_interval, o.keepalive_count_max)
+        return session
+
+    try:
+        result = yield from session.connect_gen(sock, after)
+    except BaseException:
+        for helper in helpers:
+            helper.close()
+        raise
+    return result
+
+
+class _Closer:
+    def __init__(self, fn):
+        self.close = fn
+
+
+def _start(options: ConnectOptions, loop: Loop | None) -> tuple[Future, ClientSession,
+                                                                 list[Any], bool]:
+    o = _finish_options(options)
+    helpers: list[Any] = []
+    if o.proxy_jump and o.sock is None and not o.proxy_command:
+        jump_client, channel = _open_jump(options, o, loop)
+        helpers.append(jump_client)
+        o = replace(o, sock=channel)
+        loop = jump_client._loop  # the jump connection's channel lives on that loop
+    own = loop is None
+    the_loop = loop or Loop("pylibssh-client")
+    session = ClientSession(the_loop)
+    try:
+        with the_loop.lock:
+            _configure(session, o)
+    except BaseException:
+        session.close()
+        raise
+    task = session.start_task(_connect_gen(session, o, helpers),
+                              f"connecting to {o.host}:{o.port}", o.timeout)
+    outer: Future = Future()
+
+    def done(f: Future) -> None:
+        if f.exception() is not None:
+            if own and not the_loop.running:
+                pass  # closed by the waiter
+            outer.set_exception(f.exception())
+        else:
+            outer.set_result(Client(session, o, own, helpers))
+
+    task.future.add_done_callback(done)
+    return outer, session, helpers, own
+
+
+def _open_jump(given: ConnectOptions, o: ConnectOptions, loop: Loop | None
+               ) -> tuple[Client, Channel]:
+    """Connect through the ProxyJump hosts (``[user@]host[:port]`` comma list), returning the
+    last jump client and a direct-tcpip channel from it to the target. Each hop gets the
+    caller's own options (not the target's config), with its own ssh_config entry applied."""
+    jumps = o.proxy_jump
+    hops = jumps if not isinstance(jumps, str) else jumps.split(",")
+    hops = [h.strip() for h in hops if h.strip() and h.strip().lower() != "none"]
+    client: Client | None = None
+    for hop in hops:
+        user, _, hostport = hop.rpartition("@")
+        host, port = hostport, None
+        if hostport.startswith("["):
+            host, _, rest = hostport[1:].partition("]")
+            port = int(rest[1:]) if rest.startswith(":") else None
+        elif hostport.count(":") == 1:
+            host, p = hostport.split(":")
+            port = int(p)
+        hop_opts = replace(given, host=host, port=port, user=user or None, proxy_jump=None,
+                           proxy_command=None, sock=None, password=None, host_key_alias=None)
+        hop_opts = _finish_options(hop_opts)
+        hop_opts.proxy_jump = None  # the chain is driven from here, hop by hop
+        if client is not None:
+            hop_opts.sock = client.open_channel_to(hop_opts.host, hop_opts.port or 22)
+            hop_client = connect(options=hop_opts, loop=client._loop)
+            hop_client._helpers.append(client)
+            client = hop_client
+        else:
+            client = connect(options=hop_opts, loop=loop)
+    assert client is not None
+    return client, client.open_channel_to(o.host, o.port or 22)
+
+
+def _open_channel_to(self: Client, host: str, port: int, timeout: Any = ...) -> Channel:
+    """A direct-tcpip channel from the server to ``host:port`` (what ProxyJump uses). It is
+    returned paused, so nothing is lost before a listener is attached: call ``resume()``."""
+    session = self._session
+    h = host.encode()
+
+    def gen() -> TaskGen:
+        c = lib.ssh_channel_new(session._s)
+        channel = Channel(session, c)
+        channel._paused = True  # hold what arrives until the user listens (resume())
+        try:
+            yield session.call(
+                lambda: lib.ssh_channel_open_forward(channel._ch, h, port, b"127.0.0.1", 0),
+                f"opening a channel to {host}:{port}")
+        except BaseException:
+            channel._free(session_gone=False)
+            raise
+        return channel
+
+    t = self._t(timeout) or DEFAULT_TIMEOUT
+    task = session.start_task(gen(), f"channel to {host}:{port}", t)
+    return wait(self._loop, task.future, t + 5, "opening the channel")
+
+
+Client.open_channel_to = _open_channel_to  # type: ignore[attr-defined]
+
+
+def connect(host: str | None = None, port: int | None = None, user: str | None = None, *,
+            options: ConnectOptions | None = None, loop: Loop | None = None,
+            **kwargs: Any) -> Client:
+    """Connect, verify the host key and authenticate; a :class:`Client` or an exception
+    (:class:`HostNotFoundError`, :class:`SSHConnectionRefusedError`, :class:`SSHTimeoutError`,
+    :class:`HostKeyError` subclasses, :class:`AuthenticationError`...)."""
+    if options is None:
+        if host is None:
+            raise TypeError("connect() needs a host")
+        options = ConnectOptions(host, port, user, **kwargs)
+    future, session, helpers, own = _start(options, loop)
+    t = options.timeout
+    try:
+        return wait(session._loop, future, None if t is None else t + 5,
+                    f"connecting to {options.host}")
+    except BaseException:
+        session.close()
+        for helper in helpers:
+            helper.close()
+        if own and not session._loop.closed:
+            if not session._loop.running:
+                session._loop.run_until(lambda: not session._loop._fds, 1.0)
+            session._loop.close()
+        raise
+
+
+def connect_async(host: str, port: int | None = None, user: str | None = None, *,
+                  loop: Loop, **kwargs: Any) -> Future:
+    """Start connecting on ``loop`` (which the caller runs, e.g. ``loop.run_until``); the
+    future's result is a :class:`Client`."""
+    options = ConnectOptions(host, port, user, **kwargs)
+    future, _, _, _ = _start(options, loop)
+    return future
+
+
+# keep pyflakes quiet about names used only in annotations / re-exported
+_ = (ClosedError, SSHError, SSHTimeoutError, shlex, RunResult)

@@ -1,0 +1,340 @@
+"""Client channels: commands, shells and subsystems.
+
+:class:`ClientChannel` is the shared :class:`~pylibssh._channel.Channel` with its output kept in
+two buffers (stdout, stderr) instead of emitted as events. A channel whose reader falls behind is
+paused above :attr:`ClientChannel.buffer_limit`, which holds the server back by the SSH window,
+so a command's output never has to fit in memory; :meth:`Client.run` collects everything.
+
+:class:`Process` is the blocking face of one channel (read/write/wait with timeouts); the same
+channel can be used without blocking through ``open_*_async`` futures and its events.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .._binding import NULL, lib
+from .._channel import Channel
+from ..errors import ChannelError, ChannelOpenError, RequestDeniedError, SSHError, SSHTimeoutError
+from ..loop import locked
+from ._task import AGAIN, TaskGen, wait
+
+if TYPE_CHECKING:
+    from .session import ClientSession
+
+__all__ = ["ClientChannel", "Process", "RunResult", "ProcessError"]
+
+
+@dataclass
+class RunResult:
+    """What :meth:`Client.run` returns."""
+
+    command: str
+    stdout: bytes
+    stderr: bytes
+    exit_status: int | None
+    exit_signal: str | None = None
+
+    @property
+    def returncode(self) -> int | None:
+        """subprocess's convention: the exit status, or minus the signal number."""
+        if self.exit_signal:
+            import signal as _signal
+            num = getattr(_signal, "SIG" + self.exit_signal, None)
+            return -int(num) if num is not None else -1
+        return self.exit_status
+
+    def check(self) -> RunResult:
+        if self.exit_status != 0:
+            raise ProcessError(self)
+        return self
+
+
+class ProcessError(SSHError):
+    """A command ended with a non-zero status (``run(..., check=True)``)."""
+
+    def __init__(self, result: RunResult):
+        how = (f"signal {result.exit_signal}" if result.exit_signal
+               else f"status {result.exit_status}")
+        tail = result.stderr[-500:].decode("utf-8", "replace").strip()
+        super().__init__(f"{result.command!r} exited with {how}"
+                         + (f": {tail}" if tail else ""))
+        self.result = result
+
+
+class ClientChannel(Channel):
+    """A session channel opened by the client; output is buffered for reading."""
+
+    #: pause the channel (hold the server back) when this much output waits unread
+    buffer_limit = 4 << 20
+
+    def __init__(self, session: ClientSession, c_channel):
+        super().__init__(session, c_channel)
+        self._bufs: tuple[bytearray, bytearray] = (bytearray(), bytearray())
+        self.collect = False  # run(): keep everything, never pause
+
+    # output arrives here (loop thread, lock held)
+    def _on_data(self, chunk: bytes, is_stderr: bool) -> None:
+        buf = self._bufs[1 if is_stderr else 0]
+        buf += chunk
+        if self.listener_count("data"):
+            self._emit_safely("data", chunk, is_stderr)
+        if not self.collect and len(buf) > self.buffer_limit and not self._paused:
+            self._paused = True  # resumed by read()
+
+    def _take(self, is_stderr: bool, n: int) -> bytes:
+        buf = self._bufs[1 if is_stderr else 0]
+        if n < 0 or n >= len(buf):
+            data = bytes(buf)
+            buf.clear()
+        else:
+            data = bytes(buf[:n])
+            del buf[:n]
+        if self._paused and len(buf) <= self.buffer_limit // 2 and not self._closed:
+            self.resume()
+        return data
+
+    @property
+    def finished(self) -> bool:
+        """The server closed the channel (all output and the exit status are in)."""
+        return self._closed or self._remote_closed
+
+    # -- requests (pollers for tasks) -------------------------------------------------------------
+
+    def request(self, what: str, fn) -> Any:
+        session = self._session
+
+        def poll() -> Any:
+            if self._closed:
+                raise ChannelError(f"{what}: the channel is closed")
+            rc = fn(self._ch)
+            if rc == lib.SSH_AGAIN:
+                return AGAIN
+            if rc == lib.SSH_ERROR:
+                from ..errors import last_error
+                msg, code = last_error(session._s)
+                if code == lib.SSH_REQUEST_DENIED:
+                    raise RequestDeniedError(f"the server refused {what}: {msg}")
+                raise ChannelError(f"{what}: {msg}")
+            return rc
+
+        return poll
+
+
+def open_session_gen(session: ClientSession, setup: list[tuple[str, Any]],
+                     collect: bool = False) -> TaskGen:
+    """Open a session channel and send ``setup`` requests (name, callable(ch) -> rc)."""
+    c = lib.ssh_channel_new(session._s)
+    if c == NULL:  # pragma: no cover - out of memory
+        raise ChannelOpenError("ssh_channel_new failed")
+    channel = ClientChannel(session, c)
+    channel.collect = collect
+    try:
+        def open_poll() -> Any:
+            if channel._closed:
+                raise ChannelOpenError("the channel was closed while opening")
+            rc = lib.ssh_channel_open_session(channel._ch)
+            if rc == lib.SSH_AGAIN:
+                return AGAIN
+            if rc == lib.SSH_ERROR:
+                from ..errors import error_from
+                raise error_from(session._s, "opening a session channel", ChannelOpenError)
+            return rc
+
+        yield open_poll
+        for what, fn in setup:
+            yield channel.request(what, fn)
+    except BaseException:
+        if not channel._closed:
+            channel._free(session_gone=False)
+        raise
+    return channel
+
+
+def setup_requests(command: str | None = None, *, env: Mapping[str, str] | None = None,
+                   pty: bool = False, term: str = "xterm", cols: int = 80, rows: int = 24,
+                   shell: bool = False, subsystem: str | None = None) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for name, value in (env or {}).items():
+        n, v = str(name).encode(), str(value).encode()
+        out.append((f"env {name}", lambda ch, n=n, v=v: lib.ssh_channel_request_env(ch, n, v)))
+    if pty:
+        t = term.encode()
+        out.append(("a pty", lambda ch: lib.ssh_channel_request_pty_size(ch, t, cols, rows)))
+    if command is not None:
+        c = command.encode()
+        out.append((f"exec {command!r}", lambda ch: lib.ssh_channel_request_exec(ch, c)))
+    elif subsystem is not None:
+        sub = subsystem.encode()
+        out.append((f"subsystem {subsystem!r}",
+                    lambda ch: lib.ssh_channel_request_subsystem(ch, sub)))
+    elif shell:
+        out.append(("a shell", lambda ch: lib.ssh_channel_request_shell(ch)))
+    return out
+
+
+def run_gen(session: ClientSession, command: str, input: bytes | None,
+            env: Mapping[str, str] | None, pty: bool) -> TaskGen:
+    channel = yield from open_session_gen(session, setup_requests(command, env=env, pty=pty),
+                                          collect=True)
+    if input:
+        channel.write(input)
+    channel.send_eof()
+    yield lambda: True if channel.finished else AGAIN
+    return RunResult(command, bytes(channel._bufs[0]), bytes(channel._bufs[1]),
+                     channel.exit_status, channel.exit_signal[0] if channel.exit_signal else None)
+
+
+def command_line(command: str | list[str]) -> str:
+    return command if isinstance(command, str) else shlex.join(command)
+
+
+class Process:
+    """A running command, shell or subsystem on one channel, used with blocking calls.
+
+    ``read``/``read_stderr`` return what has arrived (waiting up to ``timeout`` for at least one
+    byte; ``b""`` at end of output), ``write``/``close_stdin`` feed its input, ``wait`` waits for
+    its exit. Each blocking call takes a ``timeout`` (default: the client's) and raises
+    :class:`~pylibssh.errors.SSHTimeoutError`.
+    """
+
+    def __init__(self, channel: ClientChannel, command: str | None, timeout: float | None):
+        self.channel = channel
+        self.command = command
+        self.timeout = timeout
+        self._loop = channel._loop
+
+    def _t(self, timeout: Any) -> float | None:
+        return self.timeout if timeout is ... else timeout
+
+    def _wait(self, predicate, timeout: Any, what: str) -> None:
+        t = self._t(timeout)
+        if not self._loop.wait_for(predicate, t):
+            raise SSHTimeoutError(f"{what} timed out after {t:g} s")
+
+    def _read(self, is_stderr: bool, n: int, timeout: Any) -> bytes:
+        ch = self.channel
+        buf = ch._bufs[1 if is_stderr else 0]
+
+        def ready() -> bool:
+            if buf or ch.eof_received or ch.finished:
+                return True
+            if ch._paused:
+                # paused because the *other* stream is not being read: let it grow rather than
+                # deadlock (the server blocks on one stream while we wait for the other)
+                ch.resume()
+            return False
+        self._wait(ready, timeout, "read")
+        with self._loop.lock:
+            return ch._take(is_stderr, n)
+
+    def read(self, n: int = -1, timeout: Any = ...) -> bytes:
+        """Up to ``n`` bytes of stdout (all buffered when -1); ``b""`` once it has ended."""
+        return self._read(False, n, timeout)
+
+    def read_stderr(self, n: int = -1, timeout: Any = ...) -> bytes:
+        return self._read(True, n, timeout)
+
+    def read_until_eof(self, timeout: Any = ...) -> tuple[bytes, bytes]:
+        """Everything the command writes until it closes (stdout, stderr), without deadlock
+        however large either one is."""
+        ch = self.channel
+        out, err = bytearray(), bytearray()
+
+        def done() -> bool:
+            out.extend(ch._take(False, -1))
+            err.extend(ch._take(True, -1))
+            return ch.finished
+        self._wait(done, timeout, "reading the output")
+        done()
+        return bytes(out), bytes(err)
+
+    def readline(self, timeout: Any = ...) -> bytes:
+        ch = self.channel
+        buf = ch._bufs[0]
+        self._wait(lambda: b"\n" in buf or ch.eof_received or ch.finished, timeout, "readline")
+        with self._loop.lock:
+            i = buf.find(b"\n")
+            return ch._take(False, i + 1 if i >= 0 else -1)
+
+    def write(self, data: bytes | str, timeout: Any = ...) -> None:
+        """Send ``data`` to stdin; waits while more than the channel's high-water mark is
+        queued for the server's window."""
+        ch = self.channel
+        ch.write(data)
+        self._wait(lambda: ch.buffered < ch.high_water or ch.closed, timeout, "write")
+        if ch.closed and ch.buffered:
+            raise ChannelError("the channel closed before the input was sent")
+
+    def close_stdin(self) -> None:
+        self.channel.send_eof()
+
+    def wait(self, timeout: Any = ...) -> int | None:
+        """Wait until the command has exited and the channel is closed; its exit status (None
+        when it was killed by a signal: see :attr:`exit_signal`). Output still unread stays
+        readable."""
+        ch = self.channel
+        ch.collect = True
+        if ch._paused:
+            ch.resume()
+        self._wait(lambda: ch.finished, timeout, "waiting for the command")
+        return ch.exit_status
+
+    @property
+    def exit_status(self) -> int | None:
+        return self.channel.exit_status
+
+    @property
+    def exit_signal(self) -> str | None:
+        sig = self.channel.exit_signal
+        return sig[0] if sig else None
+
+    @property
+    def returncode(self) -> int | None:
+        return self.exit_status if self.channel.finished else None
+
+    @locked
+    def _change_size(self, cols: int, rows: int) -> None:
+        lib.ssh_channel_change_pty_size(self.channel._ch, cols, rows)
+        self.channel._session.kick()
+
+    def resize(self, cols: int, rows: int) -> None:
+        """Tell the server the terminal's new size (window-change)."""
+        if self.channel.closed:
+            raise ChannelError("the channel is closed")
+        self._change_size(cols, rows)
+
+    def send_signal(self, name: str) -> None:
+        """Send a signal ("TERM", "INT", "KILL", ...). OpenSSH delivers it to the command."""
+        if self.channel.closed:
+            raise ChannelError("the channel is closed")
+        name = name.upper().removeprefix("SIG")
+        self._signal(name)
+
+    @locked
+    def _signal(self, name: str) -> None:
+        lib.ssh_channel_request_send_signal(self.channel._ch, name.encode())
+        self.channel._session.kick()
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def __enter__(self) -> Process:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Process {self.command!r} {'finished' if self.channel.finished else 'running'}>"
+
+
+def open_process(session: ClientSession, gen: TaskGen, command: str | None,
+                 timeout: float | None) -> Process:
+    task = session.start_task(gen, f"opening {command or 'a channel'}", timeout)
+    channel = wait(session._loop, task.future, None if timeout is None else timeout + 5,
+                   "opening the channel")
+    return Process(channel, command, timeout)

@@ -1,0 +1,291 @@
+"""The client side of a loop-driven session: options, the nonblocking connect and key exchange,
+host-key verification, authentication, keepalive, and the tasks that wait on libssh.
+
+``ClientSession`` is a :class:`~pylibssh._session.LoopSession` whose libssh session stays in
+nonblocking mode. Multi-step work (connect, auth, channel requests) runs as :class:`Task`
+generators that the session pokes after every poll, so any number of sessions can progress from
+one loop thread; the blocking :class:`~pylibssh.client.Client` waits for a task's future.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from .._binding import NULL, ffi, lib
+from .._session import LoopSession
+from ..errors import (
+    DisconnectedError,
+    SSHConnectionError,
+    SSHError,
+    SSHTimeoutError,
+    error_from,
+)
+from ..loop import Loop
+from ._task import AGAIN, Task, TaskGen
+
+log = logging.getLogger("pylibssh.client")
+
+# ssh_options_set's value type per option (a wrong pointee type fails silently, so one table)
+_OPTION_TYPES: dict[str, tuple[int, str]] = {
+    "host": (lib.SSH_OPTIONS_HOST, "str"),
+    "port": (lib.SSH_OPTIONS_PORT, "int"),
+    "user": (lib.SSH_OPTIONS_USER, "str"),
+    "knownhosts": (lib.SSH_OPTIONS_KNOWNHOSTS, "str"),
+    "global_knownhosts": (lib.SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "str"),
+    "timeout": (lib.SSH_OPTIONS_TIMEOUT, "long"),
+    "timeout_usec": (lib.SSH_OPTIONS_TIMEOUT_USEC, "long"),
+    "ciphers_c_s": (lib.SSH_OPTIONS_CIPHERS_C_S, "str"),
+    "ciphers_s_c": (lib.SSH_OPTIONS_CIPHERS_S_C, "str"),
+    "hmac_c_s": (lib.SSH_OPTIONS_HMAC_C_S, "str"),
+    "hmac_s_c": (lib.SSH_OPTIONS_HMAC_S_C, "str"),
+    "key_exchange": (lib.SSH_OPTIONS_KEY_EXCHANGE, "str"),
+    "hostkeys": (lib.SSH_OPTIONS_HOSTKEYS, "str"),
+    "publickey_accepted_types": (lib.SSH_OPTIONS_PUBLICKEY_ACCEPTED_TYPES, "str"),
+    "compression": (lib.SSH_OPTIONS_COMPRESSION, "str"),
+    "compression_level": (lib.SSH_OPTIONS_COMPRESSION_LEVEL, "int"),
+    "nodelay": (lib.SSH_OPTIONS_NODELAY, "int"),
+    "process_config": (lib.SSH_OPTIONS_PROCESS_CONFIG, "bool"),
+    "identity_agent": (lib.SSH_OPTIONS_IDENTITY_AGENT, "str"),
+    "fd": (lib.SSH_OPTIONS_FD, "int"),
+    "rekey_data": (lib.SSH_OPTIONS_REKEY_DATA, "uint64"),
+    "rekey_time": (lib.SSH_OPTIONS_REKEY_TIME, "uint32"),
+}
+
+
+def set_option(s, name: str, value: Any) -> None:
+    """``ssh_options_set`` with the right C type for ``name``; raises on refusal."""
+    option, kind = _OPTION_TYPES[name]
+    if kind == "str":
+        data = value.encode() if isinstance(value, str) else bytes(value)
+        ptr = ffi.new("char[]", data)
+    elif kind == "bool":
+        ptr = ffi.new("bool *", bool(value))
+    elif kind == "long":
+        ptr = ffi.new("long *", int(value))
+    elif kind == "uint64":
+        ptr = ffi.new("uint64_t *", int(value))
+    elif kind == "uint32":
+        ptr = ffi.new("uint32_t *", int(value))
+    else:
+        ptr = ffi.new("int *", int(value))
+    if lib.ssh_options_set(s, option, ptr) != lib.SSH_OK:
+        raise error_from(s, f"option {name}={value!r}", SSHError)
+
+
+class ClientSession(LoopSession):
+    """A client session driven by a loop (nonblocking libssh)."""
+
+    def __init__(self, loop: Loop):
+        super().__init__(loop)
+        lib.ssh_set_blocking(self._s, 0)
+        set_option(self._s, "process_config", False)  # ssh_config is applied by config.py
+        self._tasks: list[Task] = []
+        self._counters = ffi.new("struct ssh_counter_struct[2]")  # sent, received
+        lib.ssh_set_counters(self._s, self._counters + 0, self._counters + 1)
+        self._keepalive_timer = None
+        self._keepalive_seen = 0
+        self._keepalive_missed = 0
+        self.authenticated = False
+        self.host_key = None
+        self._blocking_depth = 0
+
+    # -- tasks ----------------------------------------------------------------------------------
+
+    def start_task(self, gen: TaskGen, name: str, timeout: float | None = None) -> Task:
+        """Run ``gen`` as a task of this session (any thread)."""
+        with self._loop.lock:
+            self._check_open()
+            task = Task(self, gen, name, timeout)
+            self.kick()  # the first step may have queued output: let the loop see it
+        if not self._loop.in_loop_thread():
+            self._loop.wakeup()
+        return task
+
+    def _poke_tasks(self) -> None:
+        for task in list(self._tasks):
+            if not self._closed:
+                task.poke()
+
+    def _process(self) -> None:
+        # before recorded events are dispatched: a request's reply and the channel's close can
+        # arrive in one poll, and the request's poller must see its reply while the channel lives
+        self._poke_tasks()
+
+    def _dispatch(self) -> None:
+        super()._dispatch()
+        # after events are delivered, tasks see channel state (exit status, close) current
+        self._poke_tasks()
+
+    def _teardown(self, send_disconnect: bool) -> None:
+        if self._closed or self._closing:
+            return
+        self._stop_keepalive()
+        error = self._error
+        super()._teardown(send_disconnect)
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            exc = error or DisconnectedError("the connection was closed")
+            task.throw(exc if isinstance(exc, SSHError) else DisconnectedError(str(exc)))
+
+    def _on_disconnect(self, status: int) -> None:
+        if self._error is None:
+            msg = error_from(self._s).message
+            self._error = DisconnectedError(
+                f"the connection was closed{': ' + msg if msg else ''}")
+        super()._on_disconnect(status)
+
+    def fail(self, exc: SSHError) -> None:
+        """Drop the connection with ``exc`` as the reason every waiting task sees."""
+        with self._loop.lock:
+            if not self._closed:
+                self._error = exc
+                self._teardown(send_disconnect=False)
+
+    # -- pollers ----------------------------------------------------------------------------------
+
+    def call(self, fn: Callable[[], int], what: str, default: type[SSHError] = SSHError,
+             again: int = lib.SSH_AGAIN) -> Callable[[], Any]:
+        """A poller around a nonblocking libssh call returning SSH_OK/SSH_AGAIN/SSH_ERROR."""
+
+        def poll() -> Any:
+            self._check_open()
+            rc = fn()
+            if rc == again:
+                return AGAIN
+            if rc < 0:
+                raise error_from(self._s, what, default)
+            return rc
+
+        return poll
+
+    # -- connecting -------------------------------------------------------------------------------
+
+    def connect_gen(self, sock: socket.socket | None, after: Callable[[], TaskGen] | None
+                    ) -> TaskGen:
+        """Key exchange on a connected socket (libssh owns it from here on), then ``after``."""
+        if sock is not None:
+            sock.setblocking(False)
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass  # not TCP (a socketpair to a proxy)
+            set_option(self._s, "fd", sock.detach())
+        def connect() -> Any:
+            self._check_open()
+            rc = lib.ssh_connect(self._s)
+            if self._fd < 0 and lib.ssh_get_fd(self._s) >= 0:
+                self._attach()  # the first call made the socket and its poll context
+            if rc == lib.SSH_AGAIN:
+                return AGAIN
+            if rc < 0:
+                raise error_from(self._s, "connecting", SSHConnectionError)
+            return rc
+
+        try:
+            yield connect
+            if after is not None:
+                result = yield from after()
+                return result
+        except BaseException as exc:
+            if not self._closed:
+                self._error = exc if isinstance(exc, SSHError) else None
+                self._teardown(send_disconnect=not isinstance(exc, SSHTimeoutError))
+            raise
+
+    # -- keepalive --------------------------------------------------------------------------------
+
+    def start_keepalive(self, interval: float, count_max: int) -> None:
+        """Every ``interval`` s send keepalive@openssh.com (the server must answer); after
+        ``count_max`` intervals in a row with nothing received, drop the connection with
+        :class:`SSHTimeoutError` (OpenSSH's ServerAliveInterval / ServerAliveCountMax)."""
+        with self._loop.lock:
+            self._stop_keepalive()
+            if interval <= 0:
+                return
+            self._keepalive_seen = self._counters[1].in_bytes
+            self._keepalive_missed = 0
+
+            def tick() -> None:
+                with self._loop.lock:
+                    if self._closed:
+                        return
+                    received = self._counters[1].in_bytes
+                    if received != self._keepalive_seen:
+                        self._keepalive_seen = received
+                        self._keepalive_missed = 0
+                    else:
+                        self._keepalive_missed += 1
+                        if self._keepalive_missed > count_max:
+                            self.fail(SSHTimeoutError(
+                                f"the server did not answer {count_max} keepalives "
+                                f"({interval:g} s apart): the connection is dead"))
+                            return
+                    # the first call clears a reply to the previous keepalive, the second sends;
+                    # while one is unanswered both only check for its reply
+                    lib.ssh_send_keepalive(self._s)
+                    lib.ssh_send_keepalive(self._s)
+                    self._update_interest()
+                    self._keepalive_timer = self._loop.call_later(interval, tick)
+
+            self._keepalive_timer = self._loop.call_later(interval, tick)
+
+    def _stop_keepalive(self) -> None:
+        if self._keepalive_timer is not None:
+            self._keepalive_timer.cancel()
+            self._keepalive_timer = None
+
+    # -- blocking sections (SFTP) -----------------------------------------------------------------
+
+    def blocking(self) -> _Blocking:
+        """``with session.blocking():`` — libssh's SFTP client needs a blocking session (see
+        docs/architecture.md). Holds the loop lock throughout."""
+        return _Blocking(self)
+
+    @property
+    def bytes_received(self) -> int:
+        return self._counters[1].in_bytes
+
+    @property
+    def bytes_sent(self) -> int:
+        return self._counters[0].out_bytes
+
+
+class _Blocking:
+    __slots__ = ("_session",)
+
+    def __init__(self, session: ClientSession):
+        self._session = session
+
+    def __enter__(self) -> Any:
+        s = self._session
+        s._loop.lock.acquire()
+        try:
+            s._check_open()
+        except BaseException:
+            s._loop.lock.release()
+            raise
+        s._blocking_depth += 1
+        if s._blocking_depth == 1:
+            lib.ssh_set_blocking(s._s, 1)
+        return s._s
+
+    def __exit__(self, *exc: Any) -> None:
+        s = self._session
+        try:
+            s._blocking_depth -= 1
+            if s._blocking_depth == 0 and s._s != NULL:
+                lib.ssh_set_blocking(s._s, 0)
+                status = lib.ssh_get_status(s._s)
+                if status & (lib.SSH_CLOSED | lib.SSH_CLOSED_ERROR):
+                    s._service()  # the connection died during the call: tear down, fail tasks
+                elif s._pending or s._tasks:
+                    s.kick()  # channel events recorded during the blocking call
+                else:
+                    s._update_interest()
+        finally:
+            s._loop.lock.release()
+        if not s._loop.in_loop_thread():
+            s._loop.wakeup()

@@ -1,0 +1,660 @@
+"""The SFTP subsystem of a server channel: node-libssh's ``sftp:*`` messages and their replies.
+
+``message.sftp_accept()`` on a ``subsystem`` request for ``sftp`` switches the channel to SFTP.
+From then on every client request is emitted on the channel as ``sftp:<type>`` (``open``,
+``close``, ``read``, ``write``, ``lstat``, ``fstat``, ``setstat``, ``fsetstat``, ``opendir``,
+``readdir``, ``remove``, ``mkdir``, ``rmdir``, ``realpath``, ``stat``, ``rename``, ``readlink``,
+``symlink`` and OpenSSH's extensions ``posix-rename``, ``statvfs``, ``fstatvfs``, ``hardlink``,
+``fsync``, ``lsetstat``, ``limits``, ``expand-path``; any other extension as ``extended``), then
+as ``sftpmessage``, with an :class:`SFTPMessage` that takes one ``reply_*``.
+
+How requests are read without ever blocking the loop (see csrc/pylibssh_sftp.c): a C data
+callback counts the complete SFTP packets libssh holds for the channel and consumes nothing; after
+each poll :meth:`SFTPServer._pump` pulls exactly that many with ``sftp_get_client_message``, and
+only while the client's window can take a maximum-size reply and libssh's output is flushed
+(``sftp_reply_*`` cannot recover from a short write). Requests not pulled stay in libssh's buffer
+and are not acknowledged by the SSH window, so a client that floods requests or does not read the
+replies is held back instead of growing the server's memory. At most ``max_outstanding`` requests
+wait for a (possibly asynchronous) reply at any time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+from collections import deque
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+
+from .._binding import NULL, ffi, lib
+from ..errors import AlreadyRepliedError, ClosedError, sftp_status_for
+from ..sftp import OpenFlags, SFTPAttributes, SFTPStatus, status_code
+
+if TYPE_CHECKING:
+    from .channel import ServerChannel
+
+__all__ = ["SFTPServer", "SFTPMessage", "REQUEST_TYPES", "EXTENSIONS"]
+
+log = logging.getLogger("pylibssh.server.sftp")
+
+# SSH_FXP_* request types -> node-libssh's names
+REQUEST_TYPES = {
+    lib.SSH_FXP_OPEN: "open",
+    lib.SSH_FXP_CLOSE: "close",
+    lib.SSH_FXP_READ: "read",
+    lib.SSH_FXP_WRITE: "write",
+    lib.SSH_FXP_LSTAT: "lstat",
+    lib.SSH_FXP_FSTAT: "fstat",
+    lib.SSH_FXP_SETSTAT: "setstat",
+    lib.SSH_FXP_FSETSTAT: "fsetstat",
+    lib.SSH_FXP_OPENDIR: "opendir",
+    lib.SSH_FXP_READDIR: "readdir",
+    lib.SSH_FXP_REMOVE: "remove",
+    lib.SSH_FXP_MKDIR: "mkdir",
+    lib.SSH_FXP_RMDIR: "rmdir",
+    lib.SSH_FXP_REALPATH: "realpath",
+    lib.SSH_FXP_STAT: "stat",
+    lib.SSH_FXP_RENAME: "rename",
+    lib.SSH_FXP_READLINK: "readlink",
+    lib.SSH_FXP_SYMLINK: "symlink",
+    lib.SSH_FXP_EXTENDED: "extended",
+}
+
+# OpenSSH's extensions: wire name -> (event name, version advertised in SSH_FXP_VERSION)
+EXTENSIONS = {
+    "posix-rename@openssh.com": ("posix-rename", "1"),
+    "statvfs@openssh.com": ("statvfs", "2"),
+    "fstatvfs@openssh.com": ("fstatvfs", "2"),
+    "hardlink@openssh.com": ("hardlink", "1"),
+    "fsync@openssh.com": ("fsync", "1"),
+    "lsetstat@openssh.com": ("lsetstat", "1"),
+    "limits@openssh.com": ("limits", "1"),
+    "expand-path@openssh.com": ("expand-path", "1"),
+}
+
+#: the largest reply the server ever sends, checked against the client's window before a request
+#: is pulled: reads are capped at MAX_READ bytes, name lists at MAX_NAMES_BYTES
+MAX_READ = 64 * 1024
+MAX_NAMES_BYTES = 60 * 1024
+_REPLY_ROOM = MAX_READ + 1024
+
+_FXP_VERSION = lib.SSH_FXP_VERSION
+_FXP_STATUS = lib.SSH_FXP_STATUS
+_FXP_EXTENDED_REPLY = lib.SSH_FXP_EXTENDED_REPLY
+_INIT = lib.SSH_FXP_INIT
+
+_A_SIZE = lib.SSH_FILEXFER_ATTR_SIZE
+_A_UIDGID = lib.SSH_FILEXFER_ATTR_UIDGID
+_A_PERMISSIONS = lib.SSH_FILEXFER_ATTR_PERMISSIONS
+_A_ACMODTIME = lib.SSH_FILEXFER_ATTR_ACMODTIME
+_A_EXTENDED = lib.SSH_FILEXFER_ATTR_EXTENDED
+
+
+def _text(ptr) -> str | None:
+    # paths are bytes on the wire; surrogateescape keeps any byte (os.fsencode gets them back)
+    if ptr == NULL:
+        return None
+    return ffi.string(ptr).decode("utf-8", "surrogateescape")
+
+
+def _ssh_string(s) -> bytes | None:
+    if s == NULL:
+        return None
+    return ffi.buffer(lib.ssh_string_data(s), lib.ssh_string_len(s))[:]
+
+
+def _c_attrs(attrs: SFTPAttributes | Mapping[str, Any] | None):
+    """A C ``sftp_attributes`` for a reply (the caller keeps the cdata alive during the call)."""
+    a = SFTPAttributes.from_dict(attrs) if not isinstance(attrs, SFTPAttributes) else attrs
+    c = ffi.new("struct sftp_attributes_struct *")
+    flags = 0
+    if a.size is not None:
+        flags |= _A_SIZE
+        c.size = a.size
+    if a.uid is not None or a.gid is not None:
+        flags |= _A_UIDGID
+        c.uid = a.uid or 0
+        c.gid = a.gid or 0
+    if a.permissions is not None:
+        flags |= _A_PERMISSIONS
+        c.permissions = a.permissions
+    if a.atime is not None or a.mtime is not None:
+        flags |= _A_ACMODTIME
+        c.atime = (a.atime if a.atime is not None else a.mtime) & 0xFFFFFFFF
+        c.mtime = (a.mtime if a.mtime is not None else a.atime) & 0xFFFFFFFF
+    c.flags = flags
+    return c
+
+
+def _py_attrs(c) -> SFTPAttributes | None:
+    if c == NULL:
+        return None
+    f = c.flags
+    return SFTPAttributes(
+        size=c.size if f & _A_SIZE else None,
+        uid=c.uid if f & _A_UIDGID else None,
+        gid=c.gid if f & _A_UIDGID else None,
+        permissions=c.permissions if f & _A_PERMISSIONS else None,
+        atime=c.atime if f & _A_ACMODTIME else None,
+        mtime=c.mtime if f & _A_ACMODTIME else None,
+    )
+
+
+class _Reader:
+    """Reads SFTP wire types from a request payload (for extensions libssh does not parse)."""
+
+    def __init__(self, data: bytes, pos: int = 0):
+        self.data = data
+        self.pos = pos
+
+    def u32(self) -> int:
+        if self.pos + 4 > len(self.data):
+            raise ValueError("truncated SFTP request")
+        (v,) = struct.unpack_from(">I", self.data, self.pos)
+        self.pos += 4
+        return v
+
+    def u64(self) -> int:
+        if self.pos + 8 > len(self.data):
+            raise ValueError("truncated SFTP request")
+        (v,) = struct.unpack_from(">Q", self.data, self.pos)
+        self.pos += 8
+        return v
+
+    def string(self) -> bytes:
+        n = self.u32()
+        if self.pos + n > len(self.data):
+            raise ValueError("truncated SFTP request")
+        s = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return s
+
+    def path(self) -> str:
+        return self.string().decode("utf-8", "surrogateescape")
+
+    def attrs(self) -> SFTPAttributes:
+        flags = self.u32()
+        a = SFTPAttributes()
+        if flags & _A_SIZE:
+            a.size = self.u64()
+        if flags & _A_UIDGID:
+            a.uid, a.gid = self.u32(), self.u32()
+        if flags & _A_PERMISSIONS:
+            a.permissions = self.u32()
+        if flags & _A_ACMODTIME:
+            a.atime, a.mtime = self.u32(), self.u32()
+        if flags & _A_EXTENDED:
+            for _ in range(self.u32()):
+                self.string()
+                self.string()
+        return a
+
+
+def _sstr(data: bytes | str) -> bytes:
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogateescape")
+    return struct.pack(">I", len(data)) + data
+
+
+def _packet(kind: int, payload: bytes) -> bytes:
+    return struct.pack(">IB", len(payload) + 1, kind) + payload
+
+
+class SFTPMessage:
+    """One SFTP request. ``type`` is node-libssh's name (``"open"``, ``"read"``, ...,
+    ``"posix-rename"``); ``id`` the request id.
+
+    Fields (``None`` when the request has none): ``filename`` (the path), ``newpath`` (the second
+    path: rename, posix-rename, hardlink, and symlink, where OpenSSH's order makes ``filename``
+    the link's target and ``newpath`` the link), ``handle`` (bytes), ``offset``, ``length``
+    (read), ``data`` (bytes written), ``flags`` (open's SSH_FXF_* bits; ``open_flags`` the
+    :class:`~pylibssh.sftp.OpenFlags`), ``attrs`` (:class:`~pylibssh.sftp.SFTPAttributes` of
+    open, mkdir, setstat, fsetstat, lsetstat), ``extension`` (the wire name of an extended
+    request) and ``payload`` (an unknown extension's raw request data).
+
+    Every ``reply_*`` may be called once, at any later time and from any thread; a second reply
+    raises :class:`~pylibssh.AlreadyRepliedError`, a reply after the channel closed
+    :class:`~pylibssh.ClosedError`.
+    """
+
+    filename: str | None = None
+    newpath: str | None = None
+    handle: bytes | None = None
+    offset: int | None = None
+    length: int | None = None
+    data: bytes | None = None
+    flags: int | None = None
+    attrs: SFTPAttributes | None = None
+    extension: str | None = None
+    payload: bytes | None = None
+
+    def __init__(self, server: SFTPServer, c_msg, kind: int):
+        self._server = server
+        self._msg = c_msg
+        self._replied = False
+        self.id = c_msg.id
+        self.type = REQUEST_TYPES.get(kind, "extended")
+        if kind == lib.SSH_FXP_READ:
+            self.handle = _ssh_string(c_msg.handle)
+            self.offset = c_msg.offset
+            self.length = c_msg.len
+        elif kind == lib.SSH_FXP_WRITE:
+            self.handle = _ssh_string(c_msg.handle)
+            self.offset = c_msg.offset
+            self.data = _ssh_string(c_msg.data)
+        elif kind in (lib.SSH_FXP_CLOSE, lib.SSH_FXP_READDIR, lib.SSH_FXP_FSTAT):
+            self.handle = _ssh_string(c_msg.handle)
+        elif kind == lib.SSH_FXP_FSETSTAT:
+            self.handle = _ssh_string(c_msg.handle)
+            self.attrs = _py_attrs(c_msg.attr)
+        elif kind in (lib.SSH_FXP_RENAME, lib.SSH_FXP_SYMLINK):
+            self.filename = _text(c_msg.filename)
+            second = _ssh_string(c_msg.data)
+            self.newpath = None if second is None else second.decode("utf-8", "surrogateescape")
+        elif kind == lib.SSH_FXP_OPEN:
+            self.filename = _text(c_msg.filename)
+            self.flags = c_msg.flags
+            self.attrs = _py_attrs(c_msg.attr)
+        elif kind in (lib.SSH_FXP_MKDIR, lib.SSH_FXP_SETSTAT):
+            self.filename = _text(c_msg.filename)
+            self.attrs = _py_attrs(c_msg.attr)
+        elif kind == lib.SSH_FXP_EXTENDED:
+            self._parse_extended(c_msg)
+        else:  # stat, lstat, opendir, remove, rmdir, realpath, readlink
+            self.filename = _text(c_msg.filename)
+
+    def _parse_extended(self, c_msg) -> None:
+        buf = lib.pylibssh_sftp_message_packet(c_msg)
+        raw = ffi.buffer(lib.ssh_buffer_get(buf), lib.ssh_buffer_get_len(buf))[:]
+        r = _Reader(raw, 4)  # after the request id
+        self.extension = r.string().decode("utf-8", "replace")
+        known = EXTENSIONS.get(self.extension)
+        if known is None:
+            self.payload = raw[r.pos:]
+            return
+        self.type = known[0]
+        if self.type in ("posix-rename", "hardlink"):
+            self.filename, self.newpath = r.path(), r.path()
+        elif self.type in ("statvfs", "expand-path"):
+            self.filename = r.path()
+        elif self.type in ("fstatvfs", "fsync"):
+            self.handle = r.string()
+        elif self.type == "lsetstat":
+            self.filename = r.path()
+            self.attrs = r.attrs()
+
+    @property
+    def open_flags(self) -> OpenFlags | None:
+        return None if self.flags is None else OpenFlags(self.flags & int(
+            OpenFlags.READ | OpenFlags.WRITE | OpenFlags.APPEND | OpenFlags.CREAT
+            | OpenFlags.TRUNC | OpenFlags.EXCL))
+
+    @property
+    def replied(self) -> bool:
+        return self._replied
+
+    @property
+    def channel(self) -> ServerChannel:
+        return self._server.channel
+
+    # -- replies ---------------------------------------------------------------------------------
+
+    def _reply(self, send: Callable[[], int], what: str) -> None:
+        with self._server._loop.lock:
+            if self._replied:
+                raise AlreadyRepliedError(f"this sftp:{self.type} request was already answered")
+            if self._msg == NULL or self._server._closed:
+                raise ClosedError("the SFTP channel of this request is closed")
+            self._replied = True
+            self._server._send(self, send, what)
+
+    def reply_status(self, status: int | str = "ok", message: str | None = None) -> None:
+        """Answer with a status: node-libssh's names (``"ok"``, ``"eof"``, ``"nosuchfile"``,
+        ``"permissiondenied"``, ``"failure"``, ``"badmessage"``, ``"opunsupported"``, ...), an
+        :class:`~pylibssh.sftp.SFTPStatus` or its code. An unknown name raises ValueError."""
+        code = status_code(status)
+        text = (message if message is not None else code.name.replace("_", " ").capitalize())
+        raw = text.encode("utf-8", "replace")
+        self._reply(lambda: lib.sftp_reply_status(self._msg, int(code), raw), "status")
+
+    def reply_error(self, exc: BaseException) -> None:
+        """Answer with the status matching an exception (an OSError's errno, an SFTPError's
+        status; FAILURE otherwise)."""
+        status = sftp_status_for(exc)
+        text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        self.reply_status(status, text or None)
+
+    def reply_handle(self, handle: bytes | str) -> None:
+        """Answer an open/opendir with a handle (at most 256 bytes) the client will send back."""
+        raw = handle.encode("utf-8", "surrogateescape") if isinstance(handle, str) else bytes(
+            handle)
+        if len(raw) > 256:
+            raise ValueError("an SFTP handle is at most 256 bytes")
+
+        def send() -> int:
+            s = lib.ssh_string_from_data(raw, len(raw))
+            if s == NULL:
+                raise MemoryError("ssh_string_from_data")
+            try:
+                return lib.sftp_reply_handle(self._msg, s)
+            finally:
+                lib.ssh_string_free(s)
+
+        self._reply(send, "handle")
+
+    def reply_data(self, data: bytes | bytearray | memoryview, length: int | None = None) -> None:
+        """Answer a read with ``data`` (its first ``length`` bytes). Empty data is EOF, as is
+        a read past the end: reply ``reply_status("eof")`` or ``reply_data(b"")``. Replies are
+        capped at 64 KiB (a shorter read is legal SFTP; clients ask again)."""
+        view = memoryview(data).cast("B")
+        if length is not None:
+            view = view[:length]
+        if len(view) == 0:
+            self.reply_status(SFTPStatus.EOF)
+            return
+        view = view[:MAX_READ]
+        self._reply(lambda: lib.sftp_reply_data(self._msg, ffi.from_buffer(view), len(view)),
+                    "data")
+
+    def reply_attr(self, attrs: SFTPAttributes | Mapping[str, Any]) -> None:
+        """Answer stat/lstat/fstat with attributes (an SFTPAttributes or node-libssh's dict)."""
+        c = _c_attrs(attrs)
+        self._reply(lambda: lib.sftp_reply_attr(self._msg, c), "attrs")
+
+    reply_attrs = reply_attr
+
+    def reply_name(self, name: str, attrs: SFTPAttributes | Mapping[str, Any] | None = None
+                   ) -> None:
+        """Answer realpath/readlink/expand-path with one name."""
+        c = _c_attrs(attrs)
+        raw = name.encode("utf-8", "surrogateescape")
+        self._reply(lambda: lib.sftp_reply_name(self._msg, raw, c), "name")
+
+    def reply_names(self, names: Iterable[Any]) -> None:
+        """Answer a readdir with entries: dicts ``{"filename", "longname", "attrs"}``
+        (node-libssh's shape) or ``(filename, longname, attrs)`` tuples. An empty list answers
+        EOF (the end of the directory). The entries must fit one packet (about 60 KiB)."""
+        entries = []
+        total = 0
+        for entry in names:
+            if isinstance(entry, Mapping):
+                filename = entry["filename"]
+                longname = entry.get("longname") or filename
+                attrs = entry.get("attrs")
+            else:
+                filename, longname, attrs = entry
+            fn = filename.encode("utf-8", "surrogateescape")
+            ln = (longname or filename).encode("utf-8", "surrogateescape")
+            total += len(fn) + len(ln) + 40
+            entries.append((fn, ln, _c_attrs(attrs)))
+        if not entries:
+            self.reply_status(SFTPStatus.EOF)
+            return
+        if total > MAX_NAMES_BYTES:
+            raise ValueError(f"{len(entries)} names ({total} bytes) do not fit one SFTP packet; "
+                             "send them over several readdir replies")
+
+        def send() -> int:
+            for fn, ln, c in entries:
+                if lib.sftp_reply_names_add(self._msg, fn, ln, c) < 0:
+                    return -1
+            return lib.sftp_reply_names(self._msg)
+
+        self._reply(send, "names")
+
+    def reply_statvfs(self, st: os.statvfs_result | Mapping[str, int]) -> None:
+        """Answer statvfs/fstatvfs (an ``os.statvfs_result`` or a dict with its ``f_*`` keys)."""
+        get = st.get if isinstance(st, Mapping) else (lambda k, d=0: getattr(st, k, d))
+        flag = 0
+        raw_flag = int(get("f_flag", 0))
+        if raw_flag & os.ST_RDONLY:
+            flag |= lib.SSH_FXE_STATVFS_ST_RDONLY
+        if raw_flag & os.ST_NOSUID:
+            flag |= lib.SSH_FXE_STATVFS_ST_NOSUID
+        values = [int(get(k, 0)) for k in ("f_bsize", "f_frsize", "f_blocks", "f_bfree",
+                                             "f_bavail", "f_files", "f_ffree", "f_favail",
+                                             "f_fsid")]
+        values += [flag, int(get("f_namemax", 255))]
+        self.reply_extended(struct.pack(">11Q", *(v & (2**64 - 1) for v in values)))
+
+    def reply_limits(self, max_packet_length: int = 256 * 1024, max_read_length: int = MAX_READ,
+                     max_write_length: int = MAX_READ, max_open_handles: int = 0) -> None:
+        """Answer ``limits@openssh.com``."""
+        self.reply_extended(struct.pack(">4Q", max_packet_length, max_read_length,
+                                        max_write_length, max_open_handles))
+
+    def reply_extended(self, data: bytes) -> None:
+        """An SSH_FXP_EXTENDED_REPLY carrying ``data`` (for extensions)."""
+        packet = _packet(_FXP_EXTENDED_REPLY, struct.pack(">I", self.id) + bytes(data))
+        self._reply(lambda: self._server._write_raw(packet), "extended reply")
+
+    def _discard(self) -> None:
+        if self._msg != NULL:
+            lib.sftp_client_message_free(self._msg)
+            self._msg = NULL
+
+    def __repr__(self) -> str:
+        detail = self.filename if self.filename is not None else (
+            self.handle.hex() if self.handle is not None else "")
+        return f"<SFTPMessage {self.type} #{self.id} {detail}{' replied' if self._replied else ''}>"
+
+
+class SFTPServer:
+    """The SFTP side of one channel (created by ``ChannelRequestMessage.sftp_accept``).
+    Owns the libssh ``sftp_session`` and the messages waiting for replies."""
+
+    #: requests pulled and not yet answered, at most (more wait in the SSH window)
+    max_outstanding = 128
+
+    def __init__(self, channel: ServerChannel):
+        self.channel = channel
+        self._session = channel._session
+        self._loop = channel._loop
+        self._counter = channel._sftp_counter
+        self._sftp = lib.sftp_server_new(self._session._s, channel._ch)
+        if self._sftp == NULL:
+            raise MemoryError("sftp_server_new failed")
+        self._closed = False
+        self._initialized = False
+        self._client_eof = False
+        self._finishing = False
+        self._outstanding: set[SFTPMessage] = set()
+        self._waiting: deque[tuple[SFTPMessage, Callable[[], int], str]] = deque()
+        self.client_version: int | None = None
+        self.requests = 0  # served so far (statistics, tests)
+
+    # -- pulling requests ------------------------------------------------------------------------
+
+    def _room(self) -> bool:
+        """Can a maximum-size reply be sent now, without a short write?"""
+        ch = self.channel._ch
+        if ch == NULL:
+            return False
+        if lib.ssh_channel_window_size(ch) < _REPLY_ROOM:
+            return False
+        return not lib.ssh_get_poll_flags(self._session._s) & lib.SSH_WRITE_PENDING
+
+    def _pump(self) -> None:
+        """Send replies that waited for the window, then pull and dispatch the requests that are
+        complete in libssh's buffer while replies fit. Runs on the loop thread, lock held."""
+        if self._closed:
+            return
+        while self._waiting and self._room():
+            msg, send, what = self._waiting.popleft()
+            self._send_now(msg, send, what)
+        c = self._counter
+        while (not self._closed and c.taken < c.complete and not self._waiting
+               and len(self._outstanding) < self.max_outstanding and self._room()):
+            i = c.taken
+            kind, rid = (c.types[i], c.ids[i]) if i < lib.PYLIBSSH_SFTP_KNOWN else (None, None)
+            c.taken = i + 1
+            c_msg = lib.sftp_get_client_message(self._sftp)
+            if c_msg == NULL:
+                self._unparsable(kind, rid)
+                continue
+            self._handle(c_msg)
+        if self._closed:
+            return
+        if c.bad and c.taken >= c.complete:
+            log.warning("%r: invalid SFTP packet length; ending the subsystem", self.channel)
+            self._finish()
+        elif self._client_eof and c.taken >= c.complete and not self._outstanding \
+                and not self._waiting:
+            self._finish()
+
+    def _unparsable(self, kind: int | None, rid: int | None) -> None:
+        if lib.ssh_get_status(self._session._s) & (lib.SSH_CLOSED | lib.SSH_CLOSED_ERROR):
+            return
+        if kind is None or kind == _INIT:
+            log.warning("%r: unreadable SFTP packet; ending the subsystem", self.channel)
+            self._finish()
+            return
+        known = kind in REQUEST_TYPES
+        status = lib.SSH_FX_BAD_MESSAGE if known else lib.SSH_FX_OP_UNSUPPORTED
+        text = b"Malformed request" if known else b"Unknown request type"
+        log.info("%r: SFTP request type %d id %d %s", self.channel, kind, rid,
+                 "malformed" if known else "unknown")
+        self._write_raw(_packet(_FXP_STATUS, struct.pack(">II", rid, status) + _sstr(text)
+                                + _sstr(b"")))
+
+    def _handle(self, c_msg) -> None:
+        kind = lib.sftp_client_message_get_type(c_msg)
+        if kind == _INIT:
+            lib.sftp_client_message_free(c_msg)
+            self._on_init()
+            return
+        if not self._initialized:
+            # a request before INIT: answer it, the protocol version is not known yet
+            self._reply_raw_status(c_msg, lib.SSH_FX_BAD_MESSAGE, b"SSH_FXP_INIT expected first")
+            return
+        try:
+            msg = SFTPMessage(self, c_msg, kind)
+        except Exception as exc:  # a malformed extension payload
+            log.info("%r: malformed SFTP request: %s", self.channel, exc)
+            self._reply_raw_status(c_msg, lib.SSH_FX_BAD_MESSAGE, str(exc).encode())
+            return
+        self.requests += 1
+        self._outstanding.add(msg)
+        self._dispatch(msg)
+
+    def _reply_raw_status(self, c_msg, status: int, text: bytes) -> None:
+        lib.sftp_reply_status(c_msg, status, text)
+        lib.sftp_client_message_free(c_msg)
+        self._session.kick()
+
+    def _on_init(self) -> None:
+        if self._initialized:
+            log.info("%r: duplicate SSH_FXP_INIT ignored", self.channel)
+            return
+        client = self._sftp.client_version
+        self.client_version = client
+        version = min(client, 3)
+        payload = struct.pack(">I", version)
+        for name, (_event, ext_version) in EXTENSIONS.items():
+            payload += _sstr(name) + _sstr(ext_version)
+        self._write_raw(_packet(_FXP_VERSION, payload))
+        self._sftp.version = version
+        self._initialized = True
+        log.debug("%r: SFTP version %d (client %d)", self.channel, version, client)
+
+    def _dispatch(self, msg: SFTPMessage) -> None:
+        channel = self.channel
+        event = "sftp:" + msg.type
+        listeners = channel.listeners(event)
+        try:
+            for fn in listeners:
+                fn(msg)
+            if channel.listener_count("sftpmessage"):
+                channel.emit("sftpmessage", msg)
+        except Exception as exc:
+            if not msg._replied and not self._closed:
+                if isinstance(exc, OSError):
+                    log.debug("%r: %s -> %s", channel, msg, exc)
+                else:
+                    log.exception("an %r listener raised; the request fails", event)
+                try:
+                    msg.reply_error(exc)
+                except Exception:
+                    log.debug("replying to %r failed", msg, exc_info=True)
+            else:
+                log.exception("an %r listener raised after replying", event)
+            return
+        if not listeners and not msg._replied and not self._closed:
+            msg.reply_status(SFTPStatus.OP_UNSUPPORTED,
+                             f"{msg.extension or msg.type} is not supported")
+
+    # -- sending replies -------------------------------------------------------------------------
+
+    def _send(self, msg: SFTPMessage, send: Callable[[], int], what: str) -> None:
+        if not self._waiting and self._room():
+            self._send_now(msg, send, what)
+        else:
+            # the client's window is full: the reply waits (memory bounded by max_outstanding)
+            self._waiting.append((msg, send, what))
+        self._session.kick()  # write interest; and more requests may be pulled now
+
+    def _send_now(self, msg: SFTPMessage, send: Callable[[], int], what: str) -> None:
+        try:
+            rc = send()
+        finally:
+            self._outstanding.discard(msg)
+            msg._discard()
+        if rc < 0:
+            log.debug("%r: sending an SFTP %s reply failed", self.channel, what)
+
+    def _write_raw(self, packet: bytes) -> int:
+        ch = self.channel._ch
+        if ch == NULL:
+            return -1
+        n = lib.ssh_channel_write(ch, packet, len(packet))
+        if 0 <= n < len(packet):
+            # cannot happen when _room() was checked first; the stream would be corrupt
+            log.error("%r: short SFTP write (%d of %d bytes); ending the subsystem",
+                      self.channel, n, len(packet))
+            self._finish()
+            return -1
+        return n
+
+    # -- ending ----------------------------------------------------------------------------------
+
+    def _on_client_eof(self) -> None:
+        """The client sent EOF: finish once every pulled request is answered."""
+        self._client_eof = True
+        self._pump()
+
+    def _finish(self) -> None:
+        """End the subsystem: exit status 0, EOF and close, after what was already written."""
+        if self._finishing or self._closed:
+            return
+        self._finishing = True
+        ch = self.channel
+        try:
+            ch.send_exit_status(0)
+            ch.send_eof()
+            ch.close()
+        except Exception:
+            log.debug("closing %r", ch, exc_info=True)
+
+    def _free(self) -> None:
+        """Free every outstanding message, then the sftp session (before the channel)."""
+        if self._closed:
+            return
+        self._closed = True
+        for msg in list(self._outstanding):
+            msg._discard()
+        self._outstanding.clear()
+        for msg, _send, _what in self._waiting:
+            msg._discard()
+        self._waiting.clear()
+        if self._sftp != NULL:
+            lib.sftp_server_free(self._sftp)
+            self._sftp = NULL
+
+    @property
+    def outstanding(self) -> int:
+        """Requests pulled and not answered yet."""
+        return len(self._outstanding)
+
+    def __repr__(self) -> str:
+        return f"<SFTPServer on {self.channel!r} outstanding={len(self._outstanding)}>"
+

@@ -1,0 +1,93 @@
+"""SFTP status codes and open flags (protocol version 3).
+
+The status <-> errno table lives in :mod:`pylibssh.errors` (one table, used both ways); here are
+the names: :class:`SFTPStatus` and node-libssh's lowercase spellings (``"nosuchfile"``,
+``"permissiondenied"``, ...) that ``reply_status`` accepts.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+
+from .._binding import lib
+from ..errors import SFTP_STATUS_NAMES
+
+SFTPStatus = enum.IntEnum(  # type: ignore[misc]
+    "SFTPStatus", [(name, code) for code, name in sorted(SFTP_STATUS_NAMES.items())],
+    module=__name__,
+)
+SFTPStatus.__doc__ = "SFTP status codes: ``SFTPStatus.NO_SUCH_FILE`` == 2, ..."
+
+# node-libssh's names (its replyStatus map) and a few obvious aliases
+_ALIASES = {
+    "fileexists": SFTPStatus.FILE_ALREADY_EXISTS,
+    "fileexist": SFTPStatus.FILE_ALREADY_EXISTS,
+    "unsupported": SFTPStatus.OP_UNSUPPORTED,
+    "operationunsupported": SFTPStatus.OP_UNSUPPORTED,
+}
+_BY_NAME = {member.name.replace("_", "").lower(): member for member in SFTPStatus}
+_BY_NAME.update(_ALIASES)
+
+
+def status_code(status: int | str) -> SFTPStatus:
+    """``"ok"``, ``"nosuchfile"``, ``"NO_SUCH_FILE"``, ``"no-such-file"``, 2 or an
+    :class:`SFTPStatus` -> the :class:`SFTPStatus`. Anything else raises ValueError (node-libssh
+    silently sent "ok" for unknown names)."""
+    if isinstance(status, bool):
+        raise ValueError(f"not an SFTP status: {status!r}")
+    if isinstance(status, int):
+        try:
+            return SFTPStatus(status)
+        except ValueError:
+            raise ValueError(f"unknown SFTP status code {status}") from None
+    if isinstance(status, str):
+        key = status.replace("_", "").replace("-", "").replace(" ", "").lower()
+        try:
+            return _BY_NAME[key]
+        except KeyError:
+            raise ValueError(
+                f"unknown SFTP status {status!r}; use one of: "
+                f"{', '.join(m.name.replace('_', '').lower() for m in SFTPStatus)}"
+            ) from None
+    raise ValueError(f"not an SFTP status: {status!r}")
+
+
+def status_name(status: int) -> str:
+    """node-libssh's lowercase name for a status code (``2`` -> ``"nosuchfile"``)."""
+    try:
+        return SFTPStatus(status).name.replace("_", "").lower()
+    except ValueError:
+        return f"status{status}"
+
+
+class OpenFlags(enum.IntFlag):
+    """SSH_FXF_* flags of an SFTP open request."""
+
+    READ = lib.SSH_FXF_READ
+    WRITE = lib.SSH_FXF_WRITE
+    APPEND = lib.SSH_FXF_APPEND
+    CREAT = lib.SSH_FXF_CREAT
+    TRUNC = lib.SSH_FXF_TRUNC
+    EXCL = lib.SSH_FXF_EXCL
+
+
+def open_flags_to_os(pflags: int) -> int:
+    """SFTP open flags -> ``os.open`` flags (``O_NOFOLLOW`` etc. are the caller's business)."""
+    read = bool(pflags & OpenFlags.READ)
+    write = bool(pflags & (OpenFlags.WRITE | OpenFlags.APPEND))
+    if read and write:
+        flags = os.O_RDWR
+    elif write:
+        flags = os.O_WRONLY
+    else:
+        flags = os.O_RDONLY
+    if pflags & OpenFlags.APPEND:
+        flags |= os.O_APPEND
+    if pflags & OpenFlags.CREAT:
+        flags |= os.O_CREAT
+    if pflags & OpenFlags.TRUNC:
+        flags |= os.O_TRUNC
+    if pflags & OpenFlags.EXCL:
+        flags |= os.O_EXCL
+    return flags

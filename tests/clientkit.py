@@ -1,0 +1,86 @@
+"""Helpers and fixtures for the client's tests (imported by tests/test_client_*.py).
+
+The peer is OpenSSH's sshd (openssh.py); nothing here fakes a server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import pylibssh
+from openssh import OpenSSHServer, keygen
+
+DEADLINE = 20.0
+
+
+def known_hosts_for(server: OpenSSHServer, path: Path) -> Path:
+    path.write_text("\n".join(server.known_hosts_lines()) + "\n")
+    return path
+
+
+@pytest.fixture
+def known_hosts(sshd, tmp_path):
+    """A known_hosts file that knows the session's sshd."""
+    return known_hosts_for(sshd, tmp_path / "known_hosts")
+
+
+@pytest.fixture
+def connect(sshd, client_key, known_hosts):
+    """``connect(**overrides)`` -> a pylibssh Client logged in to ``sshd`` with ``client_key``
+    (closed after the test)."""
+    made = []
+
+    def make(**kwargs):
+        opts = dict(host="127.0.0.1", port=sshd.port, user=sshd.user, keys=[str(client_key)],
+                    known_hosts=str(known_hosts), config=None, agent=False,
+                    look_for_keys=False, timeout=DEADLINE, op_timeout=DEADLINE)
+        opts.update(kwargs)
+        client = pylibssh.connect(**opts)
+        made.append(client)
+        return client
+
+    yield make
+    for c in made:
+        c.close()
+
+
+@pytest.fixture(scope="module")
+def pam_sshd(tmp_path_factory):
+    """An sshd with PAM keyboard-interactive (the prompts come from PAM's password module)."""
+    server = OpenSSHServer(tmp_path_factory.mktemp("sshd-pam"), {
+        "UsePAM": "yes", "KbdInteractiveAuthentication": "yes", "PasswordAuthentication": "no",
+        "PubkeyAuthentication": "yes",
+    })
+    server.start()
+    yield server
+    server.cleanup()
+
+
+class Agent:
+    """A real ssh-agent holding keys added with ssh-add."""
+
+    def __init__(self, where: Path):
+        self.sock = str(where / "agent.sock")
+        self.proc = subprocess.Popen(["ssh-agent", "-D", "-a", self.sock],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import time
+        deadline = time.monotonic() + DEADLINE
+        while not os.path.exists(self.sock):
+            if time.monotonic() > deadline:
+                raise TimeoutError("ssh-agent did not start")
+            time.sleep(0.02)
+
+    def add(self, key: Path) -> None:
+        subprocess.run(["ssh-add", str(key)], env={**os.environ, "SSH_AUTH_SOCK": self.sock},
+                       check=True, capture_output=True, timeout=DEADLINE)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+__all__ = ["known_hosts", "connect", "pam_sshd", "Agent", "known_hosts_for", "keygen",
+           "DEADLINE"]

@@ -1,0 +1,264 @@
+"""Streaming channels, large concurrent output, pty shells, signals, subsystems, threads, many
+sessions on one loop, keepalive — the client against OpenSSH's sshd."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import struct
+import threading
+import time
+
+import pytest
+
+import pylibssh
+from clientkit import DEADLINE, connect, known_hosts  # noqa: F401
+
+pytestmark = pytest.mark.peer
+
+MiB = 1 << 20
+
+
+def test_streaming_process(connect):
+    c = connect()
+    p = c.exec("cat; echo done >&2; exit 4")
+    p.write(b"line one\nline two\n")
+    assert p.readline() == b"line one\n"
+    assert p.readline() == b"line two\n"
+    p.write("tail")
+    p.close_stdin()
+    assert p.wait() == 4
+    assert p.read() == b"tail"
+    assert p.read() == b""
+    assert p.read_stderr() == b"done\n"
+    assert p.returncode == 4
+
+
+def test_large_stdout_and_stderr_at_once(connect):
+    # each far larger than the channel window (about 1-2 MiB); both written concurrently
+    c = connect()
+    cmd = ("head -c 20000000 /dev/urandom > /tmp/.pylibssh-client-rand; "
+           "cat /tmp/.pylibssh-client-rand & cat /tmp/.pylibssh-client-rand >&2; wait; "
+           "sha256sum < /tmp/.pylibssh-client-rand >&2; rm -f /tmp/.pylibssh-client-rand")
+    r = c.run(cmd)
+    assert len(r.stdout) == 20000000
+    digest = hashlib.sha256(r.stdout).hexdigest()
+    assert r.stderr[:20000000] == r.stdout
+    assert r.stderr[20000000:].split()[0].decode() == digest
+
+
+def test_streaming_reader_that_reads_only_stdout(connect):
+    # stderr fills far beyond the buffer limit while we only read stdout: no deadlock
+    c = connect()
+    p = c.exec("head -c 12000000 /dev/zero >&2; echo end")
+    got = b""
+    while not got.endswith(b"end\n"):
+        chunk = p.read()
+        if not chunk:
+            break
+        got += chunk
+    assert got == b"end\n"
+    assert p.wait() == 0
+    assert len(p.read_stderr()) == 12000000
+
+
+def test_stream_is_held_back_when_not_read(connect):
+    c = connect()
+    p = c.exec("head -c 64000000 /dev/zero; echo finished >&2")
+    time.sleep(1.0)
+    # the buffer limit paused the channel: the server is held back by the window
+    assert len(p.channel._bufs[0]) < 16 * MiB
+    total = 0
+    while True:
+        chunk = p.read(timeout=DEADLINE)
+        if not chunk:
+            break
+        total += len(chunk)
+    assert total == 64000000
+    p.wait()
+    assert p.read_stderr() == b"finished\n"
+
+
+def test_read_timeout_on_a_stalled_channel(connect):
+    c = connect()
+    p = c.exec("sleep 30")
+    t0 = time.monotonic()
+    with pytest.raises(pylibssh.SSHTimeoutError):
+        p.read(timeout=0.3)
+    assert time.monotonic() - t0 < 3
+    p.close()
+
+
+def test_env(connect):
+    c = connect()
+    p = c.exec("echo $PYLIBSSH_A-$PYLIBSSH_B", env={"PYLIBSSH_A": "1", "PYLIBSSH_B": "two"})
+    assert p.read_until_eof() == (b"1-two\n", b"")
+
+
+def _read_until(p, needle: bytes, timeout=DEADLINE) -> bytes:
+    got = b""
+    deadline = time.monotonic() + timeout
+    while needle not in got:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{needle!r} not in {got!r}")
+        got += p.read(timeout=timeout)
+    return got
+
+
+def test_pty_shell_resize_and_exit(connect):
+    c = connect()
+    sh = c.shell(term="xterm-256color", cols=80, rows=24)
+    sh.write(b"echo TERM=$TERM; stty size\n")
+    out = _read_until(sh, b"24 80")
+    assert b"TERM=xterm-256color" in out
+    sh.resize(100, 40)
+    sh.write(b"stty size\n")
+    _read_until(sh, b"40 100")
+    sh.write(b"tty; exit 5\n")
+    out = _read_until(sh, b"/dev/pts/")
+    assert sh.wait() == 5
+
+
+def test_exec_with_pty(connect):
+    r = connect().run("tty", pty=True)
+    assert r.stdout.startswith(b"/dev/pts/")
+
+
+def test_signal(connect):
+    c = connect()
+    p = c.exec("exec sleep 30")
+    time.sleep(0.3)
+    p.send_signal("TERM")
+    p.wait(timeout=DEADLINE)
+    assert p.exit_signal == "TERM"
+
+
+def test_subsystem_sftp_raw(connect):
+    c = connect()
+    p = c.subsystem("sftp")
+    p.write(struct.pack(">IBI", 5, 1, 3))  # SSH_FXP_INIT, version 3
+    head = b""
+    while len(head) < 9:
+        head += p.read(timeout=DEADLINE)
+    length, kind, version = struct.unpack(">IBI", head[:9])
+    assert kind == 2 and version == 3  # SSH_FXP_VERSION
+    p.close()
+
+
+def test_unknown_subsystem_refused(connect):
+    with pytest.raises(pylibssh.RequestDeniedError):
+        connect().subsystem("no-such-subsystem")
+
+
+def test_eight_threads_each_with_a_session(connect):
+    clients = [connect() for _ in range(8)]
+    results: dict[int, list] = {}
+    errors = []
+
+    def work(i: int) -> None:
+        try:
+            out = []
+            for j in range(5):
+                r = clients[i].run(f"head -c 300000 /dev/zero | tr '\\0' '{i}'; echo {j} >&2")
+                out.append((len(r.stdout), set(r.stdout), r.stderr))
+            results[i] = out
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    for i in range(8):
+        assert results[i] == [(300000, {ord(str(i))}, f"{j}\n".encode()) for j in range(5)]
+
+
+def test_one_session_shared_by_threads(connect):
+    c = connect()
+    outs = []
+
+    def work(i):
+        for _ in range(3):
+            outs.append(c.run(f"echo {i}").stdout)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(outs) == sorted(f"{i}\n".encode() for i in range(4) for _ in range(3))
+
+
+def test_many_sessions_on_one_loop(sshd, client_key, known_hosts):
+    loop = pylibssh.Loop()
+    opts = dict(keys=[str(client_key)], known_hosts=str(known_hosts), config=None, agent=False,
+                look_for_keys=False)
+    futures = [pylibssh.connect_async("127.0.0.1", sshd.port, sshd.user, loop=loop, **opts)
+               for _ in range(16)]
+    assert loop.run_until(lambda: all(f.done() for f in futures), DEADLINE)
+    clients = [f.result() for f in futures]
+    runs = [c.run_async(f"sleep 0.5; echo {i}") for i, c in enumerate(clients)]
+    t0 = time.monotonic()
+    assert loop.run_until(lambda: all(f.done() for f in runs), DEADLINE)
+    assert time.monotonic() - t0 < 5  # concurrently, not 16 x 0.5 s
+    assert [f.result().stdout for f in runs] == [f"{i}\n".encode() for i in range(16)]
+    for c in clients:
+        c.close()
+    loop.run_until(lambda: not loop._fds, 5)
+    loop.close()
+
+
+class _FreezableProxy:
+    """A TCP relay to the sshd that can stop relaying (the server 'stops answering')."""
+
+    def __init__(self, port: int):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.target = port
+        self.frozen = threading.Event()
+        self.socks = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        conn, _ = self.listener.accept()
+        up = socket.create_connection(("127.0.0.1", self.target))
+        self.socks += [conn, up]
+        for a, b in ((conn, up), (up, conn)):
+            threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, a, b):
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                while self.frozen.is_set():
+                    time.sleep(0.05)
+                b.sendall(data)
+        except OSError:
+            pass
+
+    def close(self):
+        self.frozen.clear()
+        for s in self.socks + [self.listener]:
+            s.close()
+
+
+def test_keepalive_detects_a_dead_peer(sshd, connect):
+    proxy = _FreezableProxy(sshd.port)
+    try:
+        c = connect(port=proxy.port, keepalive_interval=0.3, keepalive_count_max=2,
+                    host_key_policy="ignore")
+        assert c.run("echo alive").stdout == b"alive\n"
+        future = c.run_async("sleep 60")
+        proxy.frozen.set()
+        t0 = time.monotonic()
+        with pytest.raises(pylibssh.SSHTimeoutError) as info:
+            pylibssh.client._task.wait(c.loop, future, DEADLINE, "run")
+        assert "keepalive" in str(info.value)
+        assert time.monotonic() - t0 < 5
+        assert c.closed
+    finally:
+        proxy.close()

@@ -1,0 +1,276 @@
+"""The client against OpenSSH's sshd: every auth method and failure, host-key policies,
+distinct connection errors, timeouts, run()."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+import pylibssh
+from clientkit import DEADLINE, Agent, connect, keygen, known_hosts, known_hosts_for, pam_sshd  # noqa: F401
+from openssh import OpenSSHServer
+
+pytestmark = pytest.mark.peer
+
+
+# -- authentication ---------------------------------------------------------------------------
+
+def test_publickey_file(connect):
+    c = connect()
+    assert c.session.authenticated
+    r = c.run("echo hello")
+    assert r.stdout == b"hello\n" and r.exit_status == 0
+
+
+def test_publickey_key_object_and_encrypted_file(sshd, connect, tmp_path):
+    key = pylibssh.Key.generate("ecdsa", 256)
+    path = tmp_path / "id_ecdsa"
+    key.write_private_file(path, passphrase="pw-123")
+    sshd.authorize(key.public_line("enc"))
+    assert connect(keys=[key]).run("true").exit_status == 0
+    assert connect(keys=[str(path)], passphrase="pw-123").run("true").exit_status == 0
+    with pytest.raises(pylibssh.WrongPassphraseError):
+        connect(keys=[str(path)], passphrase="wrong")
+    with pytest.raises(pylibssh.PassphraseRequiredError):
+        connect(keys=[str(path)])
+
+
+def test_password(sshd, connect):
+    c = connect(keys=[], password=sshd.password)
+    assert c.run("whoami").stdout.strip().decode() == sshd.user
+
+
+def test_wrong_password_and_unauthorized_key(sshd, connect, tmp_path):
+    with pytest.raises(pylibssh.AuthenticationError) as info:
+        connect(keys=[], password="not-the-password")
+    assert "password" in info.value.allowed_methods
+    assert "password" in str(info.value)
+    stranger = keygen(tmp_path / "stranger", "ed25519")
+    with pytest.raises(pylibssh.AuthenticationError) as info:
+        connect(keys=[str(stranger)])
+    assert "publickey" in str(info.value)
+
+
+def test_no_credentials(connect):
+    with pytest.raises(pylibssh.AuthenticationError):
+        connect(keys=[])
+
+
+def test_agent(sshd, connect, tmp_path, monkeypatch):
+    key = keygen(tmp_path / "agent_key", "ed25519")
+    sshd.authorize((tmp_path / "agent_key.pub").read_text())
+    agent = Agent(tmp_path)
+    try:
+        agent.add(key)
+        monkeypatch.setenv("SSH_AUTH_SOCK", agent.sock)
+        c = connect(keys=[], agent=True)
+        assert c.run("echo agent").stdout == b"agent\n"
+    finally:
+        agent.close()
+
+
+def test_keyboard_interactive_callback(pam_sshd, tmp_path):
+    seen = []
+
+    def answer(name, instruction, prompts):
+        seen.append(prompts)
+        return [pam_sshd.password for _ in prompts]
+
+    kh = known_hosts_for(pam_sshd, tmp_path / "kh")
+    with pylibssh.connect("127.0.0.1", pam_sshd.port, pam_sshd.user, kbdint=answer,
+                          known_hosts=str(kh), config=None, agent=False, look_for_keys=False,
+                          timeout=DEADLINE) as c:
+        assert c.run("echo kbd").stdout == b"kbd\n"
+    assert seen and "assword" in seen[0][0][0] and seen[0][0][1] is False
+
+
+def test_keyboard_interactive_with_password_and_wrong_answer(pam_sshd, tmp_path):
+    kh = known_hosts_for(pam_sshd, tmp_path / "kh")
+    opts = dict(known_hosts=str(kh), config=None, agent=False, look_for_keys=False,
+                timeout=DEADLINE)
+    with pylibssh.connect("127.0.0.1", pam_sshd.port, pam_sshd.user, password=pam_sshd.password,
+                          **opts) as c:
+        assert c.run("true").exit_status == 0
+    with pytest.raises(pylibssh.AuthenticationError):
+        pylibssh.connect("127.0.0.1", pam_sshd.port, pam_sshd.user,
+                         kbdint=lambda n, i, p: ["wrong"] * len(p), **opts)
+
+
+def test_multi_factor_partial_success(tmp_path, client_key):
+    server = OpenSSHServer(tmp_path / "sshd-mfa", {"AuthenticationMethods": "publickey,password"})
+    server.authorize((client_key.parent / "id_ed25519.pub").read_text())
+    with server.start():
+        kh = known_hosts_for(server, tmp_path / "kh")
+        opts = dict(known_hosts=str(kh), config=None, agent=False, look_for_keys=False,
+                    timeout=DEADLINE)
+        with pylibssh.connect("127.0.0.1", server.port, server.user, keys=[str(client_key)],
+                              password=server.password, **opts) as c:
+            assert c.run("echo both").stdout == b"both\n"
+        # one factor alone is not enough
+        with pytest.raises(pylibssh.AuthenticationError):
+            pylibssh.connect("127.0.0.1", server.port, server.user, keys=[str(client_key)],
+                             **opts)
+
+
+# -- host keys --------------------------------------------------------------------------------
+
+def test_strict_refuses_unknown_host(connect, tmp_path):
+    empty = tmp_path / "empty_known_hosts"
+    empty.write_text("")
+    with pytest.raises(pylibssh.UnknownHostKeyError) as info:
+        connect(known_hosts=str(empty))
+    assert "SHA256:" in str(info.value) and "127.0.0.1" in str(info.value)
+
+
+def test_accept_new_records_then_strict_accepts(connect, sshd, tmp_path):
+    kh = tmp_path / "sub" / "known_hosts"
+    c = connect(known_hosts=str(kh), host_key_policy="accept-new")
+    text = kh.read_text()
+    assert f"[127.0.0.1]:{sshd.port}" in text
+    assert c.host_key.public_base64 in text
+    connect(known_hosts=str(kh), host_key_policy="strict").run("true")
+    connect(known_hosts=str(tmp_path / "k2"), host_key_policy="auto-add")
+    assert (tmp_path / "k2").read_text().strip()
+
+
+@pytest.mark.parametrize("policy", ["strict", "accept-new", "auto-add"])
+def test_changed_key_always_refused(connect, sshd, tmp_path, policy):
+    other = pylibssh.Key.generate("ed25519")
+    kh = tmp_path / "known_hosts"
+    kh.write_text(f"[127.0.0.1]:{sshd.port} {other.public_line()}\n")
+    with pytest.raises(pylibssh.HostKeyChangedError) as info:
+        connect(known_hosts=str(kh), host_key_policy=policy)
+    msg = str(info.value)
+    assert f"[127.0.0.1]:{sshd.port}" in msg
+    assert other.fingerprint() in msg and info.value.key.fingerprint() in msg
+    assert info.value.known_key == other
+    assert kh.read_text().count("\n") == 1  # not overwritten
+
+
+def test_callback_policy(connect, tmp_path):
+    empty = tmp_path / "none"
+    seen = []
+    c = connect(known_hosts=str(empty),
+                host_key_policy=lambda host, port, key: seen.append((host, port, key)) or True)
+    assert seen and seen[0][2] == c.host_key
+    with pytest.raises(pylibssh.UnknownHostKeyError):
+        connect(known_hosts=str(empty), host_key_policy=lambda h, p, k: False)
+    assert not empty.exists()
+
+
+def test_ignore_policy_and_bad_policy(connect, tmp_path):
+    connect(known_hosts=None, host_key_policy="ignore").run("true")
+    with pytest.raises(ValueError):
+        connect(host_key_policy="maybe")
+
+
+def test_algorithm_preferences(connect):
+    c = connect(ciphers="aes128-gcm@openssh.com", kex="curve25519-sha256",
+                host_key_algorithms="ssh-ed25519")
+    assert c.session.cipher_out == "aes128-gcm@openssh.com"
+    assert c.session.kex_algorithm == "curve25519-sha256"
+    c2 = connect(kex="sntrup761x25519-sha512@openssh.com", ciphers=["chacha20-poly1305@openssh.com"],
+                 compression=True)
+    assert c2.session.kex_algorithm == "sntrup761x25519-sha512@openssh.com"
+    assert c2.run("echo pq").stdout == b"pq\n"
+    with pytest.raises(pylibssh.SSHError):
+        connect(ciphers="no-such-cipher")
+
+
+# -- connection errors and timeouts ------------------------------------------------------------
+
+def test_refused(connect):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(pylibssh.SSHConnectionRefusedError):
+        connect(port=port)
+
+
+def test_unresolvable(connect):
+    with pytest.raises(pylibssh.HostNotFoundError):
+        connect(host="no-such-host.invalid")
+
+
+def test_silent_server_times_out(connect):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        t0 = time.monotonic()
+        with pytest.raises(pylibssh.SSHTimeoutError) as info:
+            connect(port=listener.getsockname()[1], timeout=0.5)
+        assert isinstance(info.value, TimeoutError)
+        assert time.monotonic() - t0 < 5
+
+
+def test_server_closes_at_once(connect):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+
+        def serve():
+            conn, _ = listener.accept()
+            conn.close()
+        threading.Thread(target=serve, daemon=True).start()
+        with pytest.raises(pylibssh.SSHConnectionError):
+            connect(port=listener.getsockname()[1], timeout=5)
+
+
+def test_not_ssh(connect):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+
+        def serve():
+            conn, _ = listener.accept()
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+            time.sleep(1)
+            conn.close()
+        threading.Thread(target=serve, daemon=True).start()
+        with pytest.raises(pylibssh.SSHError):
+            connect(port=listener.getsockname()[1], timeout=5)
+
+
+# -- run ----------------------------------------------------------------------------------------
+
+def test_run_outputs_and_status(connect):
+    c = connect()
+    r = c.run("printf out; printf err >&2; exit 7")
+    assert (r.stdout, r.stderr, r.exit_status, r.exit_signal) == (b"out", b"err", 7, None)
+    with pytest.raises(pylibssh.ProcessError) as info:
+        c.run("echo bad >&2; exit 2", check=True)
+    assert "bad" in str(info.value) and info.value.result.exit_status == 2
+    r = c.run(["printf", "%s|", "a b", "c"])
+    assert r.stdout == b"a b|c|"
+
+
+def test_run_exit_signal(connect):
+    r = connect().run("kill -TERM $$")
+    assert r.exit_signal == "TERM" and r.exit_status is None and r.returncode == -15
+
+
+def test_run_input_and_env(connect):
+    c = connect()
+    assert c.run("cat", input=b"x" * 100000).stdout == b"x" * 100000
+    r = c.run("echo $PYLIBSSH_X", env={"PYLIBSSH_X": "from-env"})
+    assert r.stdout == b"from-env\n"
+
+
+def test_run_timeout_then_session_still_usable(connect):
+    c = connect()
+    t0 = time.monotonic()
+    with pytest.raises(pylibssh.SSHTimeoutError):
+        c.run("sleep 10", timeout=0.5)
+    assert time.monotonic() - t0 < 4
+    assert c.run("echo still").stdout == b"still\n"
+
+
+def test_use_after_close(connect):
+    c = connect()
+    c.close()
+    c.close()
+    with pytest.raises(pylibssh.ClosedError):
+        c.run("true")
