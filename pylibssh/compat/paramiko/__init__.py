@@ -114,15 +114,14 @@ class _AliasLoader(importlib.abc.Loader):
 
 
 class _Finder(importlib.abc.MetaPathFinder):
-    """Resolves ``paramiko.X`` to ``pylibssh.compat.paramiko.X`` while ``paramiko`` is this
-    layer (inert once real paramiko is back in ``sys.modules``)."""
+    """Resolves ``paramiko.X`` to ``pylibssh.compat.paramiko.X`` while ``sys.modules["paramiko"]``
+    is this layer. ``paramiko`` itself is only aliased in ``sys.modules``, so code that removes
+    the alias (as test fixtures do) gets real paramiko back on its next import."""
 
     def find_spec(self, fullname, path, target=None):
-        if not (fullname == "paramiko" or fullname.startswith("paramiko.")):
+        if not fullname.startswith("paramiko."):
             return None
-        if fullname != "paramiko" and sys.modules.get("paramiko") is not _self():
-            return None
-        if fullname == "paramiko" and not _installed:
+        if sys.modules.get("paramiko") is not _self():
             return None
         ours = __name__ + fullname[len("paramiko"):]
         if importlib.util.find_spec(ours) is None:
