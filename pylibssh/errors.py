@@ -34,6 +34,9 @@ __all__ = [
     "UnsupportedKeyTypeError",
     "ClosedError",
     "SFTPError",
+    "SFTPNoSuchFileError",
+    "SFTPPermissionError",
+    "SFTPFileExistsError",
 ]
 
 
@@ -159,6 +162,24 @@ class SFTPError(SSHError, OSError):
         return f"[SFTP {SFTP_STATUS_NAMES.get(self.status, self.status)}] {self.message}{where}"
 
 
+class SFTPNoSuchFileError(SFTPError, FileNotFoundError):
+    """NO_SUCH_FILE / NO_SUCH_PATH (``except FileNotFoundError`` catches it)."""
+
+
+class SFTPPermissionError(SFTPError, PermissionError):
+    """PERMISSION_DENIED (``except PermissionError`` catches it)."""
+
+
+class SFTPFileExistsError(SFTPError, FileExistsError):
+    """FILE_ALREADY_EXISTS (``except FileExistsError`` catches it)."""
+
+
+def sftp_error(status: int, message: str = "", filename: str | None = None) -> SFTPError:
+    """The :class:`SFTPError` (subclass) for an SFTP status a server replied with."""
+    cls = _SFTP_STATUS_CLASSES.get(status, SFTPError)
+    return cls(status, message, filename)
+
+
 # SFTP status codes (draft-ietf-secsh-filexfer-02) and errno, one table used both ways: the client
 # raises SFTPError with the errno; the server turns an OSError into the status.
 SFTP_STATUS_NAMES = {
@@ -207,6 +228,14 @@ ERRNO_TO_SFTP_STATUS = {
     errno.ENODEV: lib.SSH_FX_NO_MEDIA,
     errno.EBADMSG: lib.SSH_FX_BAD_MESSAGE,
     errno.EINVAL: lib.SSH_FX_BAD_MESSAGE,
+}
+
+
+_SFTP_STATUS_CLASSES: dict[int, type[SFTPError]] = {
+    lib.SSH_FX_NO_SUCH_FILE: SFTPNoSuchFileError,
+    lib.SSH_FX_NO_SUCH_PATH: SFTPNoSuchFileError,
+    lib.SSH_FX_PERMISSION_DENIED: SFTPPermissionError,
+    lib.SSH_FX_FILE_ALREADY_EXISTS: SFTPFileExistsError,
 }
 
 

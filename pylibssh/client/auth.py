@@ -85,15 +85,25 @@ def _auth_poller(session: ClientSession, fn: Callable[[], int]) -> Callable[[], 
 def authenticate(session: ClientSession, user: str, creds: Credentials) -> TaskGen:
     s = session._s
     u = user.encode()
-    rc = yield _auth_poller(session, lambda: lib.ssh_userauth_none(s, u))
     tried: list[str] = []
     keys = creds.load_keys()
     agent = creds.agent and bool(os.environ.get("SSH_AUTH_SOCK"))
     password = creds.password
     kbd_done = pw_done = agent_done = False
     pending_keys = list(keys)
+    allowed_mask = None
+    if keys and (creds.methods is None or "publickey" in creds.methods):
+        # the first key goes out at once: a "none" request first would cost the server a
+        # round trip (its failure lists the methods, and so does a failed key)
+        rc = lib.SSH_AUTH_DENIED
+        allowed_mask = lib.SSH_AUTH_METHOD_PUBLICKEY
+    else:
+        rc = yield _auth_poller(session, lambda: lib.ssh_userauth_none(s, u))
     while rc != lib.SSH_AUTH_SUCCESS:
-        allowed = lib.ssh_userauth_list(s, u)
+        if allowed_mask is not None:
+            allowed, allowed_mask = allowed_mask, None
+        else:
+            allowed = lib.ssh_userauth_list(s, u)
         names = method_names(allowed)
         if creds.methods is not None:
             allowed &= sum(b for b, n in _METHOD_NAMES.items() if n in creds.methods)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -91,6 +92,8 @@ class ClientSession(LoopSession):
         self.authenticated = False
         self.host_key = None
         self._blocking_depth = 0
+        self._sftp_clients: weakref.WeakSet = weakref.WeakSet()
+        self._sftp_timeout: float | None = None
 
     # -- tasks ----------------------------------------------------------------------------------
 
@@ -129,6 +132,15 @@ class ClientSession(LoopSession):
         for task in tasks:
             exc = error or DisconnectedError("the connection was closed")
             task.throw(exc if isinstance(exc, SSHError) else DisconnectedError(str(exc)))
+
+    def _before_teardown(self) -> None:
+        # SFTP sessions own a channel of this session: free them (and their files) first
+        for sftp in list(self._sftp_clients):
+            try:
+                sftp._free()
+            except Exception:
+                log.exception("freeing %r", sftp)
+        self._sftp_clients.clear()
 
     def _on_disconnect(self, status: int) -> None:
         if self._error is None:

@@ -1,0 +1,425 @@
+"""The client against OpenSSH's ``ssh``/``sftp``, paramiko and asyncssh: same sshd, same run.
+
+Every client talks to one private OpenSSH sshd on loopback (its sftp server is internal-sftp),
+logs in with the same Ed25519 key, and does:
+
+1. SFTP download and upload of one 512 MiB file (random bytes, to/from a local file);
+2. 500 files of 16 KiB uploaded, then downloaded, one at a time (one SFTP session);
+3. an exec stream of 512 MiB (``head -c 512M /dev/zero``, output read and dropped);
+4. connect + authenticate + ``true`` + close, one after another;
+5. 32 hosts (32 connections to the sshd) each running a command, from one thread (pylibssh:
+   one loop; asyncssh: one event loop; paramiko: 32 threads; OpenSSH: 32 ``ssh`` processes);
+6. client CPU seconds per GB for the throughput workloads (this process's CPU, plus the
+   finished ``ssh``/``sftp`` processes').
+
+Twice: forced to aes128-gcm@openssh.com + curve25519-sha256, and with each client's defaults
+(paramiko has no AES-GCM: it uses aes128-ctr + hmac-sha2-256 in the forced run, noted).
+
+    ./dev bench client [--quick] [--only NAME,...] [--config gcm|default|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from benchmarks.common import ROOT, MiB, Result, report
+
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from openssh import OpenSSHServer, keygen  # noqa: E402
+
+import pylibssh  # noqa: E402
+
+CIPHER = "aes128-gcm@openssh.com"
+KEX = "curve25519-sha256"
+HOSTS = 32
+NFILES = 500
+FILE_SIZE = 16 * 1024
+
+
+def _cpu() -> float:
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def measure(fn, repeat: int) -> tuple[float, float, list[float]]:
+    """(best wall seconds, that run's CPU seconds, all walls)"""
+    walls, cpus = [], []
+    for _ in range(repeat):
+        c0, w0 = _cpu(), time.perf_counter()
+        fn()
+        walls.append(time.perf_counter() - w0)
+        cpus.append(_cpu() - c0)
+    i = walls.index(min(walls))
+    return walls[i], cpus[i], walls
+
+
+class Env:
+    def __init__(self, work: Path, quick: bool):
+        self.work = work
+        self.size = (128 if quick else 512) * MiB
+        self.key = keygen(work / "id_ed25519", "ed25519")
+        self.sshd = OpenSSHServer(work / "sshd", {"LogLevel": "ERROR", "MaxStartups": "200"})
+        self.sshd.authorize(Path(str(self.key) + ".pub").read_text())
+        self.sshd.start()
+        self.known_hosts = work / "known_hosts"
+        self.known_hosts.write_text("\n".join(self.sshd.known_hosts_lines()) + "\n")
+        self.port = self.sshd.port
+        self.user = self.sshd.user
+        self.local_big = work / "big.local"
+        self.local_dl = work / "big.download"
+        self.small_dir = work / "small"
+        self.small_dir.mkdir()
+        for i in range(NFILES):
+            (self.small_dir / f"f{i:03d}").write_bytes(os.urandom(FILE_SIZE))
+        self.small_back = work / "small.back"
+        with self.pylibssh(True) as c:
+            c.run(f"head -c {self.size} /dev/urandom > big.remote; mkdir -p small; "
+                  "rm -rf up && mkdir up", check=True, timeout=300)
+            c.sftp().get("big.remote", self.local_big)
+
+    def close(self) -> None:
+        self.sshd.cleanup()
+
+    # -- clients --------------------------------------------------------------------------------
+
+    def pylibssh(self, forced: bool, loop=None) -> pylibssh.Client:
+        extra = dict(ciphers=CIPHER, kex=KEX) if forced else {}
+        return pylibssh.connect("127.0.0.1", self.port, self.user, keys=[str(self.key)],
+                                known_hosts=str(self.known_hosts), config=None, agent=False,
+                                look_for_keys=False, loop=loop, timeout=60, **extra)
+
+    def ssh_opts(self, forced: bool, port_flag: str = "-p") -> list[str]:
+        opts = [port_flag, str(self.port), "-i", str(self.key), "-F", "/dev/null",
+                "-o", f"UserKnownHostsFile={self.known_hosts}", "-o", "BatchMode=yes",
+                "-o", "IdentitiesOnly=yes"]
+        if forced:
+            opts += ["-c", CIPHER, "-o", f"KexAlgorithms={KEX}"]
+        return opts
+
+    def ssh(self, forced: bool, command: str, **kw) -> subprocess.CompletedProcess:
+        env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
+        return subprocess.run(["ssh", *self.ssh_opts(forced), f"{self.user}@127.0.0.1",
+                               command], check=True, env=env, stdin=subprocess.DEVNULL, **kw)
+
+    def sftp_batch(self, forced: bool, batch: str) -> None:
+        env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
+        subprocess.run(["sftp", *self.ssh_opts(forced, "-P"), "-b", "-",
+                        f"{self.user}@127.0.0.1"], input=batch.encode(), check=True, env=env,
+                       stdout=subprocess.DEVNULL)
+
+    def paramiko(self, forced: bool):
+        import paramiko
+        client = paramiko.SSHClient()
+        client.load_host_keys(str(self.known_hosts))
+        kwargs = {}
+        if forced:
+            # paramiko has no AES-GCM: aes128-ctr with hmac-sha2-256, curve25519 key exchange
+            kwargs["disabled_algorithms"] = {
+                "ciphers": [c for c in paramiko.Transport._preferred_ciphers
+                            if c != "aes128-ctr"],
+                "kex": [k for k in paramiko.Transport._preferred_kex
+                        if k not in ("curve25519-sha256@libssh.org", "curve25519-sha256")],
+            }
+        client.connect("127.0.0.1", self.port, self.user, key_filename=str(self.key),
+                       look_for_keys=False, allow_agent=False, **kwargs)
+        return client
+
+    def asyncssh_opts(self, forced: bool) -> dict:
+        opts = dict(username=self.user, client_keys=[str(self.key)],
+                    known_hosts=str(self.known_hosts), agent_path=None, config=None)
+        if forced:
+            opts.update(encryption_algs=[CIPHER], kex_algs=[KEX])
+        return opts
+
+
+# -- workloads ------------------------------------------------------------------------------------
+
+def sftp_download(env: Env, impl: str, forced: bool) -> None:
+    dst = env.local_dl
+    if impl == "openssh":
+        env.sftp_batch(forced, f"get big.remote {dst}\n")
+    elif impl == "pylibssh":
+        with env.pylibssh(forced) as c, c.sftp() as s:
+            s.get("big.remote", dst)
+    elif impl == "paramiko":
+        c = env.paramiko(forced)
+        try:
+            c.open_sftp().get("big.remote", str(dst))
+        finally:
+            c.close()
+    else:
+        import asyncssh
+
+        async def run():
+            async with asyncssh.connect("127.0.0.1", env.port, **env.asyncssh_opts(forced)) as c:
+                async with c.start_sftp_client() as s:
+                    await s.get("big.remote", str(dst))
+        asyncio.run(run())
+    if dst.stat().st_size != env.size:
+        raise RuntimeError(f"{impl}: downloaded {dst.stat().st_size} bytes")
+
+
+def sftp_upload(env: Env, impl: str, forced: bool) -> None:
+    src = env.local_big
+    if impl == "openssh":
+        env.sftp_batch(forced, f"put {src} big.up\n")
+    elif impl == "pylibssh":
+        with env.pylibssh(forced) as c, c.sftp() as s:
+            s.put(src, "big.up")
+    elif impl == "paramiko":
+        c = env.paramiko(forced)
+        try:
+            c.open_sftp().put(str(src), "big.up")
+        finally:
+            c.close()
+    else:
+        import asyncssh
+
+        async def run():
+            async with asyncssh.connect("127.0.0.1", env.port, **env.asyncssh_opts(forced)) as c:
+                async with c.start_sftp_client() as s:
+                    await s.put(str(src), "big.up")
+        asyncio.run(run())
+
+
+def small_files(env: Env, impl: str, forced: bool) -> None:
+    names = sorted(os.listdir(env.small_dir))
+    back = env.small_back
+    shutil.rmtree(back, ignore_errors=True)
+    back.mkdir()
+    if impl == "openssh":
+        batch = "".join(f"put {env.small_dir / n} up/{n}\n" for n in names)
+        batch += "".join(f"get up/{n} {back / n}\n" for n in names)
+        env.sftp_batch(forced, batch)
+    elif impl == "pylibssh":
+        with env.pylibssh(forced) as c, c.sftp() as s:
+            for n in names:
+                s.put(env.small_dir / n, f"up/{n}")
+            for n in names:
+                s.get(f"up/{n}", back / n)
+    elif impl == "paramiko":
+        c = env.paramiko(forced)
+        try:
+            s = c.open_sftp()
+            for n in names:
+                s.put(str(env.small_dir / n), f"up/{n}")
+            for n in names:
+                s.get(f"up/{n}", str(back / n))
+        finally:
+            c.close()
+    else:
+        import asyncssh
+
+        async def run():
+            async with asyncssh.connect("127.0.0.1", env.port, **env.asyncssh_opts(forced)) as c:
+                async with c.start_sftp_client() as s:
+                    for n in names:
+                        await s.put(str(env.small_dir / n), f"up/{n}")
+                    for n in names:
+                        await s.get(f"up/{n}", str(back / n))
+        asyncio.run(run())
+    if len(os.listdir(back)) != NFILES:
+        raise RuntimeError(f"{impl}: {len(os.listdir(back))} files came back")
+
+
+def exec_stream(env: Env, impl: str, forced: bool) -> None:
+    command = f"head -c {env.size} /dev/zero"
+    total = 0
+    if impl == "openssh":
+        env.ssh(forced, command, stdout=subprocess.DEVNULL)
+        return
+    if impl == "pylibssh":
+        with env.pylibssh(forced) as c:
+            p = c.exec(command)
+            while True:
+                chunk = p.read()
+                if not chunk:
+                    break
+                total += len(chunk)
+            p.wait()
+    elif impl == "paramiko":
+        c = env.paramiko(forced)
+        try:
+            _, stdout, _ = c.exec_command(command)
+            ch = stdout.channel
+            while True:
+                chunk = ch.recv(1 << 20)
+                if not chunk:
+                    break
+                total += len(chunk)
+        finally:
+            c.close()
+    else:
+        import asyncssh
+
+        async def run():
+            n = 0
+            async with asyncssh.connect("127.0.0.1", env.port, **env.asyncssh_opts(forced)) as c:
+                proc = await c.create_process(command, encoding=None)
+                while True:
+                    chunk = await proc.stdout.read(1 << 20)
+                    if not chunk:
+                        break
+                    n += len(chunk)
+                await proc.wait()
+            return n
+        total = asyncio.run(run())
+    if total != env.size:
+        raise RuntimeError(f"{impl}: read {total} bytes")
+
+
+CONNECTS = 20
+
+
+def connect_true(env: Env, impl: str, forced: bool) -> None:
+    if impl == "openssh":
+        for _ in range(CONNECTS):
+            env.ssh(forced, "true")
+    elif impl == "pylibssh":
+        for _ in range(CONNECTS):
+            with env.pylibssh(forced) as c:
+                c.run("true", check=True)
+    elif impl == "paramiko":
+        for _ in range(CONNECTS):
+            c = env.paramiko(forced)
+            try:
+                _, out, _ = c.exec_command("true")
+                out.channel.recv_exit_status()
+            finally:
+                c.close()
+    else:
+        import asyncssh
+
+        async def run():
+            for _ in range(CONNECTS):
+                async with asyncssh.connect("127.0.0.1", env.port,
+                                            **env.asyncssh_opts(forced)) as c:
+                    await c.run("true", check=True)
+        asyncio.run(run())
+
+
+def many_hosts(env: Env, impl: str, forced: bool) -> None:
+    command = "echo $$"
+    if impl == "openssh":
+        env_vars = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
+        procs = [subprocess.Popen(["ssh", *env.ssh_opts(forced), f"{env.user}@127.0.0.1",
+                                   command], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                  env=env_vars) for _ in range(HOSTS)]
+        outs = [p.communicate()[0] for p in procs]
+    elif impl == "pylibssh":
+        loop = pylibssh.Loop()
+        extra = dict(ciphers=CIPHER, kex=KEX) if forced else {}
+        futures = [pylibssh.connect_async("127.0.0.1", env.port, env.user, loop=loop,
+                                          keys=[str(env.key)], known_hosts=str(env.known_hosts),
+                                          config=None, agent=False, look_for_keys=False,
+                                          **extra) for _ in range(HOSTS)]
+        loop.run_until(lambda: all(f.done() for f in futures), 120)
+        clients = [f.result() for f in futures]
+        runs = [c.run_async(command) for c in clients]
+        loop.run_until(lambda: all(f.done() for f in runs), 120)
+        outs = [f.result().stdout for f in runs]
+        for c in clients:
+            c.close()
+        loop.run_until(lambda: not loop._fds, 5)
+        loop.close()
+    elif impl == "paramiko":
+        outs = [None] * HOSTS
+
+        def one(i):
+            c = env.paramiko(forced)
+            try:
+                _, out, _ = c.exec_command(command)
+                outs[i] = out.read()
+            finally:
+                c.close()
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(HOSTS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    else:
+        import asyncssh
+
+        async def one():
+            async with asyncssh.connect("127.0.0.1", env.port, **env.asyncssh_opts(forced)) as c:
+                return (await c.run(command, check=True)).stdout
+
+        async def run():
+            return await asyncio.gather(*(one() for _ in range(HOSTS)))
+        outs = asyncio.run(run())
+    if len([o for o in outs if o and o.strip()]) != HOSTS:
+        raise RuntimeError(f"{impl}: {outs!r}")
+
+
+WORKLOADS = {
+    "sftp-download": (sftp_download, "size"),
+    "sftp-upload": (sftp_upload, "size"),
+    "small-files": (small_files, "files"),
+    "exec-stream": (exec_stream, "size"),
+    "connect": (connect_true, "connects"),
+    "32-hosts": (many_hosts, "hosts"),
+}
+IMPLS = ["openssh", "pylibssh", "asyncssh", "paramiko"]
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="128 MiB transfers, one run each")
+    parser.add_argument("--only", default="", help="comma-separated workloads: "
+                        + ",".join(WORKLOADS))
+    parser.add_argument("--impls", default=",".join(IMPLS))
+    parser.add_argument("--config", default="both", choices=["gcm", "default", "both"])
+    parser.add_argument("--repeat", type=int, default=0)
+    args = parser.parse_args(argv)
+    repeat = args.repeat or (1 if args.quick else 2)
+    only = [w for w in args.only.split(",") if w] or list(WORKLOADS)
+    impls = [i for i in args.impls.split(",") if i]
+    configs = {"gcm": [True], "default": [False], "both": [True, False]}[args.config]
+    print(f"load: {os.getloadavg()}", flush=True)
+    work = Path(tempfile.mkdtemp(prefix="pylibssh-bench-client-"))
+    env = Env(work, args.quick)
+    try:
+        for forced in configs:
+            label = f"{CIPHER} + {KEX}" if forced else "defaults"
+            results: list[Result] = []
+            for name in only:
+                fn, kind = WORKLOADS[name]
+                for impl in impls:
+                    try:
+                        wall, cpu, walls = measure(lambda: fn(env, impl, forced), repeat)
+                    except Exception as exc:  # a peer that cannot do it is reported, not hidden
+                        print(f"  {name} {impl}: FAILED {exc!r}", flush=True)
+                        continue
+                    if kind == "size":
+                        value, unit = env.size / MiB / wall, "MiB/s"
+                        cpu_gb = cpu / (env.size / 1e9)
+                        extra = f" cpu {cpu_gb:5.2f} s/GB"
+                    elif kind == "files":
+                        value, unit, extra = 2 * NFILES / wall, "files/s", ""
+                    elif kind == "connects":
+                        value, unit, extra = CONNECTS / wall, "conn/s", ""
+                    else:
+                        value, unit, extra = HOSTS / wall, "hosts/s", ""
+                    print(f"  {name:<14} {impl:<9} {value:9.1f} {unit}{extra} "
+                          f"(runs {', '.join(f'{w:.2f}' for w in walls)} s)", flush=True)
+                    results.append(Result(name, impl, wall, unit, value, cpu, walls))
+            report(f"client, {label}", results, "openssh",
+                   save_as=f"client-{'gcm' if forced else 'default'}")
+    finally:
+        env.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
