@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import errno
-
 from ... import errors as _errors
 from .ssh_exception import SSHException
 
@@ -35,40 +33,10 @@ class BaseSFTP:
     """paramiko's base of SFTPClient and SFTPServer (nothing to share here)."""
 
 
-# OSError subclasses per errno (FileNotFoundError, PermissionError...) that are also pylibssh
-# SFTP errors: ``except IOError``, ``except FileNotFoundError`` and ``except SFTPError``
-# (pylibssh's) all work.
-_CLASSES: dict[type, type] = {}
-
-
-def _error_class(base: type) -> type:
-    cls = _CLASSES.get(base)
-    if cls is None:
-        cls = type(base.__name__, (_errors.SFTPError, base),
-                   {"__module__": __name__, "__str__": OSError.__str__})
-        _CLASSES[base] = cls
-    return cls
-
-
-_ERRNO_CLASS = {errno.ENOENT: FileNotFoundError, errno.EACCES: PermissionError,
-                errno.EEXIST: FileExistsError}
-
-
-def sftp_ioerror(status: int, text: str | None = None, filename=None) -> OSError:
-    """The exception paramiko raises for an SFTP status: EOFError for EOF, an IOError with
-    errno ENOENT/EACCES for missing files and refused access, a plain IOError otherwise."""
+def sftp_ioerror(status: int, text: str | None = None, filename=None) -> Exception:
+    """What paramiko raises for an SFTP status: EOFError for EOF, else pylibssh's SFTP error
+    for it (an IOError with errno ENOENT/EACCES... like paramiko's)."""
     if status == SFTP_EOF:
         return EOFError(text or "end of file")
     desc = text or (SFTP_DESC[status] if status < len(SFTP_DESC) else f"status {status}")
-    err = {SFTP_NO_SUCH_FILE: errno.ENOENT, SFTP_PERMISSION_DENIED: errno.EACCES}.get(status)
-    base = _ERRNO_CLASS.get(err, OSError) if err else OSError
-    exc = _error_class(base).__new__(_error_class(base))
-    _errors.SFTPError.__init__(exc, status, desc, filename)
-    if err is None:
-        exc.errno = None
-        exc.args = (desc,)
-    else:
-        exc.args = (err, desc)
-    exc.strerror = desc
-    exc.filename = filename
-    return exc
+    return _errors.sftp_error(status, desc, filename)

@@ -1,121 +1,108 @@
-"""paramiko.SFTPClient over libssh's SFTP client.
+"""paramiko.SFTPClient over pylibssh's own SFTP client (:mod:`pylibssh.client.sftp`).
 
-libssh's SFTP calls need a blocking session, so each call runs inside
-``ClientSession.blocking()`` (which holds the loop lock). Transfers (``get``/``put``, file
-reads and pipelined writes) keep many requests in flight with ``sftp_aio_*``: that, not the
-per-call overhead, decides throughput (see /work/shared/LIBSSH-NOTES.md).
+pylibssh's client does the work (libssh's sftp in blocking sections, pipelined ``sftp_aio``
+transfers); this class gives it paramiko's names, path handling (``chdir`` is emulated on the
+client, as in paramiko), return types (:class:`SFTPAttributes` with ``st_*`` fields) and errors:
+pylibssh's SFTP errors already are ``IOError``\\ s with paramiko's errno values
+(``FileNotFoundError``, ``PermissionError``); connection failures become
+:class:`SSHException`, timeouts ``socket.timeout``.
 """
 
 from __future__ import annotations
 
 import errno
+import functools
 import os
+import socket
 import stat
-from collections import deque
 
-from ..._binding import NULL, ffi, lib
-from ...errors import error_from
-from .sftp import BaseSFTP, SFTPError, sftp_ioerror
+from ...client import sftp as native
+from ...errors import SFTPError as _SFTPError
+from ...errors import SSHError, SSHTimeoutError
+from ...sftp import SFTPAttributes as _NativeAttributes
+from .sftp import BaseSFTP, sftp_ioerror
 from .sftp_attr import SFTPAttributes
 from .ssh_exception import SSHException
 
 __all__ = ["SFTPClient", "SFTP"]
 
-#: requests in flight for transfers
-PIPELINE_DEPTH = 32
+
+def converted(fn):
+    """Run ``fn`` with pylibssh's non-SFTP errors turned into what paramiko raises."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except _SFTPError:
+            raise  # already an IOError with paramiko's errno
+        except SSHTimeoutError as exc:
+            raise socket.timeout(str(exc)) from exc
+        except SSHError as exc:
+            if isinstance(exc, ValueError) and "closed" in str(exc):
+                raise OSError("Socket is closed") from exc
+            raise SSHException(str(exc)) from exc
+
+    return wrapper
 
 
-def _take_cstring(ptr) -> str | None:
-    if ptr == NULL:
-        return None
-    try:
-        return ffi.string(ptr).decode("utf-8", "surrogateescape")
-    finally:
-        lib.ssh_string_free_char(ptr)
-
-
-def _attrs(a, filename=None) -> SFTPAttributes:
-    """An SFTPAttributes from libssh's struct (which the caller frees)."""
+def attributes(a: _NativeAttributes, filename=None, longname=None) -> SFTPAttributes:
     out = SFTPAttributes()
-    flags = a.flags
-    if flags & lib.SSH_FILEXFER_ATTR_SIZE:
-        out.st_size = a.size
-    if flags & lib.SSH_FILEXFER_ATTR_UIDGID:
-        out.st_uid, out.st_gid = a.uid, a.gid
-    if flags & lib.SSH_FILEXFER_ATTR_PERMISSIONS:
-        out.st_mode = a.permissions
-    if flags & lib.SSH_FILEXFER_ATTR_ACMODTIME:
-        out.st_atime, out.st_mtime = a.atime, a.mtime
-    out._flags = flags & 0xF
-    name = filename
-    if name is None and a.name != NULL:
-        name = ffi.string(a.name).decode("utf-8", "surrogateescape")
-    if name is not None:
-        out.filename = name
-    if a.longname != NULL:
-        out.longname = ffi.string(a.longname).decode("utf-8", "surrogateescape")
+    out.st_size, out.st_uid, out.st_gid = a.size, a.uid, a.gid
+    out.st_mode, out.st_atime, out.st_mtime = a.permissions, a.atime, a.mtime
+    if filename is not None:
+        out.filename = filename
+    if longname is not None:
+        out.longname = longname
     return out
 
 
+class _ClientShim:
+    """What pylibssh's SFTP client needs of its Client: the session and the user name."""
+
+    def __init__(self, transport):
+        self.session = transport._session
+
+        class _Options:
+            user = transport.get_username()
+        self.options = _Options
+
+
 class _SFTPChannel:
-    """What ``SFTPClient.get_channel()`` returns: the timeout of the SFTP calls (libssh's
-    session timeout for blocking operations) and the transport."""
+    """``SFTPClient.get_channel()``: the timeout of SFTP calls, and the transport."""
 
     def __init__(self, client):
         self._client = client
-        self.timeout = None
 
     def settimeout(self, timeout):
-        from ...client.session import set_option
-
-        self.timeout = timeout
-        session = self._client._session
-        with session.blocking() as s:
-            t = 0 if timeout is None else float(timeout)
-            set_option(s, "timeout", int(t))
-            set_option(s, "timeout_usec", int((t - int(t)) * 1e6))
+        self._client._native.timeout = native.DEFAULT_TIMEOUT if timeout is None else timeout
+        self._timeout = timeout
 
     def gettimeout(self):
-        return self.timeout
+        return getattr(self, "_timeout", None)
 
     def get_transport(self):
         return self._client._transport
 
     @property
     def closed(self):
-        return self._client._sftp is None
+        return self._client._native.closed
 
     def close(self):
         self._client.close()
 
 
 class SFTPClient(BaseSFTP):
-    """SFTP client on an authenticated :class:`~.transport.Transport` (use
-    :meth:`from_transport` or ``SSHClient.open_sftp()``)."""
+    """SFTP client on an authenticated transport (``SSHClient.open_sftp()`` or
+    :meth:`from_transport`)."""
 
+    @converted
     def __init__(self, sock):
-        # paramiko takes a channel; here the transport it belongs to is what matters
         transport = sock.get_transport() if hasattr(sock, "get_transport") else sock
         self._transport = transport
-        self._session = transport._session
         self._cwd = None
+        self._native = native.SFTPClient(_ClientShim(transport))
         self._channel = _SFTPChannel(self)
-        with self._session.blocking() as s:
-            sftp = lib.sftp_new(s)
-            if sftp == NULL:
-                raise SSHException(f"cannot start SFTP: {error_from(s).message}")
-            if lib.sftp_init(sftp) != lib.SSH_OK:
-                msg = error_from(s).message
-                lib.sftp_free(sftp)
-                raise SSHException(f"cannot start SFTP: {msg}")
-            self._sftp = sftp
-            limits = lib.sftp_limits(sftp)
-            if limits != NULL:
-                self._max_read = int(min(limits.max_read_length, 1 << 20)) or 32768
-                self._max_write = int(min(limits.max_write_length, 1 << 20)) or 32768
-                lib.sftp_limits_free(limits)
-            else:
-                self._max_read = self._max_write = 32768
 
     @classmethod
     def from_transport(cls, t, window_size=None, max_packet_size=None):
@@ -123,43 +110,18 @@ class SFTPClient(BaseSFTP):
             raise SSHException("the transport is not authenticated")
         return cls(t)
 
-    # -- plumbing -------------------------------------------------------------------------------
-
-    def _blocking(self):
-        if self._sftp is None:
-            raise OSError("Socket is closed")
-        return self._session.blocking()
-
-    def _raise(self, path=None):
-        """Raise what paramiko raises for the failed call (SFTP status or session error)."""
-        status = lib.sftp_get_error(self._sftp) if self._sftp is not None else 0
-        if status == 0:
-            msg = error_from(self._session._s).message if self._session._s != NULL else ""
-            raise SSHException(msg or "SFTP connection failed")
-        raise sftp_ioerror(status, None, path)
-
     def _adjust_cwd(self, path):
         path = os.fsdecode(path)
-        if self._cwd is None:
-            return path
-        if path.startswith("/"):
+        if self._cwd is None or path.startswith("/"):
             return path
         if self._cwd == "/":
             return self._cwd + path
         return self._cwd + "/" + path
 
-    @staticmethod
-    def _b(path):
-        return path.encode("utf-8", "surrogateescape")
-
     # -- session --------------------------------------------------------------------------------
 
     def close(self):
-        if self._sftp is None:
-            return
-        with self._session.blocking():
-            lib.sftp_free(self._sftp)
-        self._sftp = None
+        self._native.close()
 
     def __enter__(self):
         return self
@@ -167,244 +129,186 @@ class SFTPClient(BaseSFTP):
     def __exit__(self, *exc):
         self.close()
 
-    def __del__(self):
-        try:
-            if self._sftp is not None and not self._session.closed:
-                self.close()
-        except Exception:
-            pass
-
     def get_channel(self):
         return self._channel
 
     # -- directories ----------------------------------------------------------------------------
 
-    def listdir(self, path="."):
-        return [f.filename for f in self.listdir_attr(path)]
-
+    @converted
     def listdir_attr(self, path="."):
-        return list(self.listdir_iter(path))
+        return [attributes(e.attrs, e.filename, e.longname)
+                for e in self._native.scandir(self._adjust_cwd(path))]
+
+    def listdir(self, path="."):
+        return [a.filename for a in self.listdir_attr(path)]
 
     def listdir_iter(self, path=".", read_aheads=50):
-        path = self._adjust_cwd(path)
-        out = []
-        with self._blocking():
-            d = lib.sftp_opendir(self._sftp, self._b(path))
-            if d == NULL:
-                self._raise(path)
-            try:
-                while True:
-                    a = lib.sftp_readdir(self._sftp, d)
-                    if a == NULL:
-                        if not lib.sftp_dir_eof(d):
-                            self._raise(path)
-                        break
-                    try:
-                        attr = _attrs(a)
-                    finally:
-                        lib.sftp_attributes_free(a)
-                    if attr.filename not in (".", ".."):
-                        out.append(attr)
-            finally:
-                lib.sftp_closedir(d)
-        return iter(out)
+        return iter(self.listdir_attr(path))
 
+    @converted
     def mkdir(self, path, mode=0o777):
-        path = self._adjust_cwd(path)
-        with self._blocking():
-            if lib.sftp_mkdir(self._sftp, self._b(path), mode) < 0:
-                self._raise(path)
+        self._native.mkdir(self._adjust_cwd(path), mode)
 
+    @converted
     def rmdir(self, path):
-        path = self._adjust_cwd(path)
-        with self._blocking():
-            if lib.sftp_rmdir(self._sftp, self._b(path)) < 0:
-                self._raise(path)
+        self._native.rmdir(self._adjust_cwd(path))
 
     def chdir(self, path=None):
         if path is None:
             self._cwd = None
             return
         if not stat.S_ISDIR(self.stat(path).st_mode):
-            code = errno.ENOTDIR
-            raise sftp_ioerror(4, f"{os.strerror(code)}: {path}") from None
+            raise sftp_ioerror(4, f"{os.strerror(errno.ENOTDIR)}: {path}")
         self._cwd = self.normalize(path)
 
     def getcwd(self):
         return self._cwd
 
+    @converted
     def normalize(self, path):
-        path = self._adjust_cwd(path)
-        with self._blocking():
-            out = _take_cstring(lib.sftp_canonicalize_path(self._sftp, self._b(path)))
-            if out is None:
-                self._raise(path)
-        return out
+        return self._native.realpath(self._adjust_cwd(path))
 
     # -- files ----------------------------------------------------------------------------------
 
+    @converted
     def open(self, filename, mode="r", bufsize=-1):
         from .sftp_file import SFTPFile
 
-        filename = self._adjust_cwd(filename)
-        flags = 0
-        if "r" in mode or "+" in mode:
-            flags = lib.O_RDWR if ("+" in mode or "w" in mode or "a" in mode) else lib.O_RDONLY
-        if "w" in mode or "a" in mode or "x" in mode:
-            flags = lib.O_RDWR if "+" in mode else lib.O_WRONLY
-            flags |= lib.O_CREAT
-        if "w" in mode:
-            flags |= lib.O_TRUNC
-        if "a" in mode:
-            flags |= lib.O_APPEND
-        if "x" in mode:
-            flags |= lib.O_EXCL
-        with self._blocking():
-            handle = lib.sftp_open(self._sftp, self._b(filename), flags, 0o666)
-            if handle == NULL:
-                self._raise(filename)
-        return SFTPFile(self, handle, mode, bufsize, filename)
+        path = self._adjust_cwd(filename)
+        binary = mode.replace("t", "").replace("U", "")
+        if "b" not in binary:
+            binary += "b"
+        return SFTPFile(self, self._native.open(path, binary, permissions=0o666), mode,
+                        bufsize, path)
 
     file = open
 
+    @converted
     def remove(self, path):
-        path = self._adjust_cwd(path)
-        with self._blocking():
-            if lib.sftp_unlink(self._sftp, self._b(path)) < 0:
-                self._raise(path)
+        self._native.remove(self._adjust_cwd(path))
 
     unlink = remove
 
+    @converted
     def rename(self, oldpath, newpath):
-        """Plain SFTP rename, which refuses to replace an existing file. libssh always uses
-        posix-rename when the server has it, so the refusal is checked here first."""
+        """Plain SFTP rename, which refuses to replace an existing file (libssh always uses
+        posix-rename when the server has it, so the refusal is checked here first)."""
         oldpath, newpath = self._adjust_cwd(oldpath), self._adjust_cwd(newpath)
-        try:
-            self.lstat(newpath)
-        except OSError:
-            pass
-        else:
+        if self._native.exists(newpath) or self._is_link(newpath):
             raise sftp_ioerror(4, "Failure", oldpath)
-        self.posix_rename(oldpath, newpath)
+        self._native.rename(oldpath, newpath)
 
+    def _is_link(self, path):
+        try:
+            self._native.lstat(path)
+            return True
+        except OSError:
+            return False
+
+    @converted
     def posix_rename(self, oldpath, newpath):
-        oldpath, newpath = self._adjust_cwd(oldpath), self._adjust_cwd(newpath)
-        with self._blocking():
-            if lib.sftp_rename(self._sftp, self._b(oldpath), self._b(newpath)) < 0:
-                self._raise(oldpath)
+        self._native.posix_rename(self._adjust_cwd(oldpath), self._adjust_cwd(newpath))
 
-    def _stat(self, fn, path):
-        path = self._adjust_cwd(path)
-        with self._blocking():
-            a = fn(self._sftp, self._b(path))
-            if a == NULL:
-                self._raise(path)
-            try:
-                return _attrs(a, filename=None)
-            finally:
-                lib.sftp_attributes_free(a)
-
+    @converted
     def stat(self, path):
-        return self._stat(lib.sftp_stat, path)
+        return attributes(self._native.stat(self._adjust_cwd(path)))
 
+    @converted
     def lstat(self, path):
-        return self._stat(lib.sftp_lstat, path)
+        return attributes(self._native.lstat(self._adjust_cwd(path)))
 
+    @converted
     def symlink(self, source, dest):
-        dest = self._adjust_cwd(dest)
-        with self._blocking():
-            if lib.sftp_symlink(self._sftp, self._b(source), self._b(dest)) < 0:
-                self._raise(dest)
+        self._native.symlink(source, self._adjust_cwd(dest))
 
+    @converted
     def readlink(self, path):
-        path = self._adjust_cwd(path)
-        with self._blocking():
-            out = _take_cstring(lib.sftp_readlink(self._sftp, self._b(path)))
-            if out is None:
-                self._raise(path)
-        return out
+        return self._native.readlink(self._adjust_cwd(path))
 
+    @converted
     def chmod(self, path, mode):
-        path = self._adjust_cwd(path)
-        with self._blocking():
-            if lib.sftp_chmod(self._sftp, self._b(path), mode) < 0:
-                self._raise(path)
+        self._native.chmod(self._adjust_cwd(path), mode)
 
+    @converted
     def chown(self, path, uid, gid):
-        path = self._adjust_cwd(path)
-        with self._blocking():
-            if lib.sftp_chown(self._sftp, self._b(path), uid, gid) < 0:
-                self._raise(path)
+        self._native.chown(self._adjust_cwd(path), uid, gid)
 
+    @converted
     def utime(self, path, times):
-        import time as _time
+        self._native.utime(self._adjust_cwd(path), times)
 
-        path = self._adjust_cwd(path)
-        if times is None:
-            now = _time.time()
-            times = (now, now)
-        tv = ffi.new("struct timeval[2]")
-        for i, t in enumerate(times):
-            tv[i].tv_sec = int(t)
-            tv[i].tv_usec = int((t - int(t)) * 1e6)
-        with self._blocking():
-            if lib.sftp_utimes(self._sftp, self._b(path), tv) < 0:
-                self._raise(path)
-
+    @converted
     def truncate(self, path, size):
-        path = self._adjust_cwd(path)
-        a = ffi.new("struct sftp_attributes_struct *")
-        a.flags = lib.SSH_FILEXFER_ATTR_SIZE
-        a.size = size
-        with self._blocking():
-            if lib.sftp_setstat(self._sftp, self._b(path), a) < 0:
-                self._raise(path)
+        self._native.truncate(self._adjust_cwd(path), size)
 
     # -- transfers ------------------------------------------------------------------------------
 
+    @converted
     def putfo(self, fl, remotepath, file_size=0, callback=None, confirm=True):
-        """Upload the file object ``fl`` to ``remotepath``; the remote SFTPAttributes (checked
-        against the bytes sent when ``confirm``)."""
-        with self.file(remotepath, "wb") as fr:
-            size = fr._write_stream(fl, file_size, callback)
-        if confirm:
-            s = self.stat(remotepath)
-            if s.st_size != size:
-                raise OSError(f"size mismatch in put!  {s.st_size} != {size}")
-        else:
-            s = SFTPAttributes()
+        """Upload the file object ``fl``; the remote attributes (checked against the bytes sent
+        when ``confirm``)."""
+        remotepath = self._adjust_cwd(remotepath)
+        size = 0
+        with self._native.open(remotepath, "wb", permissions=0o666) as fr:
+            while True:
+                data = fl.read(1 << 20)
+                if not data:
+                    break
+                fr.write(data)
+                size += len(data)
+                if callback is not None:
+                    callback(size, file_size)
+        return self._confirm(remotepath, size, confirm)
+
+    def _confirm(self, remotepath, size, confirm):
+        if not confirm:
+            return SFTPAttributes()
+        s = self.stat(remotepath)
+        if s.st_size != size:
+            raise OSError(f"size mismatch in put!  {s.st_size} != {size}")
         return s
 
+    @converted
     def put(self, localpath, remotepath, callback=None, confirm=True):
-        file_size = os.stat(localpath).st_size
-        with open(localpath, "rb") as fl:
-            return self.putfo(fl, remotepath, file_size, callback, confirm)
+        remotepath = self._adjust_cwd(remotepath)
+        size = self._native.put(localpath, remotepath,
+                                progress=_progress(callback))
+        return self._confirm(remotepath, size, confirm)
 
+    @converted
     def getfo(self, remotepath, fl, callback=None, prefetch=True,
               max_concurrent_prefetch_requests=None):
-        """Download ``remotepath`` into the file object ``fl``; the number of bytes."""
-        file_size = self.stat(remotepath).st_size
-        with self.open(remotepath, "rb") as fr:
-            size = 0
-            for chunk in fr._read_stream(max_concurrent_prefetch_requests):
-                fl.write(chunk)
-                size += len(chunk)
+        """Download into the file object ``fl``; the number of bytes."""
+        remotepath = self._adjust_cwd(remotepath)
+        file_size = self._native.stat(remotepath).size or 0
+        size = 0
+        with self._native.open(remotepath, "rb") as fr:
+            while True:
+                data = fr.read(1 << 20)
+                if not data:
+                    break
+                fl.write(data)
+                size += len(data)
                 if callback is not None:
                     callback(size, file_size)
         return size
 
+    @converted
     def get(self, remotepath, localpath, callback=None, prefetch=True,
             max_concurrent_prefetch_requests=None):
-        with open(localpath, "wb") as fl:
-            size = self.getfo(remotepath, fl, callback, prefetch,
-                              max_concurrent_prefetch_requests)
+        in_flight = max_concurrent_prefetch_requests or native.IN_FLIGHT
+        size = self._native.get(self._adjust_cwd(remotepath), localpath,
+                                progress=_progress(callback), in_flight=in_flight)
         s = os.stat(localpath)
         if s.st_size != size:
             raise OSError(f"size mismatch in get!  {s.st_size} != {size}")
 
 
+def _progress(callback):
+    if callback is None:
+        return None
+    return lambda done, total: callback(done, total)
+
+
 class SFTP(SFTPClient):
     """An alias for :class:`SFTPClient` for backwards compatibility."""
-
-
-_ = (deque, SFTPError)
