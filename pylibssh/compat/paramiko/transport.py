@@ -111,6 +111,14 @@ def _connect_socket(hostname, port, timeout=None):
 class Transport:
     """An SSH transport (one connection) on an existing socket or to ``(host, port)``."""
 
+    # paramiko's class attributes (code builds disabled_algorithms from them): libssh's lists
+    _preferred_ciphers = tuple(_ALGORITHMS["ciphers"])
+    _preferred_macs = tuple(_ALGORITHMS["macs"])
+    _preferred_keys = tuple(_ALGORITHMS["keys"])
+    _preferred_pubkeys = tuple(_ALGORITHMS["keys"])
+    _preferred_kex = tuple(_ALGORITHMS["kex"])
+    _preferred_compression = ("none",)
+
     def __init__(self, sock, default_window_size=None, default_max_packet_size=None,
                  gss_kex=False, gss_deleg_creds=True, disabled_algorithms=None,
                  server_sig_algs=True, strict_kex=True, packetizer_class=None):
