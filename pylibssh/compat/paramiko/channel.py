@@ -14,6 +14,7 @@ import socket
 import threading
 
 from ..._binding import NULL, lib
+from ..._channel import Channel as Channel_
 from ...client.process import ClientChannel
 from ...errors import ChannelError, ChannelOpenError, RequestDeniedError, SSHError
 from .common import asbytes
@@ -32,8 +33,12 @@ class _Chan(ClientChannel):
         self.combine_stderr = False
         self.pipe = None  # (read fd, write fd) once fileno() was asked for
         self.pipe_set = False
+        self.bridged = False
 
     def _on_data(self, chunk, is_stderr):
+        if self.bridged:  # the socket of another connection: passed on, not kept
+            Channel_._on_data(self, chunk, is_stderr)
+            return
         super()._on_data(chunk, False if self.combine_stderr else is_stderr)
         if not is_stderr or self.combine_stderr:
             self.set_event()

@@ -199,9 +199,18 @@ class Transport:
         if isinstance(sock, socket.socket):
             return socket.socket(fileno=os.dup(sock.fileno()))
         if isinstance(sock, Channel):
+            # a channel of another transport (fabric's gateway): pumped through a socketpair
+            # by that transport's loop, starting with what the channel already buffered
             from ...client.client import _ChannelSocket
 
-            bridge = _ChannelSocket(sock._chan)
+            ch = sock._chan
+            with ch._loop.lock:
+                ch.bridged = True
+                early = ch._take(False, -1)
+                bridge = _ChannelSocket(ch)
+                if early:
+                    bridge._from_channel(early, False)
+            ch._loop.wakeup()
             self._helpers.append(bridge)
             return bridge.peer
         if hasattr(sock, "fileno"):
