@@ -279,7 +279,8 @@ class Channel:
                 ch.resume()  # paused for the other stream's unread output: let it grow
             return False
 
-        self._wait(ready, ..., "recv")
+        if not buf:  # data already waiting is taken without a round through the condition
+            self._wait(ready, ..., "recv")
         with self._loop.lock:
             data = ch._take(is_stderr, nbytes)
             if not is_stderr and not ch._bufs[0] and not (ch.eof_received or ch.finished):
