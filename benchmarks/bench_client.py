@@ -4,7 +4,8 @@ Every client talks to one private OpenSSH sshd on loopback (its sftp server is i
 logs in with the same Ed25519 key, and does:
 
 1. SFTP download and upload of one 512 MiB file (random bytes, to/from a local file);
-2. 500 files of 16 KiB uploaded, then downloaded, one at a time (one SFTP session);
+2. 500 files of 16 KiB uploaded, then downloaded (one SFTP session; OpenSSH, paramiko, asyncssh
+   and ``pylibssh-1by1`` one file at a time, ``pylibssh`` with put_many/get_many);
 3. an exec stream of 512 MiB (``head -c 512M /dev/zero``, output read and dropped);
 4. connect + authenticate + ``true`` + close, one after another;
 5. 32 hosts (32 connections to the sshd) each running a command, from one thread (pylibssh:
@@ -12,8 +13,7 @@ logs in with the same Ed25519 key, and does:
 6. client CPU seconds per GB for the throughput workloads (this process's CPU, plus the
    finished ``ssh``/``sftp`` processes').
 
-Twice: forced to aes128-gcm@openssh.com + curve25519-sha256, and with each client's defaults
-(paramiko has no AES-GCM: it uses aes128-ctr + hmac-sha2-256 in the forced run, noted).
+Twice: forced to aes128-gcm@openssh.com + curve25519-sha256, and with each client's defaults.
 
     ./dev bench client [--quick] [--only NAME,...] [--config gcm|default|both]
 """
@@ -83,13 +83,19 @@ class Env:
         for i in range(NFILES):
             (self.small_dir / f"f{i:03d}").write_bytes(os.urandom(FILE_SIZE))
         self.small_back = work / "small.back"
+        # a directory of its own: the test user's home is shared with every other test run
+        self.remote_dir = f"bench-client-{os.getpid()}"
         with self.pylibssh(True) as c:
-            c.run(f"head -c {self.size} /dev/urandom > big.remote; mkdir -p small; "
-                  "rm -rf up && mkdir up", check=True, timeout=300)
-            c.sftp().get("big.remote", self.local_big)
+            c.run(f"mkdir -p {self.remote_dir}/up && cd {self.remote_dir} && "
+                  f"head -c {self.size} /dev/urandom > big.remote", check=True, timeout=300)
+            c.sftp().get(f"{self.remote_dir}/big.remote", self.local_big)
 
     def close(self) -> None:
-        self.sshd.cleanup()
+        try:
+            with self.pylibssh(True) as c:
+                c.run(f"rm -rf {self.remote_dir}", timeout=120)
+        finally:
+            self.sshd.cleanup()
 
     # -- clients --------------------------------------------------------------------------------
 
@@ -124,10 +130,8 @@ class Env:
         client.load_host_keys(str(self.known_hosts))
         kwargs = {}
         if forced:
-            # paramiko has no AES-GCM: aes128-ctr with hmac-sha2-256, curve25519 key exchange
             kwargs["disabled_algorithms"] = {
-                "ciphers": [c for c in paramiko.Transport._preferred_ciphers
-                            if c != "aes128-ctr"],
+                "ciphers": [c for c in paramiko.Transport._preferred_ciphers if c != CIPHER],
                 "kex": [k for k in paramiko.Transport._preferred_kex
                         if k not in ("curve25519-sha256@libssh.org", "curve25519-sha256")],
             }
@@ -145,17 +149,20 @@ class Env:
 
 # -- workloads ------------------------------------------------------------------------------------
 
-def sftp_download(env: Env, impl: str, forced: bool) -> None:
-    dst = env.local_dl
+def sftp_transfer(env: Env, impl: str, forced: bool, get: bool) -> None:
+    """One 512 MiB file down (``get``) or up, with each client's own whole-file call."""
+    local, remote = (env.local_dl, "big.remote") if get else (env.local_big, "big.up")
+    remote = f"{env.remote_dir}/{remote}"
     if impl == "openssh":
-        env.sftp_batch(forced, f"get big.remote {dst}\n")
+        env.sftp_batch(forced, f"get {remote} {local}\n" if get else f"put {local} {remote}\n")
     elif impl == "pylibssh":
         with env.pylibssh(forced) as c, c.sftp() as s:
-            s.get("big.remote", dst)
+            s.get(remote, local) if get else s.put(local, remote)
     elif impl == "paramiko":
         c = env.paramiko(forced)
         try:
-            c.open_sftp().get("big.remote", str(dst))
+            s = c.open_sftp()
+            s.get(remote, str(local)) if get else s.put(str(local), remote)
         finally:
             c.close()
     else:
@@ -164,58 +171,49 @@ def sftp_download(env: Env, impl: str, forced: bool) -> None:
         async def run():
             async with asyncssh.connect("127.0.0.1", env.port, **env.asyncssh_opts(forced)) as c:
                 async with c.start_sftp_client() as s:
-                    await s.get("big.remote", str(dst))
+                    await (s.get(remote, str(local)) if get else s.put(str(local), remote))
         asyncio.run(run())
-    if dst.stat().st_size != env.size:
-        raise RuntimeError(f"{impl}: downloaded {dst.stat().st_size} bytes")
+    if get and local.stat().st_size != env.size:
+        raise RuntimeError(f"{impl}: downloaded {local.stat().st_size} bytes")
+
+
+def sftp_download(env: Env, impl: str, forced: bool) -> None:
+    sftp_transfer(env, impl, forced, get=True)
 
 
 def sftp_upload(env: Env, impl: str, forced: bool) -> None:
-    src = env.local_big
-    if impl == "openssh":
-        env.sftp_batch(forced, f"put {src} big.up\n")
-    elif impl == "pylibssh":
-        with env.pylibssh(forced) as c, c.sftp() as s:
-            s.put(src, "big.up")
-    elif impl == "paramiko":
-        c = env.paramiko(forced)
-        try:
-            c.open_sftp().put(str(src), "big.up")
-        finally:
-            c.close()
-    else:
-        import asyncssh
-
-        async def run():
-            async with asyncssh.connect("127.0.0.1", env.port, **env.asyncssh_opts(forced)) as c:
-                async with c.start_sftp_client() as s:
-                    await s.put(str(src), "big.up")
-        asyncio.run(run())
+    sftp_transfer(env, impl, forced, get=False)
 
 
 def small_files(env: Env, impl: str, forced: bool) -> None:
     names = sorted(os.listdir(env.small_dir))
+    up = f"{env.remote_dir}/up"
     back = env.small_back
     shutil.rmtree(back, ignore_errors=True)
     back.mkdir()
     if impl == "openssh":
-        batch = "".join(f"put {env.small_dir / n} up/{n}\n" for n in names)
-        batch += "".join(f"get up/{n} {back / n}\n" for n in names)
+        batch = "".join(f"put {env.small_dir / n} {up}/{n}\n" for n in names)
+        batch += "".join(f"get {up}/{n} {back / n}\n" for n in names)
         env.sftp_batch(forced, batch)
     elif impl == "pylibssh":
+        # the batch API: many files open at once (libssh's sftp_open/close wait for replies)
+        with env.pylibssh(forced) as c, c.sftp() as s:
+            s.put_many([(env.small_dir / n, f"{up}/{n}") for n in names])
+            s.get_many([(f"{up}/{n}", back / n) for n in names])
+    elif impl == "pylibssh-1by1":
         with env.pylibssh(forced) as c, c.sftp() as s:
             for n in names:
-                s.put(env.small_dir / n, f"up/{n}")
+                s.put(env.small_dir / n, f"{up}/{n}")
             for n in names:
-                s.get(f"up/{n}", back / n)
+                s.get(f"{up}/{n}", back / n)
     elif impl == "paramiko":
         c = env.paramiko(forced)
         try:
             s = c.open_sftp()
             for n in names:
-                s.put(str(env.small_dir / n), f"up/{n}")
+                s.put(str(env.small_dir / n), f"{up}/{n}")
             for n in names:
-                s.get(f"up/{n}", str(back / n))
+                s.get(f"{up}/{n}", str(back / n))
         finally:
             c.close()
     else:
@@ -225,9 +223,9 @@ def small_files(env: Env, impl: str, forced: bool) -> None:
             async with asyncssh.connect("127.0.0.1", env.port, **env.asyncssh_opts(forced)) as c:
                 async with c.start_sftp_client() as s:
                     for n in names:
-                        await s.put(str(env.small_dir / n), f"up/{n}")
+                        await s.put(str(env.small_dir / n), f"{up}/{n}")
                     for n in names:
-                        await s.get(f"up/{n}", str(back / n))
+                        await s.get(f"{up}/{n}", str(back / n))
         asyncio.run(run())
     if len(os.listdir(back)) != NFILES:
         raise RuntimeError(f"{impl}: {len(os.listdir(back))} files came back")
@@ -395,7 +393,7 @@ def main(argv: list[str]) -> None:
             results: list[Result] = []
             for name in only:
                 fn, kind = WORKLOADS[name]
-                for impl in impls:
+                for impl in impls + (["pylibssh-1by1"] if name == "small-files" else []):
                     try:
                         wall, cpu, walls = measure(lambda: fn(env, impl, forced), repeat)
                     except Exception as exc:  # a peer that cannot do it is reported, not hidden

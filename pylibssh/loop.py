@@ -283,21 +283,31 @@ class Loop:
         """Block until ``predicate()`` is true or ``timeout`` expires; returns its last value.
 
         When another thread runs the loop, this waits on :attr:`cond` (the loop keeps running);
-        when nobody does, the caller drives the loop itself until the predicate holds. The
-        predicate is evaluated under :attr:`lock`. Never call this from a loop callback.
+        when nobody does, the caller drives the loop itself until the predicate holds. Several
+        threads may wait at once: when the one driving the loop is done, another takes over.
+        The predicate is evaluated under :attr:`lock`. Never call this from a loop callback.
         """
         if self.in_loop_thread():
             raise RuntimeError("a blocking wait inside a loop callback would never return; "
                                "react to events instead")
+        deadline = None if timeout is None else self.time() + timeout
         with self.cond:
-            if self._running_thread is not None:
-                return self.cond.wait_for(predicate, timeout)
-            try:
-                return self.run_until(predicate, timeout)
-            except RuntimeError:
+            while True:
+                if predicate():
+                    return True
+                remaining = None if deadline is None else deadline - self.time()
+                if remaining is not None and remaining <= 0:
+                    return False
                 if self._running_thread is None:
-                    raise
-                return self.cond.wait_for(predicate, timeout)
+                    try:
+                        return self.run_until(predicate, remaining)
+                    except RuntimeError:
+                        if self._running_thread is None:
+                            raise
+                        continue  # another thread started driving it meanwhile
+                # another thread drives the loop: it notifies after every iteration, and when
+                # it stops driving (then this thread takes over)
+                self.cond.wait(remaining)
 
     def stop(self) -> None:
         """Ask a running loop to return from run_forever/run_until (any thread)."""

@@ -37,9 +37,9 @@ def test_streaming_process(connect):
 def test_large_stdout_and_stderr_at_once(connect):
     # each far larger than the channel window (about 1-2 MiB); both written concurrently
     c = connect()
-    cmd = ("head -c 20000000 /dev/urandom > /tmp/.pylibssh-client-rand; "
-           "cat /tmp/.pylibssh-client-rand & cat /tmp/.pylibssh-client-rand >&2; wait; "
-           "sha256sum < /tmp/.pylibssh-client-rand >&2; rm -f /tmp/.pylibssh-client-rand")
+    cmd = ("head -c 20000000 /dev/urandom > /tmp/.pylibssh-client-rand-$$; "
+           "cat /tmp/.pylibssh-client-rand-$$ & cat /tmp/.pylibssh-client-rand-$$ >&2; wait; "
+           "sha256sum < /tmp/.pylibssh-client-rand-$$ >&2; rm -f /tmp/.pylibssh-client-rand-$$")
     r = c.run(cmd)
     assert len(r.stdout) == 20000000
     digest = hashlib.sha256(r.stdout).hexdigest()

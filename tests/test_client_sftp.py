@@ -298,3 +298,30 @@ def test_timeout_on_a_stalled_server(sshd, connect):
         assert time.monotonic() - t0 < 5
     finally:
         proxy.close()
+
+
+def test_put_many_get_many(sftp, tmp_path):
+    src = tmp_path / "many"
+    src.mkdir()
+    files = {f"f{i:03d}": os.urandom(i * 997 % 70000) for i in range(200)}
+    for name, data in files.items():
+        (src / name).write_bytes(data)
+    sftp.mkdir(f"{sftp.base}/many")
+    sent = sftp.put_many([(src / n, f"{sftp.base}/many/{n}") for n in files])
+    assert sent == sum(map(len, files.values()))
+    assert set(sftp.listdir(f"{sftp.base}/many")) == set(files)
+    assert sftp.read_bytes(f"{sftp.base}/many/f150") == files["f150"]
+    back = tmp_path / "back"
+    back.mkdir()
+    got = sftp.get_many([(f"{sftp.base}/many/{n}", back / n) for n in files])
+    assert got == sent
+    for name, data in files.items():
+        assert (back / name).read_bytes() == data
+    # one missing file: the others still arrive, then the error is raised
+    pairs = [(f"{sftp.base}/many/f001", back / "x1"), (f"{sftp.base}/many/nope", back / "x2"),
+             (f"{sftp.base}/many/f002", back / "x3")]
+    with pytest.raises(FileNotFoundError):
+        sftp.get_many(pairs)
+    assert (back / "x1").read_bytes() == files["f001"] and (back / "x3").exists()
+    with pytest.raises(PermissionError):
+        sftp.put_many([(src / "f001", "/etc/pylibssh-not-allowed")])

@@ -14,7 +14,6 @@ import errno
 import getpass
 import os
 import select
-import shlex
 import socket
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -24,14 +23,7 @@ from typing import Any
 
 from .._binding import lib
 from .._channel import Channel
-from ..errors import (
-    ClosedError,
-    HostNotFoundError,
-    SSHConnectionError,
-    SSHConnectionRefusedError,
-    SSHError,
-    SSHTimeoutError,
-)
+from ..errors import HostNotFoundError, SSHConnectionError, SSHConnectionRefusedError
 from ..keys import Key
 from ..loop import Loop
 from ._task import AGAIN, TaskGen, wait
@@ -97,12 +89,12 @@ def _configure(session: ClientSession, o: ConnectOptions) -> None:
     set_option(s, "port", o.port or 22)
     set_option(s, "user", o.user)
     set_option(s, "nodelay", 1)
-    if o.known_hosts:
-        set_option(s, "knownhosts", os.path.expanduser(o.known_hosts))
-    else:
-        set_option(s, "knownhosts", "/dev/null")
+    user_file = os.path.expanduser(o.known_hosts) if o.known_hosts else "/dev/null"
+    set_option(s, "knownhosts", user_file)
     glob = os.path.expanduser(o.global_known_hosts or "")
-    set_option(s, "global_knownhosts", glob if glob and os.path.exists(glob) else "/dev/null")
+    # libssh always reads a global file and warns about a missing one: without one, name the
+    # user's file again (reading it twice changes nothing)
+    set_option(s, "global_knownhosts", glob if glob and os.path.exists(glob) else user_file)
     if o.ciphers:
         set_option(s, "ciphers_c_s", _alg_list(o.ciphers))
         set_option(s, "ciphers_s_c", _alg_list(o.ciphers))
@@ -551,6 +543,3 @@ def connect_async(host: str, port: int | None = None, user: str | None = None, *
     future, _, _, _ = _start(options, loop)
     return future
 
-
-# keep pyflakes quiet about names used only in annotations / re-exported
-_ = (ClosedError, SSHError, SSHTimeoutError, shlex, RunResult)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._binding import NULL, lib
+from .._binding import NULL, ffi, lib
 from .._channel import Channel
 from ..errors import ChannelError, ChannelOpenError, RequestDeniedError, SSHError, SSHTimeoutError
 from ..loop import locked
@@ -76,7 +76,20 @@ class ClientChannel(Channel):
         self._bufs: tuple[bytearray, bytearray] = (bytearray(), bytearray())
         self.collect = False  # run(): keep everything, never pause
 
-    # output arrives here (loop thread, lock held)
+    def _c_data(self, data, length: int, is_stderr: bool) -> int:
+        # inside libssh: appending to our own buffer is only recording (no libssh call), and
+        # it saves a copy and a deferred call per packet on the hot path of large outputs
+        if self._paused or self._closed:
+            return 0  # libssh keeps the bytes and does not grow the window
+        if self._listeners.get("data"):
+            return super()._c_data(data, length, is_stderr)
+        buf = self._bufs[1 if is_stderr else 0]
+        buf += ffi.buffer(data, length)
+        if not self.collect and len(buf) > self.buffer_limit:
+            self._paused = True  # resumed by read()
+        return length
+
+    # output that was held while paused (and all output when someone listens to "data")
     def _on_data(self, chunk: bytes, is_stderr: bool) -> None:
         buf = self._bufs[1 if is_stderr else 0]
         buf += chunk

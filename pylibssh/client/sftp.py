@@ -544,6 +544,29 @@ class SFTPClient:
                                                 atime=int(st.st_atime), mtime=int(st.st_mtime)))
         return sent
 
+    def put_many(self, pairs, *, in_flight: int = 64, timeout: Any = ...) -> int:
+        """Upload many (small) files: ``pairs`` of (local, remote). Up to ``in_flight`` files
+        are open at once on a second SFTP channel, so the per-file round trips overlap (see
+        :mod:`pylibssh.client.sftp_batch`). Each file is read into memory: meant for small
+        files. Returns the bytes sent; raises the first error after the others finished."""
+        return self._batch(pairs, True, in_flight, timeout)
+
+    def get_many(self, pairs, *, in_flight: int = 64, timeout: Any = ...) -> int:
+        """Download many (small) files: ``pairs`` of (remote, local); like :meth:`put_many`."""
+        return self._batch([(loc, rem) for rem, loc in pairs], False, in_flight, timeout)
+
+    def _batch(self, pairs, upload: bool, in_flight: int, timeout: Any) -> int:
+        from ._task import wait
+        from .sftp_batch import batch_gen
+        t = self.timeout if timeout is ... or timeout is None else timeout
+        pairs = [(os.fspath(a), os.fspath(b)) for a, b in pairs]
+        task = self._session.start_task(batch_gen(self._session, pairs, upload, in_flight),
+                                        "SFTP batch", t)
+        total, errors = wait(self._session._loop, task.future, t + 5, "SFTP batch")
+        if errors:
+            raise errors[0]
+        return total
+
     def _get_tree(self, remote, local, progress, preserve, resume, in_flight, timeout) -> int:
         total = 0
         os.makedirs(local, exist_ok=True)
