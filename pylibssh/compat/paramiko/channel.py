@@ -35,6 +35,12 @@ class _Chan(ClientChannel):
         self.pipe_set = False
         self.bridged = False
 
+    def _c_data(self, data, length, is_stderr):
+        if self.combine_stderr or self.bridged or self.pipe is not None:
+            # the plain channel's path: recorded, then delivered through _on_data below
+            return Channel_._c_data(self, data, length, is_stderr)
+        return super()._c_data(data, length, is_stderr)  # appended to the buffer at once
+
     def _on_data(self, chunk, is_stderr):
         if self.bridged:  # the socket of another connection: passed on, not kept
             Channel_._on_data(self, chunk, is_stderr)
