@@ -141,6 +141,7 @@ class Transport:
         self._channels: dict[int, Channel] = {}
         self._accepted: list[Channel] = []
         self._forward_handlers: dict[int, object] = {}
+        self._incoming_handler = False
         self._server_key = None
         self._username = None
         self._closed = False
@@ -439,6 +440,7 @@ class Transport:
                 "tcpip-forward")
             return rc
 
+        self._take_forwarded_channels()
         try:
             self._run(gen(), "tcpip-forward", 30)
         except SSHError as exc:
@@ -477,10 +479,36 @@ class Transport:
         except SSHError:
             pass
 
+    def _take_forwarded_channels(self):
+        """Where the client session dispatches the channels the server opens (its
+        ``_incoming`` handlers), take forwarded-tcpip ones as they come; otherwise
+        :meth:`_poll_forwarded` asks libssh for them."""
+        incoming = getattr(self._session, "_incoming", None)
+        if incoming is not None and not self._incoming_handler:
+            self._incoming_handler = True
+            with self._loop.lock:
+                incoming.add_handler("forwarded-tcpip", self._on_forward_request)
+
+    def _on_forward_request(self, request):
+        # loop thread, lock held: accept into a channel of this layer's kind
+        msg = request._take()
+        try:
+            c = lib.ssh_message_channel_request_open_reply_accept(msg)
+        finally:
+            lib.ssh_message_free(msg)
+        if c == NULL:
+            return
+        channel = self._register(_Chan(self._session, c))
+        channel.origin_addr = (request.orig_host, request.orig_port)
+        self._accepted.append(channel)
+        self._session.kick()
+
     def _poll_forwarded(self):
         """Under the loop lock: take one forwarded-tcpip channel libssh has queued."""
         if self._session.closed:
             return True
+        if self._incoming_handler:
+            return bool(self._accepted)
         dport = ffi.new("int *")
         oport = ffi.new("int *")
         orig = ffi.new("char **")
