@@ -47,7 +47,7 @@ def make_ffi():
         "pylibssh._libssh",
         '#include "pylibssh_glue.h"\n',
         sources=[_rel("csrc/pylibssh_glue.c"), _rel("csrc/pylibssh_server.c"),
-                 _rel("csrc/pylibssh_sftp.c")],
+                 _rel("csrc/pylibssh_sftp.c"), _rel("csrc/pylibssh_client.c")],
         include_dirs=[_rel("csrc")],
         libraries=["ssh"],
         define_macros=[("PYLIBSSH_VERSION", f'"{package_version()}"')],

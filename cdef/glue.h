@@ -38,3 +38,27 @@ struct ssh_channel_callbacks_struct *
 pylibssh_sftp_counter_callbacks(struct pylibssh_sftp_counter *c);
 /* the request's whole payload (id onwards), for extensions libssh does not parse */
 ssh_buffer pylibssh_sftp_message_packet(sftp_client_message msg);
+
+/* --- client (csrc/pylibssh_client.c) ---
+ * 1/0: whether libssh has queued ssh_messages (ssh_message_get would poll when none are);
+ * -1 unknown (built without libssh's private headers) */
+int pylibssh_session_has_messages(ssh_session session);
+/* records the payload of each SSH_MSG_REQUEST_SUCCESS (the port a tcpip-forward with port 0
+ * got) from a packet handler placed before libssh's; ``r`` must live as long as the session;
+ * -1 without the private headers */
+struct pylibssh_global_replies {
+    uint32_t successes;
+    int32_t last_port;
+    ...;
+};
+int pylibssh_track_global_replies(ssh_session session, struct pylibssh_global_replies *r);
+/* forwarding (csrc/pylibssh_server.c): OpenSSH's UNIX-socket requests, which libssh 0.12 does not
+ * parse, arrive as queued messages of these subtypes once pylibssh_server_enable_streamlocal()
+ * put its packet handler before libssh's; a channel open refused with a reason code; a
+ * forwarded-streamlocal channel open (SSH_AGAIN, then the open-response callback). */
+#define PYLIBSSH_GLOBAL_REQUEST_STREAMLOCAL_FORWARD ...
+#define PYLIBSSH_GLOBAL_REQUEST_CANCEL_STREAMLOCAL_FORWARD ...
+#define PYLIBSSH_CHANNEL_DIRECT_STREAMLOCAL ...
+int pylibssh_channel_open_reply_failure(ssh_message msg, uint32_t code, const char *desc);
+int pylibssh_channel_open_forwarded_streamlocal(ssh_channel channel, const char *socket_path);
+int pylibssh_server_enable_streamlocal(ssh_session session);

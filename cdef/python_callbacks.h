@@ -21,3 +21,8 @@ extern "Python" void pylibssh_channel_exit_signal_cb(ssh_session, ssh_channel, c
                                                      const char *lang, void *userdata);
 extern "Python" int pylibssh_channel_write_wontblock_cb(ssh_session, ssh_channel, uint32_t bytes,
                                                         void *userdata);
+extern "Python" void pylibssh_channel_open_resp_cb(ssh_session, ssh_channel, bool is_success,
+                                                   void *userdata);
+/* server channels that accept agent forwarding (pylibssh/server/channel.py) */
+extern "Python" void pylibssh_channel_auth_agent_req_cb(ssh_session, ssh_channel,
+                                                        void *userdata);

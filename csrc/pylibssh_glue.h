@@ -44,4 +44,21 @@ struct ssh_channel_callbacks_struct *
 pylibssh_sftp_counter_callbacks(struct pylibssh_sftp_counter *c);
 ssh_buffer pylibssh_sftp_message_packet(sftp_client_message msg);
 
+/* --- client (csrc/pylibssh_client.c) --- */
+int pylibssh_session_has_messages(ssh_session session);
+struct pylibssh_global_replies {
+    struct ssh_packet_callbacks_struct callbacks;
+    uint32_t successes; /* SSH_MSG_REQUEST_SUCCESS packets seen */
+    int32_t last_port;  /* the uint32 that began the last one's payload, -1 if none */
+};
+int pylibssh_track_global_replies(ssh_session session, struct pylibssh_global_replies *r);
+/* forwarding: subtypes pylibssh gives the OpenSSH UNIX-socket requests libssh does not parse
+ * (outside libssh's own enum values) */
+#define PYLIBSSH_GLOBAL_REQUEST_STREAMLOCAL_FORWARD 0x70
+#define PYLIBSSH_GLOBAL_REQUEST_CANCEL_STREAMLOCAL_FORWARD 0x71
+#define PYLIBSSH_CHANNEL_DIRECT_STREAMLOCAL 0x70
+int pylibssh_channel_open_reply_failure(ssh_message msg, uint32_t code, const char *desc);
+int pylibssh_channel_open_forwarded_streamlocal(ssh_channel channel, const char *socket_path);
+int pylibssh_server_enable_streamlocal(ssh_session session);
+
 #endif

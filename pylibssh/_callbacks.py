@@ -89,6 +89,22 @@ def pylibssh_channel_write_wontblock_cb(session, channel, nbytes, userdata):
     return 0
 
 
+@ffi.def_extern()
+def pylibssh_channel_open_resp_cb(session, channel, is_success, userdata):
+    try:
+        _owner(userdata)._c_open_response(bool(is_success))
+    except BaseException:
+        _fail("channel open-response")
+
+
+@ffi.def_extern()
+def pylibssh_channel_auth_agent_req_cb(session, channel, userdata):
+    try:
+        _owner(userdata)._c_auth_agent_req()
+    except BaseException:
+        _fail("channel auth-agent-req")
+
+
 def new_channel_callbacks(owner):
     """A filled ``ssh_channel_callbacks_struct`` for ``owner`` and the handle it must keep."""
     handle = ffi.new_handle(owner)
@@ -102,4 +118,15 @@ def new_channel_callbacks(owner):
     cb.channel_exit_status_function = lib.pylibssh_channel_exit_status_cb
     cb.channel_exit_signal_function = lib.pylibssh_channel_exit_signal_cb
     cb.channel_write_wontblock_function = lib.pylibssh_channel_write_wontblock_cb
+    cb.channel_open_response_function = lib.pylibssh_channel_open_resp_cb
     return cb, handle
+
+
+def new_agent_request_callbacks(handle):
+    """A second callback struct, for a channel that accepts agent forwarding: libssh answers
+    ``auth-agent-req@openssh.com`` with success exactly when such a callback is registered."""
+    cb = ffi.new("struct ssh_channel_callbacks_struct *")
+    lib.pylibssh_init_channel_callbacks(cb)
+    cb.userdata = handle
+    cb.channel_auth_agent_req_function = lib.pylibssh_channel_auth_agent_req_cb
+    return cb

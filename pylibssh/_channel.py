@@ -105,6 +105,17 @@ class Channel(EventEmitter):
         if self._out:
             self._session.defer(self._flush)
 
+    def _c_open_response(self, ok: bool) -> None:
+        self._session.defer(self._on_open_response, ok)
+
+    def _c_auth_agent_req(self) -> None:
+        self._session.defer(self._on_auth_agent_req)
+        self._agent_requested()
+
+    def _agent_requested(self) -> None:
+        """Inside libssh: record only (the request's state must be visible to the requests
+        queued in the same poll, which are dispatched before recorded events)."""
+
     # -- dispatched events (outside libssh) ------------------------------------------------------
 
     def _deliver(self, chunk: bytes, is_stderr: bool) -> None:
@@ -133,6 +144,13 @@ class Channel(EventEmitter):
         if not self.eof_received:
             self._on_eof()
         self._free(session_gone=False)
+
+    def _on_open_response(self, ok: bool) -> None:
+        """The peer confirmed (or refused) a channel this side opened; subclasses that open
+        channels handle it."""
+
+    def _on_auth_agent_req(self) -> None:
+        """The peer asked for agent forwarding (server channels that accept it handle it)."""
 
     def _emit_safely(self, event: str, *args: Any) -> None:
         try:

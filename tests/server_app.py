@@ -2,12 +2,13 @@
 apart from the clients') and by the benchmarks.
 
     python tests/server_app.py --host-key KEY [--authorized-key PUB] [--password PW]
-        [--port 0] [--mode echo|spawn]
+        [--port 0] [--mode echo|spawn] [--forward]
 
 Prints ``PORT <n>`` on stdout once listening. Exec requests: ``__stats__`` answers with a JSON
 line (RSS in KiB, live sessions/channels/messages); in ``echo`` mode any other command is echoed
 back (``<command>\\n``, exit status 0) without a process; in ``spawn`` mode it runs with
-``pylibssh.server.spawn``. SIGTERM closes the server.
+``pylibssh.server.spawn``. ``--forward`` allows every forward (``connect_handler`` and
+``listen_handler`` with ``allow="*"``). SIGTERM closes the server.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 import threading
 
 import pylibssh
-from pylibssh.server import _live, spawn
+from pylibssh.server import _live, connect_handler, listen_handler, spawn
 
 
 def rss_kib() -> int:
@@ -38,6 +39,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--mode", choices=("echo", "spawn"), default="echo")
     parser.add_argument("--max-unauthenticated", type=int, default=1000)
+    parser.add_argument("--forward", action="store_true", help="allow every forward")
     args = parser.parse_args()
 
     keys = pylibssh.load_authorized_keys(args.authorized_key) if args.authorized_key else []
@@ -71,6 +73,10 @@ def main() -> None:
     def on_connection(session):
         session.on("auth", on_auth)
         session.on("channel", on_channel)
+        if args.forward:
+            session.on("tcpip", connect_handler(allow="*"))
+            session.on("openssh.streamlocal", connect_handler(allow="*"))
+            session.on("request", listen_handler(allow="*"))
 
     # close from another thread: it takes the loop's lock and wakes the loop
     signal.signal(signal.SIGTERM, lambda *a: threading.Thread(target=server.close).start())

@@ -1,9 +1,13 @@
 """The SSH client (issue 5): connect and authenticate, verify host keys, run commands, shells
-and subsystems, and SFTP. See :func:`connect`."""
+and subsystems, SFTP, and forwarding (issue 6). See :func:`connect`."""
 
 from .client import Client, ConnectOptions, connect, connect_async
+from .forward import LocalForwarder, RemoteForwarder
 from .hostkeys import POLICIES
+from .incoming import ChannelOpenRequest
 from .process import Process, ProcessError, RunResult
+from .socks import SOCKSForwarder
 
 __all__ = ["Client", "ConnectOptions", "connect", "connect_async", "Process", "ProcessError",
-           "RunResult", "POLICIES"]
+           "RunResult", "POLICIES", "LocalForwarder", "RemoteForwarder", "SOCKSForwarder",
+           "ChannelOpenRequest"]

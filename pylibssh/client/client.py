@@ -28,6 +28,8 @@ from ..keys import Key
 from ..loop import Loop
 from ._task import AGAIN, TaskGen, wait
 from .auth import Credentials, KbdintCallback, KeySource, authenticate
+from .forward import _bridge
+from .forwarding import ForwardingMixin
 from .hostkeys import HostKeyPolicy, normalize_policy, verify_host_key
 from .process import (
     Process,
@@ -153,80 +155,6 @@ def _tcp_connect_gen(session: ClientSession, host: str, port: int) -> TaskGen:
     raise SSHConnectionError(f"cannot connect to {host} port {port}: {last}")
 
 
-class _ChannelSocket:
-    """Carries a session's bytes over another session's channel (ProxyJump, or a channel the
-    caller opened): a socketpair whose far end is pumped to and from the channel by the loop."""
-
-    def __init__(self, channel: Channel):
-        self.channel = channel
-        self.loop = channel._loop
-        ours, theirs = socket.socketpair()
-        ours.setblocking(False)
-        self.sock = ours
-        self.outbuf = bytearray()
-        channel.on("data", self._from_channel)
-        channel.on("end", self._channel_eof)
-        channel.on("close", self._closed)
-        channel.on("drain", self._resume_reading)
-        self.loop.add_reader(ours.fileno(), self._from_socket)
-        self.peer = theirs
-        channel.resume()  # open_channel_to() holds early data (the server's banner) until now
-
-    def _from_channel(self, data: bytes, is_stderr: bool) -> None:
-        if is_stderr:
-            return
-        self.outbuf += data
-        self._write_out()
-
-    def _write_out(self) -> None:
-        if self.sock is None:
-            return
-        try:
-            n = self.sock.send(self.outbuf)
-            del self.outbuf[:n]
-        except (BlockingIOError, InterruptedError):
-            pass
-        except OSError:
-            self._closed()
-            return
-        if self.outbuf:
-            self.loop.add_writer(self.sock.fileno(), self._write_out)
-        else:
-            self.loop.remove_writer(self.sock.fileno())
-
-    def _from_socket(self) -> None:
-        try:
-            data = self.sock.recv(262144)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self.loop.remove_reader(self.sock.fileno())
-            if not self.channel.closed:
-                self.channel.close()
-            return
-        if not self.channel.closed and not self.channel.write(data):
-            self.loop.remove_reader(self.sock.fileno())  # until drain
-
-    def _resume_reading(self) -> None:
-        if self.sock is not None:
-            self.loop.add_reader(self.sock.fileno(), self._from_socket)
-
-    def _channel_eof(self) -> None:
-        if self.sock is not None and not self.outbuf:
-            try:
-                self.sock.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-
-    def _closed(self, *args: Any) -> None:
-        if self.sock is not None:
-            self.loop.remove_fd(self.sock.fileno())
-            self.sock.close()
-            self.sock = None
-
-
 class _ProxyCommand:
     """``ProxyCommand``: the command's stdin/stdout are the session's socket."""
 
@@ -249,7 +177,7 @@ class _ProxyCommand:
                 self.proc.wait(2)
 
 
-class Client:
+class Client(ForwardingMixin):
     """An authenticated SSH connection. Create with :func:`connect` (blocking) or
     :func:`connect_async` (a future, for many connections from one thread)."""
 
@@ -261,6 +189,7 @@ class Client:
         self._own_loop = own_loop
         self._helpers = helpers  # proxies and jump clients that live as long as this one
         self.timeout = options.op_timeout
+        self._forwards: list[Any] = []  # listeners and remote forwards (forwarding.py)
 
     # -- running commands -------------------------------------------------------------------------
 
@@ -338,12 +267,15 @@ class Client:
 
     def close(self) -> None:
         """Disconnect (idempotent)."""
+        self._close_forwards()
         session = self._session
         session.close()
         if self._own_loop and not self._loop.closed:
             # let the lingering close finish (the server answers the DISCONNECT with FIN)
             if not self._loop.running:
                 self._loop.run_until(lambda: not self._loop._fds, 2.0)
+            elif not self._loop.in_loop_thread():
+                self._loop.wait_for(lambda: not self._loop._fds, 2.0)  # forwarding's thread
             self._loop.close()
         for helper in self._helpers:
             helper.close()
@@ -377,9 +309,12 @@ def _finish_options(o: ConnectOptions) -> ConnectOptions:
 def _connect_gen(session: ClientSession, o: ConnectOptions, helpers: list[Any]) -> TaskGen:
     sock = o.sock
     if isinstance(sock, Channel):
-        bridge = _ChannelSocket(sock)
-        helpers.append(_Closer(bridge._closed))
-        sock = bridge.peer
+        # the session's socket is one end of a socketpair whose other end the shared bridge
+        # pumps to the channel (opened paused: the server's banner waits for it)
+        ours, theirs = socket.socketpair()
+        bridge = _bridge(sock, ours)
+        helpers.append(_Closer(bridge.close))
+        sock = theirs
     elif sock is None and o.proxy_command:
         proxy = _ProxyCommand(o.proxy_command, o.host, o.port or 22, o.user or "")
         helpers.append(proxy)

@@ -11,6 +11,7 @@ channel can be used without blocking through ``open_*_async`` futures and its ev
 
 from __future__ import annotations
 
+import logging
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from ._task import AGAIN, TaskGen, wait
 
 if TYPE_CHECKING:
     from .session import ClientSession
+
+log = logging.getLogger("pylibssh.client")
 
 __all__ = ["ClientChannel", "Process", "RunResult", "ProcessError"]
 
@@ -75,6 +78,7 @@ class ClientChannel(Channel):
         super().__init__(session, c_channel)
         self._bufs: tuple[bytearray, bytearray] = (bytearray(), bytearray())
         self.collect = False  # run(): keep everything, never pause
+        self.denied: list[str] = []  # forwarding requests the server refused
 
     def _c_data(self, data, length: int, is_stderr: bool) -> int:
         # inside libssh: appending to our own buffer is only recording (no libssh call), and
@@ -158,6 +162,13 @@ def open_session_gen(session: ClientSession, setup: list[tuple[str, Any]],
             return rc
 
         yield open_poll
+        for what, fn in session.session_requests:
+            # agent / X11 forwarding: a server that refuses it still runs the command (as ssh)
+            try:
+                yield channel.request(what, fn)
+            except RequestDeniedError as exc:
+                log.warning("%s", exc)
+                channel.denied.append(what)
         for what, fn in setup:
             yield channel.request(what, fn)
     except BaseException:

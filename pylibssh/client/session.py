@@ -26,6 +26,7 @@ from ..errors import (
 )
 from ..loop import Loop
 from ._task import AGAIN, Task, TaskGen
+from .incoming import Incoming
 
 log = logging.getLogger("pylibssh.client")
 
@@ -92,6 +93,12 @@ class ClientSession(LoopSession):
         self.authenticated = False
         self.host_key = None
         self._blocking_depth = 0
+        # channels the server opens (remote forwarding, agent, X11) and their handlers
+        self._incoming = Incoming(self)
+        # requests sent on every new session channel before exec/shell (agent, X11 forwarding)
+        self.session_requests: list[tuple[str, Any]] = []
+        self._global_busy = False  # one global request at a time (forward.global_request_gen)
+        self._global_replies = None
         self._sftp_clients: weakref.WeakSet = weakref.WeakSet()
         self._sftp_timeout: float | None = None
 
@@ -116,6 +123,8 @@ class ClientSession(LoopSession):
         # before recorded events are dispatched: a request's reply and the channel's close can
         # arrive in one poll, and the request's poller must see its reply while the channel lives
         self._poke_tasks()
+        if self.authenticated and self._blocking_depth == 0:
+            self._incoming.take_messages()
 
     def _dispatch(self) -> None:
         super()._dispatch()
@@ -133,6 +142,17 @@ class ClientSession(LoopSession):
             exc = error or DisconnectedError("the connection was closed")
             task.throw(exc if isinstance(exc, SSHError) else DisconnectedError(str(exc)))
 
+    def global_replies(self):
+        """The REQUEST_SUCCESS recorder (C, csrc/pylibssh_client.c), installed on first use;
+        None without libssh's private headers. Kept as long as the session object."""
+        if self._global_replies is None:
+            r = ffi.new("struct pylibssh_global_replies *")
+            with self._loop.lock:
+                self._check_open()
+                if lib.pylibssh_track_global_replies(self._s, r) == 0:
+                    self._global_replies = r
+        return self._global_replies
+
     def _before_teardown(self) -> None:
         # SFTP sessions own a channel of this session: free them (and their files) first
         for sftp in list(self._sftp_clients):
@@ -141,6 +161,8 @@ class ClientSession(LoopSession):
             except Exception:
                 log.exception("freeing %r", sftp)
         self._sftp_clients.clear()
+        self._incoming.close()  # queued channel opens are freed before the session
+        super()._before_teardown()
 
     def _on_disconnect(self, status: int) -> None:
         if self._error is None:

@@ -4,9 +4,14 @@
 :class:`ServerSession` (``auth``, ``channel``, ``close``, ``error``) -> :class:`ServerChannel`
 (``exec``, ``shell``, ``pty``, ``env``, ``windowchange``, ``subsystem``, ``signal``, ``data``,
 ``end``, ``close``). Requests arrive as messages with ``reply_*`` methods (``messages.py``).
+Forwarding: ``forwarding.py`` (the requests and the channels the server opens),
+``forwarders.py`` (ready-made handlers that connect and listen), ``pylibssh.bridge`` (the copy
+between a channel and a socket).
 """
 
 from .channel import ServerChannel
+from .forwarders import connect_handler, listen_handler
+from .forwarding import ChannelOpenMessage, ForwardChannel, GlobalRequestMessage, OutgoingChannel
 from .messages import AuthMessage, ChannelRequestMessage, Message, PtyInfo, decode_tty_modes
 from .process import ChildProcess, spawn
 from .server import Server, create_server
@@ -24,4 +29,10 @@ __all__ = [
     "decode_tty_modes",
     "spawn",
     "ChildProcess",
+    "ChannelOpenMessage",
+    "GlobalRequestMessage",
+    "ForwardChannel",
+    "OutgoingChannel",
+    "connect_handler",
+    "listen_handler",
 ]

@@ -4,14 +4,21 @@ client makes on it.
 Events, node-libssh's names: ``exec``, ``shell``, ``pty``, ``env``, ``windowchange``,
 ``subsystem``, ``x11`` (each with a :class:`~pylibssh.server.messages.ChannelRequestMessage` to
 answer), ``signal`` (a signal name such as ``"INT"``), ``data`` (bytes, is_stderr), ``end`` (the
-client sent EOF), ``drain``, ``close``.
+client sent EOF), ``drain``, ``close``, ``auth-agent`` (the client forwarded its agent; no
+arguments).
+
+Agent forwarding: libssh answers ``auth-agent-req@openssh.com`` itself, with success exactly when
+the channel has an agent callback. pylibssh registers one when the application listens for
+``auth-agent`` (before the client asks: in the ``channel`` listener), so a channel without such a
+listener refuses agent forwarding.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._binding import NULL, ffi, lib
+from .._callbacks import new_agent_request_callbacks
 from .._channel import Channel
 from ..errors import ChannelError
 from ..loop import locked
@@ -58,7 +65,30 @@ class ServerChannel(Channel):
         self.sftp: SFTPServer | None = None
         self._paused = True  # until a request that starts the exchange is accepted
         self._held_until_start = True  # cleared when the application pauses or resumes itself
+        self.agent_forwarded = False
+        self._agent_cb = None
         _live.inc("channels")
+
+    def on(self, event: str, listener: Any = None) -> Any:
+        if event == "auth-agent" and listener is not None:
+            self._accept_agent_requests()
+        return super().on(event, listener)
+
+    add_listener = on
+
+    def _accept_agent_requests(self) -> None:
+        with self._loop.lock:
+            if self._agent_cb is None and not self._closed:
+                cb = new_agent_request_callbacks(self._handle)
+                if lib.ssh_add_channel_callbacks(self._ch, cb) == lib.SSH_OK:
+                    self._agent_cb = cb  # libssh keeps a pointer: keep it until the free
+
+    def _agent_requested(self) -> None:
+        self.agent_forwarded = True
+        self._session.agent_forwarding = True  # type: ignore[attr-defined]
+
+    def _on_auth_agent_req(self) -> None:
+        self._emit_safely("auth-agent")
 
     @property
     def pending_requests(self) -> list[ChannelRequestMessage]:
@@ -155,3 +185,4 @@ class ServerChannel(Channel):
                 self._ch, lib.pylibssh_sftp_counter_callbacks(self._sftp_counter))
         _live.dec("channels")
         super()._free(session_gone)
+        self._agent_cb = None  # ssh_channel_free dropped libssh's pointer to it

@@ -2,7 +2,10 @@
 
 Events (node-libssh's names): ``auth`` (an :class:`~pylibssh.server.messages.AuthMessage`),
 ``channel`` (a :class:`~pylibssh.server.channel.ServerChannel` the client opened), ``close``,
-``error`` (an exception that ended the session).
+``error`` (an exception that ended the session). Forwarding (ssh2's names, see
+``forwarding.py``): ``tcpip`` and ``openssh.streamlocal`` (a
+:class:`~pylibssh.server.forwarding.ChannelOpenMessage`), ``request`` (a
+:class:`~pylibssh.server.forwarding.GlobalRequestMessage`).
 
 How requests arrive: the session installs no libssh server callbacks, so libssh queues every
 authentication, channel-open and channel request as an ``ssh_message``. After each poll
@@ -19,12 +22,24 @@ from typing import TYPE_CHECKING, Any
 
 from .._binding import NULL, ffi, lib
 from .._session import LoopSession
-from ..errors import DisconnectedError, ProtocolError, error_from
+from ..errors import ChannelError, DisconnectedError, ProtocolError, error_from
 from ..events import EventEmitter
 from ..loop import locked
 from . import _live
 from .channel import ServerChannel
 from .sftp import SFTPServer
+from .forwarding import (
+    GLOBAL_REQUESTS,
+    OPEN_EVENTS,
+    ChannelOpenMessage,
+    GlobalRequestMessage,
+    OpenCallback,
+    OutgoingChannel,
+    agent_opener,
+    forwarded_streamlocal_opener,
+    forwarded_tcpip_opener,
+    x11_opener,
+)
 from .messages import (
     CHANNEL_REQUEST_EVENTS,
     AuthMessage,
@@ -91,6 +106,7 @@ class ServerSession(LoopSession):
         self._auth_mask = server._auth_mask  # the methods offered now (see set_auth_methods)
         self._last_activity = self._loop.time()
         self._timers: list[Any] = []
+        self.agent_forwarding = False  # a channel accepted auth-agent-req (see ServerChannel)
         _live.inc("sessions")
 
     def _start(self) -> None:
@@ -119,6 +135,10 @@ class ServerSession(LoopSession):
                 raise error_from(self._s, "key exchange", ProtocolError)
             self._kex_done = True
             self._join_event()
+            # OpenSSH's UNIX-socket forwarding requests, which libssh does not parse, become
+            # queued messages (csrc/pylibssh_server.c); without it they are refused
+            if lib.pylibssh_server_enable_streamlocal(self._s) != lib.SSH_OK:
+                log.debug("%r: streamlocal forwarding unavailable", self)
             self._auth_mask = self.server._auth_mask
             lib.ssh_set_auth_methods(self._s, self._auth_mask)
             log.debug("%r: key exchange done (%s, %s; client %s)", self, self.kex_algorithm,
@@ -156,12 +176,25 @@ class ServerSession(LoopSession):
         elif kind == lib.SSH_REQUEST_SERVICE:
             # "ssh-userauth": the protocol's only answer is acceptance (or a disconnect)
             self._reply_raw(c_msg)
-        else:  # global requests (forwarding is not offered), anything new
+        elif (kind == lib.SSH_REQUEST_GLOBAL and self.authenticated
+              and lib.ssh_message_subtype(c_msg) in GLOBAL_REQUESTS):
+            self._on_global_request(c_msg)
+        else:  # global requests before authentication, anything new
             if not self.authenticated:
                 log.info("%r: request before authentication refused", self)
             else:
                 log.debug("%r: global request %d refused", self, lib.ssh_message_subtype(c_msg))
             self._reply_raw(c_msg)
+
+    def _on_global_request(self, c_msg) -> None:
+        msg = GlobalRequestMessage(self, c_msg, GLOBAL_REQUESTS[lib.ssh_message_subtype(c_msg)])
+        log.debug("%r: global request %r", self, msg)
+        emit_request(self, "request", msg)  # no listener: refused (forwarding is opt-in)
+        if not msg.want_reply and not msg.replied:
+            # the client waits for no answer: release it now, keep the fields
+            msg._auto = True
+            msg._replied = True
+            msg._release()
 
     def _reply_raw(self, c_msg) -> None:
         lib.ssh_message_reply_default(c_msg)
@@ -244,6 +277,11 @@ class ServerSession(LoopSession):
             log.warning("%r: channel open before authentication refused", self)
             self._reply_raw(c_msg)
             return
+        if kind in OPEN_EVENTS:
+            msg = ChannelOpenMessage(self, c_msg, OPEN_EVENTS[kind])
+            log.debug("%r: channel open %r", self, msg)
+            emit_request(self, msg.subtype, msg)  # no listener: refused (forwarding is opt-in)
+            return
         if kind != lib.SSH_CHANNEL_SESSION or not self.listener_count("channel"):
             log.debug("%r: channel open (type %d) refused: %s", self, kind,
                       "no 'channel' listener" if kind == lib.SSH_CHANNEL_SESSION
@@ -263,6 +301,54 @@ class ServerSession(LoopSession):
         except Exception:
             log.exception("a 'channel' listener raised; closing that channel")
             channel.close()
+
+    # -- channels to the client ------------------------------------------------------------------
+
+    def _open(self, kind: str, info: dict[str, Any], opener, callback: OpenCallback | None
+              ) -> OutgoingChannel:
+        self._check_open()
+        if not self.authenticated:
+            raise ChannelError("the client is not authenticated")
+        channel = OutgoingChannel(self, kind, info, callback)
+        channel._start(opener)
+        return channel
+
+    @locked
+    def forward_out(self, bound_addr: str, bound_port: int, remote_addr: str, remote_port: int,
+                    callback: OpenCallback | None = None) -> OutgoingChannel:
+        """Open a ``forwarded-tcpip`` channel to the client for a connection that arrived on a
+        port it asked to forward (``bound_addr``/``bound_port`` as in its ``tcpip-forward``, the
+        port actually bound when it asked for 0) from ``remote_addr``:``remote_port``.
+        ``callback(err, channel)`` runs once the client answered. Returns the channel (writes
+        are queued until it is open)."""
+        info = {"bound_addr": bound_addr, "bound_port": bound_port, "remote_addr": remote_addr,
+                "remote_port": remote_port}
+        return self._open("forwarded-tcpip", info, forwarded_tcpip_opener(
+            bound_addr, bound_port, remote_addr, remote_port), callback)
+
+    @locked
+    def forward_out_streamlocal(self, socket_path: str, callback: OpenCallback | None = None
+                                ) -> OutgoingChannel:
+        """Open a ``forwarded-streamlocal@openssh.com`` channel for a connection that arrived
+        on a UNIX socket the client asked to forward (``socket_path`` as it asked)."""
+        return self._open("forwarded-streamlocal@openssh.com", {"socket_path": socket_path},
+                          forwarded_streamlocal_opener(socket_path), callback)
+
+    @locked
+    def x11(self, origin_addr: str, origin_port: int, callback: OpenCallback | None = None
+            ) -> OutgoingChannel:
+        """Open an ``x11`` channel (after the client's ``x11`` request was accepted): the client
+        connects it to its X display."""
+        return self._open("x11", {"origin_addr": origin_addr, "origin_port": origin_port},
+                          x11_opener(origin_addr, origin_port), callback)
+
+    @locked
+    def open_agent(self, callback: OpenCallback | None = None) -> OutgoingChannel:
+        """Open an ``auth-agent@openssh.com`` channel to the client's ssh-agent; only after a
+        channel accepted agent forwarding (an ``auth-agent`` listener, see ServerChannel)."""
+        if not self.agent_forwarding:
+            raise ChannelError("the client did not forward its agent (or it was not accepted)")
+        return self._open("auth-agent@openssh.com", {}, agent_opener(), callback)
 
     def _on_channel_request(self, c_msg) -> None:
         c_channel = lib.ssh_message_channel_request_channel(c_msg)

@@ -1,0 +1,271 @@
+"""Copy between a channel and a socket on the channel's loop (what forwarding does with each
+connection).
+
+Back-pressure both ways, nothing buffered without bound:
+
+* socket -> channel: the socket is read while the channel's queue is under its ``high_water``;
+  once ``write`` returns False the socket is no longer read until ``drain`` (the TCP window then
+  holds the sender back);
+* channel -> socket: what the socket does not take at once is queued; above ``high_water``
+  the channel is paused (the SSH window holds the peer back) until the socket took it.
+
+Half-close is carried both ways: the socket's EOF becomes the channel's EOF, the channel's EOF a
+``shutdown(SHUT_WR)`` once the queued bytes are written. Closing either end closes the other
+(after what was already received from it is delivered). The socket is closed exactly once.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import logging
+import socket
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from ._channel import Channel
+
+__all__ = ["Bridge", "bridge"]
+
+log = logging.getLogger("pylibssh")
+
+_RECV = 256 * 1024
+_IOV_MAX = 64  # buffers per sendmsg (the system allows 1024)
+
+
+class Bridge:
+    """Copies between ``channel`` and the connected ``sock`` until both are done; the bridge
+    owns the socket from now on. ``on_close`` runs once, when both ends are closed."""
+
+    #: bytes from the channel waiting for the socket before the channel is paused
+    high_water = 1 << 20
+
+    def __init__(self, channel: Channel, sock: socket.socket,
+                 on_close: Callable[[Bridge], Any] | None = None):
+        self.channel = channel
+        self.sock = sock
+        self._loop = channel._loop
+        self._on_close = on_close
+        sock.setblocking(False)
+        self._fd = sock.fileno()
+        self._buf = bytearray(_RECV)
+        self._view = memoryview(self._buf)
+        self._out: deque[memoryview] = deque()
+        self._out_bytes = 0
+        self._reading = False
+        self._writing = False
+        self._flush_scheduled = False
+        self._sock_eof = False      # the socket sent EOF (and the channel was told)
+        self._chan_eof = False      # the channel sent EOF (the socket is told after _out)
+        self._shut_wr = False
+        self._chan_closed = False
+        self._sock_closed = False
+        self._done = False
+        self.bytes_in = 0   # socket -> channel
+        self.bytes_out = 0  # channel -> socket
+        with self._loop.lock:
+            channel.on("data", self._on_data)
+            channel.on("end", self._on_end)
+            channel.on("drain", self._on_drain)
+            channel.on("close", self._on_channel_close)
+            if channel.closed:
+                self._on_channel_close()
+            else:
+                self._set_reading(True)
+
+    # -- socket -> channel ----------------------------------------------------------------------
+
+    def _set_reading(self, on: bool) -> None:
+        if on == self._reading or self._sock_closed:
+            return
+        self._reading = on
+        if on:
+            self._loop.add_reader(self._fd, self._readable)
+        else:
+            self._loop.remove_reader(self._fd)
+
+    def _readable(self) -> None:
+        if self._chan_closed:
+            self._set_reading(False)
+            return
+        # when the channel takes a whole read at once (empty queue, window open) libssh copies
+        # it into its packets before write() returns: read into one reused buffer instead of a
+        # new bytes object per read (a large allocation and its page faults each time)
+        reuse = self.channel.buffered == 0 and self.channel.window >= _RECV
+        try:
+            if reuse:
+                n = self.sock.recv_into(self._buf)
+                data = self._view[:n]
+            else:
+                data = self.sock.recv(_RECV)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            log.debug("%r: socket read failed: %s", self, exc)
+            self._abort()
+            return
+        if not data:
+            self._sock_eof = True
+            self._set_reading(False)
+            try:
+                self.channel.send_eof()
+            except Exception:
+                log.debug("%r: send_eof", self, exc_info=True)
+            self._check_done()
+            return
+        self.bytes_in += len(data)
+        try:
+            ok = self.channel.write(data)
+        except Exception as exc:
+            log.debug("%r: channel write failed: %s", self, exc)
+            self._abort()
+            return
+        if not ok:
+            self._set_reading(False)  # until 'drain'
+
+    def _on_drain(self) -> None:
+        if not self._sock_eof and not self._chan_closed:
+            self._set_reading(True)
+
+    # -- channel -> socket ----------------------------------------------------------------------
+
+    def _on_data(self, data: bytes, is_stderr: bool = False) -> None:
+        if self._sock_closed or self._shut_wr:
+            return
+        self.bytes_out += len(data)
+        self._out.append(memoryview(data))
+        self._out_bytes += len(data)
+        if self._out_bytes >= self.high_water and not self.channel.paused:
+            self.channel.pause()
+        if not self._writing and not self._flush_scheduled:
+            # one poll usually delivers several packets: send them with one system call once
+            # this dispatch is over (later in the same loop iteration)
+            self._flush_scheduled = True
+            self._loop.call_soon(self._scheduled_flush)
+
+    def _scheduled_flush(self) -> None:
+        with self._loop.lock:
+            self._flush_scheduled = False
+            if not self._writing and not self._sock_closed:
+                self._flush_out()
+
+    def _set_writing(self, on: bool) -> None:
+        if on == self._writing or self._sock_closed:
+            return
+        self._writing = on
+        if on:
+            self._loop.add_writer(self._fd, self._flush_out)
+        else:
+            self._loop.remove_writer(self._fd)
+
+    def _flush_out(self) -> None:
+        """Send what is queued (scatter-gather); wait for writability if the socket is full."""
+        while self._out:
+            try:
+                n = self.sock.sendmsg(list(itertools.islice(self._out, _IOV_MAX)))
+            except (BlockingIOError, InterruptedError):
+                self._set_writing(True)
+                return
+            except OSError as exc:
+                log.debug("%r: socket write failed: %s", self, exc)
+                self._abort()
+                return
+            self._out_bytes -= n
+            while n:
+                view = self._out[0]
+                if n < len(view):
+                    self._out[0] = view[n:]
+                    break
+                n -= len(view)
+                self._out.popleft()
+        self._set_writing(False)
+        if self.channel.paused and not self._chan_closed:
+            self.channel.resume()
+        self._after_flush()
+
+    def _on_end(self) -> None:
+        self._chan_eof = True
+        if not self._out:
+            self._after_flush()
+
+    def _after_flush(self) -> None:
+        """The socket took everything queued: pass on the channel's EOF or close."""
+        if self._chan_closed:
+            self._close_socket()
+            return
+        if self._chan_eof and not self._shut_wr:
+            self._shut_wr = True
+            try:
+                self.sock.shutdown(socket.SHUT_WR)
+            except OSError as exc:
+                if exc.errno != errno.ENOTCONN:
+                    log.debug("%r: shutdown: %s", self, exc)
+        self._check_done()
+
+    # -- the end --------------------------------------------------------------------------------
+
+    def _check_done(self) -> None:
+        if self._sock_eof and self._shut_wr and not self._out:
+            self.channel.close()  # after its queued output; 'close' closes the socket
+
+    def _on_channel_close(self) -> None:
+        self._chan_closed = True
+        self._set_reading(False)
+        if not self._out:
+            self._close_socket()
+        # else: _flush_out delivers what the channel sent before closing, then closes
+
+    def _abort(self) -> None:
+        """A socket error: drop both ends."""
+        self._out.clear()
+        self._out_bytes = 0
+        self._close_socket()
+        if not self._chan_closed:
+            self.channel.close()
+
+    def _close_socket(self) -> None:
+        if self._sock_closed:
+            return
+        self._reading = self._writing = False
+        self._loop.remove_fd(self._fd)
+        self._sock_closed = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        if not self._chan_closed:
+            try:
+                self.channel.close()
+            except Exception:
+                log.debug("%r: closing the channel", self, exc_info=True)
+        self._finish()
+
+    def _finish(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        callback, self._on_close = self._on_close, None
+        if callback is not None:
+            try:
+                callback(self)
+            except Exception:
+                log.exception("a bridge's on_close callback raised")
+
+    @property
+    def closed(self) -> bool:
+        return self._sock_closed
+
+    def close(self) -> None:
+        """Close both ends now (what is queued is dropped)."""
+        with self._loop.lock:
+            self._abort()
+
+    def __repr__(self) -> str:
+        return f"<Bridge fd={self._fd} in={self.bytes_in} out={self.bytes_out}>"
+
+
+def bridge(channel: Channel, sock: socket.socket,
+           on_close: Callable[[Bridge], Any] | None = None) -> Bridge:
+    """Copy between ``channel`` and ``sock`` (see :class:`Bridge`)."""
+    return Bridge(channel, sock, on_close)

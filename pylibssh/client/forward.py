@@ -1,0 +1,514 @@
+"""Client port forwarding: local (``direct-tcpip`` / ``direct-streamlocal@openssh.com``, from a
+local port or UNIX socket), remote (``tcpip-forward``) and single tunnels.
+
+Remote UNIX-socket forwarding (``streamlocal-forward@openssh.com``) is not offered: libssh 0.12
+sends no global request but ``tcpip-forward`` and keeps its generic sender private.
+
+Every forwarded connection is a socket bridged to a channel by :class:`~pylibssh.bridge.Bridge`
+on the client's loop, so the loop must run while forwards exist: a client with its own loop
+starts it in a background thread at the first forward (see :func:`ensure_running`).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import re
+import socket
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
+
+from .._binding import NULL, ffi, lib
+from ..bridge import Bridge
+from .._channel import Channel
+from ..errors import (
+    ChannelOpenError,
+    RequestDeniedError,
+    SSHError,
+    error_from,
+    last_error,
+)
+from ..events import EventEmitter
+from ._task import AGAIN, TaskGen, wait
+from .incoming import FORWARDED_TCPIP, ChannelOpenRequest
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .session import ClientSession
+
+log = logging.getLogger("pylibssh.client")
+
+DEFAULT_TIMEOUT = 30.0
+
+_OPEN_FAILURES = {1: "administratively prohibited", 2: "connect failed",
+                  3: "unknown channel type", 4: "resource shortage"}
+
+
+def ensure_running(client: Client) -> None:
+    """Forwarding needs the loop to run when no call waits: start a client's own loop in a
+    background thread (a shared loop is run by its owner)."""
+    loop = client._loop
+    if client._own_loop and not loop.running and not loop.closed:
+        loop.start()
+
+
+def _bridge(channel: Channel, sock: socket.socket,
+            on_close: Callable[[Bridge], Any] | None = None) -> Bridge:
+    """Bridge ``sock`` and a channel opened paused (so that nothing arrived unheard)."""
+    bridge = Bridge(channel, sock, on_close)
+    if channel.paused and not channel.closed:
+        channel.resume()
+    return bridge
+
+
+# -- opening channels to the server's side -----------------------------------------------------
+
+def open_direct_gen(session: ClientSession, dest: str | tuple[str, int],
+                    orig: tuple[str, int] = ("127.0.0.1", 0)) -> TaskGen:
+    """Open a ``direct-tcpip`` channel to ``(host, port)`` or a ``direct-streamlocal`` one to a
+    socket path; the channel, paused. A refusal raises :class:`ChannelOpenError` with the
+    server's reason ("Connection refused", "administratively prohibited"...)."""
+    c = lib.ssh_channel_new(session._s)
+    if c == NULL:  # pragma: no cover - out of memory
+        raise ChannelOpenError("ssh_channel_new failed")
+    channel = Channel(session, c)
+    channel._paused = True  # hold what arrives until the bridge attaches
+    if isinstance(dest, str):
+        path = dest.encode()
+        what = f"opening a channel to {dest}"
+        fn = lambda: lib.ssh_channel_open_forward_unix(  # noqa: E731
+            channel._ch, path, orig[0].encode(), orig[1])
+    else:
+        host, port = dest[0].encode(), int(dest[1])
+        what = f"opening a channel to {dest[0]}:{dest[1]}"
+        fn = lambda: lib.ssh_channel_open_forward(  # noqa: E731
+            channel._ch, host, port, orig[0].encode(), orig[1])
+
+    def poll() -> Any:
+        session._check_open()
+        if channel.closed:
+            raise ChannelOpenError(f"{what}: the channel was closed")
+        rc = fn()
+        if rc == lib.SSH_AGAIN:
+            return AGAIN
+        if rc < 0:
+            err = error_from(session._s, what, ChannelOpenError)
+            m = re.search(r"error \((\d)\)", str(err))
+            if m and int(m.group(1)) in _OPEN_FAILURES:  # RFC 4254 5.1 reason codes
+                raise type(err)(f"{err} ({_OPEN_FAILURES[int(m.group(1))]})")
+            raise err
+        return rc
+
+    try:
+        yield poll
+    except BaseException:
+        channel._free(session_gone=False)
+        raise
+    return channel
+
+
+def open_tunnel(client: Client, dest: str | tuple[str, int], timeout: float | None) -> socket.socket:
+    """A connected socket whose other end is ``dest`` on the server's side (see
+    :meth:`Client.open_tunnel`)."""
+    ensure_running(client)
+    session = client._session
+    t = timeout or DEFAULT_TIMEOUT
+    task = session.start_task(open_direct_gen(session, dest), f"tunnel to {dest}", t)
+    channel: Channel = wait(client._loop, task.future, t + 5, "opening the tunnel")
+    ours, theirs = socket.socketpair()
+    _bridge(channel, ours)
+    client._loop.wakeup()
+    return theirs
+
+
+# -- global requests (one at a time: libssh keeps one reply state per session) --------------------
+
+def global_request_gen(session: ClientSession, call: Callable[[], int], what: str) -> TaskGen:
+    def acquire() -> Any:
+        session._check_open()
+        if session._global_busy:
+            return AGAIN
+        session._global_busy = True
+        return True
+
+    def poll() -> Any:
+        session._check_open()
+        rc = call()
+        if rc == lib.SSH_AGAIN:
+            return AGAIN
+        if rc < 0:
+            msg, code = last_error(session._s)
+            if code == lib.SSH_REQUEST_DENIED:
+                raise RequestDeniedError(f"the server refused {what}")
+            raise SSHError(f"{what}: {msg}")
+        return rc
+
+    yield acquire
+    try:
+        result = yield poll
+    finally:
+        session._global_busy = False
+        session.kick()  # a task waiting for its turn
+    return result
+
+
+# -- local forwarding ----------------------------------------------------------------------------
+
+def _listen(listen: str | tuple[str, int], backlog: int = 128) -> socket.socket:
+    if isinstance(listen, str):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(listen)
+        except OSError as exc:
+            sock.close()
+            raise SSHError(f"cannot listen on {listen}: {exc.strerror}") from exc
+    else:
+        host, port = listen
+        infos = socket.getaddrinfo(host or "127.0.0.1", port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+        family, type_, proto, _, addr = infos[0]
+        sock = socket.socket(family, type_, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            sock.close()
+            if exc.errno == errno.EADDRINUSE:
+                raise SSHError(f"cannot listen on {host}:{port}: the address is already in "
+                               "use") from exc
+            raise SSHError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.listen(backlog)
+    sock.setblocking(False)
+    return sock
+
+
+class _Listener(EventEmitter):
+    """A local listening socket on the client's loop whose connections are forwarded.
+    Events: ``connection`` (Bridge), ``error`` (exception, for a connection that could not be
+    forwarded: its socket is closed), ``close``."""
+
+    def __init__(self, client: Client, listen: str | tuple[str, int]):
+        super().__init__()
+        self._client = client
+        self._loop = client._loop
+        self._sock = _listen(listen)
+        self.bridges: set[Bridge] = set()
+        self._closed = False
+        if isinstance(listen, str):
+            self.path: str | None = listen
+            self.host, self.port = "", 0
+        else:
+            self.path = None
+            self.host, self.port = self._sock.getsockname()[:2]
+        client._forwards.append(self)
+        ensure_running(client)
+        with self._loop.lock:
+            session = client._session
+            if session.closed:
+                self.close()
+                raise SSHError("the connection is closed")
+            session.on("close", self.close)  # a dead connection stops its listeners
+            self._loop.add_reader(self._sock.fileno(), self._accept)
+
+    def _accept(self) -> None:
+        for _ in range(64):
+            try:
+                conn, _addr = self._sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.debug("accept: %s", exc)
+                return
+            conn.setblocking(False)
+            if conn.family != socket.AF_UNIX:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                self._handle(conn)
+            except Exception as exc:  # noqa: BLE001 - one connection's failure
+                conn.close()
+                self._error(exc)
+
+    def _handle(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def _forward(self, conn: socket.socket, dest: str | tuple[str, int],
+                 on_open: Callable[[Channel | None, BaseException | None], Any] | None = None
+                 ) -> None:
+        """Open a channel to ``dest`` for ``conn`` and bridge them (or close ``conn``)."""
+        session = self._client._session
+        try:
+            peer = conn.getpeername()
+            orig = (peer[0], peer[1]) if isinstance(peer, tuple) else ("127.0.0.1", 0)
+        except OSError:
+            orig = ("127.0.0.1", 0)
+        task = session.start_task(open_direct_gen(session, dest, orig), f"forward to {dest}",
+                                  self._client.timeout or DEFAULT_TIMEOUT)
+
+        def done(f: Future) -> None:
+            exc = f.exception()
+            if on_open is not None:
+                try:
+                    on_open(None if exc else f.result(), exc)
+                except Exception:
+                    log.exception("forwarding callback")
+            if exc is not None or self._closed:
+                if exc is not None:
+                    self._error(exc)  # before the close the connection's peer sees
+                elif not f.result().closed:
+                    f.result().close()
+                conn.close()
+                return
+            bridge = _bridge(f.result(), conn, self.bridges.discard)
+            if not bridge.closed:
+                self.bridges.add(bridge)
+            self._emit("connection", bridge)
+
+        task.future.add_done_callback(done)
+
+    def _error(self, exc: BaseException) -> None:
+        log.debug("%r: %s", self, exc)
+        self._emit("error", exc)
+
+    def _emit(self, event: str, *args: Any) -> None:
+        try:
+            self.emit(event, *args)
+        except Exception:
+            log.exception("unhandled exception in a forwarder %r listener", event)
+
+    def close(self) -> None:
+        """Stop listening and close every forwarded connection. Idempotent."""
+        with self._loop.lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._loop.remove_fd(self._sock.fileno())
+            self._sock.close()
+            if self.path:
+                try:
+                    os.unlink(self.path)
+                except OSError:
+                    pass
+            for bridge in list(self.bridges):
+                bridge.close()
+            try:
+                self._client._forwards.remove(self)
+            except ValueError:
+                pass
+            self._emit("close")
+        self._loop.wakeup()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class LocalForwarder(_Listener):
+    """Listens on a local address (``host``/``port``, the port chosen when 0) or UNIX socket
+    (``path``) and carries each connection to ``dest`` on the server's side."""
+
+    def __init__(self, client: Client, listen: str | tuple[str, int],
+                 dest: str | tuple[str, int]):
+        self.dest = dest
+        super().__init__(client, listen)
+
+    def _handle(self, conn: socket.socket) -> None:
+        self._forward(conn, self.dest)
+
+    def __repr__(self) -> str:
+        where = self.path or f"{self.host}:{self.port}"
+        return f"<LocalForwarder {where} -> {self.dest} {len(self.bridges)} open>"
+
+
+# -- remote forwarding ---------------------------------------------------------------------------
+
+def _connect_local(loop, dest: str | tuple[str, int],
+                   done: Callable[[socket.socket | None, BaseException | None], Any]) -> None:
+    """A nonblocking connect on the loop; ``done(sock, None)`` or ``done(None, exc)``."""
+    try:
+        if isinstance(dest, str):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            addr: Any = dest
+        else:
+            family, type_, proto, _, addr = socket.getaddrinfo(
+                dest[0], dest[1], type=socket.SOCK_STREAM)[0]
+            sock = socket.socket(family, type_, proto)
+        sock.setblocking(False)
+        err = sock.connect_ex(addr)
+    except OSError as exc:
+        done(None, exc)
+        return
+    if err == 0:
+        done(sock, None)
+        return
+    if err not in (errno.EINPROGRESS, errno.EAGAIN):
+        sock.close()
+        done(None, OSError(err, os.strerror(err)))
+        return
+    fd = sock.fileno()
+
+    def writable() -> None:
+        loop.remove_fd(fd)
+        e = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if e:
+            sock.close()
+            done(None, OSError(e, os.strerror(e)))
+        else:
+            done(sock, None)
+
+    loop.add_writer(fd, writable)
+
+
+class RemoteForwarder(EventEmitter):
+    """A listener on the server (``tcpip-forward``). Each connection the server accepts arrives as a :class:`ChannelOpenRequest`:
+    given to ``handler`` when there is one (it accepts or rejects), else connected to ``dest``
+    on this side. Events: ``connection`` (request, before the handler), ``error``, ``close``."""
+
+    def __init__(self, client: Client, listen: tuple[str, int],
+                 dest: str | tuple[str, int] | None,
+                 handler: Callable[[ChannelOpenRequest], Any] | None):
+        super().__init__()
+        self._client = client
+        self._loop = client._loop
+        self.listen = listen
+        self.dest = dest
+        self.handler = handler
+        self.bridges: set[Bridge] = set()
+        self._closed = True
+        self.host, self.port = listen
+        self._kind = FORWARDED_TCPIP
+
+    def _start_gen(self) -> TaskGen:
+        session = self._client._session
+        addr = self.host.encode() if self.host else NULL
+        bound = ffi.new("int *")
+        replies = session.global_replies()
+        seen = replies.successes if replies is not None else 0
+        yield from global_request_gen(
+            session, lambda: lib.ssh_channel_listen_forward(session._s, addr, self.port, bound),
+            f"remote forwarding on {self.host or '*'}:{self.port}")
+        if self.port == 0:
+            if replies is not None and replies.successes > seen:
+                port = replies.last_port  # the reply's own payload
+            else:
+                port = bound[0]  # libssh's reading of the last packet (its FIXME)
+            if not 0 < port < 65536:
+                raise SSHError("the server did not say which port it listens on")
+            self.port = port
+        self._closed = False
+        session._incoming.add_handler(self._kind, self._on_request)
+        session.on("close", lambda: self.close(cancel=False))
+        return self
+
+    def _on_request(self, request: ChannelOpenRequest) -> Any:
+        if self._closed:
+            return False
+        if request.dest_port != self.port:
+            return False  # another forward's
+        self._emit("connection", request)
+        if request.answered:
+            return None
+        if self.handler is not None:
+            self.handler(request)
+            return None
+        if self.dest is None:
+            request.reject()
+            return None
+
+        def connected(sock: socket.socket | None, exc: BaseException | None) -> None:
+            with self._loop.lock:
+                if sock is None or self._closed or request.answered:
+                    if sock is not None:
+                        sock.close()
+                    if not request.answered:
+                        request.reject()
+                    if exc is not None:
+                        self._emit("error", SSHError(
+                            f"forwarded connection to {self.dest}: {exc}"))
+                    return
+                try:
+                    channel = request.accept()
+                except SSHError as err:
+                    sock.close()
+                    self._emit("error", err)
+                    return
+                bridge = _bridge(channel, sock, self.bridges.discard)
+                if not bridge.closed:
+                    self.bridges.add(bridge)
+
+        _connect_local(self._loop, self.dest, connected)
+        return None
+
+    def _emit(self, event: str, *args: Any) -> None:
+        try:
+            self.emit(event, *args)
+        except Exception:
+            log.exception("unhandled exception in a forwarder %r listener", event)
+
+    def close(self, timeout: float | None = None, cancel: bool = True) -> None:
+        """Ask the server to stop listening (``cancel-tcpip-forward``; waits for its answer
+        unless called on the loop thread) and close the forwarded connections. Idempotent."""
+        session = self._client._session
+        with self._loop.lock:
+            if self._closed:
+                return
+            self._closed = True
+            session._incoming.remove_handler(self._kind, self._on_request)
+            for bridge in list(self.bridges):
+                bridge.close()
+            try:
+                self._client._forwards.remove(self)
+            except ValueError:
+                pass
+            self._emit("close")
+            if session.closed or not cancel:
+                return
+        addr = self.host.encode() if self.host else b""
+        call = lambda: lib.ssh_channel_cancel_forward(session._s, addr, self.port)  # noqa: E731
+        t = timeout or self._client.timeout or DEFAULT_TIMEOUT
+        task = session.start_task(global_request_gen(session, call, "cancelling a forward"),
+                                  "cancelling a forward", t)
+        if self._loop.in_loop_thread():
+            return  # cannot wait here; it completes on its own
+        wait(self._loop, task.future, t + 5, "cancelling the forward")
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> RemoteForwarder:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        where = f"{self.host}:{self.port}"
+        return f"<RemoteForwarder {where} -> {self.dest or self.handler} {len(self.bridges)} open>"
+
+
+def start_remote_async(client: Client, fwd: RemoteForwarder, timeout: float | None) -> Future:
+    """Send the forward's request; the future's result is ``fwd`` once the server agreed."""
+    ensure_running(client)
+    t = timeout or DEFAULT_TIMEOUT
+    task = client._session.start_task(fwd._start_gen(), f"remote forward {fwd.listen}", t)
+
+    def done(f: Future) -> None:
+        if f.exception() is None:
+            client._forwards.append(fwd)
+
+    task.future.add_done_callback(done)
+    return task.future
+
+
+def start_remote(client: Client, fwd: RemoteForwarder, timeout: float | None) -> RemoteForwarder:
+    t = timeout or DEFAULT_TIMEOUT
+    future = start_remote_async(client, fwd, t)
+    return wait(client._loop, future, t + 5, "requesting the remote forward")

@@ -1,0 +1,168 @@
+"""The forwarding methods of :class:`~pylibssh.client.Client` (names after asyncssh's).
+
+Forwards run on the client's loop; a client with its own loop starts it in a background thread
+at the first forward, and :meth:`Client.close` closes every forward first.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from ..errors import SSHError
+from .agent_x11 import AgentForwarding, X11Forwarding
+from .forward import (
+    LocalForwarder,
+    RemoteForwarder,
+    open_tunnel,
+    start_remote,
+    start_remote_async,
+)
+from .incoming import ChannelOpenRequest
+from .socks import SOCKSForwarder
+
+RequestHandler = Callable[[ChannelOpenRequest], Any]
+
+
+class ForwardingMixin:
+    """Port, socket, SOCKS, agent and X11 forwarding on a client connection."""
+
+    _forwards: list[Any]
+
+    def _fwd_timeout(self, timeout: Any) -> float | None:
+        return self._t(timeout)  # type: ignore[attr-defined]
+
+    # -- tunnels ----------------------------------------------------------------------------------
+
+    def open_tunnel(self, host: str, port: int, *, timeout: Any = ...) -> socket.socket:
+        """A connected socket to ``host:port`` as seen from the server (``direct-tcpip``): a
+        real socket (one end of a socketpair the loop pumps to the channel), so it can be given
+        to anything that takes a socket, e.g. ``connect(..., sock=tunnel)`` to hop to a host
+        only the server reaches. Raises :class:`~pylibssh.errors.ChannelOpenError` with the
+        server's reason when it cannot connect."""
+        return open_tunnel(self, (host, int(port)), self._fwd_timeout(timeout))  # type: ignore
+
+    def open_unix_tunnel(self, path: str, *, timeout: Any = ...) -> socket.socket:
+        """Like :meth:`open_tunnel`, to a UNIX socket on the server
+        (``direct-streamlocal@openssh.com``)."""
+        return open_tunnel(self, path, self._fwd_timeout(timeout))  # type: ignore[arg-type]
+
+    # -- local forwarding ---------------------------------------------------------------------------
+
+    def forward_local_port(self, listen_host: str, listen_port: int, dest_host: str,
+                           dest_port: int) -> LocalForwarder:
+        """Listen on ``listen_host:listen_port`` (port 0: any free one, see ``.port``) and
+        carry each connection to ``dest_host:dest_port`` from the server (``ssh -L``)."""
+        return LocalForwarder(self, (listen_host, listen_port), (dest_host, int(dest_port)))
+
+    def forward_local_port_to_path(self, listen_host: str, listen_port: int,
+                                   dest_path: str) -> LocalForwarder:
+        """Listen on a local port; connect each connection to the server's UNIX socket."""
+        return LocalForwarder(self, (listen_host, listen_port), dest_path)
+
+    def forward_local_path(self, listen_path: str, dest_path: str) -> LocalForwarder:
+        """Listen on a local UNIX socket; connect to the server's UNIX socket ``dest_path``."""
+        return LocalForwarder(self, listen_path, dest_path)
+
+    def forward_local_path_to_port(self, listen_path: str, dest_host: str,
+                                   dest_port: int) -> LocalForwarder:
+        """Listen on a local UNIX socket; connect to ``dest_host:dest_port`` from the server."""
+        return LocalForwarder(self, listen_path, (dest_host, int(dest_port)))
+
+    def forward_socks(self, listen_host: str = "127.0.0.1", listen_port: int = 0
+                      ) -> SOCKSForwarder:
+        """A local SOCKS5/SOCKS4a proxy whose connections leave from the server (``ssh -D``)."""
+        return SOCKSForwarder(self, (listen_host, listen_port))
+
+    # -- remote forwarding --------------------------------------------------------------------------
+
+    def forward_remote_port(self, listen_host: str, listen_port: int,
+                            dest_host: str | None = None, dest_port: int | None = None, *,
+                            handler: RequestHandler | None = None,
+                            timeout: Any = ...) -> RemoteForwarder:
+        """Ask the server to listen on ``listen_host:listen_port`` (``""``: all its addresses;
+        port 0: the server picks one, see ``.port``). Each connection is carried to
+        ``dest_host:dest_port`` on this side, or given to ``handler(request)``, which calls
+        ``request.accept()`` (a paused Channel) or ``request.reject()``. Raises
+        :class:`~pylibssh.errors.RequestDeniedError` when the server refuses (port in use,
+        forwarding not allowed)."""
+        if handler is None and dest_host is None:
+            raise SSHError("forward_remote_port needs dest_host/dest_port or a handler")
+        dest = None if dest_host is None else (dest_host, int(dest_port or 0))
+        fwd = RemoteForwarder(self, (listen_host, int(listen_port)), dest, handler)
+        return start_remote(self, fwd, self._fwd_timeout(timeout))  # type: ignore[arg-type]
+
+    def forward_remote_port_async(self, listen_host: str, listen_port: int,
+                                  dest_host: str | None = None, dest_port: int | None = None,
+                                  *, handler: RequestHandler | None = None,
+                                  timeout: Any = ...) -> Future:
+        """:meth:`forward_remote_port` without waiting (for many clients on one loop, or from a
+        loop callback): a future whose result is the :class:`RemoteForwarder`."""
+        if handler is None and dest_host is None:
+            raise SSHError("forward_remote_port needs dest_host/dest_port or a handler")
+        dest = None if dest_host is None else (dest_host, int(dest_port or 0))
+        fwd = RemoteForwarder(self, (listen_host, int(listen_port)), dest, handler)
+        return start_remote_async(self, fwd, self._fwd_timeout(timeout))  # type: ignore
+
+    def forward_remote_port_to_path(self, listen_host: str, listen_port: int, dest_path: str,
+                                    *, timeout: Any = ...) -> RemoteForwarder:
+        """Like :meth:`forward_remote_port`, carrying connections to a local UNIX socket."""
+        fwd = RemoteForwarder(self, (listen_host, int(listen_port)), dest_path, None)
+        return start_remote(self, fwd, self._fwd_timeout(timeout))  # type: ignore[arg-type]
+
+    def forward_remote_path(self, listen_path: str, dest: Any = None, **kwargs: Any) -> Any:
+        """A listener on a UNIX socket of the server (``ssh -R /path:...``): not available,
+        because libssh 0.12 has no way to send ``streamlocal-forward@openssh.com`` (its generic
+        global-request sender is internal). Raises :class:`~pylibssh.errors.SSHError`."""
+        raise SSHError(f"cannot listen on the server's UNIX socket {listen_path!r}: libssh "
+                       "0.12 cannot send streamlocal-forward@openssh.com (forward a remote "
+                       "TCP port to a local socket with forward_remote_port_to_path instead)")
+
+    # -- agent and X11 ------------------------------------------------------------------------------
+
+    def forward_agent(self, path: str | None = None) -> AgentForwarding:
+        """Forward the local ssh-agent (``path``, default ``$SSH_AUTH_SOCK``) to the commands
+        and shells started from now on (``ssh -A``)."""
+        path = path or os.environ.get("SSH_AUTH_SOCK")
+        if not path:
+            raise SSHError("agent forwarding needs an agent: SSH_AUTH_SOCK is not set")
+        return AgentForwarding(self, path)  # type: ignore[arg-type]
+
+    def forward_x11(self, handler: RequestHandler | None = None, *, display: str | None = None,
+                    auth_protocol: str | None = None, auth_cookie: str | None = None,
+                    screen: int = 0, single_connection: bool = False) -> X11Forwarding:
+        """Request X11 forwarding on the commands and shells started from now on (``ssh -X``).
+        The server's ``x11`` channels go to ``handler(request)``, or are bridged to the local
+        ``display`` (default ``$DISPLAY``, its cookie from ``xauth``)."""
+        return X11Forwarding(self, handler, display, auth_protocol,  # type: ignore[arg-type]
+                             auth_cookie, screen, single_connection)
+
+    # -- HTTP -----------------------------------------------------------------------------------
+
+    def http_connection(self, host: str, port: int | None = None, *, https: bool = False,
+                        **kwargs: Any):
+        """An ``http.client`` (HTTPS)Connection to ``host`` through this connection."""
+        from .http import HTTPConnection, HTTPSConnection
+        cls = HTTPSConnection if https else HTTPConnection
+        return cls(self, host, port, **kwargs)
+
+    def http_pool_manager(self, **kwargs: Any):
+        """A ``urllib3.PoolManager`` whose requests go through this connection."""
+        from .http import pool_manager
+        return pool_manager(self, **kwargs)
+
+    # -- closing --------------------------------------------------------------------------------
+
+    def _close_forwards(self) -> None:
+        for fwd in list(self._forwards):
+            try:
+                if isinstance(fwd, RemoteForwarder):
+                    fwd.close(cancel=False)  # the disconnect ends it on the server
+                else:
+                    fwd.close()
+            except SSHError:
+                pass  # the connection is going anyway
+        self._forwards = []

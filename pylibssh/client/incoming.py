@@ -1,0 +1,182 @@
+"""Channels the server opens to the client: ``forwarded-tcpip`` (remote forwarding),
+``forwarded-streamlocal@openssh.com``, ``x11`` and ``auth-agent@openssh.com``.
+
+libssh queues each such open as an ``ssh_message`` (the client installs no libssh callbacks for
+them, whose answer would have to be given inside libssh). After each poll
+:meth:`Incoming.take_messages` takes them and hands each, as a :class:`ChannelOpenRequest`, to
+the handler registered for its kind; with none, it is refused. A request is answered once,
+any time later (a handler may first connect somewhere), and freed exactly once: at the answer
+or when the session goes.
+
+libssh does not parse a ``forwarded-streamlocal`` open (it reports an unknown channel type
+without the socket path), so such opens go to the one streamlocal handler registered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .._binding import NULL, ffi, lib
+from .._channel import Channel
+from ..errors import AlreadyRepliedError, ChannelOpenError, error_from
+
+if TYPE_CHECKING:
+    from .session import ClientSession
+
+log = logging.getLogger("pylibssh.client")
+
+FORWARDED_TCPIP = "forwarded-tcpip"
+FORWARDED_STREAMLOCAL = "forwarded-streamlocal@openssh.com"
+X11 = "x11"
+AUTH_AGENT = "auth-agent@openssh.com"
+
+_KINDS = {
+    lib.SSH_CHANNEL_FORWARDED_TCPIP: FORWARDED_TCPIP,
+    lib.SSH_CHANNEL_X11: X11,
+    lib.SSH_CHANNEL_AUTH_AGENT: AUTH_AGENT,
+    lib.SSH_CHANNEL_UNKNOWN: FORWARDED_STREAMLOCAL,
+}
+
+
+def _str(p) -> str:
+    return ffi.string(p).decode("utf-8", "replace") if p != NULL else ""
+
+
+class ChannelOpenRequest:
+    """A channel the server wants to open. Answer with :meth:`accept` (a paused
+    :class:`~pylibssh._channel.Channel`: attach listeners, then ``resume()``; or hand it to
+    :class:`~pylibssh.bridge.Bridge`) or :meth:`reject`. Any thread, any time, once."""
+
+    def __init__(self, session: ClientSession, c_msg, kind: str):
+        self._session = session
+        self._loop = session._loop
+        self._msg = c_msg
+        self.kind = kind
+        #: where the server accepted the connection (forwarded-tcpip): its listen address/port
+        self.dest_host = ""
+        self.dest_port = 0
+        #: who connected (forwarded-tcpip, x11)
+        self.orig_host = _str(lib.ssh_message_channel_request_open_originator(c_msg))
+        self.orig_port = lib.ssh_message_channel_request_open_originator_port(c_msg)
+        if kind == FORWARDED_TCPIP:
+            self.dest_host = _str(lib.ssh_message_channel_request_open_destination(c_msg))
+            self.dest_port = lib.ssh_message_channel_request_open_destination_port(c_msg)
+
+    @property
+    def answered(self) -> bool:
+        return self._msg is None
+
+    def _take(self):
+        if self._msg is None:
+            raise AlreadyRepliedError("this channel open request was already answered")
+        msg, self._msg = self._msg, None
+        self._session._incoming.pending.discard(self)
+        return msg
+
+    def accept(self) -> Channel:
+        """Open the channel; it is returned paused (nothing is lost before listeners attach)."""
+        with self._loop.lock:
+            msg = self._take()
+            try:
+                self._session._check_open()
+                c = lib.ssh_message_channel_request_open_reply_accept(msg)
+                if c == NULL:
+                    raise error_from(self._session._s, f"accepting a {self.kind} channel",
+                                     ChannelOpenError)
+                channel = Channel(self._session, c)
+                channel._paused = True
+            finally:
+                lib.ssh_message_free(msg)
+            self._session.kick()
+        self._loop.wakeup()
+        return channel
+
+    def reject(self) -> None:
+        """Refuse the channel (the server sees "administratively prohibited")."""
+        with self._loop.lock:
+            msg = self._take()
+            if not self._session.closed:
+                lib.ssh_message_reply_default(msg)
+                self._session.kick()
+            lib.ssh_message_free(msg)
+        self._loop.wakeup()
+
+    def _drop(self) -> None:
+        """The session is going: free without an answer."""
+        if self._msg is not None:
+            msg, self._msg = self._msg, None
+            lib.ssh_message_free(msg)
+
+    def __repr__(self) -> str:
+        where = f" {self.dest_host}:{self.dest_port}" if self.kind == FORWARDED_TCPIP else ""
+        return f"<ChannelOpenRequest {self.kind}{where} from {self.orig_host}:{self.orig_port}>"
+
+
+Handler = Callable[[ChannelOpenRequest], Any]
+
+
+class Incoming:
+    """Per session: the handlers by channel kind and the requests not answered yet."""
+
+    def __init__(self, session: ClientSession):
+        self._session = session
+        self.handlers: dict[str, list[Handler]] = {}
+        self.pending: set[ChannelOpenRequest] = set()
+
+    def add_handler(self, kind: str, handler: Handler) -> None:
+        self.handlers.setdefault(kind, []).append(handler)
+
+    def remove_handler(self, kind: str, handler: Handler) -> None:
+        handlers = self.handlers.get(kind, [])
+        if handler in handlers:
+            handlers.remove(handler)
+
+    def take_messages(self) -> None:
+        """Take what libssh queued (after a poll, loop lock held); never blocks."""
+        s = self._session
+        while not s._closed:
+            if lib.pylibssh_session_has_messages(s._s) == 0:
+                return  # ssh_message_get would poll the socket for nothing
+            msg = lib.ssh_message_get(s._s)
+            if msg == NULL:
+                return
+            if lib.ssh_message_type(msg) != lib.SSH_REQUEST_CHANNEL_OPEN:
+                # global requests (hostkeys-00@openssh.com...) and anything else: libssh's
+                # default answer (a failure, when a reply is wanted)
+                lib.ssh_message_reply_default(msg)
+                lib.ssh_message_free(msg)
+                continue
+            kind = _KINDS.get(lib.ssh_message_subtype(msg))
+            handlers = self.handlers.get(kind or "", [])
+            if not handlers:
+                log.debug("refusing a %s channel nobody asked for", kind)
+                lib.ssh_message_reply_default(msg)
+                lib.ssh_message_free(msg)
+                continue
+            request = ChannelOpenRequest(s, msg, kind)  # type: ignore[arg-type]
+            self.pending.add(request)
+            s.defer(self._dispatch, request, list(handlers))
+
+    def _dispatch(self, request: ChannelOpenRequest, handlers: list[Handler]) -> None:
+        for handler in handlers:
+            if request.answered:
+                return
+            try:
+                if handler(request) is False:
+                    continue  # not this handler's (another remote forward's port)
+            except Exception:
+                log.exception("unhandled exception in a %s channel handler", request.kind)
+                if not request.answered:
+                    request.reject()
+                return
+            return
+        if not request.answered:
+            request.reject()
+
+    def close(self) -> None:
+        pending, self.pending = self.pending, set()
+        for request in pending:
+            request._drop()
+        self.handlers.clear()

@@ -1,0 +1,311 @@
+"""Forwarding on the server side: the requests a client makes and the channels the server opens.
+
+Session events (ssh2's names):
+
+* ``tcpip`` — a ``direct-tcpip`` channel open (``ssh -L``, ``-D``, ``-W``): a
+  :class:`ChannelOpenMessage` with ``src_ip``, ``src_port``, ``dest_ip``, ``dest_port``;
+  :meth:`~ChannelOpenMessage.accept` returns the duplex :class:`ForwardChannel`,
+  :meth:`~ChannelOpenMessage.reject` refuses it with a reason.
+* ``openssh.streamlocal`` — a ``direct-streamlocal@openssh.com`` open (``ssh -L`` to a UNIX
+  socket): the same message with ``socket_path``.
+* ``request`` — a global request: a :class:`GlobalRequestMessage` whose ``name`` is
+  ``tcpip-forward``, ``cancel-tcpip-forward`` (``bind_addr``, ``bind_port``),
+  ``streamlocal-forward@openssh.com`` or ``cancel-streamlocal-forward@openssh.com``
+  (``socket_path``); :meth:`~GlobalRequestMessage.accept` (with the bound port when the client
+  asked for port 0) or :meth:`~GlobalRequestMessage.reject`.
+
+Nothing is forwarded unless the application says so: with no listener every such request is
+refused, and before authentication the session refuses them whatever the listeners.
+
+Channels the server opens to the client (:class:`OutgoingChannel`, through the session's
+``forward_out``, ``forward_out_streamlocal``, ``x11`` and ``open_agent``): the callback gets
+``(None, channel)`` once the client confirmed, or ``(error, None)``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .._binding import NULL, lib
+from .._channel import Channel
+from ..errors import ChannelError, error_from
+from ..loop import locked
+from . import _live
+from .messages import Message, _text
+
+if TYPE_CHECKING:
+    from .session import ServerSession
+
+__all__ = [
+    "ChannelOpenMessage",
+    "GlobalRequestMessage",
+    "ForwardChannel",
+    "OutgoingChannel",
+    "OPEN_FAILURE_REASONS",
+]
+
+log = logging.getLogger("pylibssh.server")
+
+# RFC 4254 5.1 reason codes, by the names ssh2 and OpenSSH use
+OPEN_FAILURE_REASONS = {
+    "prohibited": 1,              # SSH_OPEN_ADMINISTRATIVELY_PROHIBITED
+    "connect-failed": 2,          # SSH_OPEN_CONNECT_FAILED
+    "unknown-channel-type": 3,    # SSH_OPEN_UNKNOWN_CHANNEL_TYPE
+    "resource-shortage": 4,       # SSH_OPEN_RESOURCE_SHORTAGE
+}
+
+# channel-open subtypes -> session events
+OPEN_EVENTS = {
+    lib.SSH_CHANNEL_DIRECT_TCPIP: "tcpip",
+    lib.PYLIBSSH_CHANNEL_DIRECT_STREAMLOCAL: "openssh.streamlocal",
+}
+
+# global request subtypes -> their names on the wire
+GLOBAL_REQUESTS = {
+    lib.SSH_GLOBAL_REQUEST_TCPIP_FORWARD: "tcpip-forward",
+    lib.SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD: "cancel-tcpip-forward",
+    lib.PYLIBSSH_GLOBAL_REQUEST_STREAMLOCAL_FORWARD: "streamlocal-forward@openssh.com",
+    lib.PYLIBSSH_GLOBAL_REQUEST_CANCEL_STREAMLOCAL_FORWARD:
+        "cancel-streamlocal-forward@openssh.com",
+}
+
+
+class ForwardChannel(Channel):
+    """A forwarding channel (``direct-tcpip``, ``direct-streamlocal``, or one the server opened):
+    a plain duplex stream — ``write``/``end``/``close``, ``pause``/``resume``, events ``data``,
+    ``end``, ``drain``, ``close``. ``kind`` names the channel type, ``info`` its addresses."""
+
+    def __init__(self, session: ServerSession, c_channel, kind: str, info: dict[str, Any]):
+        super().__init__(session, c_channel)
+        self.kind = kind
+        self.info = info
+        _live.inc("channels")
+
+    def _free(self, session_gone: bool) -> None:
+        if not self._closed:
+            _live.dec("channels")
+        super()._free(session_gone)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<{type(self).__name__} {self.kind} {state}>"
+
+
+class ChannelOpenMessage(Message):
+    """A client's request to open a forwarding channel (events ``tcpip`` and
+    ``openssh.streamlocal``). ``subtype`` is the event name; ``channel_type`` the SSH type."""
+
+    type = "channel-open"
+
+    src_ip: str | None = None
+    src_port: int | None = None
+    dest_ip: str | None = None
+    dest_port: int | None = None
+    socket_path: str | None = None
+
+    def __init__(self, session: ServerSession, c_msg, subtype: str):
+        super().__init__(session, c_msg)
+        self.subtype = subtype
+        if subtype == "tcpip":
+            self.channel_type = "direct-tcpip"
+            self.dest_ip = _text(lib.ssh_message_channel_request_open_destination(c_msg))
+            self.dest_port = lib.ssh_message_channel_request_open_destination_port(c_msg)
+            self.src_ip = _text(lib.ssh_message_channel_request_open_originator(c_msg))
+            self.src_port = lib.ssh_message_channel_request_open_originator_port(c_msg)
+        else:
+            self.channel_type = "direct-streamlocal@openssh.com"
+            self.socket_path = _text(lib.ssh_message_channel_request_open_destination(c_msg))
+
+    @property
+    def info(self) -> dict[str, Any]:
+        if self.subtype == "tcpip":
+            return {"src_ip": self.src_ip, "src_port": self.src_port, "dest_ip": self.dest_ip,
+                    "dest_port": self.dest_port}
+        return {"socket_path": self.socket_path}
+
+    @locked
+    def accept(self) -> ForwardChannel:
+        """Open the channel; returns it (a :class:`ForwardChannel`). Listen for ``data`` (or
+        :meth:`~pylibssh._channel.Channel.pause`) before the loop runs again."""
+        if not self._begin_reply():
+            raise ChannelError("this channel open needs no reply")
+        c_channel = lib.ssh_message_channel_request_open_reply_accept(self._msg)
+        if c_channel == NULL:
+            err = error_from(self._session._s, "accepting the channel", ChannelError)
+            self._sent(lib.SSH_ERROR, "accept")
+            raise err
+        channel = ForwardChannel(self._session, c_channel, self.channel_type, self.info)
+        self._sent(lib.SSH_OK, "accept")
+        return channel
+
+    @locked
+    def reject(self, reason: str | int = "prohibited", description: str = "") -> None:
+        """Refuse the channel with an RFC 4254 reason: ``prohibited``, ``connect-failed``,
+        ``unknown-channel-type``, ``resource-shortage`` (or the number), and a description the
+        client shows (OpenSSH prints it)."""
+        code = reason if isinstance(reason, int) else OPEN_FAILURE_REASONS.get(reason)
+        if code is None:
+            raise ValueError(f"unknown reason {reason!r}; use: {', '.join(OPEN_FAILURE_REASONS)}")
+        if not self._begin_reply():
+            return
+        rc = lib.pylibssh_channel_open_reply_failure(self._msg, code, description.encode())
+        self._sent(rc, "open failure")
+
+    reply_default = reject  # the protocol's default answer: refused ("prohibited")
+
+    def __repr__(self) -> str:
+        state = "replied" if self.replied else "pending"
+        where = (f"{self.dest_ip}:{self.dest_port}" if self.subtype == "tcpip"
+                 else self.socket_path)
+        return f"<ChannelOpenMessage {self.subtype} {where} {state}>"
+
+
+class GlobalRequestMessage(Message):
+    """A global request (session event ``request``): ``name`` is ``tcpip-forward``,
+    ``cancel-tcpip-forward``, ``streamlocal-forward@openssh.com`` or
+    ``cancel-streamlocal-forward@openssh.com``; ``bind_addr``/``bind_port`` (TCP) or
+    ``socket_path`` (UNIX); ``want_reply``."""
+
+    type = "global-request"
+
+    bind_addr: str | None = None
+    bind_port: int | None = None
+    socket_path: str | None = None
+
+    def __init__(self, session: ServerSession, c_msg, name: str):
+        super().__init__(session, c_msg)
+        self.name = self.subtype = name
+        want = lib.pylibssh_message_want_reply(c_msg)
+        self.want_reply = True if want < 0 else bool(want)
+        address = _text(lib.ssh_message_global_request_address(c_msg))
+        if "streamlocal" in name:
+            self.socket_path = address
+        else:
+            self.bind_addr = address
+            self.bind_port = lib.ssh_message_global_request_port(c_msg)
+
+    @property
+    def info(self) -> dict[str, Any]:
+        if self.socket_path is not None:
+            return {"socket_path": self.socket_path}
+        return {"bind_addr": self.bind_addr, "bind_port": self.bind_port}
+
+    @locked
+    def accept(self, port: int | None = None) -> None:
+        """Grant the request. For ``tcpip-forward`` with port 0, ``port`` is the port actually
+        bound, which the client learns (``ssh -R 0:...`` prints it)."""
+        if not self._begin_reply():
+            return
+        if port is None:
+            port = self.bind_port or 0
+        if not 0 <= int(port) <= 65535:
+            raise ValueError(f"bad port {port}")
+        rc = lib.ssh_message_global_request_reply_success(self._msg, int(port))
+        self._sent(rc, "success")
+
+    @locked
+    def reject(self) -> None:
+        """Refuse the request."""
+        if self._begin_reply():
+            self._sent(lib.ssh_message_reply_default(self._msg), "failure")
+
+    reply_success = accept
+    reply_default = reject
+
+    def __repr__(self) -> str:
+        state = "replied" if self.replied else "pending"
+        where = self.socket_path if self.socket_path is not None else \
+            f"{self.bind_addr}:{self.bind_port}"
+        return f"<GlobalRequestMessage {self.name} {where} {state}>"
+
+
+OpenCallback = Callable[[BaseException | None, "OutgoingChannel | None"], Any]
+
+
+class OutgoingChannel(ForwardChannel):
+    """A channel the server opens to the client (``forwarded-tcpip``,
+    ``forwarded-streamlocal@openssh.com``, ``x11``, ``auth-agent@openssh.com``). Until the client
+    confirms, writes are queued; the open callback says how it went."""
+
+    def __init__(self, session: ServerSession, kind: str, info: dict[str, Any],
+                 callback: OpenCallback | None):
+        c_channel = lib.ssh_channel_new(session._s)
+        if c_channel == NULL:
+            raise error_from(session._s, "ssh_channel_new", ChannelError)
+        try:
+            super().__init__(session, c_channel, kind, info)
+        except BaseException:
+            lib.ssh_channel_free(c_channel)
+            raise
+        self._callback = callback
+        self.opened = False
+
+    def _start(self, opener: Callable[[Any], int]) -> None:
+        rc = opener(self._ch)
+        if rc == lib.SSH_OK:  # confirmed already (the open's own poll read the answer)
+            self._session.defer(self._on_open_response, True)
+        elif rc != lib.SSH_AGAIN:
+            err = error_from(self._session._s, f"opening a {self.kind} channel", ChannelError)
+            self._session.defer(self._report, err)
+        self._session.kick()
+
+    def _flush(self) -> None:
+        if self.opened:
+            super()._flush()
+
+    def _on_open_response(self, ok: bool) -> None:
+        if self._closed or self.opened:
+            return
+        if ok:
+            self.opened = True
+            log.debug("%r: %s channel opened", self._session, self.kind)
+            self._report(None)
+            if not self._closed:
+                self._flush()
+                self._session.kick()
+        else:
+            err = error_from(self._session._s, f"the client refused the {self.kind} channel",
+                             ChannelError)
+            self._report(err)
+
+    def _report(self, err: BaseException | None) -> None:
+        callback, self._callback = self._callback, None
+        if err is not None and not self._closed:
+            self._free(session_gone=False)
+        if callback is not None:
+            try:
+                callback(err, None if err is not None else self)
+            except Exception:
+                log.exception("an open callback raised")
+                if err is None:
+                    self.close()
+
+    def _free(self, session_gone: bool) -> None:
+        callback, self._callback = self._callback, None
+        super()._free(session_gone)
+        if callback is not None:  # the session went away while opening
+            try:
+                callback(ChannelError("the session closed before the channel opened"), None)
+            except Exception:
+                log.exception("an open callback raised")
+
+
+def forwarded_tcpip_opener(bound_addr: str, bound_port: int, origin_addr: str,
+                           origin_port: int) -> Callable[[Any], int]:
+    return lambda ch: lib.ssh_channel_open_reverse_forward(
+        ch, bound_addr.encode(), int(bound_port), origin_addr.encode(), int(origin_port))
+
+
+def forwarded_streamlocal_opener(socket_path: str) -> Callable[[Any], int]:
+    path = socket_path.encode("utf-8", "surrogateescape")
+    return lambda ch: lib.pylibssh_channel_open_forwarded_streamlocal(ch, path)
+
+
+def x11_opener(origin_addr: str, origin_port: int) -> Callable[[Any], int]:
+    return lambda ch: lib.ssh_channel_open_x11(ch, origin_addr.encode(), int(origin_port))
+
+
+def agent_opener() -> Callable[[Any], int]:
+    return lib.ssh_channel_open_auth_agent
