@@ -202,20 +202,21 @@ class Transport:
         if isinstance(sock, socket.socket):
             return socket.socket(fileno=os.dup(sock.fileno()))
         if isinstance(sock, Channel):
-            # a channel of another transport (fabric's gateway): pumped through a socketpair
-            # by that transport's loop, starting with what the channel already buffered
-            from ...client.client import _ChannelSocket
+            # a channel of another transport (fabric's gateway): pylibssh's bridge pumps it to
+            # a socketpair on that transport's loop, starting with what it already buffered
+            from ...bridge import Bridge
 
             ch = sock._chan
+            ours, theirs = socket.socketpair()
             with ch._loop.lock:
                 ch.bridged = True
                 early = ch._take(False, -1)
-                bridge = _ChannelSocket(ch)
+                bridge = Bridge(ch, ours)
                 if early:
-                    bridge._from_channel(early, False)
+                    bridge._on_data(early, False)
             ch._loop.wakeup()
             self._helpers.append(bridge)
-            return bridge.peer
+            return theirs
         if hasattr(sock, "fileno"):
             return socket.socket(fileno=os.dup(sock.fileno()))
         raise SSHException(f"cannot run SSH over {type(sock).__name__} (it has no fileno())")
@@ -551,7 +552,7 @@ class Transport:
             loop.close()
         for helper in self._helpers:
             try:
-                helper._closed()
+                helper.close()
             except Exception:
                 pass
         try:
