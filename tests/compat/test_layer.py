@@ -123,3 +123,24 @@ def test_channel_recv_on_closed_transport_raises_or_ends(paramiko, connect):
         assert chan.recv(10) == b""
     except (socket.error, paramiko.SSHException):
         pass
+
+
+def test_server_interface_imports_but_start_server_is_refused():
+    from pylibssh.compat import paramiko as compat
+
+    class Server(compat.ServerInterface):
+        def check_auth_password(self, username, password):
+            return compat.AUTH_SUCCESSFUL
+
+    assert Server().check_auth_password("u", "p") == compat.AUTH_SUCCESSFUL
+    assert Server().check_auth_none("u") == compat.AUTH_FAILED
+    assert Server().check_channel_request("session", 1) == \
+        compat.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+    left, right = socket.socketpair()
+    try:
+        transport = compat.Transport(left)
+        with pytest.raises(compat.SSHException, match="not supported"):
+            transport.start_server(server=Server())
+        transport.close()
+    finally:
+        right.close()

@@ -67,6 +67,7 @@ from .sftp import (
     BaseSFTP,
     SFTPError,
 )
+from .server import InteractiveQuery, ServerInterface, SubsystemHandler
 from .sftp_attr import SFTPAttributes
 from .sftp_client import SFTP, SFTPClient
 from .sftp_file import SFTPFile
@@ -98,7 +99,7 @@ key_classes = [RSAKey, Ed25519Key, ECDSAKey]
 SUBMODULES = (
     "agent", "auth_strategy", "channel", "client", "common", "config", "ecdsakey", "ed25519key",
     "file", "hostkeys", "message", "pkey", "proxy", "rsakey", "sftp", "sftp_attr", "sftp_client",
-    "sftp_file", "ssh_exception", "transport", "util",
+    "sftp_file", "ssh_exception", "transport", "util", "server",
 )
 
 

@@ -279,6 +279,21 @@ class Transport:
             raise SSHException("No existing session")
         return self._server_key
 
+    # -- server mode (not supported) -------------------------------------------------------------
+
+    def add_server_key(self, key):
+        self.server_key_dict[key.get_name()] = key
+
+    def get_server_key(self):
+        return next(iter(self.server_key_dict.values()), None)
+
+    def start_server(self, event=None, server=None):
+        raise SSHException("server mode (Transport.start_server) is not supported by "
+                           "pylibssh.compat.paramiko; use pylibssh.server")
+
+    def set_subsystem_handler(self, name, handler, *args, **kwargs):
+        raise SSHException("server mode is not supported by pylibssh.compat.paramiko")
+
     # -- authentication -------------------------------------------------------------------------
 
     def _auth(self, username, creds, method):
@@ -383,9 +398,6 @@ class Transport:
 
     def getName(self):
         return self._loop.name
-
-    def get_server_key(self):
-        return None
 
     # -- channels -------------------------------------------------------------------------------
 
