@@ -1,0 +1,1 @@
+"""Compatibility layers over pylibssh's own API (``pylibssh.compat.paramiko``)."""

@@ -1,0 +1,131 @@
+"""paramiko.Agent / AgentKey: the keys of a running ssh-agent (``SSH_AUTH_SOCK``), spoken to
+with the agent protocol (draft-miller-ssh-agent) directly."""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+
+from .message import Message
+from .pkey import PKey, key_from_pylibssh
+from .ssh_exception import SSHException
+from ...errors import KeyFormatError
+from ...keys import Key
+
+__all__ = ["Agent", "AgentKey", "AgentRequestHandler", "AgentSSH"]
+
+SSH2_AGENTC_REQUEST_IDENTITIES = 11
+SSH2_AGENT_IDENTITIES_ANSWER = 12
+SSH2_AGENTC_SIGN_REQUEST = 13
+SSH2_AGENT_SIGN_RESPONSE = 14
+SSH_AGENT_RSA_SHA2_256 = 2
+SSH_AGENT_RSA_SHA2_512 = 4
+
+
+class AgentSSH:
+    def __init__(self):
+        self._conn = None
+        self._keys = ()
+
+    def get_keys(self):
+        return self._keys
+
+    def _connect(self, conn):
+        self._conn = conn
+        ptype, result = self._send_message(bytes([SSH2_AGENTC_REQUEST_IDENTITIES]))
+        if ptype != SSH2_AGENT_IDENTITIES_ANSWER:
+            raise SSHException("could not get keys from ssh-agent")
+        keys = []
+        for _ in range(result.get_int()):
+            blob = result.get_binary()
+            comment = result.get_text()
+            try:
+                keys.append(AgentKey(self, blob, comment))
+            except SSHException:
+                pass  # a key type libssh does not know
+        self._keys = tuple(keys)
+
+    def _close(self):
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = None
+        self._keys = ()
+
+    def _send_message(self, msg):
+        msg = bytes(msg)
+        self._conn.sendall(struct.pack(">I", len(msg)) + msg)
+        size = struct.unpack(">I", self._read_all(4))[0]
+        data = self._read_all(size)
+        return data[0], Message(data[1:])
+
+    def _read_all(self, wanted):
+        result = b""
+        while len(result) < wanted:
+            chunk = self._conn.recv(wanted - len(result))
+            if not chunk:
+                raise SSHException("lost ssh-agent")
+            result += chunk
+        return result
+
+
+class Agent(AgentSSH):
+    """A connection to the local ssh-agent; :meth:`get_keys` lists its keys (empty when no
+    agent runs)."""
+
+    def __init__(self):
+        super().__init__()
+        path = os.environ.get("SSH_AUTH_SOCK")
+        if path:
+            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                conn.connect(path)
+            except OSError:
+                conn.close()
+                return  # paramiko: no agent, no keys
+            self._connect(conn)
+
+    def close(self):
+        self._close()
+
+
+class AgentKey(PKey):
+    """A key held by the agent: public operations here, signatures by the agent."""
+
+    def __init__(self, agent, blob, comment=""):
+        self.agent = agent
+        self.blob = blob
+        self.comment = comment
+        try:
+            key = Key.from_public_blob(blob, comment or None)
+        except KeyFormatError as exc:
+            raise SSHException(str(exc)) from exc
+        super().__init__(key=key)
+        self.name = self.get_name()
+        self.inner_key = key_from_pylibssh(key)
+
+    def can_sign(self):
+        return True
+
+    def asbytes(self):
+        return self.blob
+
+    def sign_ssh_data(self, data, algorithm=None):
+        msg = Message()
+        msg.add_byte(bytes([SSH2_AGENTC_SIGN_REQUEST]))
+        msg.add_string(self.blob)
+        msg.add_string(data)
+        flags = {"rsa-sha2-256": SSH_AGENT_RSA_SHA2_256,
+                 "rsa-sha2-512": SSH_AGENT_RSA_SHA2_512}.get(algorithm, 0)
+        msg.add_int(flags)
+        ptype, result = self.agent._send_message(msg.asbytes())
+        if ptype != SSH2_AGENT_SIGN_RESPONSE:
+            raise SSHException("key cannot be used for signing")
+        return result.get_binary()
+
+
+class AgentRequestHandler:
+    """Agent forwarding is not supported by pylibssh.compat.paramiko."""
+
+    def __init__(self, chanRemote):
+        raise SSHException("agent forwarding is not supported by pylibssh.compat.paramiko")

@@ -1,0 +1,129 @@
+"""paramiko.auth_strategy: pluggable authentication sources (used by fabric's
+``OpenSSHAuthStrategy``), driving this layer's Transport.auth_* methods."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+from .ssh_exception import AuthenticationException
+
+__all__ = ["AuthSource", "NoneAuth", "Password", "PrivateKey", "InMemoryPrivateKey",
+           "OnDiskPrivateKey", "SourceResult", "AuthResult", "AuthFailure", "AuthStrategy"]
+
+
+class AuthSource:
+    """One way of authenticating; subclasses implement :meth:`authenticate`."""
+
+    def __init__(self, username):
+        self.username = username
+
+    def _repr(self, **kwargs):
+        pairs = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        return f"{type(self).__name__}({pairs})"
+
+    def __repr__(self):
+        return self._repr()
+
+    def authenticate(self, transport):
+        raise NotImplementedError
+
+
+class NoneAuth(AuthSource):
+    def authenticate(self, transport):
+        return transport.auth_none(self.username)
+
+
+class Password(AuthSource):
+    """Password authentication; ``password_getter`` is called when the password is needed."""
+
+    def __init__(self, username, password_getter):
+        super().__init__(username=username)
+        self.password_getter = password_getter
+
+    def __repr__(self):
+        return self._repr(user=self.username)
+
+    def authenticate(self, transport):
+        return transport.auth_password(self.username, self.password_getter())
+
+
+class PrivateKey(AuthSource):
+    def authenticate(self, transport):
+        return transport.auth_publickey(self.username, self.pkey)
+
+
+class InMemoryPrivateKey(PrivateKey):
+    def __init__(self, username, pkey):
+        super().__init__(username=username)
+        self.pkey = pkey
+
+    def __repr__(self):
+        rep = super()._repr(pkey=self.pkey)
+        if getattr(self.pkey, "agent", None) is not None:
+            rep += " [agent]"
+        return rep
+
+
+class OnDiskPrivateKey(PrivateKey):
+    def __init__(self, username, source, path, pkey):
+        super().__init__(username=username)
+        self.source = source
+        if source not in ("ssh-config", "python-config", "implicit-home"):
+            raise ValueError(f"source argument must be one of: ssh-config, python-config, "
+                             f"implicit-home; not {source!r}")
+        self.path = path
+        self.pkey = pkey
+
+    def __repr__(self):
+        return self._repr(key=self.pkey, source=self.source, path=str(self.path))
+
+
+SourceResult = namedtuple("SourceResult", ["source", "result"])
+
+
+class AuthResult(list):
+    """The outcome of each source an :class:`AuthStrategy` tried."""
+
+    def __init__(self, strategy, *args, **kwargs):
+        self.strategy = strategy
+        super().__init__(*args, **kwargs)
+
+    def __str__(self):
+        return "\n".join(f"{x.source} -> {x.result}" for x in self)
+
+
+class AuthFailure(AuthenticationException):
+    """Every source of an AuthStrategy failed; ``result`` says how."""
+
+    def __init__(self, result):
+        AuthenticationException.__init__(self, "all authentication sources failed")
+        self.result = result
+
+    def __str__(self):
+        return "\n" + str(self.result)
+
+
+class AuthStrategy:
+    """Yields :class:`AuthSource` objects (``get_sources``) to try in order."""
+
+    def __init__(self, ssh_config):
+        self.ssh_config = ssh_config
+
+    def get_sources(self):
+        raise NotImplementedError
+
+    def authenticate(self, transport):
+        succeeded = False
+        overall_result = AuthResult(strategy=self)
+        for source in self.get_sources():
+            try:
+                result = source.authenticate(transport)
+                succeeded = True
+            except Exception as e:
+                result = e
+            overall_result.append(SourceResult(source, result))
+            if succeeded:
+                break
+        if not succeeded:
+            raise AuthFailure(result=overall_result)
+        return overall_result

@@ -1,0 +1,478 @@
+"""paramiko.Channel over a pylibssh client channel.
+
+The pylibssh channel buffers what arrives (stdout and stderr apart; paused above its buffer limit
+so the SSH window holds the server back); this class gives it paramiko's socket-like face:
+``recv``/``send`` with ``settimeout`` (``socket.timeout``), ``fileno()`` for ``select`` (a pipe
+made readable while data or EOF waits, as in paramiko), requests, and file objects.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+
+from ..._binding import NULL, lib
+from ..._channel import Channel as Channel_
+from ...client.process import ClientChannel
+from ...errors import ChannelError, ChannelOpenError, RequestDeniedError, SSHError
+from .common import asbytes
+from .file import BufferedFile
+from .ssh_exception import ChannelException, SSHException
+
+__all__ = ["Channel", "ChannelFile", "ChannelStderrFile", "ChannelStdinFile"]
+
+
+class _Chan(ClientChannel):
+    """The pylibssh channel under a compat Channel: stderr may merge into stdout, and a pipe
+    signals readiness to ``select``."""
+
+    def __init__(self, session, c_channel):
+        super().__init__(session, c_channel)
+        self.combine_stderr = False
+        self.pipe = None  # (read fd, write fd) once fileno() was asked for
+        self.pipe_set = False
+        self.bridged = False
+
+    def _c_data(self, data, length, is_stderr):
+        if self.combine_stderr or self.bridged or self.pipe is not None:
+            # the plain channel's path: recorded, then delivered through _on_data below
+            return Channel_._c_data(self, data, length, is_stderr)
+        return super()._c_data(data, length, is_stderr)  # appended to the buffer at once
+
+    def _on_data(self, chunk, is_stderr):
+        if self.bridged:  # the socket of another connection: passed on, not kept
+            Channel_._on_data(self, chunk, is_stderr)
+            return
+        super()._on_data(chunk, False if self.combine_stderr else is_stderr)
+        if not is_stderr or self.combine_stderr:
+            self.set_event()
+
+    def _on_eof(self):
+        super()._on_eof()
+        self.set_event()
+
+    def _on_remote_close(self):
+        super()._on_remote_close()
+        self.set_event()
+
+    def set_event(self):
+        if self.pipe is not None and not self.pipe_set:
+            self.pipe_set = True
+            os.write(self.pipe[1], b"*")
+
+    def clear_event(self):
+        if self.pipe is not None and self.pipe_set:
+            self.pipe_set = False
+            os.read(self.pipe[0], 1)
+
+    def close_pipe(self):
+        if self.pipe is not None:
+            for fd in self.pipe:
+                os.close(fd)
+            self.pipe = None
+
+
+_REASON = re.compile(r"error \((\d+)\)\s*(.*)")
+
+
+def channel_exception(exc: SSHError) -> ChannelException:
+    """paramiko's ChannelException for a refused channel open (reason code from libssh)."""
+    m = _REASON.search(str(exc))
+    if m:
+        return ChannelException(int(m.group(1)), m.group(2) or str(exc))
+    return ChannelException(getattr(exc, "reason", None) or 2, str(exc))
+
+
+class Channel:
+    """A channel of a :class:`~.transport.Transport` (a session, direct-tcpip or forwarded
+    connection), used like a socket."""
+
+    def __init__(self, chanid, transport=None, chan=None):
+        self.chanid = chanid
+        self.transport = transport
+        self._chan: _Chan | None = chan
+        self._name = str(chanid)
+        self.timeout = None
+        self.lock = threading.Lock()
+        self._closed_by_us = False
+        self.combine_stderr = False
+        self.origin_addr = None
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    @property
+    def _loop(self):
+        return self.transport._loop
+
+    def _wait(self, predicate, timeout=..., what="operation"):
+        t = self.timeout if timeout is ... else timeout
+        loop = self._loop
+        if loop.closed:
+            ok = predicate()
+        elif t == 0:
+            with loop.lock:
+                ok = predicate()
+        else:
+            ok = loop.wait_for(predicate, t)
+        if not ok:
+            raise socket.timeout(f"{what} timed out")
+
+    def _request(self, what, fn, wait_reply=True):
+        ch = self._chan
+        if ch is None or ch.closed:
+            raise SSHException("Channel is not open")
+        session = self.transport._session
+        task = session.start_task(self._request_gen(ch, what, fn), what, None)
+        self._wait(task.future.done, None, what)
+        try:
+            return task.future.result()
+        except RequestDeniedError as exc:
+            raise SSHException(f"{what} request failed") from exc
+        except (ChannelError, SSHError) as exc:
+            raise SSHException(str(exc)) from exc
+
+    @staticmethod
+    def _request_gen(ch, what, fn):
+        result = yield ch.request(what, fn)
+        return result
+
+    # -- naming ---------------------------------------------------------------------------------
+
+    def __repr__(self):
+        state = "closed" if self.closed else "open"
+        return f"<paramiko.Channel {self.chanid} ({state}) (pylibssh)>"
+
+    def get_id(self):
+        return self.chanid
+
+    def get_name(self):
+        return self._name
+
+    def set_name(self, name):
+        self._name = name
+
+    def get_transport(self):
+        return self.transport
+
+    # -- state ----------------------------------------------------------------------------------
+
+    @property
+    def closed(self):
+        ch = self._chan
+        return ch is None or ch.closed or self._closed_by_us
+
+    @property
+    def active(self):
+        return not self.closed
+
+    @property
+    def eof_received(self):
+        ch = self._chan
+        return ch is None or ch.eof_received or ch.finished
+
+    @property
+    def eof_sent(self):
+        ch = self._chan
+        return ch is None or ch.eof_sent
+
+    @property
+    def exit_status(self):
+        ch = self._chan
+        if ch is None or ch.exit_status is None:
+            return -1
+        return ch.exit_status
+
+    def exit_status_ready(self):
+        ch = self._chan
+        return ch is None or ch.exit_status is not None or ch.finished
+
+    def recv_exit_status(self):
+        ch = self._chan
+        if ch is None:
+            return -1
+        ch.collect = True  # nobody may read the rest of the output: never stall on the window
+        if ch.paused:
+            ch.resume()
+        self._wait(lambda: ch.exit_status is not None or ch.finished, None, "exit status")
+        return self.exit_status
+
+    # -- requests -------------------------------------------------------------------------------
+
+    def get_pty(self, term="vt100", width=80, height=24, width_pixels=0, height_pixels=0):
+        t = term.encode() if isinstance(term, str) else term
+        self._request("pty", lambda c: lib.ssh_channel_request_pty_size(c, t, width, height))
+
+    def invoke_shell(self):
+        self._request("shell", lambda c: lib.ssh_channel_request_shell(c))
+
+    def exec_command(self, command):
+        cmd = command.encode() if isinstance(command, str) else bytes(command)
+        self._request("exec", lambda c: lib.ssh_channel_request_exec(c, cmd))
+
+    def invoke_subsystem(self, subsystem):
+        sub = subsystem.encode()
+        self._request("subsystem", lambda c: lib.ssh_channel_request_subsystem(c, sub))
+
+    def resize_pty(self, width=80, height=24, width_pixels=0, height_pixels=0):
+        ch = self._chan
+        if self.closed:
+            raise SSHException("Channel is not open")
+        with self._loop.lock:
+            lib.ssh_channel_change_pty_size(ch._ch, width, height)
+            ch._session.kick()
+        self._loop.wakeup()
+
+    def update_environment(self, environment):
+        for name, value in environment.items():
+            try:
+                self.set_environment_variable(name, value)
+            except SSHException as e:
+                raise SSHException(f'Failed to set environment variable "{name}".') from e
+
+    def set_environment_variable(self, name, value):
+        n, v = str(name).encode(), str(value).encode()
+        self._request("env", lambda c: lib.ssh_channel_request_env(c, n, v))
+
+    def request_x11(self, *args, **kwargs):
+        raise SSHException("X11 forwarding is not supported by pylibssh.compat.paramiko")
+
+    def request_forward_agent(self, handler):
+        raise SSHException("agent forwarding is not supported by pylibssh.compat.paramiko")
+
+    def send_exit_status(self, status):
+        self._chan.send_exit_status(status)
+
+    def set_combine_stderr(self, combine):
+        old = self.combine_stderr
+        self.combine_stderr = bool(combine)
+        ch = self._chan
+        if ch is not None:
+            with self._loop.lock:
+                ch.combine_stderr = self.combine_stderr
+                if combine and ch._bufs[1]:
+                    ch._bufs[0].extend(ch._bufs[1])
+                    ch._bufs[1].clear()
+        return old
+
+    # -- timeouts -------------------------------------------------------------------------------
+
+    def settimeout(self, timeout):
+        self.timeout = timeout
+
+    def gettimeout(self):
+        return self.timeout
+
+    def setblocking(self, blocking):
+        self.settimeout(None if blocking else 0.0)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def _ended(self, ch, is_stderr):
+        return ch.finished or (ch.eof_received and not ch.paused)
+
+    def _recv(self, nbytes, is_stderr):
+        ch = self._chan
+        if ch is None:
+            return b""
+        buf = ch._bufs[1 if is_stderr else 0]
+
+        def ready():
+            if buf or ch.eof_received or ch.finished:
+                return True
+            if ch.paused:
+                ch.resume()  # paused for the other stream's unread output: let it grow
+            return False
+
+        if not buf:  # data already waiting is taken without a round through the condition
+            self._wait(ready, ..., "recv")
+        with self._loop.lock:
+            data = ch._take(is_stderr, nbytes)
+            if not is_stderr and not ch._bufs[0] and not (ch.eof_received or ch.finished):
+                ch.clear_event()
+        return data
+
+    def recv(self, nbytes):
+        return self._recv(nbytes, False)
+
+    def recv_stderr(self, nbytes):
+        return self._recv(nbytes, True)
+
+    def recv_ready(self):
+        ch = self._chan
+        return bool(ch is not None and ch._bufs[0])
+
+    def recv_stderr_ready(self):
+        ch = self._chan
+        return bool(ch is not None and ch._bufs[1])
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def send_ready(self):
+        ch = self._chan
+        return self.closed or ch.buffered < ch.high_water
+
+    def _send(self, data, stderr=False):
+        ch = self._chan
+        if self.closed or ch.eof_sent:
+            raise OSError("Socket is closed")
+        data = asbytes(data)
+        try:
+            ch.write(data, stderr=stderr)
+        except (ChannelError, SSHError) as exc:
+            raise OSError(str(exc)) from exc
+        self._wait(lambda: ch.buffered < ch.high_water or ch.closed, ..., "send")
+        return len(data)
+
+    def send(self, s):
+        return self._send(s)
+
+    def send_stderr(self, s):
+        return self._send(s, stderr=True)
+
+    def sendall(self, s):
+        self._send(s)
+
+    def sendall_stderr(self, s):
+        self._send(s, stderr=True)
+
+    # -- files ----------------------------------------------------------------------------------
+
+    def makefile(self, *params):
+        return ChannelFile(*([self] + list(params)))
+
+    def makefile_stderr(self, *params):
+        return ChannelStderrFile(*([self] + list(params)))
+
+    def makefile_stdin(self, *params):
+        return ChannelStdinFile(*([self] + list(params)))
+
+    def fileno(self):
+        ch = self._chan
+        with self._loop.lock:
+            if ch.pipe is None:
+                ch.pipe = os.pipe()
+                if ch._bufs[0] or ch.eof_received or ch.finished:
+                    ch.set_event()
+            return ch.pipe[0]
+
+    # -- ending ---------------------------------------------------------------------------------
+
+    def shutdown(self, how):
+        if how in (1, 2):
+            self.shutdown_write()
+
+    def shutdown_read(self):
+        self.shutdown(0)
+
+    def shutdown_write(self):
+        ch = self._chan
+        if ch is not None and not ch.closed and not ch.eof_sent:
+            ch.send_eof()
+            self._loop.wakeup()
+
+    def close(self):
+        ch = self._chan
+        if ch is None or self._closed_by_us:
+            return
+        self._closed_by_us = True
+        if not ch.closed:
+            ch.close()
+            self._loop.wakeup()
+        # the channel's pipe closes with it (select callers may still hold the fd)
+        self.transport._forget(self)
+
+    def __del__(self):
+        ch = self._chan
+        if ch is not None:
+            try:
+                ch.close_pipe()
+            except Exception:
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class ChannelFile(BufferedFile):
+    """A file object over a channel's stdout (``Channel.makefile``)."""
+
+    def __init__(self, channel, mode="r", bufsize=-1):
+        super().__init__()
+        self.channel = channel
+        self._set_mode(mode, bufsize)
+
+    def __repr__(self):
+        return "<paramiko.ChannelFile from " + repr(self.channel) + ">"
+
+    def _read(self, size):
+        return self.channel.recv(size)
+
+    def _write(self, data):
+        self.channel.sendall(data)
+        return len(data)
+
+
+class ChannelStderrFile(ChannelFile):
+    """A file object over a channel's stderr."""
+
+    def _read(self, size):
+        return self.channel.recv_stderr(size)
+
+    def _write(self, data):
+        self.channel.sendall_stderr(data)
+        return len(data)
+
+
+class ChannelStdinFile(ChannelFile):
+    """A file object over a channel's stdin: closing it sends EOF."""
+
+    def close(self):
+        super().close()
+        self.channel.shutdown_write()
+
+
+def open_channel_gen(session, kind, dest_addr=None, src_addr=None):
+    """Open a channel of ``kind`` ("session" or "direct-tcpip"); the pylibssh channel."""
+    c = lib.ssh_channel_new(session._s)
+    if c == NULL:  # pragma: no cover - out of memory
+        raise ChannelOpenError("ssh_channel_new failed")
+    ch = _Chan(session, c)
+    if kind == "session":
+        def fn():
+            return lib.ssh_channel_open_session(ch._ch)
+    elif kind == "direct-tcpip":
+        host, port = dest_addr
+        src_host, src_port = src_addr or ("127.0.0.1", 0)
+        h, sh = host.encode(), src_host.encode()
+
+        def fn():
+            return lib.ssh_channel_open_forward(ch._ch, h, int(port), sh, int(src_port))
+    else:
+        ch._free(session_gone=False)
+        raise ChannelException(3, f"channel type {kind!r} is not supported")
+
+    def poll():
+        from ...client._task import AGAIN
+        from ...errors import error_from
+
+        if ch._closed:
+            raise ChannelOpenError("the channel was closed while opening")
+        rc = fn()
+        if rc == lib.SSH_AGAIN:
+            return AGAIN
+        if rc == lib.SSH_ERROR:
+            raise error_from(session._s, f"opening a {kind} channel", ChannelOpenError)
+        return rc
+
+    try:
+        yield poll
+    except BaseException:
+        if not ch._closed:
+            ch._free(session_gone=False)
+        raise
+    return ch

@@ -1,0 +1,302 @@
+"""paramiko.SSHClient and the missing-host-key policies.
+
+The connection steps follow paramiko's documented order: TCP connect to each address in turn
+(:class:`NoValidConnectionsError` when all are refused), key exchange preferring the host-key type
+already known for the host, the host-key check against the system and loaded known_hosts
+(the policy decides about unknown hosts), then authentication trying the given key, key files,
+the agent, default keys in ``~/.ssh`` and the password.
+"""
+
+from __future__ import annotations
+
+import errno
+import getpass
+import inspect
+import os
+import socket
+import warnings
+from binascii import hexlify
+
+from .hostkeys import HostKeys
+from .pkey import PKey
+from .ssh_exception import BadHostKeyException, NoValidConnectionsError, SSHException
+from .transport import Transport
+
+__all__ = ["SSHClient", "MissingHostKeyPolicy", "AutoAddPolicy", "RejectPolicy",
+           "WarningPolicy"]
+
+SSH_PORT = 22
+
+
+class MissingHostKeyPolicy:
+    """Decides what happens when the server's host key is not known: subclass and override
+    :meth:`missing_host_key` (raise to refuse, return to accept)."""
+
+    def missing_host_key(self, client, hostname, key):
+        pass
+
+
+class AutoAddPolicy(MissingHostKeyPolicy):
+    """Add the new host key to the client's HostKeys (and save it when a host keys file was
+    loaded)."""
+
+    def missing_host_key(self, client, hostname, key):
+        client._host_keys.add(hostname, key.get_name(), key)
+        if client._host_keys_filename is not None:
+            client.save_host_keys(client._host_keys_filename)
+
+
+class RejectPolicy(MissingHostKeyPolicy):
+    """Refuse unknown hosts (the default)."""
+
+    def missing_host_key(self, client, hostname, key):
+        raise SSHException(f"Server {hostname!r} not found in known_hosts")
+
+
+class WarningPolicy(MissingHostKeyPolicy):
+    """Accept unknown hosts with a Python warning."""
+
+    def missing_host_key(self, client, hostname, key):
+        warnings.warn("Unknown {} host key for {}: {}".format(
+            key.get_name(), hostname, hexlify(key.get_fingerprint())))
+
+
+# known_hosts stores "ssh-rsa"; the negotiated host-key algorithms are the SHA-2 signatures
+_HOSTKEY_ALGS = {"ssh-rsa": ["rsa-sha2-512", "rsa-sha2-256"]}
+
+
+class SSHClient:
+    """A high-level SSH session: connect, run commands, open shells and SFTP."""
+
+    def __init__(self):
+        self._system_host_keys = HostKeys()
+        self._host_keys = HostKeys()
+        self._host_keys_filename = None
+        self._log_channel = None
+        self._policy = RejectPolicy()
+        self._transport = None
+        self._agent = None
+
+    # -- host keys ------------------------------------------------------------------------------
+
+    def load_system_host_keys(self, filename=None):
+        if filename is None:
+            filename = os.path.expanduser("~/.ssh/known_hosts")
+            try:
+                self._system_host_keys.load(filename)
+            except OSError:
+                pass
+            return
+        self._system_host_keys.load(filename)
+
+    def load_host_keys(self, filename):
+        self._host_keys_filename = filename
+        self._host_keys.load(filename)
+
+    def save_host_keys(self, filename):
+        # the file may have changed on disk: merge what it holds now
+        if os.path.exists(filename) and filename == self._host_keys_filename:
+            self._host_keys.load(filename)
+        with open(filename, "w") as f:
+            for hostname, keys in self._host_keys.items():
+                for keytype, key in keys.items():
+                    f.write(f"{hostname} {keytype} {key.get_base64()}\n")
+
+    def get_host_keys(self):
+        return self._host_keys
+
+    def set_log_channel(self, name):
+        self._log_channel = name
+
+    def set_missing_host_key_policy(self, policy):
+        if inspect.isclass(policy):
+            policy = policy()
+        self._policy = policy
+
+    # -- connecting -----------------------------------------------------------------------------
+
+    def _families_and_addresses(self, hostname, port):
+        guess = True
+        addrinfos = socket.getaddrinfo(hostname, port, socket.AF_UNSPEC, socket.SOCK_STREAM)
+        for (family, socktype, proto, canonname, sockaddr) in addrinfos:
+            if socktype == socket.SOCK_STREAM:
+                yield family, sockaddr
+                guess = False
+        if guess:
+            for family, _, _, _, sockaddr in addrinfos:
+                yield family, sockaddr
+
+    def connect(self, hostname, port=SSH_PORT, username=None, password=None, pkey=None,
+                key_filename=None, timeout=None, allow_agent=True, look_for_keys=True,
+                compress=False, sock=None, gss_auth=False, gss_kex=False, gss_deleg_creds=True,
+                gss_host=None, banner_timeout=None, auth_timeout=None, channel_timeout=None,
+                gss_trust_dns=True, passphrase=None, disabled_algorithms=None,
+                transport_factory=None, auth_strategy=None):
+        """Connect and authenticate (see paramiko's documentation for every argument)."""
+        if not sock:
+            errors = {}
+            to_try = list(self._families_and_addresses(hostname, port))
+            for af, addr in to_try:
+                try:
+                    sock = socket.socket(af, socket.SOCK_STREAM)
+                    if timeout is not None:
+                        try:
+                            sock.settimeout(timeout)
+                        except Exception:
+                            pass
+                    sock.connect(addr)
+                    break
+                except OSError as e:
+                    sock.close()
+                    sock = None
+                    if e.errno not in (errno.ECONNREFUSED, errno.EHOSTUNREACH):
+                        if addr is to_try[-1][1]:
+                            raise
+                    errors[addr] = e
+            if len(errors) == len(to_try):
+                raise NoValidConnectionsError(errors)
+
+        factory = transport_factory or Transport
+        t = self._transport = factory(sock, disabled_algorithms=disabled_algorithms)
+        t.use_compression(compress=compress)
+        if banner_timeout is not None:
+            t.banner_timeout = banner_timeout
+        if auth_timeout is not None:
+            t.auth_timeout = auth_timeout
+        if channel_timeout is not None:
+            t.channel_timeout = channel_timeout
+        t.hostname = hostname
+
+        server_hostkey_name = hostname if port == SSH_PORT else f"[{hostname}]:{port}"
+        our_server_keys = self._system_host_keys.get(server_hostkey_name)
+        if our_server_keys is None:
+            our_server_keys = self._host_keys.get(server_hostkey_name)
+        if our_server_keys is not None:
+            # negotiate the host-key type we already know, as paramiko (and OpenSSH) do
+            keytype = list(our_server_keys.keys())[0]
+            first = _HOSTKEY_ALGS.get(keytype, [keytype])
+            sec = t.get_security_options()
+            sec.key_types = first + [x for x in sec.key_types if x not in first]
+
+        t.start_client(timeout=timeout)
+        server_key = t.get_remote_server_key()
+        our_key = None
+        if our_server_keys is not None:
+            our_key = our_server_keys.get(server_key.get_name())
+        if our_key is None:
+            self._policy.missing_host_key(self, server_hostkey_name, server_key)
+            our_key = server_key
+        if server_key != our_key:
+            raise BadHostKeyException(hostname, server_key, our_key)
+
+        if username is None:
+            username = getpass.getuser()
+        if key_filename is None:
+            key_filenames = []
+        elif isinstance(key_filename, (str, os.PathLike)):
+            key_filenames = [os.fspath(key_filename)]
+        else:
+            key_filenames = list(key_filename)
+
+        if auth_strategy is not None:
+            return auth_strategy.authenticate(transport=t)
+        self._auth(username, password, pkey, key_filenames, allow_agent, look_for_keys,
+                   passphrase)
+
+    def _auth(self, username, password, pkey, key_filenames, allow_agent, look_for_keys,
+              passphrase):
+        t = self._transport
+        saved_exception = None
+        if passphrase is None and password is not None:
+            passphrase = password
+        if pkey is not None:
+            try:
+                t.auth_publickey(username, pkey)
+                return
+            except SSHException as e:
+                saved_exception = e
+        for filename in key_filenames:
+            try:
+                key = PKey.from_private_key_file(filename, passphrase)
+                t.auth_publickey(username, key)
+                return
+            except SSHException as e:
+                saved_exception = e
+        if allow_agent and os.environ.get("SSH_AUTH_SOCK"):
+            from .agent import Agent
+
+            if self._agent is None:
+                self._agent = Agent()
+            for key in self._agent.get_keys():
+                try:
+                    t.auth_publickey(username, key)
+                    return
+                except SSHException as e:
+                    saved_exception = e
+                break  # libssh offers every agent key in one attempt
+        if look_for_keys:
+            for name in ("id_rsa", "id_ecdsa", "id_ed25519"):
+                path = os.path.expanduser(f"~/.ssh/{name}")
+                if not os.path.isfile(path):
+                    continue
+                try:
+                    key = PKey.from_private_key_file(path, passphrase)
+                    t.auth_publickey(username, key)
+                    return
+                except SSHException as e:
+                    saved_exception = e
+        if password is not None:
+            try:
+                t.auth_password(username, password)
+                return
+            except SSHException as e:
+                saved_exception = e
+        if saved_exception is not None:
+            raise saved_exception
+        raise SSHException("No authentication methods available")
+
+    # -- using the connection -------------------------------------------------------------------
+
+    def close(self):
+        if self._transport is None:
+            return
+        self._transport.close()
+        self._transport = None
+        if self._agent is not None:
+            self._agent.close()
+            self._agent = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def exec_command(self, command, bufsize=-1, timeout=None, get_pty=False, environment=None):
+        """Run ``command``; its (stdin, stdout, stderr) as file objects."""
+        chan = self._transport.open_session(timeout=timeout)
+        if get_pty:
+            chan.get_pty()
+        chan.settimeout(timeout)
+        if environment:
+            chan.update_environment(environment)
+        chan.exec_command(command)
+        stdin = chan.makefile_stdin("wb", bufsize)
+        stdout = chan.makefile("r", bufsize)
+        stderr = chan.makefile_stderr("r", bufsize)
+        return stdin, stdout, stderr
+
+    def invoke_shell(self, term="vt100", width=80, height=24, width_pixels=0, height_pixels=0,
+                     environment=None):
+        chan = self._transport.open_session()
+        chan.get_pty(term, width, height, width_pixels, height_pixels)
+        if environment:
+            chan.update_environment(environment)
+        chan.invoke_shell()
+        return chan
+
+    def open_sftp(self):
+        return self._transport.open_sftp_client()
+
+    def get_transport(self):
+        return self._transport

@@ -1,0 +1,5 @@
+"""paramiko.ecdsakey"""
+
+from .pkey import ECDSAKey
+
+__all__ = ["ECDSAKey"]

@@ -1,0 +1,5 @@
+"""paramiko.ed25519key"""
+
+from .pkey import Ed25519Key
+
+__all__ = ["Ed25519Key"]

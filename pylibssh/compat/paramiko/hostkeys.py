@@ -1,0 +1,231 @@
+"""paramiko.HostKeys: OpenSSH known_hosts files as a mapping ``hostname -> {keytype: key}``
+(hashed ``|1|salt|hash`` names and ``[host]:port`` entries as OpenSSH writes them)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import os
+from collections.abc import MutableMapping
+from hashlib import sha1
+
+from ...errors import KeyFormatError
+from ...keys import Key
+from .pkey import key_from_pylibssh
+from .ssh_exception import SSHException
+
+__all__ = ["HostKeys", "HostKeyEntry", "InvalidHostKey"]
+
+
+class InvalidHostKey(Exception):
+    def __init__(self, line, exc):
+        super().__init__(line, exc)
+        self.line = line
+        self.exc = exc
+
+
+class HostKeyEntry:
+    """One known_hosts line: host names (or patterns/hashes) and a key."""
+
+    def __init__(self, hostnames=None, key=None):
+        self.valid = (hostnames is not None) and (key is not None)
+        self.hostnames = hostnames
+        self.key = key
+
+    @classmethod
+    def from_line(cls, line, lineno=None):
+        fields = line.split(" ")
+        fields = [f for f in fields if f]
+        if len(fields) < 3 or fields[0].startswith("@"):
+            return None  # markers (@cert-authority, @revoked) are not paramiko host keys
+        names, keytype, b64 = fields[:3]
+        try:
+            key = Key.from_public_line(f"{keytype} {b64}")
+        except (KeyFormatError, binascii.Error) as exc:
+            if "unsupported" in str(exc).lower():
+                return None
+            raise InvalidHostKey(line, exc) from None
+        return cls(names.split(","), key_from_pylibssh(key))
+
+    def to_line(self):
+        if self.valid:
+            return f"{','.join(self.hostnames)} {self.key.get_name()} {self.key.get_base64()}\n"
+        return None
+
+    def __repr__(self):
+        return f"<HostKeyEntry {self.hostnames!r}: {self.key!r}>"
+
+
+class _SubDict(MutableMapping):
+    """The keys of one host (keytype -> key); adding one adds an entry to the file's list."""
+
+    def __init__(self, hostname, entries, hostkeys):
+        self._hostname = hostname
+        self._entries = entries
+        self._hostkeys = hostkeys
+
+    def __iter__(self):
+        for k in self.keys():
+            yield k
+
+    def __len__(self):
+        return len(self.keys())
+
+    def __delitem__(self, key):
+        for e in list(self._entries):
+            if e.key.get_name() == key:
+                self._entries.remove(e)
+                self._hostkeys._entries.remove(e)
+                break
+        else:
+            raise KeyError(key)
+
+    def __getitem__(self, key):
+        for e in self._entries:
+            if e.key.get_name() == key:
+                return e.key
+        raise KeyError(key)
+
+    def __setitem__(self, key, val):
+        for e in self._entries:
+            if e.key is None:
+                continue
+            if e.key.get_name() == key:
+                e.key = val
+                break
+        else:
+            e = HostKeyEntry([self._hostname], val)
+            self._entries.append(e)
+            self._hostkeys._entries.append(e)
+
+    def keys(self):
+        return [e.key.get_name() for e in self._entries if e.key is not None]
+
+
+class HostKeys(MutableMapping):
+    """A set of host keys, loaded from / saved to OpenSSH known_hosts files."""
+
+    def __init__(self, filename=None):
+        self._entries: list[HostKeyEntry] = []
+        if filename is not None:
+            self.load(filename)
+
+    def add(self, hostname, keytype, key):
+        for e in self._entries:
+            if (hostname in e.hostnames) and (e.key.get_name() == keytype):
+                e.key = key
+                return
+        self._entries.append(HostKeyEntry([hostname], key))
+
+    def load(self, filename):
+        with open(filename) as f:
+            for lineno, line in enumerate(f, 1):
+                line = line.strip()
+                if (len(line) == 0) or (line[0] == "#"):
+                    continue
+                try:
+                    e = HostKeyEntry.from_line(line, lineno)
+                except SSHException:
+                    continue
+                if e is not None:
+                    # a host already known with this very key is not listed twice
+                    e.hostnames = [h for h in e.hostnames if not self.check(h, e.key)]
+                    if e.hostnames:
+                        self._entries.append(e)
+
+    def save(self, filename):
+        with open(filename, "w") as f:
+            for e in self._entries:
+                line = e.to_line()
+                if line:
+                    f.write(line)
+
+    def lookup(self, hostname):
+        entries = []
+        for e in self._entries:
+            if self._hostname_matches(hostname, e):
+                entries.append(e)
+        if len(entries) == 0:
+            return None
+        return _SubDict(hostname, entries, self)
+
+    def _hostname_matches(self, hostname, entry):
+        for h in entry.hostnames:
+            if h == hostname or (h.startswith("|1|") and not hostname.startswith("|1|")
+                                 and self.hash_host(hostname, h) == h):
+                return True
+        return False
+
+    def check(self, hostname, key):
+        k = self.lookup(hostname)
+        if k is None:
+            return False
+        host_key = k.get(key.get_name(), None)
+        if host_key is None:
+            return False
+        return host_key.asbytes() == key.asbytes()
+
+    def clear(self):
+        self._entries = []
+
+    def __iter__(self):
+        for k in self.keys():
+            yield k
+
+    def __len__(self):
+        return len(self.keys())
+
+    def __getitem__(self, key):
+        ret = self.lookup(key)
+        if ret is None:
+            raise KeyError(key)
+        return ret
+
+    def __delitem__(self, key):
+        index = None
+        for i, entry in enumerate(self._entries):
+            if self._hostname_matches(key, entry):
+                index = i
+                break
+        if index is None:
+            raise KeyError(key)
+        self._entries.pop(index)
+
+    def __setitem__(self, hostname, entry):
+        if len(entry) == 0:
+            self._entries.append(HostKeyEntry([hostname], None))
+            return
+        for key_type in entry.keys():
+            found = False
+            for e in self._entries:
+                if (hostname in e.hostnames) and e.key.get_name() == key_type:
+                    e.key = entry[key_type]
+                    found = True
+            if not found:
+                self._entries.append(HostKeyEntry([hostname], entry[key_type]))
+
+    def keys(self):
+        ret = []
+        for e in self._entries:
+            for h in e.hostnames:
+                if h not in ret:
+                    ret.append(h)
+        return ret
+
+    def values(self):
+        return [self.lookup(k) for k in self.keys()]
+
+    @staticmethod
+    def hash_host(hostname, salt=None):
+        """OpenSSH's hashed host name: ``|1|base64(salt)|base64(HMAC-SHA1(salt, host))``."""
+        if salt is None:
+            salt = os.urandom(sha1().digest_size)
+        else:
+            if salt.startswith("|1|"):
+                salt = salt.split("|")[2]
+            salt = base64.b64decode(salt.encode())
+        hmac_digest = hmac.HMAC(salt, hostname.encode(), sha1).digest()
+        hostkey = "|1|{}|{}".format(base64.b64encode(salt).decode(),
+                                     base64.b64encode(hmac_digest).decode())
+        return hostkey.replace("\n", "")

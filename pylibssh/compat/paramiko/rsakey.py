@@ -1,0 +1,5 @@
+"""paramiko.rsakey"""
+
+from .pkey import RSAKey
+
+__all__ = ["RSAKey"]

@@ -1,0 +1,314 @@
+"""paramiko.SFTPClient over pylibssh's own SFTP client (:mod:`pylibssh.client.sftp`).
+
+pylibssh's client does the work (libssh's sftp in blocking sections, pipelined ``sftp_aio``
+transfers); this class gives it paramiko's names, path handling (``chdir`` is emulated on the
+client, as in paramiko), return types (:class:`SFTPAttributes` with ``st_*`` fields) and errors:
+pylibssh's SFTP errors already are ``IOError``\\ s with paramiko's errno values
+(``FileNotFoundError``, ``PermissionError``); connection failures become
+:class:`SSHException`, timeouts ``socket.timeout``.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import os
+import socket
+import stat
+
+from ...client import sftp as native
+from ...errors import SFTPError as _SFTPError
+from ...errors import SSHError, SSHTimeoutError
+from ...sftp import SFTPAttributes as _NativeAttributes
+from .sftp import BaseSFTP, sftp_ioerror
+from .sftp_attr import SFTPAttributes
+from .ssh_exception import SSHException
+
+__all__ = ["SFTPClient", "SFTP"]
+
+
+def converted(fn):
+    """Run ``fn`` with pylibssh's non-SFTP errors turned into what paramiko raises."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except _SFTPError:
+            raise  # already an IOError with paramiko's errno
+        except SSHTimeoutError as exc:
+            raise socket.timeout(str(exc)) from exc
+        except SSHError as exc:
+            if isinstance(exc, ValueError) and "closed" in str(exc):
+                raise OSError("Socket is closed") from exc
+            raise SSHException(str(exc)) from exc
+
+    return wrapper
+
+
+def attributes(a: _NativeAttributes, filename=None, longname=None) -> SFTPAttributes:
+    out = SFTPAttributes()
+    out.st_size, out.st_uid, out.st_gid = a.size, a.uid, a.gid
+    out.st_mode, out.st_atime, out.st_mtime = a.permissions, a.atime, a.mtime
+    if filename is not None:
+        out.filename = filename
+    if longname is not None:
+        out.longname = longname
+    return out
+
+
+class _ClientShim:
+    """What pylibssh's SFTP client needs of its Client: the session and the user name."""
+
+    def __init__(self, transport):
+        self.session = transport._session
+
+        class _Options:
+            user = transport.get_username()
+        self.options = _Options
+
+
+class _SFTPChannel:
+    """``SFTPClient.get_channel()``: the timeout of SFTP calls, and the transport."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def settimeout(self, timeout):
+        self._client._native.timeout = native.DEFAULT_TIMEOUT if timeout is None else timeout
+        self._timeout = timeout
+
+    def gettimeout(self):
+        return getattr(self, "_timeout", None)
+
+    def get_transport(self):
+        return self._client._transport
+
+    @property
+    def closed(self):
+        return self._client._native.closed
+
+    def close(self):
+        self._client.close()
+
+
+class SFTPClient(BaseSFTP):
+    """SFTP client on an authenticated transport (``SSHClient.open_sftp()`` or
+    :meth:`from_transport`)."""
+
+    @converted
+    def __init__(self, sock):
+        transport = sock.get_transport() if hasattr(sock, "get_transport") else sock
+        self._transport = transport
+        self._cwd = None
+        self._native = native.SFTPClient(_ClientShim(transport))
+        self._channel = _SFTPChannel(self)
+
+    @classmethod
+    def from_transport(cls, t, window_size=None, max_packet_size=None):
+        if not t.is_authenticated():
+            raise SSHException("the transport is not authenticated")
+        return cls(t)
+
+    def _adjust_cwd(self, path):
+        path = os.fsdecode(path)
+        if self._cwd is None or path.startswith("/"):
+            return path
+        if self._cwd == "/":
+            return self._cwd + path
+        return self._cwd + "/" + path
+
+    # -- session --------------------------------------------------------------------------------
+
+    def close(self):
+        self._native.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def get_channel(self):
+        return self._channel
+
+    # -- directories ----------------------------------------------------------------------------
+
+    @converted
+    def listdir_attr(self, path="."):
+        return [attributes(e.attrs, e.filename, e.longname)
+                for e in self._native.scandir(self._adjust_cwd(path))]
+
+    def listdir(self, path="."):
+        return [a.filename for a in self.listdir_attr(path)]
+
+    def listdir_iter(self, path=".", read_aheads=50):
+        return iter(self.listdir_attr(path))
+
+    @converted
+    def mkdir(self, path, mode=0o777):
+        self._native.mkdir(self._adjust_cwd(path), mode)
+
+    @converted
+    def rmdir(self, path):
+        self._native.rmdir(self._adjust_cwd(path))
+
+    def chdir(self, path=None):
+        if path is None:
+            self._cwd = None
+            return
+        if not stat.S_ISDIR(self.stat(path).st_mode):
+            raise sftp_ioerror(4, f"{os.strerror(errno.ENOTDIR)}: {path}")
+        self._cwd = self.normalize(path)
+
+    def getcwd(self):
+        return self._cwd
+
+    @converted
+    def normalize(self, path):
+        return self._native.realpath(self._adjust_cwd(path))
+
+    # -- files ----------------------------------------------------------------------------------
+
+    @converted
+    def open(self, filename, mode="r", bufsize=-1):
+        from .sftp_file import SFTPFile
+
+        path = self._adjust_cwd(filename)
+        binary = mode.replace("t", "").replace("U", "")
+        if "b" not in binary:
+            binary += "b"
+        return SFTPFile(self, self._native.open(path, binary, permissions=0o666), mode,
+                        bufsize, path)
+
+    file = open
+
+    @converted
+    def remove(self, path):
+        self._native.remove(self._adjust_cwd(path))
+
+    unlink = remove
+
+    @converted
+    def rename(self, oldpath, newpath):
+        """Plain SFTP rename, which refuses to replace an existing file (libssh always uses
+        posix-rename when the server has it, so the refusal is checked here first)."""
+        oldpath, newpath = self._adjust_cwd(oldpath), self._adjust_cwd(newpath)
+        if self._native.exists(newpath) or self._is_link(newpath):
+            raise sftp_ioerror(4, "Failure", oldpath)
+        self._native.rename(oldpath, newpath)
+
+    def _is_link(self, path):
+        try:
+            self._native.lstat(path)
+            return True
+        except OSError:
+            return False
+
+    @converted
+    def posix_rename(self, oldpath, newpath):
+        self._native.posix_rename(self._adjust_cwd(oldpath), self._adjust_cwd(newpath))
+
+    @converted
+    def stat(self, path):
+        return attributes(self._native.stat(self._adjust_cwd(path)))
+
+    @converted
+    def lstat(self, path):
+        return attributes(self._native.lstat(self._adjust_cwd(path)))
+
+    @converted
+    def symlink(self, source, dest):
+        self._native.symlink(source, self._adjust_cwd(dest))
+
+    @converted
+    def readlink(self, path):
+        return self._native.readlink(self._adjust_cwd(path))
+
+    @converted
+    def chmod(self, path, mode):
+        self._native.chmod(self._adjust_cwd(path), mode)
+
+    @converted
+    def chown(self, path, uid, gid):
+        self._native.chown(self._adjust_cwd(path), uid, gid)
+
+    @converted
+    def utime(self, path, times):
+        self._native.utime(self._adjust_cwd(path), times)
+
+    @converted
+    def truncate(self, path, size):
+        self._native.truncate(self._adjust_cwd(path), size)
+
+    # -- transfers ------------------------------------------------------------------------------
+
+    @converted
+    def putfo(self, fl, remotepath, file_size=0, callback=None, confirm=True):
+        """Upload the file object ``fl``; the remote attributes (checked against the bytes sent
+        when ``confirm``)."""
+        remotepath = self._adjust_cwd(remotepath)
+        size = 0
+        with self._native.open(remotepath, "wb", permissions=0o666) as fr:
+            while True:
+                data = fl.read(1 << 20)
+                if not data:
+                    break
+                fr.write(data)
+                size += len(data)
+                if callback is not None:
+                    callback(size, file_size)
+        return self._confirm(remotepath, size, confirm)
+
+    def _confirm(self, remotepath, size, confirm):
+        if not confirm:
+            return SFTPAttributes()
+        s = self.stat(remotepath)
+        if s.st_size != size:
+            raise OSError(f"size mismatch in put!  {s.st_size} != {size}")
+        return s
+
+    @converted
+    def put(self, localpath, remotepath, callback=None, confirm=True):
+        remotepath = self._adjust_cwd(remotepath)
+        size = self._native.put(localpath, remotepath,
+                                progress=_progress(callback))
+        return self._confirm(remotepath, size, confirm)
+
+    @converted
+    def getfo(self, remotepath, fl, callback=None, prefetch=True,
+              max_concurrent_prefetch_requests=None):
+        """Download into the file object ``fl``; the number of bytes."""
+        remotepath = self._adjust_cwd(remotepath)
+        file_size = self._native.stat(remotepath).size or 0
+        size = 0
+        with self._native.open(remotepath, "rb") as fr:
+            while True:
+                data = fr.read(1 << 20)
+                if not data:
+                    break
+                fl.write(data)
+                size += len(data)
+                if callback is not None:
+                    callback(size, file_size)
+        return size
+
+    @converted
+    def get(self, remotepath, localpath, callback=None, prefetch=True,
+            max_concurrent_prefetch_requests=None):
+        in_flight = max_concurrent_prefetch_requests or native.IN_FLIGHT
+        size = self._native.get(self._adjust_cwd(remotepath), localpath,
+                                progress=_progress(callback), in_flight=in_flight)
+        s = os.stat(localpath)
+        if s.st_size != size:
+            raise OSError(f"size mismatch in get!  {s.st_size} != {size}")
+
+
+def _progress(callback):
+    if callback is None:
+        return None
+    return lambda done, total: callback(done, total)
+
+
+class SFTP(SFTPClient):
+    """An alias for :class:`SFTPClient` for backwards compatibility."""

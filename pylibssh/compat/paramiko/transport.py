@@ -1,0 +1,591 @@
+"""paramiko.Transport as client code uses it, over a pylibssh :class:`ClientSession`.
+
+Like paramiko's Transport, each one has a thread: here it runs the session's pylibssh
+:class:`~pylibssh.loop.Loop`, so channels make progress (and ``select`` on ``Channel.fileno()``
+works) while the application does something else. Blocking calls wait on the loop's condition.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import threading
+
+from ..._binding import NULL, ffi, lib
+from ...client._task import AGAIN
+from ...client.auth import Credentials, authenticate
+from ...client.hostkeys import server_key
+from ...client.session import ClientSession, set_option
+from ...errors import (
+    AuthenticationError,
+    ChannelOpenError,
+    SSHError,
+    SSHTimeoutError,
+    error_from,
+)
+from ...loop import Loop
+from .channel import Channel, _Chan, channel_exception, open_channel_gen
+from .pkey import PKey, key_from_pylibssh
+from .ssh_exception import (
+    AuthenticationException,
+    BadAuthenticationType,
+    SSHException,
+)
+
+__all__ = ["Transport", "SecurityOptions", "ServiceRequestingTransport"]
+
+# what libssh 0.12 offers (ciphers, MACs, host keys in libssh's order of preference; key
+# exchange as paramiko orders it); disabled_algorithms is subtracted
+_ALGORITHMS = {
+    "ciphers": ["chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com",
+                "aes128-gcm@openssh.com", "aes256-ctr", "aes192-ctr", "aes128-ctr",
+                "aes256-cbc", "aes192-cbc", "aes128-cbc"],
+    "macs": ["hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com",
+             "hmac-sha1-etm@openssh.com", "hmac-sha2-256", "hmac-sha2-512", "hmac-sha1"],
+    # paramiko's key exchanges in paramiko's order: sntrup761 (libssh's first choice when it
+    # lacks ML-KEM) is left out, as paramiko has it not; it costs ~0.15 s per connection here
+    "kex": ["mlkem768x25519-sha256", "curve25519-sha256",
+            "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384",
+            "ecdh-sha2-nistp521", "diffie-hellman-group18-sha512",
+            "diffie-hellman-group16-sha512", "diffie-hellman-group-exchange-sha256",
+            "diffie-hellman-group14-sha256"],
+    "keys": ["ssh-ed25519", "ecdsa-sha2-nistp521", "ecdsa-sha2-nistp384",
+             "ecdsa-sha2-nistp256", "rsa-sha2-512", "rsa-sha2-256"],
+}
+
+_ids = itertools.count()
+_empty_file = None
+
+
+def _no_host_keys_file():
+    """An empty known_hosts file for libssh (which orders host-key algorithms by what it finds
+    there; this layer checks host keys itself, through HostKeys)."""
+    global _empty_file
+    if _empty_file is None:
+        import atexit
+        import tempfile
+
+        fd, _empty_file = tempfile.mkstemp(prefix="pylibssh-compat-", suffix=".known_hosts")
+        os.close(fd)
+        atexit.register(os.unlink, _empty_file)
+    return _empty_file
+
+
+class SecurityOptions:
+    """The algorithms this transport may negotiate (lists, settable as in paramiko)."""
+
+    def __init__(self, transport):
+        self._transport = transport
+
+    def __repr__(self):
+        return f"<paramiko.SecurityOptions for {self._transport!r}>"
+
+    def _get(self, kind):
+        return tuple(self._transport._algorithms(kind))
+
+    def _set(self, kind, value):
+        self._transport._preferred[kind] = list(value)
+
+    ciphers = property(lambda s: s._get("ciphers"), lambda s, v: s._set("ciphers", v))
+    digests = property(lambda s: s._get("macs"), lambda s, v: s._set("macs", v))
+    kex = property(lambda s: s._get("kex"), lambda s, v: s._set("kex", v))
+    key_types = property(lambda s: s._get("keys"), lambda s, v: s._set("keys", v))
+    compression = property(lambda s: ("none",) if not s._transport._compress else
+                           ("zlib@openssh.com", "zlib", "none"))
+
+
+def _connect_socket(hostname, port, timeout=None):
+    reason = "No suitable address family"
+    for family, type_, proto, _, addr in socket.getaddrinfo(hostname, port, socket.AF_UNSPEC,
+                                                            socket.SOCK_STREAM):
+        sock = socket.socket(family, type_, proto)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(addr)
+            return sock
+        except OSError as e:
+            reason = str(e)
+            sock.close()
+    raise SSHException(f"Unable to connect to {hostname}: {reason}")
+
+
+class Transport:
+    """An SSH transport (one connection) on an existing socket or to ``(host, port)``."""
+
+    # paramiko's class attributes (code builds disabled_algorithms from them): libssh's lists
+    _preferred_ciphers = tuple(_ALGORITHMS["ciphers"])
+    _preferred_macs = tuple(_ALGORITHMS["macs"])
+    _preferred_keys = tuple(_ALGORITHMS["keys"])
+    _preferred_pubkeys = tuple(_ALGORITHMS["keys"])
+    _preferred_kex = tuple(_ALGORITHMS["kex"])
+    _preferred_compression = ("none",)
+
+    def __init__(self, sock, default_window_size=None, default_max_packet_size=None,
+                 gss_kex=False, gss_deleg_creds=True, disabled_algorithms=None,
+                 server_sig_algs=True, strict_kex=True, packetizer_class=None):
+        self.hostname = None
+        self.server_key_dict = {}
+        if isinstance(sock, str):
+            host, _, port = sock.partition(":")
+            sock = (host, int(port or 22))
+        if isinstance(sock, tuple):
+            self.hostname, port = sock[0], sock[1]
+            sock = _connect_socket(self.hostname, port)
+        self.sock = sock
+        self.disabled_algorithms = disabled_algorithms or {}
+        self._preferred: dict[str, list[str]] = {}
+        self._compress = False
+        self._loop = Loop("paramiko-transport")
+        self._session = ClientSession(self._loop)
+        self._channels: dict[int, Channel] = {}
+        self._accepted: list[Channel] = []
+        self._forward_handlers: dict[int, object] = {}
+        self._incoming_handler = False
+        self._server_key = None
+        self._username = None
+        self._closed = False
+        self._active = False
+        self.server_mode = False
+        self.local_version = "SSH-2.0-pylibssh"
+        self.remote_version = ""
+        self.banner_timeout = 15
+        self.auth_timeout = 30
+        self.channel_timeout = 60 * 60
+        self.handshake_timeout = 15
+        self.lock = threading.Lock()
+        self._helpers = []
+
+    def __repr__(self):
+        state = "active" if self.is_active() else "unconnected"
+        return f"<paramiko.Transport at {hex(id(self))} ({state}) (pylibssh)>"
+
+    @property
+    def active(self):
+        return self._active and not self._session.closed
+
+    @active.setter
+    def active(self, value):
+        self._active = value
+
+    # -- algorithms -----------------------------------------------------------------------------
+
+    def _algorithms(self, kind):
+        allowed = self._preferred.get(kind, _ALGORITHMS[kind])
+        disabled = set(self.disabled_algorithms.get(kind, ()))
+        if kind == "keys":
+            disabled |= set(self.disabled_algorithms.get("pubkeys", ()))
+        return [a for a in allowed if a not in disabled]
+
+    def get_security_options(self):
+        return SecurityOptions(self)
+
+    def use_compression(self, compress=True):
+        self._compress = compress
+
+    # -- waiting --------------------------------------------------------------------------------
+
+    def _run(self, gen, what, timeout):
+        """Run a task on the session and wait for its result (pylibssh errors propagate)."""
+        task = self._session.start_task(gen, what, timeout)
+        self._loop.wakeup()
+        if not self._loop.wait_for(task.future.done, None if timeout is None else timeout + 5):
+            raise SSHTimeoutError(f"{what} timed out")
+        return task.future.result()
+
+    # -- connecting -----------------------------------------------------------------------------
+
+    def _socket_for_libssh(self):
+        sock = self.sock
+        if hasattr(sock, "_pylibssh_socket"):
+            return sock._pylibssh_socket()  # ProxyCommand: its socketpair end
+        if isinstance(sock, socket.socket):
+            return socket.socket(fileno=os.dup(sock.fileno()))
+        if isinstance(sock, Channel):
+            # a channel of another transport (fabric's gateway): pylibssh's bridge pumps it to
+            # a socketpair on that transport's loop, starting with what it already buffered
+            from ...bridge import Bridge
+
+            ch = sock._chan
+            ours, theirs = socket.socketpair()
+            with ch._loop.lock:
+                ch.bridged = True
+                early = ch._take(False, -1)
+                bridge = Bridge(ch, ours)
+                if early:
+                    bridge._on_data(early, False)
+            ch._loop.wakeup()
+            self._helpers.append(bridge)
+            return theirs
+        if hasattr(sock, "fileno"):
+            return socket.socket(fileno=os.dup(sock.fileno()))
+        raise SSHException(f"cannot run SSH over {type(sock).__name__} (it has no fileno())")
+
+    def start_client(self, event=None, timeout=None):
+        """Negotiate the SSH transport (no authentication yet)."""
+        if self.active:
+            return
+        s = self._session._s
+        with self._loop.lock:
+            if self.hostname:
+                set_option(s, "host", self.hostname)
+            set_option(s, "nodelay", 1)
+            # host keys are checked here (HostKeys), not by libssh: files that do not exist
+            set_option(s, "knownhosts", _no_host_keys_file())
+            set_option(s, "global_knownhosts", _no_host_keys_file())
+            set_option(s, "ciphers_c_s", ",".join(self._algorithms("ciphers")))
+            set_option(s, "ciphers_s_c", ",".join(self._algorithms("ciphers")))
+            set_option(s, "hmac_c_s", ",".join(self._algorithms("macs")))
+            set_option(s, "hmac_s_c", ",".join(self._algorithms("macs")))
+            set_option(s, "key_exchange", ",".join(self._algorithms("kex")))
+            set_option(s, "hostkeys", ",".join(self._algorithms("keys")))
+            set_option(s, "compression", "yes" if self._compress else "no")
+        sock = self._socket_for_libssh()
+        self._loop.start()
+        t = timeout if timeout is not None else max(self.banner_timeout or 0, 60)
+        try:
+            self._run(self._session.connect_gen(sock, None), "key exchange", t)
+        except SSHTimeoutError as exc:
+            self.close()
+            raise SSHException(f"Error reading SSH protocol banner: {exc}") from exc
+        except SSHError as exc:
+            self.close()
+            raise SSHException(str(exc)) from exc
+        with self._loop.lock:
+            self._server_key = key_from_pylibssh(server_key(self._session._s))
+            banner = lib.ssh_get_serverbanner(self._session._s)
+            self.remote_version = ffi.string(banner).decode("ascii", "replace") \
+                if banner != NULL else ""
+        self.active = True
+        if event is not None:
+            event.set()
+
+    def connect(self, hostkey=None, username="", password=None, pkey=None, gss_host=None,
+                gss_auth=False, gss_kex=False, gss_deleg_creds=True, gss_trust_dns=True):
+        """Negotiate, check ``hostkey`` if given, and authenticate with a password or key."""
+        self.start_client()
+        if hostkey is not None:
+            key = self.get_remote_server_key()
+            if key.get_name() != hostkey.get_name() or key.asbytes() != hostkey.asbytes():
+                raise SSHException("Bad host key from server")
+        if pkey is not None or password is not None:
+            if password is not None:
+                self.auth_password(username, password)
+            else:
+                self.auth_publickey(username, pkey)
+
+    def get_remote_server_key(self):
+        if not self.active or self._server_key is None:
+            raise SSHException("No existing session")
+        return self._server_key
+
+    # -- server mode (not supported) -------------------------------------------------------------
+
+    def add_server_key(self, key):
+        self.server_key_dict[key.get_name()] = key
+
+    def get_server_key(self):
+        return next(iter(self.server_key_dict.values()), None)
+
+    def start_server(self, event=None, server=None):
+        raise SSHException("server mode (Transport.start_server) is not supported by "
+                           "pylibssh.compat.paramiko; use pylibssh.server")
+
+    def set_subsystem_handler(self, name, handler, *args, **kwargs):
+        raise SSHException("server mode is not supported by pylibssh.compat.paramiko")
+
+    # -- authentication -------------------------------------------------------------------------
+
+    def _auth(self, username, creds, method):
+        if not self.active:
+            raise SSHException("No existing session")
+        self._username = username
+        try:
+            self._run(authenticate(self._session, username, creds), "authentication",
+                      self.auth_timeout)
+        except AuthenticationError as exc:
+            allowed = list(exc.allowed_methods)
+            if method and allowed and method not in allowed and not (
+                    method == "password" and "keyboard-interactive" in allowed):
+                raise BadAuthenticationType("Bad authentication type", allowed) from exc
+            err = AuthenticationException("Authentication failed.")
+            err.allowed_methods = tuple(allowed)
+            raise err from exc
+        except SSHTimeoutError as exc:
+            raise AuthenticationException("Authentication timeout.") from exc
+        except SSHError as exc:
+            raise SSHException(str(exc)) from exc
+        return []
+
+    def auth_none(self, username):
+        return self._auth(username, Credentials(agent=False, look_for_keys=False,
+                                                methods=("none",)), "none")
+
+    def auth_password(self, username, password, event=None, fallback=True):
+        methods = ("password", "keyboard-interactive") if fallback else ("password",)
+        creds = Credentials(password=password, agent=False, look_for_keys=False, methods=methods)
+        return self._auth(username, creds, "password")
+
+    def auth_publickey(self, username, key, event=None):
+        from .agent import AgentKey
+
+        if isinstance(key, AgentKey):
+            creds = Credentials(agent=True, look_for_keys=False, methods=("publickey",))
+        else:
+            creds = Credentials(keys=[key._lkey], agent=False, look_for_keys=False,
+                                methods=("publickey",))
+        return self._auth(username, creds, "publickey")
+
+    def auth_interactive(self, username, handler, submethods=""):
+        def kbdint(name, instruction, prompts):
+            return handler(name, instruction, prompts)
+
+        creds = Credentials(kbdint=kbdint, agent=False, look_for_keys=False,
+                            methods=("keyboard-interactive",))
+        return self._auth(username, creds, "keyboard-interactive")
+
+    def auth_interactive_dumb(self, username, handler=None, submethods=""):
+        if not handler:
+            def handler(title, instructions, prompt_list):
+                answers = []
+                if title:
+                    print(title.strip())
+                if instructions:
+                    print(instructions.strip())
+                for prompt, show_input in prompt_list:
+                    print(prompt.strip(), end=" ")
+                    answers.append(input())
+                return answers
+        return self.auth_interactive(username, handler, submethods)
+
+    def is_authenticated(self):
+        return self.is_active() and self._session.authenticated
+
+    def get_username(self):
+        return self._username
+
+    def get_banner(self):
+        return None
+
+    # -- state ----------------------------------------------------------------------------------
+
+    def is_active(self):
+        return self.active
+
+    def getpeername(self):
+        gp = getattr(self.sock, "getpeername", None)
+        if gp is None:
+            return "unknown", 0
+        return gp()
+
+    def set_keepalive(self, interval):
+        # paramiko's keepalive never drops the connection: a huge miss count
+        self._session.start_keepalive(float(interval), 1 << 30) if interval else \
+            self._session.start_keepalive(0, 0)
+        self._loop.wakeup()
+
+    def set_log_channel(self, name):
+        self.log_name = name
+
+    def get_log_channel(self):
+        return getattr(self, "log_name", "paramiko.transport")
+
+    def set_hexdump(self, hexdump):
+        pass
+
+    def get_hexdump(self):
+        return False
+
+    def getName(self):
+        return self._loop.name
+
+    # -- channels -------------------------------------------------------------------------------
+
+    def _register(self, ch):
+        chanid = next(_ids)
+        channel = Channel(chanid, self, ch)
+        self._channels[chanid] = channel
+        return channel
+
+    def _forget(self, channel):
+        self._channels.pop(channel.chanid, None)
+
+    def open_session(self, window_size=None, max_packet_size=None, timeout=None):
+        return self.open_channel("session", window_size=window_size,
+                                 max_packet_size=max_packet_size, timeout=timeout)
+
+    def open_channel(self, kind, dest_addr=None, src_addr=None, window_size=None,
+                     max_packet_size=None, timeout=None):
+        if not self.is_active():
+            raise SSHException("SSH session not active")
+        t = timeout if timeout is not None else self.channel_timeout
+        try:
+            ch = self._run(open_channel_gen(self._session, kind, dest_addr, src_addr),
+                           f"opening a {kind} channel", t)
+        except ChannelOpenError as exc:
+            raise channel_exception(exc) from exc
+        except SSHTimeoutError as exc:
+            raise SSHException("Timeout opening channel.") from exc
+        except SSHError as exc:
+            raise SSHException(str(exc)) from exc
+        return self._register(ch)
+
+    def open_sftp_client(self):
+        from .sftp_client import SFTPClient
+
+        return SFTPClient.from_transport(self)
+
+    # -- remote port forwarding -----------------------------------------------------------------
+
+    def request_port_forward(self, address, port, handler=None):
+        """Ask the server to listen on ``address:port`` (0: any port) and forward connections
+        here; returns the bound port. Connections arrive through :meth:`accept`, or go to
+        ``handler(channel, (origin_addr, origin_port), (server_addr, server_port))``."""
+        if not self.is_active():
+            raise SSHException("SSH session not active")
+        s = self._session._s
+        bound = ffi.new("int *")
+        addr = address.encode()
+
+        def gen():
+            rc = yield self._session.call(
+                lambda: lib.ssh_channel_listen_forward(s, addr, int(port), bound),
+                "tcpip-forward")
+            return rc
+
+        self._take_forwarded_channels()
+        try:
+            self._run(gen(), "tcpip-forward", 30)
+        except SSHError as exc:
+            raise SSHException("TCP forwarding request denied") from exc
+        result = bound[0] or port
+        if handler is not None:
+            self._forward_handlers[result] = handler
+            thread = threading.Thread(target=self._serve_forwards, args=(address, result),
+                                      daemon=True, name="paramiko-forward")
+            thread.start()
+        return result
+
+    def _serve_forwards(self, address, port):
+        while self.is_active() and port in self._forward_handlers:
+            chan = self.accept(0.5)
+            if chan is None:
+                continue
+            handler = self._forward_handlers.get(port)
+            if handler is not None:
+                handler(chan, chan.origin_addr, (address, port))
+
+    def cancel_port_forward(self, address, port):
+        if not self.is_active():
+            return
+        self._forward_handlers.pop(port, None)
+        s = self._session._s
+        addr = address.encode()
+
+        def gen():
+            rc = yield self._session.call(lambda: lib.ssh_channel_cancel_forward(s, addr, int(port)),
+                                          "cancel-tcpip-forward")
+            return rc
+
+        try:
+            self._run(gen(), "cancel-tcpip-forward", 30)
+        except SSHError:
+            pass
+
+    def _take_forwarded_channels(self):
+        """Where the client session dispatches the channels the server opens (its
+        ``_incoming`` handlers), take forwarded-tcpip ones as they come; otherwise
+        :meth:`_poll_forwarded` asks libssh for them."""
+        incoming = getattr(self._session, "_incoming", None)
+        if incoming is not None and not self._incoming_handler:
+            self._incoming_handler = True
+            with self._loop.lock:
+                incoming.add_handler("forwarded-tcpip", self._on_forward_request)
+
+    def _on_forward_request(self, request):
+        # loop thread, lock held: accept into a channel of this layer's kind
+        msg = request._take()
+        try:
+            c = lib.ssh_message_channel_request_open_reply_accept(msg)
+        finally:
+            lib.ssh_message_free(msg)
+        if c == NULL:
+            return
+        channel = self._register(_Chan(self._session, c))
+        channel.origin_addr = (request.orig_host, request.orig_port)
+        self._accepted.append(channel)
+        self._session.kick()
+
+    def _poll_forwarded(self):
+        """Under the loop lock: take one forwarded-tcpip channel libssh has queued."""
+        if self._session.closed:
+            return True
+        if self._incoming_handler:
+            return bool(self._accepted)
+        dport = ffi.new("int *")
+        oport = ffi.new("int *")
+        orig = ffi.new("char **")
+        c = lib.ssh_channel_open_forward_port(self._session._s, 0, dport, orig, oport)
+        if c == NULL:
+            return False
+        origin = ffi.string(orig[0]).decode() if orig[0] != NULL else ""
+        if orig[0] != NULL:
+            lib.ssh_string_free_char(orig[0])
+        ch = _Chan(self._session, c)
+        channel = self._register(ch)
+        channel.origin_addr = (origin, oport[0])
+        self._accepted.append(channel)
+        self._session.kick()
+        return True
+
+    def accept(self, timeout=None):
+        """The next channel the server opened to us (a forwarded connection), or None after
+        ``timeout`` seconds."""
+        if self._loop.wait_for(lambda: bool(self._accepted) or self._poll_forwarded()
+                               or self._session.closed, timeout) and self._accepted:
+            return self._accepted.pop(0)
+        with self._loop.lock:
+            if self._accepted:
+                return self._accepted.pop(0)
+        return None
+
+    # -- closing --------------------------------------------------------------------------------
+
+    def close(self):
+        if self._closed:
+            return
+        self._closed = True
+        self.active = False
+        self._session.close()
+        loop = self._loop
+        if not loop.closed:
+            if loop.running:
+                loop.wait_for(lambda: not loop._fds, 2.0)
+            loop.close()
+        for helper in self._helpers:
+            try:
+                helper.close()
+            except Exception:
+                pass
+        try:
+            self.sock.close()
+        except Exception:
+            pass
+
+    def join(self, timeout=None):
+        pass
+
+    def is_alive(self):
+        return self.is_active()
+
+    def __del__(self):
+        try:
+            if not self._closed and not self._loop.closed:
+                self.close()
+        except Exception:
+            pass
+
+
+class ServiceRequestingTransport(Transport):
+    """paramiko's variant that requests the ssh-userauth service explicitly (libssh always
+    does): the same as :class:`Transport` here."""

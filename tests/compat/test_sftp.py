@@ -1,0 +1,154 @@
+"""SFTPClient / SFTPFile / SFTPAttributes as paramiko documents them, against OpenSSH's sftp server."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import io
+import os
+import stat
+
+import pytest
+
+
+def test_put_get_with_callback_and_confirm(sftp, tmp_path):
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    local = tmp_path / "up.bin"
+    local.write_bytes(data)
+    calls = []
+    attrs = sftp.put(str(local), "up.bin", callback=lambda done, total: calls.append((done, total)))
+    assert attrs.st_size == len(data)
+    assert calls and calls[-1] == (len(data), len(data))
+    assert all(total == len(data) for _, total in calls)
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+    back = tmp_path / "down.bin"
+    seen = []
+    sftp.get("up.bin", str(back), callback=lambda done, total: seen.append((done, total)))
+    assert hashlib.sha256(back.read_bytes()).digest() == hashlib.sha256(data).digest()
+    assert seen[-1] == (len(data), len(data))
+
+
+def test_putfo_getfo(sftp):
+    data = b"line\n" * 10000
+    attrs = sftp.putfo(io.BytesIO(data), "fo.txt", file_size=len(data))
+    assert attrs.st_size == len(data)
+    out = io.BytesIO()
+    assert sftp.getfo("fo.txt", out) == len(data)
+    assert out.getvalue() == data
+
+
+def test_listdir_and_listdir_attr(sftp):
+    sftp.mkdir("sub", mode=0o750)
+    with sftp.open("a.txt", "w") as f:
+        f.write(b"12345")
+    assert sorted(sftp.listdir()) == ["a.txt", "sub"]
+    by_name = {a.filename: a for a in sftp.listdir_attr(".")}
+    assert stat.S_ISDIR(by_name["sub"].st_mode)
+    assert stat.S_IMODE(by_name["sub"].st_mode) == 0o750
+    assert stat.S_ISREG(by_name["a.txt"].st_mode) and by_name["a.txt"].st_size == 5
+    assert by_name["a.txt"].longname.startswith("-")
+    assert str(by_name["a.txt"]).startswith("-rw") and str(by_name["a.txt"]).endswith("a.txt")
+    assert [a.filename for a in sftp.listdir_iter(".")] != []
+
+
+def test_file_modes_seek_tell_readline(sftp):
+    with sftp.open("f.txt", "w") as f:
+        f.write("first\nsecond\nthird\n")
+    with sftp.open("f.txt", "a") as f:
+        f.write(b"fourth\n")
+    with sftp.open("f.txt", "r") as f:
+        # paramiko's text mode: lines come back as str, read() as bytes
+        assert f.readline() == "first\n"
+        assert f.tell() == 6
+        f.seek(-6, io.SEEK_END)
+        assert f.read() == b"ourth\n"
+        f.seek(0)
+        assert [line for line in f] == ["first\n", "second\n", "third\n", "fourth\n"]
+    with sftp.open("f.txt", "rb") as f:
+        assert f.readline() == b"first\n"
+        assert list(f) == [b"second\n", b"third\n", b"fourth\n"]
+    with sftp.open("f.txt", "r+") as f:
+        f.seek(6)
+        f.write(b"SECOND")
+    with sftp.open("f.txt", "rb") as f:
+        assert f.read().split(b"\n")[1] == b"SECOND"
+
+
+def test_prefetch_readv_and_pipelined_write(sftp):
+    data = os.urandom(2 * 1024 * 1024)
+    with sftp.open("big.bin", "wb") as f:
+        f.set_pipelined(True)
+        for i in range(0, len(data), 32768):
+            f.write(data[i:i + 32768])
+    with sftp.open("big.bin", "rb") as f:
+        f.prefetch()
+        assert f.read() == data
+    with sftp.open("big.bin", "rb") as f:
+        chunks = list(f.readv([(0, 10), (100000, 5000), (len(data) - 3, 3)]))
+        assert chunks == [data[0:10], data[100000:105000], data[-3:]]
+
+
+def test_stat_lstat_chmod_utime_truncate(sftp):
+    with sftp.open("s.txt", "w") as f:
+        f.write(b"x" * 100)
+    sftp.chmod("s.txt", 0o600)
+    sftp.truncate("s.txt", 10)
+    sftp.utime("s.txt", (1_000_000_000, 1_500_000_000))
+    st = sftp.stat("s.txt")
+    assert stat.S_IMODE(st.st_mode) == 0o600
+    assert (st.st_atime, st.st_mtime) == (1_000_000_000, 1_500_000_000)
+    assert st.st_size == 10
+    sftp.symlink("s.txt", "link")
+    assert stat.S_ISLNK(sftp.lstat("link").st_mode)
+    assert stat.S_ISREG(sftp.stat("link").st_mode)
+    assert sftp.readlink("link") == "s.txt"
+    with sftp.open("s.txt") as f:
+        assert f.stat().st_size == 10
+        f.chmod(0o640)
+    assert stat.S_IMODE(sftp.stat("s.txt").st_mode) == 0o640
+
+
+def test_rename_posix_rename_remove_rmdir(sftp):
+    sftp.putfo(io.BytesIO(b"a"), "a")
+    sftp.putfo(io.BytesIO(b"b"), "b")
+    with pytest.raises(IOError):
+        sftp.rename("a", "b")  # plain SFTP rename refuses to overwrite
+    sftp.posix_rename("a", "b")
+    assert sftp.listdir() == ["b"]
+    sftp.mkdir("d")
+    sftp.putfo(io.BytesIO(b"c"), "d/c")
+    with pytest.raises(IOError):
+        sftp.rmdir("d")  # not empty
+    sftp.remove("d/c")
+    sftp.rmdir("d")
+    sftp.unlink("b")
+    assert sftp.listdir() == []
+
+
+def test_errors_are_ioerrors_with_errno(sftp):
+    with pytest.raises(FileNotFoundError) as info:
+        sftp.stat("missing")
+    assert info.value.errno == errno.ENOENT
+    with pytest.raises(IOError) as info:
+        sftp.open("missing/file", "r")
+    assert info.value.errno == errno.ENOENT
+    with pytest.raises(PermissionError) as info:
+        sftp.open("/etc/shadow", "r")
+    assert info.value.errno == errno.EACCES
+
+
+def test_normalize_getcwd_chdir(sftp):
+    cwd = sftp.getcwd()
+    assert cwd.startswith("/") and "compat-" in cwd
+    sftp.mkdir("inner")
+    sftp.chdir("inner")
+    assert sftp.getcwd() == cwd + "/inner"
+    assert sftp.normalize("..") == cwd
+
+
+def test_from_transport(paramiko, connect):
+    client = connect()
+    sftp = paramiko.SFTPClient.from_transport(client.get_transport())
+    assert sftp.normalize(".").startswith("/")
+    assert isinstance(sftp.stat("/"), paramiko.SFTPAttributes)
+    sftp.close()
