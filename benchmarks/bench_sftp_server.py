@@ -3,7 +3,8 @@ same machine, same client (OpenSSH's ``sftp`` in batch mode), same run.
 
 Workloads: 256 MiB download and upload of one file, and 500 files of 16 KiB uploaded (``put -r``)
 and downloaded (``get -r``). Each is the wall time of one ``sftp -b`` run, connection and key
-exchange included (the same cost on both sides), best of ``--repeat``. The pylibssh server is
+exchange included (the same cost on both sides), best of ``--repeat``; the two servers take
+turns run by run. The pylibssh server is
 ``python -m pylibssh serve`` in its own process (one loop thread); sshd forks per connection and
 runs ``/usr/lib/openssh/sftp-server`` as a dedicated test user. Both serve files from the same
 directory, with the default cipher (chacha20-poly1305).
@@ -88,23 +89,24 @@ def main(argv: list[str] | None = None) -> None:
         "openssh": (OpenSSHClient(work / "c2", sshd.port, identity=client_key), str(data)),
     }
     results: list[Result] = []
+    workloads: dict[str, dict] = {}
     try:
         for impl, (client, prefix) in clients.items():
             remote = (prefix + "/") if prefix else "/"
-            sftp(client, f"put {big} {remote}big-{impl}.bin\n")  # warm up; the download's source
-
-            def download():
-                sftp(client, f"get {remote}big-{impl}.bin {local / 'down.bin'}\n")
-
-            def upload():
-                sftp(client, f"put {big} {remote}up-{impl}.bin\n")
-
+            sftp(client, f"put {big} {remote}big-{impl}.bin\n")  # the download's source
             fresh = iter(range(1000))
 
-            def put_many():  # into a new directory each time
+            def download(client=client, remote=remote, impl=impl):
+                sftp(client, f"get {remote}big-{impl}.bin {local / 'down.bin'}\n")
+
+            def upload(client=client, remote=remote, impl=impl):
+                sftp(client, f"put {big} {remote}up-{impl}.bin\n")
+
+            def put_many(client=client, remote=remote, impl=impl, fresh=fresh):
+                # into a new directory each time
                 sftp(client, f"put -r {small} {remote}many-{impl}-{next(fresh)}\n")
 
-            def get_many():
+            def get_many(client=client, remote=remote, impl=impl):
                 target = local / f"got-{impl}"
                 shutil.rmtree(target, ignore_errors=True)
                 sftp(client, f"get -r {remote}many-{impl}-0 {target}\n")
@@ -115,8 +117,17 @@ def main(argv: list[str] | None = None) -> None:
                 (f"upload {nfiles} x 16 KiB", put_many, nfiles, "files/s"),
                 (f"download {nfiles} x 16 KiB", get_many, nfiles, "files/s"),
             ):
-                best, cpu, runs = best_of(repeat, fn)
-                results.append(Result(name, impl, best, unit, amount / best, None, runs))
+                workloads.setdefault(name, {})[impl] = (fn, amount, unit)
+        # the implementations take turns, so that a change in the machine's load hits both
+        for name, impls in workloads.items():
+            times: dict[str, list[float]] = {impl: [] for impl in impls}
+            for _ in range(repeat):
+                for impl, (fn, _amount, _unit) in impls.items():
+                    times[impl].append(best_of(1, fn)[0])
+            for impl, (fn, amount, unit) in impls.items():
+                best = min(times[impl])
+                results.append(Result(name, impl, best, unit, amount / best, None, times[impl]))
+        for impl in clients:
             if (data / f"up-{impl}.bin").stat().st_size != size:
                 raise RuntimeError("upload size mismatch")
             got = len(os.listdir(local / f"got-{impl}"))

@@ -79,9 +79,10 @@ EXTENSIONS = {
     "expand-path@openssh.com": ("expand-path", "1"),
 }
 
-#: the largest reply the server ever sends, checked against the client's window before a request
-#: is pulled: reads are capped at MAX_READ bytes, name lists at MAX_NAMES_BYTES
-MAX_READ = 64 * 1024
+#: the largest read answered (OpenSSH's sftp-server's limit: its packet limit less 1 KiB); larger
+#: requests get shorter data, which is legal SFTP (clients ask again). Names lists must fit
+#: MAX_NAMES_BYTES.
+MAX_READ = 256 * 1024 - 1024
 MAX_NAMES_BYTES = 60 * 1024
 #: reply bytes that may wait for the client (in the channel's queue, or libssh's output buffer)
 #: before no more requests are taken
@@ -352,7 +353,7 @@ class SFTPMessage:
     def reply_data(self, data: bytes | bytearray | memoryview, length: int | None = None) -> None:
         """Answer a read with ``data`` (its first ``length`` bytes). Empty data is EOF, as is
         a read past the end: reply ``reply_status("eof")`` or ``reply_data(b"")``. Replies are
-        capped at 64 KiB (a shorter read is legal SFTP; clients ask again)."""
+        capped at 255 KiB (a shorter read is legal SFTP; clients ask again)."""
         view = memoryview(data).cast("B")
         if length is not None:
             view = view[:length]
