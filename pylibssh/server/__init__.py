@@ -11,6 +11,8 @@ from .messages import AuthMessage, ChannelRequestMessage, Message, PtyInfo, deco
 from .process import ChildProcess, spawn
 from .server import Server, create_server
 from .session import ServerSession
+from .sftp import SFTPMessage, SFTPServer
+from .sftp_local import LocalFilesystem
 
 __all__ = [
     "create_server",
@@ -24,4 +26,7 @@ __all__ = [
     "decode_tty_modes",
     "spawn",
     "ChildProcess",
+    "SFTPServer",
+    "SFTPMessage",
+    "LocalFilesystem",
 ]

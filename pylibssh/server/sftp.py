@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from .._binding import NULL, ffi, lib
 from ..errors import AlreadyRepliedError, ClosedError, sftp_status_for
 from ..sftp import OpenFlags, SFTPAttributes, SFTPStatus, status_code
+from .messages import _text
 
 if TYPE_CHECKING:
     from .channel import ServerChannel
@@ -102,13 +103,6 @@ _A_UIDGID = lib.SSH_FILEXFER_ATTR_UIDGID
 _A_PERMISSIONS = lib.SSH_FILEXFER_ATTR_PERMISSIONS
 _A_ACMODTIME = lib.SSH_FILEXFER_ATTR_ACMODTIME
 _A_EXTENDED = lib.SSH_FILEXFER_ATTR_EXTENDED
-
-
-def _text(ptr) -> str | None:
-    # paths are bytes on the wire; surrogateescape keeps any byte (os.fsencode gets them back)
-    if ptr == NULL:
-        return None
-    return ffi.string(ptr).decode("utf-8", "surrogateescape")
 
 
 def _ssh_string(s) -> bytes | None:
