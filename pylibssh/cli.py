@@ -142,14 +142,31 @@ def serve(args: argparse.Namespace) -> int:
                     message.reply_success()
                     spawn(channel, message.exec_command, cwd=fs.root)
 
-    def stop(signum, frame):  # SIGTERM like Ctrl-C
+    def stop(signum, frame):  # SIGTERM like Ctrl-C (and Ctrl-C even if inherited as ignored)
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, stop)
-    server.listen(args.port, args.host)
-    # the loop runs in its own thread: signals reach only the main thread, which just waits
-    # below, so Ctrl-C never lands inside a libssh callback (where it would be swallowed)
-    server.start()
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.listen(args.port, args.host)
+        # the loop runs in its own thread: signals reach only the main thread, which just
+        # waits below, so Ctrl-C never lands inside a libssh callback (where it is swallowed)
+        server.start()
+        announce(server, args, fs, key, key_path, created, keys, password, generated, out)
+        while True:
+            signal.pause()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        server.close()
+        server.loop.close()
+    print("stopped", file=out, flush=True)
+    return 0
+
+
+def announce(server, args, fs, key, key_path, created, keys, password, generated, out) -> None:
+    """What the user needs to connect: address, host key, how to log in."""
     port = server.port
     say = lambda text="": print(text, file=out, flush=True)  # noqa: E731
     say(f"pylibssh {__version__} serving {fs.root}"
@@ -169,18 +186,6 @@ def serve(args: argparse.Namespace) -> int:
         print("WARNING: --allow-exec: clients that log in run shells and commands as user "
               f"{_whoami()} on this machine", file=sys.stderr, flush=True)
     say("Ctrl-C stops the server.")
-
-    try:
-        while True:
-            signal.pause()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        server.close()
-        server.loop.close()
-    say("stopped")
-    return 0
 
 
 def _whoami() -> str:

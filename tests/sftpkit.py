@@ -47,3 +47,60 @@ def local_sftp_server(make_server, root, keys=(), read_only: bool = False, **opt
     rs = sftp_server(make_server, fs.attach, keys=keys, **options)
     rs.fs = fs
     return rs
+
+
+class RawSFTP:
+    """An SFTP client at the packet level (over a paramiko channel), to send what well-behaved
+    clients never send: requests before INIT, truncated or unknown packets, floods."""
+
+    def __init__(self, port: int):
+        import struct
+
+        self._struct = struct
+        self.client = paramiko_client(port, password=PASSWORD)
+        self.chan = self.client.get_transport().open_session(timeout=DEADLINE)
+        self.chan.settimeout(DEADLINE)
+        self.chan.invoke_subsystem("sftp")
+
+    def packet(self, kind: int, payload: bytes) -> bytes:
+        return self._struct.pack(">IB", len(payload) + 1, kind) + payload
+
+    def send(self, kind: int, payload: bytes = b"") -> None:
+        self.chan.sendall(self.packet(kind, payload))
+
+    def _exact(self, n: int) -> bytes:
+        buf = bytearray()
+        while len(buf) < n:
+            chunk = self.chan.recv(n - len(buf))
+            if not chunk:
+                raise EOFError("the server closed the SFTP channel")
+            buf += chunk
+        return bytes(buf)
+
+    def recv(self) -> tuple[int, bytes]:
+        length, kind = self._struct.unpack(">IB", self._exact(5))
+        return kind, self._exact(length - 1)
+
+    def init(self) -> bytes:
+        self.send(1, self._struct.pack(">I", 3))
+        kind, body = self.recv()
+        assert kind == 2, kind
+        return body
+
+    def status(self) -> tuple[int, int, str]:
+        """The next reply, which must be a STATUS: (id, code, message)."""
+        kind, body = self.recv()
+        assert kind == 101, (kind, body)
+        rid, code, n = self._struct.unpack_from(">III", body)
+        return rid, code, body[12:12 + n].decode()
+
+    @staticmethod
+    def string(data: bytes | str) -> bytes:
+        import struct
+
+        if isinstance(data, str):
+            data = data.encode()
+        return struct.pack(">I", len(data)) + data
+
+    def close(self) -> None:
+        self.client.close()

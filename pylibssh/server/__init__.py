@@ -16,6 +16,8 @@ from .messages import AuthMessage, ChannelRequestMessage, Message, PtyInfo, deco
 from .process import ChildProcess, spawn
 from .server import Server, create_server
 from .session import ServerSession
+from .sftp import SFTPMessage, SFTPServer
+from .sftp_local import LocalFilesystem
 
 __all__ = [
     "create_server",
@@ -35,4 +37,7 @@ __all__ = [
     "OutgoingChannel",
     "connect_handler",
     "listen_handler",
+    "SFTPServer",
+    "SFTPMessage",
+    "LocalFilesystem",
 ]

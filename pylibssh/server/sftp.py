@@ -15,9 +15,11 @@ A request without a listener is answered "operation unsupported".
 
 How requests are read without ever blocking the loop (see csrc/pylibssh_sftp.c): a C data
 callback counts the complete SFTP packets libssh holds for the channel and consumes nothing; after
-each poll :meth:`SFTPServer._pump` pulls exactly that many with ``sftp_get_client_message``, and
-only while the client's window can take a maximum-size reply and libssh's output is flushed
-(``sftp_reply_*`` cannot recover from a short write). Requests not pulled stay in libssh's buffer
+each poll :meth:`SFTPServer._pump` pulls exactly that many with ``sftp_get_client_message``, but
+only while less than a budget (1 MiB) of replies waits for the client. Replies are built here and
+queued on the channel, which sends what the client's window allows (libssh's ``sftp_reply_*``
+write directly and lose the reply on a short write, which happens during a key re-exchange, for
+one: OpenSSH rekeys after about 1 GiB). Requests not pulled stay in libssh's buffer
 and are not acknowledged by the SSH window, so a client that floods requests or does not read the
 replies is held back instead of growing the server's memory. At most ``max_outstanding`` requests
 wait for a (possibly asynchronous) reply at any time.
@@ -29,12 +31,12 @@ import logging
 import os
 import socket
 import struct
-from collections import deque
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from .._binding import NULL, ffi, lib
 from ..errors import AlreadyRepliedError, ClosedError, sftp_status_for
 from ..sftp import OpenFlags, SFTPAttributes, SFTPStatus, status_code
+from .messages import _text
 
 if TYPE_CHECKING:
     from .channel import ServerChannel
@@ -78,13 +80,20 @@ EXTENSIONS = {
     "expand-path@openssh.com": ("expand-path", "1"),
 }
 
-#: the largest reply the server ever sends, checked against the client's window before a request
-#: is pulled: reads are capped at MAX_READ bytes, name lists at MAX_NAMES_BYTES
-MAX_READ = 64 * 1024
+#: the largest read answered (OpenSSH's sftp-server's limit: its packet limit less 1 KiB); larger
+#: requests get shorter data, which is legal SFTP (clients ask again). Names lists must fit
+#: MAX_NAMES_BYTES.
+MAX_READ = 256 * 1024 - 1024
 MAX_NAMES_BYTES = 60 * 1024
-_REPLY_ROOM = MAX_READ + 1024
+#: reply bytes that may wait for the client (in the channel's queue, or libssh's output buffer)
+#: before no more requests are taken
+_OUTPUT_BUDGET = 1 << 20
 
 _FXP_VERSION = lib.SSH_FXP_VERSION
+_FXP_HANDLE = lib.SSH_FXP_HANDLE
+_FXP_DATA = lib.SSH_FXP_DATA
+_FXP_NAME = lib.SSH_FXP_NAME
+_FXP_ATTRS = lib.SSH_FXP_ATTRS
 _FXP_STATUS = lib.SSH_FXP_STATUS
 _FXP_EXTENDED_REPLY = lib.SSH_FXP_EXTENDED_REPLY
 _INIT = lib.SSH_FXP_INIT
@@ -96,40 +105,34 @@ _A_ACMODTIME = lib.SSH_FILEXFER_ATTR_ACMODTIME
 _A_EXTENDED = lib.SSH_FILEXFER_ATTR_EXTENDED
 
 
-def _text(ptr) -> str | None:
-    # paths are bytes on the wire; surrogateescape keeps any byte (os.fsencode gets them back)
-    if ptr == NULL:
-        return None
-    return ffi.string(ptr).decode("utf-8", "surrogateescape")
-
-
 def _ssh_string(s) -> bytes | None:
     if s == NULL:
         return None
     return ffi.buffer(lib.ssh_string_data(s), lib.ssh_string_len(s))[:]
 
 
-def _c_attrs(attrs: SFTPAttributes | Mapping[str, Any] | None):
-    """A C ``sftp_attributes`` for a reply (the caller keeps the cdata alive during the call)."""
-    a = SFTPAttributes.from_dict(attrs) if not isinstance(attrs, SFTPAttributes) else attrs
-    c = ffi.new("struct sftp_attributes_struct *")
+def _attrs_bytes(attrs: SFTPAttributes | Mapping[str, Any] | None) -> bytes:
+    """Version 3 ATTRS on the wire (node-libssh's dict or an SFTPAttributes)."""
+    if attrs is None:
+        return b"\0\0\0\0"
+    a = attrs if isinstance(attrs, SFTPAttributes) else SFTPAttributes.from_dict(attrs)
     flags = 0
+    out = []
     if a.size is not None:
         flags |= _A_SIZE
-        c.size = a.size
+        out.append(struct.pack(">Q", a.size))
     if a.uid is not None or a.gid is not None:
         flags |= _A_UIDGID
-        c.uid = a.uid or 0
-        c.gid = a.gid or 0
+        out.append(struct.pack(">II", (a.uid or 0) & 0xFFFFFFFF, (a.gid or 0) & 0xFFFFFFFF))
     if a.permissions is not None:
         flags |= _A_PERMISSIONS
-        c.permissions = a.permissions
+        out.append(struct.pack(">I", a.permissions & 0xFFFFFFFF))
     if a.atime is not None or a.mtime is not None:
         flags |= _A_ACMODTIME
-        c.atime = (a.atime if a.atime is not None else a.mtime) & 0xFFFFFFFF
-        c.mtime = (a.mtime if a.mtime is not None else a.atime) & 0xFFFFFFFF
-    c.flags = flags
-    return c
+        atime = a.atime if a.atime is not None else a.mtime
+        mtime = a.mtime if a.mtime is not None else a.atime
+        out.append(struct.pack(">II", int(atime) & 0xFFFFFFFF, int(mtime) & 0xFFFFFFFF))
+    return struct.pack(">I", flags) + b"".join(out)
 
 
 def _py_attrs(c) -> SFTPAttributes | None:
@@ -305,14 +308,18 @@ class SFTPMessage:
 
     # -- replies ---------------------------------------------------------------------------------
 
-    def _reply(self, send: Callable[[], int], what: str) -> None:
+    def _reply(self, kind: int, body: bytes | list) -> None:
+        """Send one reply packet: ``body`` follows the request id."""
         with self._server._loop.lock:
             if self._replied:
                 raise AlreadyRepliedError(f"this sftp:{self.type} request was already answered")
             if self._msg == NULL or self._server._closed:
                 raise ClosedError("the SFTP channel of this request is closed")
             self._replied = True
-            self._server._send(self, send, what)
+            parts = body if isinstance(body, list) else [body]
+            size = 5 + sum(len(p) for p in parts)
+            self._server._send(self, b"".join(
+                [struct.pack(">IBI", size, kind, self.id), *parts]))
 
     def reply_status(self, status: int | str = "ok", message: str | None = None) -> None:
         """Answer with a status: node-libssh's names (``"ok"``, ``"eof"``, ``"nosuchfile"``,
@@ -320,8 +327,7 @@ class SFTPMessage:
         :class:`~pylibssh.sftp.SFTPStatus` or its code. An unknown name raises ValueError."""
         code = status_code(status)
         text = (message if message is not None else code.name.replace("_", " ").capitalize())
-        raw = text.encode("utf-8", "replace")
-        self._reply(lambda: lib.sftp_reply_status(self._msg, int(code), raw), "status")
+        self._reply(_FXP_STATUS, struct.pack(">I", int(code)) + _sstr(text) + _sstr(b""))
 
     def reply_error(self, exc: BaseException) -> None:
         """Answer with the status matching an exception (an OSError's errno, an SFTPError's
@@ -336,22 +342,12 @@ class SFTPMessage:
             handle)
         if len(raw) > 256:
             raise ValueError("an SFTP handle is at most 256 bytes")
-
-        def send() -> int:
-            s = lib.ssh_string_from_data(raw, len(raw))
-            if s == NULL:
-                raise MemoryError("ssh_string_from_data")
-            try:
-                return lib.sftp_reply_handle(self._msg, s)
-            finally:
-                lib.ssh_string_free(s)
-
-        self._reply(send, "handle")
+        self._reply(_FXP_HANDLE, _sstr(raw))
 
     def reply_data(self, data: bytes | bytearray | memoryview, length: int | None = None) -> None:
         """Answer a read with ``data`` (its first ``length`` bytes). Empty data is EOF, as is
         a read past the end: reply ``reply_status("eof")`` or ``reply_data(b"")``. Replies are
-        capped at 64 KiB (a shorter read is legal SFTP; clients ask again)."""
+        capped at 255 KiB (a shorter read is legal SFTP; clients ask again)."""
         view = memoryview(data).cast("B")
         if length is not None:
             view = view[:length]
@@ -359,29 +355,25 @@ class SFTPMessage:
             self.reply_status(SFTPStatus.EOF)
             return
         view = view[:MAX_READ]
-        self._reply(lambda: lib.sftp_reply_data(self._msg, ffi.from_buffer(view), len(view)),
-                    "data")
+        self._reply(_FXP_DATA, [struct.pack(">I", len(view)), view])
 
     def reply_attr(self, attrs: SFTPAttributes | Mapping[str, Any]) -> None:
         """Answer stat/lstat/fstat with attributes (an SFTPAttributes or node-libssh's dict)."""
-        c = _c_attrs(attrs)
-        self._reply(lambda: lib.sftp_reply_attr(self._msg, c), "attrs")
+        self._reply(_FXP_ATTRS, _attrs_bytes(attrs))
 
     reply_attrs = reply_attr
 
     def reply_name(self, name: str, attrs: SFTPAttributes | Mapping[str, Any] | None = None
                    ) -> None:
         """Answer realpath/readlink/expand-path with one name."""
-        c = _c_attrs(attrs)
-        raw = name.encode("utf-8", "surrogateescape")
-        self._reply(lambda: lib.sftp_reply_name(self._msg, raw, c), "name")
+        encoded = _sstr(name)
+        self._reply(_FXP_NAME, struct.pack(">I", 1) + encoded + encoded + _attrs_bytes(attrs))
 
     def reply_names(self, names: Iterable[Any]) -> None:
         """Answer a readdir with entries: dicts ``{"filename", "longname", "attrs"}``
         (node-libssh's shape) or ``(filename, longname, attrs)`` tuples. An empty list answers
         EOF (the end of the directory). The entries must fit one packet (about 60 KiB)."""
-        entries = []
-        total = 0
+        parts = []
         for entry in names:
             if isinstance(entry, Mapping):
                 filename = entry["filename"]
@@ -389,24 +381,15 @@ class SFTPMessage:
                 attrs = entry.get("attrs")
             else:
                 filename, longname, attrs = entry
-            fn = filename.encode("utf-8", "surrogateescape")
-            ln = (longname or filename).encode("utf-8", "surrogateescape")
-            total += len(fn) + len(ln) + 40
-            entries.append((fn, ln, _c_attrs(attrs)))
-        if not entries:
+            parts.append(_sstr(filename) + _sstr(longname or filename) + _attrs_bytes(attrs))
+        if not parts:
             self.reply_status(SFTPStatus.EOF)
             return
+        total = sum(len(p) for p in parts)
         if total > MAX_NAMES_BYTES:
-            raise ValueError(f"{len(entries)} names ({total} bytes) do not fit one SFTP packet; "
+            raise ValueError(f"{len(parts)} names ({total} bytes) do not fit one SFTP packet; "
                              "send them over several readdir replies")
-
-        def send() -> int:
-            for fn, ln, c in entries:
-                if lib.sftp_reply_names_add(self._msg, fn, ln, c) < 0:
-                    return -1
-            return lib.sftp_reply_names(self._msg)
-
-        self._reply(send, "names")
+        self._reply(_FXP_NAME, [struct.pack(">I", len(parts)), *parts])
 
     def reply_statvfs(self, st: os.statvfs_result | Mapping[str, int]) -> None:
         """Answer statvfs/fstatvfs (an ``os.statvfs_result`` or a dict with its ``f_*`` keys)."""
@@ -431,8 +414,7 @@ class SFTPMessage:
 
     def reply_extended(self, data: bytes) -> None:
         """An SSH_FXP_EXTENDED_REPLY carrying ``data`` (for extensions)."""
-        packet = _packet(_FXP_EXTENDED_REPLY, struct.pack(">I", self.id) + bytes(data))
-        self._reply(lambda: self._server._write_raw(packet), "extended reply")
+        self._reply(_FXP_EXTENDED_REPLY, bytes(data))
 
     def _discard(self) -> None:
         if self._msg != NULL:
@@ -461,11 +443,11 @@ class SFTPServer:
         if self._sftp == NULL:
             raise MemoryError("sftp_server_new failed")
         self._closed = False
+        self._unflushed = 0  # reply bytes written since libssh's output was last seen flushed
         self._initialized = False
         self._client_eof = False
         self._finishing = False
         self._outstanding: set[SFTPMessage] = set()
-        self._waiting: deque[tuple[SFTPMessage, Callable[[], int], str]] = deque()
         self.client_version: int | None = None
         self.extensions: list[str] = []  # offered in SSH_FXP_VERSION
         self.requests = 0  # served so far (statistics, tests)
@@ -473,24 +455,27 @@ class SFTPServer:
     # -- pulling requests ------------------------------------------------------------------------
 
     def _room(self) -> bool:
-        """Can a maximum-size reply be sent now, without a short write?"""
-        ch = self.channel._ch
-        if ch == NULL:
+        """May another request be taken? Only while the replies already queued for the client
+        stay under a budget, and libssh's own output (written beyond the client's window
+        accounting, e.g. a client that gives window but does not read its socket) went out."""
+        if self.channel.buffered >= _OUTPUT_BUDGET:
             return False
-        if lib.ssh_channel_window_size(ch) < _REPLY_ROOM:
+        if self._unflushed < _OUTPUT_BUDGET:
+            return True
+        if lib.ssh_get_poll_flags(self._session._s) & lib.SSH_WRITE_PENDING:
             return False
-        return not lib.ssh_get_poll_flags(self._session._s) & lib.SSH_WRITE_PENDING
+        self._unflushed = 0
+        return True
 
     def _pump(self) -> None:
         """Send replies that waited for the window, then pull and dispatch the requests that are
         complete in libssh's buffer while replies fit. Runs on the loop thread, lock held."""
         if self._closed:
             return
-        while self._waiting and self._room():
-            msg, send, what = self._waiting.popleft()
-            self._send_now(msg, send, what)
+        if self.channel.buffered:
+            self.channel._flush()  # replies queued during a key re-exchange or a full window
         c = self._counter
-        while (not self._closed and c.taken < c.complete and not self._waiting
+        while (not self._closed and c.taken < c.complete
                and len(self._outstanding) < self.max_outstanding and self._room()):
             i = c.taken
             kind, rid = (c.types[i], c.ids[i]) if i < lib.PYLIBSSH_SFTP_KNOWN else (None, None)
@@ -505,8 +490,7 @@ class SFTPServer:
         if c.bad and c.taken >= c.complete:
             log.warning("%r: invalid SFTP packet length; ending the subsystem", self.channel)
             self._finish()
-        elif self._client_eof and c.taken >= c.complete and not self._outstanding \
-                and not self._waiting:
+        elif self._client_eof and c.taken >= c.complete and not self._outstanding:
             self._finish()
 
     def _unparsable(self, kind: int | None, rid: int | None) -> None:
@@ -545,9 +529,10 @@ class SFTPServer:
         self._dispatch(msg)
 
     def _reply_raw_status(self, c_msg, status: int, text: bytes) -> None:
-        lib.sftp_reply_status(c_msg, status, text)
+        rid = socket.ntohl(c_msg.id)
         lib.sftp_client_message_free(c_msg)
-        self._session.kick()
+        self._write_raw(_packet(_FXP_STATUS, struct.pack(">II", rid, status) + _sstr(text)
+                                + _sstr(b"")))
 
     def _on_init(self) -> None:
         if self._initialized:
@@ -599,35 +584,18 @@ class SFTPServer:
 
     # -- sending replies -------------------------------------------------------------------------
 
-    def _send(self, msg: SFTPMessage, send: Callable[[], int], what: str) -> None:
-        if not self._waiting and self._room():
-            self._send_now(msg, send, what)
-        else:
-            # the client's window is full: the reply waits (memory bounded by max_outstanding)
-            self._waiting.append((msg, send, what))
-        self._session.kick()  # write interest; and more requests may be pulled now
+    def _send(self, msg: SFTPMessage, packet: bytes) -> None:
+        self._outstanding.discard(msg)
+        msg._discard()
+        self._write_raw(packet)  # Channel.write kicks the session: more may be taken now
 
-    def _send_now(self, msg: SFTPMessage, send: Callable[[], int], what: str) -> None:
-        try:
-            rc = send()
-        finally:
-            self._outstanding.discard(msg)
-            msg._discard()
-        if rc < 0:
-            log.debug("%r: sending an SFTP %s reply failed", self.channel, what)
-
-    def _write_raw(self, packet: bytes) -> int:
-        ch = self.channel._ch
-        if ch == NULL:
-            return -1
-        n = lib.ssh_channel_write(ch, packet, len(packet))
-        if 0 <= n < len(packet):
-            # cannot happen when _room() was checked first; the stream would be corrupt
-            log.error("%r: short SFTP write (%d of %d bytes); ending the subsystem",
-                      self.channel, n, len(packet))
-            self._finish()
-            return -1
-        return n
+    def _write_raw(self, packet: bytes) -> None:
+        """Queue a packet on the channel: what the client's window (or a key re-exchange) does
+        not let through now is sent later, in order."""
+        if self.channel.closed or self._finishing:
+            return
+        self._unflushed += len(packet)
+        self.channel.write(packet)
 
     # -- ending ----------------------------------------------------------------------------------
 
@@ -657,9 +625,6 @@ class SFTPServer:
         for msg in list(self._outstanding):
             msg._discard()
         self._outstanding.clear()
-        for msg, _send, _what in self._waiting:
-            msg._discard()
-        self._waiting.clear()
         if self._sftp != NULL:
             lib.sftp_server_free(self._sftp)
             self._sftp = NULL

@@ -29,11 +29,11 @@ from __future__ import annotations
 import errno
 import logging
 import os
-
 import stat
 import struct
 from typing import TYPE_CHECKING, Any
 
+from .sftp import MAX_READ
 from ..sftp import OpenFlags, SFTPAttributes, long_name, open_flags_to_os
 
 if TYPE_CHECKING:
@@ -228,7 +228,7 @@ class LocalSFTPSession:
 
     def read(self, msg: SFTPMessage) -> None:
         f = self._file(msg)
-        data = os.pread(f.fd, min(msg.length or 0, 65536), msg.offset or 0)
+        data = os.pread(f.fd, min(msg.length or 0, MAX_READ), msg.offset or 0)
         msg.reply_data(data)  # empty: EOF
 
     def write(self, msg: SFTPMessage) -> None:
