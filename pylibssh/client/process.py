@@ -123,11 +123,18 @@ class ClientChannel(Channel):
 
     def request(self, what: str, fn) -> Any:
         session = self._session
+        sent = False
 
         def poll() -> Any:
+            nonlocal sent
             if self._closed:
+                if sent and self._remote_closed:
+                    # a quick command's whole answer (reply, output, exit status, close) can
+                    # arrive in one poll, driven by another thread, before this task looks again
+                    return lib.SSH_OK
                 raise ChannelError(f"{what}: the channel is closed")
             rc = fn(self._ch)
+            sent = True
             if rc == lib.SSH_AGAIN:
                 return AGAIN
             if rc == lib.SSH_ERROR:
@@ -204,7 +211,7 @@ def run_gen(session: ClientSession, command: str, input: bytes | None,
             env: Mapping[str, str] | None, pty: bool) -> TaskGen:
     channel = yield from open_session_gen(session, setup_requests(command, env=env, pty=pty),
                                           collect=True)
-    if input:
+    if input and not channel.finished:  # a command that ended already takes no input
         channel.write(input)
     channel.send_eof()
     yield lambda: True if channel.finished else AGAIN
