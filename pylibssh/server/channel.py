@@ -134,6 +134,8 @@ class ServerChannel(Channel):
         if self.exec_command is not None or self.shell or self.subsystem is not None:
             raise ChannelError("this channel already runs a command, shell or subsystem")
         self.sftp = SFTPServer(self)
+        # the SFTP server pulls requests itself: a Python call per data packet would be waste
+        self._cb.channel_data_function = NULL
         self._paused = True
         self._held_until_start = False
         self._session._sftp_servers.add(self.sftp)
@@ -158,7 +160,7 @@ class ServerChannel(Channel):
         super()._on_remote_close()
 
     def _c_write_wontblock(self, nbytes: int) -> None:
-        if self.sftp is not None:
+        if self.sftp is not None and self.sftp._held_back():
             self._session.defer(self.sftp._pump)
         super()._c_write_wontblock(nbytes)
 

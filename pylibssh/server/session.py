@@ -151,6 +151,10 @@ class ServerSession(LoopSession):
                 # client's next attempt
                 self._disconnect(self._must_disconnect)
                 return
+            # an empty queue would make ssh_message_get poll the socket (a system call per pass);
+            # what arrives is read by the next pass anyway
+            if lib.pylibssh_session_has_messages(self._s) == 0:
+                break
             c_msg = lib.ssh_message_get(self._s)
             if c_msg == NULL:
                 break
@@ -164,6 +168,9 @@ class ServerSession(LoopSession):
             self._handle_message(c_msg)
         for sftp in list(self._sftp_servers):
             sftp._pump()
+
+    def _input_waiting(self) -> bool:
+        return super()._input_waiting() or any(s._held_back() for s in self._sftp_servers)
 
     def _handle_message(self, c_msg) -> None:
         kind = lib.ssh_message_type(c_msg)

@@ -467,6 +467,10 @@ class SFTPServer:
         self._unflushed = 0
         return True
 
+    def _held_back(self) -> bool:
+        """Do complete requests wait in libssh's buffer (for room to reply)?"""
+        return self._counter.taken < self._counter.complete
+
     def _pump(self) -> None:
         """Send replies that waited for the window, then pull and dispatch the requests that are
         complete in libssh's buffer while replies fit. Runs on the loop thread, lock held."""
