@@ -38,6 +38,29 @@ struct ssh_channel_callbacks_struct *
 pylibssh_sftp_counter_callbacks(struct pylibssh_sftp_counter *c);
 /* the request's whole payload (id onwards), for extensions libssh does not parse */
 ssh_buffer pylibssh_sftp_message_packet(sftp_client_message msg);
+/* Direct file handles (the local backend): reads and writes of registered handles are answered
+ * in C. pylibssh_sftp_serve_direct() serves the READ/WRITE requests at the head of the counted
+ * packets while the window takes their replies and ``budget`` reply bytes last; it stops at
+ * any other request. A request it pulled but cannot answer (unknown handle, an error, no
+ * window) is left in ``handoff`` for Python; ``unparsable`` says libssh refused the packet. */
+#define PYLIBSSH_SFTP_DIRECT_SLOTS ...
+#define PYLIBSSH_SFTP_DIRECT_BUF ...
+struct pylibssh_sftp_direct {
+    uint32_t count;
+    sftp_client_message handoff;
+    uint32_t unparsable;
+    uint32_t served;
+    uint64_t bytes;
+    ...;
+};
+void pylibssh_sftp_direct_init(struct pylibssh_sftp_direct *d);
+int pylibssh_sftp_direct_add(struct pylibssh_sftp_direct *d, const unsigned char *handle,
+                             size_t len, int fd, int writable);
+void pylibssh_sftp_direct_remove(struct pylibssh_sftp_direct *d, const unsigned char *handle,
+                                 size_t len);
+int pylibssh_sftp_serve_direct(sftp_session sftp, ssh_channel channel,
+                               struct pylibssh_sftp_counter *c, struct pylibssh_sftp_direct *d,
+                               uint32_t max_read, uint64_t budget);
 
 
 /* --- client (csrc/pylibssh_client.c) ---

@@ -44,6 +44,31 @@ struct ssh_channel_callbacks_struct *
 pylibssh_sftp_counter_callbacks(struct pylibssh_sftp_counter *c);
 ssh_buffer pylibssh_sftp_message_packet(sftp_client_message msg);
 
+/* Direct file handles: the local backend's open files, whose reads and writes are answered here
+ * without a trip through Python (the handle -> fd table is filled and emptied by Python). */
+#define PYLIBSSH_SFTP_DIRECT_SLOTS 2048 /* a power of two, twice the backend's handle limit */
+#define PYLIBSSH_SFTP_DIRECT_BUF (256 * 1024)
+struct pylibssh_sftp_direct {
+    uint64_t keys[PYLIBSSH_SFTP_DIRECT_SLOTS];
+    int32_t fds[PYLIBSSH_SFTP_DIRECT_SLOTS]; /* -1 free, -2 removed, else the file */
+    uint8_t writable[PYLIBSSH_SFTP_DIRECT_SLOTS];
+    uint32_t count;
+    /* results of the last pylibssh_sftp_serve_direct() */
+    sftp_client_message handoff; /* pulled but not served here: Python answers it */
+    uint32_t unparsable;         /* 1: libssh could not parse the next packet (still counted) */
+    uint32_t served;
+    uint64_t bytes;              /* reply bytes written */
+    unsigned char buf[PYLIBSSH_SFTP_DIRECT_BUF + 64];
+};
+void pylibssh_sftp_direct_init(struct pylibssh_sftp_direct *d);
+int pylibssh_sftp_direct_add(struct pylibssh_sftp_direct *d, const unsigned char *handle,
+                             size_t len, int fd, int writable);
+void pylibssh_sftp_direct_remove(struct pylibssh_sftp_direct *d, const unsigned char *handle,
+                                 size_t len);
+int pylibssh_sftp_serve_direct(sftp_session sftp, ssh_channel channel,
+                               struct pylibssh_sftp_counter *c, struct pylibssh_sftp_direct *d,
+                               uint32_t max_read, uint64_t budget);
+
 
 /* --- client (csrc/pylibssh_client.c) --- */
 int pylibssh_session_has_messages(ssh_session session);

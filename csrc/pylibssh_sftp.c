@@ -7,8 +7,11 @@
  * that many. It also notes each packet's type and request id, so that a request libssh cannot
  * parse can still be answered with a status. Bytes stay in libssh's buffer until pulled, so the
  * SSH window holds back a client that sends faster than the server answers. */
+#include <arpa/inet.h>
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pylibssh_glue.h"
 
@@ -74,4 +77,255 @@ pylibssh_sftp_counter_callbacks(struct pylibssh_sftp_counter *c)
 ssh_buffer pylibssh_sftp_message_packet(sftp_client_message msg)
 {
     return msg->complete_message;
+}
+
+/* ---- direct file handles ------------------------------------------------------------------
+ *
+ * The local backend (pylibssh/server/sftp_local.py) registers each open file's handle and fd.
+ * Reads and writes on those handles, the bulk of any transfer, are then answered here: pread or
+ * pwrite, then the DATA or STATUS reply written to the channel, with no Python in between.
+ * Whatever cannot be answered here exactly as the backend would (an unknown handle, a failed
+ * system call, a reply the window cannot take now) is handed to Python as a pulled message;
+ * pread and pwrite at an offset can be repeated, so Python simply serves it again. */
+
+#define SFTP_FXP_STATUS 101
+#define SFTP_FXP_DATA 103
+#define SFTP_FX_OK 0
+#define SFTP_FX_EOF 1
+#define DIRECT_EMPTY (-1)
+#define DIRECT_REMOVED (-2)
+
+void pylibssh_sftp_direct_init(struct pylibssh_sftp_direct *d)
+{
+    size_t i;
+
+    for (i = 0; i < PYLIBSSH_SFTP_DIRECT_SLOTS; i++) {
+        d->fds[i] = DIRECT_EMPTY;
+    }
+    d->count = 0;
+    d->handoff = NULL;
+}
+
+static int direct_key(const unsigned char *handle, size_t len, uint64_t *key)
+{
+    uint64_t k = 0;
+    size_t i;
+
+    if (handle == NULL || len != 8) {
+        return -1; /* the backend's handles are 8 bytes */
+    }
+    for (i = 0; i < 8; i++) {
+        k = (k << 8) | handle[i];
+    }
+    *key = k;
+    return 0;
+}
+
+/* the slot holding key, or -1 */
+static int direct_find(const struct pylibssh_sftp_direct *d, uint64_t key)
+{
+    uint32_t mask = PYLIBSSH_SFTP_DIRECT_SLOTS - 1;
+    uint32_t i = (uint32_t)(key * 0x9E3779B97F4A7C15ull >> 40) & mask;
+    uint32_t n;
+
+    for (n = 0; n < PYLIBSSH_SFTP_DIRECT_SLOTS; n++, i = (i + 1) & mask) {
+        if (d->fds[i] == DIRECT_EMPTY) {
+            return -1;
+        }
+        if (d->fds[i] >= 0 && d->keys[i] == key) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+int pylibssh_sftp_direct_add(struct pylibssh_sftp_direct *d, const unsigned char *handle,
+                             size_t len, int fd, int writable)
+{
+    uint32_t mask = PYLIBSSH_SFTP_DIRECT_SLOTS - 1;
+    uint64_t key;
+    uint32_t i, n;
+
+    if (fd < 0 || direct_key(handle, len, &key) != 0 || direct_find(d, key) >= 0 ||
+        d->count >= PYLIBSSH_SFTP_DIRECT_SLOTS / 2) {
+        return -1; /* Python serves that handle itself */
+    }
+    i = (uint32_t)(key * 0x9E3779B97F4A7C15ull >> 40) & mask;
+    for (n = 0; n < PYLIBSSH_SFTP_DIRECT_SLOTS; n++, i = (i + 1) & mask) {
+        if (d->fds[i] < 0) {
+            d->keys[i] = key;
+            d->fds[i] = fd;
+            d->writable[i] = writable ? 1 : 0;
+            d->count++;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+void pylibssh_sftp_direct_remove(struct pylibssh_sftp_direct *d, const unsigned char *handle,
+                                 size_t len)
+{
+    uint64_t key;
+    int i;
+
+    if (direct_key(handle, len, &key) != 0) {
+        return;
+    }
+    i = direct_find(d, key);
+    if (i >= 0) {
+        d->fds[i] = DIRECT_REMOVED;
+        d->count--;
+    }
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+/* a STATUS reply with the text Python's reply_status() would send ("Ok", "Eof") */
+static uint32_t status_packet(unsigned char *p, uint32_t id, uint32_t code)
+{
+    const char *text = code == SFTP_FX_OK ? "Ok" : "Eof";
+    uint32_t tlen = (uint32_t)strlen(text);
+    uint32_t size = 1 + 4 + 4 + 4 + tlen + 4;
+
+    put32(p, size);
+    p[4] = SFTP_FXP_STATUS;
+    put32(p + 5, id);
+    put32(p + 9, code);
+    put32(p + 13, tlen);
+    memcpy(p + 17, text, tlen);
+    put32(p + 17 + tlen, 0); /* language tag */
+    return size + 4;
+}
+
+/* 1: answered; 0: not answered here (hand it to Python); -1: the channel write failed */
+static int direct_read(ssh_channel channel, struct pylibssh_sftp_direct *d,
+                       sftp_client_message msg, int fd, uint32_t max_read)
+{
+    uint32_t want = msg->len < max_read ? msg->len : max_read;
+    uint32_t id = ntohl(msg->id); /* libssh keeps ids in network order */
+    uint32_t total;
+    ssize_t n;
+
+    if (want > PYLIBSSH_SFTP_DIRECT_BUF) {
+        want = PYLIBSSH_SFTP_DIRECT_BUF;
+    }
+    do {
+        n = pread(fd, d->buf + 13, want, (off_t)msg->offset);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        return 0;
+    }
+    if (n == 0) {
+        total = status_packet(d->buf, id, SFTP_FX_EOF);
+    } else {
+        put32(d->buf, (uint32_t)n + 9);
+        d->buf[4] = SFTP_FXP_DATA;
+        put32(d->buf + 5, id);
+        put32(d->buf + 9, (uint32_t)n);
+        total = (uint32_t)n + 13;
+    }
+    if (ssh_channel_window_size(channel) < total) {
+        return 0;
+    }
+    if (ssh_channel_write(channel, d->buf, total) != (int)total) {
+        return -1;
+    }
+    d->bytes += total;
+    return 1;
+}
+
+static int direct_write(ssh_channel channel, struct pylibssh_sftp_direct *d,
+                        sftp_client_message msg, int fd)
+{
+    const unsigned char *data;
+    size_t left;
+    uint64_t offset = msg->offset;
+    unsigned char reply[32];
+    uint32_t total;
+    ssize_t n;
+
+    if (msg->data == NULL) {
+        return 0;
+    }
+    data = ssh_string_data(msg->data);
+    left = ssh_string_len(msg->data);
+    while (left > 0) {
+        n = pwrite(fd, data, left, (off_t)offset);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return 0;
+        }
+        data += n;
+        left -= (size_t)n;
+        offset += (uint64_t)n;
+    }
+    total = status_packet(reply, ntohl(msg->id), SFTP_FX_OK);
+    if (ssh_channel_window_size(channel) < total) {
+        return 0;
+    }
+    if (ssh_channel_write(channel, reply, total) != (int)total) {
+        return -1;
+    }
+    d->bytes += total;
+    return 1;
+}
+
+int pylibssh_sftp_serve_direct(sftp_session sftp, ssh_channel channel,
+                               struct pylibssh_sftp_counter *c, struct pylibssh_sftp_direct *d,
+                               uint32_t max_read, uint64_t budget)
+{
+    d->handoff = NULL;
+    d->unparsable = 0;
+    d->served = 0;
+    d->bytes = 0;
+    while (c->taken < c->complete && c->taken < PYLIBSSH_SFTP_KNOWN && d->bytes < budget) {
+        uint8_t type = c->types[c->taken];
+        sftp_client_message msg;
+        uint64_t key;
+        int slot, rc;
+
+        if (type != SSH_FXP_READ && type != SSH_FXP_WRITE) {
+            break;
+        }
+        /* a DATA reply must fit the window whole (Python queues what does not) */
+        if (ssh_channel_window_size(channel) < (type == SSH_FXP_READ ? max_read + 13 : 64)) {
+            break;
+        }
+        c->taken++;
+        msg = sftp_get_client_message(sftp);
+        if (msg == NULL) {
+            d->unparsable = 1;
+            return 0;
+        }
+        slot = -1;
+        if (msg->handle != NULL &&
+            direct_key(ssh_string_data(msg->handle), ssh_string_len(msg->handle), &key) == 0) {
+            slot = direct_find(d, key);
+        }
+        rc = 0;
+        if (slot >= 0 && type == SSH_FXP_READ) {
+            rc = direct_read(channel, d, msg, d->fds[slot], max_read);
+        } else if (slot >= 0 && d->writable[slot]) {
+            rc = direct_write(channel, d, msg, d->fds[slot]);
+        }
+        if (rc == 0) {
+            d->handoff = msg;
+            return 0;
+        }
+        sftp_client_message_free(msg);
+        if (rc < 0) {
+            return -1;
+        }
+        d->served++;
+    }
+    return 0;
 }

@@ -172,7 +172,7 @@ class Channel(EventEmitter):
             self._out.append((view, stderr))
             self._out_bytes += len(view)
             self._flush()
-            self._session.kick()
+            self._session._wrote()
         ok = self._out_bytes < self.high_water
         if not ok:
             self._need_drain = True

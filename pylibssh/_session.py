@@ -113,6 +113,7 @@ class LoopSession(EventEmitter):
         self._service_scheduled = False
         self._dispatching = False
         self._writer_registered = False
+        self._in_service = False
         self._error: SSHError | None = None
 
     # -- attaching to the loop ------------------------------------------------------------------
@@ -158,12 +159,17 @@ class LoopSession(EventEmitter):
         if self._closed:
             return
         _log.ensure_thread()
+        self._in_service = True
         try:
             self._process()
         except Exception as exc:
+            self._in_service = False
             self._fail(exc)
             return
-        self._dispatch()
+        try:
+            self._dispatch()
+        finally:
+            self._in_service = False
         if self._closed:
             return
         status = lib.ssh_get_status(self._s)
@@ -181,6 +187,12 @@ class LoopSession(EventEmitter):
         if not self._service_scheduled and not self._closed:
             self._service_scheduled = True
             self._loop.call_soon(self._service)
+
+    def _wrote(self) -> None:
+        """A channel queued output: a pass must send it and update the write interest. One
+        that is running does that at its end; otherwise schedule one."""
+        if not self._in_service:
+            self.kick()
 
     def defer(self, fn: Callable[..., Any], *args: Any) -> None:
         """Record an event from inside a libssh callback; it runs after libssh returns."""
@@ -204,16 +216,19 @@ class LoopSession(EventEmitter):
         if self._closed or self._fd < 0:
             return
         want = bool(lib.ssh_get_poll_flags(self._s) & lib.SSH_WRITE_PENDING)
-        if want and not self._writer_registered and self._in_event:
-            # libssh asks for POLLOUT after every send, even when all of it went out; one poll(0)
+        tries = 3
+        while want and not self._writer_registered and self._in_event and tries:
+            # libssh asks for POLLOUT after every send, even when all of it went out; a poll(0)
             # answers that (and sends what is left) instead of a pass through the selector and
             # two epoll_ctl calls per packet sent. Input it reads is serviced in the next pass.
-            if lib.ssh_event_dopoll(self._event, 0) == lib.SSH_OK:
-                if lib.ssh_get_status(self._s) & _CLOSED_MASK:
-                    self.kick()
-                    return  # libssh closed the socket: the kicked pass handles the end
-                if self._pending or self._input_waiting():
-                    self.kick()
+            tries -= 1
+            if lib.ssh_event_dopoll(self._event, 0) != lib.SSH_OK:
+                break  # nothing ready: the socket's buffer is full
+            if lib.ssh_get_status(self._s) & _CLOSED_MASK:
+                self.kick()
+                return  # libssh closed the socket: the kicked pass handles the end
+            if self._pending or self._input_waiting():
+                self.kick()
             want = bool(lib.ssh_get_poll_flags(self._s) & lib.SSH_WRITE_PENDING)
         if want != self._writer_registered:
             if want:

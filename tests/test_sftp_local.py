@@ -287,3 +287,92 @@ def test_long_names_match_ls(served):
         assert fields[-2].isdigit() and len(fields[-2]) == 4  # a year for old files
     finally:
         client.close()
+
+
+def _handle_requests(make_server, root, observe: bool) -> tuple[list, list]:
+    """Reads and writes at the packet level (pipelined, like real clients). With ``observe`` an
+    extra ``sftpmessage`` listener makes every request go through Python; without it the local
+    backend's reads and writes are answered in C (csrc/pylibssh_sftp.c)."""
+    import struct
+
+    from pylibssh.server.sftp_local import LocalFilesystem
+    from sftpkit import RawSFTP, sftp_server
+
+    fs = LocalFilesystem(root)
+    seen: list[str] = []
+
+    def setup(channel):
+        fs.attach(channel)
+        if observe:
+            channel.on("sftpmessage", lambda msg: seen.append(msg.type))
+
+    rs = sftp_server(make_server, setup)
+    raw = RawSFTP(rs.port)
+    try:
+        raw.init()
+        s, q = raw.string, struct.pack
+
+        def request(kind, rid, payload):
+            raw.send(kind, q(">I", rid) + payload)
+            return raw.recv()
+
+        def handle_of(reply):
+            kind, body = reply
+            assert kind == 102, reply  # HANDLE
+            return body[8:]
+
+        rd = handle_of(request(3, 1, s("data.bin") + q(">II", 0x01, 0)))          # open read
+        wr = handle_of(request(3, 2, s("new.bin") + q(">II", 0x02 | 0x08, 0)))    # write|creat
+        dh = handle_of(request(11, 3, s("/")))                                     # opendir
+        # a pipelined burst: reads at several offsets and past the end, writes, and requests the
+        # backend refuses (a write on a read-only handle, a read on a write-only one or on a
+        # directory handle, an unknown handle)
+        burst = [
+            (5, 10, s(rd) + q(">QI", 0, 10)),
+            (5, 11, s(rd) + q(">QI", 7, 250_000)),
+            (5, 12, s(rd) + q(">QI", 1 << 20, 4096)),
+            (6, 13, s(wr) + q(">Q", 0) + s(b"x" * 5000)),
+            (6, 14, s(wr) + q(">Q", 100_000) + s(b"tail")),
+            (6, 15, s(rd) + q(">Q", 0) + s(b"nope")),
+            (5, 16, s(wr) + q(">QI", 0, 10)),
+            (5, 17, s(dh) + q(">QI", 0, 10)),
+            (5, 18, s(b"\0" * 8) + q(">QI", 0, 10)),
+        ]
+        for kind, rid, payload in burst:
+            raw.send(kind, q(">I", rid) + payload)
+        replies = [raw.recv() for _ in burst]
+        replies.append(request(4, 19, s(rd)))                                      # close
+        replies.append(request(5, 20, s(rd) + q(">QI", 0, 10)))                    # read after
+        return sorted(replies, key=lambda r: r[1][:4]), seen
+    finally:
+        raw.close()  # make_server stops the server at the end of the test
+
+
+def test_reads_and_writes_answered_in_c_match_python(make_server, tmp_path):
+    """The local backend's reads and writes are answered in C unless someone else listens; the
+    replies are byte for byte what the Python path sends, errors included."""
+    data = os.urandom(200_000)
+    results = {}
+    for observe in (False, True):
+        root = tmp_path / f"root-{observe}"
+        root.mkdir()
+        (root / "data.bin").write_bytes(data)
+        results[observe] = _handle_requests(make_server, root, observe)
+        written = (root / "new.bin").read_bytes()
+        assert written[:5000] == b"x" * 5000 and written[100_000:] == b"tail"
+        assert len(written) == 100_004
+    (fast, unseen), (slow, seen) = results[False], results[True]
+    assert unseen == []
+    # Python saw the requests (sftpmessage follows the ones the backend did not refuse)
+    assert seen.count("read") >= 2 and seen.count("write") == 2
+    assert fast == slow
+    by_id = {body[:4]: (kind, body) for kind, body in fast}
+    import struct
+
+    kind, body = by_id[struct.pack(">I", 11)]
+    assert kind == 103 and body[8:] == data[7:200_000], body[:80]  # DATA: a short read at the end
+    kind, body = by_id[struct.pack(">I", 12)]
+    assert kind == 101 and struct.unpack(">I", body[4:8])[0] == 1, body  # EOF
+    for rid in (15, 16, 17, 18, 20):
+        kind, body = by_id[struct.pack(">I", rid)]
+        assert kind == 101 and struct.unpack(">I", body[4:8])[0] != 0, (rid, body)

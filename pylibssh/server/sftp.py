@@ -34,7 +34,7 @@ import struct
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from .._binding import NULL, ffi, lib
-from ..errors import AlreadyRepliedError, ClosedError, sftp_status_for
+from ..errors import AlreadyRepliedError, ChannelError, ClosedError, error_from, sftp_status_for
 from ..sftp import OpenFlags, SFTPAttributes, SFTPStatus, status_code
 from .messages import _text
 
@@ -97,6 +97,7 @@ _FXP_ATTRS = lib.SSH_FXP_ATTRS
 _FXP_STATUS = lib.SSH_FXP_STATUS
 _FXP_EXTENDED_REPLY = lib.SSH_FXP_EXTENDED_REPLY
 _INIT = lib.SSH_FXP_INIT
+_DIRECT_TYPES = (lib.SSH_FXP_READ, lib.SSH_FXP_WRITE)  # what csrc serves for registered handles
 
 _A_SIZE = lib.SSH_FILEXFER_ATTR_SIZE
 _A_UIDGID = lib.SSH_FILEXFER_ATTR_UIDGID
@@ -451,6 +452,7 @@ class SFTPServer:
         self.client_version: int | None = None
         self.extensions: list[str] = []  # offered in SSH_FXP_VERSION
         self.requests = 0  # served so far (statistics, tests)
+        self._direct = None  # the local backend's file handles served in C (_direct_add)
 
     # -- pulling requests ------------------------------------------------------------------------
 
@@ -466,6 +468,53 @@ class SFTPServer:
             return False
         self._unflushed = 0
         return True
+
+    # -- direct file handles (the local backend) ---------------------------------------------
+
+    def _direct_add(self, handle: bytes, fd: int, writable: bool) -> None:
+        """Let C answer reads (and writes, if ``writable``) of ``handle`` on ``fd`` while only
+        the backend listens: ``sftp:read`` and ``sftp:write`` then do not reach Python. The
+        backend must call :meth:`_direct_remove` before it closes ``fd``."""
+        if self._direct is None:
+            self._direct = ffi.new("struct pylibssh_sftp_direct *")
+            lib.pylibssh_sftp_direct_init(self._direct)
+        lib.pylibssh_sftp_direct_add(self._direct, handle, len(handle), fd, int(writable))
+
+    def _direct_remove(self, handle: bytes) -> None:
+        if self._direct is not None:
+            lib.pylibssh_sftp_direct_remove(self._direct, handle, len(handle))
+
+    def _direct_usable(self) -> bool:
+        """Only while the backend is the sole listener (an application that also listens, or
+        logs every ``sftpmessage``, sees every request), and no reply waits for the window."""
+        ch = self.channel
+        return (self._direct.count > 0 and not ch._out
+                and ch.listener_count("sftp:read") == 1 and ch.listener_count("sftp:write") == 1
+                and ch.listener_count("sftpmessage") == 0)
+
+    def _serve_direct(self) -> bool:
+        """Serve the reads and writes at the head of the queue in C. False when it served
+        nothing and pulled nothing (no window for a whole reply): Python takes the request."""
+        d = self._direct
+        c = self._counter
+        rc = lib.pylibssh_sftp_serve_direct(self._sftp, self.channel._ch, c, d, MAX_READ,
+                                            _OUTPUT_BUDGET - self._unflushed)
+        self._unflushed += d.bytes
+        self.requests += d.served
+        if rc < 0:
+            err = error_from(self._session._s, "SFTP reply", ChannelError)
+            log.debug("%r: %s", self.channel, err)
+            self._finish()
+            return True
+        if d.unparsable:
+            i = c.taken - 1
+            self._unparsable(c.types[i], c.ids[i])
+            return True
+        if d.handoff != NULL:
+            c_msg, d.handoff = d.handoff, NULL
+            self._handle(c_msg)
+            return True
+        return d.served > 0
 
     def _held_back(self) -> bool:
         """Do complete requests wait in libssh's buffer (for room to reply)?"""
@@ -483,6 +532,9 @@ class SFTPServer:
                and len(self._outstanding) < self.max_outstanding and self._room()):
             i = c.taken
             kind, rid = (c.types[i], c.ids[i]) if i < lib.PYLIBSSH_SFTP_KNOWN else (None, None)
+            if (kind in _DIRECT_TYPES and self._direct is not None and self._direct_usable()
+                    and self._serve_direct()):
+                continue
             c.taken = i + 1
             c_msg = lib.sftp_get_client_message(self._sftp)
             if c_msg == NULL:

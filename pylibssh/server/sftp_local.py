@@ -188,13 +188,18 @@ class LocalSFTPSession:
             raise _err(errno.EBADF, "invalid handle")
         return obj
 
+    def _forget(self, handle: bytes, obj: _File | _Dir) -> None:
+        if isinstance(obj, _File):
+            if self.channel.sftp is not None:  # before the fd number can be reused
+                self.channel.sftp._direct_remove(handle)
+            os.close(obj.fd)
+
     def close_all(self) -> None:
-        for obj in self.handles.values():
-            if isinstance(obj, _File):
-                try:
-                    os.close(obj.fd)
-                except OSError:
-                    pass
+        for handle, obj in self.handles.items():
+            try:
+                self._forget(handle, obj)
+            except OSError:
+                pass
         self.handles.clear()
 
     # -- files ---------------------------------------------------------------------------------
@@ -216,14 +221,16 @@ class LocalSFTPSession:
         except BaseException:
             os.close(fd)
             raise
+        if self.channel.sftp is not None:  # reads and writes then stay in C
+            self.channel.sftp._direct_add(handle, fd, bool(pflags & _WRITE_FLAGS))
         msg.reply_handle(handle)
 
     def close(self, msg: SFTPMessage) -> None:
-        obj = self.handles.pop(msg.handle or b"", None)
+        handle = msg.handle or b""
+        obj = self.handles.pop(handle, None)
         if obj is None:
             raise _err(errno.EBADF, "invalid handle")
-        if isinstance(obj, _File):
-            os.close(obj.fd)
+        self._forget(handle, obj)
         msg.reply_status("ok")
 
     def read(self, msg: SFTPMessage) -> None:
