@@ -24,16 +24,14 @@ import argparse
 import asyncio
 import contextlib
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
-from benchmarks.common import ROOT, MiB, Result, report
+from benchmarks.common import ROOT, MiB, Result, Timer, report
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 from openssh import OpenSSHServer, keygen  # noqa: E402
@@ -47,20 +45,14 @@ NFILES = 500
 FILE_SIZE = 16 * 1024
 
 
-def _cpu() -> float:
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-
-
 def measure(fn, repeat: int) -> tuple[float, float, list[float]]:
     """(best wall seconds, that run's CPU seconds, all walls)"""
     walls, cpus = [], []
     for _ in range(repeat):
-        c0, w0 = _cpu(), time.perf_counter()
-        fn()
-        walls.append(time.perf_counter() - w0)
-        cpus.append(_cpu() - c0)
+        with Timer() as t:
+            fn()
+        walls.append(t.wall)
+        cpus.append(t.cpu)
     i = walls.index(min(walls))
     return walls[i], cpus[i], walls
 
@@ -376,52 +368,77 @@ WORKLOADS = {
 IMPLS = ["openssh", "pylibssh", "asyncssh", "paramiko"]
 
 
-def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(argv: list[str], doc: str, workloads: list[str], impls: list[str],
+               config: str) -> argparse.Namespace:
+    """The options bench_client and bench_compat share."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="128 MiB transfers, one run each")
     parser.add_argument("--only", default="", help="comma-separated workloads: "
-                        + ",".join(WORKLOADS))
-    parser.add_argument("--impls", default=",".join(IMPLS))
-    parser.add_argument("--config", default="both", choices=["gcm", "default", "both"])
+                        + ",".join(workloads))
+    parser.add_argument("--impls", default=",".join(impls))
+    parser.add_argument("--config", default=config, choices=["gcm", "default", "both"])
     parser.add_argument("--repeat", type=int, default=0)
     args = parser.parse_args(argv)
-    repeat = args.repeat or (1 if args.quick else 2)
-    only = [w for w in args.only.split(",") if w] or list(WORKLOADS)
-    impls = [i for i in args.impls.split(",") if i]
-    configs = {"gcm": [True], "default": [False], "both": [True, False]}[args.config]
+    args.repeat = args.repeat or (1 if args.quick else 2)
+    args.only = [w for w in args.only.split(",") if w] or workloads
+    args.impls = [i for i in args.impls.split(",") if i]
+    args.configs = {"gcm": [True], "default": [False], "both": [True, False]}[args.config]
+    return args
+
+
+@contextlib.contextmanager
+def bench_env(prefix: str, quick: bool):
+    """The sshd, key and files of one benchmark run (removed afterwards)."""
     print(f"load: {os.getloadavg()}", flush=True)
-    work = Path(tempfile.mkdtemp(prefix="pylibssh-bench-client-"))
-    env = Env(work, args.quick)
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    env = Env(work, quick)
     try:
-        for forced in configs:
-            label = f"{CIPHER} + {KEX}" if forced else "defaults"
-            results: list[Result] = []
-            for name in only:
-                fn, kind = WORKLOADS[name]
-                for impl in impls + (["pylibssh-1by1"] if name == "small-files" else []):
-                    try:
-                        wall, cpu, walls = measure(lambda: fn(env, impl, forced), repeat)
-                    except Exception as exc:  # a peer that cannot do it is reported, not hidden
-                        print(f"  {name} {impl}: FAILED {exc!r}", flush=True)
-                        continue
-                    if kind == "size":
-                        value, unit = env.size / MiB / wall, "MiB/s"
-                        cpu_gb = cpu / (env.size / 1e9)
-                        extra = f" cpu {cpu_gb:5.2f} s/GB"
-                    elif kind == "files":
-                        value, unit, extra = 2 * NFILES / wall, "files/s", ""
-                    elif kind == "connects":
-                        value, unit, extra = CONNECTS / wall, "conn/s", ""
-                    else:
-                        value, unit, extra = HOSTS / wall, "hosts/s", ""
-                    print(f"  {name:<14} {impl:<9} {value:9.1f} {unit}{extra} "
-                          f"(runs {', '.join(f'{w:.2f}' for w in walls)} s)", flush=True)
-                    results.append(Result(name, impl, wall, unit, value, cpu, walls))
-            report(f"client, {label}", results, "openssh",
-                   save_as=f"client-{'gcm' if forced else 'default'}")
+        yield env
     finally:
         env.close()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def measure_workloads(env: Env, forced: bool, args: argparse.Namespace, impls_for, call
+                      ) -> list[Result]:
+    """Each workload of ``args.only`` by each of ``impls_for(name)``, run by
+    ``call(fn, env, impl, forced)``; a peer that cannot do one is reported, not hidden."""
+    results: list[Result] = []
+    for name in args.only:
+        fn, kind = WORKLOADS[name]
+        for impl in impls_for(name):
+            try:
+                wall, cpu, walls = measure(lambda: call(fn, env, impl, forced), args.repeat)
+            except Exception as exc:
+                print(f"  {name} {impl}: FAILED {exc!r}", flush=True)
+                continue
+            extra = ""
+            if kind == "size":
+                value, unit = env.size / MiB / wall, "MiB/s"
+                extra = f" cpu {cpu / (env.size / 1e9):5.2f} s/GB"
+            elif kind == "files":
+                value, unit = 2 * NFILES / wall, "files/s"
+            elif kind == "connects":
+                value, unit = CONNECTS / wall, "conn/s"
+            else:
+                value, unit = HOSTS / wall, "hosts/s"
+            print(f"  {name:<14} {impl:<9} {value:9.1f} {unit}{extra} "
+                  f"(runs {', '.join(f'{w:.2f}' for w in walls)} s)", flush=True)
+            results.append(Result(name, impl, wall, unit, value, cpu, walls))
+    return results
+
+
+def main(argv: list[str]) -> None:
+    args = parse_args(argv, __doc__, list(WORKLOADS), IMPLS, "both")
+    with bench_env("pylibssh-bench-client-", args.quick) as env:
+        for forced in args.configs:
+            label = f"{CIPHER} + {KEX}" if forced else "defaults"
+            results = measure_workloads(
+                env, forced, args,
+                lambda name: args.impls + (["pylibssh-1by1"] if name == "small-files" else []),
+                lambda fn, env, impl, forced: fn(env, impl, forced))
+            report(f"client, {label}", results, "openssh",
+                   save_as=f"client-{'gcm' if forced else 'default'}")
 
 
 if __name__ == "__main__":

@@ -18,15 +18,10 @@ GCM), as in bench_client.
 
 from __future__ import annotations
 
-import argparse
-import os
-import shutil
 import sys
-import tempfile
-from pathlib import Path
 
-from benchmarks.bench_client import CIPHER, KEX, WORKLOADS, Env, measure
-from benchmarks.common import MiB, Result, report
+from benchmarks.bench_client import CIPHER, KEX, Env, bench_env, measure_workloads, parse_args
+from benchmarks.common import report
 
 COMPAT_WORKLOADS = ["sftp-download", "sftp-upload", "exec-stream", "connect"]
 IMPLS = ["openssh", "pylibssh", "compat", "paramiko"]
@@ -55,46 +50,14 @@ def run(fn, env: Env, impl: str, forced: bool) -> None:
 
 
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="128 MiB transfers, one run each")
-    parser.add_argument("--only", default="", help="comma-separated: " + ",".join(COMPAT_WORKLOADS))
-    parser.add_argument("--impls", default=",".join(IMPLS))
-    parser.add_argument("--config", default="default", choices=["gcm", "default", "both"])
-    parser.add_argument("--repeat", type=int, default=0)
-    args = parser.parse_args(argv)
-    repeat = args.repeat or (1 if args.quick else 2)
-    only = [w for w in args.only.split(",") if w] or COMPAT_WORKLOADS
-    impls = [i for i in args.impls.split(",") if i]
-    configs = {"gcm": [True], "default": [False], "both": [True, False]}[args.config]
-    print(f"load: {os.getloadavg()}", flush=True)
-    work = Path(tempfile.mkdtemp(prefix="pylibssh-bench-compat-"))
-    env = Env(work, args.quick)
-    try:
-        for forced in configs:
+    args = parse_args(argv, __doc__, COMPAT_WORKLOADS, IMPLS, "default")
+    with bench_env("pylibssh-bench-compat-", args.quick) as env:
+        for forced in args.configs:
             label = f"{CIPHER} + {KEX}" if forced else "defaults"
-            results: list[Result] = []
-            for name in only:
-                fn, kind = WORKLOADS[name]
-                for impl in impls:
-                    try:
-                        wall, cpu, walls = measure(lambda: run(fn, env, impl, forced), repeat)
-                    except Exception as exc:  # e.g. paramiko's rekey failure: reported
-                        print(f"  {name} {impl}: FAILED {exc!r}", flush=True)
-                        continue
-                    if kind == "size":
-                        value, unit = env.size / MiB / wall, "MiB/s"
-                    else:
-                        from benchmarks.bench_client import CONNECTS
-                        value, unit = CONNECTS / wall, "conn/s"
-                    print(f"  {name:<14} {impl:<9} {value:9.1f} {unit} "
-                          f"(runs {', '.join(f'{w:.2f}' for w in walls)} s)", flush=True)
-                    results.append(Result(name, impl, wall, unit, value, cpu, walls))
+            results = measure_workloads(env, forced, args, lambda name: args.impls, run)
             for base in ("paramiko", "pylibssh"):
                 report(f"compat, {label} (vs {base})", results, base,
                        save_as=f"compat-{'gcm' if forced else 'default'}-vs-{base}")
-    finally:
-        env.close()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

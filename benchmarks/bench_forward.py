@@ -26,7 +26,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.common import ROOT, MiB, Result, report
+from benchmarks.common import ROOT, MiB, Result, proc_cpu_seconds, report, start_server_app
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 from openssh import OpenSSHClient, OpenSSHServer, free_port, keygen  # noqa: E402
@@ -35,21 +35,8 @@ BLOCK = memoryview(os.urandom(4 * MiB))
 
 
 def start_pylibssh(host_key: Path, authorized: Path) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen(
-        [sys.executable, os.path.join(ROOT, "tests", "server_app.py"), "--host-key",
-         str(host_key), "--authorized-key", str(authorized), "--forward"],
-        stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    if not line.startswith("PORT "):
-        proc.kill()
-        raise RuntimeError(f"the pylibssh server did not start: {line!r}")
-    return proc, int(line.split()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return start_server_app("--host-key", str(host_key), "--authorized-key", str(authorized),
+                            "--forward")
 
 
 def tree_cpu_seconds(root: int) -> float:
@@ -66,7 +53,7 @@ def tree_cpu_seconds(root: int) -> float:
     while todo:
         pid = todo.pop()
         try:
-            total += cpu_seconds(pid)
+            total += proc_cpu_seconds(pid)
         except OSError:
             continue
         todo.extend(child for child, parent in parents.items() if parent == pid)

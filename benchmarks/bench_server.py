@@ -28,7 +28,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks.common import ROOT, MiB, Result, report, throughput
+from benchmarks.common import (
+    ROOT,
+    MiB,
+    Result,
+    proc_cpu_seconds,
+    report,
+    start_server_app,
+    throughput,
+)
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 from openssh import TEST_USER, OpenSSHClient, OpenSSHServer, keygen  # noqa: E402
@@ -41,21 +49,8 @@ COMMAND = f"head -c {SIZE} /dev/zero"
 
 
 def start_pylibssh(host_key: Path, authorized: Path) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen(
-        [sys.executable, os.path.join(ROOT, "tests", "server_app.py"), "--host-key",
-         str(host_key), "--authorized-key", str(authorized), "--mode", "spawn"],
-        stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    if not line.startswith("PORT "):
-        proc.kill()
-        raise RuntimeError(f"the pylibssh server did not start: {line!r}")
-    return proc, int(line.split()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return start_server_app("--host-key", str(host_key), "--authorized-key", str(authorized),
+                            "--mode", "spawn")
 
 
 def exec_output(client: OpenSSHClient, *options: str) -> None:
@@ -135,22 +130,22 @@ def main(argv: list[str]) -> None:
                               ("exec output 256 MiB (ssh, aes128-gcm)",
                                ("-c", "aes128-gcm@openssh.com"))):
             for impl, (client, _, pid) in peers.items():
-                before = cpu_seconds(pid) if pid else None
+                before = proc_cpu_seconds(pid) if pid else None
                 r = throughput(name, impl, SIZE,
                                lambda c=client, o=options: exec_output(c, *o), repeat)
-                r.cpu = (cpu_seconds(pid) - before) / repeat if pid else None
+                r.cpu = (proc_cpu_seconds(pid) - before) / repeat if pid else None
                 results.append(r)
 
         for impl, (client, _port, pid) in peers.items():
             ssh_connections(client, 16, 8)  # warm up
-            before = cpu_seconds(pid) if pid else None
+            before = proc_cpu_seconds(pid) if pid else None
             walls = []
             for _ in range(repeat):
                 start = time.perf_counter()
                 ssh_connections(client, conns, 8)
                 walls.append(time.perf_counter() - start)
             best = min(walls)
-            cpu = (cpu_seconds(pid) - before) / repeat / conns * 1000 if pid else None
+            cpu = (proc_cpu_seconds(pid) - before) / repeat / conns * 1000 if pid else None
             results.append(Result("connections/s (8 ssh processes, curve25519)", impl, best, "conn/s",
                                   conns / best, cpu, walls))
 

@@ -1,4 +1,5 @@
-"""Shared helpers for benchmarks: timing, repetition and ratio reports."""
+"""Shared helpers for benchmarks: timing, repetition, CPU accounting, the test server app and
+ratio reports."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -23,6 +25,25 @@ def _cpu() -> float:
     me = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """CPU seconds a live process has used (user + system)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_server_app(*args: str) -> tuple[subprocess.Popen, int]:
+    """tests/server_app.py (pylibssh's server as the tests run it) in its own process, with
+    ``args``; returns it and its port."""
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "server_app.py"), *args],
+                            stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if not line.startswith("PORT "):
+        proc.kill()
+        raise RuntimeError(f"the pylibssh server did not start: {line!r}")
+    return proc, int(line.split()[1])
 
 
 class Timer:
