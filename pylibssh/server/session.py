@@ -2,7 +2,11 @@
 
 Events (node-libssh's names): ``auth`` (an :class:`~pylibssh.server.messages.AuthMessage`),
 ``channel`` (a :class:`~pylibssh.server.channel.ServerChannel` the client opened), ``close``,
-``error`` (an exception that ended the session). Forwarding (ssh2's names, see
+``error`` (an exception that ended the session), ``session`` (optional: a
+:class:`~pylibssh.server.forwarding.ChannelOpenMessage` for each session channel the client
+opens, to accept, which returns the channel, or reject with a reason; without a ``session``
+listener every session channel is accepted when there is a ``channel`` listener, which
+``session``-accepted channels do not reach). Forwarding (ssh2's names, see
 ``forwarding.py``): ``tcpip`` and ``openssh.streamlocal`` (a
 :class:`~pylibssh.server.forwarding.ChannelOpenMessage`), ``request`` (a
 :class:`~pylibssh.server.forwarding.GlobalRequestMessage`).
@@ -87,6 +91,10 @@ class ServerSession(LoopSession):
     Attributes: ``server``, ``remote_address`` (``(host, port)``), ``authenticated``,
     ``auth_user`` (once authenticated), ``auth_failures``, ``client_banner``.
     """
+
+    #: the class of the session channels clients open (a :class:`ServerChannel` subclass may be
+    #: set on the session, in the ``connection`` listener, before the client opens channels)
+    channel_class = ServerChannel
 
     def __init__(self, server: Server, c_session, address: Any):
         super().__init__(server._loop, c_session)
@@ -282,6 +290,12 @@ class ServerSession(LoopSession):
             log.debug("%r: channel open %r", self, msg)
             emit_request(self, msg.subtype, msg)  # no listener: refused (forwarding is opt-in)
             return
+        if kind == lib.SSH_CHANNEL_SESSION and self.listener_count("session"):
+            # the application decides on each session channel (accept() -> ServerChannel)
+            msg = ChannelOpenMessage(self, c_msg, "session")
+            log.debug("%r: channel open %r", self, msg)
+            emit_request(self, "session", msg)
+            return
         if kind != lib.SSH_CHANNEL_SESSION or not self.listener_count("channel"):
             log.debug("%r: channel open (type %d) refused: %s", self, kind,
                       "no 'channel' listener" if kind == lib.SSH_CHANNEL_SESSION
@@ -293,14 +307,18 @@ class ServerSession(LoopSession):
         if c_channel == NULL:
             log.debug("%r: accepting a channel failed: %s", self, self._error_text())
             return
-        channel = ServerChannel(self, c_channel)
-        self._by_channel[channel._key] = channel
+        channel = self._new_session_channel(c_channel)
         log.debug("%r: channel opened", self)
         try:
             self.emit("channel", channel)
         except Exception:
             log.exception("a 'channel' listener raised; closing that channel")
             channel.close()
+
+    def _new_session_channel(self, c_channel) -> ServerChannel:
+        channel = self.channel_class(self, c_channel)
+        self._by_channel[channel._key] = channel
+        return channel
 
     # -- channels to the client ------------------------------------------------------------------
 
