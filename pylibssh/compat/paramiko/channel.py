@@ -156,6 +156,9 @@ class Channel:
     def get_transport(self):
         return self.transport
 
+    def getpeername(self):
+        return self.transport.getpeername()
+
     # -- state ----------------------------------------------------------------------------------
 
     @property

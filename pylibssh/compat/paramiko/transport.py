@@ -155,6 +155,11 @@ class Transport:
         self.handshake_timeout = 15
         self.lock = threading.Lock()
         self._helpers = []
+        self._server = None  # server mode: a pylibssh Server holding the host keys
+        self._server_mode = None  # server mode: the ServerInterface glue (server.py)
+        self._subsystem_table = {}
+        self._host_key_type = None
+        self.server_object = None
 
     def __repr__(self):
         state = "active" if self.is_active() else "unconnected"
@@ -279,20 +284,95 @@ class Transport:
             raise SSHException("No existing session")
         return self._server_key
 
-    # -- server mode (not supported) -------------------------------------------------------------
+    # -- server mode (pylibssh.server; the glue is in server.py) ---------------------------------
 
     def add_server_key(self, key):
+        """Add a host key (with its private half) for server mode; one per key type."""
         self.server_key_dict[key.get_name()] = key
 
     def get_server_key(self):
+        """The host key of the type negotiated with the client (server mode), else the first
+        one added."""
+        name = self._host_key_type
+        for key in self.server_key_dict.values():
+            if name and (key.get_name() == name or (
+                    name.startswith("rsa-sha2-") and key.get_name() == "ssh-rsa")):
+                return key
         return next(iter(self.server_key_dict.values()), None)
 
-    def start_server(self, event=None, server=None):
-        raise SSHException("server mode (Transport.start_server) is not supported by "
-                           "pylibssh.compat.paramiko; use pylibssh.server")
+    @staticmethod
+    def load_server_moduli(filename=None):
+        """paramiko loads primes for group-exchange key exchange here; libssh's server reads
+        its moduli itself (``/etc/ssh/moduli`` or its built-in groups), so this only says
+        whether such a file exists."""
+        names = ([filename] if filename else []) + ["/etc/ssh/moduli", "/usr/local/etc/moduli"]
+        return any(os.path.isfile(n) for n in names)
 
     def set_subsystem_handler(self, name, handler, *args, **kwargs):
-        raise SSHException("server mode is not supported by pylibssh.compat.paramiko")
+        """Register ``handler`` (a :class:`~.server.SubsystemHandler` subclass) for subsystem
+        ``name``; the default ``check_channel_subsystem_request`` starts it."""
+        with self.lock:
+            self._subsystem_table[name] = (handler, args, kwargs)
+
+    def _get_subsystem_handler(self, name):
+        with self.lock:
+            return self._subsystem_table.get(name, (None, [], {}))
+
+    def start_server(self, event=None, server=None):
+        """Negotiate as a server on the socket: the key exchange runs on this transport's
+        thread; with ``event`` this returns at once and sets it when negotiation ends
+        (``is_active()`` tells how), else it waits and raises SSHException on failure."""
+        from ...server import Server
+        from .server import ServerInterface, ServerTransport
+
+        if self.active or self._server is not None:
+            raise SSHException("the transport is already started")
+        if server is None:
+            server = ServerInterface()
+        keys, seen = [], set()
+        for key in self.server_key_dict.values():
+            if id(key) not in seen:
+                seen.add(id(key))
+                keys.append(key._lkey)
+        if not keys:
+            raise SSHException("no host key: call add_server_key() before start_server()")
+        self.server_mode = True
+        self.server_object = server
+        algorithms = {}
+        if self.disabled_algorithms:
+            algorithms = {"ciphers": self._algorithms("ciphers"),
+                          "hmacs": self._algorithms("macs"),
+                          "key_exchange": self._algorithms("kex")}
+        self._session.close()  # the client session made in __init__ is not used
+        self._server = Server(host_keys=keys, loop=self._loop, max_auth_attempts=10,
+                              login_grace_time=None, max_unauthenticated=None,
+                              auth_methods=["none", "password", "publickey",
+                                            "keyboard-interactive"], **algorithms)
+        self._server_mode = ServerTransport(self, server)
+        sock = self._socket_for_libssh()
+        try:
+            peer = self.sock.getpeername()
+        except (AttributeError, OSError):
+            peer = None
+        self._loop.start()
+        with self._loop.lock:
+            session = self._server.accept_socket(sock, peer)
+            self._session = session
+            self._server_mode.attach(session, event)
+        if event is not None:
+            return
+        self._loop.wait_for(lambda: self.active or session.closed,
+                            max(self.handshake_timeout or 0, 60))
+        if not self.active:
+            self.close()
+            raise SSHException("Negotiation failed.")
+
+    def _kex_finished(self, session):
+        """Loop thread: the server session's key exchange is done."""
+        self._host_key_type = None
+        banner = session.client_banner
+        self.remote_version = banner or ""
+        self.active = True
 
     # -- authentication -------------------------------------------------------------------------
 
@@ -539,8 +619,15 @@ class Transport:
         return True
 
     def accept(self, timeout=None):
-        """The next channel the server opened to us (a forwarded connection), or None after
-        ``timeout`` seconds."""
+        """Server mode: the next channel the client opened (and ``check_channel_request``
+        allowed), or None after ``timeout`` seconds (None: wait until the connection ends).
+        Client mode: the next channel the server opened to us (a forwarded connection)."""
+        mode = self._server_mode
+        if mode is not None:
+            queue = mode.accepted
+            self._loop.wait_for(lambda: bool(queue) or self._session.closed, timeout)
+            with self._loop.lock:
+                return queue.pop(0) if queue else None
         if self._loop.wait_for(lambda: bool(self._accepted) or self._poll_forwarded()
                                or self._session.closed, timeout) and self._accepted:
             return self._accepted.pop(0)
@@ -561,6 +648,8 @@ class Transport:
         if not loop.closed:
             if loop.running:
                 loop.wait_for(lambda: not loop._fds, 2.0)
+            if self._server is not None:
+                self._server.close()
             loop.close()
         for helper in self._helpers:
             try:

@@ -1,0 +1,645 @@
+"""paramiko's server side: a test server written the way paramiko's docs and demos write one
+(accept loop, ``Transport(sock)``, ``add_server_key``, ``start_server(server=...)``,
+``accept()``, ``set_subsystem_handler("sftp", SFTPServer, StubSFTPServer)``), run with real
+paramiko and with pylibssh's layer, and used by clients nobody here wrote: OpenSSH's ``ssh`` and
+``sftp``, and real paramiko's ``SSHClient`` / ``SFTPClient``."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import stat
+import threading
+import time
+
+import paramiko as real_paramiko  # imported before any fixture installs the layer
+import pytest
+
+DEADLINE = 20  # seconds for any single network operation
+
+assert not getattr(real_paramiko, "__pylibssh__", False)
+
+USER = "alice"
+PASSWORD = "open-sesame"
+KBD_CODE = "4711"
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- the paramiko-style server under test ----------------------------------------------------------
+
+def make_interface(paramiko, allowed_key):
+    """A ServerInterface as paramiko's demo_server.py writes one (more methods, same style)."""
+
+    class Server(paramiko.ServerInterface):
+        def __init__(self):
+            self.event = threading.Event()
+            self.kind = None
+            self.command = None
+            self.pty = None
+            self.window = None
+            self.offered = []
+            self.env = {}
+
+        def get_allowed_auths(self, username):
+            if username == "kbd":
+                return "keyboard-interactive"
+            if username == "two":
+                return "password,publickey"
+            return "password,publickey,keyboard-interactive"
+
+        def check_auth_password(self, username, password):
+            if password != PASSWORD:
+                return paramiko.AUTH_FAILED
+            if username == "two":
+                return paramiko.AUTH_PARTIALLY_SUCCESSFUL
+            if username in (USER, "nochannels"):
+                return paramiko.AUTH_SUCCESSFUL
+            return paramiko.AUTH_FAILED
+
+        def check_auth_publickey(self, username, key):
+            self.offered.append((username, key.get_name(), key.get_base64()))
+            if username in (USER, "two") and key.get_base64() == allowed_key.get_base64():
+                return paramiko.AUTH_SUCCESSFUL
+            return paramiko.AUTH_FAILED
+
+        def check_auth_interactive(self, username, submethods):
+            if username == "kbd":
+                return paramiko.InteractiveQuery("login", "enter the code", ("Code: ", False))
+            return paramiko.AUTH_FAILED
+
+        def check_auth_interactive_response(self, responses):
+            if list(responses) == [KBD_CODE]:
+                return paramiko.AUTH_SUCCESSFUL
+            return paramiko.AUTH_FAILED
+
+        def check_channel_request(self, kind, chanid):
+            if kind == "session" and self.kind != "no-channels":
+                return paramiko.OPEN_SUCCEEDED
+            return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+
+        def check_channel_exec_request(self, channel, command):
+            self.kind, self.command = "exec", command
+            self.event.set()
+            return True
+
+        def check_channel_shell_request(self, channel):
+            self.kind = "shell"
+            self.event.set()
+            return True
+
+        def check_channel_pty_request(self, channel, term, width, height, pixelwidth,
+                                      pixelheight, modes):
+            self.pty = (term, width, height)
+            return True
+
+        def check_channel_window_change_request(self, channel, width, height, pixelwidth,
+                                                pixelheight):
+            self.window = (width, height)
+            return True
+
+        def check_channel_env_request(self, channel, name, value):
+            self.env[name] = value
+            return name == b"GREETING"
+
+        def check_channel_subsystem_request(self, channel, name):
+            self.kind = "subsystem"
+            self.event.set()
+            return super().check_channel_subsystem_request(channel, name)
+
+    return Server
+
+
+def make_stub_sftp(paramiko, root):
+    """An SFTPServerInterface over a local directory, as paramiko's tests/_stub_sftp.py."""
+
+    class StubSFTPHandle(paramiko.SFTPHandle):
+        def stat(self):
+            try:
+                return paramiko.SFTPAttributes.from_stat(os.fstat(self.readfile.fileno()))
+            except OSError as e:
+                return paramiko.SFTPServer.convert_errno(e.errno)
+
+        def chattr(self, attr):
+            try:
+                paramiko.SFTPServer.set_file_attr(self.filename, attr)
+                return paramiko.SFTP_OK
+            except OSError as e:
+                return paramiko.SFTPServer.convert_errno(e.errno)
+
+    class StubSFTPServer(paramiko.SFTPServerInterface):
+        ROOT = str(root)
+        sessions = []
+
+        def session_started(self):
+            self.sessions.append("started")
+
+        def session_ended(self):
+            self.sessions.append("ended")
+
+        def _realpath(self, path):
+            return self.ROOT + self.canonicalize(path)
+
+        def list_folder(self, path):
+            path = self._realpath(path)
+            try:
+                out = []
+                for fname in os.listdir(path):
+                    attr = paramiko.SFTPAttributes.from_stat(os.stat(os.path.join(path, fname)))
+                    attr.filename = fname
+                    out.append(attr)
+                return out
+            except OSError as e:
+                return paramiko.SFTPServer.convert_errno(e.errno)
+
+        def stat(self, path):
+            try:
+                return paramiko.SFTPAttributes.from_stat(os.stat(self._realpath(path)))
+            except OSError as e:
+                return paramiko.SFTPServer.convert_errno(e.errno)
+
+        def lstat(self, path):
+            try:
+                return paramiko.SFTPAttributes.from_stat(os.lstat(self._realpath(path)))
+            except OSError as e:
+                return paramiko.SFTPServer.convert_errno(e.errno)
+
+        def open(self, path, flags, attr):
+            path = self._realpath(path)
+            try:
+                mode = getattr(attr, "st_mode", None)
+                fd = os.open(path, flags, mode if mode is not None else 0o666)
+            except OSError as e:
+                return paramiko.SFTPServer.convert_errno(e.errno)
+            if (flags & os.O_CREAT) and (attr is not None):
+                attr._flags &= ~attr.FLAG_PERMISSIONS
+                paramiko.SFTPServer.set_file_attr(path, attr)
+            if flags & os.O_WRONLY:
+                fstr = "ab" if flags & os.O_APPEND else "wb"
+            elif flags & os.O_RDWR:
+                fstr = "a+b" if flags & os.O_APPEND else "r+b"
+            else:
+                fstr = "rb"
+            try:
+                f = os.fdopen(fd, fstr)
+            except OSError as e:
+                return paramiko.SFTPServer.convert_errno(e.errno)
+            fobj = StubSFTPHandle(flags)
+            fobj.filename = path
+            fobj.readfile = f
+            fobj.writefile = f
+            return fobj
+
+        def remove(self, path):
+            try:
+                os.remove(self._realpath(path))
+            except OSError as e:
+                return paramiko.SFTPServer.convert_errno(e.errno)
+            return paramiko.SFTP_OK
+
+        def rename(self, oldpath, newpath):
+            oldpath, newpath = self._realpath(oldpath), self._realpath(newpath)
+            if os.path.exists(newpath):
+                return paramiko.SFTP_FAILURE
+            try:
+                os.rename(oldpath, newpath)
+            except OSError as e:
+                return paramiko.SFTPServer.convert_errno(e.errno)
+            return paramiko.SFTP_OK
+
+        def posix_rename(self, oldpath, newpath):
+            try:
+                os.rename(self._realpath(oldpath), self._realpath(newpath))
+            except OSError as e:
+                return paramiko.SFTPServer.convert_errno(e.errno)
+            return paramiko.SFTP_OK
+
+        def mkdir(self, path, attr):
+            path = self._realpath(path)
+            try:
+                os.mkdir(path)
+                if attr is not None:
+                    paramiko.SFTPServer.set_file_attr(path, attr)
+            except OSError as e:
+                return paramiko.SFTPServer.convert_errno(e.errno)
+            return paramiko.SFTP_OK
+
+        def rmdir(self, path):
+            try:
+                os.rmdir(self._realpath(path))
+            except OSError as e:
+                return paramiko.SFTPServer.convert_errno(e.errno)
+            return paramiko.SFTP_OK
+
+        def chattr(self, path, attr):
+            try:
+                paramiko.SFTPServer.set_file_attr(self._realpath(path), attr)
+            except OSError as e:
+                return paramiko.SFTPServer.convert_errno(e.errno)
+            return paramiko.SFTP_OK
+
+        def symlink(self, target_path, path):
+            try:
+                os.symlink(target_path, self._realpath(path))
+            except OSError as e:
+                return paramiko.SFTPServer.convert_errno(e.errno)
+            return paramiko.SFTP_OK
+
+        def readlink(self, path):
+            try:
+                return os.readlink(self._realpath(path))
+            except OSError as e:
+                return paramiko.SFTPServer.convert_errno(e.errno)
+
+    return StubSFTPServer
+
+
+class PServer:
+    """The accept loop of paramiko's demo server, one thread per connection."""
+
+    def __init__(self, paramiko, host_key, interface, sftp_interface):
+        self.paramiko = paramiko
+        self.host_key = host_key
+        self.interface = interface
+        self.sftp_interface = sftp_interface
+        self.transports = []
+        self.interfaces = []
+        self.errors = []
+        self.outcomes = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+
+    def _accept_loop(self):
+        while True:
+            try:
+                client, _addr = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client):
+        paramiko = self.paramiko
+        try:
+            t = paramiko.Transport(client)
+            self.transports.append(t)
+            t.add_server_key(self.host_key)
+            t.set_subsystem_handler("sftp", paramiko.SFTPServer, self.sftp_interface)
+            server = self.interface()
+            self.interfaces.append(server)
+            try:
+                t.start_server(server=server)
+            except paramiko.SSHException:
+                self.outcomes.append("negotiation failed")
+                return
+            chan = t.accept(DEADLINE)
+            if chan is None:
+                self.outcomes.append(("no channel", t.is_authenticated()))
+                return
+            self.outcomes.append(("channel", t.get_username(), t.is_authenticated()))
+            if not server.event.wait(DEADLINE):
+                self.outcomes.append("no request")
+                return
+            if server.kind == "exec":
+                self._exec(chan, server.command)
+            elif server.kind == "shell":
+                self._shell(chan, server)
+            # subsystem: the handler thread serves; wait for the client to leave
+            deadline = time.monotonic() + DEADLINE
+            while t.is_active() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        except Exception as exc:  # recorded: the test asserts there are none
+            self.errors.append(exc)
+
+    def _exec(self, chan, command):
+        chan.settimeout(DEADLINE)
+        if command == b"both":
+            chan.sendall(b"to stdout\n")
+            chan.sendall_stderr(b"to stderr\n")
+            chan.send_exit_status(7)
+        elif command == b"upper":
+            data = b""
+            while True:
+                chunk = chan.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            chan.sendall(data.upper())
+            chan.send_exit_status(0)
+        else:
+            chan.sendall_stderr(b"unknown command\n")
+            chan.send_exit_status(127)
+        chan.shutdown_write()
+        chan.close()
+
+    def _shell(self, chan, server):
+        chan.settimeout(DEADLINE)
+        chan.send(b"welcome\r\n")
+        f = chan.makefile("rb")
+        line = f.readline().strip()
+        chan.send(b"you said " + line + b"\r\n")
+        deadline = time.monotonic() + DEADLINE
+        while server.window is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        chan.send(b"window %d %d\r\n" % server.window)
+        chan.send_exit_status(0)
+        chan.close()
+
+    def close(self):
+        self.sock.close()
+        for t in self.transports:
+            t.close()
+
+
+@pytest.fixture
+def sftp_root(tmp_path):
+    root = tmp_path / "sftp-root"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def pserver(paramiko, host_key_files, client_keys, sftp_root):
+    host_key = paramiko.Ed25519Key(filename=str(host_key_files["ed25519"]))
+    allowed = paramiko.Ed25519Key(filename=str(client_keys["ed25519"]))
+    server = PServer(paramiko, host_key, make_interface(paramiko, allowed),
+                     make_stub_sftp(paramiko, sftp_root))
+    yield server
+    server.close()
+    assert not server.errors, server.errors
+
+
+def real_client(port, **kwargs):
+    client = real_paramiko.SSHClient()
+    client.set_missing_host_key_policy(real_paramiko.AutoAddPolicy())
+    kwargs.setdefault("username", USER)
+    client.connect("127.0.0.1", port, look_for_keys=False, allow_agent=False, timeout=DEADLINE,
+                   banner_timeout=DEADLINE, auth_timeout=DEADLINE, channel_timeout=DEADLINE,
+                   **kwargs)
+    return client
+
+
+def uses_layer(paramiko):
+    return bool(getattr(paramiko, "__pylibssh__", False))
+
+
+# -- OpenSSH's ssh -----------------------------------------------------------------------------
+
+def test_openssh_password_exec_stdout_stderr_exit_status(paramiko, pserver, openssh_client):
+    ssh = openssh_client(pserver.port, user=USER, password=PASSWORD)
+    result = ssh.ssh("both", timeout=DEADLINE * 2)
+    assert result.returncode == 7, result.stderr
+    assert result.stdout == b"to stdout\n"
+    assert b"to stderr\n" in result.stderr
+    assert pserver.interfaces[0].command == b"both"
+    assert pserver.outcomes == [("channel", USER, True)]
+    assert isinstance(pserver.transports[0], paramiko.Transport)
+    assert uses_layer(paramiko) == hasattr(pserver.transports[0], "_server_mode")
+
+
+def test_openssh_stdin_reaches_the_server_and_eof_ends_it(paramiko, pserver, openssh_client):
+    ssh = openssh_client(pserver.port, user=USER, password=PASSWORD)
+    data = os.urandom(200_000).hex().encode()
+    result = ssh.ssh("upper", input=data, timeout=DEADLINE * 2)
+    assert result.returncode == 0, result.stderr
+    assert sha256(result.stdout) == sha256(data.upper())
+
+
+def test_openssh_publickey_accepts_one_key_and_rejects_another(paramiko, pserver,
+                                                               openssh_client, client_keys):
+    good = openssh_client(pserver.port, user=USER, identity=client_keys["ed25519"])
+    result = good.ssh("both", timeout=DEADLINE * 2)
+    assert result.returncode == 7, result.stderr
+    bad = openssh_client(pserver.port, user=USER, identity=client_keys["ecdsa"])
+    result = bad.ssh("both", timeout=DEADLINE * 2)
+    assert result.returncode == 255
+    assert b"Permission denied" in result.stderr
+    offered = [o for i in pserver.interfaces for o in i.offered]
+    assert any(name == "ssh-ed25519" for _u, name, _b in offered)
+    assert any(name.startswith("ecdsa-sha2-") for _u, name, _b in offered)
+    assert pserver.outcomes[0] == ("channel", USER, True)
+
+
+def test_openssh_keyboard_interactive(paramiko, pserver, openssh_client, tmp_path):
+    ssh = openssh_client(pserver.port, user="kbd", password=KBD_CODE)
+    result = ssh.ssh("both", timeout=DEADLINE * 2)
+    assert result.returncode == 7, result.stderr
+    assert pserver.outcomes == [("channel", "kbd", True)]
+
+
+def test_openssh_wrong_password_is_refused(paramiko, pserver, openssh_client):
+    ssh = openssh_client(pserver.port, user=USER, password="wrong")
+    result = ssh.ssh("both", timeout=DEADLINE * 2)
+    assert result.returncode == 255
+    assert b"Permission denied" in result.stderr
+    assert not any(o[0] == "channel" for o in pserver.outcomes if isinstance(o, tuple))
+
+
+def test_openssh_channel_refused_by_check_channel_request(paramiko, pserver, openssh_client):
+    base = pserver.interface
+
+    class NoChannels(base):
+        def __init__(self):
+            super().__init__()
+            self.kind = "no-channels"
+
+    pserver.interface = NoChannels
+    ssh = openssh_client(pserver.port, user=USER, password=PASSWORD)
+    result = ssh.ssh("both", timeout=DEADLINE * 2)
+    assert result.returncode == 255  # (LogLevel=ERROR hides "open failed: administratively...")
+    assert result.stdout == b""
+    assert pserver.interfaces[0].command is None  # no request reached the server
+
+
+# -- real paramiko as the client -----------------------------------------------------------------
+
+def test_paramiko_client_exec_and_env(paramiko, pserver):
+    client = real_client(pserver.port, password=PASSWORD)
+    try:
+        stdin, stdout, stderr = client.exec_command("both", timeout=DEADLINE,
+                                                    environment={"GREETING": "hi"})
+        assert stdout.read() == b"to stdout\n"
+        assert stderr.read() == b"to stderr\n"
+        assert stdout.channel.recv_exit_status() == 7
+    finally:
+        client.close()
+    assert pserver.interfaces[0].env == {b"GREETING": b"hi"}
+
+
+def test_paramiko_client_shell_with_pty_and_window_change(paramiko, pserver):
+    client = real_client(pserver.port, password=PASSWORD)
+    try:
+        chan = client.get_transport().open_session(timeout=DEADLINE)
+        chan.settimeout(DEADLINE)
+        chan.get_pty("xterm-256color", 100, 30)
+        chan.invoke_shell()
+        f = chan.makefile("rb")
+        assert f.readline() == b"welcome\r\n"
+        chan.sendall(b"hello there\n")
+        assert f.readline() == b"you said hello there\r\n"
+        chan.resize_pty(120, 40)
+        assert f.readline() == b"window 120 40\r\n"
+        assert chan.recv_exit_status() == 0
+    finally:
+        client.close()
+    assert pserver.interfaces[0].pty == (b"xterm-256color", 100, 30)
+    assert pserver.interfaces[0].window == (120, 40)
+
+
+def test_paramiko_client_publickey_and_partial_success(paramiko, pserver, client_keys):
+    key = real_paramiko.Ed25519Key(filename=str(client_keys["ed25519"]))
+    other = real_paramiko.ECDSAKey(filename=str(client_keys["ecdsa"]))
+    t = real_paramiko.Transport(("127.0.0.1", pserver.port))
+    try:
+        t.start_client(timeout=DEADLINE)
+        with pytest.raises(real_paramiko.AuthenticationException):
+            t.auth_publickey("two", other)  # (paramiko refuses a change of user name)
+        # partial success: more is needed, and the answer lists get_allowed_auths("two")
+        # (libssh writes the names in its own order)
+        assert sorted(t.auth_password("two", PASSWORD)) == ["password", "publickey"]
+        assert not t.is_authenticated()
+        assert t.auth_publickey("two", key) == []
+        assert t.is_authenticated()
+        chan = t.open_session(timeout=DEADLINE)
+        chan.exec_command("both")
+        assert chan.recv_exit_status() == 7
+    finally:
+        t.close()
+    assert pserver.outcomes[0] == ("channel", "two", True)
+
+
+def test_paramiko_client_keyboard_interactive_and_bad_type(paramiko, pserver):
+    t = real_paramiko.Transport(("127.0.0.1", pserver.port))
+    prompts = []
+
+    def handler(title, instructions, prompt_list):
+        prompts.append((title, instructions, list(prompt_list)))
+        return [KBD_CODE]
+
+    try:
+        t.start_client(timeout=DEADLINE)
+        with pytest.raises(real_paramiko.BadAuthenticationType) as info:
+            t.auth_password("kbd", PASSWORD, fallback=False)
+        assert info.value.allowed_types == ["keyboard-interactive"]
+        assert t.auth_interactive("kbd", handler) == []
+        assert t.is_authenticated()
+    finally:
+        t.close()
+    assert prompts == [("login", "enter the code", [("Code: ", False)])]
+
+
+def test_paramiko_client_wrong_password_and_refused_channel(paramiko, pserver):
+    with pytest.raises(real_paramiko.AuthenticationException):
+        real_client(pserver.port, password="wrong")
+    base = pserver.interface
+
+    class NoChannels(base):
+        def __init__(self):
+            super().__init__()
+            self.kind = "no-channels"
+
+    pserver.interface = NoChannels
+    client = real_client(pserver.port, password=PASSWORD)
+    try:
+        with pytest.raises(real_paramiko.ChannelException) as info:
+            client.get_transport().open_session(timeout=DEADLINE)
+        assert info.value.code == real_paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+    finally:
+        client.close()
+
+
+# -- SFTP ----------------------------------------------------------------------------------------
+
+def test_openssh_sftp_against_stub_sftp_server(paramiko, pserver, openssh_client, sftp_root,
+                                               tmp_path, client_keys):
+    payload = os.urandom(300_000)
+    local = tmp_path / "local.bin"
+    local.write_bytes(payload)
+    back = tmp_path / "back.bin"
+    (sftp_root / "existing.txt").write_bytes(b"already here\n")
+    for i in range(40):  # more than one page of names (paramiko sends 16 per reply)
+        (sftp_root / f"many-{i:02d}").write_bytes(b"x" * i)
+    # (sftp -b implies BatchMode: public-key authentication)
+    sftp = openssh_client(pserver.port, user=USER, identity=client_keys["ed25519"])
+    batch = "\n".join([
+        "pwd",
+        f"put {local} up.bin",
+        f"get up.bin {back}",
+        "mkdir sub",
+        "rename up.bin sub/moved.bin",
+        "ls -l sub",
+        "ls",
+        "get existing.txt " + str(tmp_path / "existing.txt"),
+        "rm many-00",
+        "",
+    ])
+    result = sftp.sftp(batch, timeout=DEADLINE * 3)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.decode()
+    assert "Remote working directory: /" in out
+    assert sha256(back.read_bytes()) == sha256(payload)
+    moved = sftp_root / "sub" / "moved.bin"
+    assert sha256(moved.read_bytes()) == sha256(payload)
+    assert not (sftp_root / "up.bin").exists()
+    assert "moved.bin" in out and "300000" in out  # ls -l's long name
+    assert all(f"many-{i:02d}" in out for i in range(40))
+    assert (tmp_path / "existing.txt").read_bytes() == b"already here\n"
+    assert not (sftp_root / "many-00").exists()
+    # remove what is left, then an error path: rmdir of a missing directory fails the batch
+    result = sftp.sftp("rm sub/moved.bin\nrmdir sub\nrmdir missing\n", timeout=DEADLINE * 2)
+    assert not (sftp_root / "sub").exists()
+    assert result.returncode != 0
+    assert b"missing" in result.stderr
+
+
+def test_paramiko_sftp_client_against_stub_sftp_server(paramiko, pserver, sftp_root, tmp_path):
+    payload = os.urandom(1 << 20)
+    local = tmp_path / "local.bin"
+    local.write_bytes(payload)
+    client = real_client(pserver.port, password=PASSWORD)
+    try:
+        sftp = client.open_sftp()
+        sftp.get_channel().settimeout(DEADLINE)
+        assert sftp.normalize(".") == "/"
+        sftp.put(str(local), "/data.bin")
+        assert sha256((sftp_root / "data.bin").read_bytes()) == sha256(payload)
+        sftp.get("/data.bin", str(tmp_path / "copy.bin"))
+        assert sha256((tmp_path / "copy.bin").read_bytes()) == sha256(payload)
+        assert sftp.stat("/data.bin").st_size == len(payload)
+        sftp.mkdir("/dir")
+        with sftp.open("/dir/note.txt", "w") as f:
+            f.write(b"line one\n")
+        with sftp.open("/dir/note.txt", "a") as f:
+            f.write(b"line two\n")
+        with sftp.open("/dir/note.txt", "r") as f:
+            assert f.read() == b"line one\nline two\n"
+        sftp.chmod("/dir/note.txt", 0o600)
+        assert stat.S_IMODE(os.stat(sftp_root / "dir" / "note.txt").st_mode) == 0o600
+        sftp.rename("/dir/note.txt", "/dir/renamed.txt")
+        sftp.symlink("renamed.txt", "/dir/link")
+        assert sftp.readlink("/dir/link") == "renamed.txt"
+        assert stat.S_ISLNK(sftp.lstat("/dir/link").st_mode)
+        sftp.posix_rename("/data.bin", "/dir/data.bin")
+        assert sorted(sftp.listdir("/dir")) == ["data.bin", "link", "renamed.txt"]
+        with pytest.raises(FileNotFoundError):
+            sftp.stat("/nope")
+        with pytest.raises(OSError):
+            sftp.rename("/dir/renamed.txt", "/dir/data.bin")  # the stub refuses to overwrite
+        for name in ("data.bin", "link", "renamed.txt"):
+            sftp.remove("/dir/" + name)
+        sftp.rmdir("/dir")
+        assert os.listdir(sftp_root) == []
+        sftp.close()
+    finally:
+        client.close()
+    stub = pserver.sftp_interface
+    deadline = time.monotonic() + DEADLINE
+    while stub.sessions != ["started", "ended"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stub.sessions == ["started", "ended"]
