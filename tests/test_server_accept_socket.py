@@ -118,6 +118,7 @@ def test_session_event_decides_on_session_channels(make_server):
 
         @session.on("session")
         def on_session(msg):
+            assert isinstance(msg, pylibssh.server.SessionOpenMessage)
             opens.append(msg.channel_type)
             if len(opens) == 1:
                 msg.reject("resource-shortage", "not this one")

@@ -108,9 +108,7 @@ class ChannelOpenMessage(Message):
     def __init__(self, session: ServerSession, c_msg, subtype: str):
         super().__init__(session, c_msg)
         self.subtype = subtype
-        if subtype == "session":
-            self.channel_type = "session"
-        elif subtype == "tcpip":
+        if subtype == "tcpip":
             self.channel_type = "direct-tcpip"
             self.dest_ip = _text(lib.ssh_message_channel_request_open_destination(c_msg))
             self.dest_port = lib.ssh_message_channel_request_open_destination_port(c_msg)
@@ -122,18 +120,14 @@ class ChannelOpenMessage(Message):
 
     @property
     def info(self) -> dict[str, Any]:
-        if self.subtype == "session":
-            return {}
         if self.subtype == "tcpip":
             return {"src_ip": self.src_ip, "src_port": self.src_port, "dest_ip": self.dest_ip,
                     "dest_port": self.dest_port}
         return {"socket_path": self.socket_path}
 
     @locked
-    def accept(self) -> Any:
-        """Open the channel; returns it: a :class:`ForwardChannel`, or for a ``session`` open
-        the session's ``channel_class`` (a :class:`~pylibssh.server.ServerChannel`, which emits
-        the channel requests). Listen for ``data`` (or
+    def accept(self) -> ForwardChannel:
+        """Open the channel; returns it (a :class:`ForwardChannel`). Listen for ``data`` (or
         :meth:`~pylibssh._channel.Channel.pause`) before the loop runs again."""
         if not self._begin_reply():
             raise ChannelError("this channel open needs no reply")
@@ -142,10 +136,7 @@ class ChannelOpenMessage(Message):
             err = error_from(self._session._s, "accepting the channel", ChannelError)
             self._sent(lib.SSH_ERROR, "accept")
             raise err
-        if self.subtype == "session":
-            channel = self._session._new_session_channel(c_channel)
-        else:
-            channel = ForwardChannel(self._session, c_channel, self.channel_type, self.info)
+        channel = ForwardChannel(self._session, c_channel, self.channel_type, self.info)
         self._sent(lib.SSH_OK, "accept")
         return channel
 
@@ -167,7 +158,7 @@ class ChannelOpenMessage(Message):
     def __repr__(self) -> str:
         state = "replied" if self.replied else "pending"
         where = (f"{self.dest_ip}:{self.dest_port}" if self.subtype == "tcpip"
-                 else "" if self.subtype == "session" else self.socket_path)
+                 else self.socket_path)
         return f"<ChannelOpenMessage {self.subtype} {where} {state}>"
 
 

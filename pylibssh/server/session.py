@@ -3,8 +3,8 @@
 Events (node-libssh's names): ``auth`` (an :class:`~pylibssh.server.messages.AuthMessage`),
 ``channel`` (a :class:`~pylibssh.server.channel.ServerChannel` the client opened), ``close``,
 ``error`` (an exception that ended the session), ``session`` (optional: a
-:class:`~pylibssh.server.forwarding.ChannelOpenMessage` for each session channel the client
-opens, to accept, which returns the channel, or reject with a reason; without a ``session``
+:class:`SessionOpenMessage` for each session channel the client opens, to accept, which
+returns the channel, or reject with a reason; without a ``session``
 listener every session channel is accepted when there is a ``channel`` listener, which
 ``session``-accepted channels do not reach). Forwarding (ssh2's names, see
 ``forwarding.py``): ``tcpip`` and ``openssh.streamlocal`` (a
@@ -82,6 +82,41 @@ def emit_request(emitter: EventEmitter, event: str, msg: Message) -> None:
             msg.reply_default()
         except Exception:
             log.debug("default reply after a failed listener", exc_info=True)
+
+
+class SessionOpenMessage(ChannelOpenMessage):
+    """A client's request to open a session channel (session event ``session``):
+    :meth:`accept` returns the channel (the session's ``channel_class``, a
+    :class:`ServerChannel`), :meth:`reject` refuses it with a reason."""
+
+    channel_type = "session"
+
+    def __init__(self, session: ServerSession, c_msg):
+        Message.__init__(self, session, c_msg)
+        self.subtype = "session"
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return {}
+
+    @locked
+    def accept(self) -> ServerChannel:  # type: ignore[override]
+        """Open the channel; returns it. Listen for its requests (``exec``, ``shell``...)
+        before the loop runs again."""
+        if not self._begin_reply():
+            raise ChannelError("this channel open needs no reply")
+        session = self._session
+        c_channel = lib.ssh_message_channel_request_open_reply_accept(self._msg)
+        if c_channel == NULL:
+            err = error_from(session._s, "accepting the channel", ChannelError)
+            self._sent(lib.SSH_ERROR, "accept")
+            raise err
+        channel = session._new_session_channel(c_channel)  # type: ignore[attr-defined]
+        self._sent(lib.SSH_OK, "accept")
+        return channel
+
+    def __repr__(self) -> str:
+        return f"<SessionOpenMessage {'replied' if self.replied else 'pending'}>"
 
 
 class ServerSession(LoopSession):
@@ -292,7 +327,7 @@ class ServerSession(LoopSession):
             return
         if kind == lib.SSH_CHANNEL_SESSION and self.listener_count("session"):
             # the application decides on each session channel (accept() -> ServerChannel)
-            msg = ChannelOpenMessage(self, c_msg, "session")
+            msg = SessionOpenMessage(self, c_msg)
             log.debug("%r: channel open %r", self, msg)
             emit_request(self, "session", msg)
             return

@@ -158,7 +158,6 @@ class Transport:
         self._server = None  # server mode: a pylibssh Server holding the host keys
         self._server_mode = None  # server mode: the ServerInterface glue (server.py)
         self._subsystem_table = {}
-        self._host_key_type = None
         self.server_object = None
 
     def __repr__(self):
@@ -291,13 +290,7 @@ class Transport:
         self.server_key_dict[key.get_name()] = key
 
     def get_server_key(self):
-        """The host key of the type negotiated with the client (server mode), else the first
-        one added."""
-        name = self._host_key_type
-        for key in self.server_key_dict.values():
-            if name and (key.get_name() == name or (
-                    name.startswith("rsa-sha2-") and key.get_name() == "ssh-rsa")):
-                return key
+        """The first host key added (libssh does not say which type the client chose)."""
         return next(iter(self.server_key_dict.values()), None)
 
     @staticmethod
@@ -369,9 +362,7 @@ class Transport:
 
     def _kex_finished(self, session):
         """Loop thread: the server session's key exchange is done."""
-        self._host_key_type = None
-        banner = session.client_banner
-        self.remote_version = banner or ""
+        self.remote_version = session.client_banner or ""
         self.active = True
 
     # -- authentication -------------------------------------------------------------------------
