@@ -643,3 +643,149 @@ def test_paramiko_sftp_client_against_stub_sftp_server(paramiko, pserver, sftp_r
     while stub.sessions != ["started", "ended"] and time.monotonic() < deadline:
         time.sleep(0.05)
     assert stub.sessions == ["started", "ended"]
+
+
+# -- start_server(event), a subsystem handler of one's own, global requests ---------------------
+
+def serve_one(paramiko, host_key, server, setup, flow):
+    """Accept one connection and run ``flow(transport)`` in a thread (paramiko's demo style,
+    with ``start_server(event, server)``); returns (port, results, thread)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(DEADLINE)
+    results = {}
+
+    def run():
+        try:
+            client, _ = listener.accept()
+            t = paramiko.Transport(client)
+            results["transport"] = t
+            t.add_server_key(host_key)
+            setup(t)
+            event = threading.Event()
+            t.start_server(event, server)
+            results["event"] = event.wait(DEADLINE)
+            results["active"] = t.is_active()
+            flow(t, results)
+        except Exception as exc:
+            results["error"] = exc
+        finally:
+            listener.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return listener.getsockname()[1], results, thread
+
+
+def test_start_server_event_and_own_subsystem_handler(paramiko, host_key_files, client_keys):
+    import select
+
+    host_key = paramiko.Ed25519Key(filename=str(host_key_files["ed25519"]))
+    server = make_interface(paramiko, host_key)()
+
+    class Reverser(paramiko.SubsystemHandler):
+        def __init__(self, channel, name, server, prefix):
+            super().__init__(channel, name, server)
+            self.prefix = prefix
+
+        def start_subsystem(self, name, transport, channel):
+            channel.settimeout(DEADLINE)
+            readable, _, _ = select.select([channel], [], [], DEADLINE)  # Channel.fileno()
+            seen = {"readable": readable == [channel], "ready": channel.recv_ready(),
+                    "server": self.get_server() is server, "name": name}
+            data = b""
+            while True:
+                chunk = channel.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            channel.sendall(self.prefix + data[::-1])
+            channel.send_exit_status(0)
+            seen["data"] = data
+            handled.append(seen)
+
+    handled = []
+
+    def flow(t, results):
+        results["chan"] = t.accept(DEADLINE)
+        results["user"] = t.get_username()
+        results["authenticated"] = t.is_authenticated()
+        deadline = time.monotonic() + DEADLINE
+        while t.is_active() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    port, results, thread = serve_one(
+        paramiko, host_key, server,
+        lambda t: t.set_subsystem_handler("reverse", Reverser, b"<<"), flow)
+    client = real_client(port, password=PASSWORD)
+    try:
+        chan = client.get_transport().open_session(timeout=DEADLINE)
+        chan.settimeout(DEADLINE)
+        with pytest.raises(real_paramiko.SSHException):
+            chan.invoke_subsystem("no-such-subsystem")
+        chan.close()
+        chan = client.get_transport().open_session(timeout=DEADLINE)
+        chan.settimeout(DEADLINE)
+        chan.invoke_subsystem("reverse")
+        chan.sendall(b"hello, subsystem")
+        chan.shutdown_write()
+        out = b""
+        while True:
+            chunk = chan.recv(4096)
+            if not chunk:
+                break
+            out += chunk
+        assert chan.recv_exit_status() == 0
+    finally:
+        client.close()
+    thread.join(DEADLINE)
+    assert "error" not in results, results.get("error")
+    assert results["event"] and results["active"]
+    assert out == b"<<metsysbus ,olleh"
+    assert handled == [{"readable": True, "ready": True, "server": True, "name": "reverse",
+                        "data": b"hello, subsystem"}]
+    assert results["chan"].get_transport() is results["transport"]
+    assert results["user"] == USER and results["authenticated"]
+    assert results["transport"].get_username() is None  # not active any more
+    assert results["transport"].remote_version.startswith("SSH-2.0-paramiko")
+    results["transport"].close()
+
+
+def test_port_forward_requests_reach_the_interface(paramiko, host_key_files):
+    host_key = paramiko.Ed25519Key(filename=str(host_key_files["ed25519"]))
+    base = make_interface(paramiko, host_key)
+    calls = []
+
+    class Forwarding(base):
+        def check_port_forward_request(self, address, port):
+            calls.append(("forward", address, port))
+            return 40123 if port == 0 else False
+
+        def cancel_port_forward_request(self, address, port):
+            calls.append(("cancel", address, port))
+
+    def flow(t, results):
+        deadline = time.monotonic() + DEADLINE
+        while t.is_active() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    port, results, thread = serve_one(paramiko, host_key, Forwarding(), lambda t: None, flow)
+    client = real_client(port, password=PASSWORD)
+    try:
+        t = client.get_transport()
+        assert t.request_port_forward("127.0.0.1", 0) == 40123
+        with pytest.raises(real_paramiko.SSHException):
+            t.request_port_forward("127.0.0.1", 2222)
+        t.cancel_port_forward("127.0.0.1", 40123)
+        # a global request round trip, so the cancel (which wants no reply) has arrived
+        t.request_port_forward("127.0.0.1", 1)
+    except real_paramiko.SSHException:
+        pass
+    finally:
+        client.close()
+    thread.join(DEADLINE)
+    assert "error" not in results, results.get("error")
+    assert calls == [("forward", "127.0.0.1", 0), ("forward", "127.0.0.1", 2222),
+                     ("cancel", "127.0.0.1", 40123), ("forward", "127.0.0.1", 1)]
+    results["transport"].close()

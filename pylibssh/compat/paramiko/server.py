@@ -244,6 +244,7 @@ class ServerTransport:
         si = self.server_object
         user = msg.auth_user or ""
         kind = msg.subtype
+        self.transport._username = user  # paramiko: the user of the latest request
         if kind == "none":
             result = si.check_auth_none(user)
         elif kind == "password":
@@ -269,7 +270,6 @@ class ServerTransport:
             result = si.check_auth_none(user)
         methods = _method_names(si.get_allowed_auths(user))
         if result == AUTH_SUCCESSFUL:
-            self.transport._username = user
             msg.reply_auth_success()
         elif result == AUTH_PARTIALLY_SUCCESSFUL:
             msg.reply_partial(methods=methods)

@@ -433,6 +433,9 @@ class Transport:
         return self.is_active() and self._session.authenticated
 
     def get_username(self):
+        """The user name authenticated as (or being tried); None once the transport ended."""
+        if not self.active:
+            return None
         return self._username
 
     def get_banner(self):
