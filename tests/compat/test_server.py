@@ -29,6 +29,17 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def read_to_eof(chan, stderr=False):
+    """Everything ``chan`` delivers until EOF (its timeout bounds each wait)."""
+    recv = chan.recv_stderr if stderr else chan.recv
+    data = b""
+    while True:
+        chunk = recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
 # -- the paramiko-style server under test ----------------------------------------------------------
 
 def make_interface(paramiko, allowed_key):
@@ -155,17 +166,17 @@ def make_stub_sftp(paramiko, root):
             except OSError as e:
                 return paramiko.SFTPServer.convert_errno(e.errno)
 
-        def stat(self, path):
+        def _attrs(self, fn, path):
             try:
-                return paramiko.SFTPAttributes.from_stat(os.stat(self._realpath(path)))
+                return paramiko.SFTPAttributes.from_stat(fn(self._realpath(path)))
             except OSError as e:
                 return paramiko.SFTPServer.convert_errno(e.errno)
 
+        def stat(self, path):
+            return self._attrs(os.stat, path)
+
         def lstat(self, path):
-            try:
-                return paramiko.SFTPAttributes.from_stat(os.lstat(self._realpath(path)))
-            except OSError as e:
-                return paramiko.SFTPServer.convert_errno(e.errno)
+            return self._attrs(os.lstat, path)
 
         def open(self, path, flags, attr):
             path = self._realpath(path)
@@ -193,60 +204,41 @@ def make_stub_sftp(paramiko, root):
             fobj.writefile = f
             return fobj
 
-        def remove(self, path):
+        @staticmethod
+        def _do(fn, *args):
             try:
-                os.remove(self._realpath(path))
+                fn(*args)
             except OSError as e:
                 return paramiko.SFTPServer.convert_errno(e.errno)
             return paramiko.SFTP_OK
+
+        def remove(self, path):
+            return self._do(os.remove, self._realpath(path))
 
         def rename(self, oldpath, newpath):
             oldpath, newpath = self._realpath(oldpath), self._realpath(newpath)
             if os.path.exists(newpath):
                 return paramiko.SFTP_FAILURE
-            try:
-                os.rename(oldpath, newpath)
-            except OSError as e:
-                return paramiko.SFTPServer.convert_errno(e.errno)
-            return paramiko.SFTP_OK
+            return self._do(os.rename, oldpath, newpath)
 
         def posix_rename(self, oldpath, newpath):
-            try:
-                os.rename(self._realpath(oldpath), self._realpath(newpath))
-            except OSError as e:
-                return paramiko.SFTPServer.convert_errno(e.errno)
-            return paramiko.SFTP_OK
+            return self._do(os.rename, self._realpath(oldpath), self._realpath(newpath))
 
         def mkdir(self, path, attr):
             path = self._realpath(path)
-            try:
-                os.mkdir(path)
-                if attr is not None:
-                    paramiko.SFTPServer.set_file_attr(path, attr)
-            except OSError as e:
-                return paramiko.SFTPServer.convert_errno(e.errno)
-            return paramiko.SFTP_OK
+            status = self._do(os.mkdir, path)
+            if status == paramiko.SFTP_OK and attr is not None:
+                status = self._do(paramiko.SFTPServer.set_file_attr, path, attr)
+            return status
 
         def rmdir(self, path):
-            try:
-                os.rmdir(self._realpath(path))
-            except OSError as e:
-                return paramiko.SFTPServer.convert_errno(e.errno)
-            return paramiko.SFTP_OK
+            return self._do(os.rmdir, self._realpath(path))
 
         def chattr(self, path, attr):
-            try:
-                paramiko.SFTPServer.set_file_attr(self._realpath(path), attr)
-            except OSError as e:
-                return paramiko.SFTPServer.convert_errno(e.errno)
-            return paramiko.SFTP_OK
+            return self._do(paramiko.SFTPServer.set_file_attr, self._realpath(path), attr)
 
         def symlink(self, target_path, path):
-            try:
-                os.symlink(target_path, self._realpath(path))
-            except OSError as e:
-                return paramiko.SFTPServer.convert_errno(e.errno)
-            return paramiko.SFTP_OK
+            return self._do(os.symlink, target_path, self._realpath(path))
 
         def readlink(self, path):
             try:
@@ -324,13 +316,7 @@ class PServer:
             chan.sendall_stderr(b"to stderr\n")
             chan.send_exit_status(7)
         elif command == b"upper":
-            data = b""
-            while True:
-                chunk = chan.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-            chan.sendall(data.upper())
+            chan.sendall(read_to_eof(chan).upper())
             chan.send_exit_status(0)
         else:
             chan.sendall_stderr(b"unknown command\n")
@@ -350,6 +336,17 @@ class PServer:
         chan.send(b"window %d %d\r\n" % server.window)
         chan.send_exit_status(0)
         chan.close()
+
+    def refuse_channels(self):
+        """From now on, connections get an interface whose check_channel_request refuses."""
+        base = self.interface
+
+        class NoChannels(base):
+            def __init__(self):
+                super().__init__()
+                self.kind = "no-channels"
+
+        self.interface = NoChannels
 
     def close(self):
         self.sock.close()
@@ -442,14 +439,7 @@ def test_openssh_wrong_password_is_refused(paramiko, pserver, openssh_client):
 
 
 def test_openssh_channel_refused_by_check_channel_request(paramiko, pserver, openssh_client):
-    base = pserver.interface
-
-    class NoChannels(base):
-        def __init__(self):
-            super().__init__()
-            self.kind = "no-channels"
-
-    pserver.interface = NoChannels
+    pserver.refuse_channels()
     ssh = openssh_client(pserver.port, user=USER, password=PASSWORD)
     result = ssh.ssh("both", timeout=DEADLINE * 2)
     assert result.returncode == 255  # (LogLevel=ERROR hides "open failed: administratively...")
@@ -537,14 +527,7 @@ def test_paramiko_client_keyboard_interactive_and_bad_type(paramiko, pserver):
 def test_paramiko_client_wrong_password_and_refused_channel(paramiko, pserver):
     with pytest.raises(real_paramiko.AuthenticationException):
         real_client(pserver.port, password="wrong")
-    base = pserver.interface
-
-    class NoChannels(base):
-        def __init__(self):
-            super().__init__()
-            self.kind = "no-channels"
-
-    pserver.interface = NoChannels
+    pserver.refuse_channels()
     client = real_client(pserver.port, password=PASSWORD)
     try:
         with pytest.raises(real_paramiko.ChannelException) as info:
@@ -694,12 +677,7 @@ def test_start_server_event_and_own_subsystem_handler(paramiko, host_key_files, 
             readable, _, _ = select.select([channel], [], [], DEADLINE)  # Channel.fileno()
             seen = {"readable": readable == [channel], "ready": channel.recv_ready(),
                     "server": self.get_server() is server, "name": name}
-            data = b""
-            while True:
-                chunk = channel.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
+            data = read_to_eof(channel)
             channel.sendall(self.prefix + data[::-1])
             channel.send_exit_status(0)
             seen["data"] = data
@@ -730,12 +708,7 @@ def test_start_server_event_and_own_subsystem_handler(paramiko, host_key_files, 
         chan.invoke_subsystem("reverse")
         chan.sendall(b"hello, subsystem")
         chan.shutdown_write()
-        out = b""
-        while True:
-            chunk = chan.recv(4096)
-            if not chunk:
-                break
-            out += chunk
+        out = read_to_eof(chan)
         assert chan.recv_exit_status() == 0
     finally:
         client.close()
