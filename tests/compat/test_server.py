@@ -10,6 +10,7 @@ import hashlib
 import os
 import socket
 import stat
+import subprocess
 import threading
 import time
 
@@ -105,6 +106,7 @@ def make_interface(paramiko, allowed_key):
         def check_channel_pty_request(self, channel, term, width, height, pixelwidth,
                                       pixelheight, modes):
             self.pty = (term, width, height)
+            self.modes = modes
             return True
 
         def check_channel_window_change_request(self, channel, width, height, pixelwidth,
@@ -330,10 +332,11 @@ class PServer:
         f = chan.makefile("rb")
         line = f.readline().strip()
         chan.send(b"you said " + line + b"\r\n")
-        deadline = time.monotonic() + DEADLINE
-        while server.window is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        chan.send(b"window %d %d\r\n" % server.window)
+        if f.readline().strip() == b"resize?":  # the client resized before asking
+            deadline = time.monotonic() + DEADLINE
+            while server.window is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            chan.send(b"window %d %d\r\n" % server.window)
         chan.send_exit_status(0)
         chan.close()
 
@@ -408,6 +411,21 @@ def test_openssh_stdin_reaches_the_server_and_eof_ends_it(paramiko, pserver, ope
     assert sha256(result.stdout) == sha256(data.upper())
 
 
+def test_openssh_shell_with_pty(paramiko, pserver, openssh_client):
+    ssh = openssh_client(pserver.port, user=USER, password=PASSWORD)
+    result = subprocess.run(
+        ["ssh", "-tt", *ssh.options(), f"{USER}@127.0.0.1"], input=b"hello there\nbye\n",
+        capture_output=True, timeout=DEADLINE * 2, env={**ssh.env(), "TERM": "vt220"})
+    assert result.returncode == 0, result.stderr
+    assert b"welcome\r\n" in result.stdout
+    assert b"you said hello there\r\n" in result.stdout
+    server = pserver.interfaces[0]
+    assert server.kind == "shell"
+    assert server.pty[0] == b"vt220"
+    assert isinstance(server.pty[1], int) and isinstance(server.pty[2], int)
+    assert isinstance(server.modes, bytes)
+
+
 def test_openssh_publickey_accepts_one_key_and_rejects_another(paramiko, pserver,
                                                                openssh_client, client_keys):
     good = openssh_client(pserver.port, user=USER, identity=client_keys["ed25519"])
@@ -474,6 +492,7 @@ def test_paramiko_client_shell_with_pty_and_window_change(paramiko, pserver):
         chan.sendall(b"hello there\n")
         assert f.readline() == b"you said hello there\r\n"
         chan.resize_pty(120, 40)
+        chan.sendall(b"resize?\n")
         assert f.readline() == b"window 120 40\r\n"
         assert chan.recv_exit_status() == 0
     finally:

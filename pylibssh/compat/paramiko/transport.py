@@ -354,9 +354,10 @@ class Transport:
             self._server_mode.attach(session, event)
         if event is not None:
             return
-        self._loop.wait_for(lambda: self.active or session.closed,
+        mode = self._server_mode
+        self._loop.wait_for(lambda: mode.kex_done or session.closed,
                             max(self.handshake_timeout or 0, 60))
-        if not self.active:
+        if not mode.kex_done:  # (a client may also have come and gone since: not an error)
             self.close()
             raise SSHException("Negotiation failed.")
 
