@@ -1,4 +1,6 @@
-"""paramiko.Transport as client code uses it, over a pylibssh :class:`ClientSession`.
+"""paramiko.Transport over a pylibssh :class:`ClientSession`, or in server mode
+(:meth:`Transport.start_server`) over a :class:`~pylibssh.server.ServerSession` of a
+:class:`~pylibssh.server.Server` made for the transport (the glue is in ``server.py``).
 
 Like paramiko's Transport, each one has a thread: here it runs the session's pylibssh
 :class:`~pylibssh.loop.Loop`, so channels make progress (and ``select`` on ``Channel.fileno()``
