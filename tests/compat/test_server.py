@@ -320,6 +320,13 @@ class PServer:
         elif command == b"upper":
             chan.sendall(read_to_eof(chan).upper())
             chan.send_exit_status(0)
+        elif command == b"digest-then-stream":  # reads everything, then writes a lot
+            digest = hashlib.sha256(read_to_eof(chan)).hexdigest().encode()
+            block = bytes(range(256)) * 256  # 64 KiB
+            chan.sendall(digest + b"\n")
+            for _ in range(160):  # 10 MiB
+                chan.sendall(block)
+            chan.send_exit_status(0)
         else:
             chan.sendall_stderr(b"unknown command\n")
             chan.send_exit_status(127)
@@ -409,6 +416,16 @@ def test_openssh_stdin_reaches_the_server_and_eof_ends_it(paramiko, pserver, ope
     result = ssh.ssh("upper", input=data, timeout=DEADLINE * 2)
     assert result.returncode == 0, result.stderr
     assert sha256(result.stdout) == sha256(data.upper())
+
+
+def test_openssh_large_streams_both_ways(paramiko, pserver, openssh_client):
+    ssh = openssh_client(pserver.port, user=USER, password=PASSWORD)
+    data = os.urandom(12 << 20)  # more than the server channel buffers before pausing
+    result = ssh.ssh("digest-then-stream", input=data, timeout=DEADLINE * 4)
+    assert result.returncode == 0, result.stderr
+    first, _, rest = result.stdout.partition(b"\n")
+    assert first.decode() == sha256(data)
+    assert sha256(rest) == sha256(bytes(range(256)) * 256 * 160)
 
 
 def test_openssh_shell_with_pty(paramiko, pserver, openssh_client):
@@ -560,7 +577,7 @@ def test_paramiko_client_wrong_password_and_refused_channel(paramiko, pserver):
 
 def test_openssh_sftp_against_stub_sftp_server(paramiko, pserver, openssh_client, sftp_root,
                                                tmp_path, client_keys):
-    payload = os.urandom(300_000)
+    payload = os.urandom(3_000_000)
     local = tmp_path / "local.bin"
     local.write_bytes(payload)
     back = tmp_path / "back.bin"
@@ -589,7 +606,7 @@ def test_openssh_sftp_against_stub_sftp_server(paramiko, pserver, openssh_client
     moved = sftp_root / "sub" / "moved.bin"
     assert sha256(moved.read_bytes()) == sha256(payload)
     assert not (sftp_root / "up.bin").exists()
-    assert "moved.bin" in out and "300000" in out  # ls -l's long name
+    assert "moved.bin" in out and "3000000" in out  # ls -l's long name
     assert all(f"many-{i:02d}" in out for i in range(40))
     assert (tmp_path / "existing.txt").read_bytes() == b"already here\n"
     assert not (sftp_root / "many-00").exists()
