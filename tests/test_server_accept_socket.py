@@ -148,6 +148,36 @@ def test_session_event_decides_on_session_channels(make_server):
     assert opens == ["session", "session"]  # accepted via `session`: no `channel` event
 
 
+def test_send_banner_before_authentication(make_server):
+    rs = make_server()
+    errors = []
+
+    @rs.server.on("connection")
+    def on_connection(session):
+        @session.once("auth")
+        def first(msg):
+            session.send_banner("welcome to the test\n")  # before the first reply
+
+        @session.on("auth")
+        def on_auth(msg):
+            if msg.subtype == "password" and msg.auth_password == PASSWORD:
+                msg.reply_auth_success()
+                try:
+                    session.send_banner("too late")
+                except pylibssh.errors.ProtocolError as exc:
+                    errors.append(exc)
+            else:
+                msg.reply_default()
+
+    rs.start()
+    client = paramiko_client(rs.port, password=PASSWORD)
+    try:
+        assert client.get_transport().get_banner() == b"welcome to the test\n"
+    finally:
+        client.close()
+    assert len(errors) == 1
+
+
 def test_failure_lists_methods_for_this_reply_only(make_server):
     rs = make_server(auth_methods=["password", "publickey", "none"])
     password_and_exec(rs, methods_for=lambda user: ["publickey"] if user == "keys-only"

@@ -303,6 +303,24 @@ class ServerSession(LoopSession):
             log.debug("%r: keyboard-interactive prompts sent to %r", self, msg.auth_user)
 
     @locked
+    def send_banner(self, text: str) -> None:
+        """Send the client a banner (SSH_MSG_USERAUTH_BANNER: clients show it before they log
+        in), e.g. from the first ``auth`` listener call. Only before authentication succeeds."""
+        self._check_open()
+        if self.authenticated:
+            raise ProtocolError("a banner can only be sent before authentication succeeds")
+        banner = lib.ssh_string_from_char(str(text).encode("utf-8"))
+        if banner == NULL:
+            raise MemoryError("ssh_string_from_char failed")
+        try:
+            rc = lib.ssh_send_issue_banner(self._s, banner)
+        finally:
+            lib.ssh_string_free(banner)
+        if rc == lib.SSH_ERROR:
+            raise error_from(self._s, "sending the banner", ProtocolError)
+        self.kick()
+
+    @locked
     def set_auth_methods(self, methods) -> None:
         """The authentication methods offered to this client from now on, e.g.
         ``["publickey", "password", "keyboard-interactive"]``."""

@@ -118,6 +118,9 @@ def make_interface(paramiko, allowed_key):
             self.env[name] = value
             return name == b"GREETING"
 
+        def get_banner(self):
+            return ("Authorized use only.\r\n", "en-US")
+
         def check_channel_subsystem_request(self, channel, name):
             self.kind = "subsystem"
             self.event.set()
@@ -492,6 +495,7 @@ def test_paramiko_client_exec_and_env(paramiko, pserver):
         assert stdout.read() == b"to stdout\n"
         assert stderr.read() == b"to stderr\n"
         assert stdout.channel.recv_exit_status() == 7
+        assert client.get_transport().get_banner() == b"Authorized use only.\r\n"
     finally:
         client.close()
     assert pserver.interfaces[0].env == {b"GREETING": b"hi"}

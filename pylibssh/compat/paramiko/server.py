@@ -211,6 +211,7 @@ class ServerTransport:
         self.session = None
         self.kex_done = False
         self.accepted = []  # channels waiting for Transport.accept
+        self.banner_sent = False
         self.subsystems = {}
 
     # -- setting up (caller's thread, then the loop) ---------------------------------------------
@@ -242,6 +243,11 @@ class ServerTransport:
 
     def _on_auth(self, msg):
         si = self.server_object
+        if not self.banner_sent:  # paramiko sends get_banner()'s text as auth begins
+            self.banner_sent = True
+            banner = (si.get_banner() or (None, None))[0]
+            if banner:
+                msg.session.send_banner(banner)
         user = msg.auth_user or ""
         kind = msg.subtype
         self.transport._username = user  # paramiko: the user of the latest request
