@@ -802,3 +802,91 @@ def test_port_forward_requests_reach_the_interface(paramiko, host_key_files):
     assert calls == [("forward", "127.0.0.1", 0), ("forward", "127.0.0.1", 2222),
                      ("cancel", "127.0.0.1", 40123), ("forward", "127.0.0.1", 1)]
     results["transport"].close()
+
+
+# -- paramiko's demos/demo_server.py, step by step -----------------------------------------------
+
+def test_demo_server_flow(paramiko, host_key_files, client_keys, openssh_client):
+    host_key = paramiko.Ed25519Key(filename=str(host_key_files["ed25519"]))
+    good_pub_key = paramiko.Ed25519Key(filename=str(client_keys["ed25519"]))
+
+    class Server(paramiko.ServerInterface):
+        def __init__(self):
+            self.event = threading.Event()
+
+        def check_channel_request(self, kind, chanid):
+            if kind == "session":
+                return paramiko.OPEN_SUCCEEDED
+            return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+
+        def check_auth_password(self, username, password):
+            if (username == "robey") and (password == "foo"):
+                return paramiko.AUTH_SUCCESSFUL
+            return paramiko.AUTH_FAILED
+
+        def check_auth_publickey(self, username, key):
+            if (username == "robey") and (key == good_pub_key):
+                return paramiko.AUTH_SUCCESSFUL
+            return paramiko.AUTH_FAILED
+
+        def enable_auth_gssapi(self):
+            return True
+
+        def get_allowed_auths(self, username):
+            return "gssapi-keyex,gssapi-with-mic,password,publickey"
+
+        def check_channel_shell_request(self, channel):
+            self.event.set()
+            return True
+
+        def check_channel_pty_request(self, channel, term, width, height, pixelwidth,
+                                      pixelheight, modes):
+            return True
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(100)
+    sock.settimeout(DEADLINE)
+    said = []
+
+    def demo():
+        client, addr = sock.accept()
+        t = paramiko.Transport(client)  # (paramiko 5 dropped the demo's GSS-API calls)
+        t.load_server_moduli()
+        t.add_server_key(host_key)
+        server = Server()
+        t.start_server(server=server)
+        chan = t.accept(20)
+        said.append(("accepted", chan is not None))
+        server.event.wait(10)
+        said.append(("shell", server.event.is_set()))
+        chan.send("\r\n\r\nWelcome to my dorky little BBS!\r\n\r\n")
+        chan.send("Username: ")
+        f = chan.makefile("rU")
+        username = f.readline().strip("\r\n")
+        said.append(("username", username))
+        chan.send("\r\nI don't like you, " + username + ".\r\n")
+        chan.close()
+        time.sleep(0.2)
+        t.close()
+
+    def run():
+        try:
+            demo()
+        except Exception as exc:  # recorded: asserted below
+            said.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        ssh = openssh_client(sock.getsockname()[1], user="robey", password="foo")
+        result = subprocess.run(["ssh", "-tt", *ssh.options(), "robey@127.0.0.1"],
+                                input=b"dave\r", capture_output=True, timeout=DEADLINE * 2,
+                                env=ssh.env())
+        thread.join(DEADLINE)
+    finally:
+        sock.close()
+    assert b"Welcome to my dorky little BBS!" in result.stdout, result.stderr
+    assert b"I don't like you, dave." in result.stdout
+    assert said == [("accepted", True), ("shell", True), ("username", "dave")]
