@@ -688,6 +688,7 @@ def serve_one(paramiko, host_key, server, setup, flow):
             setup(t)
             event = threading.Event()
             t.start_server(event, server)
+            results["active while negotiating"] = t.is_active()
             results["event"] = event.wait(DEADLINE)
             results["active"] = t.is_active()
             flow(t, results)
@@ -754,7 +755,7 @@ def test_start_server_event_and_own_subsystem_handler(paramiko, host_key_files, 
         client.close()
     thread.join(DEADLINE)
     assert "error" not in results, results.get("error")
-    assert results["event"] and results["active"]
+    assert results["active while negotiating"] and results["event"] and results["active"]
     assert out == b"<<metsysbus ,olleh"
     assert handled == [{"readable": True, "ready": True, "server": True, "name": "reverse",
                         "data": b"hello, subsystem"}]

@@ -354,6 +354,7 @@ class Transport:
             session = self._server.accept_socket(sock, peer)
             self._session = session
             self._server_mode.attach(session, event)
+            self.active = True  # as paramiko: active while negotiating, until it fails
         if event is not None:
             return
         mode = self._server_mode
@@ -456,6 +457,8 @@ class Transport:
         return gp()
 
     def set_keepalive(self, interval):
+        if self._server_mode is not None:
+            return  # server mode: not sent (see docs/compat-paramiko.md)
         # paramiko's keepalive never drops the connection: a huge miss count
         self._session.start_keepalive(float(interval), 1 << 30) if interval else \
             self._session.start_keepalive(0, 0)
@@ -495,6 +498,9 @@ class Transport:
                      max_packet_size=None, timeout=None):
         if not self.is_active():
             raise SSHException("SSH session not active")
+        if self._server_mode is not None:
+            raise SSHException("opening channels in server mode is not supported by "
+                               "pylibssh.compat.paramiko")
         t = timeout if timeout is not None else self.channel_timeout
         try:
             ch = self._run(open_channel_gen(self._session, kind, dest_addr, src_addr),
