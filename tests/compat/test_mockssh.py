@@ -112,3 +112,23 @@ def test_real_paramiko_client_exec_and_sftp_through_mockssh(paramiko, server, us
         sftp.close()
     finally:
         client.close()
+
+
+def test_threads_end_with_their_connections(paramiko, server, user_key, openssh_client):
+    """mockssh never closes its transports: the transport's thread must end with the
+    connection, as paramiko's does, or every connection would leave one behind."""
+    import threading
+    import time
+
+    ssh = openssh_client(server.port, user=USER, identity=user_key)
+    assert ssh.ssh("true", timeout=DEADLINE * 2).returncode == 0  # warm up (imports, keys)
+    deadline = time.monotonic() + DEADLINE
+    while threading.active_count() > 2 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the main thread and mockssh's accept loop
+    before = threading.active_count()
+    for _ in range(5):
+        assert ssh.ssh("true", timeout=DEADLINE * 2).returncode == 0
+    deadline = time.monotonic() + DEADLINE
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() <= before, threading.enumerate()

@@ -235,6 +235,8 @@ class ServerTransport:
             self.transport.active = False
             if event is not None:
                 event.set()
+            # as paramiko's transport thread, the loop's ends with the connection
+            session.loop.call_soon(self.transport._server_ended)
 
         session.server.on("connection", on_connection)
         session.on("close", on_close)

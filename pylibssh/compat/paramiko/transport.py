@@ -364,6 +364,13 @@ class Transport:
             self.close()
             raise SSHException("Negotiation failed.")
 
+    def _server_ended(self):
+        """Loop thread: the client is gone; free the server and end the loop's thread (calls
+        made later drive the loop themselves; close() releases the rest)."""
+        if self._server is not None:
+            self._server.close()
+        self._loop.stop()
+
     def _kex_finished(self, session):
         """Loop thread: the server session's key exchange is done."""
         self.remote_version = session.client_banner or ""
