@@ -3,7 +3,8 @@
 ``create_server`` -> :class:`Server` (events ``ready``, ``connection``, ``close``) ->
 :class:`ServerSession` (``auth``, ``channel``, ``session``, ``close``, ``error``) ->
 :class:`ServerChannel` (``exec``, ``shell``, ``pty``, ``env``, ``windowchange``, ``subsystem``,
-``signal``, ``data``, ``end``, ``close``). Requests arrive as messages with ``reply_*`` methods (``messages.py``).
+``signal``, ``data``, ``end``, ``close``). Requests arrive as messages with ``reply_*`` methods
+(``messages.py``).
 Forwarding: ``forwarding.py`` (the requests and the channels the server opens),
 ``forwarders.py`` (ready-made handlers that connect and listen), ``pylibssh.bridge`` (the copy
 between a channel and a socket).

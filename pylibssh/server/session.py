@@ -111,7 +111,7 @@ class SessionOpenMessage(ChannelOpenMessage):
             err = error_from(session._s, "accepting the channel", ChannelError)
             self._sent(lib.SSH_ERROR, "accept")
             raise err
-        channel = session._new_session_channel(c_channel)  # type: ignore[attr-defined]
+        channel = session._new_session_channel(c_channel)
         self._sent(lib.SSH_OK, "accept")
         return channel
 
