@@ -891,3 +891,71 @@ def test_demo_server_flow(paramiko, host_key_files, client_keys, openssh_client)
     assert b"Welcome to my dorky little BBS!" in result.stdout, result.stderr
     assert b"I don't like you, dave." in result.stdout
     assert said == [("accepted", True), ("shell", True), ("username", "dave")]
+
+
+# -- direct-tcpip channels (what ``ssh -W`` / ``-L`` and paramiko's open_channel ask for) --------
+
+def direct_tcpip_server(paramiko, host_key_files):
+    """A server whose check_channel_direct_tcpip_request allows one destination; the channel
+    that accept() returns for it is served as an upper-casing echo."""
+    host_key = paramiko.Ed25519Key(filename=str(host_key_files["ed25519"]))
+    base = make_interface(paramiko, host_key)
+    asked = []
+
+    class Tunnels(base):
+        def check_channel_direct_tcpip_request(self, chanid, origin, destination):
+            asked.append((origin[0], destination))
+            if destination == ("echo.invalid", 7):
+                return paramiko.OPEN_SUCCEEDED
+            return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+
+    def flow(t, results):
+        chan = t.accept(DEADLINE)
+        chan.settimeout(DEADLINE)
+        chan.sendall(read_to_eof(chan).upper())
+        chan.close()
+        deadline = time.monotonic() + DEADLINE
+        while t.is_active() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    port, results, thread = serve_one(paramiko, host_key, Tunnels(), lambda t: None, flow)
+    return port, results, thread, asked
+
+
+def test_direct_tcpip_with_paramiko_client(paramiko, host_key_files):
+    port, results, thread, asked = direct_tcpip_server(paramiko, host_key_files)
+    client = real_client(port, password=PASSWORD)
+    try:
+        t = client.get_transport()
+        with pytest.raises(real_paramiko.ChannelException) as info:
+            t.open_channel("direct-tcpip", ("elsewhere.invalid", 80), ("127.0.0.1", 4000),
+                           timeout=DEADLINE)
+        assert info.value.code == real_paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+        chan = t.open_channel("direct-tcpip", ("echo.invalid", 7), ("127.0.0.1", 4001),
+                              timeout=DEADLINE)
+        chan.settimeout(DEADLINE)
+        chan.sendall(b"through the tunnel")
+        chan.shutdown_write()
+        assert read_to_eof(chan) == b"THROUGH THE TUNNEL"
+    finally:
+        client.close()
+    thread.join(DEADLINE)
+    assert "error" not in results, results.get("error")
+    assert asked == [("127.0.0.1", ("elsewhere.invalid", 80)),
+                     ("127.0.0.1", ("echo.invalid", 7))]
+    results["transport"].close()
+
+
+def test_direct_tcpip_with_openssh_stdio_forwarding(paramiko, host_key_files, openssh_client):
+    port, results, thread, asked = direct_tcpip_server(paramiko, host_key_files)
+    ssh = openssh_client(port, user=USER, password=PASSWORD)
+    data = os.urandom(300_000)
+    result = subprocess.run(["ssh", "-W", "echo.invalid:7", *ssh.options(), f"{USER}@127.0.0.1"],
+                            input=data, capture_output=True, timeout=DEADLINE * 2,
+                            env=ssh.env())
+    thread.join(DEADLINE)
+    assert "error" not in results, results.get("error")
+    assert result.returncode == 0, result.stderr
+    assert sha256(result.stdout) == sha256(data.upper())
+    assert [d for _o, d in asked] == [("echo.invalid", 7)]
+    results["transport"].close()

@@ -10,7 +10,8 @@ that runs them on pylibssh's server (:mod:`pylibssh.server`).
   it returns AUTH_FAILED, then for the signed request, which pylibssh verified first) /
   ``check_auth_interactive`` and ``check_auth_interactive_response`` (an ``InteractiveQuery``
   sends prompts). Failures and partial successes list ``get_allowed_auths(username)``.
-* session-channel opens (the session's ``session`` event) -> ``check_channel_request``; accepted
+* session-channel opens (the session's ``session`` event) -> ``check_channel_request``, and
+  ``direct-tcpip`` opens (``tcpip``) -> ``check_channel_direct_tcpip_request``; accepted
   channels wait for :meth:`Transport.accept`.
 * channel requests -> ``check_channel_pty_request``, ``..._shell_...``, ``..._exec_...``,
   ``..._env_...``, ``..._window_change_...``, ``..._subsystem_...`` (by default: the handler
@@ -26,7 +27,9 @@ import logging
 import os
 import threading
 
+from ..._binding import NULL, lib
 from ...server.channel import ServerChannel
+from ...server.forwarding import ForwardChannel
 from ...server.messages import method_bit
 from .channel import Channel, _Chan
 from .common import (
@@ -189,6 +192,34 @@ class _ServerChan(_Chan, ServerChannel):
     subsystem_request = None  # the subsystem request being checked (SFTPServer takes it)
 
 
+class _ForwardBase(ForwardChannel):
+    """A ``direct-tcpip`` ForwardChannel with the constructor the compat chain calls."""
+
+    def __init__(self, session, c_channel):
+        super().__init__(session, c_channel, "direct-tcpip", {})
+
+
+class _DirectChan(_Chan, _ForwardBase):
+    """A ``direct-tcpip`` channel the client opened, buffered like the session channels."""
+
+    compat: Channel | None = None
+
+
+def _accept_direct(msg):
+    """``ChannelOpenMessage.accept()`` with the channel made a :class:`_DirectChan`."""
+    with msg._loop.lock:
+        if not msg._begin_reply():
+            return None
+        c_channel = lib.ssh_message_channel_request_open_reply_accept(msg._msg)
+        if c_channel == NULL:
+            msg._sent(lib.SSH_ERROR, "accept")
+            return None
+        ch = _DirectChan(msg.session, c_channel)
+        ch.info = msg.info
+        msg._sent(lib.SSH_OK, "accept")
+        return ch
+
+
 def _method_names(text):
     """``get_allowed_auths``' comma-separated text -> the names pylibssh knows (None: none)."""
     names = [n.strip() for n in str(text or "").split(",") if n.strip()]
@@ -226,6 +257,7 @@ class ServerTransport:
             s.channel_class = _ServerChan
             s.on("auth", self._on_auth)
             s.on("session", self._on_session_open)
+            s.on("tcpip", self._on_direct_tcpip)
             s.on("request", self._on_global_request)
             self.transport._kex_finished(s)
             if event is not None:
@@ -293,12 +325,29 @@ class ServerTransport:
             msg.reject(int(reason) if reason else OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED)
             return
         ch = msg.accept()
-        channel = Channel(chanid, self.transport, ch)
-        ch.compat = channel
-        self.transport._channels[chanid] = channel
+        channel = self._register(chanid, ch)
         for event in ("pty", "shell", "exec", "env", "subsystem", "windowchange", "x11"):
             ch.on(event, self._request_handler(channel, event))
         self.accepted.append(channel)
+
+    def _on_direct_tcpip(self, msg):
+        chanid = next(_ids)
+        origin = (msg.src_ip, msg.src_port)
+        reason = self.server_object.check_channel_direct_tcpip_request(
+            chanid, origin, (msg.dest_ip, msg.dest_port))
+        if reason != OPEN_SUCCEEDED:
+            msg.reject(int(reason) if reason else OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED)
+            return
+        ch = _accept_direct(msg)
+        if ch is None:
+            return
+        self.accepted.append(self._register(chanid, ch))
+
+    def _register(self, chanid, ch):
+        channel = Channel(chanid, self.transport, ch)
+        ch.compat = channel
+        self.transport._channels[chanid] = channel
+        return channel
 
     def _request_handler(self, channel, event):
         si = self.server_object
