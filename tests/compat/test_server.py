@@ -959,3 +959,56 @@ def test_direct_tcpip_with_openssh_stdio_forwarding(paramiko, host_key_files, op
     assert sha256(result.stdout) == sha256(data.upper())
     assert [d for _o, d in asked] == [("echo.invalid", 7)]
     results["transport"].close()
+
+
+def test_open_forwarded_tcpip_channel_to_a_paramiko_client(paramiko, host_key_files):
+    host_key = paramiko.Ed25519Key(filename=str(host_key_files["ed25519"]))
+    base = make_interface(paramiko, host_key)
+    forwards = []
+
+    class Forwarding(base):
+        def check_port_forward_request(self, address, port):
+            forwards.append((address, port))
+            return 40123
+
+    def flow(t, results):
+        deadline = time.monotonic() + DEADLINE
+        while not forwards and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # a connection arrived on the forwarded port: hand it to the client
+        chan = t.open_forwarded_tcpip_channel(("10.1.2.3", 5555), ("127.0.0.1", 40123))
+        chan.settimeout(DEADLINE)
+        chan.sendall(b"ping from the server")
+        chan.shutdown_write()
+        results["reply"] = read_to_eof(chan)
+        chan.close()
+        while t.is_active() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    port, results, thread = serve_one(paramiko, host_key, Forwarding(), lambda t: None, flow)
+    got = []
+
+    def echo(chan):
+        chan.settimeout(DEADLINE)
+        chan.sendall(read_to_eof(chan).upper())
+        chan.close()
+
+    def handler(chan, origin, server):  # runs on paramiko's transport thread: do not block it
+        got.append((origin, server))
+        threading.Thread(target=echo, args=(chan,), daemon=True).start()
+
+    client = real_client(port, password=PASSWORD)
+    try:
+        assert client.get_transport().request_port_forward("127.0.0.1", 0, handler) == 40123
+        deadline = time.monotonic() + DEADLINE
+        while "reply" not in results and "error" not in results and \
+                time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        client.close()
+    thread.join(DEADLINE)
+    assert "error" not in results, results.get("error")
+    assert results["reply"] == b"PING FROM THE SERVER"
+    assert forwards == [("127.0.0.1", 0)]
+    assert got == [(("10.1.2.3", 5555), ("127.0.0.1", 40123))]
+    results["transport"].close()

@@ -29,9 +29,9 @@ import threading
 
 from ..._binding import NULL, lib
 from ...server.channel import ServerChannel
-from ...server.forwarding import ForwardChannel
+from ...server.forwarding import ForwardChannel, OutgoingChannel, forwarded_tcpip_opener
 from ...server.messages import method_bit
-from .channel import Channel, _Chan
+from .channel import Channel, _Chan, channel_exception
 from .common import (
     AUTH_FAILED,
     AUTH_PARTIALLY_SUCCESSFUL,
@@ -40,6 +40,7 @@ from .common import (
     OPEN_SUCCEEDED,
 )
 from .pkey import key_from_pylibssh
+from .ssh_exception import SSHException
 
 __all__ = ["ServerInterface", "SubsystemHandler", "InteractiveQuery"]
 
@@ -220,6 +221,26 @@ def _accept_direct(msg):
         return ch
 
 
+class _OutBase(OutgoingChannel):
+    """An OutgoingChannel with the constructor the compat chain calls (the arguments of the
+    open were stored on the channel first)."""
+
+    def __init__(self, session, _c_channel):
+        kind, info, callback = self._opening
+        super().__init__(session, kind, info, callback)
+
+
+class _OutChan(_Chan, _OutBase):
+    """A channel this server opens to the client (``forwarded-tcpip``), buffered like the
+    others; writes wait until the client confirmed it."""
+
+    compat: Channel | None = None
+
+    def __init__(self, session, kind, info, callback):
+        self._opening = (kind, info, callback)
+        super().__init__(session, None)
+
+
 def _method_names(text):
     """``get_allowed_auths``' comma-separated text -> the names pylibssh knows (None: none)."""
     names = [n.strip() for n in str(text or "").split(",") if n.strip()]
@@ -342,6 +363,30 @@ class ServerTransport:
         if ch is None:
             return
         self.accepted.append(self._register(chanid, ch))
+
+    def open_forwarded(self, src_addr, dest_addr, timeout):
+        """Caller's thread: open a ``forwarded-tcpip`` channel to the client for a connection
+        from ``src_addr`` to the forwarded ``dest_addr``; the compat Channel once confirmed."""
+        session = self.session
+        loop = session.loop
+        outcome = []
+        with loop.lock:
+            if session.closed or not session.authenticated:
+                raise SSHException("SSH session not active")
+            info = {"bound_addr": dest_addr[0], "bound_port": dest_addr[1],
+                    "remote_addr": src_addr[0], "remote_port": src_addr[1]}
+            ch = _OutChan(session, "forwarded-tcpip", info, lambda err, _ch: outcome.append(err))
+            ch._start(forwarded_tcpip_opener(str(dest_addr[0]), int(dest_addr[1]),
+                                             str(src_addr[0]), int(src_addr[1])))
+        loop.wakeup()
+        if not loop.wait_for(lambda: bool(outcome) or session.closed, timeout):
+            with loop.lock:
+                ch.close()
+            raise SSHException("Timeout opening channel.")
+        if not outcome or outcome[0] is not None:
+            raise channel_exception(outcome[0]) if outcome and outcome[0] else \
+                SSHException("SSH session not active")
+        return self._register(next(_ids), ch)
 
     def _register(self, chanid, ch):
         channel = Channel(chanid, self.transport, ch)

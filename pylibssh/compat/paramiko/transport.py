@@ -505,10 +505,12 @@ class Transport:
                      max_packet_size=None, timeout=None):
         if not self.is_active():
             raise SSHException("SSH session not active")
-        if self._server_mode is not None:
-            raise SSHException("opening channels in server mode is not supported by "
-                               "pylibssh.compat.paramiko")
         t = timeout if timeout is not None else self.channel_timeout
+        if self._server_mode is not None:
+            if kind != "forwarded-tcpip":
+                raise SSHException(f"opening {kind!r} channels in server mode is not supported "
+                                   "by pylibssh.compat.paramiko")
+            return self._server_mode.open_forwarded(src_addr, dest_addr, t)
         try:
             ch = self._run(open_channel_gen(self._session, kind, dest_addr, src_addr),
                            f"opening a {kind} channel", t)
@@ -519,6 +521,11 @@ class Transport:
         except SSHError as exc:
             raise SSHException(str(exc)) from exc
         return self._register(ch)
+
+    def open_forwarded_tcpip_channel(self, src_addr, dest_addr):
+        """Server mode: a ``forwarded-tcpip`` channel to the client, for a connection from
+        ``src_addr`` to ``dest_addr`` (an address the client asked to forward)."""
+        return self.open_channel("forwarded-tcpip", dest_addr, src_addr)
 
     def open_sftp_client(self):
         from .sftp_client import SFTPClient
