@@ -30,6 +30,13 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def until_client_leaves(t):
+    """Wait (at most DEADLINE) while the transport is active."""
+    deadline = time.monotonic() + DEADLINE
+    while t.is_active() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def read_to_eof(chan, stderr=False):
     """Everything ``chan`` delivers until EOF (its timeout bounds each wait)."""
     recv = chan.recv_stderr if stderr else chan.recv
@@ -307,10 +314,7 @@ class PServer:
                 self._exec(chan, server.command)
             elif server.kind == "shell":
                 self._shell(chan, server)
-            # subsystem: the handler thread serves; wait for the client to leave
-            deadline = time.monotonic() + DEADLINE
-            while t.is_active() and time.monotonic() < deadline:
-                time.sleep(0.05)
+            until_client_leaves(t)  # (a subsystem's handler thread serves meanwhile)
         except Exception as exc:  # recorded: the test asserts there are none
             self.errors.append(exc)
 
@@ -670,6 +674,11 @@ def test_paramiko_sftp_client_against_stub_sftp_server(paramiko, pserver, sftp_r
 
 # -- start_server(event), a subsystem handler of one's own, global requests ---------------------
 
+def host_key_and_interface(paramiko, host_key_files):
+    host_key = paramiko.Ed25519Key(filename=str(host_key_files["ed25519"]))
+    return host_key, make_interface(paramiko, host_key)
+
+
 def serve_one(paramiko, host_key, server, setup, flow):
     """Accept one connection and run ``flow(transport)`` in a thread (paramiko's demo style,
     with ``start_server(event, server)``); returns (port, results, thread)."""
@@ -730,9 +739,7 @@ def test_start_server_event_and_own_subsystem_handler(paramiko, host_key_files, 
         results["chan"] = t.accept(DEADLINE)
         results["user"] = t.get_username()
         results["authenticated"] = t.is_authenticated()
-        deadline = time.monotonic() + DEADLINE
-        while t.is_active() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        until_client_leaves(t)
 
     port, results, thread = serve_one(
         paramiko, host_key, server,
@@ -767,8 +774,7 @@ def test_start_server_event_and_own_subsystem_handler(paramiko, host_key_files, 
 
 
 def test_port_forward_requests_reach_the_interface(paramiko, host_key_files):
-    host_key = paramiko.Ed25519Key(filename=str(host_key_files["ed25519"]))
-    base = make_interface(paramiko, host_key)
+    host_key, base = host_key_and_interface(paramiko, host_key_files)
     calls = []
 
     class Forwarding(base):
@@ -780,9 +786,7 @@ def test_port_forward_requests_reach_the_interface(paramiko, host_key_files):
             calls.append(("cancel", address, port))
 
     def flow(t, results):
-        deadline = time.monotonic() + DEADLINE
-        while t.is_active() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        until_client_leaves(t)
 
     port, results, thread = serve_one(paramiko, host_key, Forwarding(), lambda t: None, flow)
     client = real_client(port, password=PASSWORD)
@@ -898,8 +902,7 @@ def test_demo_server_flow(paramiko, host_key_files, client_keys, openssh_client)
 def direct_tcpip_server(paramiko, host_key_files):
     """A server whose check_channel_direct_tcpip_request allows one destination; the channel
     that accept() returns for it is served as an upper-casing echo."""
-    host_key = paramiko.Ed25519Key(filename=str(host_key_files["ed25519"]))
-    base = make_interface(paramiko, host_key)
+    host_key, base = host_key_and_interface(paramiko, host_key_files)
     asked = []
 
     class Tunnels(base):
@@ -914,9 +917,7 @@ def direct_tcpip_server(paramiko, host_key_files):
         chan.settimeout(DEADLINE)
         chan.sendall(read_to_eof(chan).upper())
         chan.close()
-        deadline = time.monotonic() + DEADLINE
-        while t.is_active() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        until_client_leaves(t)
 
     port, results, thread = serve_one(paramiko, host_key, Tunnels(), lambda t: None, flow)
     return port, results, thread, asked
@@ -962,8 +963,7 @@ def test_direct_tcpip_with_openssh_stdio_forwarding(paramiko, host_key_files, op
 
 
 def test_open_forwarded_tcpip_channel_to_a_paramiko_client(paramiko, host_key_files):
-    host_key = paramiko.Ed25519Key(filename=str(host_key_files["ed25519"]))
-    base = make_interface(paramiko, host_key)
+    host_key, base = host_key_and_interface(paramiko, host_key_files)
     forwards = []
 
     class Forwarding(base):
@@ -982,8 +982,7 @@ def test_open_forwarded_tcpip_channel_to_a_paramiko_client(paramiko, host_key_fi
         chan.shutdown_write()
         results["reply"] = read_to_eof(chan)
         chan.close()
-        while t.is_active() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        until_client_leaves(t)
 
     port, results, thread = serve_one(paramiko, host_key, Forwarding(), lambda t: None, flow)
     got = []
