@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import socket
 import sys
+import threading
 
 import pytest
 
@@ -147,6 +148,20 @@ def test_server_interface_defaults_and_start_server_failures(host_key_files):
         right.close()  # the peer goes away during the key exchange
         with pytest.raises(compat.SSHException, match="Negotiation failed"):
             transport.start_server(server=Server())
+        assert not transport.is_active()
+        transport.close()
+    finally:
+        right.close()
+    # with an event: start_server returns at once, the event is set when negotiation ends
+    left, right = socket.socketpair()
+    try:
+        transport = compat.Transport(left)
+        transport.add_server_key(compat.Ed25519Key(filename=str(host_key_files["ed25519"])))
+        event = threading.Event()
+        transport.start_server(event, Server())
+        assert transport.is_active()  # negotiating
+        right.close()
+        assert event.wait(20)
         assert not transport.is_active()
         transport.close()
     finally:

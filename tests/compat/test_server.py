@@ -323,6 +323,9 @@ class PServer:
         if command == b"both":
             chan.sendall(b"to stdout\n")
             chan.sendall_stderr(b"to stderr\n")
+            err = chan.makefile_stderr("wb")
+            err.write(b"more stderr\n")
+            err.flush()
             chan.send_exit_status(7)
         elif command == b"upper":
             chan.sendall(read_to_eof(chan).upper())
@@ -410,7 +413,7 @@ def test_openssh_password_exec_stdout_stderr_exit_status(paramiko, pserver, open
     result = ssh.ssh("both", timeout=DEADLINE * 2)
     assert result.returncode == 7, result.stderr
     assert result.stdout == b"to stdout\n"
-    assert b"to stderr\n" in result.stderr
+    assert b"to stderr\nmore stderr\n" in result.stderr
     assert pserver.interfaces[0].command == b"both"
     assert pserver.outcomes == [("channel", USER, True)]
     assert isinstance(pserver.transports[0], paramiko.Transport)
@@ -497,7 +500,7 @@ def test_paramiko_client_exec_and_env(paramiko, pserver):
         stdin, stdout, stderr = client.exec_command("both", timeout=DEADLINE,
                                                     environment={"GREETING": "hi"})
         assert stdout.read() == b"to stdout\n"
-        assert stderr.read() == b"to stderr\n"
+        assert stderr.read() == b"to stderr\nmore stderr\n"
         assert stdout.channel.recv_exit_status() == 7
         assert client.get_transport().get_banner() == b"Authorized use only.\r\n"
     finally:
@@ -700,6 +703,7 @@ def serve_one(paramiko, host_key, server, setup, flow):
             results["active while negotiating"] = t.is_active()
             results["event"] = event.wait(DEADLINE)
             results["active"] = t.is_active()
+            results["peer"] = t.getpeername()
             flow(t, results)
         except Exception as exc:
             results["error"] = exc
@@ -737,6 +741,7 @@ def test_start_server_event_and_own_subsystem_handler(paramiko, host_key_files, 
 
     def flow(t, results):
         results["chan"] = t.accept(DEADLINE)
+        results["chan peer"] = results["chan"].getpeername()
         results["user"] = t.get_username()
         results["authenticated"] = t.is_authenticated()
         until_client_leaves(t)
@@ -763,6 +768,8 @@ def test_start_server_event_and_own_subsystem_handler(paramiko, host_key_files, 
     thread.join(DEADLINE)
     assert "error" not in results, results.get("error")
     assert results["active while negotiating"] and results["event"] and results["active"]
+    assert results["peer"][0] == "127.0.0.1"
+    assert results["chan peer"] == results["peer"]
     assert out == b"<<metsysbus ,olleh"
     assert handled == [{"readable": True, "ready": True, "server": True, "name": "reverse",
                         "data": b"hello, subsystem"}]
