@@ -17,6 +17,8 @@ import pytest
 
 assert not getattr(real_paramiko, "__pylibssh__", False)
 
+pytestmark = pytest.mark.peer  # OpenSSH's ssh and sftp are among the clients
+
 DEADLINE = 20  # seconds for any single network operation
 USER = "sample-user"
 

@@ -21,6 +21,8 @@ DEADLINE = 20  # seconds for any single network operation
 
 assert not getattr(real_paramiko, "__pylibssh__", False)
 
+pytestmark = pytest.mark.peer  # OpenSSH's ssh and sftp are among the clients
+
 USER = "alice"
 PASSWORD = "open-sesame"
 KBD_CODE = "4711"
