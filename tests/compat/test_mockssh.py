@@ -125,9 +125,11 @@ def test_threads_end_with_their_connections(paramiko, server, user_key, openssh_
     ssh = openssh_client(server.port, user=USER, identity=user_key)
     assert ssh.ssh("true", timeout=DEADLINE * 2).returncode == 0  # warm up (imports, keys)
     deadline = time.monotonic() + DEADLINE
-    while threading.active_count() > 2 and time.monotonic() < deadline:
-        time.sleep(0.05)  # the main thread and mockssh's accept loop
-    before = threading.active_count()
+    before, steady_since = threading.active_count(), time.monotonic()
+    while time.monotonic() - steady_since < 1.0 and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the warm-up connection's threads are gone
+        if threading.active_count() != before:
+            before, steady_since = threading.active_count(), time.monotonic()
     for _ in range(5):
         assert ssh.ssh("true", timeout=DEADLINE * 2).returncode == 0
     deadline = time.monotonic() + DEADLINE
