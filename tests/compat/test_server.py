@@ -742,10 +742,12 @@ def test_start_server_event_and_own_subsystem_handler(paramiko, host_key_files, 
     handled = []
 
     def flow(t, results):
-        results["chan"] = t.accept(DEADLINE)
-        results["chan peer"] = results["chan"].getpeername()
+        results["chan"] = chan = t.accept(DEADLINE)
+        results["chan peer"] = chan.getpeername()
         results["user"] = t.get_username()
         results["authenticated"] = t.is_authenticated()
+        results["closed"] = chan.status_event.wait(DEADLINE)  # set when the channel closes
+        results["chan event"] = chan.event.is_set()  # so is this one
         until_client_leaves(t)
 
     port, results, thread = serve_one(
@@ -772,6 +774,7 @@ def test_start_server_event_and_own_subsystem_handler(paramiko, host_key_files, 
     assert results["active while negotiating"] and results["event"] and results["active"]
     assert results["peer"][0] == "127.0.0.1"
     assert results["chan peer"] == results["peer"]
+    assert results["closed"] and results["chan event"]
     assert out == b"<<metsysbus ,olleh"
     assert handled == [{"readable": True, "ready": True, "server": True, "name": "reverse",
                         "data": b"hello, subsystem"}]
