@@ -264,7 +264,6 @@ class ServerTransport:
         self.kex_done = False
         self.accepted = []  # channels waiting for Transport.accept
         self.banner_sent = False
-        self.subsystems = {}
 
     # -- setting up (caller's thread, then the loop) ---------------------------------------------
 
