@@ -1,9 +1,10 @@
 """The event-driven SSH server: node-libssh's API over a selector loop.
 
 ``create_server`` -> :class:`Server` (events ``ready``, ``connection``, ``close``) ->
-:class:`ServerSession` (``auth``, ``channel``, ``close``, ``error``) -> :class:`ServerChannel`
-(``exec``, ``shell``, ``pty``, ``env``, ``windowchange``, ``subsystem``, ``signal``, ``data``,
-``end``, ``close``). Requests arrive as messages with ``reply_*`` methods (``messages.py``).
+:class:`ServerSession` (``auth``, ``channel``, ``session``, ``close``, ``error``) ->
+:class:`ServerChannel` (``exec``, ``shell``, ``pty``, ``env``, ``windowchange``, ``subsystem``,
+``signal``, ``data``, ``end``, ``close``). Requests arrive as messages with ``reply_*`` methods
+(``messages.py``).
 Forwarding: ``forwarding.py`` (the requests and the channels the server opens),
 ``forwarders.py`` (ready-made handlers that connect and listen), ``pylibssh.bridge`` (the copy
 between a channel and a socket).
@@ -15,7 +16,7 @@ from .forwarding import ChannelOpenMessage, ForwardChannel, GlobalRequestMessage
 from .messages import AuthMessage, ChannelRequestMessage, Message, PtyInfo, decode_tty_modes
 from .process import ChildProcess, spawn
 from .server import Server, create_server
-from .session import ServerSession
+from .session import ServerSession, SessionOpenMessage
 from .sftp import SFTPMessage, SFTPServer
 from .sftp_local import LocalFilesystem
 
@@ -23,6 +24,7 @@ __all__ = [
     "create_server",
     "Server",
     "ServerSession",
+    "SessionOpenMessage",
     "ServerChannel",
     "Message",
     "AuthMessage",

@@ -293,14 +293,20 @@ class AuthMessage(Message):
     # -- replies ---------------------------------------------------------------------------------
 
     @locked
-    def reply_auth_success(self, partial: bool = False) -> None:
+    def reply_auth_success(self, partial: bool = False,
+                           methods: Iterable[str] | str | None = None) -> None:
         """Accept the request (``partial``: this method passed, more are needed).
 
         For public keys only a verified signature authenticates: an unsigned probe is answered
         with ``pk_ok`` (the client then signs and asks again, and that signed request arrives as
-        a new ``auth`` event), and a request whose signature did not verify is refused."""
+        a new ``auth`` event), and a request whose signature did not verify is refused.
+        ``methods``: the methods a partial success (or that refusal) lists, for this reply
+        only (see :meth:`reply_default`)."""
+        mask = None if methods is None else auth_method_mask(methods)
         if not self._begin_reply():
             return
+        if mask is not None:
+            lib.ssh_message_auth_set_methods(self._msg, mask)
         if self.subtype == "publickey" and self.signature_state != "valid":
             if self.signature_state == "none":
                 rc = lib.ssh_message_auth_reply_pk_ok_simple(self._msg)
@@ -311,13 +317,37 @@ class AuthMessage(Message):
         else:
             rc = lib.ssh_message_auth_reply_success(self._msg, 1 if partial else 0)
             outcome = "partial" if partial else "success"
+        if mask is not None:
+            self._restore_methods()
         self._session._auth_outcome(self, outcome)
         self._sent(rc, outcome)
 
     @locked
-    def reply_partial(self) -> None:
-        """Partial success: this method passed, the client must also pass another one."""
-        self.reply_auth_success(partial=True)
+    def reply_partial(self, methods: Iterable[str] | str | None = None) -> None:
+        """Partial success: this method passed, the client must also pass another one
+        (``methods``: the ones it may use next, for this reply only)."""
+        self.reply_auth_success(partial=True, methods=methods)
+
+    @locked
+    def reply_default(self, methods: Iterable[str] | str | None = None) -> None:
+        """Refuse the request. The failure lists the methods offered to the session, or
+        ``methods`` for this reply only (a per-user list, as paramiko's ``get_allowed_auths``);
+        which requests reach the application stays the session's choice (``set_methods``,
+        ``session.set_auth_methods``)."""
+        if methods is None:
+            super().reply_default()
+            return
+        mask = auth_method_mask(methods)
+        if self._begin_reply():
+            lib.ssh_message_auth_set_methods(self._msg, mask)
+            rc = lib.ssh_message_reply_default(self._msg)
+            self._restore_methods()
+            self._after_default(rc)
+
+    def _restore_methods(self) -> None:
+        s = self._session._s
+        if s != NULL:
+            lib.ssh_set_auth_methods(s, self._session._auth_mask)
 
     def _after_default(self, rc: int) -> None:
         self._session._auth_outcome(self, "failure")

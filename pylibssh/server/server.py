@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Union
 
 from .._binding import NULL, lib
-from ..errors import ClosedError, UnsupportedKeyTypeError, error_from
+from ..errors import ClosedError, SSHConnectionError, UnsupportedKeyTypeError, error_from
 from ..events import EventEmitter
 from ..keys import Key, KeyType
 from ..loop import Loop, locked
@@ -257,13 +257,40 @@ class Server(EventEmitter):
         if self._sock is not None and not self._closed:
             self._loop.add_reader(self._fd, self._on_acceptable)
 
-    def _accept(self, conn: socket.socket, addr: Any) -> None:
+    @locked
+    def accept_socket(self, sock: socket.socket, address: Any = None) -> ServerSession:
+        """Serve a connection the application accepted itself (a connected TCP or UNIX stream
+        socket): the socket is detached (libssh owns its descriptor from now on; the socket
+        object is closed). ``address`` is the client's address (``sock.getpeername()`` by
+        default). Returns the :class:`ServerSession`; ``connection`` is emitted once its key
+        exchange is done, like for connections accepted by :meth:`listen`. The server need not
+        listen; its loop must run (:meth:`start`, or a thread that waits on it).
+        ``max_unauthenticated`` applies: over the limit the socket is closed and
+        :class:`~pylibssh.errors.SSHConnectionError` raised."""
+        if self._closed:
+            raise ClosedError("the server is closed")
+        if not isinstance(sock, socket.socket) or sock.type != socket.SOCK_STREAM:
+            raise TypeError("accept_socket() takes a connected stream socket")
+        if address is None:
+            try:
+                address = sock.getpeername()
+            except OSError:
+                address = None
+        session = self._accept(sock, address)
+        if session is None:
+            raise SSHConnectionError(f"connection from {_where(address)} refused (see the "
+                                     "pylibssh.server log)")
+        if not self._loop.in_loop_thread():
+            self._loop.wakeup()
+        return session
+
+    def _accept(self, conn: socket.socket, addr: Any) -> ServerSession | None:
         limit = self._options["max_unauthenticated"]
         if limit is not None and len(self._unauthenticated) >= limit:
             log.warning("refusing connection from %s: %d connections are not authenticated yet "
                         "(max_unauthenticated)", _where(addr), len(self._unauthenticated))
             conn.close()
-            return
+            return None
         try:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
@@ -274,14 +301,14 @@ class Server(EventEmitter):
         if c_session == NULL:
             os.close(fd)
             log.error("ssh_new failed: out of memory")
-            return
+            return None
         if lib.ssh_bind_accept_fd(self._bind, c_session, fd) != lib.SSH_OK:
             message = error_from(self._bind).message
             if lib.ssh_get_fd(c_session) != fd:
                 os.close(fd)  # libssh did not take the descriptor
             lib.ssh_free(c_session)
             log.error("accepting %s failed: %s", _where(addr), message)
-            return
+            return None
         session = ServerSession(self, c_session, addr)
         self._sessions.add(session)
         self._unauthenticated.add(session)
@@ -291,6 +318,8 @@ class Server(EventEmitter):
         except Exception:
             log.exception("could not start serving %s", _where(addr))
             session._teardown(send_disconnect=False)
+            return None
+        return session
 
     # -- sessions --------------------------------------------------------------------------------
 

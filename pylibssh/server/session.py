@@ -2,7 +2,11 @@
 
 Events (node-libssh's names): ``auth`` (an :class:`~pylibssh.server.messages.AuthMessage`),
 ``channel`` (a :class:`~pylibssh.server.channel.ServerChannel` the client opened), ``close``,
-``error`` (an exception that ended the session). Forwarding (ssh2's names, see
+``error`` (an exception that ended the session), ``session`` (optional: a
+:class:`SessionOpenMessage` for each session channel the client opens, to accept, which
+returns the channel, or reject with a reason; without a ``session``
+listener every session channel is accepted when there is a ``channel`` listener, which
+``session``-accepted channels do not reach). Forwarding (ssh2's names, see
 ``forwarding.py``): ``tcpip`` and ``openssh.streamlocal`` (a
 :class:`~pylibssh.server.forwarding.ChannelOpenMessage`), ``request`` (a
 :class:`~pylibssh.server.forwarding.GlobalRequestMessage`).
@@ -80,6 +84,41 @@ def emit_request(emitter: EventEmitter, event: str, msg: Message) -> None:
             log.debug("default reply after a failed listener", exc_info=True)
 
 
+class SessionOpenMessage(ChannelOpenMessage):
+    """A client's request to open a session channel (session event ``session``):
+    :meth:`accept` returns the channel (the session's ``channel_class``, a
+    :class:`ServerChannel`), :meth:`reject` refuses it with a reason."""
+
+    channel_type = "session"
+
+    def __init__(self, session: ServerSession, c_msg):
+        Message.__init__(self, session, c_msg)
+        self.subtype = "session"
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return {}
+
+    @locked
+    def accept(self) -> ServerChannel:  # type: ignore[override]
+        """Open the channel; returns it. Listen for its requests (``exec``, ``shell``...)
+        before the loop runs again."""
+        if not self._begin_reply():
+            raise ChannelError("this channel open needs no reply")
+        session = self._session
+        c_channel = lib.ssh_message_channel_request_open_reply_accept(self._msg)
+        if c_channel == NULL:
+            err = error_from(session._s, "accepting the channel", ChannelError)
+            self._sent(lib.SSH_ERROR, "accept")
+            raise err
+        channel = session._new_session_channel(c_channel)
+        self._sent(lib.SSH_OK, "accept")
+        return channel
+
+    def __repr__(self) -> str:
+        return f"<SessionOpenMessage {'replied' if self.replied else 'pending'}>"
+
+
 class ServerSession(LoopSession):
     """A connection accepted by a server. Created by the server; the ``connection`` event hands
     it to the application once the key exchange is done.
@@ -87,6 +126,10 @@ class ServerSession(LoopSession):
     Attributes: ``server``, ``remote_address`` (``(host, port)``), ``authenticated``,
     ``auth_user`` (once authenticated), ``auth_failures``, ``client_banner``.
     """
+
+    #: the class of the session channels clients open (a :class:`ServerChannel` subclass may be
+    #: set on the session, in the ``connection`` listener, before the client opens channels)
+    channel_class = ServerChannel
 
     def __init__(self, server: Server, c_session, address: Any):
         super().__init__(server._loop, c_session)
@@ -267,6 +310,24 @@ class ServerSession(LoopSession):
             log.debug("%r: keyboard-interactive prompts sent to %r", self, msg.auth_user)
 
     @locked
+    def send_banner(self, text: str) -> None:
+        """Send the client a banner (SSH_MSG_USERAUTH_BANNER: clients show it before they log
+        in), e.g. from the first ``auth`` listener call. Only before authentication succeeds."""
+        self._check_open()
+        if self.authenticated:
+            raise ProtocolError("a banner can only be sent before authentication succeeds")
+        banner = lib.ssh_string_from_char(str(text).encode("utf-8"))
+        if banner == NULL:
+            raise MemoryError("ssh_string_from_char failed")
+        try:
+            rc = lib.ssh_send_issue_banner(self._s, banner)
+        finally:
+            lib.ssh_string_free(banner)
+        if rc == lib.SSH_ERROR:
+            raise error_from(self._s, "sending the banner", ProtocolError)
+        self.kick()
+
+    @locked
     def set_auth_methods(self, methods) -> None:
         """The authentication methods offered to this client from now on, e.g.
         ``["publickey", "password", "keyboard-interactive"]``."""
@@ -289,6 +350,12 @@ class ServerSession(LoopSession):
             log.debug("%r: channel open %r", self, msg)
             emit_request(self, msg.subtype, msg)  # no listener: refused (forwarding is opt-in)
             return
+        if kind == lib.SSH_CHANNEL_SESSION and self.listener_count("session"):
+            # the application decides on each session channel (accept() -> ServerChannel)
+            msg = SessionOpenMessage(self, c_msg)
+            log.debug("%r: channel open %r", self, msg)
+            emit_request(self, "session", msg)
+            return
         if kind != lib.SSH_CHANNEL_SESSION or not self.listener_count("channel"):
             log.debug("%r: channel open (type %d) refused: %s", self, kind,
                       "no 'channel' listener" if kind == lib.SSH_CHANNEL_SESSION
@@ -300,14 +367,18 @@ class ServerSession(LoopSession):
         if c_channel == NULL:
             log.debug("%r: accepting a channel failed: %s", self, self._error_text())
             return
-        channel = ServerChannel(self, c_channel)
-        self._by_channel[channel._key] = channel
+        channel = self._new_session_channel(c_channel)
         log.debug("%r: channel opened", self)
         try:
             self.emit("channel", channel)
         except Exception:
             log.exception("a 'channel' listener raised; closing that channel")
             channel.close()
+
+    def _new_session_channel(self, c_channel) -> ServerChannel:
+        channel = self.channel_class(self, c_channel)
+        self._by_channel[channel._key] = channel
+        return channel
 
     # -- channels to the client ------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ def test_connect_with_key_file_and_exec(connect):
     stdin, stdout, stderr = client.exec_command("echo out; echo err >&2; exit 3", timeout=DEADLINE)
     assert stdout.read() == b"out\n"
     assert stderr.read() == b"err\n"
+    assert stdout.channel.status_event.wait(DEADLINE)  # the exit status arrived
+    assert stdout.channel.event.is_set()
     assert stdout.channel.recv_exit_status() == 3
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import socket
 import sys
+import threading
 
 import pytest
 
@@ -125,7 +126,7 @@ def test_channel_recv_on_closed_transport_raises_or_ends(paramiko, connect):
         pass
 
 
-def test_server_interface_imports_but_start_server_is_refused():
+def test_server_interface_defaults_and_start_server_failures(host_key_files):
     from pylibssh.compat import paramiko as compat
 
     class Server(compat.ServerInterface):
@@ -136,11 +137,32 @@ def test_server_interface_imports_but_start_server_is_refused():
     assert Server().check_auth_none("u") == compat.AUTH_FAILED
     assert Server().check_channel_request("session", 1) == \
         compat.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+    assert Server().get_allowed_auths("u") == "password"
     left, right = socket.socketpair()
     try:
         transport = compat.Transport(left)
-        with pytest.raises(compat.SSHException, match="not supported"):
+        with pytest.raises(compat.SSHException, match="host key"):
+            transport.start_server(server=Server())  # no add_server_key
+        transport.add_server_key(compat.Ed25519Key(filename=str(host_key_files["ed25519"])))
+        right.sendall(b"SSH-2.0-not-really\r\n\0\0\0\0garbage")
+        right.close()  # the peer goes away during the key exchange
+        with pytest.raises(compat.SSHException, match="Negotiation failed"):
             transport.start_server(server=Server())
+        assert not transport.is_active()
+        transport.close()
+    finally:
+        right.close()
+    # with an event: start_server returns at once, the event is set when negotiation ends
+    left, right = socket.socketpair()
+    try:
+        transport = compat.Transport(left)
+        transport.add_server_key(compat.Ed25519Key(filename=str(host_key_files["ed25519"])))
+        event = threading.Event()
+        transport.start_server(event, Server())
+        assert transport.is_active()  # negotiating
+        right.close()
+        assert event.wait(20)
+        assert not transport.is_active()
         transport.close()
     finally:
         right.close()

@@ -71,6 +71,9 @@ from .server import InteractiveQuery, ServerInterface, SubsystemHandler
 from .sftp_attr import SFTPAttributes
 from .sftp_client import SFTP, SFTPClient
 from .sftp_file import SFTPFile
+from .sftp_handle import SFTPHandle
+from .sftp_server import SFTPServer
+from .sftp_si import SFTPServerInterface
 from .ssh_exception import (
     AuthenticationException,
     BadAuthenticationType,
@@ -99,7 +102,8 @@ key_classes = [RSAKey, Ed25519Key, ECDSAKey]
 SUBMODULES = (
     "agent", "auth_strategy", "channel", "client", "common", "config", "ecdsakey", "ed25519key",
     "file", "hostkeys", "message", "pkey", "proxy", "rsakey", "sftp", "sftp_attr", "sftp_client",
-    "sftp_file", "ssh_exception", "transport", "util", "server",
+    "sftp_file", "ssh_exception", "transport", "util", "server", "sftp_handle", "sftp_server",
+    "sftp_si",
 )
 
 

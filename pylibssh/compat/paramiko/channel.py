@@ -85,6 +85,34 @@ def channel_exception(exc: SSHError) -> ChannelException:
     return ChannelException(getattr(exc, "reason", None) or 2, str(exc))
 
 
+class _StateEvent:
+    """paramiko's ``Channel.event`` / ``status_event``: a ``threading.Event`` look-alike whose
+    state follows the channel (``wait`` waits on the transport's loop)."""
+
+    def __init__(self, channel, predicate):
+        self._channel = channel
+        self._predicate = predicate
+        self._forced = False
+
+    def is_set(self):
+        return self._forced or self._predicate()
+
+    isSet = is_set
+
+    def set(self):
+        self._forced = True
+
+    def clear(self):
+        self._forced = False
+
+    def wait(self, timeout=None):
+        try:
+            self._channel._wait(self.is_set, timeout, "wait")
+        except socket.timeout:
+            return False
+        return True
+
+
 class Channel:
     """A channel of a :class:`~.transport.Transport` (a session, direct-tcpip or forwarded
     connection), used like a socket."""
@@ -99,6 +127,10 @@ class Channel:
         self._closed_by_us = False
         self.combine_stderr = False
         self.origin_addr = None
+        #: set once a request this side made was answered, and when the channel closes
+        self.event = _StateEvent(self, lambda: self.closed)
+        #: set once the exit status arrived or the channel closed
+        self.status_event = _StateEvent(self, self.exit_status_ready)
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -124,8 +156,10 @@ class Channel:
         if ch is None or ch.closed:
             raise SSHException("Channel is not open")
         session = self.transport._session
+        self.event.clear()
         task = session.start_task(self._request_gen(ch, what, fn), what, None)
         self._wait(task.future.done, None, what)
+        self.event.set()  # as paramiko: the request was answered (either way)
         try:
             return task.future.result()
         except RequestDeniedError as exc:
@@ -155,6 +189,9 @@ class Channel:
 
     def get_transport(self):
         return self.transport
+
+    def getpeername(self):
+        return self.transport.getpeername()
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -186,7 +223,7 @@ class Channel:
 
     def exit_status_ready(self):
         ch = self._chan
-        return ch is None or ch.exit_status is not None or ch.finished
+        return ch is None or ch.exit_status is not None or ch.finished or self._closed_by_us
 
     def recv_exit_status(self):
         ch = self._chan

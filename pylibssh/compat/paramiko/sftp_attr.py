@@ -30,6 +30,7 @@ class SFTPAttributes:
 
     @classmethod
     def from_stat(cls, obj, filename=None):
+        """Create an SFTPAttributes from an ``os.stat`` result (and a file name)."""
         attr = cls()
         attr.st_size = obj.st_size
         attr.st_uid = obj.st_uid
@@ -39,7 +40,48 @@ class SFTPAttributes:
         attr.st_mtime = obj.st_mtime
         if filename is not None:
             attr.filename = filename
+        attr._flags = attr._present()
         return attr
+
+    def _present(self):
+        """The FLAG_* bits of the fields that are set (what paramiko sends)."""
+        flags = 0
+        if self.st_size is not None:
+            flags |= self.FLAG_SIZE
+        if self.st_uid is not None and self.st_gid is not None:
+            flags |= self.FLAG_UIDGID
+        if self.st_mode is not None:
+            flags |= self.FLAG_PERMISSIONS
+        if self.st_atime is not None and self.st_mtime is not None:
+            flags |= self.FLAG_AMTIME
+        return flags
+
+    @classmethod
+    def _from_native(cls, a, filename=None, longname=None):
+        """From pylibssh's :class:`pylibssh.sftp.SFTPAttributes` (None: an empty one)."""
+        out = cls()
+        if a is not None:
+            out.st_size, out.st_uid, out.st_gid = a.size, a.uid, a.gid
+            out.st_mode, out.st_atime, out.st_mtime = a.permissions, a.atime, a.mtime
+            out._flags = out._present()
+        if filename is not None:
+            out.filename = filename
+        if longname is not None:
+            out.longname = longname
+        return out
+
+    def _to_native(self):
+        """pylibssh's :class:`pylibssh.sftp.SFTPAttributes` with the fields paramiko sends."""
+        from ...sftp import SFTPAttributes as Native
+
+        uidgid = self.st_uid is not None and self.st_gid is not None
+        amtime = self.st_atime is not None and self.st_mtime is not None
+        return Native(size=None if self.st_size is None else int(self.st_size),
+                      uid=int(self.st_uid) if uidgid else None,
+                      gid=int(self.st_gid) if uidgid else None,
+                      permissions=None if self.st_mode is None else int(self.st_mode),
+                      atime=int(self.st_atime) if amtime else None,
+                      mtime=int(self.st_mtime) if amtime else None)
 
     def __repr__(self):
         return "<SFTPAttributes: {}>".format(self._debug_str())

@@ -47,14 +47,7 @@ def converted(fn):
 
 
 def attributes(a: _NativeAttributes, filename=None, longname=None) -> SFTPAttributes:
-    out = SFTPAttributes()
-    out.st_size, out.st_uid, out.st_gid = a.size, a.uid, a.gid
-    out.st_mode, out.st_atime, out.st_mtime = a.permissions, a.atime, a.mtime
-    if filename is not None:
-        out.filename = filename
-    if longname is not None:
-        out.longname = longname
-    return out
+    return SFTPAttributes._from_native(a, filename, longname)
 
 
 class _ClientShim:

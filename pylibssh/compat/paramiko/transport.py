@@ -1,4 +1,6 @@
-"""paramiko.Transport as client code uses it, over a pylibssh :class:`ClientSession`.
+"""paramiko.Transport over a pylibssh :class:`ClientSession`, or in server mode
+(:meth:`Transport.start_server`) over a :class:`~pylibssh.server.ServerSession` of a
+:class:`~pylibssh.server.Server` made for the transport (the glue is in ``server.py``).
 
 Like paramiko's Transport, each one has a thread: here it runs the session's pylibssh
 :class:`~pylibssh.loop.Loop`, so channels make progress (and ``select`` on ``Channel.fileno()``
@@ -155,6 +157,10 @@ class Transport:
         self.handshake_timeout = 15
         self.lock = threading.Lock()
         self._helpers = []
+        self._server = None  # server mode: a pylibssh Server holding the host keys
+        self._server_mode = None  # server mode: the ServerInterface glue (server.py)
+        self._subsystem_table = {}
+        self.server_object = None
 
     def __repr__(self):
         state = "active" if self.is_active() else "unconnected"
@@ -279,20 +285,96 @@ class Transport:
             raise SSHException("No existing session")
         return self._server_key
 
-    # -- server mode (not supported) -------------------------------------------------------------
+    # -- server mode (pylibssh.server; the glue is in server.py) ---------------------------------
 
     def add_server_key(self, key):
+        """Add a host key (with its private half) for server mode; one per key type."""
         self.server_key_dict[key.get_name()] = key
 
     def get_server_key(self):
+        """The first host key added (libssh does not say which type the client chose)."""
         return next(iter(self.server_key_dict.values()), None)
 
-    def start_server(self, event=None, server=None):
-        raise SSHException("server mode (Transport.start_server) is not supported by "
-                           "pylibssh.compat.paramiko; use pylibssh.server")
+    @staticmethod
+    def load_server_moduli(filename=None):
+        """paramiko loads primes for group-exchange key exchange here; libssh's server reads
+        its moduli itself (``/etc/ssh/moduli`` or its built-in groups), so this only says
+        whether such a file exists."""
+        names = ([filename] if filename else []) + ["/etc/ssh/moduli", "/usr/local/etc/moduli"]
+        return any(os.path.isfile(n) for n in names)
 
     def set_subsystem_handler(self, name, handler, *args, **kwargs):
-        raise SSHException("server mode is not supported by pylibssh.compat.paramiko")
+        """Register ``handler`` (a :class:`~.server.SubsystemHandler` subclass) for subsystem
+        ``name``; the default ``check_channel_subsystem_request`` starts it."""
+        with self.lock:
+            self._subsystem_table[name] = (handler, args, kwargs)
+
+    def _get_subsystem_handler(self, name):
+        with self.lock:
+            return self._subsystem_table.get(name, (None, [], {}))
+
+    def start_server(self, event=None, server=None):
+        """Negotiate as a server on the socket: the key exchange runs on this transport's
+        thread; with ``event`` this returns at once and sets it when negotiation ends
+        (``is_active()`` tells how), else it waits and raises SSHException on failure."""
+        from ...server import Server
+        from .server import ServerInterface, ServerTransport
+
+        if self.active or self._server is not None:
+            raise SSHException("the transport is already started")
+        if server is None:
+            server = ServerInterface()
+        keys, seen = [], set()
+        for key in self.server_key_dict.values():
+            if id(key) not in seen:
+                seen.add(id(key))
+                keys.append(key._lkey)
+        if not keys:
+            raise SSHException("no host key: call add_server_key() before start_server()")
+        self.server_mode = True
+        self.server_object = server
+        algorithms = {}
+        if self.disabled_algorithms:
+            algorithms = {"ciphers": self._algorithms("ciphers"),
+                          "hmacs": self._algorithms("macs"),
+                          "key_exchange": self._algorithms("kex")}
+        self._session.close()  # the client session made in __init__ is not used
+        self._server = Server(host_keys=keys, loop=self._loop, max_auth_attempts=10,
+                              login_grace_time=None, max_unauthenticated=None,
+                              auth_methods=["none", "password", "publickey",
+                                            "keyboard-interactive"], **algorithms)
+        self._server_mode = ServerTransport(self, server)
+        sock = self._socket_for_libssh()
+        try:
+            peer = self.sock.getpeername()
+        except (AttributeError, OSError):
+            peer = None
+        self._loop.start()
+        with self._loop.lock:
+            session = self._server.accept_socket(sock, peer)
+            self._session = session
+            self._server_mode.attach(session, event)
+            self.active = True  # as paramiko: active while negotiating, until it fails
+        if event is not None:
+            return
+        mode = self._server_mode
+        self._loop.wait_for(lambda: mode.kex_done or session.closed,
+                            max(self.handshake_timeout or 0, 60))
+        if not mode.kex_done:  # (a client may also have come and gone since: not an error)
+            self.close()
+            raise SSHException("Negotiation failed.")
+
+    def _server_ended(self):
+        """Loop thread: the client is gone; free the server and end the loop's thread (calls
+        made later drive the loop themselves; close() releases the rest)."""
+        if self._server is not None:
+            self._server.close()
+        self._loop.stop()
+
+    def _kex_finished(self, session):
+        """Loop thread: the server session's key exchange is done."""
+        self.remote_version = session.client_banner or ""
+        self.active = True
 
     # -- authentication -------------------------------------------------------------------------
 
@@ -362,6 +444,9 @@ class Transport:
         return self.is_active() and self._session.authenticated
 
     def get_username(self):
+        """The user name authenticated as (or being tried); None once the transport ended."""
+        if not self.active:
+            return None
         return self._username
 
     def get_banner(self):
@@ -379,6 +464,8 @@ class Transport:
         return gp()
 
     def set_keepalive(self, interval):
+        if self._server_mode is not None:
+            return  # server mode: not sent (see docs/compat-paramiko.md)
         # paramiko's keepalive never drops the connection: a huge miss count
         self._session.start_keepalive(float(interval), 1 << 30) if interval else \
             self._session.start_keepalive(0, 0)
@@ -419,6 +506,11 @@ class Transport:
         if not self.is_active():
             raise SSHException("SSH session not active")
         t = timeout if timeout is not None else self.channel_timeout
+        if self._server_mode is not None:
+            if kind != "forwarded-tcpip":
+                raise SSHException(f"opening {kind!r} channels in server mode is not supported "
+                                   "by pylibssh.compat.paramiko")
+            return self._server_mode.open_forwarded(src_addr, dest_addr, t)
         try:
             ch = self._run(open_channel_gen(self._session, kind, dest_addr, src_addr),
                            f"opening a {kind} channel", t)
@@ -429,6 +521,11 @@ class Transport:
         except SSHError as exc:
             raise SSHException(str(exc)) from exc
         return self._register(ch)
+
+    def open_forwarded_tcpip_channel(self, src_addr, dest_addr):
+        """Server mode: a ``forwarded-tcpip`` channel to the client, for a connection from
+        ``src_addr`` to ``dest_addr`` (an address the client asked to forward)."""
+        return self.open_channel("forwarded-tcpip", dest_addr, src_addr)
 
     def open_sftp_client(self):
         from .sftp_client import SFTPClient
@@ -539,8 +636,15 @@ class Transport:
         return True
 
     def accept(self, timeout=None):
-        """The next channel the server opened to us (a forwarded connection), or None after
-        ``timeout`` seconds."""
+        """Server mode: the next channel the client opened (and ``check_channel_request``
+        allowed), or None after ``timeout`` seconds (None: wait until the connection ends).
+        Client mode: the next channel the server opened to us (a forwarded connection)."""
+        mode = self._server_mode
+        if mode is not None:
+            queue = mode.accepted
+            self._loop.wait_for(lambda: bool(queue) or self._session.closed, timeout)
+            with self._loop.lock:
+                return queue.pop(0) if queue else None
         if self._loop.wait_for(lambda: bool(self._accepted) or self._poll_forwarded()
                                or self._session.closed, timeout) and self._accepted:
             return self._accepted.pop(0)
@@ -561,6 +665,8 @@ class Transport:
         if not loop.closed:
             if loop.running:
                 loop.wait_for(lambda: not loop._fds, 2.0)
+            if self._server is not None:
+                self._server.close()
             loop.close()
         for helper in self._helpers:
             try:
