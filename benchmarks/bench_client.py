@@ -9,7 +9,8 @@ logs in with the same Ed25519 key, and does:
 3. an exec stream of 512 MiB (``head -c 512M /dev/zero``, output read and dropped);
 4. connect + authenticate + ``true`` + close, one after another;
 5. 32 hosts (32 connections to the sshd) each running a command, from one thread (pylibssh:
-   one loop; asyncssh: one event loop; paramiko: 32 threads; OpenSSH: 32 ``ssh`` processes);
+   one loop, each host's command started when it is connected; asyncssh: one event loop;
+   paramiko: 32 threads; OpenSSH: 32 ``ssh`` processes);
 6. client CPU seconds per GB for the throughput workloads (this process's CPU, plus the
    finished ``ssh``/``sftp`` processes').
 
@@ -319,13 +320,17 @@ def many_hosts(env: Env, impl: str, forced: bool) -> None:
                                           keys=[str(env.key)], known_hosts=str(env.known_hosts),
                                           config=None, agent=False, look_for_keys=False,
                                           **extra) for _ in range(HOSTS)]
-        loop.run_until(lambda: all(f.done() for f in futures), 120)
-        clients = [f.result() for f in futures]
-        runs = [c.run_async(command) for c in clients]
-        loop.run_until(lambda: all(f.done() for f in runs), 120)
+        runs = []  # each host runs its command as soon as it is connected (like asyncssh's)
+
+        def start(connected):  # on the loop thread
+            runs.append(connected.result().run_async(command) if not connected.exception()
+                        else connected)
+        for f in futures:
+            f.add_done_callback(start)
+        loop.run_until(lambda: len(runs) == HOSTS and all(r.done() for r in runs), 120)
         outs = [f.result().stdout for f in runs]
-        for c in clients:
-            c.close()
+        for f in futures:
+            f.result().close()
         loop.run_until(lambda: not loop._fds, 5)
         loop.close()
     elif impl == "paramiko":

@@ -67,6 +67,8 @@ int pylibssh_sftp_serve_direct(sftp_session sftp, ssh_channel channel,
  * 1/0: whether libssh has queued ssh_messages (ssh_message_get would poll when none are);
  * -1 unknown (built without libssh's private headers) */
 int pylibssh_session_has_messages(ssh_session session);
+/* TCP_QUICKACK on a socket (0, or -1 with errno) */
+int pylibssh_tcp_quickack(int fd);
 /* records the payload of each SSH_MSG_REQUEST_SUCCESS (the port a tcpip-forward with port 0
  * got) from a packet handler placed before libssh's; ``r`` must live as long as the session;
  * -1 without the private headers */

@@ -12,6 +12,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <libssh/libssh.h>
 #include <libssh/callbacks.h>
 
@@ -95,3 +98,19 @@ int pylibssh_session_has_messages(ssh_session session)
 }
 
 #endif
+
+/* Acknowledge received segments at once (Linux; elsewhere a no-op). A server that sends two
+ * small packets in a row without TCP_NODELAY (sshd outside interactive sessions: its post-login
+ * messages, then the channel-open confirmation) holds the second until the first is
+ * acknowledged, and a delayed ACK costs 40 ms. The flag does not stick: set after each read. */
+int pylibssh_tcp_quickack(int fd)
+{
+#ifdef TCP_QUICKACK
+    int one = 1;
+
+    return setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+#else
+    (void)fd;
+    return 0;
+#endif
+}

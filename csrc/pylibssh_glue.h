@@ -72,6 +72,8 @@ int pylibssh_sftp_serve_direct(sftp_session sftp, ssh_channel channel,
 
 /* --- client (csrc/pylibssh_client.c) --- */
 int pylibssh_session_has_messages(ssh_session session);
+/* TCP_QUICKACK on a socket (0, or -1 with errno) */
+int pylibssh_tcp_quickack(int fd);
 struct pylibssh_global_replies {
     struct ssh_packet_callbacks_struct callbacks;
     uint32_t successes; /* SSH_MSG_REQUEST_SUCCESS packets seen */

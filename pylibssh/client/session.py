@@ -88,6 +88,7 @@ class ClientSession(LoopSession):
         self._counters = ffi.new("struct ssh_counter_struct[2]")  # sent, received
         lib.ssh_set_counters(self._s, self._counters + 0, self._counters + 1)
         self._keepalive_timer = None
+        self._quickack_left = self.quickack_reads
         self._keepalive_seen = 0
         self._keepalive_missed = 0
         self.authenticated = False
@@ -118,6 +119,17 @@ class ClientSession(LoopSession):
         for task in list(self._tasks):
             if not self._closed:
                 task.poke()
+
+    #: read events after which received data is acknowledged at once (pylibssh_tcp_quickack):
+    #: the key exchange, login and the first channels, where servers send small packets back to
+    #: back; bulk transfers later keep the kernel's delayed ACKs
+    quickack_reads = 64
+
+    def _on_ready(self) -> None:
+        super()._on_ready()
+        if self._quickack_left > 0 and self._fd >= 0:
+            self._quickack_left -= 1
+            lib.pylibssh_tcp_quickack(self._fd)
 
     def _process(self) -> None:
         # before recorded events are dispatched: a request's reply and the channel's close can
