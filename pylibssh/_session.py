@@ -103,6 +103,9 @@ class LoopSession(EventEmitter):
             if c_session == NULL:
                 raise MemoryError("ssh_new failed")
         self._s = c_session
+        # libssh's byte and packet counts: [0] socket bytes, [1] SSH payload (ssh_set_counters)
+        self._counters = ffi.new("struct ssh_counter_struct[2]")
+        lib.ssh_set_counters(c_session, self._counters + 0, self._counters + 1)
         self._event = NULL
         self._in_event = False
         self._fd = -1
@@ -222,13 +225,14 @@ class LoopSession(EventEmitter):
             # answers that (and sends what is left) instead of a pass through the selector and
             # two epoll_ctl calls per packet sent. Input it reads is serviced in the next pass.
             tries -= 1
+            received = self._counters[0].in_bytes
             if lib.ssh_event_dopoll(self._event, 0) != lib.SSH_OK:
                 break  # nothing ready: the socket's buffer is full
             if lib.ssh_get_status(self._s) & _CLOSED_MASK:
                 self.kick()
                 return  # libssh closed the socket: the kicked pass handles the end
-            if self._pending or self._input_waiting():
-                self.kick()
+            if self._pending or self._counters[0].in_bytes != received:
+                self.kick()  # it read input too: a pass takes it (messages, buffered data)
             want = bool(lib.ssh_get_poll_flags(self._s) & lib.SSH_WRITE_PENDING)
         if want != self._writer_registered:
             if want:
@@ -236,11 +240,6 @@ class LoopSession(EventEmitter):
             else:
                 self._loop.remove_writer(self._fd)
             self._writer_registered = want
-
-    def _input_waiting(self) -> bool:
-        """After a poll outside a service pass: did it leave work that only a pass takes (queued
-        messages)? Recorded callbacks are checked by the caller."""
-        return lib.pylibssh_session_has_messages(self._s) != 0
 
     # -- channels -------------------------------------------------------------------------------
 

@@ -85,8 +85,6 @@ class ClientSession(LoopSession):
         lib.ssh_set_blocking(self._s, 0)
         set_option(self._s, "process_config", False)  # ssh_config is applied by config.py
         self._tasks: list[Task] = []
-        self._counters = ffi.new("struct ssh_counter_struct[2]")  # sent, received
-        lib.ssh_set_counters(self._s, self._counters + 0, self._counters + 1)
         self._keepalive_timer = None
         self._quickack_left = self.quickack_reads
         self._keepalive_seen = 0

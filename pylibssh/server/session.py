@@ -212,9 +212,6 @@ class ServerSession(LoopSession):
         for sftp in list(self._sftp_servers):
             sftp._pump()
 
-    def _input_waiting(self) -> bool:
-        return super()._input_waiting() or any(s._held_back() for s in self._sftp_servers)
-
     def _handle_message(self, c_msg) -> None:
         kind = lib.ssh_message_type(c_msg)
         if kind == lib.SSH_REQUEST_AUTH:
