@@ -81,6 +81,28 @@ class ConnectOptions:
     rekey_data: int | None = None
 
 
+#: the cipher order when none is asked for, on CPUs with AES instructions (as Go's x/crypto/ssh
+#: orders them there): libssh's AES-GCM runs on those through OpenSSL and beats its
+#: ChaCha20-Poly1305, which sets up a cipher and a MAC key per packet
+AES_FIRST_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com",
+                     "chacha20-poly1305@openssh.com", "aes256-ctr", "aes192-ctr", "aes128-ctr")
+_aes_hw: bool | None = None
+
+
+def cpu_has_aes() -> bool:
+    """Whether the CPU has AES instructions (x86 AES-NI, the ARMv8 crypto extension)."""
+    global _aes_hw
+    if _aes_hw is None:
+        try:
+            with open("/proc/cpuinfo") as f:
+                _aes_hw = any(line.startswith(("flags", "Features")) and " aes" in line
+                              for line in f)
+        except OSError:  # not Linux: macOS on arm64 always has them; elsewhere keep libssh's
+            import platform
+            _aes_hw = platform.machine() in ("arm64", "aarch64")
+    return _aes_hw
+
+
 def _alg_list(value: str | Sequence[str]) -> str:
     return value if isinstance(value, str) else ",".join(value)
 
@@ -97,9 +119,10 @@ def _configure(session: ClientSession, o: ConnectOptions) -> None:
     # libssh always reads a global file and warns about a missing one: without one, name the
     # user's file again (reading it twice changes nothing)
     set_option(s, "global_knownhosts", glob if glob and os.path.exists(glob) else user_file)
-    if o.ciphers:
-        set_option(s, "ciphers_c_s", _alg_list(o.ciphers))
-        set_option(s, "ciphers_s_c", _alg_list(o.ciphers))
+    ciphers = o.ciphers or (AES_FIRST_CIPHERS if cpu_has_aes() else None)
+    if ciphers:
+        set_option(s, "ciphers_c_s", _alg_list(ciphers))
+        set_option(s, "ciphers_s_c", _alg_list(ciphers))
     if o.macs:
         set_option(s, "hmac_c_s", _alg_list(o.macs))
         set_option(s, "hmac_s_c", _alg_list(o.macs))
