@@ -39,18 +39,23 @@ pylibssh_sftp_counter_callbacks(struct pylibssh_sftp_counter *c);
 /* the request's whole payload (id onwards), for extensions libssh does not parse */
 ssh_buffer pylibssh_sftp_message_packet(sftp_client_message msg);
 /* Direct file handles (the local backend): reads and writes of registered handles are answered
- * in C. pylibssh_sftp_serve_direct() serves the READ/WRITE requests at the head of the counted
- * packets while the window takes their replies and ``budget`` reply bytes last; it stops at
+ * in C. pylibssh_sftp_serve_direct() serves the READ/WRITE/CLOSE requests at the head of the
+ * counted packets while the window takes their replies and ``budget`` reply bytes last; it stops at
  * any other request. A request it pulled but cannot answer (unknown handle, an error, no
  * window) is left in ``handoff`` for Python; ``unparsable`` says libssh refused the packet. */
 #define PYLIBSSH_SFTP_DIRECT_SLOTS ...
 #define PYLIBSSH_SFTP_DIRECT_BUF ...
+#define PYLIBSSH_SFTP_DIRECT_CLOSED ...
+#define PYLIBSSH_SFTP_DIRECT_ERRNOS ...
 struct pylibssh_sftp_direct {
     uint32_t count;
     sftp_client_message handoff;
     uint32_t unparsable;
     uint32_t served;
     uint64_t bytes;
+    uint32_t nclosed;  /* CLOSEs answered here: their handles, for Python to forget */
+    unsigned char closed[...][8];
+    uint8_t errno_status[...];  /* Python fills it: the status a failed close() replies */
     ...;
 };
 void pylibssh_sftp_direct_init(struct pylibssh_sftp_direct *d);

@@ -48,6 +48,8 @@ ssh_buffer pylibssh_sftp_message_packet(sftp_client_message msg);
  * without a trip through Python (the handle -> fd table is filled and emptied by Python). */
 #define PYLIBSSH_SFTP_DIRECT_SLOTS 2048 /* a power of two, twice the backend's handle limit */
 #define PYLIBSSH_SFTP_DIRECT_BUF (256 * 1024)
+#define PYLIBSSH_SFTP_DIRECT_CLOSED 64
+#define PYLIBSSH_SFTP_DIRECT_ERRNOS 256
 struct pylibssh_sftp_direct {
     uint64_t keys[PYLIBSSH_SFTP_DIRECT_SLOTS];
     int32_t fds[PYLIBSSH_SFTP_DIRECT_SLOTS]; /* -1 free, -2 removed, else the file */
@@ -58,6 +60,9 @@ struct pylibssh_sftp_direct {
     uint32_t unparsable;         /* 1: libssh could not parse the next packet (still counted) */
     uint32_t served;
     uint64_t bytes;              /* reply bytes written */
+    uint32_t nclosed;            /* handles closed here, for Python to forget */
+    unsigned char closed[PYLIBSSH_SFTP_DIRECT_CLOSED][8];
+    uint8_t errno_status[PYLIBSSH_SFTP_DIRECT_ERRNOS]; /* set by Python: errno -> status */
     unsigned char buf[PYLIBSSH_SFTP_DIRECT_BUF + 64];
 };
 void pylibssh_sftp_direct_init(struct pylibssh_sftp_direct *d);

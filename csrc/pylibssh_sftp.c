@@ -82,8 +82,9 @@ ssh_buffer pylibssh_sftp_message_packet(sftp_client_message msg)
 /* ---- direct file handles ------------------------------------------------------------------
  *
  * The local backend (pylibssh/server/sftp_local.py) registers each open file's handle and fd.
- * Reads and writes on those handles, the bulk of any transfer, are then answered here: pread or
- * pwrite, then the DATA or STATUS reply written to the channel, with no Python in between.
+ * Reads, writes and closes of those handles, the bulk of any transfer, are then answered here:
+ * pread, pwrite or close, then the DATA or STATUS reply written to the channel, with no Python
+ * in between (Python forgets the handles closed here right after).
  * Whatever cannot be answered here exactly as the backend would (an unknown handle, a failed
  * system call, a reply the window cannot take now) is handed to Python as a pulled message;
  * pread and pwrite at an offset can be repeated, so Python simply serves it again. */
@@ -187,13 +188,19 @@ static void put32(unsigned char *p, uint32_t v)
     p[3] = (unsigned char)v;
 }
 
-/* a STATUS reply with the text Python's reply_status() would send ("Ok", "Eof") */
-static uint32_t status_packet(unsigned char *p, uint32_t id, uint32_t code)
+/* a STATUS reply: the text Python's reply_status() would send ("Ok", "Eof"), or ``text`` */
+static uint32_t status_packet(unsigned char *p, uint32_t id, uint32_t code, const char *text)
 {
-    const char *text = code == SFTP_FX_OK ? "Ok" : "Eof";
-    uint32_t tlen = (uint32_t)strlen(text);
-    uint32_t size = 1 + 4 + 4 + 4 + tlen + 4;
+    uint32_t tlen, size;
 
+    if (text == NULL) {
+        text = code == SFTP_FX_OK ? "Ok" : "Eof";
+    }
+    tlen = (uint32_t)strlen(text);
+    if (tlen > 200) {
+        tlen = 200;
+    }
+    size = 1 + 4 + 4 + 4 + tlen + 4;
     put32(p, size);
     p[4] = SFTP_FXP_STATUS;
     put32(p + 5, id);
@@ -202,6 +209,16 @@ static uint32_t status_packet(unsigned char *p, uint32_t id, uint32_t code)
     memcpy(p + 17, text, tlen);
     put32(p + 17 + tlen, 0); /* language tag */
     return size + 4;
+}
+
+static int send_reply(ssh_channel channel, struct pylibssh_sftp_direct *d,
+                      const unsigned char *p, uint32_t total)
+{
+    if (ssh_channel_write(channel, p, total) != (int)total) {
+        return -1;
+    }
+    d->bytes += total;
+    return 1;
 }
 
 /* 1: answered; 0: not answered here (hand it to Python); -1: the channel write failed */
@@ -223,7 +240,7 @@ static int direct_read(ssh_channel channel, struct pylibssh_sftp_direct *d,
         return 0;
     }
     if (n == 0) {
-        total = status_packet(d->buf, id, SFTP_FX_EOF);
+        total = status_packet(d->buf, id, SFTP_FX_EOF, NULL);
     } else {
         put32(d->buf, (uint32_t)n + 9);
         d->buf[4] = SFTP_FXP_DATA;
@@ -234,11 +251,7 @@ static int direct_read(ssh_channel channel, struct pylibssh_sftp_direct *d,
     if (ssh_channel_window_size(channel) < total) {
         return 0;
     }
-    if (ssh_channel_write(channel, d->buf, total) != (int)total) {
-        return -1;
-    }
-    d->bytes += total;
-    return 1;
+    return send_reply(channel, d, d->buf, total);
 }
 
 static int direct_write(ssh_channel channel, struct pylibssh_sftp_direct *d,
@@ -268,15 +281,38 @@ static int direct_write(ssh_channel channel, struct pylibssh_sftp_direct *d,
         left -= (size_t)n;
         offset += (uint64_t)n;
     }
-    total = status_packet(reply, ntohl(msg->id), SFTP_FX_OK);
+    total = status_packet(reply, ntohl(msg->id), SFTP_FX_OK, NULL);
     if (ssh_channel_window_size(channel) < total) {
         return 0;
     }
-    if (ssh_channel_write(channel, reply, total) != (int)total) {
-        return -1;
+    return send_reply(channel, d, reply, total);
+}
+
+/* CLOSE: the fd is released whatever close() says (Linux, POSIX.1-2024), so the handle is gone
+ * either way; a failure is answered with the status and text Python would send for it */
+static int direct_close(ssh_channel channel, struct pylibssh_sftp_direct *d,
+                        sftp_client_message msg, int slot)
+{
+    unsigned char reply[256];
+    uint32_t total, code = SFTP_FX_OK;
+    const char *text = NULL;
+    int err;
+
+    if (ssh_channel_window_size(channel) < sizeof(reply) ||
+        d->nclosed >= PYLIBSSH_SFTP_DIRECT_CLOSED) {
+        return 0;
     }
-    d->bytes += total;
-    return 1;
+    if (close(d->fds[slot]) != 0 && errno != EINTR) {
+        err = errno;
+        code = err < PYLIBSSH_SFTP_DIRECT_ERRNOS && d->errno_status[err] ? d->errno_status[err]
+                                                                           : 4; /* FAILURE */
+        text = strerror(err);
+    }
+    memcpy(d->closed[d->nclosed++], ssh_string_data(msg->handle), 8);
+    d->fds[slot] = DIRECT_REMOVED;
+    d->count--;
+    total = status_packet(reply, ntohl(msg->id), code, text);
+    return send_reply(channel, d, reply, total);
 }
 
 int pylibssh_sftp_serve_direct(sftp_session sftp, ssh_channel channel,
@@ -287,13 +323,14 @@ int pylibssh_sftp_serve_direct(sftp_session sftp, ssh_channel channel,
     d->unparsable = 0;
     d->served = 0;
     d->bytes = 0;
+    d->nclosed = 0;
     while (c->taken < c->complete && c->taken < PYLIBSSH_SFTP_KNOWN && d->bytes < budget) {
         uint8_t type = c->types[c->taken];
         sftp_client_message msg;
         uint64_t key;
         int slot, rc;
 
-        if (type != SSH_FXP_READ && type != SSH_FXP_WRITE) {
+        if (type != SSH_FXP_READ && type != SSH_FXP_WRITE && type != SSH_FXP_CLOSE) {
             break;
         }
         /* a DATA reply must fit the window whole (Python queues what does not) */
@@ -314,6 +351,8 @@ int pylibssh_sftp_serve_direct(sftp_session sftp, ssh_channel channel,
         rc = 0;
         if (slot >= 0 && type == SSH_FXP_READ) {
             rc = direct_read(channel, d, msg, d->fds[slot], max_read);
+        } else if (slot >= 0 && type == SSH_FXP_CLOSE) {
+            rc = direct_close(channel, d, msg, slot);
         } else if (slot >= 0 && d->writable[slot]) {
             rc = direct_write(channel, d, msg, d->fds[slot]);
         }

@@ -343,14 +343,19 @@ def _handle_requests(make_server, root, observe: bool) -> tuple[list, list]:
         replies = [raw.recv() for _ in burst]
         replies.append(request(4, 19, s(rd)))                                      # close
         replies.append(request(5, 20, s(rd) + q(">QI", 0, 10)))                    # read after
+        # pipelined: a close, then the same handle again (read, close), and the directory's
+        for kind, rid, payload in ((4, 21, s(wr)), (5, 22, s(wr) + q(">QI", 0, 10)),
+                                   (4, 23, s(wr)), (4, 24, s(dh))):
+            raw.send(kind, q(">I", rid) + payload)
+        replies += [raw.recv() for _ in range(4)]
         return sorted(replies, key=lambda r: r[1][:4]), seen
     finally:
         raw.close()  # make_server stops the server at the end of the test
 
 
 def test_reads_and_writes_answered_in_c_match_python(make_server, tmp_path):
-    """The local backend's reads and writes are answered in C unless someone else listens; the
-    replies are byte for byte what the Python path sends, errors included."""
+    """The local backend's reads, writes and closes are answered in C unless someone else
+    listens; the replies are byte for byte what the Python path sends, errors included."""
     data = os.urandom(200_000)
     results = {}
     for observe in (False, True):
@@ -373,6 +378,9 @@ def test_reads_and_writes_answered_in_c_match_python(make_server, tmp_path):
     assert kind == 103 and body[8:] == data[7:200_000], body[:80]  # DATA: a short read at the end
     kind, body = by_id[struct.pack(">I", 12)]
     assert kind == 101 and struct.unpack(">I", body[4:8])[0] == 1, body  # EOF
-    for rid in (15, 16, 17, 18, 20):
+    for rid in (19, 21, 24):
+        kind, body = by_id[struct.pack(">I", rid)]
+        assert kind == 101 and struct.unpack(">I", body[4:8])[0] == 0, (rid, body)  # OK
+    for rid in (15, 16, 17, 18, 20, 22, 23):
         kind, body = by_id[struct.pack(">I", rid)]
         assert kind == 101 and struct.unpack(">I", body[4:8])[0] != 0, (rid, body)

@@ -31,10 +31,11 @@ import logging
 import os
 import socket
 import struct
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from .._binding import NULL, ffi, lib
-from ..errors import AlreadyRepliedError, ChannelError, ClosedError, error_from, sftp_status_for
+from ..errors import (ERRNO_TO_SFTP_STATUS, AlreadyRepliedError, ChannelError, ClosedError,
+                      error_from, sftp_status_for)
 from ..sftp import OpenFlags, SFTPAttributes, SFTPStatus, status_code
 from .messages import _text
 
@@ -97,7 +98,8 @@ _FXP_ATTRS = lib.SSH_FXP_ATTRS
 _FXP_STATUS = lib.SSH_FXP_STATUS
 _FXP_EXTENDED_REPLY = lib.SSH_FXP_EXTENDED_REPLY
 _INIT = lib.SSH_FXP_INIT
-_DIRECT_TYPES = (lib.SSH_FXP_READ, lib.SSH_FXP_WRITE)  # what csrc serves for registered handles
+# what csrc serves for the local backend's registered handles
+_DIRECT_TYPES = (lib.SSH_FXP_READ, lib.SSH_FXP_WRITE, lib.SSH_FXP_CLOSE)
 
 _A_SIZE = lib.SSH_FILEXFER_ATTR_SIZE
 _A_UIDGID = lib.SSH_FILEXFER_ATTR_UIDGID
@@ -453,6 +455,7 @@ class SFTPServer:
         self.extensions: list[str] = []  # offered in SSH_FXP_VERSION
         self.requests = 0  # served so far (statistics, tests)
         self._direct = None  # the local backend's file handles served in C (_direct_add)
+        self._direct_closed: Callable[[bytes], None] | None = None
 
     # -- pulling requests ------------------------------------------------------------------------
 
@@ -471,13 +474,19 @@ class SFTPServer:
 
     # -- direct file handles (the local backend) ---------------------------------------------
 
-    def _direct_add(self, handle: bytes, fd: int, writable: bool) -> None:
-        """Let C answer reads (and writes, if ``writable``) of ``handle`` on ``fd`` while only
-        the backend listens: ``sftp:read`` and ``sftp:write`` then do not reach Python. The
-        backend must call :meth:`_direct_remove` before it closes ``fd``."""
+    def _direct_add(self, handle: bytes, fd: int, writable: bool,
+                    closed: Callable[[bytes], None]) -> None:
+        """Let C answer reads, writes (if ``writable``) and the close of ``handle`` on ``fd``
+        while only the backend listens: ``sftp:read``, ``sftp:write`` and ``sftp:close`` then do
+        not reach Python, and ``closed(handle)`` tells the backend that C closed ``fd``. The
+        backend must call :meth:`_direct_remove` before it closes ``fd`` itself."""
         if self._direct is None:
-            self._direct = ffi.new("struct pylibssh_sftp_direct *")
-            lib.pylibssh_sftp_direct_init(self._direct)
+            d = self._direct = ffi.new("struct pylibssh_sftp_direct *")
+            lib.pylibssh_sftp_direct_init(d)
+            for err, status in ERRNO_TO_SFTP_STATUS.items():
+                if err < lib.PYLIBSSH_SFTP_DIRECT_ERRNOS:
+                    d.errno_status[err] = status
+        self._direct_closed = closed
         lib.pylibssh_sftp_direct_add(self._direct, handle, len(handle), fd, int(writable))
 
     def _direct_remove(self, handle: bytes) -> None:
@@ -490,7 +499,7 @@ class SFTPServer:
         ch = self.channel
         return (self._direct.count > 0 and not ch._out
                 and ch.listener_count("sftp:read") == 1 and ch.listener_count("sftp:write") == 1
-                and ch.listener_count("sftpmessage") == 0)
+                and ch.listener_count("sftp:close") == 1 and ch.listener_count("sftpmessage") == 0)
 
     def _serve_direct(self) -> bool:
         """Serve the reads and writes at the head of the queue in C. False when it served
@@ -501,6 +510,8 @@ class SFTPServer:
                                             _OUTPUT_BUDGET - self._unflushed)
         self._unflushed += d.bytes
         self.requests += d.served
+        for i in range(d.nclosed):  # before anything else reaches the backend
+            self._direct_closed(bytes(ffi.buffer(d.closed[i], 8)))
         if rc < 0:
             err = error_from(self._session._s, "SFTP reply", ChannelError)
             log.debug("%r: %s", self.channel, err)

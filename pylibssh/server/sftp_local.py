@@ -194,6 +194,9 @@ class LocalSFTPSession:
                 self.channel.sftp._direct_remove(handle)
             os.close(obj.fd)
 
+    def _closed_directly(self, handle: bytes) -> None:
+        self.handles.pop(handle, None)  # C closed its fd and answered the CLOSE
+
     def close_all(self) -> None:
         for handle, obj in self.handles.items():
             try:
@@ -222,7 +225,8 @@ class LocalSFTPSession:
             os.close(fd)
             raise
         if self.channel.sftp is not None:  # reads and writes then stay in C
-            self.channel.sftp._direct_add(handle, fd, bool(pflags & _WRITE_FLAGS))
+            self.channel.sftp._direct_add(handle, fd, bool(pflags & _WRITE_FLAGS),
+                                          self._closed_directly)
         msg.reply_handle(handle)
 
     def close(self, msg: SFTPMessage) -> None:
