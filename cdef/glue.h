@@ -53,9 +53,11 @@ struct pylibssh_sftp_direct {
     uint32_t unparsable;
     uint32_t served;
     uint64_t bytes;
+    uint32_t queued;             /* reply bytes at the start of buf that Python must queue */
     uint32_t nclosed;  /* CLOSEs answered here: their handles, for Python to forget */
     unsigned char closed[...][8];
     uint8_t errno_status[...];  /* Python fills it: the status a failed close() replies */
+    unsigned char buf[...];
     ...;
 };
 void pylibssh_sftp_direct_init(struct pylibssh_sftp_direct *d);

@@ -60,6 +60,7 @@ struct pylibssh_sftp_direct {
     uint32_t unparsable;         /* 1: libssh could not parse the next packet (still counted) */
     uint32_t served;
     uint64_t bytes;              /* reply bytes written */
+    uint32_t queued;             /* reply bytes at the start of buf that Python must queue */
     uint32_t nclosed;            /* handles closed here, for Python to forget */
     unsigned char closed[PYLIBSSH_SFTP_DIRECT_CLOSED][8];
     uint8_t errno_status[PYLIBSSH_SFTP_DIRECT_ERRNOS]; /* set by Python: errno -> status */

@@ -211,17 +211,27 @@ static uint32_t status_packet(unsigned char *p, uint32_t id, uint32_t code, cons
     return size + 4;
 }
 
+/* 1: sent; 2: (partly) held back, the rest left in d->buf for Python to queue (libssh writes
+ * nothing while a key re-exchange runs); -1: the channel failed */
 static int send_reply(ssh_channel channel, struct pylibssh_sftp_direct *d,
                       const unsigned char *p, uint32_t total)
 {
-    if (ssh_channel_write(channel, p, total) != (int)total) {
+    int n = ssh_channel_write(channel, p, total);
+
+    if (n < 0) {
         return -1;
     }
-    d->bytes += total;
-    return 1;
+    d->bytes += (uint32_t)n;
+    if ((uint32_t)n == total) {
+        return 1;
+    }
+    memmove(d->buf, p + n, total - (uint32_t)n);
+    d->queued = total - (uint32_t)n;
+    return 2;
 }
 
-/* 1: answered; 0: not answered here (hand it to Python); -1: the channel write failed */
+/* 1: answered; 2: answered, part of the reply left for Python to queue (send_reply); 0: not
+ * answered here (hand it to Python); -1: the channel write failed */
 static int direct_read(ssh_channel channel, struct pylibssh_sftp_direct *d,
                        sftp_client_message msg, int fd, uint32_t max_read)
 {
@@ -324,6 +334,7 @@ int pylibssh_sftp_serve_direct(sftp_session sftp, ssh_channel channel,
     d->served = 0;
     d->bytes = 0;
     d->nclosed = 0;
+    d->queued = 0;
     while (c->taken < c->complete && c->taken < PYLIBSSH_SFTP_KNOWN && d->bytes < budget) {
         uint8_t type = c->types[c->taken];
         sftp_client_message msg;
@@ -365,6 +376,9 @@ int pylibssh_sftp_serve_direct(sftp_session sftp, ssh_channel channel,
             return -1;
         }
         d->served++;
+        if (rc == 2) {
+            break; /* Python queues the rest; later replies go behind it */
+        }
     }
     return 0;
 }

@@ -384,3 +384,17 @@ def test_reads_and_writes_answered_in_c_match_python(make_server, tmp_path):
     for rid in (15, 16, 17, 18, 20, 22, 23):
         kind, body = by_id[struct.pack(">I", rid)]
         assert kind == 101 and struct.unpack(">I", body[4:8])[0] != 0, (rid, body)
+
+
+def test_transfers_across_key_reexchanges(served, ossh, tmp_path):
+    """OpenSSH's sftp rekeying every 256 KiB while 24 MiB go each way: libssh writes nothing
+    during a re-exchange, so replies answered in C are queued then, in order."""
+    rs, root = served
+    src = tmp_path / "src.bin"
+    src.write_bytes(os.urandom(24 * 1024 * 1024))
+    back = tmp_path / "back.bin"
+    result = ossh.sftp(f"put {src} up.bin\nget up.bin {back}\n", timeout=DEADLINE * 6,
+                       extra=["-o", "RekeyLimit=256K"])
+    assert result.returncode == 0, result.stderr.decode()
+    assert md5((root / "up.bin").read_bytes()) == md5(src.read_bytes())
+    assert md5(back.read_bytes()) == md5(src.read_bytes())

@@ -512,6 +512,8 @@ class SFTPServer:
         self.requests += d.served
         for i in range(d.nclosed):  # before anything else reaches the backend
             self._direct_closed(bytes(ffi.buffer(d.closed[i], 8)))
+        if d.queued:  # libssh held the reply back (a key re-exchange): the queue sends it later
+            self._write_raw(ffi.buffer(d.buf, d.queued)[:])
         if rc < 0:
             err = error_from(self._session._s, "SFTP reply", ChannelError)
             log.debug("%r: %s", self.channel, err)
