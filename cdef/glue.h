@@ -44,15 +44,36 @@ ssh_buffer pylibssh_sftp_message_packet(sftp_client_message msg);
  * 1/0: whether libssh has queued ssh_messages (ssh_message_get would poll when none are);
  * -1 unknown (built without libssh's private headers) */
 int pylibssh_session_has_messages(ssh_session session);
-/* records the payload of each SSH_MSG_REQUEST_SUCCESS (the port a tcpip-forward with port 0
- * got) from a packet handler placed before libssh's; ``r`` must live as long as the session;
- * -1 without the private headers */
+/* Global requests' replies, in order (csrc/pylibssh_client.c): a packet handler placed before
+ * libssh's keeps a FIFO of the outstanding want-reply requests and gives each reply to its own
+ * request. ``r`` must live as long as the session; -1 without the private headers.
+ * pylibssh_global_expect(r, kind) -> the request's seq number (call before sending; -1: queue
+ * full); _unexpect: it was not sent; _forget: give up waiting (libssh's state freed);
+ * _result: -1 not answered yet, -2 unknown, else 1 success / 0 failure (and the port a
+ * tcpip-forward got). pylibssh_global_idle: libssh's own reply state is free (1). */
+#define PYLIBSSH_GLOBAL_LIBSSH ...
+#define PYLIBSSH_GLOBAL_OWN ...
+#define PYLIBSSH_GLOBAL_NOBODY ...
 struct pylibssh_global_replies {
     uint32_t successes;
     int32_t last_port;
+    uint32_t sent;
+    uint32_t answered;
     ...;
 };
 int pylibssh_track_global_replies(ssh_session session, struct pylibssh_global_replies *r);
+int pylibssh_global_idle(ssh_session session);
+int64_t pylibssh_global_expect(struct pylibssh_global_replies *r, int kind);
+void pylibssh_global_unexpect(struct pylibssh_global_replies *r, uint32_t seq);
+void pylibssh_global_forget(ssh_session session, struct pylibssh_global_replies *r,
+                            uint32_t seq);
+int pylibssh_global_result(struct pylibssh_global_replies *r, uint32_t seq, int32_t *port);
+/* keepalive@openssh.com through libssh, its reply taken by nobody; SSH_AGAIN: skipped (libssh
+ * waits for a forward's reply, which is traffic too) */
+int pylibssh_send_keepalive(ssh_session session, struct pylibssh_global_replies *r);
+/* a want-reply global request with one string (streamlocal-forward@openssh.com, its cancel);
+ * expect its reply (PYLIBSSH_GLOBAL_OWN) first */
+int pylibssh_global_request_path(ssh_session session, const char *name, const char *path);
 /* forwarding (csrc/pylibssh_server.c): OpenSSH's UNIX-socket requests, which libssh 0.12 does not
  * parse, arrive as queued messages of these subtypes once pylibssh_server_enable_streamlocal()
  * put its packet handler before libssh's; a channel open refused with a reason code; a
@@ -60,6 +81,7 @@ int pylibssh_track_global_replies(ssh_session session, struct pylibssh_global_re
 #define PYLIBSSH_GLOBAL_REQUEST_STREAMLOCAL_FORWARD ...
 #define PYLIBSSH_GLOBAL_REQUEST_CANCEL_STREAMLOCAL_FORWARD ...
 #define PYLIBSSH_CHANNEL_DIRECT_STREAMLOCAL ...
+#define PYLIBSSH_CHANNEL_FORWARDED_STREAMLOCAL ...
 int pylibssh_channel_open_reply_failure(ssh_message msg, uint32_t code, const char *desc);
 int pylibssh_channel_open_forwarded_streamlocal(ssh_channel channel, const char *socket_path);
 int pylibssh_server_enable_streamlocal(ssh_session session);

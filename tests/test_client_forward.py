@@ -398,6 +398,8 @@ def test_forwarding_denied_by_server(tmp_path, client_key):
                 c.open_tunnel("127.0.0.1", server.port)
             with pytest.raises(pylibssh.RequestDeniedError):
                 c.forward_remote_port("127.0.0.1", 0, "127.0.0.1", 1)
+            with pytest.raises(pylibssh.RequestDeniedError, match="refused"):
+                c.forward_remote_path(str(tmp_path / "nofwd.sock"), "/nonexistent.sock")
             fwd = c.forward_local_port("127.0.0.1", 0, "127.0.0.1", server.port)
             with connect_to(("127.0.0.1", fwd.port)) as s:
                 assert recv_all(s) == b""
@@ -475,10 +477,126 @@ def test_unix_socket_forwarding_both_ways(connect, shared_dir, echo):
             assert echo_roundtrip(s, b"remote to unix") == b"remote to unix"
         a.close()
         assert not os.path.exists(a.path)
-        with pytest.raises(pylibssh.SSHError, match="streamlocal-forward"):
-            c.forward_remote_path(os.path.join(shared_dir, "r.sock"), unix_echo.path)
         with pytest.raises(pylibssh.ChannelOpenError):
             c.open_unix_tunnel(os.path.join(shared_dir, "nobody.sock"))
+    finally:
+        unix_echo.shutdown()
+
+
+def _sha_roundtrip(sock: socket.socket, size: int) -> None:
+    payload = os.urandom(size)
+    back = echo_roundtrip(sock, payload)
+    assert hashlib.sha256(back).hexdigest() == hashlib.sha256(payload).hexdigest()
+
+
+def test_remote_unix_socket_forwarding(connect, shared_dir, echo):
+    """streamlocal-forward@openssh.com: sshd listens on a UNIX socket; each connection to it
+    (a real client on this machine) arrives as forwarded-streamlocal and is carried here."""
+    unix_echo = echo_server(os.path.join(shared_dir, "echo.sock"))
+    digest = digest_server()
+    try:
+        c = connect()
+        r1 = os.path.join(shared_dir, "r1.sock")
+        r2 = os.path.join(shared_dir, "r2.sock")
+        a = c.forward_remote_path(r1, unix_echo.path)  # remote UNIX -> local UNIX
+        b = c.forward_remote_path_to_port(r2, "127.0.0.1", digest.port)  # -> local TCP
+        assert a.path == r1 and "r1.sock" in repr(a)
+        assert os.path.exists(r1) and os.path.exists(r2)  # made by sshd
+        with connect_to(r1) as s:  # both ways, with checksums
+            _sha_roundtrip(s, 4 << 20)
+        payload = os.urandom(3 << 20)
+        with connect_to(r2) as s:  # each connection goes to its own forward's target
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+            assert recv_all(s) == b"%d %s\n" % (len(payload),
+                                                hashlib.sha256(payload).hexdigest().encode())
+        # several at once
+        socks = [connect_to(r1) for _ in range(5)]
+        for i, s in enumerate(socks):
+            assert echo_roundtrip(s, b"conn %d" % i) == b"conn %d" % i
+            s.close()
+        # cancel: sshd stops listening there; the other forward still works
+        a.close()
+        assert a.closed
+        with pytest.raises(OSError):
+            connect_to(r1, timeout=2).recv(1)
+        with connect_to(r2) as s:
+            s.shutdown(socket.SHUT_WR)
+            assert recv_all(s).startswith(b"0 ")
+        b.close()
+        assert c.run("echo ok").stdout == b"ok\n"
+    finally:
+        unix_echo.shutdown()
+        digest.shutdown()
+
+
+def test_remote_unix_socket_handler_and_errors(connect, shared_dir):
+    c = connect()
+    seen = []
+
+    def handler(request):
+        seen.append((request.kind, request.socket_path))
+        if len(seen) == 1:
+            request.reject()
+            return
+        channel = request.accept()
+        channel.on("data", lambda data, is_stderr: channel.write(data.upper()))
+        channel.on("end", channel.close)
+        channel.resume()
+
+    path = os.path.join(shared_dir, "h.sock")
+    fwd = c.forward_remote_path(path, handler=handler)
+    with connect_to(path) as s:
+        assert recv_all(s) == b""  # rejected: sshd closes the connection
+    with connect_to(path) as s:
+        s.sendall(b"shout")
+        s.shutdown(socket.SHUT_WR)
+        assert recv_all(s) == b"SHOUT"
+    assert seen == [("forwarded-streamlocal@openssh.com", path)] * 2
+    fwd.close()
+    # the path exists (sshd does not unlink it: no StreamLocalBindUnlink): a clear refusal
+    taken = os.path.join(shared_dir, "taken")
+    open(taken, "w").close()
+    with pytest.raises(pylibssh.RequestDeniedError, match="refused remote forwarding"):
+        c.forward_remote_path(taken, "/nonexistent.sock")
+    with pytest.raises(pylibssh.SSHError, match="needs dest_path or a handler"):
+        c.forward_remote_path(path)
+    with pytest.raises(pylibssh.SSHError, match="NUL"):
+        c.forward_remote_path("/tmp/a\0b", "/x.sock")
+    with pytest.raises(pylibssh.SSHError, match="socket path"):
+        c.forward_remote_path("", "/x.sock")
+    assert c.run("echo ok").stdout == b"ok\n"
+
+
+def test_global_replies_with_keepalive_running(connect, shared_dir, echo):
+    """Keepalives every 20 ms while remote forwards (TCP and UNIX socket, libssh's requests
+    and pylibssh's own) are requested and cancelled: each reply goes to its own request (a
+    keepalive's reply, a failure, must not fail a forward nor give it a port)."""
+    c = connect(keepalive_interval=0.02, keepalive_count_max=50)
+    unix_echo = echo_server(os.path.join(shared_dir, "ka.sock"))
+    try:
+        for round_ in range(6):
+            futures = [c.forward_remote_port_async("127.0.0.1", 0, "127.0.0.1", echo.port)
+                       for _ in range(3)]
+            futures += [c.forward_remote_path_async(
+                os.path.join(shared_dir, f"ka{round_}-{i}.sock"), unix_echo.path)
+                for i in range(3)]
+            fwds = [f.result(DEADLINE) for f in futures]
+            ports = [f.port for f in fwds[:3]]
+            assert len(set(ports)) == 3 and all(0 < p < 65536 for p in ports)
+            for f in fwds:
+                with connect_to(f.path or ("127.0.0.1", f.port)) as s:
+                    assert echo_roundtrip(s, b"round %d" % round_) == b"round %d" % round_
+            time.sleep(0.05)  # keepalives in between
+            for f in fwds:
+                f.close()
+            with pytest.raises(OSError):
+                connect_to(("127.0.0.1", ports[0]), timeout=2).recv(1)
+        replies = c.session.global_replies()
+        assert replies.sent == replies.answered or replies.sent - replies.answered < 5
+        assert replies.sent > 6 * 12  # the keepalives were sent too
+        assert not c.session.closed
+        assert c.run("echo ok").stdout == b"ok\n"
     finally:
         unix_echo.shutdown()
 
