@@ -10,6 +10,20 @@ void pylibssh_init_session_callbacks(struct ssh_callbacks_struct *cb);
 void pylibssh_init_server_callbacks(struct ssh_server_callbacks_struct *cb);
 void pylibssh_init_channel_callbacks(struct ssh_channel_callbacks_struct *cb);
 
+/* A channel data callback that sends the channel's bytes straight to a socket in the poll that
+ * received them, as far as the socket takes them without blocking; it leaves the rest to the
+ * next callback (Python's) and sets ``blocked``, and stays out of the way until Python clears
+ * ``blocked`` (its own queue is empty again: order kept). Register its callbacks with
+ * ssh_set_channel_callbacks after Python's (it is put first); keep ``s`` alive until removed. */
+struct pylibssh_sock_sink {
+    int fd;
+    int blocked;
+    uint64_t bytes;
+    ...;
+};
+void pylibssh_sock_sink_init(struct pylibssh_sock_sink *s, int fd);
+struct ssh_channel_callbacks_struct *pylibssh_sock_sink_callbacks(struct pylibssh_sock_sink *s);
+
 /* --- server (csrc/pylibssh_server.c) ---
  * Fields of a queued ssh_message that libssh parses but exposes through no public getter; they
  * read libssh's private struct and work only when built against the vendored release (otherwise

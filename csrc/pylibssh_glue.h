@@ -23,6 +23,16 @@ void pylibssh_init_session_callbacks(struct ssh_callbacks_struct *cb);
 void pylibssh_init_server_callbacks(struct ssh_server_callbacks_struct *cb);
 void pylibssh_init_channel_callbacks(struct ssh_channel_callbacks_struct *cb);
 
+/* a channel's data sent straight to a socket (csrc/pylibssh_glue.c, pylibssh/bridge.py) */
+struct pylibssh_sock_sink {
+    struct ssh_channel_callbacks_struct cb;
+    int fd;         /* -1: off */
+    int blocked;    /* 1: leave the data to the next callback (Python) */
+    uint64_t bytes; /* sent by the callback */
+};
+void pylibssh_sock_sink_init(struct pylibssh_sock_sink *s, int fd);
+struct ssh_channel_callbacks_struct *pylibssh_sock_sink_callbacks(struct pylibssh_sock_sink *s);
+
 /* --- server (csrc/pylibssh_server.c) --- */
 int pylibssh_have_message_internals(void);
 int pylibssh_message_pty_modes(ssh_message msg, const unsigned char **data, size_t *len);

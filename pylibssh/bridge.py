@@ -6,8 +6,12 @@ Back-pressure both ways, nothing buffered without bound:
 * socket -> channel: the socket is read while the channel's queue is under its ``high_water``;
   once ``write`` returns False the socket is no longer read until ``drain`` (the TCP window then
   holds the sender back);
-* channel -> socket: what the socket does not take at once is queued; above ``high_water``
-  the channel is paused (the SSH window holds the peer back) until the socket took it.
+* channel -> socket: a data callback in C (``pylibssh_sock_sink``, csrc/pylibssh_glue.c) sends
+  the channel's bytes to the socket inside libssh's poll, as far as the socket takes them; the
+  rest goes to Python, which queues it and sends it when the socket is writable (and the C
+  callback stays out of the way until that queue is empty, so bytes keep their order). Above
+  ``high_water`` queued bytes the channel is paused (the SSH window holds the peer back) until
+  the socket took them.
 
 Half-close is carried both ways: the socket's EOF becomes the channel's EOF, the channel's EOF a
 ``shutdown(SHUT_WR)`` once the queued bytes are written. Closing either end closes the other
@@ -24,6 +28,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from ._binding import ffi, lib
 from ._channel import Channel
 
 __all__ = ["Bridge", "bridge"]
@@ -63,8 +68,12 @@ class Bridge:
         self._sock_closed = False
         self._done = False
         self.bytes_in = 0   # socket -> channel
-        self.bytes_out = 0  # channel -> socket
+        self._bytes_out = 0  # channel -> socket, through Python
+        self._sink = ffi.new("struct pylibssh_sock_sink *")
+        lib.pylibssh_sock_sink_init(self._sink, self._fd)
+        self._sink_cb = lib.pylibssh_sock_sink_callbacks(self._sink)
         with self._loop.lock:
+            channel._add_c_callbacks(self._sink_cb, self._sink)
             channel.on("data", self._on_data)
             channel.on("end", self._on_end)
             channel.on("drain", self._on_drain)
@@ -131,9 +140,10 @@ class Bridge:
     # -- channel -> socket ----------------------------------------------------------------------
 
     def _on_data(self, data: bytes, is_stderr: bool = False) -> None:
+        self._sink.blocked = 1  # the C sink waits until this queue is written (order)
         if self._sock_closed or self._shut_wr:
             return
-        self.bytes_out += len(data)
+        self._bytes_out += len(data)
         self._out.append(memoryview(data))
         self._out_bytes += len(data)
         if self._out_bytes >= self.high_water and not self.channel.paused:
@@ -180,6 +190,10 @@ class Bridge:
                 n -= len(view)
                 self._out.popleft()
         self._set_writing(False)
+        if not self._shut_wr and not self.channel._undelivered:
+            # the queue is empty and no data taken from libssh waits for its delivery (a
+            # channel write can process incoming packets): the C sink may send again
+            self._sink.blocked = 0
         if self.channel.paused and not self._chan_closed:
             self.channel.resume()
         self._after_flush()
@@ -196,6 +210,7 @@ class Bridge:
             return
         if self._chan_eof and not self._shut_wr:
             self._shut_wr = True
+            self._sink.blocked = 1
             try:
                 self.sock.shutdown(socket.SHUT_WR)
             except OSError as exc:
@@ -224,9 +239,19 @@ class Bridge:
         if not self._chan_closed:
             self.channel.close()
 
+    def _stop_sink(self) -> None:
+        self._sink.fd, self._sink.blocked = -1, 1
+        self.channel._remove_c_callbacks(self._sink_cb)
+
+    @property
+    def bytes_out(self) -> int:
+        """Bytes written to the socket from the channel."""
+        return self._bytes_out + self._sink.bytes
+
     def _close_socket(self) -> None:
         if self._sock_closed:
             return
+        self._stop_sink()  # before the fd can be reused
         self._reading = self._writing = False
         self._loop.remove_fd(self._fd)
         self._sock_closed = True
