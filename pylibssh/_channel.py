@@ -221,6 +221,11 @@ class Channel(EventEmitter):
         self._close_queued = True
         self._queue_control(_CLOSE)
 
+    def _own_queued(self) -> None:
+        """Copy queued output that still refers to the writer's buffer (which it reuses)."""
+        self._out = deque((bytes(item), arg) if isinstance(item, memoryview) else (item, arg)
+                          for item, arg in self._out)
+
     def _queue_control(self, kind: str, arg: Any = None) -> None:
         self._out.append((kind, arg))
         self._flush()

@@ -24,6 +24,7 @@ import errno
 import itertools
 import logging
 import socket
+import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -35,7 +36,18 @@ __all__ = ["Bridge", "bridge"]
 
 log = logging.getLogger("pylibssh")
 
-_RECV = 256 * 1024
+_RECV = 256 * 1024  # one read when it has to be kept (queued behind the channel's output)
+_RECV_DIRECT = 1 << 20  # one read that the channel takes at once (into the thread's buffer)
+_local = threading.local()
+
+
+def _read_buffer() -> memoryview:
+    """The loop thread's read buffer: what is read into it is copied into libssh's packets
+    before the next read, so all bridges of a loop share one."""
+    view = getattr(_local, "view", None)
+    if view is None:
+        view = _local.view = memoryview(bytearray(_RECV_DIRECT))
+    return view
 _IOV_MAX = 64  # buffers per sendmsg (the system allows 1024)
 
 
@@ -54,8 +66,6 @@ class Bridge:
         self._on_close = on_close
         sock.setblocking(False)
         self._fd = sock.fileno()
-        self._buf = bytearray(_RECV)
-        self._view = memoryview(self._buf)
         self._out: deque[memoryview] = deque()
         self._out_bytes = 0
         self._reading = False
@@ -98,14 +108,16 @@ class Bridge:
         if self._chan_closed:
             self._set_reading(False)
             return
-        # when the channel takes a whole read at once (empty queue, window open) libssh copies
-        # it into its packets before write() returns: read into one reused buffer instead of a
-        # new bytes object per read (a large allocation and its page faults each time)
-        reuse = self.channel.buffered == 0 and self.channel.window >= _RECV
+        # when the channel takes a whole read at once (empty queue, no more than the peer's
+        # window) libssh copies it into its packets before write() returns: read into one
+        # reused buffer instead of a new bytes object per read (a large allocation, with an
+        # mmap and page faults, each time)
+        window = self.channel.window if self.channel.buffered == 0 else 0
         try:
-            if reuse:
-                n = self.sock.recv_into(self._buf)
-                data = self._view[:n]
+            if window > 0:
+                view = _read_buffer()
+                n = self.sock.recv_into(view, min(window, _RECV_DIRECT))
+                data = view[:n]
             else:
                 data = self.sock.recv(_RECV)
         except (BlockingIOError, InterruptedError):
@@ -126,6 +138,8 @@ class Bridge:
         self.bytes_in += len(data)
         try:
             ok = self.channel.write(data)
+            if window > 0 and self.channel.buffered:
+                self.channel._own_queued()  # not expected (libssh takes up to the window)
         except Exception as exc:
             log.debug("%r: channel write failed: %s", self, exc)
             self._abort()
