@@ -77,43 +77,15 @@ static int global_reply_cb(ssh_session session, uint8_t type, ssh_buffer packet,
 }
 
 static int forwarded_streamlocal_open(ssh_session session, uint8_t type, ssh_buffer packet,
-                                      void *user)
+                                    void *user)
 {
-    const uint8_t *p = ssh_buffer_get(packet);
-    const uint8_t *end = p + ssh_buffer_get_len(packet);
-    const uint8_t *name, *path;
-    uint32_t name_len, path_len, sender, window, packet_size;
-    ssh_message msg;
-
     (void)type;
     (void)user;
-    if (!session->client || read_string(&p, end, &name, &name_len) != 0 ||
-        !is_name(name, name_len, "forwarded-streamlocal@openssh.com")) {
+    if (!session->client) {
         return SSH_PACKET_NOT_USED;
     }
-    if (session->session_state != SSH_SESSION_STATE_AUTHENTICATED ||
-        read_u32(&p, end, &sender) != 0 || read_u32(&p, end, &window) != 0 ||
-        read_u32(&p, end, &packet_size) != 0 || packet_size == 0 ||
-        read_string(&p, end, &path, &path_len) != 0) {
-        return SSH_PACKET_NOT_USED; /* libssh's handler deals with what is wrong */
-    }
-    msg = calloc(1, sizeof(struct ssh_message_struct));
-    if (msg == NULL) {
-        return SSH_PACKET_NOT_USED;
-    }
-    msg->session = session;
-    msg->type = SSH_REQUEST_CHANNEL_OPEN;
-    msg->channel_request_open.type = PYLIBSSH_CHANNEL_FORWARDED_STREAMLOCAL;
-    msg->channel_request_open.sender = sender;
-    msg->channel_request_open.window = window;
-    msg->channel_request_open.packet_size = packet_size;
-    msg->channel_request_open.destination = dup_text(path, path_len);
-    if (msg->channel_request_open.destination == NULL) {
-        free(msg);
-        return SSH_PACKET_NOT_USED;
-    }
-    queue_message(session, msg);
-    return SSH_PACKET_USED;
+    return queue_streamlocal_open(session, packet, "forwarded-streamlocal@openssh.com",
+                                  PYLIBSSH_CHANNEL_FORWARDED_STREAMLOCAL);
 }
 
 /* SSH2_MSG_REQUEST_SUCCESS (81), SSH2_MSG_REQUEST_FAILURE (82) .. SSH2_MSG_CHANNEL_OPEN (90) */

@@ -129,4 +129,45 @@ static inline void queue_message(ssh_session session, ssh_message msg)
         ssh_message_free(msg);
     }
 }
+/* A CHANNEL_OPEN of an OpenSSH streamlocal type (``name``) that libssh does not parse: queued as
+ * a message of pylibssh's ``subtype`` with the socket path as its destination (answered with
+ * libssh's ordinary reply functions). SSH_PACKET_NOT_USED for another type, or for what libssh's
+ * own handler should refuse (malformed, before authentication). */
+static inline int queue_streamlocal_open(ssh_session session, ssh_buffer packet,
+                                         const char *name, int subtype)
+{
+    const uint8_t *p = ssh_buffer_get(packet);
+    const uint8_t *end = p + ssh_buffer_get_len(packet);
+    const uint8_t *type, *path;
+    uint32_t type_len, path_len, sender, window, packet_size;
+    ssh_message msg;
+
+    if (read_string(&p, end, &type, &type_len) != 0 || !is_name(type, type_len, name)) {
+        return SSH_PACKET_NOT_USED;
+    }
+    if (session->session_state != SSH_SESSION_STATE_AUTHENTICATED ||
+        read_u32(&p, end, &sender) != 0 || read_u32(&p, end, &window) != 0 ||
+        read_u32(&p, end, &packet_size) != 0 || packet_size == 0 ||
+        read_string(&p, end, &path, &path_len) != 0) {
+        return SSH_PACKET_NOT_USED; /* libssh's handler deals with what is wrong */
+    }
+    msg = calloc(1, sizeof(struct ssh_message_struct));
+    if (msg == NULL) {
+        return SSH_PACKET_NOT_USED;
+    }
+    msg->session = session;
+    msg->type = SSH_REQUEST_CHANNEL_OPEN;
+    msg->channel_request_open.type = subtype;
+    msg->channel_request_open.sender = sender;
+    msg->channel_request_open.window = window;
+    msg->channel_request_open.packet_size = packet_size;
+    msg->channel_request_open.destination = dup_text(path, path_len);
+    if (msg->channel_request_open.destination == NULL) {
+        free(msg);
+        return SSH_PACKET_NOT_USED;
+    }
+    queue_message(session, msg);
+    return SSH_PACKET_USED;
+}
+
 #endif

@@ -333,12 +333,12 @@ def test_remote_forwards_requested_at_once(connect, echo):
             assert echo_roundtrip(s, b"%d" % f.port) == b"%d" % f.port
 
 
-def test_remote_forward_handler_accept_and_reject(connect):
-    c = connect()
-    seen = []
+def reject_then_shout(seen, describe):
+    """A remote-forward handler: records ``describe(request)``, rejects the first connection,
+    answers the others with what they send, in capitals."""
 
     def handler(request):
-        seen.append((request.dest_port, request.orig_host))
+        seen.append(describe(request))
         if len(seen) == 1:
             request.reject()
             return
@@ -347,13 +347,24 @@ def test_remote_forward_handler_accept_and_reject(connect):
         channel.on("end", channel.close)
         channel.resume()
 
-    fwd = c.forward_remote_port("127.0.0.1", 0, handler=handler)
-    with connect_to(("127.0.0.1", fwd.port)) as s:
+    return handler
+
+
+def check_reject_then_shout(addr):
+    with connect_to(addr) as s:
         assert recv_all(s) == b""  # rejected: sshd closes the connection
-    with connect_to(("127.0.0.1", fwd.port)) as s:
+    with connect_to(addr) as s:
         s.sendall(b"shout")
         s.shutdown(socket.SHUT_WR)
         assert recv_all(s) == b"SHOUT"
+
+
+def test_remote_forward_handler_accept_and_reject(connect):
+    c = connect()
+    seen = []
+    handler = reject_then_shout(seen, lambda r: (r.dest_port, r.orig_host))
+    fwd = c.forward_remote_port("127.0.0.1", 0, handler=handler)
+    check_reject_then_shout(("127.0.0.1", fwd.port))
     assert [p for p, _ in seen] == [fwd.port, fwd.port]
     assert seen[0][1] == "127.0.0.1"
 
@@ -533,25 +544,10 @@ def test_remote_unix_socket_forwarding(connect, shared_dir, echo):
 def test_remote_unix_socket_handler_and_errors(connect, shared_dir):
     c = connect()
     seen = []
-
-    def handler(request):
-        seen.append((request.kind, request.socket_path))
-        if len(seen) == 1:
-            request.reject()
-            return
-        channel = request.accept()
-        channel.on("data", lambda data, is_stderr: channel.write(data.upper()))
-        channel.on("end", channel.close)
-        channel.resume()
-
     path = os.path.join(shared_dir, "h.sock")
-    fwd = c.forward_remote_path(path, handler=handler)
-    with connect_to(path) as s:
-        assert recv_all(s) == b""  # rejected: sshd closes the connection
-    with connect_to(path) as s:
-        s.sendall(b"shout")
-        s.shutdown(socket.SHUT_WR)
-        assert recv_all(s) == b"SHOUT"
+    fwd = c.forward_remote_path(path, handler=reject_then_shout(
+        seen, lambda r: (r.kind, r.socket_path)))
+    check_reject_then_shout(path)
     assert seen == [("forwarded-streamlocal@openssh.com", path)] * 2
     fwd.close()
     # the path exists (sshd does not unlink it: no StreamLocalBindUnlink): a clear refusal
