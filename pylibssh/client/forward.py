@@ -260,7 +260,33 @@ def _listen(listen: str | tuple[str, int], backlog: int = 128) -> socket.socket:
     return sock
 
 
-class _Listener(EventEmitter):
+class _Forward(EventEmitter):
+    """What forwarders share: the ``closed`` state, safe event emission, ``with`` support
+    (closing at the end)."""
+
+    _closed: bool
+
+    def _emit(self, event: str, *args: Any) -> None:
+        try:
+            self.emit(event, *args)
+        except Exception:
+            log.exception("unhandled exception in a forwarder %r listener", event)
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class _Listener(_Forward):
     """A local listening socket on the client's loop whose connections are forwarded.
     Events: ``connection`` (Bridge), ``error`` (exception, for a connection that could not be
     forwarded: its socket is closed), ``close``."""
@@ -347,12 +373,6 @@ class _Listener(EventEmitter):
         log.debug("%r: %s", self, exc)
         self._emit("error", exc)
 
-    def _emit(self, event: str, *args: Any) -> None:
-        try:
-            self.emit(event, *args)
-        except Exception:
-            log.exception("unhandled exception in a forwarder %r listener", event)
-
     def close(self) -> None:
         """Stop listening and close every forwarded connection. Idempotent."""
         with self._loop.lock:
@@ -374,16 +394,6 @@ class _Listener(EventEmitter):
                 pass
             self._emit("close")
         self._loop.wakeup()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def __enter__(self) -> Any:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
 
 class LocalForwarder(_Listener):
@@ -442,7 +452,7 @@ def _connect_local(loop, dest: str | tuple[str, int],
     loop.add_writer(fd, writable)
 
 
-class RemoteForwarder(EventEmitter):
+class RemoteForwarder(_Forward):
     """A listener on the server: a TCP port (``tcpip-forward``; ``host``/``port``) or a UNIX
     socket (``streamlocal-forward@openssh.com``; ``path``). Each connection the server accepts
     arrives as a :class:`ChannelOpenRequest`: given to ``handler`` when there is one (it accepts
@@ -540,12 +550,6 @@ class RemoteForwarder(EventEmitter):
         _connect_local(self._loop, self.dest, connected)
         return None
 
-    def _emit(self, event: str, *args: Any) -> None:
-        try:
-            self.emit(event, *args)
-        except Exception:
-            log.exception("unhandled exception in a forwarder %r listener", event)
-
     def close(self, timeout: float | None = None, cancel: bool = True) -> None:
         """Ask the server to stop listening (``cancel-tcpip-forward`` or
         ``cancel-streamlocal-forward@openssh.com``; waits for its answer unless called on the
@@ -578,16 +582,6 @@ class RemoteForwarder(EventEmitter):
         if self._loop.in_loop_thread():
             return  # cannot wait here; it completes on its own
         wait(self._loop, task.future, t + 5, "cancelling the forward")
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def __enter__(self) -> RemoteForwarder:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         where = self.path or f"{self.host}:{self.port}"
