@@ -11,10 +11,12 @@ void pylibssh_init_server_callbacks(struct ssh_server_callbacks_struct *cb);
 void pylibssh_init_channel_callbacks(struct ssh_channel_callbacks_struct *cb);
 
 /* A channel data callback that sends the channel's bytes straight to a socket in the poll that
- * received them, as far as the socket takes them without blocking; it leaves the rest to the
- * next callback (Python's) and sets ``blocked``, and stays out of the way until Python clears
- * ``blocked`` (its own queue is empty again: order kept). Register its callbacks with
- * ssh_set_channel_callbacks after Python's (it is put first); keep ``s`` alive until removed. */
+ * received them, as far as the socket takes them without blocking. Register its callbacks with
+ * ssh_set_channel_callbacks after the channel's own (it is put first), then attach it to the
+ * channel's own struct: it becomes the only data callback and hands what the socket did not take
+ * to the channel's own data callback. From a short send on (``blocked``) it hands everything on
+ * until Python clears ``blocked`` (its own queue is empty again: order kept). Detach (gives the
+ * data callback back, sends nothing more) before unregistering; keep ``s`` alive until then. */
 struct pylibssh_sock_sink {
     int fd;
     int blocked;
@@ -23,6 +25,9 @@ struct pylibssh_sock_sink {
 };
 void pylibssh_sock_sink_init(struct pylibssh_sock_sink *s, int fd);
 struct ssh_channel_callbacks_struct *pylibssh_sock_sink_callbacks(struct pylibssh_sock_sink *s);
+void pylibssh_sock_sink_attach(struct pylibssh_sock_sink *s,
+                               struct ssh_channel_callbacks_struct *own);
+void pylibssh_sock_sink_detach(struct pylibssh_sock_sink *s);
 
 /* --- server (csrc/pylibssh_server.c) ---
  * Fields of a queued ssh_message that libssh parses but exposes through no public getter; they

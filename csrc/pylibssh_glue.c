@@ -37,9 +37,11 @@ void pylibssh_init_channel_callbacks(struct ssh_channel_callbacks_struct *cb)
 /* --- a channel's data straight into a socket (pylibssh/bridge.py) --------------------------
  * A data callback put before Python's: it sends the channel's bytes to the socket in the same
  * poll (no Python object, no copy out of libssh's buffer), as far as the socket takes them
- * without blocking. What it does not send is left in libssh's buffer for the next callback
- * (Python's), and from then on it stays out of the way (``blocked``) until Python has written
- * what it queued and clears the flag, so bytes keep their order. */
+ * without blocking. Once attached it is the channel's only data callback: it hands what the
+ * socket did not take to the channel's own (Python's) callback itself, so Python is not called
+ * for packets the socket took whole. From a short send on, it leaves everything to Python
+ * (``blocked``) until Python has written what it queued and clears the flag: bytes keep their
+ * order. */
 #include <errno.h>
 #include <sys/socket.h>
 
@@ -49,25 +51,31 @@ static int sock_sink_data(ssh_session session, ssh_channel channel, void *data, 
     struct pylibssh_sock_sink *s = userdata;
     uint32_t done = 0;
     ssize_t n;
+    int rest;
 
-    (void)session;
-    (void)channel;
-    if (is_stderr || s->blocked || s->fd < 0 || len == 0) {
-        return 0;
-    }
-    while (done < len) {
-        n = send(s->fd, (const char *)data + done, len - done, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (n > 0) {
-            done += (uint32_t)n;
-            continue;
+    if (!is_stderr && !s->blocked && s->fd >= 0) {
+        while (done < len) {
+            n = send(s->fd, (const char *)data + done, len - done,
+                     MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n > 0) {
+                done += (uint32_t)n;
+                continue;
+            }
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            s->blocked = 1; /* full (or failed: Python's own write reports the error) */
+            break;
         }
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        s->blocked = 1; /* full (or failed: Python's own write reports the error) */
-        break;
+        s->bytes += done;
     }
-    s->bytes += done;
+    if (done < len && s->next != NULL) {
+        rest = s->next(session, channel, (char *)data + done, len - done, is_stderr,
+                       s->next_userdata);
+        if (rest > 0) {
+            done += (uint32_t)rest;
+        }
+    }
     return (int)done;
 }
 
@@ -83,4 +91,24 @@ void pylibssh_sock_sink_init(struct pylibssh_sock_sink *s, int fd)
 struct ssh_channel_callbacks_struct *pylibssh_sock_sink_callbacks(struct pylibssh_sock_sink *s)
 {
     return &s->cb;
+}
+
+void pylibssh_sock_sink_attach(struct pylibssh_sock_sink *s,
+                               struct ssh_channel_callbacks_struct *own)
+{
+    s->own = own;
+    s->next = own->channel_data_function;
+    s->next_userdata = own->userdata;
+    own->channel_data_function = NULL; /* libssh skips it: the sink calls it */
+}
+
+void pylibssh_sock_sink_detach(struct pylibssh_sock_sink *s)
+{
+    s->fd = -1;
+    s->blocked = 1;
+    if (s->own != NULL) {
+        s->own->channel_data_function = s->next;
+        s->own = NULL;
+    }
+    s->next = NULL;
 }

@@ -29,9 +29,15 @@ struct pylibssh_sock_sink {
     int fd;         /* -1: off */
     int blocked;    /* 1: leave the data to the next callback (Python) */
     uint64_t bytes; /* sent by the callback */
+    struct ssh_channel_callbacks_struct *own; /* the channel's own callbacks (attached) */
+    ssh_channel_data_callback next;           /* their data callback, given what is left */
+    void *next_userdata;
 };
 void pylibssh_sock_sink_init(struct pylibssh_sock_sink *s, int fd);
 struct ssh_channel_callbacks_struct *pylibssh_sock_sink_callbacks(struct pylibssh_sock_sink *s);
+void pylibssh_sock_sink_attach(struct pylibssh_sock_sink *s,
+                               struct ssh_channel_callbacks_struct *own);
+void pylibssh_sock_sink_detach(struct pylibssh_sock_sink *s);
 
 /* --- server (csrc/pylibssh_server.c) --- */
 int pylibssh_have_message_internals(void);

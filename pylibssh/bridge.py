@@ -82,8 +82,10 @@ class Bridge:
         self._sink = ffi.new("struct pylibssh_sock_sink *")
         lib.pylibssh_sock_sink_init(self._sink, self._fd)
         self._sink_cb = lib.pylibssh_sock_sink_callbacks(self._sink)
+        self._own_cb = channel._cb  # the sink points at it until detached
         with self._loop.lock:
-            channel._add_c_callbacks(self._sink_cb, self._sink)
+            if channel._add_c_callbacks(self._sink_cb, self._sink):
+                lib.pylibssh_sock_sink_attach(self._sink, self._own_cb)
             channel.on("data", self._on_data)
             channel.on("end", self._on_end)
             channel.on("drain", self._on_drain)
@@ -254,7 +256,7 @@ class Bridge:
             self.channel.close()
 
     def _stop_sink(self) -> None:
-        self._sink.fd, self._sink.blocked = -1, 1
+        lib.pylibssh_sock_sink_detach(self._sink)  # the channel's own data callback is back
         self.channel._remove_c_callbacks(self._sink_cb)
 
     @property
