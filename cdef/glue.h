@@ -10,20 +10,26 @@ void pylibssh_init_session_callbacks(struct ssh_callbacks_struct *cb);
 void pylibssh_init_server_callbacks(struct ssh_server_callbacks_struct *cb);
 void pylibssh_init_channel_callbacks(struct ssh_channel_callbacks_struct *cb);
 
-/* A channel data callback that sends the channel's bytes straight to a socket in the poll that
- * received them, as far as the socket takes them without blocking. Register its callbacks with
- * ssh_set_channel_callbacks after the channel's own (it is put first), then attach it to the
- * channel's own struct: it becomes the only data callback and hands what the socket did not take
- * to the channel's own data callback. From a short send on (``blocked``) it hands everything on
- * until Python clears ``blocked`` (its own queue is empty again: order kept). Detach (gives the
- * data callback back, sends nothing more) before unregistering; keep ``s`` alive until then. */
+/* A channel data callback that takes the channel's bytes into its own buffer ``buf`` (``cap``
+ * bytes, owned by the caller) and sends it with one send() when full, or when flushed
+ * (pylibssh_sock_sink_flush: 0 all sent, >0 bytes left, -1 error) after the poll; ``dirty`` is
+ * called (inside libssh: record only) when the buffer stops being empty. Register its callbacks
+ * with ssh_set_channel_callbacks after the channel's own (it is put first), then attach it to
+ * the channel's own struct: it becomes the only data callback and hands what it cannot take to
+ * the channel's own data callback; from then on (``blocked``) it hands everything on until
+ * Python clears ``blocked`` (the sink's buffer and Python's queue are empty: order kept). Detach
+ * (gives the data callback back, drops the buffer) before unregistering; keep ``s`` and ``buf``
+ * alive until then. */
 struct pylibssh_sock_sink {
     int fd;
     int blocked;
     uint64_t bytes;
+    uint32_t len;
     ...;
 };
-void pylibssh_sock_sink_init(struct pylibssh_sock_sink *s, int fd);
+void pylibssh_sock_sink_init(struct pylibssh_sock_sink *s, int fd, char *buf, uint32_t cap,
+                             void (*dirty)(void *), void *dirty_userdata);
+int pylibssh_sock_sink_flush(struct pylibssh_sock_sink *s);
 struct ssh_channel_callbacks_struct *pylibssh_sock_sink_callbacks(struct pylibssh_sock_sink *s);
 void pylibssh_sock_sink_attach(struct pylibssh_sock_sink *s,
                                struct ssh_channel_callbacks_struct *own);

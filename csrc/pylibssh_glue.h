@@ -27,13 +27,20 @@ void pylibssh_init_channel_callbacks(struct ssh_channel_callbacks_struct *cb);
 struct pylibssh_sock_sink {
     struct ssh_channel_callbacks_struct cb;
     int fd;         /* -1: off */
-    int blocked;    /* 1: leave the data to the next callback (Python) */
-    uint64_t bytes; /* sent by the callback */
+    int blocked;    /* 1: leave the data to the channel's own callback (Python) */
+    uint64_t bytes; /* sent from the buffer */
+    char *buf;      /* bytes taken from the channel, not sent yet (owned by Python) */
+    uint32_t cap;
+    uint32_t len;
+    void (*dirty)(void *); /* the buffer stopped being empty: flush after the poll */
+    void *dirty_userdata;
     struct ssh_channel_callbacks_struct *own; /* the channel's own callbacks (attached) */
     ssh_channel_data_callback next;           /* their data callback, given what is left */
     void *next_userdata;
 };
-void pylibssh_sock_sink_init(struct pylibssh_sock_sink *s, int fd);
+void pylibssh_sock_sink_init(struct pylibssh_sock_sink *s, int fd, char *buf, uint32_t cap,
+                             void (*dirty)(void *), void *dirty_userdata);
+int pylibssh_sock_sink_flush(struct pylibssh_sock_sink *s);
 struct ssh_channel_callbacks_struct *pylibssh_sock_sink_callbacks(struct pylibssh_sock_sink *s);
 void pylibssh_sock_sink_attach(struct pylibssh_sock_sink *s,
                                struct ssh_channel_callbacks_struct *own);

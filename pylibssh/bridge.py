@@ -23,6 +23,7 @@ from __future__ import annotations
 import errno
 import itertools
 import logging
+import os
 import socket
 import threading
 from collections import deque
@@ -38,6 +39,7 @@ log = logging.getLogger("pylibssh")
 
 _RECV = 256 * 1024  # one read when it has to be kept (queued behind the channel's output)
 _RECV_DIRECT = 1 << 20  # one read that the channel takes at once (into the thread's buffer)
+_SINK = 256 * 1024  # the C sink's buffer: channel data sent with one system call
 _local = threading.local()
 
 
@@ -80,7 +82,10 @@ class Bridge:
         self.bytes_in = 0   # socket -> channel
         self._bytes_out = 0  # channel -> socket, through Python
         self._sink = ffi.new("struct pylibssh_sock_sink *")
-        lib.pylibssh_sock_sink_init(self._sink, self._fd)
+        self._sink_buf = ffi.new("char[]", _SINK)
+        self._handle = ffi.new_handle(self)
+        lib.pylibssh_sock_sink_init(self._sink, self._fd, self._sink_buf, _SINK,
+                                    lib.pylibssh_sink_dirty_cb, self._handle)
         self._sink_cb = lib.pylibssh_sock_sink_callbacks(self._sink)
         self._own_cb = channel._cb  # the sink points at it until detached
         with self._loop.lock:
@@ -176,6 +181,19 @@ class Bridge:
             if not self._writing and not self._sock_closed:
                 self._flush_out()
 
+    def _c_sink_dirty(self) -> None:
+        """Inside libssh: the C sink took bytes; send them once the poll is dispatched."""
+        self.channel._session.defer(self._flush_sink)
+
+    def _flush_sink(self) -> None:
+        if not self._writing and not self._sock_closed:
+            self._flush_out()
+
+    @property
+    def _idle(self) -> bool:
+        """Nothing waits for the socket (neither the C sink's buffer nor Python's queue)."""
+        return not self._out and not self._sink.len
+
     def _set_writing(self, on: bool) -> None:
         if on == self._writing or self._sock_closed:
             return
@@ -186,7 +204,16 @@ class Bridge:
             self._loop.remove_writer(self._fd)
 
     def _flush_out(self) -> None:
-        """Send what is queued (scatter-gather); wait for writability if the socket is full."""
+        """Send what is queued: the C sink's buffer, then Python's queue (scatter-gather);
+        wait for writability if the socket is full."""
+        left = lib.pylibssh_sock_sink_flush(self._sink)
+        if left:
+            if left < 0:
+                log.debug("%r: socket write failed: %s", self, os.strerror(ffi.errno))
+                self._abort()
+            else:
+                self._set_writing(True)
+            return
         while self._out:
             try:
                 n = self.sock.sendmsg(list(itertools.islice(self._out, _IOV_MAX)))
@@ -207,8 +234,8 @@ class Bridge:
                 self._out.popleft()
         self._set_writing(False)
         if not self._shut_wr and not self.channel._undelivered:
-            # the queue is empty and no data taken from libssh waits for its delivery (a
-            # channel write can process incoming packets): the C sink may send again
+            # both queues are empty and no data taken from libssh waits for its delivery (a
+            # channel write can process incoming packets): the C sink may take data again
             self._sink.blocked = 0
         if self.channel.paused and not self._chan_closed:
             self.channel.resume()
@@ -216,7 +243,7 @@ class Bridge:
 
     def _on_end(self) -> None:
         self._chan_eof = True
-        if not self._out:
+        if self._idle:
             self._after_flush()
 
     def _after_flush(self) -> None:
@@ -237,13 +264,13 @@ class Bridge:
     # -- the end --------------------------------------------------------------------------------
 
     def _check_done(self) -> None:
-        if self._sock_eof and self._shut_wr and not self._out:
+        if self._sock_eof and self._shut_wr and self._idle:
             self.channel.close()  # after its queued output; 'close' closes the socket
 
     def _on_channel_close(self) -> None:
         self._chan_closed = True
         self._set_reading(False)
-        if not self._out:
+        if self._idle:
             self._close_socket()
         # else: _flush_out delivers what the channel sent before closing, then closes
 
@@ -304,6 +331,14 @@ class Bridge:
 
     def __repr__(self) -> str:
         return f"<Bridge fd={self._fd} in={self.bytes_in} out={self.bytes_out}>"
+
+
+@ffi.def_extern()
+def pylibssh_sink_dirty_cb(userdata):
+    try:
+        ffi.from_handle(userdata)._c_sink_dirty()
+    except BaseException:
+        log.exception("internal error in the socket sink's callback")
 
 
 def bridge(channel: Channel, sock: socket.socket,
