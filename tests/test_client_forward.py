@@ -225,19 +225,36 @@ def test_back_pressure_slow_reader(connect):
     listener.close()
 
 
+def forward_from_sender(connect, serve, rcvbuf: int):
+    """A local forward to a listener here whose one connection ``serve(conn)`` handles in a
+    thread, and a local socket connected to the forward with a small receive buffer; returns
+    (thread, forwarder, socket, listener)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def run() -> None:
+        conn, _ = listener.accept()
+        serve(conn)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    c = connect()
+    fwd = c.forward_local_port("127.0.0.1", 0, "127.0.0.1", listener.getsockname()[1])
+    s = connect_to(("127.0.0.1", fwd.port))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    return t, fwd, s, listener
+
+
 def test_back_pressure_slow_local_reader(connect):
     """The other way: a destination that sends without end, a local reader that does not read.
     The channel is paused and the SSH window holds sshd (and so the sender) back; nothing
     piles up in the client; everything arrives once the reader reads."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
     sent = [0]
     block = os.urandom(1 << 16)
     stop = threading.Event()
 
-    def sender() -> None:
-        conn, _ = listener.accept()
+    def sender(conn) -> None:
         conn.settimeout(0.5)
         try:
             while not stop.is_set():
@@ -251,12 +268,7 @@ def test_back_pressure_slow_local_reader(connect):
         finally:
             conn.close()
 
-    t = threading.Thread(target=sender, daemon=True)
-    t.start()
-    c = connect()
-    fwd = c.forward_local_port("127.0.0.1", 0, "127.0.0.1", listener.getsockname()[1])
-    s = connect_to(("127.0.0.1", fwd.port))
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    t, fwd, s, listener = forward_from_sender(connect, sender, 65536)
     time.sleep(3)
     held = sent[0]
     time.sleep(1)
@@ -279,26 +291,17 @@ def test_bursty_reader_keeps_the_order(connect):
     between its C sink (inside libssh's poll), the sink's buffer and Python's queue; the bytes
     arrive complete and in order (checked against a keyed stream)."""
     size = 48 << 20
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
 
     def stream(n: int) -> bytes:
         return b"".join(hashlib.sha256(b"%d" % i).digest() * 1024 for i in range(n))
 
     data = stream(size // (32 * 1024))
 
-    def sender() -> None:
-        conn, _ = listener.accept()
+    def sender(conn) -> None:
         with conn:
             conn.sendall(data)
 
-    t = threading.Thread(target=sender, daemon=True)
-    t.start()
-    c = connect()
-    fwd = c.forward_local_port("127.0.0.1", 0, "127.0.0.1", listener.getsockname()[1])
-    s = connect_to(("127.0.0.1", fwd.port))
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+    t, fwd, s, listener = forward_from_sender(connect, sender, 32768)
     got = bytearray(s.recv(65536))
     (bridge,) = fwd.bridges
     burst = 0
