@@ -199,6 +199,10 @@ def own_global_request_gen(session: ClientSession, name: str, arg: str, what: st
     def send() -> Any:
         nonlocal seq
         session._check_open()
+        if not session._global_busy and lib.pylibssh_global_idle(session._s) == 0:
+            # libssh waits for the reply to a request sent without the FIFO (straight through
+            # libssh, e.g. by the paramiko layer): it comes first, so send after it
+            return AGAIN
         seq = lib.pylibssh_global_expect(replies, lib.PYLIBSSH_GLOBAL_OWN)
         if seq < 0:
             seq = None
