@@ -6,12 +6,13 @@ Back-pressure both ways, nothing buffered without bound:
 * socket -> channel: the socket is read while the channel's queue is under its ``high_water``;
   once ``write`` returns False the socket is no longer read until ``drain`` (the TCP window then
   holds the sender back);
-* channel -> socket: a data callback in C (``pylibssh_sock_sink``, csrc/pylibssh_glue.c) sends
-  the channel's bytes to the socket inside libssh's poll, as far as the socket takes them; the
-  rest goes to Python, which queues it and sends it when the socket is writable (and the C
-  callback stays out of the way until that queue is empty, so bytes keep their order). Above
-  ``high_water`` queued bytes the channel is paused (the SSH window holds the peer back) until
-  the socket took them.
+* channel -> socket: a data callback in C (``pylibssh_sock_sink``, csrc/pylibssh_glue.c) takes
+  the channel's bytes inside libssh's poll into its own buffer (``_SINK`` bytes), sent with one
+  system call once the poll is dispatched (or when full). What it cannot take (the socket and
+  the buffer are full) goes to Python, which queues it and sends it when the socket is
+  writable; the C callback stays out of the way until both queues are empty, so bytes keep
+  their order. Above ``high_water`` queued bytes the channel is paused (the SSH window holds
+  the peer back) until the socket took them.
 
 Half-close is carried both ways: the socket's EOF becomes the channel's EOF, the channel's EOF a
 ``shutdown(SHUT_WR)`` once the queued bytes are written. Closing either end closes the other
@@ -40,6 +41,7 @@ log = logging.getLogger("pylibssh")
 _RECV = 256 * 1024  # one read when it has to be kept (queued behind the channel's output)
 _RECV_DIRECT = 1 << 20  # one read that the channel takes at once (into the thread's buffer)
 _SINK = 256 * 1024  # the C sink's buffer: channel data sent with one system call
+_IOV_MAX = 64  # buffers per sendmsg (the system allows 1024)
 _local = threading.local()
 
 
@@ -50,7 +52,6 @@ def _read_buffer() -> memoryview:
     if view is None:
         view = _local.view = memoryview(bytearray(_RECV_DIRECT))
     return view
-_IOV_MAX = 64  # buffers per sendmsg (the system allows 1024)
 
 
 class Bridge:
