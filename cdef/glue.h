@@ -10,6 +10,31 @@ void pylibssh_init_session_callbacks(struct ssh_callbacks_struct *cb);
 void pylibssh_init_server_callbacks(struct ssh_server_callbacks_struct *cb);
 void pylibssh_init_channel_callbacks(struct ssh_channel_callbacks_struct *cb);
 
+/* A channel data callback that takes the channel's bytes into its own buffer ``buf`` (``cap``
+ * bytes, owned by the caller) and sends it with one send() when full, or when flushed
+ * (pylibssh_sock_sink_flush: 0 all sent, >0 bytes left, -1 error) after the poll; ``dirty`` is
+ * called (inside libssh: record only) when the buffer stops being empty. Register its callbacks
+ * with ssh_set_channel_callbacks after the channel's own (it is put first), then attach it to
+ * the channel's own struct: it becomes the only data callback and hands what it cannot take to
+ * the channel's own data callback; from then on (``blocked``) it hands everything on until
+ * Python clears ``blocked`` (the sink's buffer and Python's queue are empty: order kept). Detach
+ * (gives the data callback back, drops the buffer) before unregistering; keep ``s`` and ``buf``
+ * alive until then. */
+struct pylibssh_sock_sink {
+    int fd;
+    int blocked;
+    uint64_t bytes;
+    uint32_t len;
+    ...;
+};
+void pylibssh_sock_sink_init(struct pylibssh_sock_sink *s, int fd, char *buf, uint32_t cap,
+                             void (*dirty)(void *), void *dirty_userdata);
+int pylibssh_sock_sink_flush(struct pylibssh_sock_sink *s);
+struct ssh_channel_callbacks_struct *pylibssh_sock_sink_callbacks(struct pylibssh_sock_sink *s);
+void pylibssh_sock_sink_attach(struct pylibssh_sock_sink *s,
+                               struct ssh_channel_callbacks_struct *own);
+void pylibssh_sock_sink_detach(struct pylibssh_sock_sink *s);
+
 /* --- server (csrc/pylibssh_server.c) ---
  * Fields of a queued ssh_message that libssh parses but exposes through no public getter; they
  * read libssh's private struct and work only when built against the vendored release (otherwise
@@ -76,15 +101,36 @@ int pylibssh_sftp_serve_direct(sftp_session sftp, ssh_channel channel,
 int pylibssh_session_has_messages(ssh_session session);
 /* TCP_QUICKACK on a socket (0, or -1 with errno) */
 int pylibssh_tcp_quickack(int fd);
-/* records the payload of each SSH_MSG_REQUEST_SUCCESS (the port a tcpip-forward with port 0
- * got) from a packet handler placed before libssh's; ``r`` must live as long as the session;
- * -1 without the private headers */
+/* Global requests' replies, in order (csrc/pylibssh_client.c): a packet handler placed before
+ * libssh's keeps a FIFO of the outstanding want-reply requests and gives each reply to its own
+ * request. ``r`` must live as long as the session; -1 without the private headers.
+ * pylibssh_global_expect(r, kind) -> the request's seq number (call before sending; -1: queue
+ * full); _unexpect: it was not sent; _forget: give up waiting (libssh's state freed);
+ * _result: -1 not answered yet, -2 unknown, else 1 success / 0 failure (and the port a
+ * tcpip-forward got). pylibssh_global_idle: libssh's own reply state is free (1). */
+#define PYLIBSSH_GLOBAL_LIBSSH ...
+#define PYLIBSSH_GLOBAL_OWN ...
+#define PYLIBSSH_GLOBAL_NOBODY ...
 struct pylibssh_global_replies {
     uint32_t successes;
     int32_t last_port;
+    uint32_t sent;
+    uint32_t answered;
     ...;
 };
 int pylibssh_track_global_replies(ssh_session session, struct pylibssh_global_replies *r);
+int pylibssh_global_idle(ssh_session session);
+int64_t pylibssh_global_expect(struct pylibssh_global_replies *r, int kind);
+void pylibssh_global_unexpect(struct pylibssh_global_replies *r, uint32_t seq);
+void pylibssh_global_forget(ssh_session session, struct pylibssh_global_replies *r,
+                            uint32_t seq);
+int pylibssh_global_result(struct pylibssh_global_replies *r, uint32_t seq, int32_t *port);
+/* keepalive@openssh.com through libssh, its reply taken by nobody; SSH_AGAIN: skipped (libssh
+ * waits for a forward's reply, which is traffic too) */
+int pylibssh_send_keepalive(ssh_session session, struct pylibssh_global_replies *r);
+/* a want-reply global request with one string (streamlocal-forward@openssh.com, its cancel);
+ * expect its reply (PYLIBSSH_GLOBAL_OWN) first */
+int pylibssh_global_request_path(ssh_session session, const char *name, const char *path);
 /* forwarding (csrc/pylibssh_server.c): OpenSSH's UNIX-socket requests, which libssh 0.12 does not
  * parse, arrive as queued messages of these subtypes once pylibssh_server_enable_streamlocal()
  * put its packet handler before libssh's; a channel open refused with a reason code; a
@@ -92,6 +138,7 @@ int pylibssh_track_global_replies(ssh_session session, struct pylibssh_global_re
 #define PYLIBSSH_GLOBAL_REQUEST_STREAMLOCAL_FORWARD ...
 #define PYLIBSSH_GLOBAL_REQUEST_CANCEL_STREAMLOCAL_FORWARD ...
 #define PYLIBSSH_CHANNEL_DIRECT_STREAMLOCAL ...
+#define PYLIBSSH_CHANNEL_FORWARDED_STREAMLOCAL ...
 int pylibssh_channel_open_reply_failure(ssh_message msg, uint32_t code, const char *desc);
 int pylibssh_channel_open_forwarded_streamlocal(ssh_channel channel, const char *socket_path);
 int pylibssh_server_enable_streamlocal(ssh_session session);

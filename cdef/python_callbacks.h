@@ -26,3 +26,5 @@ extern "Python" void pylibssh_channel_open_resp_cb(ssh_session, ssh_channel, boo
 /* server channels that accept agent forwarding (pylibssh/server/channel.py) */
 extern "Python" void pylibssh_channel_auth_agent_req_cb(ssh_session, ssh_channel,
                                                         void *userdata);
+/* a bridge's C socket sink has bytes to send once the poll is over (pylibssh/bridge.py) */
+extern "Python" void pylibssh_sink_dirty_cb(void *userdata);

@@ -1,3 +1,5 @@
+#include <string.h>
+
 #include "pylibssh_glue.h"
 
 #ifndef PYLIBSSH_VERSION
@@ -30,4 +32,124 @@ void pylibssh_init_server_callbacks(struct ssh_server_callbacks_struct *cb)
 void pylibssh_init_channel_callbacks(struct ssh_channel_callbacks_struct *cb)
 {
     ssh_callbacks_init(cb);
+}
+
+/* --- a channel's data straight into a socket (pylibssh/bridge.py) --------------------------
+ * A data callback put before Python's. It takes the channel's bytes into its own buffer (no
+ * Python object per packet) and sends the buffer with one send() when it is full, or when
+ * Python flushes it once libssh's poll is over (``dirty`` asks for that, once per batch): one
+ * system call, and one wakeup of the socket's reader, for all the packets of a poll. Once
+ * attached it is the channel's only data callback: what it cannot take (the socket is full and
+ * so is the buffer) goes to the channel's own (Python's) callback, and from then on everything
+ * does (``blocked``) until Python has written the sink's buffer and its own queue and clears the
+ * flag, so bytes keep their order. */
+#include <errno.h>
+#include <sys/socket.h>
+
+/* send what is buffered; 0: all of it, >0: bytes left (the socket is full), -1: error */
+int pylibssh_sock_sink_flush(struct pylibssh_sock_sink *s)
+{
+    uint32_t sent = 0;
+    ssize_t n;
+
+    if (s->fd < 0) {
+        s->len = 0;
+        return 0;
+    }
+    while (sent < s->len) {
+        n = send(s->fd, s->buf + sent, s->len - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += (uint32_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            return -1;
+        }
+        break;
+    }
+    s->bytes += sent;
+    if (sent > 0 && sent < s->len) {
+        memmove(s->buf, s->buf + sent, s->len - sent);
+    }
+    s->len -= sent;
+    return (int)s->len;
+}
+
+static int sock_sink_data(ssh_session session, ssh_channel channel, void *data, uint32_t len,
+                          int is_stderr, void *userdata)
+{
+    struct pylibssh_sock_sink *s = userdata;
+    uint32_t done = 0, k;
+    int rest, was_empty = s->len == 0;
+
+    if (!is_stderr && !s->blocked && s->fd >= 0) {
+        while (done < len) {
+            if (s->len == s->cap && pylibssh_sock_sink_flush(s) != 0) {
+                s->blocked = 1; /* full (or failed: Python's flush reports it) */
+                break;
+            }
+            k = s->cap - s->len;
+            if (k > len - done) {
+                k = len - done;
+            }
+            memcpy(s->buf + s->len, (const char *)data + done, k);
+            s->len += k;
+            done += k;
+        }
+        if (was_empty && s->len > 0 && s->dirty != NULL) {
+            s->dirty(s->dirty_userdata); /* Python flushes after the poll */
+        }
+    }
+    if (done < len && s->next != NULL) {
+        rest = s->next(session, channel, (char *)data + done, len - done, is_stderr,
+                       s->next_userdata);
+        if (rest > 0) {
+            done += (uint32_t)rest;
+        }
+    }
+    return (int)done;
+}
+
+void pylibssh_sock_sink_init(struct pylibssh_sock_sink *s, int fd, char *buf, uint32_t cap,
+                             void (*dirty)(void *), void *dirty_userdata)
+{
+    memset(s, 0, sizeof(*s));
+    ssh_callbacks_init(&s->cb);
+    s->cb.userdata = s;
+    s->cb.channel_data_function = sock_sink_data;
+    s->fd = fd;
+    s->buf = buf;
+    s->cap = cap;
+    s->dirty = dirty;
+    s->dirty_userdata = dirty_userdata;
+}
+
+struct ssh_channel_callbacks_struct *pylibssh_sock_sink_callbacks(struct pylibssh_sock_sink *s)
+{
+    return &s->cb;
+}
+
+void pylibssh_sock_sink_attach(struct pylibssh_sock_sink *s,
+                               struct ssh_channel_callbacks_struct *own)
+{
+    s->own = own;
+    s->next = own->channel_data_function;
+    s->next_userdata = own->userdata;
+    own->channel_data_function = NULL; /* libssh skips it: the sink calls it */
+}
+
+void pylibssh_sock_sink_detach(struct pylibssh_sock_sink *s)
+{
+    s->fd = -1;
+    s->blocked = 1;
+    s->len = 0;
+    s->dirty = NULL;
+    if (s->own != NULL) {
+        s->own->channel_data_function = s->next;
+        s->own = NULL;
+    }
+    s->next = NULL;
 }

@@ -23,6 +23,29 @@ void pylibssh_init_session_callbacks(struct ssh_callbacks_struct *cb);
 void pylibssh_init_server_callbacks(struct ssh_server_callbacks_struct *cb);
 void pylibssh_init_channel_callbacks(struct ssh_channel_callbacks_struct *cb);
 
+/* a channel's data sent straight to a socket (csrc/pylibssh_glue.c, pylibssh/bridge.py) */
+struct pylibssh_sock_sink {
+    struct ssh_channel_callbacks_struct cb;
+    int fd;         /* -1: off */
+    int blocked;    /* 1: leave the data to the channel's own callback (Python) */
+    uint64_t bytes; /* sent from the buffer */
+    char *buf;      /* bytes taken from the channel, not sent yet (owned by Python) */
+    uint32_t cap;
+    uint32_t len;
+    void (*dirty)(void *); /* the buffer stopped being empty: flush after the poll */
+    void *dirty_userdata;
+    struct ssh_channel_callbacks_struct *own; /* the channel's own callbacks (attached) */
+    ssh_channel_data_callback next;           /* their data callback, given what is left */
+    void *next_userdata;
+};
+void pylibssh_sock_sink_init(struct pylibssh_sock_sink *s, int fd, char *buf, uint32_t cap,
+                             void (*dirty)(void *), void *dirty_userdata);
+int pylibssh_sock_sink_flush(struct pylibssh_sock_sink *s);
+struct ssh_channel_callbacks_struct *pylibssh_sock_sink_callbacks(struct pylibssh_sock_sink *s);
+void pylibssh_sock_sink_attach(struct pylibssh_sock_sink *s,
+                               struct ssh_channel_callbacks_struct *own);
+void pylibssh_sock_sink_detach(struct pylibssh_sock_sink *s);
+
 /* --- server (csrc/pylibssh_server.c) --- */
 int pylibssh_have_message_internals(void);
 int pylibssh_message_pty_modes(ssh_message msg, const unsigned char **data, size_t *len);
@@ -80,17 +103,36 @@ int pylibssh_sftp_serve_direct(sftp_session sftp, ssh_channel channel,
 int pylibssh_session_has_messages(ssh_session session);
 /* TCP_QUICKACK on a socket (0, or -1 with errno) */
 int pylibssh_tcp_quickack(int fd);
+/* who takes the reply of an outstanding global request */
+#define PYLIBSSH_GLOBAL_LIBSSH 1 /* libssh's call (tcpip-forward, cancel-tcpip-forward) */
+#define PYLIBSSH_GLOBAL_OWN 2    /* pylibssh reads it with pylibssh_global_result() */
+#define PYLIBSSH_GLOBAL_NOBODY 3 /* a keepalive, or a request given up */
+#define PYLIBSSH_GLOBAL_QUEUE 64
 struct pylibssh_global_replies {
     struct ssh_packet_callbacks_struct callbacks;
     uint32_t successes; /* SSH_MSG_REQUEST_SUCCESS packets seen */
     int32_t last_port;  /* the uint32 that began the last one's payload, -1 if none */
+    uint32_t sent;      /* want-reply global requests expected so far (their seq numbers) */
+    uint32_t answered;  /* replies received for them (in order) */
+    uint8_t kinds[PYLIBSSH_GLOBAL_QUEUE];  /* by seq % queue: who takes the reply */
+    int8_t results[PYLIBSSH_GLOBAL_QUEUE]; /* 1 success, 0 failure, -1 none yet */
+    int32_t ports[PYLIBSSH_GLOBAL_QUEUE];  /* a success's leading uint32, -1 if none */
 };
 int pylibssh_track_global_replies(ssh_session session, struct pylibssh_global_replies *r);
+int pylibssh_global_idle(ssh_session session);
+int64_t pylibssh_global_expect(struct pylibssh_global_replies *r, int kind);
+void pylibssh_global_unexpect(struct pylibssh_global_replies *r, uint32_t seq);
+void pylibssh_global_forget(ssh_session session, struct pylibssh_global_replies *r,
+                            uint32_t seq);
+int pylibssh_global_result(struct pylibssh_global_replies *r, uint32_t seq, int32_t *port);
+int pylibssh_send_keepalive(ssh_session session, struct pylibssh_global_replies *r);
+int pylibssh_global_request_path(ssh_session session, const char *name, const char *path);
 /* forwarding: subtypes pylibssh gives the OpenSSH UNIX-socket requests libssh does not parse
  * (outside libssh's own enum values) */
 #define PYLIBSSH_GLOBAL_REQUEST_STREAMLOCAL_FORWARD 0x70
 #define PYLIBSSH_GLOBAL_REQUEST_CANCEL_STREAMLOCAL_FORWARD 0x71
 #define PYLIBSSH_CHANNEL_DIRECT_STREAMLOCAL 0x70
+#define PYLIBSSH_CHANNEL_FORWARDED_STREAMLOCAL 0x71
 int pylibssh_channel_open_reply_failure(ssh_message msg, uint32_t code, const char *desc);
 int pylibssh_channel_open_forwarded_streamlocal(ssh_channel channel, const char *socket_path);
 int pylibssh_server_enable_streamlocal(ssh_session session);

@@ -80,46 +80,7 @@ int pylibssh_message_want_reply(ssh_message msg)
 #define PYLIBSSH_CHANNEL_MAX_PACKET 32768
 #define PYLIBSSH_WINDOW_DEFAULT (64 * PYLIBSSH_CHANNEL_MAX_PACKET)
 
-/* ssh_send_ignore("") appends SSH2_MSG_IGNORE and an empty string (5 bytes) to the packet being
- * built and sends it: the only public way to send a packet libssh has no function for. A packet
- * built here ends with a string field whose length covers those 5 bytes, so they become that
- * field's (ignored) content: the language tag of an open failure, the reserved string of a
- * forwarded-streamlocal open. */
-#define TRAILER_LEN 5
-
-static int put_u8(ssh_buffer b, uint8_t v)
-{
-    return ssh_buffer_add_data(b, &v, 1);
-}
-
-static int put_u32(ssh_buffer b, uint32_t v)
-{
-    uint8_t be[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-    return ssh_buffer_add_data(b, be, 4);
-}
-
-static int put_string(ssh_buffer b, const void *data, uint32_t len)
-{
-    if (put_u32(b, len) < 0) {
-        return -1;
-    }
-    return len == 0 ? 0 : ssh_buffer_add_data(b, data, len);
-}
-
-static int send_with_trailer(ssh_session session)
-{
-    if (put_u32(session->out_buffer, TRAILER_LEN) < 0) {
-        ssh_buffer_reinit(session->out_buffer);
-        return SSH_ERROR;
-    }
-    ssh_send_ignore(session, "");
-    if (ssh_buffer_get_len(session->out_buffer) != 0) {
-        /* not sent (the socket is closed): drop it, it must not prefix the next packet */
-        ssh_buffer_reinit(session->out_buffer);
-        return SSH_ERROR;
-    }
-    return SSH_OK;
-}
+#include "pylibssh_wire.h" /* packet building and parsing, send_with_trailer() */
 
 int pylibssh_channel_open_reply_failure(ssh_message msg, uint32_t code, const char *desc)
 {
@@ -183,88 +144,6 @@ int pylibssh_channel_open_forwarded_streamlocal(ssh_channel channel, const char 
  * without its socket path. A packet handler put before libssh's own turns them into queued
  * messages of pylibssh's own subtypes, answered with libssh's ordinary reply functions. */
 
-static int read_u32(const uint8_t **p, const uint8_t *end, uint32_t *v)
-{
-    if (end - *p < 4) {
-        return -1;
-    }
-    *v = ((uint32_t)(*p)[0] << 24) | ((uint32_t)(*p)[1] << 16) | ((uint32_t)(*p)[2] << 8) |
-         (uint32_t)(*p)[3];
-    *p += 4;
-    return 0;
-}
-
-static int read_string(const uint8_t **p, const uint8_t *end, const uint8_t **s, uint32_t *len)
-{
-    uint32_t n;
-
-    if (read_u32(p, end, &n) != 0 || (size_t)(end - *p) < n) {
-        return -1;
-    }
-    *s = *p;
-    *len = n;
-    *p += n;
-    return 0;
-}
-
-static int is_name(const uint8_t *s, uint32_t len, const char *name)
-{
-    return len == strlen(name) && memcmp(s, name, len) == 0;
-}
-
-static char *dup_text(const uint8_t *s, uint32_t len)
-{
-    char *out;
-
-    if (memchr(s, 0, len) != NULL) {
-        return NULL; /* a path with a NUL cannot name a socket */
-    }
-    out = malloc((size_t)len + 1);
-    if (out != NULL) {
-        memcpy(out, s, len);
-        out[len] = '\0';
-    }
-    return out;
-}
-
-/* libssh frees list nodes with free(): allocate them with malloc (ssh_list_* is internal) */
-static int list_add(struct ssh_list *list, const void *data, int at_front)
-{
-    struct ssh_iterator *it = malloc(sizeof(*it));
-
-    if (it == NULL) {
-        return -1;
-    }
-    it->data = data;
-    if (at_front) {
-        it->next = list->root;
-        list->root = it;
-        if (list->end == NULL) {
-            list->end = it;
-        }
-    } else {
-        it->next = NULL;
-        if (list->end != NULL) {
-            list->end->next = it;
-        } else {
-            list->root = it;
-        }
-        list->end = it;
-    }
-    return 0;
-}
-
-static void queue_message(ssh_session session, ssh_message msg)
-{
-    if (session->ssh_message_list == NULL) {
-        session->ssh_message_list = calloc(1, sizeof(struct ssh_list));
-    }
-    if (session->ssh_message_list == NULL ||
-        list_add(session->ssh_message_list, msg, 0) != 0) {
-        ssh_message_free(msg);
-    }
-}
-
 static int streamlocal_global_request(ssh_session session, uint8_t type, ssh_buffer packet,
                                       void *user)
 {
@@ -315,41 +194,13 @@ static int streamlocal_global_request(ssh_session session, uint8_t type, ssh_buf
 static int streamlocal_channel_open(ssh_session session, uint8_t type, ssh_buffer packet,
                                     void *user)
 {
-    const uint8_t *p = ssh_buffer_get(packet);
-    const uint8_t *end = p + ssh_buffer_get_len(packet);
-    const uint8_t *name, *path;
-    uint32_t name_len, path_len, sender, window, packet_size;
-    ssh_message msg;
-
     (void)type;
     (void)user;
-    if (session->client || read_string(&p, end, &name, &name_len) != 0 ||
-        !is_name(name, name_len, "direct-streamlocal@openssh.com")) {
+    if (session->client) {
         return SSH_PACKET_NOT_USED;
     }
-    if (session->session_state != SSH_SESSION_STATE_AUTHENTICATED ||
-        read_u32(&p, end, &sender) != 0 || read_u32(&p, end, &window) != 0 ||
-        read_u32(&p, end, &packet_size) != 0 || packet_size == 0 ||
-        read_string(&p, end, &path, &path_len) != 0) {
-        return SSH_PACKET_NOT_USED; /* libssh's handler deals with what is wrong */
-    }
-    msg = calloc(1, sizeof(struct ssh_message_struct));
-    if (msg == NULL) {
-        return SSH_PACKET_NOT_USED;
-    }
-    msg->session = session;
-    msg->type = SSH_REQUEST_CHANNEL_OPEN;
-    msg->channel_request_open.type = PYLIBSSH_CHANNEL_DIRECT_STREAMLOCAL;
-    msg->channel_request_open.sender = sender;
-    msg->channel_request_open.window = window;
-    msg->channel_request_open.packet_size = packet_size;
-    msg->channel_request_open.destination = dup_text(path, path_len);
-    if (msg->channel_request_open.destination == NULL) {
-        free(msg);
-        return SSH_PACKET_NOT_USED;
-    }
-    queue_message(session, msg);
-    return SSH_PACKET_USED;
+    return queue_streamlocal_open(session, packet, "direct-streamlocal@openssh.com",
+                                  PYLIBSSH_CHANNEL_DIRECT_STREAMLOCAL);
 }
 
 /* SSH2_MSG_GLOBAL_REQUEST (80) .. SSH2_MSG_CHANNEL_OPEN (90) */

@@ -59,6 +59,8 @@ class Channel(EventEmitter):
         self._cb, self._handle = new_channel_callbacks(self)
         if lib.ssh_set_channel_callbacks(c_channel, self._cb) != lib.SSH_OK:
             raise error_from(session._s, "ssh_set_channel_callbacks")
+        self._c_callbacks: list[tuple[Any, Any]] = []  # (struct pointer, what keeps it alive)
+        self._undelivered = 0  # data chunks taken from libssh, not yet delivered
         self._out: deque[tuple[Any, Any]] = deque()
         self._out_bytes = 0
         self._need_drain = False
@@ -78,9 +80,12 @@ class Channel(EventEmitter):
     # -- libssh callbacks (inside libssh: record only) -------------------------------------------
 
     def _c_data(self, data, length: int, is_stderr: bool) -> int:
-        if self._paused or self._closed:
-            return 0  # libssh keeps the bytes and does not grow the window
+        if self._paused or self._closed or not length:
+            # libssh keeps the bytes and does not grow the window (none are left when a data
+            # callback before this one took them all: pylibssh/bridge.py's socket sink)
+            return 0
         chunk = ffi.buffer(data, length)[:]
+        self._undelivered += 1
         self._session.defer(self._deliver, chunk, is_stderr)
         return length
 
@@ -119,6 +124,7 @@ class Channel(EventEmitter):
     # -- dispatched events (outside libssh) ------------------------------------------------------
 
     def _deliver(self, chunk: bytes, is_stderr: bool) -> None:
+        self._undelivered -= 1
         self._on_data(chunk, is_stderr)
 
     def _on_data(self, chunk: bytes, is_stderr: bool) -> None:
@@ -214,6 +220,11 @@ class Channel(EventEmitter):
             return
         self._close_queued = True
         self._queue_control(_CLOSE)
+
+    def _own_queued(self) -> None:
+        """Copy queued output that still refers to the writer's buffer (which it reuses)."""
+        self._out = deque((bytes(item), arg) if isinstance(item, memoryview) else (item, arg)
+                          for item, arg in self._out)
 
     def _queue_control(self, kind: str, arg: Any = None) -> None:
         self._out.append((kind, arg))
@@ -326,6 +337,25 @@ class Channel(EventEmitter):
                     self._on_remote_close()
             self._session._service()
 
+    # -- C callbacks of others -----------------------------------------------------------------
+
+    def _add_c_callbacks(self, cb: Any, keep: Any) -> bool:
+        """Register a C callback struct before the channel's own (it sees data first); it is
+        removed at the latest when the channel is freed (libssh may keep a channel freed
+        locally until the peer's close). ``keep`` owns the struct's memory. Loop lock held."""
+        if self._closed or lib.ssh_set_channel_callbacks(self._ch, cb) != lib.SSH_OK:
+            return False
+        self._c_callbacks.append((cb, keep))
+        return True
+
+    def _remove_c_callbacks(self, cb: Any) -> None:
+        for i, (other, _keep) in enumerate(self._c_callbacks):
+            if other == cb:
+                del self._c_callbacks[i]
+                if not self._closed:
+                    lib.ssh_remove_channel_callbacks(self._ch, cb)
+                return
+
     # -- lifetime -------------------------------------------------------------------------------
 
     def _free(self, session_gone: bool) -> None:
@@ -337,6 +367,9 @@ class Channel(EventEmitter):
         if ch != NULL:
             if not session_gone or self._session._s != NULL:
                 lib.ssh_remove_channel_callbacks(ch, self._cb)
+                for cb, _keep in self._c_callbacks:
+                    lib.ssh_remove_channel_callbacks(ch, cb)
+            self._c_callbacks.clear()
             lib.ssh_channel_free(ch)  # sends CLOSE if the channel is still open
         self._out.clear()
         self._out_bytes = 0

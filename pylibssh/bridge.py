@@ -6,8 +6,13 @@ Back-pressure both ways, nothing buffered without bound:
 * socket -> channel: the socket is read while the channel's queue is under its ``high_water``;
   once ``write`` returns False the socket is no longer read until ``drain`` (the TCP window then
   holds the sender back);
-* channel -> socket: what the socket does not take at once is queued; above ``high_water``
-  the channel is paused (the SSH window holds the peer back) until the socket took it.
+* channel -> socket: a data callback in C (``pylibssh_sock_sink``, csrc/pylibssh_glue.c) takes
+  the channel's bytes inside libssh's poll into its own buffer (``_SINK`` bytes), sent with one
+  system call once the poll is dispatched (or when full). What it cannot take (the socket and
+  the buffer are full) goes to Python, which queues it and sends it when the socket is
+  writable; the C callback stays out of the way until both queues are empty, so bytes keep
+  their order. Above ``high_water`` queued bytes the channel is paused (the SSH window holds
+  the peer back) until the socket took them.
 
 Half-close is carried both ways: the socket's EOF becomes the channel's EOF, the channel's EOF a
 ``shutdown(SHUT_WR)`` once the queued bytes are written. Closing either end closes the other
@@ -19,19 +24,34 @@ from __future__ import annotations
 import errno
 import itertools
 import logging
+import os
 import socket
+import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from ._binding import ffi, lib
 from ._channel import Channel
 
 __all__ = ["Bridge", "bridge"]
 
 log = logging.getLogger("pylibssh")
 
-_RECV = 256 * 1024
+_RECV = 256 * 1024  # one read when it has to be kept (queued behind the channel's output)
+_RECV_DIRECT = 1 << 20  # one read that the channel takes at once (into the thread's buffer)
+_SINK = 256 * 1024  # the C sink's buffer: channel data sent with one system call
 _IOV_MAX = 64  # buffers per sendmsg (the system allows 1024)
+_local = threading.local()
+
+
+def _read_buffer() -> memoryview:
+    """The loop thread's read buffer: what is read into it is copied into libssh's packets
+    before the next read, so all bridges of a loop share one."""
+    view = getattr(_local, "view", None)
+    if view is None:
+        view = _local.view = memoryview(bytearray(_RECV_DIRECT))
+    return view
 
 
 class Bridge:
@@ -49,8 +69,6 @@ class Bridge:
         self._on_close = on_close
         sock.setblocking(False)
         self._fd = sock.fileno()
-        self._buf = bytearray(_RECV)
-        self._view = memoryview(self._buf)
         self._out: deque[memoryview] = deque()
         self._out_bytes = 0
         self._reading = False
@@ -63,8 +81,17 @@ class Bridge:
         self._sock_closed = False
         self._done = False
         self.bytes_in = 0   # socket -> channel
-        self.bytes_out = 0  # channel -> socket
+        self._bytes_out = 0  # channel -> socket, through Python
+        self._sink = ffi.new("struct pylibssh_sock_sink *")
+        self._sink_buf = ffi.new("char[]", _SINK)
+        self._handle = ffi.new_handle(self)
+        lib.pylibssh_sock_sink_init(self._sink, self._fd, self._sink_buf, _SINK,
+                                    lib.pylibssh_sink_dirty_cb, self._handle)
+        self._sink_cb = lib.pylibssh_sock_sink_callbacks(self._sink)
+        self._own_cb = channel._cb  # the sink points at it until detached
         with self._loop.lock:
+            if channel._add_c_callbacks(self._sink_cb, self._sink):
+                lib.pylibssh_sock_sink_attach(self._sink, self._own_cb)
             channel.on("data", self._on_data)
             channel.on("end", self._on_end)
             channel.on("drain", self._on_drain)
@@ -89,14 +116,16 @@ class Bridge:
         if self._chan_closed:
             self._set_reading(False)
             return
-        # when the channel takes a whole read at once (empty queue, window open) libssh copies
-        # it into its packets before write() returns: read into one reused buffer instead of a
-        # new bytes object per read (a large allocation and its page faults each time)
-        reuse = self.channel.buffered == 0 and self.channel.window >= _RECV
+        # when the channel takes a whole read at once (empty queue, no more than the peer's
+        # window) libssh copies it into its packets before write() returns: read into one
+        # reused buffer instead of a new bytes object per read (a large allocation, with an
+        # mmap and page faults, each time)
+        window = self.channel.window if self.channel.buffered == 0 else 0
         try:
-            if reuse:
-                n = self.sock.recv_into(self._buf)
-                data = self._view[:n]
+            if window > 0:
+                view = _read_buffer()
+                n = self.sock.recv_into(view, min(window, _RECV_DIRECT))
+                data = view[:n]
             else:
                 data = self.sock.recv(_RECV)
         except (BlockingIOError, InterruptedError):
@@ -117,6 +146,8 @@ class Bridge:
         self.bytes_in += len(data)
         try:
             ok = self.channel.write(data)
+            if window > 0 and self.channel.buffered:
+                self.channel._own_queued()  # not expected (libssh takes up to the window)
         except Exception as exc:
             log.debug("%r: channel write failed: %s", self, exc)
             self._abort()
@@ -131,9 +162,10 @@ class Bridge:
     # -- channel -> socket ----------------------------------------------------------------------
 
     def _on_data(self, data: bytes, is_stderr: bool = False) -> None:
+        self._sink.blocked = 1  # the C sink waits until this queue is written (order)
         if self._sock_closed or self._shut_wr:
             return
-        self.bytes_out += len(data)
+        self._bytes_out += len(data)
         self._out.append(memoryview(data))
         self._out_bytes += len(data)
         if self._out_bytes >= self.high_water and not self.channel.paused:
@@ -150,6 +182,19 @@ class Bridge:
             if not self._writing and not self._sock_closed:
                 self._flush_out()
 
+    def _c_sink_dirty(self) -> None:
+        """Inside libssh: the C sink took bytes; send them once the poll is dispatched."""
+        self.channel._session.defer(self._flush_sink)
+
+    def _flush_sink(self) -> None:
+        if not self._writing and not self._sock_closed:
+            self._flush_out()
+
+    @property
+    def _idle(self) -> bool:
+        """Nothing waits for the socket (neither the C sink's buffer nor Python's queue)."""
+        return not self._out and not self._sink.len
+
     def _set_writing(self, on: bool) -> None:
         if on == self._writing or self._sock_closed:
             return
@@ -160,7 +205,16 @@ class Bridge:
             self._loop.remove_writer(self._fd)
 
     def _flush_out(self) -> None:
-        """Send what is queued (scatter-gather); wait for writability if the socket is full."""
+        """Send what is queued: the C sink's buffer, then Python's queue (scatter-gather);
+        wait for writability if the socket is full."""
+        left = lib.pylibssh_sock_sink_flush(self._sink)
+        if left:
+            if left < 0:
+                log.debug("%r: socket write failed: %s", self, os.strerror(ffi.errno))
+                self._abort()
+            else:
+                self._set_writing(True)
+            return
         while self._out:
             try:
                 n = self.sock.sendmsg(list(itertools.islice(self._out, _IOV_MAX)))
@@ -180,13 +234,17 @@ class Bridge:
                 n -= len(view)
                 self._out.popleft()
         self._set_writing(False)
+        if not self._shut_wr and not self.channel._undelivered:
+            # both queues are empty and no data taken from libssh waits for its delivery (a
+            # channel write can process incoming packets): the C sink may take data again
+            self._sink.blocked = 0
         if self.channel.paused and not self._chan_closed:
             self.channel.resume()
         self._after_flush()
 
     def _on_end(self) -> None:
         self._chan_eof = True
-        if not self._out:
+        if self._idle:
             self._after_flush()
 
     def _after_flush(self) -> None:
@@ -196,6 +254,7 @@ class Bridge:
             return
         if self._chan_eof and not self._shut_wr:
             self._shut_wr = True
+            self._sink.blocked = 1
             try:
                 self.sock.shutdown(socket.SHUT_WR)
             except OSError as exc:
@@ -206,13 +265,13 @@ class Bridge:
     # -- the end --------------------------------------------------------------------------------
 
     def _check_done(self) -> None:
-        if self._sock_eof and self._shut_wr and not self._out:
+        if self._sock_eof and self._shut_wr and self._idle:
             self.channel.close()  # after its queued output; 'close' closes the socket
 
     def _on_channel_close(self) -> None:
         self._chan_closed = True
         self._set_reading(False)
-        if not self._out:
+        if self._idle:
             self._close_socket()
         # else: _flush_out delivers what the channel sent before closing, then closes
 
@@ -224,9 +283,19 @@ class Bridge:
         if not self._chan_closed:
             self.channel.close()
 
+    def _stop_sink(self) -> None:
+        lib.pylibssh_sock_sink_detach(self._sink)  # the channel's own data callback is back
+        self.channel._remove_c_callbacks(self._sink_cb)
+
+    @property
+    def bytes_out(self) -> int:
+        """Bytes written to the socket from the channel."""
+        return self._bytes_out + self._sink.bytes
+
     def _close_socket(self) -> None:
         if self._sock_closed:
             return
+        self._stop_sink()  # before the fd can be reused
         self._reading = self._writing = False
         self._loop.remove_fd(self._fd)
         self._sock_closed = True
@@ -263,6 +332,14 @@ class Bridge:
 
     def __repr__(self) -> str:
         return f"<Bridge fd={self._fd} in={self.bytes_in} out={self.bytes_out}>"
+
+
+@ffi.def_extern()
+def pylibssh_sink_dirty_cb(userdata):
+    try:
+        ffi.from_handle(userdata)._c_sink_dirty()
+    except BaseException:
+        log.exception("internal error in the socket sink's callback")
 
 
 def bridge(channel: Channel, sock: socket.socket,

@@ -225,19 +225,36 @@ def test_back_pressure_slow_reader(connect):
     listener.close()
 
 
+def forward_from_sender(connect, serve, rcvbuf: int):
+    """A local forward to a listener here whose one connection ``serve(conn)`` handles in a
+    thread, and a local socket connected to the forward with a small receive buffer; returns
+    (thread, forwarder, socket, listener)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def run() -> None:
+        conn, _ = listener.accept()
+        serve(conn)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    c = connect()
+    fwd = c.forward_local_port("127.0.0.1", 0, "127.0.0.1", listener.getsockname()[1])
+    s = connect_to(("127.0.0.1", fwd.port))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    return t, fwd, s, listener
+
+
 def test_back_pressure_slow_local_reader(connect):
     """The other way: a destination that sends without end, a local reader that does not read.
     The channel is paused and the SSH window holds sshd (and so the sender) back; nothing
     piles up in the client; everything arrives once the reader reads."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
     sent = [0]
     block = os.urandom(1 << 16)
     stop = threading.Event()
 
-    def sender() -> None:
-        conn, _ = listener.accept()
+    def sender(conn) -> None:
         conn.settimeout(0.5)
         try:
             while not stop.is_set():
@@ -251,12 +268,7 @@ def test_back_pressure_slow_local_reader(connect):
         finally:
             conn.close()
 
-    t = threading.Thread(target=sender, daemon=True)
-    t.start()
-    c = connect()
-    fwd = c.forward_local_port("127.0.0.1", 0, "127.0.0.1", listener.getsockname()[1])
-    s = connect_to(("127.0.0.1", fwd.port))
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    t, fwd, s, listener = forward_from_sender(connect, sender, 65536)
     time.sleep(3)
     held = sent[0]
     time.sleep(1)
@@ -272,6 +284,43 @@ def test_back_pressure_slow_local_reader(connect):
     assert got == (block * (len(got) // len(block) + 1))[:len(got)]
     s.close()
     listener.close()
+
+
+def test_bursty_reader_keeps_the_order(connect):
+    """A reader that stops and starts: the socket fills again and again, so the bridge moves
+    between its C sink (inside libssh's poll), the sink's buffer and Python's queue; the bytes
+    arrive complete and in order (checked against a keyed stream)."""
+    size = 48 << 20
+
+    def stream(n: int) -> bytes:
+        return b"".join(hashlib.sha256(b"%d" % i).digest() * 1024 for i in range(n))
+
+    data = stream(size // (32 * 1024))
+
+    def sender(conn) -> None:
+        with conn:
+            conn.sendall(data)
+
+    t, fwd, s, listener = forward_from_sender(connect, sender, 32768)
+    got = bytearray(s.recv(65536))
+    (bridge,) = fwd.bridges
+    burst = 0
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+        burst += len(chunk)
+        if burst > (3 << 20):  # stop reading for a moment every few MiB
+            burst = 0
+            time.sleep(0.05)
+    s.close()
+    t.join(DEADLINE)
+    listener.close()
+    assert len(got) == len(data)
+    assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
+    assert bridge.bytes_out == len(data)
+    assert bridge._sink.bytes and bridge._bytes_out  # both paths were taken
 
 
 def test_many_concurrent_connections(connect, echo):
@@ -333,12 +382,12 @@ def test_remote_forwards_requested_at_once(connect, echo):
             assert echo_roundtrip(s, b"%d" % f.port) == b"%d" % f.port
 
 
-def test_remote_forward_handler_accept_and_reject(connect):
-    c = connect()
-    seen = []
+def reject_then_shout(seen, describe):
+    """A remote-forward handler: records ``describe(request)``, rejects the first connection,
+    answers the others with what they send, in capitals."""
 
     def handler(request):
-        seen.append((request.dest_port, request.orig_host))
+        seen.append(describe(request))
         if len(seen) == 1:
             request.reject()
             return
@@ -347,13 +396,24 @@ def test_remote_forward_handler_accept_and_reject(connect):
         channel.on("end", channel.close)
         channel.resume()
 
-    fwd = c.forward_remote_port("127.0.0.1", 0, handler=handler)
-    with connect_to(("127.0.0.1", fwd.port)) as s:
+    return handler
+
+
+def check_reject_then_shout(addr):
+    with connect_to(addr) as s:
         assert recv_all(s) == b""  # rejected: sshd closes the connection
-    with connect_to(("127.0.0.1", fwd.port)) as s:
+    with connect_to(addr) as s:
         s.sendall(b"shout")
         s.shutdown(socket.SHUT_WR)
         assert recv_all(s) == b"SHOUT"
+
+
+def test_remote_forward_handler_accept_and_reject(connect):
+    c = connect()
+    seen = []
+    handler = reject_then_shout(seen, lambda r: (r.dest_port, r.orig_host))
+    fwd = c.forward_remote_port("127.0.0.1", 0, handler=handler)
+    check_reject_then_shout(("127.0.0.1", fwd.port))
     assert [p for p, _ in seen] == [fwd.port, fwd.port]
     assert seen[0][1] == "127.0.0.1"
 
@@ -398,6 +458,8 @@ def test_forwarding_denied_by_server(tmp_path, client_key):
                 c.open_tunnel("127.0.0.1", server.port)
             with pytest.raises(pylibssh.RequestDeniedError):
                 c.forward_remote_port("127.0.0.1", 0, "127.0.0.1", 1)
+            with pytest.raises(pylibssh.RequestDeniedError, match="refused"):
+                c.forward_remote_path(str(tmp_path / "nofwd.sock"), "/nonexistent.sock")
             fwd = c.forward_local_port("127.0.0.1", 0, "127.0.0.1", server.port)
             with connect_to(("127.0.0.1", fwd.port)) as s:
                 assert recv_all(s) == b""
@@ -475,10 +537,111 @@ def test_unix_socket_forwarding_both_ways(connect, shared_dir, echo):
             assert echo_roundtrip(s, b"remote to unix") == b"remote to unix"
         a.close()
         assert not os.path.exists(a.path)
-        with pytest.raises(pylibssh.SSHError, match="streamlocal-forward"):
-            c.forward_remote_path(os.path.join(shared_dir, "r.sock"), unix_echo.path)
         with pytest.raises(pylibssh.ChannelOpenError):
             c.open_unix_tunnel(os.path.join(shared_dir, "nobody.sock"))
+    finally:
+        unix_echo.shutdown()
+
+
+def _sha_roundtrip(sock: socket.socket, size: int) -> None:
+    payload = os.urandom(size)
+    back = echo_roundtrip(sock, payload)
+    assert hashlib.sha256(back).hexdigest() == hashlib.sha256(payload).hexdigest()
+
+
+def test_remote_unix_socket_forwarding(connect, shared_dir, echo):
+    """streamlocal-forward@openssh.com: sshd listens on a UNIX socket; each connection to it
+    (a real client on this machine) arrives as forwarded-streamlocal and is carried here."""
+    unix_echo = echo_server(os.path.join(shared_dir, "echo.sock"))
+    digest = digest_server()
+    try:
+        c = connect()
+        r1 = os.path.join(shared_dir, "r1.sock")
+        r2 = os.path.join(shared_dir, "r2.sock")
+        a = c.forward_remote_path(r1, unix_echo.path)  # remote UNIX -> local UNIX
+        b = c.forward_remote_path_to_port(r2, "127.0.0.1", digest.port)  # -> local TCP
+        assert a.path == r1 and "r1.sock" in repr(a)
+        assert os.path.exists(r1) and os.path.exists(r2)  # made by sshd
+        with connect_to(r1) as s:  # both ways, with checksums
+            _sha_roundtrip(s, 4 << 20)
+        payload = os.urandom(3 << 20)
+        with connect_to(r2) as s:  # each connection goes to its own forward's target
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+            assert recv_all(s) == b"%d %s\n" % (len(payload),
+                                                hashlib.sha256(payload).hexdigest().encode())
+        # several at once
+        socks = [connect_to(r1) for _ in range(5)]
+        for i, s in enumerate(socks):
+            assert echo_roundtrip(s, b"conn %d" % i) == b"conn %d" % i
+            s.close()
+        # cancel: sshd stops listening there; the other forward still works
+        a.close()
+        assert a.closed
+        with pytest.raises(OSError):
+            connect_to(r1, timeout=2).recv(1)
+        with connect_to(r2) as s:
+            s.shutdown(socket.SHUT_WR)
+            assert recv_all(s).startswith(b"0 ")
+        b.close()
+        assert c.run("echo ok").stdout == b"ok\n"
+    finally:
+        unix_echo.shutdown()
+        digest.shutdown()
+
+
+def test_remote_unix_socket_handler_and_errors(connect, shared_dir):
+    c = connect()
+    seen = []
+    path = os.path.join(shared_dir, "h.sock")
+    fwd = c.forward_remote_path(path, handler=reject_then_shout(
+        seen, lambda r: (r.kind, r.socket_path)))
+    check_reject_then_shout(path)
+    assert seen == [("forwarded-streamlocal@openssh.com", path)] * 2
+    fwd.close()
+    # the path exists (sshd does not unlink it: no StreamLocalBindUnlink): a clear refusal
+    taken = os.path.join(shared_dir, "taken")
+    open(taken, "w").close()
+    with pytest.raises(pylibssh.RequestDeniedError, match="refused remote forwarding"):
+        c.forward_remote_path(taken, "/nonexistent.sock")
+    with pytest.raises(pylibssh.SSHError, match="needs dest_path or a handler"):
+        c.forward_remote_path(path)
+    with pytest.raises(pylibssh.SSHError, match="NUL"):
+        c.forward_remote_path("/tmp/a\0b", "/x.sock")
+    with pytest.raises(pylibssh.SSHError, match="socket path"):
+        c.forward_remote_path("", "/x.sock")
+    assert c.run("echo ok").stdout == b"ok\n"
+
+
+def test_global_replies_with_keepalive_running(connect, shared_dir, echo):
+    """Keepalives every 20 ms while remote forwards (TCP and UNIX socket, libssh's requests
+    and pylibssh's own) are requested and cancelled: each reply goes to its own request (a
+    keepalive's reply, a failure, must not fail a forward nor give it a port)."""
+    c = connect(keepalive_interval=0.02, keepalive_count_max=50)
+    unix_echo = echo_server(os.path.join(shared_dir, "ka.sock"))
+    try:
+        for round_ in range(6):
+            futures = [c.forward_remote_port_async("127.0.0.1", 0, "127.0.0.1", echo.port)
+                       for _ in range(3)]
+            futures += [c.forward_remote_path_async(
+                os.path.join(shared_dir, f"ka{round_}-{i}.sock"), unix_echo.path)
+                for i in range(3)]
+            fwds = [f.result(DEADLINE) for f in futures]
+            ports = [f.port for f in fwds[:3]]
+            assert len(set(ports)) == 3 and all(0 < p < 65536 for p in ports)
+            for f in fwds:
+                with connect_to(f.path or ("127.0.0.1", f.port)) as s:
+                    assert echo_roundtrip(s, b"round %d" % round_) == b"round %d" % round_
+            time.sleep(0.05)  # keepalives in between
+            for f in fwds:
+                f.close()
+            with pytest.raises(OSError):
+                connect_to(("127.0.0.1", ports[0]), timeout=2).recv(1)
+        replies = c.session.global_replies()
+        assert replies.sent == replies.answered or replies.sent - replies.answered < 5
+        assert replies.sent > 6 * 12  # the keepalives were sent too
+        assert not c.session.closed
+        assert c.run("echo ok").stdout == b"ok\n"
     finally:
         unix_echo.shutdown()
 

@@ -2,6 +2,7 @@
 ``-W``, ``-D`` used by ``curl --socks5h``, ``-R`` (fixed port, port 0, UNIX sockets), denied and
 failing forwards, half-close, back-pressure, many connections at once."""
 
+import contextlib
 import hashlib
 import os
 import socket
@@ -46,6 +47,24 @@ def client_for(openssh_client, rs, client_keys):
     return openssh_client(rs.port, identity=client_keys["ed25519"])
 
 
+@pytest.fixture
+def ssh_L(openssh_client, client_keys):
+    """``with ssh_L(rs, handler) as (lport, target, ssh):`` a local target serving ``handler``
+    (a :class:`ThreadedServer`) and OpenSSH's ``ssh -L lport:127.0.0.1:<target>`` through the
+    pylibssh server ``rs``, forwarding once ``lport`` listens."""
+
+    @contextlib.contextmanager
+    def forward(rs, handler):
+        with ThreadedServer(handler) as target:
+            lport = free_port()
+            with BackgroundSSH(client_for(openssh_client, rs, client_keys),
+                               "-L", f"{lport}:127.0.0.1:{target.port}") as ssh:
+                wait_port(lport)
+                yield lport, target, ssh
+
+    return forward
+
+
 def roundtrip(port: int, data: bytes, host: str = "127.0.0.1") -> bytes:
     with socket.create_connection((host, port), timeout=DEADLINE) as s:
         threading.Thread(target=lambda: (s.sendall(data), s.shutdown(socket.SHUT_WR)),
@@ -55,18 +74,14 @@ def roundtrip(port: int, data: bytes, host: str = "127.0.0.1") -> bytes:
 
 # -- ssh -L ----------------------------------------------------------------------------------------
 
-def test_local_forward_tcp(make_server, client_keys, openssh_client):
+def test_local_forward_tcp(make_server, client_keys, ssh_L):
     seen = []
     rs = forwarding_server(make_server, client_keys,
                            on_session=lambda s: s.on("tcpip", lambda m: seen.append(m.info)))
     data = pattern(3 << 20, 1)
-    with ThreadedServer(echo) as target:
-        lport = free_port()
-        with BackgroundSSH(client_for(openssh_client, rs, client_keys),
-                           "-L", f"{lport}:127.0.0.1:{target.port}"):
-            wait_port(lport)
-            assert roundtrip(lport, data) == data
-            assert roundtrip(lport, b"second") == b"second"
+    with ssh_L(rs, echo) as (lport, target, ssh):
+        assert roundtrip(lport, data) == data
+        assert roundtrip(lport, b"second") == b"second"
     assert not target.errors
     assert seen[-1]["dest_ip"] == "127.0.0.1" and seen[-1]["dest_port"] == target.port
     assert seen[-1]["src_ip"] == "127.0.0.1"
@@ -84,7 +99,7 @@ def test_ssh_W_carries_half_close(make_server, client_keys, openssh_client):
     assert hashlib.md5(result.stdout).digest() == hashlib.md5(data).digest()
 
 
-def test_half_close_from_the_target(make_server, client_keys, openssh_client):
+def test_half_close_from_the_target(make_server, client_keys, ssh_L):
     """The target says hello and shuts its side; the client still sends afterwards and the
     target receives all of it."""
     rs = forwarding_server(make_server, client_keys)
@@ -96,54 +111,42 @@ def test_half_close_from_the_target(make_server, client_keys, openssh_client):
         received.append(recv_all(conn))
 
     data = pattern(2 << 20, 3)
-    with ThreadedServer(greet_then_listen) as target:
-        lport = free_port()
-        with BackgroundSSH(client_for(openssh_client, rs, client_keys),
-                           "-L", f"{lport}:127.0.0.1:{target.port}"):
-            wait_port(lport)
-            received.clear()
-            with socket.create_connection(("127.0.0.1", lport), timeout=DEADLINE) as s:
-                assert recv_all(s) == b"hello"  # EOF from the target reached the client
-                s.sendall(data)
-                s.shutdown(socket.SHUT_WR)
-                assert recv_all(s) == b""
-                wait_until(lambda: received, what="the target's data")
+    with ssh_L(rs, greet_then_listen) as (lport, target, ssh):
+        received.clear()
+        with socket.create_connection(("127.0.0.1", lport), timeout=DEADLINE) as s:
+            assert recv_all(s) == b"hello"  # EOF from the target reached the client
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+            assert recv_all(s) == b""
+            wait_until(lambda: received, what="the target's data")
     assert received[0] == data
     assert not target.errors
 
 
-def test_target_closing_closes_the_client_side(make_server, client_keys, openssh_client):
+def test_target_closing_closes_the_client_side(make_server, client_keys, ssh_L):
     rs = forwarding_server(make_server, client_keys)
 
     def close_at_once(conn):
         conn.sendall(b"bye")
 
-    with ThreadedServer(close_at_once) as target:
-        lport = free_port()
-        with BackgroundSSH(client_for(openssh_client, rs, client_keys),
-                           "-L", f"{lport}:127.0.0.1:{target.port}"):
-            wait_port(lport)
-            with socket.create_connection(("127.0.0.1", lport), timeout=DEADLINE) as s:
-                assert recv_all(s) == b"bye"
+    with ssh_L(rs, close_at_once) as (lport, target, ssh):
+        with socket.create_connection(("127.0.0.1", lport), timeout=DEADLINE) as s:
+            assert recv_all(s) == b"bye"
 
 
-def test_client_closing_closes_the_target_side(make_server, client_keys, openssh_client):
+def test_client_closing_closes_the_target_side(make_server, client_keys, ssh_L):
     rs = forwarding_server(make_server, client_keys)
     ends = []
 
     def wait_for_eof(conn):
         ends.append(recv_all(conn))
 
-    with ThreadedServer(wait_for_eof) as target:
-        lport = free_port()
-        with BackgroundSSH(client_for(openssh_client, rs, client_keys),
-                           "-L", f"{lport}:127.0.0.1:{target.port}"):
-            wait_port(lport)
-            ends.clear()
-            s = socket.create_connection(("127.0.0.1", lport), timeout=DEADLINE)
-            s.sendall(b"partial")
-            s.close()
-            wait_until(lambda: ends, what="the target to see the close")
+    with ssh_L(rs, wait_for_eof) as (lport, target, ssh):
+        ends.clear()
+        s = socket.create_connection(("127.0.0.1", lport), timeout=DEADLINE)
+        s.sendall(b"partial")
+        s.close()
+        wait_until(lambda: ends, what="the target to see the close")
     assert ends == [b"partial"]
 
 
@@ -367,7 +370,7 @@ def test_remote_forward_cancel(make_server, client_keys, openssh_client):
 
 # -- flow control and scale ------------------------------------------------------------------------
 
-def test_slow_reader_holds_the_writer_back(make_server, client_keys, openssh_client):
+def test_slow_reader_holds_the_writer_back(make_server, client_keys, ssh_L):
     """A client that does not read: the target's writes stall instead of piling up in the
     server (bridge queue and channel queue stay near their high-water marks)."""
     bridges = []
@@ -386,26 +389,22 @@ def test_slow_reader_holds_the_writer_back(make_server, client_keys, openssh_cli
         finally:
             sent.append(n)
 
-    with ThreadedServer(flood) as target:
-        lport = free_port()
-        with BackgroundSSH(client_for(openssh_client, rs, client_keys),
-                           "-L", f"{lport}:127.0.0.1:{target.port}"):
-            wait_port(lport)
-            bridges.clear()
-            with socket.create_connection(("127.0.0.1", lport), timeout=DEADLINE) as s:
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-                wait_until(lambda: sent, what="the target to start")
-                time.sleep(1.5)
-                stalled_at = sent[-1]
-                bridge = bridges[-1]
-                queued = rs.call(lambda: (bridge.channel.buffered, bridge._out_bytes))
-                assert stalled_at < total // 2, "nothing held the writer back"
-                assert queued[0] <= bridge.channel.high_water + (256 << 10)
-                got = recv_all(s)
+    with ssh_L(rs, flood) as (lport, target, ssh):
+        bridges.clear()
+        with socket.create_connection(("127.0.0.1", lport), timeout=DEADLINE) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            wait_until(lambda: sent, what="the target to start")
+            time.sleep(1.5)
+            stalled_at = sent[-1]
+            bridge = bridges[-1]
+            queued = rs.call(lambda: (bridge.channel.buffered, bridge._out_bytes))
+            assert stalled_at < total // 2, "nothing held the writer back"
+            assert queued[0] <= bridge.channel.high_water + (256 << 10)
+            got = recv_all(s)
     assert hashlib.md5(got).digest() == hashlib.md5(data).digest()
 
 
-def test_hundred_concurrent_connections_10_mib_each(make_server, client_keys, openssh_client):
+def test_hundred_concurrent_connections_10_mib_each(make_server, client_keys, ssh_L):
     """100 connections over one session at once, half uploading, half downloading 10 MiB each,
     every stream checked."""
     rs = forwarding_server(make_server, client_keys)
@@ -442,19 +441,14 @@ def test_hundred_concurrent_connections_10_mib_each(make_server, client_keys, op
             digests[i] = got
             return got == hashlib.md5(data).digest()
 
-    with ThreadedServer(target) as srv:
-        lport = free_port()
-        with BackgroundSSH(client_for(openssh_client, rs, client_keys),
-                           "-L", f"{lport}:127.0.0.1:{srv.port}"):
-            wait_port(lport)
-            with ThreadPoolExecutor(100) as pool:
-                results = list(pool.map(one, range(100), timeout=DEADLINE * 12))
+    with ssh_L(rs, target) as (lport, srv, ssh):
+        with ThreadPoolExecutor(100) as pool:
+            results = list(pool.map(one, range(100), timeout=DEADLINE * 12))
     assert all(results), [i for i, ok in enumerate(results) if not ok]
     assert not srv.errors
 
 
-def test_fast_writer_is_held_back_by_a_target_that_does_not_read(make_server, client_keys,
-                                                                   openssh_client):
+def test_fast_writer_is_held_back_by_a_target_that_does_not_read(make_server, client_keys, ssh_L):
     """The other direction: the client writes fast, the target reads nothing for a while; the
     server pauses the channel (the SSH window holds the client back) instead of buffering."""
     bridges = []
@@ -469,31 +463,27 @@ def test_fast_writer_is_held_back_by_a_target_that_does_not_read(make_server, cl
         go.wait(DEADLINE)
         got.append(hashlib.md5(recv_all(conn)).digest())
 
-    with ThreadedServer(late_reader) as target:
-        lport = free_port()
-        with BackgroundSSH(client_for(openssh_client, rs, client_keys),
-                           "-L", f"{lport}:127.0.0.1:{target.port}"):
-            wait_port(lport)
-            with socket.create_connection(("127.0.0.1", lport), timeout=DEADLINE) as s:
-                sent = [0]
+    with ssh_L(rs, late_reader) as (lport, target, ssh):
+        with socket.create_connection(("127.0.0.1", lport), timeout=DEADLINE) as s:
+            sent = [0]
 
-                def writer():
-                    view = memoryview(data)
-                    while sent[0] < total:
-                        sent[0] += s.send(view[sent[0]:sent[0] + (1 << 20)])
-                    s.shutdown(socket.SHUT_WR)
+            def writer():
+                view = memoryview(data)
+                while sent[0] < total:
+                    sent[0] += s.send(view[sent[0]:sent[0] + (1 << 20)])
+                s.shutdown(socket.SHUT_WR)
 
-                t = threading.Thread(target=writer, daemon=True)
-                t.start()
-                time.sleep(1.5)
-                wait_until(lambda: bridges, what="the bridge")
-                bridge = bridges[-1]
-                queued, paused = rs.call(lambda: (bridge._out_bytes, bridge.channel.paused))
-                assert sent[0] < total // 2, "nothing held the writer back"
-                assert paused and queued <= bridge.high_water + (1 << 20)
-                go.set()
-                t.join(DEADLINE)
-                wait_until(lambda: got, what="the target's checksum")
+            t = threading.Thread(target=writer, daemon=True)
+            t.start()
+            time.sleep(1.5)
+            wait_until(lambda: bridges, what="the bridge")
+            bridge = bridges[-1]
+            queued, paused = rs.call(lambda: (bridge._out_bytes, bridge.channel.paused))
+            assert sent[0] < total // 2, "nothing held the writer back"
+            assert paused and queued <= bridge.high_water + (1 << 20)
+            go.set()
+            t.join(DEADLINE)
+            wait_until(lambda: got, what="the target's checksum")
     assert got[0] == hashlib.md5(data).digest()
 
 
@@ -525,8 +515,7 @@ def test_application_accepts_and_answers_itself(make_server, client_keys, openss
     assert b"resource shortage" in refused.stderr and b"no room for you" in refused.stderr
 
 
-def test_closing_the_session_closes_forwarded_connections(make_server, client_keys,
-                                                          openssh_client):
+def test_closing_the_session_closes_forwarded_connections(make_server, client_keys, ssh_L):
     sessions = []
     ends = []
 
@@ -534,19 +523,15 @@ def test_closing_the_session_closes_forwarded_connections(make_server, client_ke
         ends.append(recv_all(conn))
 
     rs = forwarding_server(make_server, client_keys, on_session=sessions.append)
-    with ThreadedServer(wait_for_eof) as target:
-        lport = free_port()
-        with BackgroundSSH(client_for(openssh_client, rs, client_keys),
-                           "-L", f"{lport}:127.0.0.1:{target.port}") as ssh:
-            wait_port(lport)
-            with socket.create_connection(("127.0.0.1", lport), timeout=DEADLINE) as s:
-                s.sendall(b"in flight")
-                wait_until(lambda: target.connections, what="the forwarded connection")
-                time.sleep(0.2)
-                rs.call(lambda: sessions[-1].close(timeout=0))
-                wait_until(lambda: ends, what="the target to see the end")
-                assert recv_all(s) == b""
-            ssh.proc.wait(DEADLINE)
+    with ssh_L(rs, wait_for_eof) as (lport, target, ssh):
+        with socket.create_connection(("127.0.0.1", lport), timeout=DEADLINE) as s:
+            s.sendall(b"in flight")
+            wait_until(lambda: target.connections, what="the forwarded connection")
+            time.sleep(0.2)
+            rs.call(lambda: sessions[-1].close(timeout=0))
+            wait_until(lambda: ends, what="the target to see the end")
+            assert recv_all(s) == b""
+        ssh.proc.wait(DEADLINE)
     assert ends == [b"in flight"]
 
 

@@ -1,8 +1,9 @@
 """Client port forwarding: local (``direct-tcpip`` / ``direct-streamlocal@openssh.com``, from a
 local port or UNIX socket), remote (``tcpip-forward``) and single tunnels.
 
-Remote UNIX-socket forwarding (``streamlocal-forward@openssh.com``) is not offered: libssh 0.12
-sends no global request but ``tcpip-forward`` and keeps its generic sender private.
+Remote UNIX-socket forwarding (``streamlocal-forward@openssh.com`` and its cancel, which libssh
+0.12 cannot send) uses pylibssh's own global-request sender (csrc/pylibssh_client.c); the
+server's ``forwarded-streamlocal@openssh.com`` channels arrive like ``forwarded-tcpip`` ones.
 
 Every forwarded connection is a socket bridged to a channel by :class:`~pylibssh.bridge.Bridge`
 on the client's loop, so the loop must run while forwards exist: a client with its own loop
@@ -32,7 +33,7 @@ from ..errors import (
 )
 from ..events import EventEmitter
 from ._task import AGAIN, TaskGen, wait
-from .incoming import FORWARDED_TCPIP, ChannelOpenRequest
+from .incoming import FORWARDED_STREAMLOCAL, FORWARDED_TCPIP, ChannelOpenRequest
 
 if TYPE_CHECKING:
     from .client import Client
@@ -123,13 +124,32 @@ def open_tunnel(client: Client, dest: str | tuple[str, int], timeout: float | No
     return theirs
 
 
-# -- global requests (one at a time: libssh keeps one reply state per session) --------------------
+# -- global requests ----------------------------------------------------------------------------
+#
+# Replies to global requests carry no id; they come in the order of the requests. The session's
+# reply FIFO (csrc/pylibssh_client.c, ClientSession.global_replies) gives each reply to its own
+# request: libssh's senders (tcpip-forward and its cancel) share one reply state in libssh, so
+# they go one at a time and only while no other libssh request waits; pylibssh's own requests
+# (streamlocal-forward@openssh.com and its cancel) and keepalives need no turn.
+
+def _forget(session: ClientSession, replies: Any, seq: int | None) -> None:
+    """A request given up (timeout, error): its reply, when it comes, goes to nobody."""
+    if replies is not None and seq is not None and seq >= 0:
+        if lib.pylibssh_global_result(replies, seq, NULL) == -1:
+            lib.pylibssh_global_forget(session._s, replies, seq)
+
 
 def global_request_gen(session: ClientSession, call: Callable[[], int], what: str) -> TaskGen:
+    """Send one of libssh's global requests (``call``); its reply's leading uint32 (the port a
+    tcpip-forward got), -1 when it had none or is unknown."""
+    replies = session.global_replies()
+    seq: int | None = None
+
     def acquire() -> Any:
         session._check_open()
-        if session._global_busy:
-            return AGAIN
+        if session._global_busy or (replies is not None
+                                    and lib.pylibssh_global_idle(session._s) == 0):
+            return AGAIN  # libssh waits for another reply
         session._global_busy = True
         return True
 
@@ -147,10 +167,70 @@ def global_request_gen(session: ClientSession, call: Callable[[], int], what: st
 
     yield acquire
     try:
-        result = yield poll
+        if replies is not None:
+            seq = lib.pylibssh_global_expect(replies, lib.PYLIBSSH_GLOBAL_LIBSSH)
+            if seq < 0:
+                raise SSHError(f"{what}: too many global requests wait for their replies")
+        yield poll
+        port = ffi.new("int32_t *", -1)
+        if seq is not None:
+            lib.pylibssh_global_result(replies, seq, port)
+        return port[0]
+    except BaseException:
+        _forget(session, replies, seq)
+        raise
     finally:
         session._global_busy = False
         session.kick()  # a task waiting for its turn
+
+
+def own_global_request_gen(session: ClientSession, name: str, arg: str, what: str) -> TaskGen:
+    """Send a want-reply global request with one string argument that libssh has no sender for
+    (``streamlocal-forward@openssh.com``, its cancel) and wait for its reply."""
+    replies = session.global_replies()
+    if replies is None:
+        raise SSHError(f"{what}: needs the vendored libssh (this build cannot send "
+                       f"{name})")
+    seq: int | None = None
+    c_name, c_arg = name.encode(), arg.encode()
+    if b"\0" in c_arg:
+        raise SSHError(f"{what}: the path contains a NUL byte")
+
+    def send() -> Any:
+        nonlocal seq
+        session._check_open()
+        if not session._global_busy and lib.pylibssh_global_idle(session._s) == 0:
+            # libssh waits for the reply to a request sent without the FIFO (straight through
+            # libssh, e.g. by the paramiko layer): it comes first, so send after it
+            return AGAIN
+        seq = lib.pylibssh_global_expect(replies, lib.PYLIBSSH_GLOBAL_OWN)
+        if seq < 0:
+            seq = None
+            return AGAIN  # many replies outstanding: wait for some
+        if lib.pylibssh_global_request_path(session._s, c_name, c_arg) != lib.SSH_OK:
+            lib.pylibssh_global_unexpect(replies, seq)
+            seq = None
+            raise error_from(session._s, f"{what}: sending the request")
+        session.kick()
+        return True
+
+    def poll() -> Any:
+        session._check_open()
+        rc = lib.pylibssh_global_result(replies, seq, NULL)  # type: ignore[arg-type]
+        if rc == -1:
+            return AGAIN
+        if rc == 0:
+            raise RequestDeniedError(f"the server refused {what}")
+        if rc < 0:
+            raise SSHError(f"{what}: the reply was lost")
+        return rc
+
+    try:
+        yield send
+        result = yield poll
+    except BaseException:
+        _forget(session, replies, seq)
+        raise
     return result
 
 
@@ -184,7 +264,33 @@ def _listen(listen: str | tuple[str, int], backlog: int = 128) -> socket.socket:
     return sock
 
 
-class _Listener(EventEmitter):
+class _Forward(EventEmitter):
+    """What forwarders share: the ``closed`` state, safe event emission, ``with`` support
+    (closing at the end)."""
+
+    _closed: bool
+
+    def _emit(self, event: str, *args: Any) -> None:
+        try:
+            self.emit(event, *args)
+        except Exception:
+            log.exception("unhandled exception in a forwarder %r listener", event)
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class _Listener(_Forward):
     """A local listening socket on the client's loop whose connections are forwarded.
     Events: ``connection`` (Bridge), ``error`` (exception, for a connection that could not be
     forwarded: its socket is closed), ``close``."""
@@ -271,12 +377,6 @@ class _Listener(EventEmitter):
         log.debug("%r: %s", self, exc)
         self._emit("error", exc)
 
-    def _emit(self, event: str, *args: Any) -> None:
-        try:
-            self.emit(event, *args)
-        except Exception:
-            log.exception("unhandled exception in a forwarder %r listener", event)
-
     def close(self) -> None:
         """Stop listening and close every forwarded connection. Idempotent."""
         with self._loop.lock:
@@ -298,16 +398,6 @@ class _Listener(EventEmitter):
                 pass
             self._emit("close")
         self._loop.wakeup()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def __enter__(self) -> Any:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
 
 class LocalForwarder(_Listener):
@@ -366,12 +456,14 @@ def _connect_local(loop, dest: str | tuple[str, int],
     loop.add_writer(fd, writable)
 
 
-class RemoteForwarder(EventEmitter):
-    """A listener on the server (``tcpip-forward``). Each connection the server accepts arrives as a :class:`ChannelOpenRequest`:
-    given to ``handler`` when there is one (it accepts or rejects), else connected to ``dest``
-    on this side. Events: ``connection`` (request, before the handler), ``error``, ``close``."""
+class RemoteForwarder(_Forward):
+    """A listener on the server: a TCP port (``tcpip-forward``; ``host``/``port``) or a UNIX
+    socket (``streamlocal-forward@openssh.com``; ``path``). Each connection the server accepts
+    arrives as a :class:`ChannelOpenRequest`: given to ``handler`` when there is one (it accepts
+    or rejects), else connected to ``dest`` on this side. Events: ``connection`` (request,
+    before the handler), ``error``, ``close``."""
 
-    def __init__(self, client: Client, listen: tuple[str, int],
+    def __init__(self, client: Client, listen: tuple[str, int] | str,
                  dest: str | tuple[str, int] | None,
                  handler: Callable[[ChannelOpenRequest], Any] | None):
         super().__init__()
@@ -382,35 +474,51 @@ class RemoteForwarder(EventEmitter):
         self.handler = handler
         self.bridges: set[Bridge] = set()
         self._closed = True
-        self.host, self.port = listen
-        self._kind = FORWARDED_TCPIP
+        if isinstance(listen, str):
+            self.path: str | None = listen
+            self.host, self.port = "", 0
+            self._kind = FORWARDED_STREAMLOCAL
+        else:
+            self.path = None
+            self.host, self.port = listen
+            self._kind = FORWARDED_TCPIP
 
     def _start_gen(self) -> TaskGen:
         session = self._client._session
-        addr = self.host.encode() if self.host else NULL
-        bound = ffi.new("int *")
-        replies = session.global_replies()
-        seen = replies.successes if replies is not None else 0
-        yield from global_request_gen(
-            session, lambda: lib.ssh_channel_listen_forward(session._s, addr, self.port, bound),
-            f"remote forwarding on {self.host or '*'}:{self.port}")
-        if self.port == 0:
-            if replies is not None and replies.successes > seen:
-                port = replies.last_port  # the reply's own payload
-            else:
-                port = bound[0]  # libssh's reading of the last packet (its FIXME)
-            if not 0 < port < 65536:
-                raise SSHError("the server did not say which port it listens on")
-            self.port = port
+        if self.path is not None:
+            yield from own_global_request_gen(
+                session, "streamlocal-forward@openssh.com", self.path,
+                f"remote forwarding on the socket {self.path}")
+        else:
+            yield from self._start_tcp_gen(session)
         self._closed = False
         session._incoming.add_handler(self._kind, self._on_request)
         session.on("close", lambda: self.close(cancel=False))
         return self
 
+    def _start_tcp_gen(self, session: ClientSession) -> TaskGen:
+        addr = self.host.encode() if self.host else NULL
+        tracked = session.global_replies() is not None
+        # with the reply FIFO the port comes from the reply itself; libssh reads it from the
+        # last packet it processed (its FIXME) and fails when that one is shorter
+        bound = NULL if tracked else ffi.new("int *")
+        port = yield from global_request_gen(
+            session, lambda: lib.ssh_channel_listen_forward(session._s, addr, self.port, bound),
+            f"remote forwarding on {self.host or '*'}:{self.port}")
+        if self.port == 0:
+            if not tracked:
+                port = bound[0]
+            if not 0 < port < 65536:
+                raise SSHError("the server did not say which port it listens on")
+            self.port = port
+
     def _on_request(self, request: ChannelOpenRequest) -> Any:
         if self._closed:
             return False
-        if request.dest_port != self.port:
+        if self.path is not None:
+            if request.socket_path and request.socket_path != self.path:
+                return False  # another forward's
+        elif request.dest_port != self.port:
             return False  # another forward's
         self._emit("connection", request)
         if request.answered:
@@ -446,15 +554,10 @@ class RemoteForwarder(EventEmitter):
         _connect_local(self._loop, self.dest, connected)
         return None
 
-    def _emit(self, event: str, *args: Any) -> None:
-        try:
-            self.emit(event, *args)
-        except Exception:
-            log.exception("unhandled exception in a forwarder %r listener", event)
-
     def close(self, timeout: float | None = None, cancel: bool = True) -> None:
-        """Ask the server to stop listening (``cancel-tcpip-forward``; waits for its answer
-        unless called on the loop thread) and close the forwarded connections. Idempotent."""
+        """Ask the server to stop listening (``cancel-tcpip-forward`` or
+        ``cancel-streamlocal-forward@openssh.com``; waits for its answer unless called on the
+        loop thread) and close the forwarded connections. Idempotent."""
         session = self._client._session
         with self._loop.lock:
             if self._closed:
@@ -470,27 +573,22 @@ class RemoteForwarder(EventEmitter):
             self._emit("close")
             if session.closed or not cancel:
                 return
-        addr = self.host.encode() if self.host else b""
-        call = lambda: lib.ssh_channel_cancel_forward(session._s, addr, self.port)  # noqa: E731
         t = timeout or self._client.timeout or DEFAULT_TIMEOUT
-        task = session.start_task(global_request_gen(session, call, "cancelling a forward"),
-                                  "cancelling a forward", t)
+        if self.path is not None:
+            gen = own_global_request_gen(session, "cancel-streamlocal-forward@openssh.com",
+                                         self.path, "cancelling a forward")
+        else:
+            addr = self.host.encode() if self.host else b""
+            gen = global_request_gen(
+                session, lambda: lib.ssh_channel_cancel_forward(session._s, addr, self.port),
+                "cancelling a forward")
+        task = session.start_task(gen, "cancelling a forward", t)
         if self._loop.in_loop_thread():
             return  # cannot wait here; it completes on its own
         wait(self._loop, task.future, t + 5, "cancelling the forward")
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def __enter__(self) -> RemoteForwarder:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
     def __repr__(self) -> str:
-        where = f"{self.host}:{self.port}"
+        where = self.path or f"{self.host}:{self.port}"
         return f"<RemoteForwarder {where} -> {self.dest or self.handler} {len(self.bridges)} open>"
 
 

@@ -113,13 +113,39 @@ class ForwardingMixin:
         fwd = RemoteForwarder(self, (listen_host, int(listen_port)), dest_path, None)
         return start_remote(self, fwd, self._fwd_timeout(timeout))  # type: ignore[arg-type]
 
-    def forward_remote_path(self, listen_path: str, dest: Any = None, **kwargs: Any) -> Any:
-        """A listener on a UNIX socket of the server (``ssh -R /path:...``): not available,
-        because libssh 0.12 has no way to send ``streamlocal-forward@openssh.com`` (its generic
-        global-request sender is internal). Raises :class:`~pylibssh.errors.SSHError`."""
-        raise SSHError(f"cannot listen on the server's UNIX socket {listen_path!r}: libssh "
-                       "0.12 cannot send streamlocal-forward@openssh.com (forward a remote "
-                       "TCP port to a local socket with forward_remote_port_to_path instead)")
+    def forward_remote_path(self, listen_path: str, dest_path: str | None = None, *,
+                            handler: RequestHandler | None = None,
+                            timeout: Any = ...) -> RemoteForwarder:
+        """Ask the server to listen on its UNIX socket ``listen_path`` (``ssh -R
+        /remote.sock:/local.sock``, ``streamlocal-forward@openssh.com``). Each connection is
+        carried to the local UNIX socket ``dest_path``, or given to ``handler(request)`` (see
+        :meth:`forward_remote_port`). Raises :class:`~pylibssh.errors.RequestDeniedError` when
+        the server refuses (the path exists, forwarding not allowed)."""
+        return self._forward_remote_path(listen_path, dest_path, handler, timeout, start_remote)
+
+    def forward_remote_path_async(self, listen_path: str, dest_path: str | None = None, *,
+                                  handler: RequestHandler | None = None,
+                                  timeout: Any = ...) -> Future:
+        """:meth:`forward_remote_path` without waiting: a future of the RemoteForwarder."""
+        return self._forward_remote_path(listen_path, dest_path, handler, timeout,
+                                         start_remote_async)
+
+    def forward_remote_path_to_port(self, listen_path: str, dest_host: str, dest_port: int,
+                                    *, timeout: Any = ...) -> RemoteForwarder:
+        """Like :meth:`forward_remote_path`, carrying connections to ``dest_host:dest_port``
+        on this side (``ssh -R /remote.sock:host:port``)."""
+        return self._forward_remote_path(listen_path, (dest_host, int(dest_port)), None,
+                                         timeout, start_remote)
+
+    def _forward_remote_path(self, listen_path: str, dest: str | tuple[str, int] | None,
+                             handler: RequestHandler | None, timeout: Any,
+                             start: Callable[..., Any]) -> Any:
+        if handler is None and dest is None:
+            raise SSHError("forward_remote_path needs dest_path or a handler")
+        if not isinstance(listen_path, str) or not listen_path:
+            raise SSHError(f"forward_remote_path needs a socket path, not {listen_path!r}")
+        fwd = RemoteForwarder(self, listen_path, dest, handler)  # type: ignore[arg-type]
+        return start(self, fwd, self._fwd_timeout(timeout))
 
     # -- agent and X11 ------------------------------------------------------------------------------
 

@@ -9,7 +9,8 @@ any time later (a handler may first connect somewhere), and freed exactly once: 
 or when the session goes.
 
 libssh does not parse a ``forwarded-streamlocal`` open (it reports an unknown channel type
-without the socket path), so such opens go to the one streamlocal handler registered.
+without the socket path): a packet handler of pylibssh's (csrc/pylibssh_client.c) queues it with
+its socket path, so that each remote UNIX-socket forward gets its own connections.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ _KINDS = {
     lib.SSH_CHANNEL_FORWARDED_TCPIP: FORWARDED_TCPIP,
     lib.SSH_CHANNEL_X11: X11,
     lib.SSH_CHANNEL_AUTH_AGENT: AUTH_AGENT,
-    lib.SSH_CHANNEL_UNKNOWN: FORWARDED_STREAMLOCAL,
+    lib.PYLIBSSH_CHANNEL_FORWARDED_STREAMLOCAL: FORWARDED_STREAMLOCAL,
+    lib.SSH_CHANNEL_UNKNOWN: FORWARDED_STREAMLOCAL,  # a build without the packet handler
 }
 
 
@@ -57,12 +59,16 @@ class ChannelOpenRequest:
         #: where the server accepted the connection (forwarded-tcpip): its listen address/port
         self.dest_host = ""
         self.dest_port = 0
+        #: the server's socket path that was connected to (forwarded-streamlocal)
+        self.socket_path = ""
         #: who connected (forwarded-tcpip, x11)
         self.orig_host = _str(lib.ssh_message_channel_request_open_originator(c_msg))
         self.orig_port = lib.ssh_message_channel_request_open_originator_port(c_msg)
         if kind == FORWARDED_TCPIP:
             self.dest_host = _str(lib.ssh_message_channel_request_open_destination(c_msg))
             self.dest_port = lib.ssh_message_channel_request_open_destination_port(c_msg)
+        elif kind == FORWARDED_STREAMLOCAL:
+            self.socket_path = _str(lib.ssh_message_channel_request_open_destination(c_msg))
 
     @property
     def answered(self) -> bool:
@@ -110,7 +116,8 @@ class ChannelOpenRequest:
             lib.ssh_message_free(msg)
 
     def __repr__(self) -> str:
-        where = f" {self.dest_host}:{self.dest_port}" if self.kind == FORWARDED_TCPIP else ""
+        where = (f" {self.dest_host}:{self.dest_port}" if self.kind == FORWARDED_TCPIP
+                 else f" {self.socket_path}" if self.socket_path else "")
         return f"<ChannelOpenRequest {self.kind}{where} from {self.orig_host}:{self.orig_port}>"
 
 

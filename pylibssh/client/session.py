@@ -96,7 +96,8 @@ class ClientSession(LoopSession):
         self._incoming = Incoming(self)
         # requests sent on every new session channel before exec/shell (agent, X11 forwarding)
         self.session_requests: list[tuple[str, Any]] = []
-        self._global_busy = False  # one global request at a time (forward.global_request_gen)
+        # one libssh global request at a time (forward.global_request_gen)
+        self._global_busy = False
         self._global_replies = None
         self._sftp_clients: weakref.WeakSet = weakref.WeakSet()
         self._sftp_timeout: float | None = None
@@ -153,8 +154,9 @@ class ClientSession(LoopSession):
             task.throw(exc if isinstance(exc, SSHError) else DisconnectedError(str(exc)))
 
     def global_replies(self):
-        """The REQUEST_SUCCESS recorder (C, csrc/pylibssh_client.c), installed on first use;
-        None without libssh's private headers. Kept as long as the session object."""
+        """The global-request reply FIFO (C, csrc/pylibssh_client.c), installed on first use
+        (before any want-reply global request is sent); None without libssh's private headers.
+        Kept as long as the session object."""
         if self._global_replies is None:
             r = ffi.new("struct pylibssh_global_replies *")
             with self._loop.lock:
@@ -267,10 +269,15 @@ class ClientSession(LoopSession):
                                 f"the server did not answer {count_max} keepalives "
                                 f"({interval:g} s apart): the connection is dead"))
                             return
-                    # the first call clears a reply to the previous keepalive, the second sends;
-                    # while one is unanswered both only check for its reply
-                    lib.ssh_send_keepalive(self._s)
-                    lib.ssh_send_keepalive(self._s)
+                    replies = self.global_replies()
+                    if replies is not None:
+                        # its reply is told apart from a forward's (csrc/pylibssh_client.c)
+                        lib.pylibssh_send_keepalive(self._s, replies)
+                    else:
+                        # the first call clears a reply to the previous keepalive, the second
+                        # sends; while one is unanswered both only check for its reply
+                        lib.ssh_send_keepalive(self._s)
+                        lib.ssh_send_keepalive(self._s)
                     self._update_interest()
                     self._keepalive_timer = self._loop.call_later(interval, tick)
 
