@@ -425,14 +425,14 @@ def _interface_addresses() -> list:
         while node:
             ifa = node.contents
             if ifa.addr and ifa.flags & 1:  # IFF_UP
-                raw = ctypes.string_at(ifa.addr, 24)
+                head2 = ctypes.string_at(ifa.addr, 2)
                 # sa_family: 16 bits on Linux, the second byte after sa_len on the BSDs
-                family = raw[1] if sys.platform != "linux" else int.from_bytes(raw[:2],
-                                                                                sys.byteorder)
-                if family == socket.AF_INET:
-                    addrs.append(ipaddress.ip_address(raw[4:8]))
-                elif family == socket.AF_INET6:
-                    addrs.append(ipaddress.ip_address(raw[8:24]))
+                family = head2[1] if sys.platform != "linux" else int.from_bytes(head2,
+                                                                                  sys.byteorder)
+                if family == socket.AF_INET:  # sockaddr_in: the address at 4
+                    addrs.append(ipaddress.ip_address(ctypes.string_at(ifa.addr, 8)[4:]))
+                elif family == socket.AF_INET6:  # sockaddr_in6: after port and flowinfo
+                    addrs.append(ipaddress.ip_address(ctypes.string_at(ifa.addr, 24)[8:]))
             node = ifa.next
     finally:
         libc.freeifaddrs(head)
