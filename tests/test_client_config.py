@@ -353,3 +353,17 @@ Host *
         assert (c.options.host, c.options.port) == ("127.0.0.1", sshd.port)
         assert c.run("echo canonical").stdout == b"canonical\n"
         assert c.options.user == sshd.user  # set in the first pass
+
+
+def test_permitted_cnames_rules():
+    # getaddrinfo's canonical name is followed only where a source:target rule allows it (no
+    # name resolves to another offline, so the rule check is exercised with the CNAME given)
+    cfg = {"canonicalizepermittedcnames": "*.a.example:*.b.example,*.c.example *.d.example:*"}
+    follow = config._follow_cname
+    assert follow("www.a.example", "cdn.c.example", cfg) == "cdn.c.example"
+    assert follow("www.a.example", "cdn.other.example", cfg) == "www.a.example"
+    assert follow("x.d.example", "Anything.Example", cfg) == "anything.example"
+    assert follow("x.e.example", "cdn.b.example", cfg) == "x.e.example"
+    assert follow("www.a.example", "cdn.b.example", {}) == "www.a.example"
+    none = {"canonicalizepermittedcnames": "none"}
+    assert follow("www.a.example", "cdn.b.example", none) == "www.a.example"
