@@ -215,11 +215,17 @@ class LoopSession(EventEmitter):
         finally:
             self._dispatching = False
 
+    #: answer libssh's after-send POLLOUT with a poll(0) in the pass (below) rather than a trip
+    #: through the selector: the server's request/reply traffic (SFTP) gains. Client sessions
+    #: keep the selector: with the inline poll, remote forwards lost data while keepalives ran
+    #: (tests/test_client_forward.py::test_global_replies_with_keepalive_running; not understood)
+    _poll_after_send = False
+
     def _update_interest(self) -> None:
         if self._closed or self._fd < 0:
             return
         want = bool(lib.ssh_get_poll_flags(self._s) & lib.SSH_WRITE_PENDING)
-        tries = 3
+        tries = 3 if self._poll_after_send else 0
         while want and not self._writer_registered and self._in_event and tries:
             # libssh asks for POLLOUT after every send, even when all of it went out; a poll(0)
             # answers that (and sends what is left) instead of a pass through the selector and

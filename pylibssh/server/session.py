@@ -194,10 +194,8 @@ class ServerSession(LoopSession):
                 # client's next attempt
                 self._disconnect(self._must_disconnect)
                 return
-            # an empty queue would make ssh_message_get poll the socket (a system call per pass);
-            # what arrives is read by the next pass anyway
-            if lib.pylibssh_session_has_messages(self._s) == 0:
-                break
+            # with an empty queue ssh_message_get polls the socket: that poll is needed (skipping
+            # it left some of 60 concurrent clients waiting forever, tests/test_server_scale.py)
             c_msg = lib.ssh_message_get(self._s)
             if c_msg == NULL:
                 break
@@ -211,6 +209,8 @@ class ServerSession(LoopSession):
             self._handle_message(c_msg)
         for sftp in list(self._sftp_servers):
             sftp._pump()
+
+    _poll_after_send = True
 
     def _handle_message(self, c_msg) -> None:
         kind = lib.ssh_message_type(c_msg)
