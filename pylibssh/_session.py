@@ -232,11 +232,17 @@ class LoopSession(EventEmitter):
             # two epoll_ctl calls per packet sent. Input it reads is serviced in the next pass.
             tries -= 1
             received = self._counters[0].in_bytes
-            if lib.ssh_event_dopoll(self._event, 0) != lib.SSH_OK:
+            rc = lib.ssh_event_dopoll(self._event, 0)
+            status = lib.ssh_get_status(self._s)
+            if status & _CLOSED_MASK:
+                # the peer left and libssh closed the socket: end now, as the pass would, before
+                # the loop can accept a connection that reuses the fd number
+                self._dispatch()
+                if not (self._closed or self._closing):
+                    self._on_disconnect(status)
+                return
+            if rc != lib.SSH_OK:
                 break  # nothing ready: the socket's buffer is full
-            if lib.ssh_get_status(self._s) & _CLOSED_MASK:
-                self.kick()
-                return  # libssh closed the socket: the kicked pass handles the end
             if self._pending or self._counters[0].in_bytes != received:
                 self.kick()  # it read input too: a pass takes it (messages, buffered data)
             want = bool(lib.ssh_get_poll_flags(self._s) & lib.SSH_WRITE_PENDING)

@@ -398,3 +398,15 @@ def test_transfers_across_key_reexchanges(served, ossh, tmp_path):
     assert result.returncode == 0, result.stderr.decode()
     assert md5((root / "up.bin").read_bytes()) == md5(src.read_bytes())
     assert md5(back.read_bytes()) == md5(src.read_bytes())
+
+
+def test_a_client_leaving_mid_session_leaves_the_server_serving(served, ossh):
+    """paramiko closing right after its last reply (the server's write-side poll then sees the
+    socket closed), then OpenSSH's sftp on the same server: served normally."""
+    rs, root = served
+    (root / "f").write_bytes(b"data")
+    for _ in range(5):
+        client, sftp = paramiko_sftp(rs.port)
+        assert sftp.open("f").read() == b"data"
+        client.close()
+    assert "f" in run_batch(ossh, "ls\n")
