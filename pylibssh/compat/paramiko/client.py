@@ -209,48 +209,39 @@ class SSHClient:
         saved_exception = None
         if passphrase is None and password is not None:
             passphrase = password
-        if pkey is not None:
+
+        def attempt(auth) -> bool:  # paramiko's order: the last failure is raised at the end
+            nonlocal saved_exception
             try:
-                t.auth_publickey(username, pkey)
-                return
+                auth()
+                return True
             except SSHException as e:
                 saved_exception = e
+                return False
+
+        if pkey is not None and attempt(lambda: t.auth_publickey(username, pkey)):
+            return
         for filename in key_filenames:
-            try:
-                key = PKey.from_private_key_file(filename, passphrase)
-                t.auth_publickey(username, key)
+            if attempt(lambda f=filename: t.auth_publickey(
+                    username, PKey.from_private_key_file(f, passphrase))):
                 return
-            except SSHException as e:
-                saved_exception = e
         if allow_agent and os.environ.get("SSH_AUTH_SOCK"):
             from .agent import Agent
 
             if self._agent is None:
                 self._agent = Agent()
-            for key in self._agent.get_keys():
-                try:
-                    t.auth_publickey(username, key)
-                    return
-                except SSHException as e:
-                    saved_exception = e
-                break  # libssh offers every agent key in one attempt
+            keys = self._agent.get_keys()
+            # libssh offers every agent key in one attempt
+            if keys and attempt(lambda: t.auth_publickey(username, keys[0])):
+                return
         if look_for_keys:
             for name in ("id_rsa", "id_ecdsa", "id_ed25519"):
                 path = os.path.expanduser(f"~/.ssh/{name}")
-                if not os.path.isfile(path):
-                    continue
-                try:
-                    key = PKey.from_private_key_file(path, passphrase)
-                    t.auth_publickey(username, key)
+                if os.path.isfile(path) and attempt(lambda p=path: t.auth_publickey(
+                        username, PKey.from_private_key_file(p, passphrase))):
                     return
-                except SSHException as e:
-                    saved_exception = e
-        if password is not None:
-            try:
-                t.auth_password(username, password)
-                return
-            except SSHException as e:
-                saved_exception = e
+        if password is not None and attempt(lambda: t.auth_password(username, password)):
+            return
         if saved_exception is not None:
             raise saved_exception
         raise SSHException("No authentication methods available")

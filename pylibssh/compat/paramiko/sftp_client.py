@@ -85,6 +85,19 @@ class _SFTPChannel:
         self._client.close()
 
 
+
+def _copy(src, dst, callback, total: int) -> int:
+    """getfo/putfo: ``src`` to ``dst`` in 1 MiB pieces, ``callback(done, total)`` after each."""
+    size = 0
+    while True:
+        data = src.read(1 << 20)
+        if not data:
+            return size
+        dst.write(data)
+        size += len(data)
+        if callback is not None:
+            callback(size, total)
+
 class SFTPClient(BaseSFTP):
     """SFTP client on an authenticated transport (``SSHClient.open_sftp()`` or
     :meth:`from_transport`)."""
@@ -241,16 +254,8 @@ class SFTPClient(BaseSFTP):
         """Upload the file object ``fl``; the remote attributes (checked against the bytes sent
         when ``confirm``)."""
         remotepath = self._adjust_cwd(remotepath)
-        size = 0
         with self._native.open(remotepath, "wb", permissions=0o666) as fr:
-            while True:
-                data = fl.read(1 << 20)
-                if not data:
-                    break
-                fr.write(data)
-                size += len(data)
-                if callback is not None:
-                    callback(size, file_size)
+            size = _copy(fl, fr, callback, file_size)
         return self._confirm(remotepath, size, confirm)
 
     def _confirm(self, remotepath, size, confirm):
@@ -274,17 +279,8 @@ class SFTPClient(BaseSFTP):
         """Download into the file object ``fl``; the number of bytes."""
         remotepath = self._adjust_cwd(remotepath)
         file_size = self._native.stat(remotepath).size or 0
-        size = 0
         with self._native.open(remotepath, "rb") as fr:
-            while True:
-                data = fr.read(1 << 20)
-                if not data:
-                    break
-                fl.write(data)
-                size += len(data)
-                if callback is not None:
-                    callback(size, file_size)
-        return size
+            return _copy(fr, fl, callback, file_size)
 
     @converted
     def get(self, remotepath, localpath, callback=None, prefetch=True,

@@ -32,9 +32,8 @@ class SFTPFile(BufferedFile):
         if self._closed:
             return
         try:
-            self.flush()
+            super().close()
         finally:
-            self._closed = True
             self._f.close()
 
     def __del__(self):
