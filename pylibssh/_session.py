@@ -169,6 +169,7 @@ class LoopSession(EventEmitter):
             self._in_service = False
             self._fail(exc)
             return
+        processed = self._counters[0].in_bytes
         try:
             self._dispatch()
         finally:
@@ -179,6 +180,10 @@ class LoopSession(EventEmitter):
         if status & _CLOSED_MASK and not self._closing:
             self._on_disconnect(status)
             return
+        if self._counters[0].in_bytes != processed:
+            # a libssh call made while dispatching read input (ssh_channel_close flushes and polls):
+            # what it brought waits in libssh's queues for another pass, not for the socket
+            self.kick()
         self._update_interest()
 
     def _process(self) -> None:

@@ -301,6 +301,41 @@ def test_requests_nobody_listens_to_get_the_default_reply(make_server, openssh_c
     assert sub.returncode != 0 and b"subsystem request failed" in sub.stderr.lower()
 
 
+def test_a_request_read_while_a_channel_is_closed_is_served(make_server):
+    """ssh_channel_close flushes, and that flush polls: a request arriving just then is read while
+    events are dispatched and waits in libssh's queue. It must still be served, not wait for more
+    input that never comes (paramiko closes a refused-pty channel, then at once opens the next
+    and sends exec: one run in ~10 hung before the fix)."""
+    rs = make_server()
+
+    def on_channel(channel):
+        @channel.on("exec")
+        def exec_(msg):
+            msg.reply_success()
+            channel.end(b"ran\n")
+            channel.send_exit_status(0)
+            channel.close()
+
+    standard_app(rs, on_channel=on_channel)
+    rs.start()
+    for _ in range(40):
+        client = paramiko_client(rs.port, password=PASSWORD)
+        try:
+            chan = client.get_transport().open_session(timeout=DEADLINE)
+            with pytest.raises(paramiko.SSHException):
+                chan.get_pty()  # refused; paramiko then closes the channel
+            chan = client.get_transport().open_session(timeout=DEADLINE)
+            chan.settimeout(DEADLINE)
+            # paramiko's exec_command waits without a timeout: bound it here
+            runner = threading.Thread(target=chan.exec_command, args=("x",), daemon=True)
+            runner.start()
+            runner.join(DEADLINE)
+            assert not runner.is_alive(), "the exec request was never answered"
+            assert chan.makefile("rb").read() == b"ran\n"
+        finally:
+            client.close()
+
+
 def test_subsystem_request(make_server, openssh_client):
     rs = make_server()
 
