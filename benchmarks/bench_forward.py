@@ -8,7 +8,8 @@ hits both alike); each figure is the best run. The pylibssh server runs in its o
 ready-made ``connect_handler``, each connection copied by a ``Bridge``); sshd forks per
 connection. Ratio = pylibssh's throughput / sshd's.
 
-    ./dev bench forward [--size MIB] [--repeat N] [--quick]
+    ./dev bench forward [--size MIB] [--repeat N] [--quick] [--cipher default|gcm]
+                        [--direction download|upload]
 
 (``./dev bench`` passes no arguments: 1 GiB, 3 runs each.)
 """
@@ -159,6 +160,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--size", type=int, default=1024, help="MiB per stream (default 1024)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="256 MiB, 2 runs")
+    parser.add_argument("--cipher", choices=("default", "gcm"), help="only this cipher")
+    parser.add_argument("--direction", choices=("download", "upload"), help="only this way")
     args = parser.parse_args(argv)
     size = (256 if args.quick else args.size) * MiB
     repeat = 2 if args.quick else args.repeat
@@ -181,9 +184,14 @@ def main(argv: list[str]) -> None:
         }
         results: list[Result] = []
         label = f"{size // MiB} MiB"
-        for cipher_name, options in (("default cipher", ()),
-                                     ("aes128-gcm", ("-c", "aes128-gcm@openssh.com"))):
+        ciphers = {"default": ("default cipher", ()),
+                   "gcm": ("aes128-gcm", ("-c", "aes128-gcm@openssh.com"))}
+        for key, (cipher_name, options) in ciphers.items():
+            if args.cipher not in (None, key):
+                continue
             for direction in ("download", "upload"):
+                if args.direction not in (None, direction):
+                    continue
                 name = f"ssh -L {direction} {label} ({cipher_name})"
                 tunnels = {impl: Tunnel(client, target.port, options)
                            for impl, (client, _) in peers.items()}
