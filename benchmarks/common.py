@@ -34,6 +34,14 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a live server process plus those of its children that have ended and been
+    waited for (sshd's per-connection processes, and theirs, once they are gone)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def start_server_app(*args: str) -> tuple[subprocess.Popen, int]:
     """tests/server_app.py (pylibssh's server as the tests run it) in its own process, with
     ``args``; returns it and its port."""
