@@ -236,9 +236,15 @@ class Loop:
                 if entry is None:
                     self._drain_wakeup()
                     continue
+                ran = None
                 if mask & EVENT_READ and entry.reader is not None:
-                    self._run(entry.reader, ())
-                if mask & EVENT_WRITE and entry.writer is not None and self._fds.get(entry.fd) is entry:
+                    ran = entry.reader
+                    self._run(ran, ())
+                if (mask & EVENT_WRITE and entry.writer is not None
+                        and self._fds.get(entry.fd) is entry
+                        and not (ran is not None and entry.writer == ran)):
+                    # (one call serves both when reading and writing share a callback: a
+                    # session's poll handles POLLIN and POLLOUT at once)
                     self._run(entry.writer, ())
             now = self.time()
             while self._timers and self._timers[0].when <= now:
