@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._binding import NULL, ffi, lib
+from .._bytequeue import ByteQueue
 from .._channel import Channel
 from ..errors import ChannelError, ChannelOpenError, RequestDeniedError, SSHError, SSHTimeoutError
 from ..loop import locked
@@ -76,27 +77,26 @@ class ClientChannel(Channel):
 
     def __init__(self, session: ClientSession, c_channel):
         super().__init__(session, c_channel)
-        self._bufs: tuple[bytearray, bytearray] = (bytearray(), bytearray())
+        self._bufs: tuple[ByteQueue, ByteQueue] = (ByteQueue(), ByteQueue())
         self.collect = False  # run(): keep everything, never pause
         self.denied: list[str] = []  # forwarding requests the server refused
 
     def _c_data(self, data, length: int, is_stderr: bool) -> int:
         # inside libssh: appending to our own buffer is only recording (no libssh call), and
         # it saves a copy and a deferred call per packet on the hot path of large outputs
-        if self._paused or self._closed:
+        if self._paused or self._closed or not length:
             return 0  # libssh keeps the bytes and does not grow the window
         if self._listeners.get("data"):
             return super()._c_data(data, length, is_stderr)
-        buf = self._bufs[1 if is_stderr else 0]
-        buf += ffi.buffer(data, length)
-        if not self.collect and len(buf) > self.buffer_limit:
+        buffered = self._bufs[1 if is_stderr else 0].push(ffi.buffer(data, length)[:])
+        if buffered > self.buffer_limit and not self.collect:
             self._paused = True  # resumed by read()
         return length
 
     # output that was held while paused (and all output when someone listens to "data")
     def _on_data(self, chunk: bytes, is_stderr: bool) -> None:
         buf = self._bufs[1 if is_stderr else 0]
-        buf += chunk
+        buf.append(chunk)
         if self.listener_count("data"):
             self._emit_safely("data", chunk, is_stderr)
         if not self.collect and len(buf) > self.buffer_limit and not self._paused:
@@ -104,12 +104,7 @@ class ClientChannel(Channel):
 
     def _take(self, is_stderr: bool, n: int) -> bytes:
         buf = self._bufs[1 if is_stderr else 0]
-        if n < 0 or n >= len(buf):
-            data = bytes(buf)
-            buf.clear()
-        else:
-            data = bytes(buf[:n])
-            del buf[:n]
+        data = buf.take(n)
         if self._paused and len(buf) <= self.buffer_limit // 2 and not self._closed:
             self.resume()
         return data

@@ -39,7 +39,7 @@ class _Engine:
     def __init__(self, channel: ClientChannel):
         self.channel = channel
         self.next_id = 0
-        self.buf = channel._bufs[0]
+        self.rest = b""  # the start of a packet not complete yet
 
     def send(self, kind: int, payload: bytes, with_id: bool = True) -> int:
         rid = self.next_id
@@ -50,7 +50,8 @@ class _Engine:
 
     def packets(self) -> Any:
         """A poller: the complete packets received so far, as (type, id, payload)."""
-        buf = self.buf
+        new = self.channel._take(False, -1)
+        buf = self.rest + new if self.rest else new
         out = []
         pos = 0
         while len(buf) - pos >= 5:
@@ -58,15 +59,14 @@ class _Engine:
             if len(buf) - pos - 4 < length:
                 break
             kind = buf[pos + 4]
-            body = bytes(buf[pos + 5:pos + 4 + length])
+            body = buf[pos + 5:pos + 4 + length]
             pos += 4 + length
             if kind == FXP_VERSION:
                 out.append((kind, -1, body))
             else:
                 (rid,) = struct.unpack_from(">I", body)
                 out.append((kind, rid, body[4:]))
-        if pos:
-            del buf[:pos]
+        self.rest = buf[pos:]
         if out:
             return out
         if self.channel.finished or self.channel.eof_received:
