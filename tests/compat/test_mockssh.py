@@ -125,14 +125,15 @@ def test_threads_end_with_their_connections(paramiko, server, user_key, openssh_
     ssh = openssh_client(server.port, user=USER, identity=user_key)
     assert ssh.ssh("true", timeout=DEADLINE * 2).returncode == 0  # warm up (imports, keys)
     deadline = time.monotonic() + DEADLINE
-    before, steady_since = threading.active_count(), time.monotonic()
+    before, steady_since = set(threading.enumerate()), time.monotonic()
     while time.monotonic() - steady_since < 1.0 and time.monotonic() < deadline:
         time.sleep(0.05)  # until the warm-up connection's threads are gone
-        if threading.active_count() != before:
-            before, steady_since = threading.active_count(), time.monotonic()
+        if set(threading.enumerate()) != before:
+            before, steady_since = set(threading.enumerate()), time.monotonic()
     for _ in range(5):
         assert ssh.ssh("true", timeout=DEADLINE * 2).returncode == 0
+    # threads started since (other tests' threads that end meanwhile do not matter)
     deadline = time.monotonic() + DEADLINE
-    while threading.active_count() > before and time.monotonic() < deadline:
+    while set(threading.enumerate()) - before and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert threading.active_count() <= before, threading.enumerate()
+    assert not set(threading.enumerate()) - before, threading.enumerate()
