@@ -33,7 +33,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.common import ROOT, MiB, Result, Timer, report, server_cpu_seconds
+from benchmarks.common import ROOT, MiB, Result, Timer, proc_cpu_seconds, report
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 from openssh import OpenSSHServer, keygen  # noqa: E402
@@ -413,7 +413,7 @@ def measure_workloads(env: Env, forced: bool, args: argparse.Namespace, impls_fo
     for name in args.only:
         fn, kind = WORKLOADS[name]
         for impl in impls_for(name):
-            server_before = server_cpu_seconds(env.sshd.proc.pid)
+            server_before = proc_cpu_seconds(env.sshd.proc.pid, reaped_children=True)
             try:
                 wall, cpu, walls = measure(lambda: call(fn, env, impl, forced), args.repeat)
             except Exception as exc:
@@ -424,7 +424,8 @@ def measure_workloads(env: Env, forced: bool, args: argparse.Namespace, impls_fo
                 # sshd's side of the handshakes (its per-connection processes, once reaped):
                 # on this machine's cores it bounds how fast any client can be
                 time.sleep(0.5)
-                server = (server_cpu_seconds(env.sshd.proc.pid) - server_before) / args.repeat
+                server = (proc_cpu_seconds(env.sshd.proc.pid, reaped_children=True)
+                          - server_before) / args.repeat
                 extra = f" sshd cpu {server:.2f} s per run"
             if kind == "size":
                 value, unit = env.size / MiB / wall, "MiB/s"

@@ -27,19 +27,14 @@ def _cpu() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def proc_cpu_seconds(pid: int) -> float:
-    """CPU seconds a live process has used (user + system)."""
+def proc_cpu_seconds(pid: int, reaped_children: bool = False) -> float:
+    """CPU seconds a live process has used (user + system); with ``reaped_children``, plus
+    those of its children that have ended and been waited for (sshd's per-connection
+    processes, and theirs, once they are gone)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def server_cpu_seconds(pid: int) -> float:
-    """CPU seconds of a live server process plus those of its children that have ended and been
-    waited for (sshd's per-connection processes, and theirs, once they are gone)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    ticks = fields[11:15] if reaped_children else fields[11:13]
+    return sum(int(x) for x in ticks) / os.sysconf("SC_CLK_TCK")
 
 
 def start_server_app(*args: str) -> tuple[subprocess.Popen, int]:

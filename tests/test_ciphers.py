@@ -5,12 +5,11 @@ packets in place: vendor/libssh/patches/0001-encrypt-packets-in-place.patch.)"""
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 import pytest
 from clientkit import connect, known_hosts  # noqa: F401
-from serverkit import PASSWORD, standard_app
+from serverkit import PASSWORD, RunningServer, md5, standard_app
 
 pytestmark = pytest.mark.peer
 
@@ -30,14 +29,8 @@ SUITES = [
 IDS = [f"{c}+{m}" if m else c for c, m in SUITES]
 
 
-def md5(data: bytes) -> str:
-    return hashlib.md5(data, usedforsecurity=False).hexdigest()
-
-
 @pytest.fixture(scope="module")
 def cat_server(host_key_files):
-    from serverkit import RunningServer
-
     rs = RunningServer([host_key_files["ed25519"]])
     standard_app(rs)
     rs.start()
