@@ -42,11 +42,8 @@ class ByteQueue:
 
     def extend(self, other: ByteQueue | bytes) -> None:
         if isinstance(other, ByteQueue):
-            if other._chunks:
-                first = other._chunks[0][other._pos:]
-                self.append(first)
-                for chunk in list(other._chunks)[1:]:
-                    self.append(chunk)
+            for i, chunk in enumerate(other._chunks):
+                self.append(chunk[other._pos:] if i == 0 and other._pos else chunk)
         else:
             self.append(other)
 
