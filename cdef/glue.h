@@ -22,6 +22,7 @@ void pylibssh_init_channel_callbacks(struct ssh_channel_callbacks_struct *cb);
  * alive until then. */
 struct pylibssh_sock_sink {
     int fd;
+    int hold;
     int blocked;
     uint64_t bytes;
     uint32_t len;
@@ -34,6 +35,9 @@ struct ssh_channel_callbacks_struct *pylibssh_sock_sink_callbacks(struct pylibss
 void pylibssh_sock_sink_attach(struct pylibssh_sock_sink *s,
                                struct ssh_channel_callbacks_struct *own);
 void pylibssh_sock_sink_detach(struct pylibssh_sock_sink *s);
+/* libssh's poll (timeout 0), again while each one adds to the holding sink ``s``; -1 when
+ * libssh fails */
+int pylibssh_sink_poll(ssh_event event, struct pylibssh_sock_sink *s);
 
 /* --- server (csrc/pylibssh_server.c) ---
  * Fields of a queued ssh_message that libssh parses but exposes through no public getter; they

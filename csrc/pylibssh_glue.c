@@ -52,6 +52,9 @@ int pylibssh_sock_sink_flush(struct pylibssh_sock_sink *s)
     uint32_t sent = 0;
     ssize_t n;
 
+    if (s->hold) {
+        return (int)s->len; /* nowhere to send: Python takes the bytes */
+    }
     if (s->fd < 0) {
         s->len = 0;
         return 0;
@@ -85,7 +88,7 @@ static int sock_sink_data(ssh_session session, ssh_channel channel, void *data, 
     uint32_t done = 0, k;
     int rest, was_empty = s->len == 0;
 
-    if (!is_stderr && !s->blocked && s->fd >= 0) {
+    if (!is_stderr && !s->blocked && (s->fd >= 0 || s->hold)) {
         while (done < len) {
             if (s->len == s->cap && pylibssh_sock_sink_flush(s) != 0) {
                 s->blocked = 1; /* full (or failed: Python's flush reports it) */
@@ -144,6 +147,7 @@ void pylibssh_sock_sink_attach(struct pylibssh_sock_sink *s,
 void pylibssh_sock_sink_detach(struct pylibssh_sock_sink *s)
 {
     s->fd = -1;
+    s->hold = 0;
     s->blocked = 1;
     s->len = 0;
     s->dirty = NULL;
@@ -152,4 +156,19 @@ void pylibssh_sock_sink_detach(struct pylibssh_sock_sink *s)
         s->own = NULL;
     }
     s->next = NULL;
+}
+
+/* libssh's poll for a holding sink's reader (pylibssh/client/process.py, Process.read): again
+ * while each poll adds bytes (what the socket already has), never waiting for more, and not past
+ * half the buffer (a poll takes at most libssh's read size, well below that). */
+int pylibssh_sink_poll(ssh_event event, struct pylibssh_sock_sink *s)
+{
+    uint32_t before;
+    int rc;
+
+    do {
+        before = s->len;
+        rc = ssh_event_dopoll(event, 0);
+    } while (rc == SSH_OK && s->len > before && s->len <= s->cap / 2 && !s->blocked);
+    return rc == SSH_ERROR ? -1 : 0;
 }

@@ -26,7 +26,8 @@ void pylibssh_init_channel_callbacks(struct ssh_channel_callbacks_struct *cb);
 /* a channel's data sent straight to a socket (csrc/pylibssh_glue.c, pylibssh/bridge.py) */
 struct pylibssh_sock_sink {
     struct ssh_channel_callbacks_struct cb;
-    int fd;         /* -1: off */
+    int fd;         /* -1: off (unless ``hold``) */
+    int hold;       /* 1: no socket; the bytes stay in ``buf`` until Python takes them */
     int blocked;    /* 1: leave the data to the channel's own callback (Python) */
     uint64_t bytes; /* sent from the buffer */
     char *buf;      /* bytes taken from the channel, not sent yet (owned by Python) */
@@ -45,6 +46,9 @@ struct ssh_channel_callbacks_struct *pylibssh_sock_sink_callbacks(struct pylibss
 void pylibssh_sock_sink_attach(struct pylibssh_sock_sink *s,
                                struct ssh_channel_callbacks_struct *own);
 void pylibssh_sock_sink_detach(struct pylibssh_sock_sink *s);
+/* libssh's poll (timeout 0), again while each one adds to the holding sink ``s``; -1 when
+ * libssh fails */
+int pylibssh_sink_poll(ssh_event event, struct pylibssh_sock_sink *s);
 
 /* --- server (csrc/pylibssh_server.c) --- */
 int pylibssh_have_message_internals(void);

@@ -18,7 +18,9 @@ import functools
 import heapq
 import itertools
 import logging
+import math
 import os
+import select
 import selectors
 import socket
 import threading
@@ -102,6 +104,8 @@ class Loop:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._selector.register(self._wake_r.fileno(), EVENT_READ, None)
+        self._solo_poller: Any = None  # see solo_wait
+        self._solo_fd: tuple[int, bool] | None = None
 
     # -- time and scheduling --------------------------------------------------------------------
 
@@ -178,6 +182,9 @@ class Loop:
         """Forget an fd entirely (before it is closed: its number is reused by the next open)."""
         with self.lock:
             entry = self._fds.pop(fd, None)
+            if self._solo_fd is not None and self._solo_fd[0] == fd:
+                self._solo_poller.unregister(fd)
+                self._solo_fd = None
             if entry is not None and entry.mask():
                 try:
                     self._selector.unregister(fd)
@@ -257,7 +264,7 @@ class Loop:
             for _ in range(len(self._ready)):
                 callback, args = self._ready.popleft()
                 self._run(callback, args)
-            self.cond.notify_all()
+            self._notify()
 
     def run_forever(self) -> None:
         """Run until :meth:`stop` is called (from a callback or any thread)."""
@@ -314,6 +321,59 @@ class Loop:
                 # another thread drives the loop: it notifies after every iteration, and when
                 # it stops driving (then this thread takes over)
                 self.cond.wait(remaining)
+
+    # -- one fd waited for directly (a blocking read: pylibssh/client/process.py) ----------------
+
+    def claim_solo(self, fd: int) -> bool:
+        """Let the calling thread (lock held, not a loop callback) drive the loop by waiting for
+        ``fd`` alone: true when nobody runs the loop, ``fd`` is the only one registered and no
+        call is scheduled. The loop then counts as running in this thread (other threads wait
+        on :attr:`cond` or wake it) until :meth:`release_solo`."""
+        if (self._running_thread is not None or self._ready or self._closed
+                or len(self._fds) != 1 or fd not in self._fds):
+            return False
+        self._enter()
+        return True
+
+    def release_solo(self) -> None:
+        self._leave()
+
+    def solo_wait(self, fd: int, write: bool, deadline: float | None) -> bool | None:
+        """Wait (lock released meanwhile) until ``fd`` is readable (or writable, with
+        ``write``) or another thread wakes the loop: True, look again. False: ``deadline``
+        passed. None: the loop has other work (a scheduled call, a due timer, another fd): go
+        back to :meth:`wait_for`."""
+        if self._ready or self._stopping or len(self._fds) != 1:
+            return None
+        ms = -1
+        until = deadline
+        if self._timers and (until is None or self._timers[0].when < until):
+            until = self._timers[0].when
+        if until is not None:
+            ms = math.ceil((until - self.time()) * 1000)
+            if ms <= 0:
+                return None if until != deadline else False
+        poller = self._solo_poller
+        if poller is None:
+            poller = self._solo_poller = select.poll()
+            poller.register(self._wake_r.fileno(), select.POLLIN)
+        if self._solo_fd != (fd, write):
+            if self._solo_fd is not None and self._solo_fd[0] != fd:
+                poller.unregister(self._solo_fd[0])
+            poller.register(fd, select.POLLIN | (select.POLLOUT if write else 0))
+            self._solo_fd = (fd, write)
+        saved = self.lock._release_save()  # type: ignore[attr-defined]
+        try:
+            events = poller.poll(ms)
+        finally:
+            self.lock._acquire_restore(saved)  # type: ignore[attr-defined]
+        if not events:
+            return None if until != deadline else False
+        if len(events) > 1 or events[0][0] != fd:
+            self._drain_wakeup()
+            if self._ready or len(self._fds) != 1:
+                return None
+        return True
 
     def stop(self) -> None:
         """Ask a running loop to return from run_forever/run_until (any thread)."""
@@ -376,6 +436,12 @@ class Loop:
         self._running_thread = None
         self._stopping = False
         with self.lock:
+            self._notify()
+
+    def _notify(self) -> None:
+        """Wake the threads waiting on :attr:`cond` (lock held): notify_all's own test for
+        waiters, without its Python-level work when there are none (every pass)."""
+        if self.cond._waiters:  # type: ignore[attr-defined]
             self.cond.notify_all()
 
     def _drain_wakeup(self) -> None:

@@ -62,6 +62,23 @@ def test_streaming_reader_that_reads_only_stdout(connect):
     assert len(p.read_stderr()) == 12000000
 
 
+def test_stderr_filling_up_while_a_reader_waits_for_stdout(connect):
+    # the reader already waits (Process.read's C-driven passes) when stderr passes the buffer
+    # limit and pauses the channel: it must go back to the general path, which resumes it
+    c = connect()
+    p = c.exec("echo start; sleep 0.5; head -c 12000000 /dev/zero >&2; echo end")
+    t0 = time.monotonic()
+    got = b""
+    while not got.endswith(b"end\n"):
+        chunk = p.read(timeout=6)
+        assert chunk
+        got += chunk
+    assert got == b"start\nend\n"
+    assert time.monotonic() - t0 < 5  # not a read that waited for its timeout
+    assert p.wait() == 0
+    assert len(p.read_stderr()) == 12000000
+
+
 def test_stream_is_held_back_when_not_read(connect):
     c = connect()
     p = c.exec("head -c 64000000 /dev/zero; echo finished >&2")
@@ -87,6 +104,83 @@ def test_read_timeout_on_a_stalled_channel(connect):
         p.read(timeout=0.3)
     assert time.monotonic() - t0 < 3
     p.close()
+
+
+def _seq(n: int) -> bytes:
+    return b"".join(b"%d\n" % i for i in range(1, n + 1))
+
+
+def _read_all(p, n: int = -1) -> bytes:
+    """Process.read until stdout ends (each chunk at most ``n`` bytes when given)."""
+    got = bytearray()
+    while True:
+        chunk = p.read(n, timeout=DEADLINE)
+        if not chunk:
+            return bytes(got)
+        assert n < 0 or len(chunk) <= n
+        got += chunk
+
+
+def test_read_n_returns_the_stream_in_order(connect):
+    # Process.read runs passes from C while one thread reads the loop's only session; small
+    # reads take from what a pass gathered, in order
+    c = connect()
+    p = c.exec("seq 1 300000")
+    assert _read_all(p, 1000) == _seq(300000)
+    assert p.wait() == 0
+
+
+def test_reader_and_writer_threads_on_one_process(connect):
+    # the reader waits without the loop's lock: the writer's calls get through and wake it
+    c = connect()
+    p = c.exec("cat")
+    data = hashlib.sha256(b"seed").digest() * (8 * MiB // 32)
+    errors = []
+
+    def write():
+        try:
+            for i in range(0, len(data), 64 * 1024):
+                p.write(data[i:i + 64 * 1024], timeout=DEADLINE)
+            p.close_stdin()
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    got = _read_all(p)
+    writer.join(DEADLINE)
+    assert not errors
+    assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
+    assert p.wait() == 0
+
+
+def test_two_threads_read_two_processes_of_one_session(connect):
+    # one thread drives the session's passes; the other waits for its channel's bytes
+    c = connect()
+    results = {}
+
+    def read(i):
+        results[i] = _read_all(c.exec(f"seq 1 {200000 + i}"))
+
+    threads = [threading.Thread(target=read, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(DEADLINE)
+    assert results == {i: _seq(200000 + i) for i in range(2)}
+
+
+def test_read_while_keepalive_timers_run(connect):
+    # due timers send the reader back to the loop, which runs them; the read goes on
+    c = connect(keepalive_interval=0.2)
+    p = c.exec("sleep 1.2; echo late; head -c 3000000 /dev/zero")
+    got = p.read(timeout=DEADLINE)
+    while len(got) < 3000005:
+        chunk = p.read(timeout=DEADLINE)
+        assert chunk
+        got += chunk
+    assert got[:5] == b"late\n" and len(got) == 3000005 and got.count(0) == 3000000
+    assert p.wait() == 0
 
 
 def test_env(connect):

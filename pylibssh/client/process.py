@@ -31,6 +31,8 @@ log = logging.getLogger("pylibssh.client")
 
 __all__ = ["ClientChannel", "Process", "RunResult", "ProcessError"]
 
+_uncleared = ffi.new_allocator(should_clear_after_alloc=False)
+
 
 @dataclass
 class RunResult:
@@ -75,15 +77,60 @@ class ClientChannel(Channel):
     #: pause the channel (hold the server back) when this much output waits unread
     buffer_limit = 4 << 20
 
+    #: stdout is gathered in C (a holding ``pylibssh_sock_sink``) during a poll and handed to
+    #: Python once per pass, not once per packet; and it lets :meth:`Process.read` run passes
+    #: from C (:meth:`_read_direct`). A poll gathers at most libssh's read size (256 KiB).
+    stage_size = 1 << 20
+
     def __init__(self, session: ClientSession, c_channel):
         super().__init__(session, c_channel)
         self._bufs: tuple[ByteQueue, ByteQueue] = (ByteQueue(), ByteQueue())
         self.collect = False  # run(): keep everything, never pause
         self.denied: list[str] = []  # forwarding requests the server refused
+        self._stage: Any = None
+        self._stage_buf: Any = None
+        if self._stage_wanted():
+            st = ffi.new("struct pylibssh_sock_sink *")
+            buf = _uncleared("char[]", self.stage_size)  # pages are touched only when used
+            lib.pylibssh_sock_sink_init(st, -1, buf, self.stage_size, NULL, NULL)
+            st.hold = 1
+            # put before the channel's own callbacks: it takes stdout while not blocked, and
+            # what it does not take goes on to _c_data (which first drains it: order kept)
+            if self._add_c_callbacks(lib.pylibssh_sock_sink_callbacks(st), (st, buf)):
+                self._stage, self._stage_buf = st, buf
+                session._staged.add(self)
+
+    def _stage_wanted(self) -> bool:
+        """Subclasses that must see every packet in order with stderr say no."""
+        return True
+
+    def _drain_stage(self, inside_libssh: bool = False) -> None:
+        """Move what the stage gathered into the stdout buffer (after each poll, and before
+        anything newer), and let it take more only while nothing else must see the data."""
+        st = self._stage
+        n = st.len
+        if n:
+            st.len = 0
+            chunk = ffi.buffer(self._stage_buf, n)[:]
+            if inside_libssh and self._listeners.get("data"):
+                self._undelivered += 1
+                self._session.defer(self._deliver, chunk, False)
+            else:
+                self._on_data(chunk, False)
+        st.blocked = 1 if (self._paused or self._closed or self._listeners.get("data")) else 0
+
+    def _free(self, session_gone: bool) -> None:
+        if self._stage is not None:
+            if not self._closed:
+                self._drain_stage()
+            self._session._staged.discard(self)
+        super()._free(session_gone)
 
     def _c_data(self, data, length: int, is_stderr: bool) -> int:
         # inside libssh: appending to our own buffer is only recording (no libssh call), and
         # it saves a copy and a deferred call per packet on the hot path of large outputs
+        if self._stage is not None and self._stage.len:
+            self._drain_stage(True)  # the stage's bytes come first (it is full, or blocked)
         if self._paused or self._closed or not length:
             return 0  # libssh keeps the bytes and does not grow the window
         if self._listeners.get("data"):
@@ -103,6 +150,8 @@ class ClientChannel(Channel):
             self._paused = True  # resumed by read()
 
     def _take(self, is_stderr: bool, n: int) -> bytes:
+        if not is_stderr and self._stage is not None and self._stage.len:
+            self._drain_stage()  # gathered by a poll made outside a pass (a blocking call)
         buf = self._bufs[1 if is_stderr else 0]
         data = buf.take(n)
         if self._paused and len(buf) <= self.buffer_limit // 2 and not self._closed:
@@ -113,6 +162,45 @@ class ClientChannel(Channel):
     def finished(self) -> bool:
         """The server closed the channel (all output and the exit status are in)."""
         return self._closed or self._remote_closed
+
+    def _read_direct(self, n: int, deadline: float | None) -> bytes | None:
+        """Process.read's way when one thread reads the only session its loop drives: each pass
+        is a wait for the socket and libssh's poll into the stage, with no Python per pass
+        beyond this loop, and the gathered bytes are returned as they are. None when that does
+        not apply (bytes already buffered, a paused or ending channel, other work on the loop,
+        the deadline): the caller waits through the loop as usual."""
+        st, session, loop = self._stage, self._session, self._loop
+        if st is None or loop.in_loop_thread():
+            return None
+        with loop.lock:
+            if (self._bufs[0] or st.len or st.blocked or self._paused or self.eof_received
+                    or self.finished or session._closed or not session._join_event()
+                    or not loop.claim_solo(session._fd)):
+                return None
+            try:
+                while True:
+                    write = bool(lib.ssh_get_poll_flags(session._s) & lib.SSH_WRITE_PENDING)
+                    if not loop.solo_wait(session._fd, write, deadline):
+                        return None  # other work for the loop, or the deadline
+                    if lib.pylibssh_sink_poll(session._event, st) < 0 or not st.len \
+                            or session._pending or session._tasks or len(session._staged) > 1:
+                        session._service()  # anything but this channel's bytes came
+                        loop._notify()  # (threads waiting for what it brought)
+                    if self._bufs[0] or (st.len and 0 <= n < st.len):
+                        return self._take(False, n)
+                    if st.len:
+                        data = ffi.buffer(self._stage_buf, st.len)[:]
+                        st.len = 0
+                        return data
+                    if self.eof_received or self.finished or session._closed:
+                        return b""
+                    if self._paused or st.blocked:
+                        return None  # (stderr filled up) the general path resumes it
+            finally:
+                if not session._closed and session._writer_registered != bool(
+                        lib.ssh_get_poll_flags(session._s) & lib.SSH_WRITE_PENDING):
+                    session._update_interest()  # the selector's view, for the next pass
+                loop.release_solo()
 
     # -- requests (pollers for tasks) -------------------------------------------------------------
 
@@ -236,13 +324,20 @@ class Process:
     def _t(self, timeout: Any) -> float | None:
         return self.timeout if timeout is ... else timeout
 
-    def _wait(self, predicate, timeout: Any, what: str) -> None:
+    def _wait(self, predicate, timeout: Any, what: str, deadline: float | None = None) -> None:
         t = self._t(timeout)
-        if not self._loop.wait_for(predicate, t):
+        wait = t if deadline is None else max(0.0, deadline - self._loop.time())
+        if not self._loop.wait_for(predicate, wait):
             raise SSHTimeoutError(f"{what} timed out after {t:g} s")
 
     def _read(self, is_stderr: bool, n: int, timeout: Any) -> bytes:
         ch = self.channel
+        t = self._t(timeout)
+        deadline = None if t is None else self._loop.time() + t
+        if not is_stderr:
+            data = ch._read_direct(n, deadline)
+            if data is not None:
+                return data
         buf = ch._bufs[1 if is_stderr else 0]
 
         def ready() -> bool:
@@ -253,7 +348,7 @@ class Process:
                 # deadlock (the server blocks on one stream while we wait for the other)
                 ch.resume()
             return False
-        self._wait(ready, timeout, "read")
+        self._wait(ready, timeout, "read", deadline)
         with self._loop.lock:
             return ch._take(is_stderr, n)
 

@@ -100,6 +100,7 @@ class ClientSession(LoopSession):
         self._global_busy = False
         self._global_replies = None
         self._sftp_clients: weakref.WeakSet = weakref.WeakSet()
+        self._staged: set = set()
         self._sftp_timeout: float | None = None
 
     # -- tasks ----------------------------------------------------------------------------------
@@ -133,6 +134,8 @@ class ClientSession(LoopSession):
     def _process(self) -> None:
         # before recorded events are dispatched: a request's reply and the channel's close can
         # arrive in one poll, and the request's poller must see its reply while the channel lives
+        for ch in tuple(self._staged):  # (a data listener may close its channel)
+            ch._drain_stage()
         self._poke_tasks()
         if self.authenticated and self._blocking_depth == 0:
             self._incoming.take_messages()

@@ -35,6 +35,9 @@ class _Chan(ClientChannel):
         self.pipe_set = False
         self.bridged = False
 
+    def _stage_wanted(self):
+        return False  # combine_stderr, bridges and select()'s pipe see each packet in order
+
     def _c_data(self, data, length, is_stderr):
         if self.combine_stderr or self.bridged or self.pipe is not None:
             # the plain channel's path: recorded, then delivered through _on_data below
