@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,17 +47,6 @@ HOSTS = 32
 NFILES = 500
 FILE_SIZE = 16 * 1024
 
-
-def measure(fn, repeat: int) -> tuple[float, float, list[float]]:
-    """(best wall seconds, that run's CPU seconds, all walls)"""
-    walls, cpus = [], []
-    for _ in range(repeat):
-        with Timer() as t:
-            fn()
-        walls.append(t.wall)
-        cpus.append(t.cpu)
-    i = walls.index(min(walls))
-    return walls[i], cpus[i], walls
 
 
 class Env:
@@ -408,25 +398,46 @@ def bench_env(prefix: str, quick: bool):
 def measure_workloads(env: Env, forced: bool, args: argparse.Namespace, impls_for, call
                       ) -> list[Result]:
     """Each workload of ``args.only`` by each of ``impls_for(name)``, run by
-    ``call(fn, env, impl, forced)``; a peer that cannot do one is reported, not hidden."""
+    ``call(fn, env, impl, forced)``; a peer that cannot do one is reported, not hidden.
+
+    The implementations take turns (round-robin, ``args.repeat`` rounds), so that a slow phase
+    of a shared machine falls on all of them. Reported: the best wall time and the median CPU
+    time of the runs (CPU per run swings by a fifth here; the median much less)."""
     results: list[Result] = []
     for name in args.only:
         fn, kind = WORKLOADS[name]
-        for impl in impls_for(name):
-            server_before = proc_cpu_seconds(env.sshd.proc.pid, reaped_children=True)
-            try:
-                wall, cpu, walls = measure(lambda: call(fn, env, impl, forced), args.repeat)
-            except Exception as exc:
-                print(f"  {name} {impl}: FAILED {exc!r}", flush=True)
+        impls = list(impls_for(name))
+        walls: dict[str, list[float]] = {impl: [] for impl in impls}
+        cpus: dict[str, list[float]] = {impl: [] for impl in impls}
+        server: dict[str, float] = dict.fromkeys(impls, 0.0)
+        failed: set[str] = set()
+        for _ in range(args.repeat):
+            for impl in impls:
+                if impl in failed:
+                    continue
+                server_before = proc_cpu_seconds(env.sshd.proc.pid, reaped_children=True)
+                try:
+                    with Timer() as t:
+                        call(fn, env, impl, forced)
+                except Exception as exc:
+                    print(f"  {name} {impl}: FAILED {exc!r}", flush=True)
+                    failed.add(impl)
+                    continue
+                walls[impl].append(t.wall)
+                cpus[impl].append(t.cpu)
+                if kind in ("connects", "hosts"):
+                    # sshd's side of the handshakes (its per-connection processes, once
+                    # reaped): on this machine's cores it bounds how fast any client can be
+                    time.sleep(0.5)
+                    server[impl] += (proc_cpu_seconds(env.sshd.proc.pid, reaped_children=True)
+                                     - server_before)
+        for impl in impls:
+            if impl in failed:
                 continue
+            wall, cpu = min(walls[impl]), statistics.median(cpus[impl])
             extra = ""
             if kind in ("connects", "hosts"):
-                # sshd's side of the handshakes (its per-connection processes, once reaped):
-                # on this machine's cores it bounds how fast any client can be
-                time.sleep(0.5)
-                server = (proc_cpu_seconds(env.sshd.proc.pid, reaped_children=True)
-                          - server_before) / args.repeat
-                extra = f" sshd cpu {server:.2f} s per run"
+                extra = f" sshd cpu {server[impl] / args.repeat:.2f} s per run"
             if kind == "size":
                 value, unit = env.size / MiB / wall, "MiB/s"
                 extra = f" cpu {cpu / (env.size / 1e9):5.2f} s/GB"
@@ -437,8 +448,8 @@ def measure_workloads(env: Env, forced: bool, args: argparse.Namespace, impls_fo
             else:
                 value, unit = HOSTS / wall, "hosts/s"
             print(f"  {name:<14} {impl:<9} {value:9.1f} {unit}{extra} "
-                  f"(runs {', '.join(f'{w:.2f}' for w in walls)} s)", flush=True)
-            results.append(Result(name, impl, wall, unit, value, cpu, walls))
+                  f"(runs {', '.join(f'{w:.2f}' for w in walls[impl])} s)", flush=True)
+            results.append(Result(name, impl, wall, unit, value, cpu, walls[impl]))
     return results
 
 
