@@ -3,6 +3,7 @@ distinct connection errors, timeouts, run()."""
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import threading
 import time
@@ -41,6 +42,19 @@ def test_publickey_key_object_and_encrypted_file(sshd, connect, tmp_path):
 def test_password(sshd, connect):
     c = connect(keys=[], password=sshd.password)
     assert c.run("whoami").stdout.strip().decode() == sshd.user
+
+
+def test_upload_after_password_auth(sshd, connect):
+    # the password packet's buffer is burned, then reused without burning for every packet
+    # (vendor/libssh/patches/0004): what follows must still arrive intact
+    c = connect(keys=[], password=sshd.password)
+    data = hashlib.sha256(b"upload").digest() * (8 * 1024 * 1024 // 32)
+    p = c.exec("sha256sum")
+    for i in range(0, len(data), 256 * 1024):
+        p.write(data[i:i + 256 * 1024], timeout=DEADLINE)
+    p.close_stdin()
+    out, _ = p.read_until_eof(timeout=DEADLINE)
+    assert out.split()[0].decode() == hashlib.sha256(data).hexdigest()
 
 
 def test_wrong_password_and_unauthorized_key(sshd, connect, tmp_path):
