@@ -19,7 +19,10 @@ void pylibssh_init_channel_callbacks(struct ssh_channel_callbacks_struct *cb);
  * the channel's own data callback; from then on (``blocked``) it hands everything on until
  * Python clears ``blocked`` (the sink's buffer and Python's queue are empty: order kept). Detach
  * (gives the data callback back, drops the buffer) before unregistering; keep ``s`` and ``buf``
- * alive until then. */
+ * alive until then. With ``hold`` set (fd -1) it only gathers stdout: Python takes
+ * ``buf[:len]`` and resets ``len`` (pylibssh/client/process.py); registered without attaching,
+ * what it does not take (stderr; everything once full or ``blocked``) goes on to the channel's
+ * own data callback. */
 struct pylibssh_sock_sink {
     int fd;
     int hold;
@@ -36,8 +39,8 @@ void pylibssh_sock_sink_attach(struct pylibssh_sock_sink *s,
                                struct ssh_channel_callbacks_struct *own);
 void pylibssh_sock_sink_detach(struct pylibssh_sock_sink *s);
 /* libssh's poll (timeout 0), again while each one adds to the holding sink ``s``; -1 when
- * libssh fails */
-int pylibssh_sink_poll(ssh_event event, struct pylibssh_sock_sink *s);
+ * libssh fails, else 1 when ``session`` has output waiting to be sent */
+int pylibssh_sink_poll(ssh_event event, ssh_session session, struct pylibssh_sock_sink *s);
 
 /* --- server (csrc/pylibssh_server.c) ---
  * Fields of a queued ssh_message that libssh parses but exposes through no public getter; they

@@ -160,8 +160,9 @@ void pylibssh_sock_sink_detach(struct pylibssh_sock_sink *s)
 
 /* libssh's poll for a holding sink's reader (pylibssh/client/process.py, Process.read): again
  * while each poll adds bytes (what the socket already has), never waiting for more, and not past
- * half the buffer (a poll takes at most libssh's read size, well below that). */
-int pylibssh_sink_poll(ssh_event event, struct pylibssh_sock_sink *s)
+ * half the buffer (a poll takes at most libssh's read size, well below that). Returns whether
+ * output waits to be sent (the next wait must include POLLOUT), saving Python a call. */
+int pylibssh_sink_poll(ssh_event event, ssh_session session, struct pylibssh_sock_sink *s)
 {
     uint32_t before;
     int rc;
@@ -170,5 +171,8 @@ int pylibssh_sink_poll(ssh_event event, struct pylibssh_sock_sink *s)
         before = s->len;
         rc = ssh_event_dopoll(event, 0);
     } while (rc == SSH_OK && s->len > before && s->len <= s->cap / 2 && !s->blocked);
-    return rc == SSH_ERROR ? -1 : 0;
+    if (rc == SSH_ERROR) {
+        return -1;
+    }
+    return (ssh_get_poll_flags(session) & SSH_WRITE_PENDING) ? 1 : 0;
 }

@@ -47,8 +47,8 @@ void pylibssh_sock_sink_attach(struct pylibssh_sock_sink *s,
                                struct ssh_channel_callbacks_struct *own);
 void pylibssh_sock_sink_detach(struct pylibssh_sock_sink *s);
 /* libssh's poll (timeout 0), again while each one adds to the holding sink ``s``; -1 when
- * libssh fails */
-int pylibssh_sink_poll(ssh_event event, struct pylibssh_sock_sink *s);
+ * libssh fails, else 1 when ``session`` has output waiting to be sent */
+int pylibssh_sink_poll(ssh_event event, ssh_session session, struct pylibssh_sock_sink *s);
 
 /* --- server (csrc/pylibssh_server.c) --- */
 int pylibssh_have_message_internals(void);

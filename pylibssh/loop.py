@@ -105,7 +105,8 @@ class Loop:
         self._wake_w.setblocking(False)
         self._selector.register(self._wake_r.fileno(), EVENT_READ, None)
         self._solo_poller: Any = None  # see solo_wait
-        self._solo_fd: tuple[int, bool] | None = None
+        self._solo_fd: int | None = None
+        self._solo_key: int | None = None
 
     # -- time and scheduling --------------------------------------------------------------------
 
@@ -182,9 +183,9 @@ class Loop:
         """Forget an fd entirely (before it is closed: its number is reused by the next open)."""
         with self.lock:
             entry = self._fds.pop(fd, None)
-            if self._solo_fd is not None and self._solo_fd[0] == fd:
+            if self._solo_fd == fd:
                 self._solo_poller.unregister(fd)
-                self._solo_fd = None
+                self._solo_fd = self._solo_key = None
             if entry is not None and entry.mask():
                 try:
                     self._selector.unregister(fd)
@@ -325,48 +326,46 @@ class Loop:
     # -- one fd waited for directly (a blocking read: pylibssh/client/process.py) ----------------
 
     def claim_solo(self, fd: int) -> bool:
-        """Let the calling thread (lock held, not a loop callback) drive the loop by waiting for
-        ``fd`` alone: true when nobody runs the loop, ``fd`` is the only one registered and no
-        call is scheduled. The loop then counts as running in this thread (other threads wait
-        on :attr:`cond` or wake it) until :meth:`release_solo`."""
+        """Let the calling thread (lock held) drive the loop by waiting for ``fd`` alone: true
+        when nobody runs the loop (so this is not a loop callback), ``fd`` is the only one
+        registered and no call is scheduled. The loop then counts as running in this thread
+        (other threads wait on :attr:`cond` or wake it) until :meth:`release_solo`."""
         if (self._running_thread is not None or self._ready or self._closed
                 or len(self._fds) != 1 or fd not in self._fds):
             return False
-        self._enter()
+        self._running_thread = threading.get_ident()
+        self._stopping = False
         return True
 
     def release_solo(self) -> None:
-        self._leave()
+        self._running_thread = None
+        self._notify()
 
     def solo_wait(self, fd: int, write: bool, deadline: float | None) -> bool | None:
         """Wait (lock released meanwhile) until ``fd`` is readable (or writable, with
         ``write``) or another thread wakes the loop: True, look again. False: ``deadline``
         passed. None: the loop has other work (a scheduled call, a due timer, another fd): go
-        back to :meth:`wait_for`."""
-        if self._ready or self._stopping or len(self._fds) != 1:
+        back to :meth:`wait_for`. Called once per pass of a blocking read: kept lean."""
+        if self._ready or len(self._fds) != 1:
             return None
         ms = -1
         until = deadline
         if self._timers and (until is None or self._timers[0].when < until):
             until = self._timers[0].when
         if until is not None:
-            ms = math.ceil((until - self.time()) * 1000)
+            ms = math.ceil((until - time.monotonic()) * 1000)
             if ms <= 0:
                 return None if until != deadline else False
-        poller = self._solo_poller
-        if poller is None:
-            poller = self._solo_poller = select.poll()
-            poller.register(self._wake_r.fileno(), select.POLLIN)
-        if self._solo_fd != (fd, write):
-            if self._solo_fd is not None and self._solo_fd[0] != fd:
-                poller.unregister(self._solo_fd[0])
-            poller.register(fd, select.POLLIN | (select.POLLOUT if write else 0))
-            self._solo_fd = (fd, write)
-        saved = self.lock._release_save()  # type: ignore[attr-defined]
+        key = -fd - 1 if write else fd  # what the poller waits for
+        if key != self._solo_key:
+            self._solo_register(fd, write)
+            self._solo_key = key
+        lock = self.lock
+        saved = lock._release_save()  # type: ignore[attr-defined]
         try:
-            events = poller.poll(ms)
+            events = self._solo_poller.poll(ms)
         finally:
-            self.lock._acquire_restore(saved)  # type: ignore[attr-defined]
+            lock._acquire_restore(saved)  # type: ignore[attr-defined]
         if not events:
             return None if until != deadline else False
         if len(events) > 1 or events[0][0] != fd:
@@ -374,6 +373,16 @@ class Loop:
             if self._ready or len(self._fds) != 1:
                 return None
         return True
+
+    def _solo_register(self, fd: int, write: bool) -> None:
+        poller = self._solo_poller
+        if poller is None:
+            poller = self._solo_poller = select.poll()
+            poller.register(self._wake_r.fileno(), select.POLLIN)
+        if self._solo_fd is not None and self._solo_fd != fd:
+            poller.unregister(self._solo_fd)
+        poller.register(fd, select.POLLIN | (select.POLLOUT if write else 0))
+        self._solo_fd = fd
 
     def stop(self) -> None:
         """Ask a running loop to return from run_forever/run_until (any thread)."""

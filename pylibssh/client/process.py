@@ -165,40 +165,46 @@ class ClientChannel(Channel):
 
     def _read_direct(self, n: int, deadline: float | None) -> bytes | None:
         """Process.read's way when one thread reads the only session its loop drives: each pass
-        is a wait for the socket and libssh's poll into the stage, with no Python per pass
-        beyond this loop, and the gathered bytes are returned as they are. None when that does
-        not apply (bytes already buffered, a paused or ending channel, other work on the loop,
-        the deadline): the caller waits through the loop as usual."""
+        is a wait for the socket and libssh's poll into the stage, and the gathered bytes are
+        returned as they are. None when that does not apply (bytes already buffered, a paused
+        or ending channel, other work on the loop, the deadline): the caller waits through the
+        loop as usual. One pass per call on a busy stream: kept lean."""
         st, session, loop = self._stage, self._session, self._loop
-        if st is None or loop.in_loop_thread():
+        if st is None:
             return None
         with loop.lock:
-            if (self._bufs[0] or st.len or st.blocked or self._paused or self.eof_received
-                    or self.finished or session._closed or not session._join_event()
+            if (st.len or st.blocked or self._bufs[0] or self._paused or self.eof_received
+                    or self._remote_closed or self._closed or session._closed
+                    or not (session._in_event or session._join_event())
                     or not loop.claim_solo(session._fd)):
-                return None
+                return None  # (a loop callback, too: the loop runs there)
+            s, fd, event = session._s, session._fd, session._event
+            write = bool(lib.ssh_get_poll_flags(s) & lib.SSH_WRITE_PENDING)
             try:
                 while True:
-                    write = bool(lib.ssh_get_poll_flags(session._s) & lib.SSH_WRITE_PENDING)
-                    if not loop.solo_wait(session._fd, write, deadline):
+                    if not loop.solo_wait(fd, write, deadline):
                         return None  # other work for the loop, or the deadline
-                    if lib.pylibssh_sink_poll(session._event, st) < 0 or not st.len \
-                            or session._pending or session._tasks or len(session._staged) > 1:
+                    rc = lib.pylibssh_sink_poll(event, s, st)
+                    write = rc > 0
+                    if rc < 0 or not st.len or session._pending or session._tasks \
+                            or len(session._staged) > 1:
                         session._service()  # anything but this channel's bytes came
                         loop._notify()  # (threads waiting for what it brought)
-                    if self._bufs[0] or (st.len and 0 <= n < st.len):
+                        if session._closed:
+                            return None
+                        write = bool(lib.ssh_get_poll_flags(s) & lib.SSH_WRITE_PENDING)
+                    got = st.len
+                    if got and 0 <= n < got or self._bufs[0]:
                         return self._take(False, n)
-                    if st.len:
-                        data = ffi.buffer(self._stage_buf, st.len)[:]
+                    if got:
                         st.len = 0
-                        return data
-                    if self.eof_received or self.finished or session._closed:
-                        return b""
+                        return ffi.buffer(self._stage_buf, got)[:]
+                    if self.eof_received or self._remote_closed or self._closed:
+                        return None  # the general path returns what is left, then b""
                     if self._paused or st.blocked:
                         return None  # (stderr filled up) the general path resumes it
             finally:
-                if not session._closed and session._writer_registered != bool(
-                        lib.ssh_get_poll_flags(session._s) & lib.SSH_WRITE_PENDING):
+                if not session._closed and session._writer_registered != write:
                     session._update_interest()  # the selector's view, for the next pass
                 loop.release_solo()
 
