@@ -356,3 +356,27 @@ def test_keepalive_detects_a_dead_peer(sshd, connect):
         assert c.closed
     finally:
         proxy.close()
+
+
+def test_keepalive_ends_a_blocked_read_from_a_dead_peer(sshd, connect):
+    # Process.read waits in its own passes; the keepalive timer still runs (the reader goes
+    # back to the loop when it is due), and the read ends with the connection's error rather
+    # than with what looks like the end of the output
+    proxy = _FreezableProxy(sshd.port)
+    try:
+        c = connect(port=proxy.port, keepalive_interval=0.3, keepalive_count_max=2,
+                    host_key_policy="ignore")
+        p = c.exec("echo first; sleep 60")
+        assert p.read(timeout=DEADLINE) == b"first\n"
+        proxy.frozen.set()
+        t0 = time.monotonic()
+        with pytest.raises(pylibssh.SSHTimeoutError) as info:
+            while p.read(timeout=DEADLINE):
+                pass
+        assert "keepalive" in str(info.value)
+        assert time.monotonic() - t0 < 5
+        assert c.closed
+        with pytest.raises(pylibssh.SSHTimeoutError):
+            p.wait(timeout=1)  # not an exit without a status
+    finally:
+        proxy.close()

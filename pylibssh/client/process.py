@@ -318,7 +318,9 @@ class Process:
     ``read``/``read_stderr`` return what has arrived (waiting up to ``timeout`` for at least one
     byte; ``b""`` at end of output), ``write``/``close_stdin`` feed its input, ``wait`` waits for
     its exit. Each blocking call takes a ``timeout`` (default: the client's) and raises
-    :class:`~pylibssh.errors.SSHTimeoutError`.
+    :class:`~pylibssh.errors.SSHTimeoutError`. When the connection fails under the command
+    (a keepalive gets no answer, the socket breaks), the end of the output raises that error
+    rather than looking like the command's end.
     """
 
     def __init__(self, channel: ClientChannel, command: str | None, timeout: float | None):
@@ -356,7 +358,19 @@ class Process:
             return False
         self._wait(ready, timeout, "read", deadline)
         with self._loop.lock:
-            return ch._take(is_stderr, n)
+            data = ch._take(is_stderr, n)
+        if not data and n:
+            self._check_connection()
+        return data
+
+    def _check_connection(self) -> None:
+        """At the end of the output (read, readline, read_until_eof, wait): if the connection
+        failed under the command (keepalive, a broken socket) rather than the command ending,
+        raise that error instead of looking like a normal end."""
+        ch = self.channel
+        error = ch._session._error
+        if error is not None and ch.exit_status is None and ch.exit_signal is None:
+            raise error
 
     def read(self, n: int = -1, timeout: Any = ...) -> bytes:
         """Up to ``n`` bytes of stdout (all buffered when -1); ``b""`` once it has ended."""
@@ -377,6 +391,7 @@ class Process:
             return ch.finished
         self._wait(done, timeout, "reading the output")
         done()
+        self._check_connection()
         return bytes(out), bytes(err)
 
     def readline(self, timeout: Any = ...) -> bytes:
@@ -385,7 +400,10 @@ class Process:
         self._wait(lambda: b"\n" in buf or ch.eof_received or ch.finished, timeout, "readline")
         with self._loop.lock:
             i = buf.find(b"\n")
-            return ch._take(False, i + 1 if i >= 0 else -1)
+            line = ch._take(False, i + 1 if i >= 0 else -1)
+        if not line:
+            self._check_connection()
+        return line
 
     def write(self, data: bytes | str, timeout: Any = ...) -> None:
         """Send ``data`` to stdin; waits while more than the channel's high-water mark is
@@ -408,6 +426,7 @@ class Process:
         if ch._paused:
             ch.resume()
         self._wait(lambda: ch.finished, timeout, "waiting for the command")
+        self._check_connection()
         return ch.exit_status
 
     @property
