@@ -223,6 +223,16 @@ def run_in_terminal(args, env, script: bytes, cols=100, rows=40, resize=None, ti
                 os.kill(proc.pid, signal.SIGWINCH)
                 resized = True
             if proc.poll() is not None and not ready:
+                # ssh has exited, but the tty layer may still be moving its last output to this
+                # side (asynchronously): read until the pty reports its end or stays quiet
+                while select.select([master], [], [], 0.2)[0]:
+                    try:
+                        chunk = os.read(master, 65536)
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    output += chunk
                 break
         code = proc.wait(timeout=5)
     finally:

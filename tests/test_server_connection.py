@@ -254,6 +254,16 @@ def test_env_requests(app_server, client_keys, openssh_client):
 
 # -- pty and shell -----------------------------------------------------------------------------------
 
+def test_last_output_on_a_pty_before_exit_is_delivered(app_server, client_keys, openssh_client):
+    # the tty layer hands the child's last bytes to the pty's master side asynchronously: at
+    # the child's exit they may not be readable yet, and must not be taken for the end
+    client = openssh_client(app_server.port, identity=client_keys["ed25519"])
+    for i in range(30):
+        result = client.ssh("-tt", f"printf 'last-words-{i}\\n'; exit 5")
+        assert result.returncode == 5, result
+        assert f"last-words-{i}".encode() in result.stdout, (i, result.stdout)
+
+
 def test_interactive_shell_on_a_pty_with_openssh(app_server, client_keys, openssh_client):
     client = openssh_client(app_server.port, identity=client_keys["ed25519"])
     env = {**client.env(), "TERM": "xterm-256color", "PS1": "$ "}

@@ -37,6 +37,8 @@ __all__ = ["spawn", "ChildProcess", "apply_tty_modes", "set_window_size"]
 log = logging.getLogger("pylibssh.server")
 
 _READ_SIZE = 256 * 1024
+#: after a pty child exits, how long its last output may take to reach the master side
+_PTY_SETTLE = 0.05
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux: bigger pipes, fewer wakeups
 
 
@@ -326,21 +328,39 @@ class ChildProcess(EventEmitter):
         if self._master >= 0 and self._master in self._readers:
             # what the terminal still holds; a background job keeping the pty open must not
             # keep the channel open (sshd does the same)
-            self._drain_master()
+            if not self._drain_master(final=False):
+                # the child's last bytes may still be on their way: the tty layer moves them to
+                # the master side asynchronously, so "nothing yet" is not the end. The reader
+                # stays (EIO ends it when the child was the last holder); a last look ends it
+                # otherwise
+                self._loop.call_later(_PTY_SETTLE, self._settle_master)
+                return
         self._maybe_finish()
 
-    def _drain_master(self) -> None:
+    def _drain_master(self, final: bool = True) -> bool:
+        """Read what the pty holds; True when its reader is closed (EOF, EIO, or ``final`` and
+        nothing more to read)."""
         fd = self._master
         while fd in self._readers:
             try:
                 data = os.read(fd, _READ_SIZE)
-            except (BlockingIOError, OSError):
+            except BlockingIOError:
+                if not final:
+                    return False
+                data = b""
+            except OSError:
                 data = b""
             if not data:
                 self._close_reader(fd)
-                return
+                return True
             if not self.channel.closed and not self.channel._close_queued:
                 self.channel.write(data)
+        return True
+
+    def _settle_master(self) -> None:
+        if not self._finished:
+            self._drain_master()
+            self._maybe_finish()
 
     def _maybe_finish(self) -> None:
         if self._finished or self.returncode is None or self._readers:
