@@ -190,6 +190,21 @@ def in_background(fn: Callable[..., Any], *args: Any) -> threading.Thread:
     return thread
 
 
+def _read_terminal(master: int, output: bytearray, wait: float) -> bool | None:
+    """Append what the pty has within ``wait`` s to ``output``: True if it had some, False if
+    none, None at its end."""
+    if not select.select([master], [], [], wait)[0]:
+        return False
+    try:
+        chunk = os.read(master, 65536)
+    except OSError:
+        return None
+    if not chunk:
+        return None
+    output += chunk
+    return True
+
+
 def run_in_terminal(args, env, script: bytes, cols=100, rows=40, resize=None, timeout=DEADLINE):
     """Run ``args`` (an ssh command) on a real pseudo-terminal of cols x rows, type ``script``
     and return (exit code, everything it printed). ``resize``: (cols, rows) applied once the
@@ -205,15 +220,9 @@ def run_in_terminal(args, env, script: bytes, cols=100, rows=40, resize=None, ti
     sent = resized = False
     try:
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.1)
-            if ready:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                output += chunk
+            ready = _read_terminal(master, output, 0.1)
+            if ready is None:
+                break
             if not sent and b"$ " in output or not sent and b"# " in output:
                 os.write(master, script)
                 sent = True
@@ -225,14 +234,8 @@ def run_in_terminal(args, env, script: bytes, cols=100, rows=40, resize=None, ti
             if proc.poll() is not None and not ready:
                 # ssh has exited, but the tty layer may still be moving its last output to this
                 # side (asynchronously): read until the pty reports its end or stays quiet
-                while select.select([master], [], [], 0.2)[0]:
-                    try:
-                        chunk = os.read(master, 65536)
-                    except OSError:
-                        break
-                    if not chunk:
-                        break
-                    output += chunk
+                while _read_terminal(master, output, 0.2):
+                    pass
                 break
         code = proc.wait(timeout=5)
     finally:
