@@ -333,13 +333,11 @@ class Loop:
         if (self._running_thread is not None or self._ready or self._closed
                 or len(self._fds) != 1 or fd not in self._fds):
             return False
-        self._running_thread = threading.get_ident()
-        self._stopping = False
+        self._enter()
         return True
 
     def release_solo(self) -> None:
-        self._running_thread = None
-        self._notify()
+        self._leave()
 
     def solo_wait(self, fd: int, write: bool, deadline: float | None) -> bool | None:
         """Wait (lock released meanwhile) until ``fd`` is readable (or writable, with
