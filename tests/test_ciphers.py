@@ -57,3 +57,34 @@ def test_client_with_sshd(connect, cipher, mac):  # noqa: F811
     assert client.session.cipher_out == cipher
     result = client.run("cat", input=PAYLOAD, check=True)
     assert md5(result.stdout) == md5(PAYLOAD)
+
+
+# key exchanges both sides have; the post-quantum hybrid several times, each with new keys
+# (our libssh computes sntrup761 with fewer reductions:
+# vendor/libssh/patches/0005-sntrup761-fewer-reductions.patch)
+KEXES = [
+    ("sntrup761x25519-sha512@openssh.com", 6),
+    ("sntrup761x25519-sha512", 2),
+    ("curve25519-sha256", 1),
+    ("ecdh-sha2-nistp256", 1),
+    ("diffie-hellman-group16-sha512", 1),
+]
+
+
+@pytest.mark.parametrize("kex,times", KEXES, ids=[k for k, _ in KEXES])
+def test_kex_server_with_openssh_client(cat_server, openssh_client, kex, times):
+    for _ in range(times):
+        result = openssh_client(cat_server.port, password=PASSWORD).ssh(
+            "-o", f"KexAlgorithms={kex}", "-v", "cat", input=PAYLOAD)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert f"kex: algorithm: {kex}".encode() in result.stderr
+        assert md5(result.stdout) == md5(PAYLOAD)
+
+
+@pytest.mark.parametrize("kex,times", KEXES, ids=[k for k, _ in KEXES])
+def test_kex_client_with_sshd(connect, kex, times):  # noqa: F811
+    for _ in range(times):
+        client = connect(kex=kex)
+        assert client.session.kex_algorithm == kex
+        assert md5(client.run("cat", input=PAYLOAD, check=True).stdout) == md5(PAYLOAD)
+        client.close()
