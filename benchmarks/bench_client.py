@@ -450,6 +450,14 @@ def measure_workloads(env: Env, forced: bool, args: argparse.Namespace, impls_fo
             print(f"  {name:<14} {impl:<9} {value:9.1f} {unit}{extra} "
                   f"(runs {', '.join(f'{w:.2f}' for w in walls[impl])} s)", flush=True)
             results.append(Result(name, impl, wall, unit, value, cpu, walls[impl]))
+        if kind in ("connects", "hosts") and walls.get("openssh") and len(server) > 1:
+            # sshd's work must run on this machine's cores whatever the client, so no client
+            # can finish in less than sshd's CPU / cores: the ratio any client could reach
+            least = min(v for k, v in server.items() if k != "openssh" and k not in failed)
+            cores = os.cpu_count() or 1
+            bound = min(walls["openssh"]) * cores / (least / args.repeat)
+            print(f"  {name}: no client can pass {bound:.2f}x OpenSSH here (sshd alone uses "
+                  f"{least / args.repeat:.2f} CPU-s per run, on {cores} cores)", flush=True)
     return results
 
 
