@@ -1,6 +1,7 @@
-"""Every cipher and MAC family that libssh and OpenSSH share, on both sides: pylibssh's server with
-OpenSSH's ``ssh``, pylibssh's client with OpenSSH's ``sshd``. 1 MiB each way must arrive intact,
-so a packet encrypted or authenticated wrongly is refused by the peer. (Our libssh encrypts
+"""Every cipher and MAC family, and the key exchanges, that libssh and OpenSSH share, on both
+sides: pylibssh's server with OpenSSH's ``ssh``, pylibssh's client with OpenSSH's ``sshd``.
+1 MiB each way must arrive intact, so a packet encrypted or authenticated wrongly, or a key
+exchange that computes a different secret, is refused by the peer. (Our libssh encrypts
 packets in place: vendor/libssh/patches/0001-encrypt-packets-in-place.patch.)"""
 
 from __future__ import annotations
