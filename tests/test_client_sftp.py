@@ -300,6 +300,57 @@ def test_timeout_on_a_stalled_server(sshd, connect):
         proxy.close()
 
 
+def test_many_hosts_move_files_from_one_loop(sshd, client_key, known_hosts, tmp_path):  # noqa: F811
+    """SFTP with several hosts at once from one thread: the batch calls' async forms are loop
+    tasks on channels of their own, next to commands on the same loop."""
+    loop = pylibssh.Loop()
+    opts = dict(keys=[str(client_key)], known_hosts=str(known_hosts), config=None, agent=False,
+                look_for_keys=False)
+    connecting = [pylibssh.connect_async("127.0.0.1", sshd.port, sshd.user, loop=loop, **opts)
+                  for _ in range(6)]
+    assert loop.run_until(lambda: all(f.done() for f in connecting), DEADLINE)
+    clients = [f.result() for f in connecting]
+    base = f"sftp-hosts-{uuid.uuid4().hex[:8]}"
+    try:
+        clients[0].run(f"mkdir -p {' '.join(f'{base}/h{i}' for i in range(6))}", check=True)
+        files = {}
+        for i in range(6):
+            (tmp_path / f"h{i}").mkdir()
+            (tmp_path / f"back{i}").mkdir()
+            for k in range(12):  # empty, one chunk, many chunks
+                data = os.urandom((0, 100, 32768, 100000)[k % 4] + i)
+                files[i, f"f{k}"] = data
+                (tmp_path / f"h{i}" / f"f{k}").write_bytes(data)
+        names = [f"f{k}" for k in range(12)]
+        ups = [c.sftp_put_many_async([(tmp_path / f"h{i}" / n, f"{base}/h{i}/{n}")
+                                      for n in names]) for i, c in enumerate(clients)]
+        probe = clients[0].run_async("echo alive")  # the loop serves commands meanwhile
+        assert loop.run_until(lambda: all(f.done() for f in ups + [probe]), DEADLINE)
+        assert probe.result().stdout == b"alive\n"
+        assert [f.result() for f in ups] == [
+            sum(len(files[i, n]) for n in names) for i in range(6)]
+        sums = clients[1].run(f"cd {base} && sha256sum h*/*", check=True).stdout.decode()
+        remote = {line.split()[1]: line.split()[0] for line in sums.splitlines()}
+        assert remote == {f"h{i}/{n}": hashlib.sha256(files[i, n]).hexdigest()
+                          for i in range(6) for n in names}
+        downs = [c.sftp_get_many_async([(f"{base}/h{i}/{n}", tmp_path / f"back{i}" / n)
+                                        for n in names]) for i, c in enumerate(clients)]
+        missing = clients[2].sftp_get_many_async([(f"{base}/nope", tmp_path / "nope")])
+        assert loop.run_until(lambda: all(f.done() for f in downs + [missing]), DEADLINE)
+        for i, f in enumerate(downs):
+            assert f.result() == sum(len(files[i, n]) for n in names)
+            for n in names:
+                assert (tmp_path / f"back{i}" / n).read_bytes() == files[i, n]
+        with pytest.raises(FileNotFoundError):
+            missing.result()
+    finally:
+        clients[0].run(f"rm -rf {base}")
+        for c in clients:
+            c.close()
+        loop.run_until(lambda: not loop._fds, 5)
+        loop.close()
+
+
 def test_put_many_get_many(sftp, tmp_path):
     src = tmp_path / "many"
     src.mkdir()

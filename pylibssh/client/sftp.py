@@ -557,15 +557,10 @@ class SFTPClient:
 
     def _batch(self, pairs, upload: bool, in_flight: int, timeout: Any) -> int:
         from ._task import wait
-        from .sftp_batch import batch_gen
+        from .sftp_batch import start_batch
         t = self.timeout if timeout is ... or timeout is None else timeout
-        pairs = [(os.fspath(a), os.fspath(b)) for a, b in pairs]
-        task = self._session.start_task(batch_gen(self._session, pairs, upload, in_flight),
-                                        "SFTP batch", t)
-        total, errors = wait(self._session._loop, task.future, t + 5, "SFTP batch")
-        if errors:
-            raise errors[0]
-        return total
+        task = start_batch(self._session, pairs, upload, in_flight, t)
+        return wait(self._session._loop, task.future, t + 5, "SFTP batch")
 
     def _get_tree(self, remote, local, progress, preserve, resume, in_flight, timeout) -> int:
         total = 0

@@ -5,7 +5,8 @@ round trips per file however fast the transfer itself is. For batches, this modu
 few requests it needs (OPEN, READ, WRITE, CLOSE) itself on a separate ``sftp`` subsystem channel,
 as a loop task that never blocks: up to ``in_flight`` files are open at once, a file's WRITEs and
 CLOSE go out without waiting for the HANDLE's successors, and replies are matched by request id.
-Used by :meth:`SFTPClient.put_many` / :meth:`SFTPClient.get_many`.
+Used by :meth:`SFTPClient.put_many` / :meth:`SFTPClient.get_many`, and, without blocking (many
+hosts from one loop), by :meth:`Client.sftp_put_many_async` / :meth:`Client.sftp_get_many_async`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from .._binding import lib
 from ..errors import SFTPError, sftp_error
-from ._task import AGAIN, TaskGen
+from ._task import AGAIN, Task, TaskGen
 from .process import ClientChannel, open_session_gen, setup_requests
 from .session import ClientSession
 
@@ -102,6 +103,20 @@ class _File:
         self.error: BaseException | None = None
         self.closing = False
         self.mode = 0o644
+
+
+def start_batch(session: ClientSession, pairs: Sequence[tuple[Any, Any]], upload: bool,
+                in_flight: int, timeout: float | None) -> Task:
+    """Start moving (local, remote) ``pairs``: the task's future gives the bytes moved, or the
+    first error once every file has had its turn."""
+    pairs = [(os.fspath(a), os.fspath(b)) for a, b in pairs]
+
+    def gen() -> TaskGen:
+        total, errors = yield from batch_gen(session, pairs, upload, in_flight)
+        if errors:
+            raise errors[0]
+        return total
+    return session.start_task(gen(), "SFTP batch", timeout)
 
 
 def batch_gen(session: ClientSession, pairs: Sequence[tuple[str, str]], upload: bool,
