@@ -47,6 +47,30 @@ def connect(sshd, client_key, known_hosts):
         c.close()
 
 
+@pytest.fixture
+def clients_on_one_loop(sshd, client_key, known_hosts):
+    """``make(n)`` -> (loop, n Clients connected to ``sshd`` through ``connect_async`` on that
+    one loop, driven by the calling thread); all closed after the test."""
+    made = []
+
+    def make(n: int):
+        loop = pylibssh.Loop()
+        opts = dict(keys=[str(client_key)], known_hosts=str(known_hosts), config=None,
+                    agent=False, look_for_keys=False)
+        futures = [pylibssh.connect_async("127.0.0.1", sshd.port, sshd.user, loop=loop, **opts)
+                   for _ in range(n)]
+        made.append((loop, futures))
+        assert loop.run_until(lambda: all(f.done() for f in futures), DEADLINE)
+        return loop, [f.result() for f in futures]
+    yield make
+    for loop, futures in made:
+        for f in futures:
+            if f.done() and not f.exception():
+                f.result().close()
+        loop.run_until(lambda: not loop._fds, 5)
+        loop.close()
+
+
 @pytest.fixture(scope="module")
 def pam_sshd(tmp_path_factory):
     """An sshd with PAM keyboard-interactive (the prompts come from PAM's password module)."""
@@ -82,5 +106,5 @@ class Agent:
         self.proc.wait(10)
 
 
-__all__ = ["known_hosts", "connect", "pam_sshd", "Agent", "known_hosts_for", "keygen",
+__all__ = ["known_hosts", "connect", "clients_on_one_loop", "pam_sshd", "Agent", "known_hosts_for", "keygen",
            "DEADLINE"]

@@ -12,7 +12,7 @@ import time
 import pytest
 
 import pylibssh
-from clientkit import DEADLINE, connect, known_hosts  # noqa: F401
+from clientkit import DEADLINE, clients_on_one_loop, connect, known_hosts  # noqa: F401
 
 pytestmark = pytest.mark.peer
 
@@ -285,23 +285,13 @@ def test_one_session_shared_by_threads(connect):
     assert sorted(outs) == sorted(f"{i}\n".encode() for i in range(4) for _ in range(3))
 
 
-def test_many_sessions_on_one_loop(sshd, client_key, known_hosts):
-    loop = pylibssh.Loop()
-    opts = dict(keys=[str(client_key)], known_hosts=str(known_hosts), config=None, agent=False,
-                look_for_keys=False)
-    futures = [pylibssh.connect_async("127.0.0.1", sshd.port, sshd.user, loop=loop, **opts)
-               for _ in range(16)]
-    assert loop.run_until(lambda: all(f.done() for f in futures), DEADLINE)
-    clients = [f.result() for f in futures]
+def test_many_sessions_on_one_loop(clients_on_one_loop):
+    loop, clients = clients_on_one_loop(16)
     runs = [c.run_async(f"sleep 0.5; echo {i}") for i, c in enumerate(clients)]
     t0 = time.monotonic()
     assert loop.run_until(lambda: all(f.done() for f in runs), DEADLINE)
     assert time.monotonic() - t0 < 5  # concurrently, not 16 x 0.5 s
     assert [f.result().stdout for f in runs] == [f"{i}\n".encode() for i in range(16)]
-    for c in clients:
-        c.close()
-    loop.run_until(lambda: not loop._fds, 5)
-    loop.close()
 
 
 class _FreezableProxy:

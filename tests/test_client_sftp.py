@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 import pylibssh
-from clientkit import DEADLINE, connect, known_hosts  # noqa: F401
+from clientkit import DEADLINE, clients_on_one_loop, connect, known_hosts  # noqa: F401
 
 pytestmark = pytest.mark.peer
 
@@ -300,16 +300,10 @@ def test_timeout_on_a_stalled_server(sshd, connect):
         proxy.close()
 
 
-def test_many_hosts_move_files_from_one_loop(sshd, client_key, known_hosts, tmp_path):  # noqa: F811
+def test_many_hosts_move_files_from_one_loop(clients_on_one_loop, tmp_path):  # noqa: F811
     """SFTP with several hosts at once from one thread: the batch calls' async forms are loop
     tasks on channels of their own, next to commands on the same loop."""
-    loop = pylibssh.Loop()
-    opts = dict(keys=[str(client_key)], known_hosts=str(known_hosts), config=None, agent=False,
-                look_for_keys=False)
-    connecting = [pylibssh.connect_async("127.0.0.1", sshd.port, sshd.user, loop=loop, **opts)
-                  for _ in range(6)]
-    assert loop.run_until(lambda: all(f.done() for f in connecting), DEADLINE)
-    clients = [f.result() for f in connecting]
+    loop, clients = clients_on_one_loop(6)
     base = f"sftp-hosts-{uuid.uuid4().hex[:8]}"
     try:
         clients[0].run(f"mkdir -p {' '.join(f'{base}/h{i}' for i in range(6))}", check=True)
@@ -345,10 +339,6 @@ def test_many_hosts_move_files_from_one_loop(sshd, client_key, known_hosts, tmp_
             missing.result()
     finally:
         clients[0].run(f"rm -rf {base}")
-        for c in clients:
-            c.close()
-        loop.run_until(lambda: not loop._fds, 5)
-        loop.close()
 
 
 def test_put_many_get_many(sftp, tmp_path):
