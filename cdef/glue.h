@@ -108,6 +108,8 @@ int pylibssh_sftp_serve_direct(sftp_session sftp, ssh_channel channel,
 int pylibssh_session_has_messages(ssh_session session);
 /* TCP_QUICKACK on a socket (0, or -1 with errno) */
 int pylibssh_tcp_quickack(int fd);
+/* SO_RCVLOWAT on a socket (0, or -1 with errno) */
+int pylibssh_tcp_rcvlowat(int fd, int bytes);
 /* Global requests' replies, in order (csrc/pylibssh_client.c): a packet handler placed before
  * libssh's keeps a FIFO of the outstanding want-reply requests and gives each reply to its own
  * request. ``r`` must live as long as the session; -1 without the private headers.

@@ -299,3 +299,11 @@ int pylibssh_tcp_quickack(int fd)
     return 0;
 #endif
 }
+
+/* SO_RCVLOWAT: poll reports the socket readable only once this many bytes wait (or the
+ * connection ends). A bulk reader then wakes once per that many bytes instead of once per
+ * arriving segment; it must also wait with a timeout, since the rest of a stream may be less. */
+int pylibssh_tcp_rcvlowat(int fd, int bytes)
+{
+    return setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &bytes, sizeof(bytes));
+}

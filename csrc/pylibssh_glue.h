@@ -107,6 +107,8 @@ int pylibssh_sftp_serve_direct(sftp_session sftp, ssh_channel channel,
 int pylibssh_session_has_messages(ssh_session session);
 /* TCP_QUICKACK on a socket (0, or -1 with errno) */
 int pylibssh_tcp_quickack(int fd);
+/* SO_RCVLOWAT on a socket (0, or -1 with errno) */
+int pylibssh_tcp_rcvlowat(int fd, int bytes);
 /* who takes the reply of an outstanding global request */
 #define PYLIBSSH_GLOBAL_LIBSSH 1 /* libssh's call (tcpip-forward, cancel-tcpip-forward) */
 #define PYLIBSSH_GLOBAL_OWN 2    /* pylibssh reads it with pylibssh_global_result() */
