@@ -106,5 +106,5 @@ class Agent:
         self.proc.wait(10)
 
 
-__all__ = ["known_hosts", "connect", "clients_on_one_loop", "pam_sshd", "Agent", "known_hosts_for", "keygen",
-           "DEADLINE"]
+__all__ = ["known_hosts", "connect", "clients_on_one_loop", "pam_sshd", "Agent",
+           "known_hosts_for", "keygen", "DEADLINE"]

@@ -281,8 +281,7 @@ class Client(ForwardingMixin):
                             timeout: float | None = None) -> Future:
         """Download (remote, local) ``pairs``; like :meth:`sftp_put_many_async`."""
         from .sftp_batch import start_batch
-        return start_batch(self._session, [(loc, rem) for rem, loc in pairs], False, in_flight,
-                           timeout).future
+        return start_batch(self._session, pairs, False, in_flight, timeout).future
 
     # -- state ------------------------------------------------------------------------------------
 

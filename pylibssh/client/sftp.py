@@ -553,7 +553,7 @@ class SFTPClient:
 
     def get_many(self, pairs, *, in_flight: int = 64, timeout: Any = ...) -> int:
         """Download many (small) files: ``pairs`` of (remote, local); like :meth:`put_many`."""
-        return self._batch([(loc, rem) for rem, loc in pairs], False, in_flight, timeout)
+        return self._batch(pairs, False, in_flight, timeout)
 
     def _batch(self, pairs, upload: bool, in_flight: int, timeout: Any) -> int:
         from ._task import wait

@@ -107,9 +107,11 @@ class _File:
 
 def start_batch(session: ClientSession, pairs: Sequence[tuple[Any, Any]], upload: bool,
                 in_flight: int, timeout: float | None) -> Task:
-    """Start moving (local, remote) ``pairs``: the task's future gives the bytes moved, or the
-    first error once every file has had its turn."""
-    pairs = [(os.fspath(a), os.fspath(b)) for a, b in pairs]
+    """Start moving ``pairs`` as the callers take them, (local, remote) up and (remote, local)
+    down: the task's future gives the bytes moved, or the first error once every file has had
+    its turn."""
+    pairs = [(os.fspath(a), os.fspath(b)) if upload else (os.fspath(b), os.fspath(a))
+             for a, b in pairs]
 
     def gen() -> TaskGen:
         total, errors = yield from batch_gen(session, pairs, upload, in_flight)
