@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import time
 
 import pytest
 
@@ -73,3 +75,74 @@ def make_server(host_key_files):
     yield make
     for rs in made:
         rs.close()
+
+
+# -- nothing a test started outlives the run ------------------------------------------------------
+
+#: set in this process's environment, so every process a test starts (and theirs) carries it
+RUN_MARK = "PYLIBSSH_TEST_RUN"
+
+
+def pytest_configure(config):
+    os.environ.setdefault(RUN_MARK, f"{os.getpid()}-{time.time_ns()}")
+
+
+def processes_of_this_run() -> dict[int, str]:
+    """Live processes (not zombies) started by this run: {pid: command line}. Descendants of this
+    process, and any process whose environment carries this run's mark (daemonized ones; sshd
+    reuses its environment's memory for its process title, so it is found by its parent)."""
+    mark = f"{RUN_MARK}={os.environ[RUN_MARK]}".encode()
+    parents: dict[int, int] = {}
+    marked: set[int] = set()
+    commands: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            if fields[0] == b"Z":
+                continue
+            parents[pid] = int(fields[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                commands[pid] = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if mark in f.read().split(b"\0"):
+                    marked.add(pid)
+        except (OSError, IndexError, ValueError):  # gone meanwhile, or not ours to read
+            continue
+    ours = {os.getpid()}
+    grew = True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in ours and pid not in ours:
+                ours.add(pid)
+                grew = True
+    ours |= marked
+    ours.discard(os.getpid())
+    return {pid: commands.get(pid, "?") for pid in ours if pid in parents}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_running():
+    """Fails the run when a process a test started is still running after every test and
+    fixture has finished (the processes are then killed, so the next run starts clean)."""
+    yield
+    if not os.path.isdir("/proc"):
+        return
+    deadline = time.monotonic() + 15  # a process being stopped may take a moment to exit
+    left = processes_of_this_run()
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = processes_of_this_run()
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    if left:
+        pytest.fail("processes started by tests still run after the suite: "
+                    + "; ".join(f"{pid}: {cmd}" for pid, cmd in sorted(left.items())),
+                    pytrace=False)

@@ -116,7 +116,7 @@ def test_keyboard_interactive_with_password_and_wrong_answer(pam_sshd, tmp_path)
 def test_multi_factor_partial_success(tmp_path, client_key):
     server = OpenSSHServer(tmp_path / "sshd-mfa", {"AuthenticationMethods": "publickey,password"})
     server.authorize((client_key.parent / "id_ed25519.pub").read_text())
-    with server.start():
+    with server:
         kh = known_hosts_for(server, tmp_path / "kh")
         opts = dict(known_hosts=str(kh), config=None, agent=False, look_for_keys=False,
                     timeout=DEADLINE)
