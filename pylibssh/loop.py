@@ -40,31 +40,57 @@ EVENT_WRITE = selectors.EVENT_WRITE
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class TimerHandle:
-    """A scheduled call; :meth:`cancel` prevents it from running."""
+def release_all(lock: threading.RLock) -> int:
+    """Release an ``RLock`` the calling thread holds, at every depth it holds it; returns the
+    depth for :func:`restore`. (``RLock`` tells a release it does not own with RuntimeError.)"""
+    depth = 0
+    while True:
+        try:
+            lock.release()
+        except RuntimeError:
+            return depth
+        depth += 1
 
-    __slots__ = ("when", "callback", "args", "cancelled", "_seq", "_loop")
+
+def restore(lock: threading.RLock, depth: int) -> None:
+    """Take ``lock`` back at the depth :func:`release_all` returned."""
+    for _ in range(depth):
+        lock.acquire()
+
+
+class TimerHandle:
+    """A scheduled call; :meth:`cancel` prevents it from running (from any thread)."""
+
+    __slots__ = ("when", "_call", "_seq", "_loop")
     _counter = itertools.count()
 
     def __init__(self, when: float, callback: Callable[..., Any], args: tuple,
                  loop: Loop | None = None):
         self.when = when
-        self.callback: Callable[..., Any] | None = callback
-        self.args = args
-        self.cancelled = False
+        # (callback, args) in one attribute: the loop reads it once, so a cancel() from another
+        # thread either wins (nothing runs) or comes too late, never half-way
+        self._call: tuple[Callable[..., Any], tuple] | None = (callback, args)
         self._seq = next(self._counter)
         self._loop = loop
 
+    @property
+    def cancelled(self) -> bool:
+        return self._call is None
+
+    @property
+    def callback(self) -> Callable[..., Any] | None:
+        call = self._call
+        return None if call is None else call[0]
+
     def cancel(self) -> None:
-        if self.cancelled:
+        if self._call is None:
             return
-        self.cancelled = True
         # a cancelled handle stays in the heap until it is due (a login grace timer: minutes);
         # it must not keep its callback's object (a whole session) alive that long
-        self.callback = None
-        self.args = ()
-        if self._loop is not None:
-            self._loop._timer_cancelled()
+        self._call = None
+        loop = self._loop
+        if loop is not None:
+            loop._timer_cancelled()
 
     def __lt__(self, other: TimerHandle) -> bool:
         return (self.when, self._seq) < (other.when, other._seq)
@@ -89,6 +115,7 @@ class Loop:
         self.name = name
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
+        self._cond_waiters = 0  # threads in cond.wait (wait_for): notified after each pass
         self._selector = selectors.DefaultSelector()
         self._fds: dict[int, _FdEntry] = {}
         self._timers: list[TimerHandle] = []
@@ -233,11 +260,11 @@ class Loop:
             self._sleeping = True
             # sleep without the lock (all recursion levels) so that other threads can use libssh
             # objects meanwhile
-            saved = self.lock._release_save()  # type: ignore[attr-defined]
+            depth = release_all(self.lock)
             try:
                 events = self._selector.select(timeout)
             finally:
-                self.lock._acquire_restore(saved)  # type: ignore[attr-defined]
+                restore(self.lock, depth)
                 self._sleeping = False
             for key, mask in events:
                 entry = key.data
@@ -257,11 +284,12 @@ class Loop:
             now = self.time()
             while self._timers and self._timers[0].when <= now:
                 handle = heapq.heappop(self._timers)
-                if handle.cancelled:
+                handle._loop = None  # out of the heap: a late cancel() has nothing to count
+                call = handle._call
+                if call is None:
                     self._cancelled_timers = max(0, self._cancelled_timers - 1)
                 else:
-                    handle._loop = None  # ran: a late cancel() has nothing to count
-                    self._run(handle.callback, handle.args)  # type: ignore[arg-type]
+                    self._run(*call)
             for _ in range(len(self._ready)):
                 callback, args = self._ready.popleft()
                 self._run(callback, args)
@@ -321,7 +349,11 @@ class Loop:
                         continue  # another thread started driving it meanwhile
                 # another thread drives the loop: it notifies after every iteration, and when
                 # it stops driving (then this thread takes over)
-                self.cond.wait(remaining)
+                self._cond_waiters += 1
+                try:
+                    self.cond.wait(remaining)
+                finally:
+                    self._cond_waiters -= 1
 
     # -- one fd waited for directly (a blocking read: pylibssh/client/process.py) ----------------
 
@@ -359,11 +391,11 @@ class Loop:
             self._solo_register(fd, write)
             self._solo_key = key
         lock = self.lock
-        saved = lock._release_save()  # type: ignore[attr-defined]
+        depth = release_all(lock)
         try:
             events = self._solo_poller.poll(ms)
         finally:
-            lock._acquire_restore(saved)  # type: ignore[attr-defined]
+            restore(lock, depth)
         if not events:
             return None if until != deadline else False
         if len(events) > 1 or events[0][0] != fd:
@@ -446,9 +478,8 @@ class Loop:
             self._notify()
 
     def _notify(self) -> None:
-        """Wake the threads waiting on :attr:`cond` (lock held): notify_all's own test for
-        waiters, without its Python-level work when there are none (every pass)."""
-        if self.cond._waiters:  # type: ignore[attr-defined]
+        """Wake the threads waiting on :attr:`cond` (lock held)."""
+        if self._cond_waiters:
             self.cond.notify_all()
 
     def _drain_wakeup(self) -> None:

@@ -122,3 +122,39 @@ def test_emitter_on_once_off():
     fn = em.listeners("x")[0]
     em.off("x", fn)
     assert em.listener_count("x") == 0
+
+
+def test_wait_for_from_nested_locked_calls_lets_the_loop_thread_in(loop):
+    """A thread that holds the loop lock at any depth and waits for the loop releases it at
+    every depth meanwhile, so the thread running the loop (and any other) gets through."""
+    loop.start()
+    hits = []
+    with loop.lock:
+        with loop.lock:
+            with loop.lock:
+                loop.call_soon(lambda: hits.append(threading.get_ident()))
+                assert loop.wait_for(lambda: hits, 10)
+        assert loop.lock.acquire(False)  # still held by this thread (at depth 2 again)
+        loop.lock.release()
+    assert hits and hits[0] != threading.get_ident()
+
+
+def test_release_all_and_restore():
+    from pylibssh.loop import release_all, restore
+
+    lock = threading.RLock()
+    assert release_all(lock) == 0  # not held: nothing to release
+    lock.acquire()
+    lock.acquire()
+    depth = release_all(lock)
+    assert depth == 2
+    other = []
+    t = threading.Thread(target=lambda: other.append(lock.acquire(True, 5) and lock.release()))
+    t.start()
+    t.join(10)
+    assert other == [None]  # the other thread took it and gave it back
+    restore(lock, depth)
+    lock.release()
+    lock.release()
+    with pytest.raises(RuntimeError):
+        lock.release()
