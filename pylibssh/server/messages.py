@@ -228,9 +228,10 @@ class AuthMessage(Message):
     as ``unknown`` and can only be refused). ``auth_user`` is the user name; ``auth_password`` the
     password (``password`` only). For ``publickey``: ``public_key`` (a :class:`~pylibssh.Key`) and
     ``signature_state`` (``none`` for an unsigned probe, ``valid`` once libssh verified the
-    signature, ``wrong``/``error`` otherwise). For ``interactive``: ``kbdint_response`` is False
-    for the client's first request (answer with :meth:`reply_interactive`) and True when it
-    carries the client's ``answers``.
+    signature; a request whose signature did not verify, ``wrong``, or whose key libssh could
+    not read, ``error``, is refused by the session and never reaches listeners). For
+    ``interactive``: ``kbdint_response`` is False for the client's first request (answer with
+    :meth:`reply_interactive`) and True when it carries the client's ``answers``.
     """
 
     type = "auth"

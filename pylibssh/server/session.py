@@ -262,6 +262,14 @@ class ServerSession(LoopSession):
                       msg.auth_user, msg.subtype)
             msg.reply_default()
             return
+        if msg.signature_state in ("wrong", "error"):
+            # libssh could not read the key, or the signature did not verify: nothing an
+            # application could accept
+            log.info("%r: public key refused for user %r: %s", self, msg.auth_user,
+                     "bad signature" if msg.signature_state == "wrong"
+                     else "the key could not be read")
+            msg.reply_default()
+            return
         if msg.subtype == "publickey":
             log.debug("%r: auth attempt user=%r method=publickey key=%s %s%s", self,
                       msg.auth_user, msg.public_key.type_name if msg.public_key else "?",
