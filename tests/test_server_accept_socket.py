@@ -96,7 +96,8 @@ def test_accept_socket_refusals(make_server, own_listener):
         with pytest.raises(SSHConnectionError):
             rs.server.accept_socket(conn2, addr2)  # over max_unauthenticated
         second.settimeout(DEADLINE)
-        assert second.recv(100) == b""  # closed by the server
+        assert second.recv(100) == b"Exceeded MaxStartups\r\n"  # sshd's line, then closed
+        assert second.recv(100) == b""
         with pytest.raises(TypeError):
             rs.server.accept_socket(socket.socket(type=socket.SOCK_DGRAM))
         rs.server.close()

@@ -27,7 +27,9 @@ def served(make_server, tmp_path, client_keys):
     root = tmp_path / "root"
     root.mkdir()
     (root / "file").write_bytes(b"0123456789")
-    rs = local_sftp_server(make_server, root, keys=[client_keys["ed25519"]])
+    # max_startups: 20 clients connect at once below (the default, sshd's 10:30:100, drops
+    # some of them, as sshd would)
+    rs = local_sftp_server(make_server, root, keys=[client_keys["ed25519"]], max_startups=100)
     return rs, root
 
 

@@ -31,6 +31,7 @@ from ..errors import ClosedError, SSHConnectionError, UnsupportedKeyTypeError, e
 from ..events import EventEmitter
 from ..keys import Key, KeyType
 from ..loop import Loop, locked
+from .limits import limit_options
 from .messages import auth_method_mask
 from .session import ServerSession
 
@@ -60,13 +61,11 @@ _ALGORITHM_OPTIONS = {
 }
 
 _DEFAULTS: dict[str, Any] = {
-    "max_auth_attempts": 6,
-    "login_grace_time": 120.0,
-    "max_unauthenticated": 100,
-    "idle_timeout": None,
     "auth_methods": ("publickey", "password"),
     "backlog": 511,
 }
+
+_REFUSED_LINE = b"Exceeded MaxStartups\r\n"  # what sshd writes to a connection it drops
 
 
 def create_server(host_keys: Iterable[HostKey] | HostKey | None = None, **options: Any) -> Server:
@@ -88,17 +87,40 @@ class Server(EventEmitter):
       clients); a new one by default.
     - ``auth_methods``: methods offered to clients (default ``["publickey", "password"]``; also
       ``"keyboard-interactive"``, ``"none"``).
-    - ``max_auth_attempts`` (default 6): failed attempts before the client is disconnected.
-    - ``login_grace_time`` (default 120 s): unauthenticated connections are dropped after it.
-    - ``max_unauthenticated`` (default 100): new connections are refused while this many are
-      not authenticated yet (key exchange included).
-    - ``idle_timeout`` (default None): disconnect a client after this many seconds without
-      traffic.
     - ``key_exchange``, ``ciphers``, ``hmacs``, ``hostkey_algorithms``,
       ``pubkey_accepted_types``: algorithm lists (comma-separated text or a list).
     - ``backlog``: the listening socket's backlog (default 511).
     - ``debug``: log connections, authentication and requests (logger ``pylibssh.server``) to
       stderr when logging is not configured otherwise. Nothing is ever printed on stdout.
+
+    Limits, with OpenSSH's names, meanings and defaults (times in seconds or in sshd's format,
+    ``"2m"``, ``"1h30m"``; None turns a limit off; see :mod:`pylibssh.server.limits`):
+
+    - ``login_grace_time`` (120 s; sshd's LoginGraceTime, 0 also means none): a connection not
+      authenticated by then is dropped.
+    - ``max_auth_tries`` (6; MaxAuthTries): authentication failures after which the client is
+      disconnected. Each refused request counts (a refused public-key probe too), except
+      ``none`` requests (clients ask it to learn the methods). Failures are logged at INFO from
+      half the limit on (and for passwords), DEBUG before.
+      The older name ``max_auth_attempts`` means the same.
+    - ``max_startups`` (``"10:30:100"``; MaxStartups ``start:rate:full``): once ``start``
+      connections are unauthenticated (key exchange included), a new connection is refused
+      with probability ``rate`` %, rising linearly to 100 % at ``full``; a refused connection
+      gets sshd's ``Exceeded MaxStartups`` line and is closed. The older
+      ``max_unauthenticated=N`` is ``max_startups=N``: every new connection refused from N on.
+    - ``max_sessions`` (10; MaxSessions): session channels a client may have open at once on a
+      connection (shells, commands, subsystems such as SFTP; 0 refuses them all); the 11th is
+      refused as sshd does (``administratively prohibited``). Forwarding channels do not
+      count.
+    - ``max_forward_channels`` (128): forwarding channels (``direct-tcpip``,
+      ``direct-streamlocal@openssh.com``) a client may have open at once on a connection,
+      refused the same way beyond it. sshd has no such setting (its only bound is 16384
+      channels of any kind); each open channel may hold its SSH window (2 MiB) of data.
+    - ``idle_timeout`` (off): disconnect a connection after this long with no traffic in either
+      direction: nothing received from the client (keepalives included) and nothing sent.
+
+    An unknown option (or one given under both its names) raises TypeError, a bad value
+    ValueError, at once.
 
     Events: ``ready`` (listening), ``connection`` (a :class:`ServerSession` whose key exchange
     is done), ``close``.
@@ -110,6 +132,7 @@ class Server(EventEmitter):
         super().__init__()
         keys = _collect_host_keys(host_keys, options)
         opts = dict(_DEFAULTS)
+        opts.update(limit_options(options))
         algorithms: dict[str, str] = {}
         for name, value in options.items():
             if name in _ALGORITHM_OPTIONS:
@@ -155,6 +178,7 @@ class Server(EventEmitter):
         self._closed = False
         self._sessions: set[ServerSession] = set()
         self._unauthenticated: set[ServerSession] = set()
+        self._dropped = 0  # connections refused since max_startups throttling began
         self.address: tuple[Any, ...] | None = None
 
     def _bind_option(self, option: str, value: str, what: str) -> None:
@@ -265,8 +289,8 @@ class Server(EventEmitter):
         default). Returns the :class:`ServerSession`; ``connection`` is emitted once its key
         exchange is done, like for connections accepted by :meth:`listen`. The server need not
         listen; its loop must run (:meth:`start`, or a thread that waits on it).
-        ``max_unauthenticated`` applies: over the limit the socket is closed and
-        :class:`~pylibssh.errors.SSHConnectionError` raised."""
+        ``max_startups`` applies: a refused socket gets sshd's ``Exceeded MaxStartups`` line, is
+        closed, and :class:`~pylibssh.errors.SSHConnectionError` is raised."""
         if self._closed:
             raise ClosedError("the server is closed")
         if not isinstance(sock, socket.socket) or sock.type != socket.SOCK_STREAM:
@@ -285,10 +309,12 @@ class Server(EventEmitter):
         return session
 
     def _accept(self, conn: socket.socket, addr: Any) -> ServerSession | None:
-        limit = self._options["max_unauthenticated"]
-        if limit is not None and len(self._unauthenticated) >= limit:
-            log.warning("refusing connection from %s: %d connections are not authenticated yet "
-                        "(max_unauthenticated)", _where(addr), len(self._unauthenticated))
+        if self._over_max_startups(addr):
+            try:
+                conn.setblocking(False)
+                conn.send(_REFUSED_LINE)  # best effort, as sshd: the socket buffer takes it
+            except OSError:
+                pass
             conn.close()
             return None
         try:
@@ -320,6 +346,26 @@ class Server(EventEmitter):
             session._teardown(send_disconnect=False)
             return None
         return session
+
+    def _over_max_startups(self, addr: Any) -> bool:
+        """max_startups' decision for a new connection, logged as sshd does: once when the
+        throttling begins, once when it ends, each refusal at DEBUG."""
+        limit = self._options["max_startups"]
+        if limit is None:
+            return False
+        count = len(self._unauthenticated)
+        if not limit.should_drop(count):
+            if self._dropped and count < limit.start:
+                log.info("exited max_startups throttling: %d connections refused", self._dropped)
+                self._dropped = 0
+            return False
+        if not self._dropped:
+            log.warning("beginning max_startups throttling (%s): %d connections are not "
+                        "authenticated yet", limit, count)
+        self._dropped += 1
+        log.debug("refused connection #%d from %s past max_startups", self._dropped,
+                  _where(addr))
+        return True
 
     # -- sessions --------------------------------------------------------------------------------
 
@@ -468,21 +514,9 @@ def _algorithm_list(name: str, value: Any) -> str:
 
 
 def _validate(opts: dict[str, Any]) -> None:
-    def number(name: str, minimum: float, integer: bool, optional: bool) -> None:
-        value = opts[name]
-        if value is None and optional:
-            return
-        kinds = (int,) if integer else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kinds) or value < minimum:
-            what = "an integer" if integer else "a number"
-            raise ValueError(f"{name} must be {what} >= {minimum}"
-                             f"{' or None' if optional else ''}, not {value!r}")
-
-    number("max_auth_attempts", 1, True, True)
-    number("login_grace_time", 0.001, False, True)
-    number("max_unauthenticated", 1, True, True)
-    number("idle_timeout", 0.001, False, True)
-    number("backlog", 1, True, False)
+    backlog = opts["backlog"]
+    if isinstance(backlog, bool) or not isinstance(backlog, int) or backlog < 1:
+        raise ValueError(f"backlog must be an integer >= 1, not {backlog!r}")
     auth_method_mask(opts["auth_methods"])
 
 

@@ -35,7 +35,9 @@ from .sftp import SFTPServer
 from .forwarding import (
     GLOBAL_REQUESTS,
     OPEN_EVENTS,
+    OPEN_FAILURE_REASONS,
     ChannelOpenMessage,
+    ForwardChannel,
     GlobalRequestMessage,
     OpenCallback,
     OutgoingChannel,
@@ -296,9 +298,12 @@ class ServerSession(LoopSession):
                 log.debug("%r: methods listed for user %r", self, msg.auth_user)
                 return
             self.auth_failures += 1
-            log.info("%r: %s authentication failed for user %r (%d/%s)", self, msg.subtype,
-                     msg.auth_user, self.auth_failures, self.server._options["max_auth_attempts"])
-            limit = self.server._options["max_auth_attempts"]
+            limit = self.server._options["max_auth_tries"]
+            # as sshd: failures are logged from half the limit on, and password failures always
+            loud = msg.subtype == "password" or (limit and self.auth_failures >= limit // 2)
+            log.log(logging.INFO if loud else logging.DEBUG,
+                    "%r: %s authentication failed for user %r (%d/%s)", self, msg.subtype,
+                    msg.auth_user, self.auth_failures, limit)
             if limit and self.auth_failures >= limit:
                 log.warning("%r: too many authentication failures for user %r; disconnecting",
                             self, msg.auth_user)
@@ -350,6 +355,17 @@ class ServerSession(LoopSession):
             log.warning("%r: channel open before authentication refused", self)
             self._reply_raw(c_msg)
             return
+        if kind == lib.SSH_CHANNEL_SESSION or kind in OPEN_EVENTS:
+            sessions = kind == lib.SSH_CHANNEL_SESSION
+            option = "max_sessions" if sessions else "max_forward_channels"
+            limit = self.server._options[option]
+            if limit is not None and self._client_channels(sessions) >= limit:
+                what = "sessions" if sessions else "forwarding channels"
+                log.info("%r: channel open refused: %d %s open (%s)", self, limit, what, option)
+                lib.pylibssh_channel_open_reply_failure(
+                    c_msg, OPEN_FAILURE_REASONS["prohibited"], f"too many {what}".encode())
+                lib.ssh_message_free(c_msg)
+                return
         if kind in OPEN_EVENTS:
             msg = ChannelOpenMessage(self, c_msg, OPEN_EVENTS[kind])
             log.debug("%r: channel open %r", self, msg)
@@ -379,6 +395,20 @@ class ServerSession(LoopSession):
         except Exception:
             log.exception("a 'channel' listener raised; closing that channel")
             channel.close()
+
+    def _client_channels(self, sessions: bool) -> int:
+        """Session channels (or forwarding channels) the client opened that are open now or
+        wait for the application's answer."""
+        count = 0
+        for ch in self._channels.values():
+            if sessions:
+                count += isinstance(ch, ServerChannel)
+            else:
+                count += isinstance(ch, ForwardChannel) and not isinstance(ch, OutgoingChannel)
+        for msg in self._messages:
+            if isinstance(msg, ChannelOpenMessage):
+                count += isinstance(msg, SessionOpenMessage) == sessions
+        return count
 
     def _new_session_channel(self, c_channel) -> ServerChannel:
         channel = self.channel_class(self, c_channel)
