@@ -1,17 +1,22 @@
 """The server's limits with OpenSSH's names, meanings and defaults (MaxSessions, MaxAuthTries,
-MaxStartups, LoginGraceTime), against real peers: paramiko's low-level Transport for the
-abusive clients, asyncssh for the ordinary ones."""
+MaxStartups, LoginGraceTime, sshd's minimum failure time), against real peers: paramiko's
+low-level Transport for the abusive clients, OpenSSH's ssh and asyncssh for the ordinary ones."""
 
 import asyncio
 import socket
 import threading
+import time
 
 import asyncssh
 import paramiko
 import pytest
+from paramiko.auth_handler import AuthHandler
+from paramiko.common import cMSG_USERAUTH_REQUEST
+from paramiko.message import Message
 from serverkit import (
     DEADLINE,
     PASSWORD,
+    in_background,
     paramiko_client,
     raw_connect,
     standard_app,
@@ -157,11 +162,145 @@ def test_forwarding_channels_have_their_own_bound(make_server):
             conn.close()
 
 
-# -- MaxAuthTries ----------------------------------------------------------------------------------
+# -- MaxAuthTries, "none" and the failure delay ----------------------------------------------------
+
+def test_none_requests_count_after_the_first(make_server):
+    """sshd: the first "none" (how clients learn the methods) is free, every later one is a
+    failure; MaxAuthTries (6) failures end the connection."""
+    rs = make_server()
+    standard_app(rs)
+    sessions = []
+    rs.server.on("connection", sessions.append)
+    rs.start()
+    t = transport(rs.port)
+    answered = 0
+    try:
+        for _ in range(50):
+            try:
+                t.auth_none("nobody")
+            except paramiko.BadAuthenticationType:
+                answered += 1
+            except (paramiko.SSHException, EOFError):
+                break
+        wait_until(lambda: not t.is_active(), what="the disconnect")
+    finally:
+        t.close()
+    assert answered == 7  # 1 free + 6 failures
+    wait_until(lambda: sessions[0].closed, what="the session's end")
+    assert sessions[0].auth_failures == 6
+
+
+class PipelinedPasswords(AuthHandler):
+    """Sends ``count`` password requests back to back, without waiting for the answers, and
+    records when each failure arrives."""
+
+    count = 2
+    failures: list
+
+    def _parse_service_accept(self, m):
+        self.failures = []
+        for i in range(self.count):
+            m = Message()
+            m.add_byte(cMSG_USERAUTH_REQUEST)
+            m.add_string(self.username)
+            m.add_string("ssh-connection")
+            m.add_string("password")
+            m.add_boolean(False)
+            m.add_string(f"wrong-{i}")
+            self.transport._send_message(m)
+
+    def _parse_userauth_failure(self, m):
+        self.failures.append(time.monotonic())
+        if len(self.failures) == self.count:
+            super()._parse_userauth_failure(m)
+
+
+def timed_auth_server(make_server, **options):
+    rs = make_server(**options)
+    seen = []  # (monotonic time, method, user)
+
+    @rs.server.on("connection")
+    def on_connection(session):
+        @session.on("auth")
+        def on_auth(msg):
+            seen.append((time.monotonic(), msg.subtype, msg.auth_user))
+            if msg.subtype == "password" and msg.auth_password == PASSWORD:
+                return msg.reply_auth_success()
+            msg.reply_default()
+
+        @session.on("channel")
+        def on_channel(channel):
+            @channel.on("exec")
+            def on_exec(msg):
+                msg.reply_success()
+                channel.end(b"in\n")
+                channel.send_exit_status(0)
+                channel.close()
+
+    return rs.start(), seen
+
+
+def test_a_failure_is_answered_after_the_minimum_time_and_no_request_is_taken_meanwhile(
+        make_server):
+    rs, seen = timed_auth_server(make_server, auth_failure_delay=0.5)
+    t = transport(rs.port)
+    try:
+        handler = PipelinedPasswords(t)
+        t.auth_handler = handler
+        done = threading.Event()
+        handler.auth_password("mallory", "unused", done)
+        assert done.wait(DEADLINE)
+        assert len(handler.failures) == 2
+    finally:
+        t.close()
+    assert [s[1:] for s in seen] == [("password", "mallory")] * 2
+    # the second request, sent at once, was taken only after the first failure went out
+    assert seen[1][0] - seen[0][0] >= 0.5
+    assert handler.failures[1] - handler.failures[0] >= 0.5
+
+
+def test_a_held_failure_does_not_hold_back_other_clients_or_a_success(make_server,
+                                                                      openssh_client):
+    # a long minimum, so that nothing below depends on how fast this machine is
+    rs, seen = timed_auth_server(make_server, auth_failure_delay=60)
+    attacker = transport(rs.port)
+    answered = []
+
+    def attack():
+        try:
+            attacker.auth_password("mallory", "wrong")
+        finally:
+            answered.append(True)
+
+    try:
+        in_background(attack)
+        wait_until(lambda: any(s[2] == "mallory" for s in seen), what="the attacker's request")
+        # OpenSSH's ssh asks "none" first (not delayed), then logs in with its password
+        result = openssh_client(rs.port, password=PASSWORD).ssh("true")
+        assert result.returncode == 0 and result.stdout == b"in\n", result.stderr
+        assert not answered and attacker.is_active()  # its failure still waits
+    finally:
+        attacker.close()
+
+
+def test_failures_wait_for_sshd_minimum_by_default(make_server):
+    rs, seen = timed_auth_server(make_server)
+    t = transport(rs.port)
+    try:
+        for _ in range(4):
+            with pytest.raises(paramiko.AuthenticationException):
+                t.auth_password("mallory", "wrong")
+    finally:
+        t.close()
+    times = [s[0] for s in seen if s[1] == "password"]
+    assert len(times) == 4
+    # the client sends its next attempt only once the failure came: >= 5 ms (sshd's minimum)
+    assert min(b - a for a, b in zip(times, times[1:])) >= 0.005
+
 
 @pytest.mark.parametrize("options", [{"max_auth_tries": 2}, {"max_auth_attempts": 2}])
 def test_max_auth_tries_and_its_older_name(make_server, options):
-    rs = make_server(**options)
+    rs = make_server(auth_failure_delay=None, **options)
     standard_app(rs)
     rs.start()
     t = transport(rs.port)

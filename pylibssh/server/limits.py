@@ -9,6 +9,7 @@ option                     sshd                          default
 ``max_sessions``           MaxSessions                   10 session channels at once
 ``max_forward_channels``   (16384 channels in all)       128 forwarding channels at once
 ``idle_timeout``           (none)                        off
+``auth_failure_delay``     (auth2.c's minimum time)      5 ms, plus 0-4.3 ms per user name
 =========================  ===========================  =========================================
 
 Times take sshd's format (``90``, ``2m``, ``1h30m``) or a number of seconds. The older option
@@ -18,11 +19,14 @@ names ``max_auth_attempts`` (= ``max_auth_tries``) and ``max_unauthenticated`` (
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 import random
 import re
 from typing import Any, NamedTuple
 
-__all__ = ["MaxStartups", "parse_time", "limit_options", "LIMIT_DEFAULTS"]
+__all__ = ["MaxStartups", "FailureDelay", "parse_time", "limit_options", "LIMIT_DEFAULTS"]
 
 _TIME_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _TIME_PART = re.compile(r"(\d+)([smhdw]?)", re.IGNORECASE)
@@ -110,6 +114,36 @@ def _integer(value: Any) -> int:
     return int(value)
 
 
+_MAX_FAIL_DELAY = 5.0  # sshd's MAX_FAIL_DELAY_SECONDS: a slower answer is not delayed more
+
+
+class FailureDelay:
+    """sshd's minimum time for an authentication failure (auth2.c, ``user_specific_delay`` and
+    ``ensure_minimum_time_since``): ``minimum`` seconds plus 0-4.3 ms that depend on the user
+    name and on a secret drawn at start, so that a failure takes as long whether the user
+    exists or not, and a check that took longer is padded to a doubling of that time."""
+
+    def __init__(self, minimum: float):
+        self.minimum = minimum
+        self._secret = os.urandom(32)
+
+    def for_user(self, user: str | None) -> float:
+        """The minimum failure time for ``user``, in seconds."""
+        digest = hmac.new(self._secret, (user or "").encode("utf-8", "surrogateescape"),
+                          hashlib.sha512).digest()
+        return self.minimum + int.from_bytes(digest[:4], "big") / 1e12
+
+    def remaining(self, elapsed: float, user: str | None) -> float:
+        """How much longer a failure decided ``elapsed`` seconds after its request arrived
+        waits before it is sent (0: send it now)."""
+        if elapsed > max(_MAX_FAIL_DELAY, self.minimum):
+            return 0.0
+        wanted = self.for_user(user)
+        while wanted < elapsed:
+            wanted *= 2
+        return wanted - elapsed
+
+
 LIMIT_DEFAULTS: dict[str, Any] = {
     "login_grace_time": 120.0,
     "max_auth_tries": 6,
@@ -117,6 +151,7 @@ LIMIT_DEFAULTS: dict[str, Any] = {
     "max_sessions": 10,
     "max_forward_channels": 128,
     "idle_timeout": None,
+    "auth_failure_delay": 0.005,
 }
 
 # older option names -> the current ones
@@ -152,6 +187,12 @@ def limit_options(given: dict[str, Any]) -> dict[str, Any]:
     opts["login_grace_time"] = _seconds("login_grace_time", opts["login_grace_time"],
                                         zero_is_off=True)
     opts["idle_timeout"] = _seconds("idle_timeout", opts["idle_timeout"], zero_is_off=False)
+    delay = opts["auth_failure_delay"]
+    if delay is not None and (isinstance(delay, bool) or not isinstance(delay, (int, float))
+                              or delay < 0):
+        raise ValueError(f"auth_failure_delay must be a number of seconds >= 0 or None, not "
+                         f"{delay!r}")
+    opts["auth_failure_delay"] = delay or None
     return opts
 
 

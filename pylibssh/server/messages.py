@@ -232,6 +232,9 @@ class AuthMessage(Message):
     not read, ``error``, is refused by the session and never reaches listeners). For
     ``interactive``: ``kbdint_response`` is False for the client's first request (answer with
     :meth:`reply_interactive`) and True when it carries the client's ``answers``.
+
+    Failures are sent after the server's ``auth_failure_delay`` (sshd's minimum failure time);
+    the reply methods return at once and the session takes the client's next request after it.
     """
 
     type = "auth"
@@ -246,6 +249,8 @@ class AuthMessage(Message):
         self.signature_state: str | None = None
         self.kbdint_response = False
         self.answers: list[str] | None = None
+        self._arrived = session._loop.time()  # a failure's minimum time counts from here
+        self._attempt = 0  # its number among the session's requests (set by the session)
         s = session._s
         if self.subtype == "password":
             self.auth_password = _text(lib.ssh_message_auth_password(c_msg))
@@ -306,21 +311,30 @@ class AuthMessage(Message):
         mask = None if methods is None else auth_method_mask(methods)
         if not self._begin_reply():
             return
+        if self.subtype == "publickey" and self.signature_state != "valid":
+            outcome = "pk_ok" if self.signature_state == "none" else "failure"
+        else:
+            outcome = "partial" if partial else "success"
+        self._session._auth_reply(self, lambda: self._send(outcome, mask),
+                                  failure=outcome == "failure")
+
+    def _send(self, outcome: str, mask: int | None) -> None:
+        """Send the reply for ``outcome`` (``success``, ``partial``, ``pk_ok``, ``failure``)
+        listing ``mask``'s methods; called by the session, at once or when its time came."""
+        if self._msg == NULL:
+            return  # the session went away while the reply waited
+        # the session's state first: the client may act on the reply before this returns
+        self._session._auth_outcome(self, outcome)
         if mask is not None:
             lib.ssh_message_auth_set_methods(self._msg, mask)
-        if self.subtype == "publickey" and self.signature_state != "valid":
-            if self.signature_state == "none":
-                rc = lib.ssh_message_auth_reply_pk_ok_simple(self._msg)
-                outcome = "pk_ok"
-            else:
-                rc = lib.ssh_message_reply_default(self._msg)
-                outcome = "failure"
+        if outcome == "pk_ok":
+            rc = lib.ssh_message_auth_reply_pk_ok_simple(self._msg)
+        elif outcome == "failure":
+            rc = lib.ssh_message_reply_default(self._msg)
         else:
-            rc = lib.ssh_message_auth_reply_success(self._msg, 1 if partial else 0)
-            outcome = "partial" if partial else "success"
+            rc = lib.ssh_message_auth_reply_success(self._msg, 1 if outcome == "partial" else 0)
         if mask is not None:
             self._restore_methods()
-        self._session._auth_outcome(self, outcome)
         self._sent(rc, outcome)
 
     @locked
@@ -335,24 +349,14 @@ class AuthMessage(Message):
         ``methods`` for this reply only (a per-user list, as paramiko's ``get_allowed_auths``);
         which requests reach the application stays the session's choice (``set_methods``,
         ``session.set_auth_methods``)."""
-        if methods is None:
-            super().reply_default()
-            return
-        mask = auth_method_mask(methods)
+        mask = None if methods is None else auth_method_mask(methods)
         if self._begin_reply():
-            lib.ssh_message_auth_set_methods(self._msg, mask)
-            rc = lib.ssh_message_reply_default(self._msg)
-            self._restore_methods()
-            self._after_default(rc)
+            self._session._auth_reply(self, lambda: self._send("failure", mask), failure=True)
 
     def _restore_methods(self) -> None:
         s = self._session._s
         if s != NULL:
             lib.ssh_set_auth_methods(s, self._session._auth_mask)
-
-    def _after_default(self, rc: int) -> None:
-        self._session._auth_outcome(self, "failure")
-        self._sent(rc, "failure")
 
     @locked
     def set_methods(self, methods: Iterable[str] | str) -> None:
@@ -379,12 +383,18 @@ class AuthMessage(Message):
         keep = [ffi.new("char[]", p.encode("utf-8")) for p, _ in items]
         c_prompts = ffi.new("const char *[]", keep) if keep else ffi.NULL
         echo = ffi.new("char[]", bytes(1 if e else 0 for _, e in items)) if items else ffi.NULL
-        rc = lib.ssh_message_auth_interactive_request(
-            self._msg, name.encode("utf-8"), instruction.encode("utf-8"), len(items), c_prompts,
-            echo)
-        self._session._kbdint_user = self.auth_user
-        self._session._auth_outcome(self, "info")
-        self._sent(rc, "keyboard-interactive prompts")
+
+        def send() -> None:  # keeps `keep` (what c_prompts points to) alive until it ran
+            if self._msg == NULL:
+                return
+            self._session._kbdint_user = self.auth_user
+            self._session._auth_outcome(self, "info")
+            rc = lib.ssh_message_auth_interactive_request(
+                self._msg, name.encode("utf-8"), instruction.encode("utf-8"), len(items),
+                c_prompts, echo)
+            self._sent(rc, "keyboard-interactive prompts")
+
+        self._session._auth_reply(self, send, failure=False)
 
     def __repr__(self) -> str:
         state = "replied" if self.replied else "pending"

@@ -31,7 +31,7 @@ from ..errors import ClosedError, SSHConnectionError, UnsupportedKeyTypeError, e
 from ..events import EventEmitter
 from ..keys import Key, KeyType
 from ..loop import Loop, locked
-from .limits import limit_options
+from .limits import FailureDelay, limit_options
 from .messages import auth_method_mask
 from .session import ServerSession
 
@@ -99,9 +99,9 @@ class Server(EventEmitter):
     - ``login_grace_time`` (120 s; sshd's LoginGraceTime, 0 also means none): a connection not
       authenticated by then is dropped.
     - ``max_auth_tries`` (6; MaxAuthTries): authentication failures after which the client is
-      disconnected. Each refused request counts (a refused public-key probe too), except
-      ``none`` requests (clients ask it to learn the methods). Failures are logged at INFO from
-      half the limit on (and for passwords), DEBUG before.
+      disconnected. Each refused request counts (a refused public-key probe too), except the
+      first request of a connection when it is ``none`` (clients ask it to learn the methods).
+      Failures are logged at INFO from half the limit on (and for passwords), DEBUG before.
       The older name ``max_auth_attempts`` means the same.
     - ``max_startups`` (``"10:30:100"``; MaxStartups ``start:rate:full``): once ``start``
       connections are unauthenticated (key exchange included), a new connection is refused
@@ -118,6 +118,10 @@ class Server(EventEmitter):
       channels of any kind); each open channel may hold its SSH window (2 MiB) of data.
     - ``idle_timeout`` (off): disconnect a connection after this long with no traffic in either
       direction: nothing received from the client (keepalives included) and nothing sent.
+    - ``auth_failure_delay`` (0.005 s): sshd's minimum time for an authentication failure,
+      plus 0-4.3 ms that depend on the user name; the failure is sent from a timer (the loop
+      serves everyone else meanwhile) and the connection's next request is taken after it.
+      Successes are not delayed, nor failures of ``none``. 0 or None answers at once.
 
     An unknown option (or one given under both its names) raises TypeError, a bad value
     ValueError, at once.
@@ -144,6 +148,8 @@ class Server(EventEmitter):
         _validate(opts)
         self._options = opts
         self._auth_mask = auth_method_mask(opts["auth_methods"])
+        self._failure_delay = (FailureDelay(opts["auth_failure_delay"])
+                               if opts["auth_failure_delay"] else None)
         if banner is not None and (not isinstance(banner, str) or not banner
                                    or any(c in banner for c in "\r\n\0")):
             raise ValueError("banner must be one line of text (the software version)")

@@ -22,6 +22,8 @@ the same poll, so an ``exec`` event always precedes the data sent after it.
 from __future__ import annotations
 
 import logging
+from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._binding import NULL, ffi, lib
@@ -151,6 +153,11 @@ class ServerSession(LoopSession):
         self._auth_mask = server._auth_mask  # the methods offered now (see set_auth_methods)
         self._last_activity = self._loop.time()
         self._timers: list[Any] = []
+        self._auth_requests = 0  # requests taken (keyboard-interactive answers apart)
+        # authentication replies waiting for their time (a failure's minimum time, and the
+        # replies decided after it): (due, send), in request order
+        self._held_replies: deque[tuple[float, Callable[[], None]]] = deque()
+        self._reply_timer: Any = None
         self.agent_forwarding = False  # a channel accepted auth-agent-req (see ServerChannel)
         _live.inc("sessions")
 
@@ -196,6 +203,8 @@ class ServerSession(LoopSession):
                 # client's next attempt
                 self._disconnect(self._must_disconnect)
                 return
+            if self._held_replies:
+                break  # no request is taken while an authentication reply waits
             # with an empty queue ssh_message_get polls the socket: that poll is needed (skipping
             # it left some of 60 concurrent clients waiting forever, tests/test_server_scale.py)
             c_msg = lib.ssh_message_get(self._s)
@@ -258,6 +267,9 @@ class ServerSession(LoopSession):
             msg._replied = True
             msg._release()
             return
+        if not msg.kbdint_response:
+            self._auth_requests += 1
+        msg._attempt = self._auth_requests
         if not self._auth_mask & _METHOD_BITS.get(msg.subtype, 0):
             # only offered methods reach the application (never "unknown" ones)
             log.debug("%r: auth attempt user=%r method=%s not offered; refused", self,
@@ -293,8 +305,8 @@ class ServerSession(LoopSession):
             self.server._authenticated(self)
             log.info("%r: user %r authenticated (%s)", self, msg.auth_user, msg.subtype)
         elif outcome == "failure":
-            if msg.subtype == "none":
-                # clients ask "none" first to learn the methods: not an attempt
+            if msg.subtype == "none" and msg._attempt == 1:
+                # as sshd: a first "none" is how clients learn the methods, not an attempt
                 log.debug("%r: methods listed for user %r", self, msg.auth_user)
                 return
             self.auth_failures += 1
@@ -318,6 +330,49 @@ class ServerSession(LoopSession):
             log.info("%r: partial authentication for %r (%s)", self, msg.auth_user, msg.subtype)
         elif outcome == "info":
             log.debug("%r: keyboard-interactive prompts sent to %r", self, msg.auth_user)
+
+    def _auth_reply(self, msg: AuthMessage, send: Callable[[], None], failure: bool) -> None:
+        """Send an authentication reply (``send``) now or later: a failure waits for sshd's
+        minimum failure time (the server's ``auth_failure_delay``), and any reply decided while
+        one waits goes after it, as replies must go in request order. Meanwhile the session
+        reads nothing from the client and takes no request."""
+        delay = self._failure_wait(msg) if failure else 0.0
+        if delay <= 0 and not self._held_replies:
+            send()
+            return
+        due = self._loop.time() + delay
+        if self._held_replies:
+            due = max(due, self._held_replies[-1][0])
+        else:
+            self._loop.remove_reader(self._fd)  # the client waits in its socket buffer
+        self._held_replies.append((due, send))
+        if self._reply_timer is None:
+            self._reply_timer = self._loop.call_at(self._held_replies[0][0], self._send_held)
+
+    def _failure_wait(self, msg: AuthMessage) -> float:
+        delay = self.server._failure_delay
+        if delay is None or msg.subtype == "none":  # "none" checks no secret (as sshd)
+            return 0.0
+        return delay.remaining(self._loop.time() - msg._arrived, msg.auth_user)
+
+    def _send_held(self) -> None:
+        self._reply_timer = None
+        if self.closed or self._closing:
+            return
+        now = self._loop.time()
+        while self._held_replies and self._held_replies[0][0] <= now:
+            _, send = self._held_replies.popleft()
+            try:
+                send()
+            except Exception:
+                log.exception("%r: sending an authentication reply", self)
+            if self.closed or self._closing:
+                return
+        if self._held_replies:
+            self._reply_timer = self._loop.call_at(self._held_replies[0][0], self._send_held)
+            return
+        self._loop.add_reader(self._fd, self._on_ready)
+        self.kick()  # requests libssh read meanwhile wait in its queue
 
     @locked
     def send_banner(self, text: str) -> None:
@@ -565,6 +620,10 @@ class ServerSession(LoopSession):
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
+        if self._reply_timer is not None:
+            self._reply_timer.cancel()
+            self._reply_timer = None
+        self._held_replies.clear()  # their messages are freed below, unanswered
         # queued messages go before channels and the session (their replies would use both)
         for msg in list(self._messages):
             msg._discard()

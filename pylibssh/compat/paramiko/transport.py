@@ -341,11 +341,11 @@ class Transport:
                           "hmacs": self._algorithms("macs"),
                           "key_exchange": self._algorithms("kex")}
         self._session.close()  # the client session made in __init__ is not used
-        # paramiko's limits: 10 failures, channels up to the ServerInterface
-        # (check_channel_request), no grace time
+        # paramiko's limits: 10 failures, no minimum failure time, channels up to the
+        # ServerInterface (check_channel_request), no grace time
         self._server = Server(host_keys=keys, loop=self._loop, max_auth_tries=10,
                               login_grace_time=None, max_startups=None, max_sessions=None,
-                              max_forward_channels=None,
+                              max_forward_channels=None, auth_failure_delay=None,
                               auth_methods=["none", "password", "publickey",
                                             "keyboard-interactive"], **algorithms)
         self._server_mode = ServerTransport(self, server)
