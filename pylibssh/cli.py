@@ -3,6 +3,8 @@
     python -m pylibssh serve [--root DIR] [--host 127.0.0.1] [--port 2222] [--read-only]
                              [--password PW | --no-password] [--authorized-keys FILE]
                              [--state-dir DIR] [--allow-exec] [--debug]
+                             [--login-grace-time 2m] [--max-auth-tries 6]
+                             [--max-startups 10:30:100] [--max-sessions 10] [--idle-timeout T]
 
 It serves the current directory (or ``--root``) over SFTP, confined to it. The Ed25519 host key
 is created once and kept in a per-user state directory (``$PYLIBSSH_STATE_DIR``, else
@@ -10,7 +12,9 @@ is created once and kept in a per-user state directory (``$PYLIBSSH_STATE_DIR``,
 Clients log in with a key from ``~/.ssh/authorized_keys`` or with a password: ``--password``,
 ``$PYLIBSSH_PASSWORD``, or one generated at start and printed. Any user name is accepted: the
 secret is the key or the password. Shell and exec are off unless ``--allow-exec``, which runs
-commands as the server's own user. Ctrl-C (SIGINT) or SIGTERM stops it cleanly.
+commands as the server's own user. Ctrl-C (SIGINT) or SIGTERM stops it cleanly. The limits
+carry the names, meanings and defaults of OpenSSH's sshd_config (LoginGraceTime, MaxAuthTries,
+MaxStartups, MaxSessions); times take sshd's format (90, 30s, 2m, 1h30m).
 """
 
 from __future__ import annotations
@@ -21,10 +25,12 @@ import os
 import secrets
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from . import __version__
 from .keys import Key, load_authorized_keys
+from .server.limits import LIMIT_DEFAULTS, MaxStartups, parse_time
 
 log = logging.getLogger("pylibssh.serve")
 
@@ -75,7 +81,54 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--allow-exec", action="store_true",
                    help="also run shells and commands, AS THE USER RUNNING THE SERVER")
     s.add_argument("--debug", action="store_true", help="log connections and requests (stderr)")
+    limits = s.add_argument_group(
+        "limits", "OpenSSH's sshd_config names, meanings and defaults; TIME is sshd's format: "
+        "90 (seconds), 30s, 2m, 1h30m")
+    limits.add_argument("--login-grace-time", type=_time_or_off, default=_time_or_off("2m"),
+                        metavar="TIME", help="drop a connection not authenticated within TIME "
+                        "(2m; 0: no limit)")
+    limits.add_argument("--max-auth-tries", type=_count(1),
+                        default=LIMIT_DEFAULTS["max_auth_tries"], metavar="N",
+                        help="authentication failures before the client is disconnected (6; "
+                        "logged from N/2 on)")
+    limits.add_argument("--max-startups", type=_max_startups,
+                        default=LIMIT_DEFAULTS["max_startups"], metavar="START:RATE:FULL",
+                        help="once START connections are unauthenticated, refuse RATE%% of new "
+                        "ones, rising to all at FULL (10:30:100; one number N: all from N on)")
+    limits.add_argument("--max-sessions", type=_count(0),
+                        default=LIMIT_DEFAULTS["max_sessions"], metavar="N",
+                        help="session channels (SFTP, shells, commands) a connection may have "
+                        "open at once (10)")
+    limits.add_argument("--idle-timeout", type=_time_or_off, default=None, metavar="TIME",
+                        help="drop a connection after TIME with no traffic either way: nothing "
+                        "received (keepalives count) and nothing sent (default: off)")
     return p
+
+
+def _time_or_off(text: str) -> float | None:
+    """sshd's time format for an option where 0 (or "none") turns the limit off."""
+    if text.lower() == "none":
+        return None
+    try:
+        return parse_time(text) or None
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        if not text.isdigit() or int(text) < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, not {text!r}")
+        return int(text)
+
+    return parse
+
+
+def _max_startups(text: str) -> MaxStartups:
+    try:
+        return MaxStartups.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -105,7 +158,10 @@ def serve(args: argparse.Namespace) -> int:
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
                             format="%(asctime)s %(name)s %(message)s")
         logging.getLogger("pylibssh.libssh").setLevel(logging.INFO)
-    server = create_server(host_keys=[key], auth_methods=methods)
+    server = create_server(host_keys=[key], auth_methods=methods,
+                           login_grace_time=args.login_grace_time,
+                           max_auth_tries=args.max_auth_tries, max_startups=args.max_startups,
+                           max_sessions=args.max_sessions, idle_timeout=args.idle_timeout)
 
     @server.on("connection")
     def on_connection(session):

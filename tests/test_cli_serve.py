@@ -4,10 +4,12 @@ sftp/scp/ssh as clients."""
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
 
+import paramiko
 import pytest
 from serverkit import DEADLINE
 
@@ -124,3 +126,44 @@ def test_serve_password_from_environment_and_refusals(tmp_path, openssh_client):
                              "--state-dir", str(tmp_path / "state")],
                             capture_output=True, text=True, timeout=DEADLINE)
     assert result.returncode == 2 and "nobody could log in" in result.stderr
+
+
+def test_serve_limits_carry_openssh_names(tmp_path, openssh_client):
+    help_text = subprocess.run([sys.executable, "-m", "pylibssh", "serve", "--help"],
+                               capture_output=True, text=True, timeout=DEADLINE).stdout
+    for option, default in (("--login-grace-time", "(2m;"), ("--max-auth-tries", "(6;"),
+                            ("--max-startups", "(10:30:100;"), ("--max-sessions", "(10)"),
+                            ("--idle-timeout", "off")):
+        assert option in help_text and default in help_text, option
+    serve = Serve(tmp_path, "--root", str(tmp_path), "--password", "let-me-in",
+                  "--authorized-keys", str(tmp_path / "none"), "--max-auth-tries", "2",
+                  "--login-grace-time", "1s", "--max-sessions", "1", "--max-startups", "5",
+                  "--idle-timeout", "10m")
+    try:
+        # two failures end the connection, though ssh would try 20 passwords
+        client = openssh_client(serve.port, password="wrong")
+        args = client.ssh_args("true")
+        args[1:1] = ["-o", "NumberOfPasswordPrompts=20", "-o", "LogLevel=INFO"]
+        result = subprocess.run(args, capture_output=True, timeout=DEADLINE, env=client.env(),
+                                stdin=subprocess.DEVNULL)
+        assert result.returncode == 255
+        assert b"Too many authentication failures" in result.stderr, result.stderr
+        # (ssh says so after each failure it was told of)
+        assert result.stderr.count(b"Permission denied, please try again") == 2, result.stderr
+        # a connection that never logs in is dropped after the grace time
+        with socket.create_connection(("127.0.0.1", serve.port), timeout=DEADLINE) as s:
+            while s.recv(4096):
+                pass
+        # one session channel at a time
+        t = paramiko.Transport(socket.create_connection(("127.0.0.1", serve.port),
+                                                        timeout=DEADLINE))
+        try:
+            t.start_client(timeout=DEADLINE)
+            t.auth_password("anyone", "let-me-in")
+            t.open_session(timeout=DEADLINE)
+            with pytest.raises(paramiko.ChannelException):
+                t.open_session(timeout=DEADLINE)
+        finally:
+            t.close()
+    finally:
+        assert serve.stop()[0] == 0
