@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from .._binding import NULL, ffi, lib
 from ..errors import (ERRNO_TO_SFTP_STATUS, AlreadyRepliedError, ChannelError, ClosedError,
                       error_from, sftp_status_for)
-from ..sftp import OpenFlags, SFTPAttributes, SFTPStatus, status_code
+from ..sftp import OpenFlags, SFTPAttributes, SFTPStatus, status_code, status_for_version
 from .messages import _text
 
 if TYPE_CHECKING:
@@ -327,10 +327,14 @@ class SFTPMessage:
     def reply_status(self, status: int | str = "ok", message: str | None = None) -> None:
         """Answer with a status: node-libssh's names (``"ok"``, ``"eof"``, ``"nosuchfile"``,
         ``"permissiondenied"``, ``"failure"``, ``"badmessage"``, ``"opunsupported"``, ...), an
-        :class:`~pylibssh.sftp.SFTPStatus` or its code. An unknown name raises ValueError."""
+        :class:`~pylibssh.sftp.SFTPStatus` or its code. An unknown name raises ValueError.
+        Codes a version-3 client does not know (``"fileexists"``, ``"invalidhandle"``, ...) are
+        sent as the closest version-3 code (:func:`~pylibssh.sftp.status_for_version`); the
+        default message still names the original status."""
         code = status_code(status)
         text = (message if message is not None else code.name.replace("_", " ").capitalize())
-        self._reply(_FXP_STATUS, struct.pack(">I", int(code)) + _sstr(text) + _sstr(b""))
+        wire = status_for_version(int(code), self._server.version)
+        self._reply(_FXP_STATUS, struct.pack(">I", wire) + _sstr(text) + _sstr(b""))
 
     def reply_error(self, exc: BaseException) -> None:
         """Answer with the status matching an exception (an OSError's errno, an SFTPError's
@@ -452,6 +456,8 @@ class SFTPServer:
         self._finishing = False
         self._outstanding: set[SFTPMessage] = set()
         self.client_version: int | None = None
+        #: the protocol version agreed in INIT (3 until then: the status codes it allows)
+        self.version = 3
         self.extensions: list[str] = []  # offered in SSH_FXP_VERSION
         self.requests = 0  # served so far (statistics, tests)
         self._direct = None  # the local backend's file handles served in C (_direct_add)
@@ -485,7 +491,7 @@ class SFTPServer:
             lib.pylibssh_sftp_direct_init(d)
             for err, status in ERRNO_TO_SFTP_STATUS.items():
                 if err < lib.PYLIBSSH_SFTP_DIRECT_ERRNOS:
-                    d.errno_status[err] = status
+                    d.errno_status[err] = status_for_version(status, self.version)
         self._direct_closed = closed
         lib.pylibssh_sftp_direct_add(self._direct, handle, len(handle), fd, int(writable))
 
@@ -610,6 +616,7 @@ class SFTPServer:
         client = self._sftp.client_version
         self.client_version = client
         version = min(client, 3)
+        self.version = version
         payload = struct.pack(">I", version)
         # offer the extensions the application listens for (clients then fall back to the
         # plain requests: rename for posix-rename, ...); limits is always answered

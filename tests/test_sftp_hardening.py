@@ -1,0 +1,136 @@
+"""The SFTP server against one logged-in client that tries to slow down or starve the others:
+every request costs bounded time and memory, and what the client cannot have it is told with a
+version-3 status. Each case runs on a read-write and, where it applies, a read-only server.
+
+"Bounded" is shown without timing the attacker: a second client is answered (within the usual
+deadline, when it would otherwise wait for minutes) while the attacker's requests are served, the
+server's memory grows by less than a generous bound, and counts stop at their caps."""
+
+import os
+import struct
+
+import pytest
+from serverkit import DEADLINE, wait_until
+from sftpkit import RawSFTP, local_sftp_server, paramiko_sftp, sftp_server
+
+from pylibssh.server.sftp import MAX_READ
+from pylibssh.server.sftp_local import LocalFilesystem
+
+pytestmark = pytest.mark.peer
+
+OK, EOF, NO_SUCH_FILE, DENIED, FAILURE, BAD_MESSAGE = 0, 1, 2, 3, 4, 5
+INIT, OPEN, CLOSE, READ, WRITE, LSTAT, FSTAT = 1, 3, 4, 5, 6, 7, 8
+OPENDIR, READDIR, REMOVE, MKDIR, STAT, RENAME, SYMLINK, EXTENDED = 11, 12, 13, 14, 17, 18, 20, 200
+HANDLE, DATA, ATTRS = 102, 103, 105
+FXF_READ, FXF_WRITE, FXF_CREAT = 1, 2, 8
+S = RawSFTP.string
+NO_ATTRS = struct.pack(">I", 0)
+
+
+def rid(n: int) -> bytes:
+    return struct.pack(">I", n)
+
+
+@pytest.fixture(params=[False, True], ids=["read-write", "read-only"])
+def served(request, make_server, tmp_path, client_keys):
+    """A local-backend server (read-write, then read-only) over a root holding ``file`` (10
+    bytes) and an empty ``dir``."""
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "file").write_bytes(b"0123456789")
+    (root / "dir").mkdir()
+    rs = local_sftp_server(make_server, root, keys=[client_keys["ed25519"]],
+                           read_only=request.param)
+    rs.read_only = request.param
+    return rs, root
+
+
+@pytest.fixture
+def writable(make_server, tmp_path, client_keys):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "file").write_bytes(b"0123456789")
+    (root / "dir").mkdir()
+    rs = local_sftp_server(make_server, root, keys=[client_keys["ed25519"]])
+    rs.read_only = False
+    return rs, root
+
+
+def sftp_servers(rs) -> list:
+    """The server's live SFTP servers (read on the loop thread)."""
+    return rs.call(lambda: [ch.sftp for s in rs.server.sessions for ch in s.channels
+                            if ch.sftp is not None])
+
+
+def stat_answered(raw: RawSFTP, n: int, path: str = "/file") -> None:
+    """``raw`` stats ``path`` and gets its attributes (each wait bounded by DEADLINE)."""
+    raw.send(STAT, rid(n) + S(path))
+    kind, body = raw.recv()
+    assert kind == ATTRS and body[:4] == rid(n), (kind, body)
+
+
+# -- status codes ------------------------------------------------------------------------------
+
+def test_version_3_clients_get_only_version_3_status_codes(served):
+    """INVALID_HANDLE (9), FILE_ALREADY_EXISTS (11) and the other codes of later drafts are
+    unknown to a version-3 client: it gets FAILURE (or the closest version-3 code)."""
+    rs, root = served
+    raw = RawSFTP(rs.port)
+    try:
+        raw.init()
+        bogus = S(b"not-a-handle")
+        raw.send(READ, rid(1) + bogus + struct.pack(">QI", 0, 10))
+        raw.send(CLOSE, rid(2) + bogus)
+        raw.send(FSTAT, rid(3) + bogus)
+        raw.send(READDIR, rid(4) + bogus)
+        raw.send(WRITE, rid(5) + bogus + struct.pack(">Q", 0) + S(b"x"))
+        for n in range(1, 6):
+            assert raw.status()[:2] == (n, FAILURE)
+        # an existing target
+        raw.send(MKDIR, rid(6) + S("/dir") + NO_ATTRS)
+        raw.send(RENAME, rid(7) + S("/file") + S("/dir"))
+        raw.send(SYMLINK, rid(8) + S("/file") + S("/dir"))
+        expected = DENIED if rs.read_only else FAILURE
+        for n in range(6, 9):
+            assert raw.status()[:2] == (n, expected)
+    finally:
+        raw.close()
+    assert (root / "file").read_bytes() == b"0123456789" and (root / "dir").is_dir()
+
+
+def test_an_applications_later_draft_statuses_are_mapped_for_version_3(make_server):
+    def setup(channel):
+        @channel.on("sftp:stat")
+        def stat(msg):
+            if msg.filename == "/exists":
+                msg.reply_status("fileexists")
+            elif msg.filename == "/nopath":
+                msg.reply_status("nosuchpath")
+            elif msg.filename == "/readonly":
+                raise OSError(30, "Read-only file system")  # EROFS: WRITE_PROTECT
+            else:
+                raise FileExistsError(17, "File exists")
+
+    rs = sftp_server(make_server, setup)
+    raw = RawSFTP(rs.port)
+    try:
+        raw.init()
+        for n, path in enumerate(["/exists", "/nopath", "/readonly", "/other"]):
+            raw.send(STAT, rid(n) + S(path))
+        assert raw.status() == (0, FAILURE, "File already exists")
+        assert raw.status()[:2] == (1, NO_SUCH_FILE)
+        assert raw.status() == (2, DENIED, "Read-only file system")
+        assert raw.status() == (3, FAILURE, "File exists")
+    finally:
+        raw.close()
+
+
+def test_openssh_sftp_names_the_status_of_an_existing_directory(served, openssh_client,
+                                                                client_keys):
+    rs, _root = served
+    client = openssh_client(rs.port, identity=client_keys["ed25519"])
+    result = client.sftp("-mkdir dir\nls\n", timeout=DEADLINE * 3)
+    err = result.stderr.decode()
+    assert result.returncode == 0, err
+    assert "Unknown status" not in err
+    assert ("Permission denied" if rs.read_only else "Failure") in err
