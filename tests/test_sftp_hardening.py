@@ -69,6 +69,21 @@ def stat_answered(raw: RawSFTP, n: int, path: str = "/file") -> None:
     assert kind == ATTRS and body[:4] == rid(n), (kind, body)
 
 
+# -- INIT --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("version", [2**31, 2**32 - 1])
+def test_init_with_a_huge_version_is_answered_version_3(served, version):
+    rs, _root = served
+    raw = RawSFTP(rs.port)
+    try:
+        raw.send(INIT, struct.pack(">I", version))
+        kind, body = raw.recv()
+        assert kind == 2 and struct.unpack(">I", body[:4])[0] == 3
+        stat_answered(raw, 1)
+    finally:
+        raw.close()
+
+
 # -- status codes ------------------------------------------------------------------------------
 
 def test_version_3_clients_get_only_version_3_status_codes(served):

@@ -613,7 +613,7 @@ class SFTPServer:
         if self._initialized:
             log.info("%r: duplicate SSH_FXP_INIT ignored", self.channel)
             return
-        client = self._sftp.client_version
+        client = self._sftp.client_version & 0xFFFFFFFF  # a uint32 that libssh keeps in an int
         self.client_version = client
         version = min(client, 3)
         self.version = version
