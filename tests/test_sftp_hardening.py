@@ -149,3 +149,37 @@ def test_openssh_sftp_names_the_status_of_an_existing_directory(served, openssh_
     assert result.returncode == 0, err
     assert "Unknown status" not in err
     assert ("Permission denied" if rs.read_only else "Failure") in err
+
+
+# -- NUL bytes in paths ------------------------------------------------------------------------
+
+def test_paths_with_a_nul_byte_are_refused(served):
+    """libssh reads paths as C strings: "file\\0junk" would silently become "file"."""
+    rs, root = served
+    raw = RawSFTP(rs.port)
+    try:
+        raw.init()
+        requests = [
+            (STAT, S(b"/file\0junk")),
+            (LSTAT, S(b"/file\0junk")),
+            (OPENDIR, S(b"/dir\0junk")),
+            (OPEN, S(b"/file\0junk") + struct.pack(">I", FXF_READ) + NO_ATTRS),
+            (OPEN, S(b"/new\0junk") + struct.pack(">I", FXF_WRITE | FXF_CREAT) + NO_ATTRS),
+            (REMOVE, S(b"/file\0junk")),
+            (MKDIR, S(b"/made\0junk") + NO_ATTRS),
+            (RENAME, S(b"/file") + S(b"/renamed\0junk")),
+            (RENAME, S(b"/file\0junk") + S(b"/renamed")),
+            (SYMLINK, S(b"/file\0junk") + S(b"/link")),
+            (EXTENDED, S("posix-rename@openssh.com") + S(b"/file") + S(b"/renamed\0junk")),
+            (EXTENDED, S("statvfs@openssh.com") + S(b"/\0junk")),
+        ]
+        for n, (kind, payload) in enumerate(requests):
+            raw.send(kind, rid(n) + payload)
+        for n in range(len(requests)):
+            got = raw.status()
+            assert got[:2] == (n, BAD_MESSAGE) and "NUL" in got[2], (requests[n], got)
+        stat_answered(raw, 99)  # the session goes on
+    finally:
+        raw.close()
+    assert sorted(os.listdir(root)) == ["dir", "file"]
+    assert (root / "file").read_bytes() == b"0123456789"

@@ -37,7 +37,6 @@ from .._binding import NULL, ffi, lib
 from ..errors import (ERRNO_TO_SFTP_STATUS, AlreadyRepliedError, ChannelError, ClosedError,
                       error_from, sftp_status_for)
 from ..sftp import OpenFlags, SFTPAttributes, SFTPStatus, status_code, status_for_version
-from .messages import _text
 
 if TYPE_CHECKING:
     from .channel import ServerChannel
@@ -182,7 +181,11 @@ class _Reader:
         return s
 
     def path(self) -> str:
-        return self.string().decode("utf-8", "surrogateescape")
+        raw = self.string()
+        if b"\0" in raw:
+            # libssh's own parser would cut the path there and serve another file
+            raise ValueError("a path contains a NUL byte")
+        return raw.decode("utf-8", "surrogateescape")
 
     def attrs(self) -> SFTPAttributes:
         flags = self.u32()
@@ -200,6 +203,12 @@ class _Reader:
                 self.string()
                 self.string()
         return a
+
+
+def _payload(c_msg) -> bytes:
+    """A request's payload as it came (the request id onwards)."""
+    buf = lib.pylibssh_sftp_message_packet(c_msg)
+    return ffi.buffer(lib.ssh_buffer_get(buf), lib.ssh_buffer_get_len(buf))[:]
 
 
 def _sstr(data: bytes | str) -> bytes:
@@ -260,24 +269,23 @@ class SFTPMessage:
             self.handle = _ssh_string(c_msg.handle)
             self.attrs = _py_attrs(c_msg.attr)
         elif kind in (lib.SSH_FXP_RENAME, lib.SSH_FXP_SYMLINK):
-            self.filename = _text(c_msg.filename)
-            second = _ssh_string(c_msg.data)
-            self.newpath = None if second is None else second.decode("utf-8", "surrogateescape")
+            r = _Reader(_payload(c_msg), 4)
+            self.filename, self.newpath = r.path(), r.path()
         elif kind == lib.SSH_FXP_OPEN:
-            self.filename = _text(c_msg.filename)
+            self.filename = _Reader(_payload(c_msg), 4).path()
             self.flags = c_msg.flags
             self.attrs = _py_attrs(c_msg.attr)
         elif kind in (lib.SSH_FXP_MKDIR, lib.SSH_FXP_SETSTAT):
-            self.filename = _text(c_msg.filename)
+            self.filename = _Reader(_payload(c_msg), 4).path()
             self.attrs = _py_attrs(c_msg.attr)
         elif kind == lib.SSH_FXP_EXTENDED:
             self._parse_extended(c_msg)
         else:  # stat, lstat, opendir, remove, rmdir, realpath, readlink
-            self.filename = _text(c_msg.filename)
+            # from the request itself: libssh's copy is a C string, cut at a NUL byte
+            self.filename = _Reader(_payload(c_msg), 4).path()
 
     def _parse_extended(self, c_msg) -> None:
-        buf = lib.pylibssh_sftp_message_packet(c_msg)
-        raw = ffi.buffer(lib.ssh_buffer_get(buf), lib.ssh_buffer_get_len(buf))[:]
+        raw = _payload(c_msg)
         r = _Reader(raw, 4)  # after the request id
         self.extension = r.string().decode("utf-8", "replace")
         known = EXTENSIONS.get(self.extension)
