@@ -87,6 +87,16 @@ class RawSFTP:
         assert kind == 2, kind
         return body
 
+    def handle(self, kind: int, rid: int, payload: bytes) -> bytes:
+        """Send an OPEN or OPENDIR (``payload`` after the id) and return the handle; a STATUS
+        reply raises AssertionError with it."""
+        self.send(kind, self._struct.pack(">I", rid) + payload)
+        reply, body = self.recv()
+        assert reply == 102, (reply, body)  # HANDLE
+        assert body[:4] == self._struct.pack(">I", rid), body
+        (n,) = self._struct.unpack_from(">I", body, 4)
+        return body[8:8 + n]
+
     def status(self) -> tuple[int, int, str]:
         """The next reply, which must be a STATUS: (id, code, message)."""
         kind, body = self.recv()

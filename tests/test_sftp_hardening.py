@@ -183,3 +183,59 @@ def test_paths_with_a_nul_byte_are_refused(served):
         raw.close()
     assert sorted(os.listdir(root)) == ["dir", "file"]
     assert (root / "file").read_bytes() == b"0123456789"
+
+
+# -- reads longer than the limit ---------------------------------------------------------------
+
+@pytest.mark.parametrize("in_c", [True, False], ids=["served-in-c", "served-in-python"])
+def test_reads_longer_than_the_limit_get_shorter_data(make_server, tmp_path, in_c):
+    root = tmp_path / "root"
+    root.mkdir()
+    content = os.urandom(1 << 20)
+    (root / "big").write_bytes(content)
+    fs = LocalFilesystem(root, read_only=True)
+
+    def setup(channel):
+        fs.attach(channel)
+        if not in_c:  # the C path serves only the backend's own listeners
+            channel.on("sftpmessage", lambda msg: None)
+
+    rs = sftp_server(make_server, setup)
+    raw = RawSFTP(rs.port)
+    try:
+        raw.init()
+        handle = raw.handle(OPEN, 1, S("/big") + struct.pack(">I", FXF_READ) + NO_ATTRS)
+        for n, (offset, length) in enumerate([(0, 1 << 20), (1000, 0xFFFFFFFF),
+                                              (MAX_READ, MAX_READ + 1)], start=2):
+            raw.send(READ, rid(n) + S(handle) + struct.pack(">QI", offset, length))
+            kind, body = raw.recv()
+            assert kind == DATA and body[:4] == rid(n), (kind, body[:40])
+            (size,) = struct.unpack_from(">I", body, 4)
+            assert 0 < size <= MAX_READ and size < length
+            assert body[8:] == content[offset:offset + size]
+    finally:
+        raw.close()
+
+
+# -- oversized packets -------------------------------------------------------------------------
+
+def test_packets_over_256_kib_end_the_subsystem(served):
+    """OpenSSH's sftp-server refuses packets longer than 256 KiB; so does this server, complete
+    or not (a packet longer than the SSH window could never complete)."""
+    rs, _root = served
+    for declared, sent in [(256 * 1024 + 1, None), (3 << 20, 64)]:
+        raw = RawSFTP(rs.port)
+        try:
+            raw.init()
+            body = rid(1) + S("/file")
+            packet = struct.pack(">IB", declared, STAT) + body + b"\0" * (declared - 1 - len(body))
+            raw.chan.sendall(packet if sent is None else packet[:sent])
+            with pytest.raises(EOFError):
+                raw.recv()
+        finally:
+            raw.close()
+    client, sftp = paramiko_sftp(rs.port)  # the server carries on
+    try:
+        assert sftp.open("file").read() == b"0123456789"
+    finally:
+        client.close()
