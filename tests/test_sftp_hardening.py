@@ -239,3 +239,33 @@ def test_packets_over_256_kib_end_the_subsystem(served):
         assert sftp.open("file").read() == b"0123456789"
     finally:
         client.close()
+
+
+# -- long paths --------------------------------------------------------------------------------
+
+# 256,500 bytes that resolve to the root: 10-13 s of the loop for each before resolution was
+# linear and capped
+LONG_PATH = ("a/" * 1900 + "../" * 1900) * 27
+
+
+def test_a_long_path_does_not_hold_other_clients(served):
+    rs, _root = served
+    attacker = RawSFTP(rs.port)
+    victim = None
+    try:
+        attacker.init()
+        (target,) = sftp_servers(rs)
+        victim = RawSFTP(rs.port)
+        victim.init()
+        for n in range(5):
+            attacker.send(STAT, rid(n) + S(LONG_PATH))
+        wait_until(lambda: target.requests >= 1, what="the attacker's first request")
+        stat_answered(victim, 100)  # within DEADLINE: before, after the attacker's 50+ s
+        for n in range(5):
+            got = attacker.status()
+            assert got[:2] == (n, FAILURE) and "too long" in got[2], got
+        stat_answered(attacker, 6, "/dir/../" * 400 + "file")  # long, but within the caps
+    finally:
+        attacker.close()
+        if victim is not None:
+            victim.close()

@@ -45,6 +45,13 @@ __all__ = ["LocalFilesystem", "LocalSFTPSession"]
 log = logging.getLogger("pylibssh.server.sftp")
 
 _MAX_SYMLINKS = 40
+#: the longest client path, in bytes (Linux's PATH_MAX)
+MAX_PATH = 4096
+#: the components walked to resolve one path, those of symbolic links' targets included: enough
+#: for any real tree, and a bound on the work one request costs
+MAX_COMPONENTS = 1024
+# a directory (or a component) held for resolution only: no read, no follow
+_O_WALK = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 _PAGE = 100  # directory entries per readdir reply (OpenSSH's sftp-server sends 100)
 _MAX_HANDLES = 1024
 _WRITE_FLAGS = OpenFlags.WRITE | OpenFlags.APPEND | OpenFlags.CREAT | OpenFlags.TRUNC
@@ -77,43 +84,85 @@ class LocalFilesystem:
     def resolve(self, path: str, follow: bool = True) -> tuple[str, str]:
         """A client path -> (the real path, the virtual path). Symbolic links are followed
         inside the root (the last component only when ``follow``); missing components are kept
-        as they are (the operation then fails or creates them)."""
+        as they are (the operation then fails or creates them).
+
+        Each component is looked up in the directory reached so far (held open, ``dir_fd``), so
+        the cost is linear in the components walked. A path longer than :data:`MAX_PATH` bytes,
+        or one that takes more than :data:`MAX_COMPONENTS` components to walk, raises
+        ``OSError(ENAMETOOLONG)``; more than 40 symbolic links ``OSError(ELOOP)``; a component
+        under a file ``OSError(ENOENT)``."""
+        if len(path) > MAX_PATH or len(path.encode("utf-8", "surrogateescape")) > MAX_PATH:
+            raise _err(errno.ENAMETOOLONG, "the path is longer than %d bytes" % MAX_PATH)
         todo = [c for c in path.split("/") if c not in ("", ".")]
         todo.reverse()
         done: list[str] = []
-        links = 0
-        root = self.root
-        while todo:
-            comp = todo.pop()
-            if comp in ("", "."):
-                continue
-            if comp == "..":
-                if done:
+        # done[:opened] are directories, the last of them open as ``fd``; the components after
+        # them do not exist (or the first of them is a file: nothing can be under it)
+        opened = 0
+        under_file = False
+        walked = links = 0
+        fd = os.open(self.root, _O_WALK | os.O_DIRECTORY)
+        try:
+            while todo:
+                comp = todo.pop()
+                walked += 1
+                if walked > MAX_COMPONENTS:
+                    raise _err(errno.ENAMETOOLONG, "the path has more than %d components"
+                               % MAX_COMPONENTS)
+                if comp == "..":
+                    if len(done) > opened:
+                        done.pop()
+                        under_file = under_file and len(done) > opened
+                    elif done:  # the parent of a directory reached by name, not by a link
+                        parent = os.open("..", _O_WALK | os.O_DIRECTORY, dir_fd=fd)
+                        os.close(fd)
+                        fd = parent
+                        done.pop()
+                        opened -= 1
+                    continue  # ".." of the root is the root
+                if len(done) > opened:  # under a missing component: nothing to look up
+                    if under_file:
+                        raise _err(errno.ENOENT, path)
+                    done.append(comp)
+                    continue
+                if not todo and not follow:
+                    done.append(comp)
+                    break
+                try:
+                    st = os.stat(comp, dir_fd=fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    done.append(comp)
+                    continue
+                if stat.S_ISLNK(st.st_mode):
+                    links += 1
+                    if links > _MAX_SYMLINKS:
+                        raise _err(errno.ELOOP, path)
+                    target = os.readlink(comp, dir_fd=fd)
+                    if target.startswith("/"):
+                        os.close(fd)
+                        fd = -1
+                        fd = os.open(self.root, _O_WALK | os.O_DIRECTORY)
+                        done = []
+                        opened = 0
+                    todo.extend(reversed([c for c in target.split("/") if c not in ("", ".")]))
+                    continue
+                done.append(comp)
+                if not todo:
+                    break
+                if not stat.S_ISDIR(st.st_mode):
+                    under_file = True  # only ".." may follow
+                elif todo[-1] == "..":
+                    todo.pop()  # a directory's ".." is where we are
                     done.pop()
-                continue
-            if not todo and not follow:
-                done.append(comp)
-                break
-            real = os.path.join(root, *done, comp)
-            try:
-                st = os.lstat(real)
-            except FileNotFoundError:
-                done.append(comp)
-                continue
-            except NotADirectoryError:
-                raise _err(errno.ENOENT, path) from None
-            if stat.S_ISLNK(st.st_mode):
-                links += 1
-                if links > _MAX_SYMLINKS:
-                    raise _err(errno.ELOOP, path)
-                target = os.readlink(real)
-                if target.startswith("/"):
-                    done = []
-                parts = [c for c in target.split("/") if c not in ("", ".")]
-                todo.extend(reversed(parts))
-                continue
-            done.append(comp)
-        return os.path.join(root, *done), "/" + "/".join(done)
+                else:
+                    child = os.open(comp, _O_WALK | os.O_DIRECTORY, dir_fd=fd)
+                    os.close(fd)
+                    fd = child
+                    opened += 1
+        finally:
+            if fd >= 0:
+                os.close(fd)
+        return os.path.join(self.root, *done), "/" + "/".join(done)
 
     def real(self, path: str, follow: bool = True) -> str:
         return self.resolve(path, follow)[0]
