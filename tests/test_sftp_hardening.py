@@ -272,3 +272,37 @@ def test_a_long_path_does_not_hold_other_clients(served):
         attacker.close()
         if victim is not None:
             victim.close()
+
+
+def test_symbolic_link_expansion_does_not_hold_other_clients(writable):
+    """A link whose target has 1,600 components, 40 times in an 84-byte path: 0.1 s of
+    resolution for each request before the components walked were capped. Capped, each still
+    costs milliseconds, and a client can send its window's worth at once: the server serves
+    one connection's requests for a few milliseconds at a time, and a second client is answered
+    long before the attacker's batch (sent first, in one packet) is done."""
+    rs, _root = writable
+    attacker = RawSFTP(rs.port)
+    victim = None
+    try:
+        attacker.init()
+        (target,) = sftp_servers(rs)
+        victim = RawSFTP(rs.port)
+        victim.init()
+        attacker.send(MKDIR, rid(0) + S("/d") + NO_ATTRS)
+        attacker.send(SYMLINK, rid(0) + S("d/../" * 800) + S("/l"))  # 4,000 bytes
+        assert attacker.status()[:2] == (0, OK)
+        assert attacker.status()[:2] == (0, OK)
+        base = target.requests
+        count = 200
+        attacker.chan.sendall(b"".join(attacker.packet(STAT, rid(n) + S("l/" * 40 + "file"))
+                                       for n in range(1, count + 1)))
+        wait_until(lambda: target.requests >= base + 2, what="the attacker's requests")
+        stat_answered(victim, 1000)
+        assert target.requests - base < count  # the attacker's batch is still being served
+        for n in range(1, count + 1):
+            got = attacker.status()
+            assert got[:2] == (n, FAILURE) and "too long" in got[2], got
+    finally:
+        attacker.close()
+        if victim is not None:
+            victim.close()

@@ -31,6 +31,7 @@ import logging
 import os
 import socket
 import struct
+import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from .._binding import NULL, ffi, lib
@@ -88,6 +89,9 @@ MAX_NAMES_BYTES = 60 * 1024
 #: reply bytes that may wait for the client (in the channel's queue, or libssh's output buffer)
 #: before no more requests are taken
 _OUTPUT_BUDGET = 1 << 20
+#: seconds of requests served for one channel in one pass of the loop: the rest waits for the next
+#: pass, after the other connections' events (a client can queue its whole window of requests)
+_SLICE = 0.005
 
 _FXP_VERSION = lib.SSH_FXP_VERSION
 _FXP_HANDLE = lib.SSH_FXP_HANDLE
@@ -555,8 +559,12 @@ class SFTPServer:
         if self.channel.buffered:
             self.channel._flush()  # replies queued during a key re-exchange or a full window
         c = self._counter
+        until = time.monotonic() + _SLICE
         while (not self._closed and c.taken < c.complete
                and len(self._outstanding) < self.max_outstanding and self._room()):
+            if time.monotonic() > until:
+                self._session.kick()  # the rest in the next pass, after the other connections
+                return
             i = c.taken
             kind, rid = (c.types[i], c.ids[i]) if i < lib.PYLIBSSH_SFTP_KNOWN else (None, None)
             if (kind in _DIRECT_TYPES and self._direct is not None and self._direct_usable()
