@@ -92,7 +92,8 @@ class LocalFilesystem:
         ``OSError(ENAMETOOLONG)``; more than 40 symbolic links ``OSError(ELOOP)``; a component
         under a file ``OSError(ENOENT)``."""
         if len(path) > MAX_PATH or len(path.encode("utf-8", "surrogateescape")) > MAX_PATH:
-            raise _err(errno.ENAMETOOLONG, "the path is longer than %d bytes" % MAX_PATH)
+            raise OSError(errno.ENAMETOOLONG, "File name too long (over %d bytes)" % MAX_PATH,
+                          path[:64])
         todo = [c for c in path.split("/") if c not in ("", ".")]
         todo.reverse()
         done: list[str] = []
@@ -107,8 +108,8 @@ class LocalFilesystem:
                 comp = todo.pop()
                 walked += 1
                 if walked > MAX_COMPONENTS:
-                    raise _err(errno.ENAMETOOLONG, "the path has more than %d components"
-                               % MAX_COMPONENTS)
+                    raise OSError(errno.ENAMETOOLONG, "File name too long (over %d components "
+                                  "walked)" % MAX_COMPONENTS, path[:64])
                 if comp == "..":
                     if len(done) > opened:
                         done.pop()
