@@ -7,10 +7,19 @@ deadline, when it would otherwise wait for minutes) while the attacker's request
 server's memory grows by less than a generous bound, and counts stop at their caps."""
 
 import os
+import re
+import resource
+import signal
+import socket
+import stat
 import struct
+import subprocess
+import sys
+import time
 
 import pytest
-from serverkit import DEADLINE, wait_until
+from openssh import wait_for_banner
+from serverkit import DEADLINE, PASSWORD, paramiko_client, paramiko_exec, wait_until
 from sftpkit import RawSFTP, local_sftp_server, paramiko_sftp, sftp_server
 
 from pylibssh.server.sftp import MAX_READ
@@ -303,6 +312,54 @@ def test_symbolic_link_expansion_does_not_hold_other_clients(writable):
             got = attacker.status()
             assert got[:2] == (n, FAILURE) and "too long" in got[2], got
     finally:
+        attacker.close()
+        if victim is not None:
+            victim.close()
+
+# -- FIFOs and devices -------------------------------------------------------------------------
+
+def release_fifo(path) -> None:
+    """Open ``path``'s other end, so that an open the server may be blocked in returns."""
+    for _ in range(20):
+        for flags in (os.O_WRONLY | os.O_NONBLOCK, os.O_RDONLY | os.O_NONBLOCK):
+            try:
+                os.close(os.open(path, flags))
+            except OSError:
+                pass  # ENXIO: no reader waits
+        time.sleep(0.05)
+
+
+def test_fifos_and_devices_are_not_opened(served):
+    """Opening a FIFO waits for its other end: the whole loop waited. A device's open may do
+    anything. Only regular files are opened."""
+    rs, root = served
+    fifo = root / "fifo"
+    os.mkfifo(fifo)
+    os.mknod(root / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    attacker = RawSFTP(rs.port)
+    victim = None
+    try:
+        attacker.init()
+        requests = [(S("/fifo"), FXF_READ), (S("/null"), FXF_READ)]
+        if not rs.read_only:
+            requests += [(S("/fifo"), FXF_WRITE), (S("/null"), FXF_WRITE)]
+        for n, (path, pflags) in enumerate(requests):
+            attacker.send(OPEN, rid(n) + path + struct.pack(">I", pflags) + NO_ATTRS)
+        victim = RawSFTP(rs.port)
+        victim.init()
+        stat_answered(victim, 100)
+        for n in range(len(requests)):
+            got = attacker.status()
+            expected = (n, DENIED, "Read-only" if rs.read_only and n >= 2 else "regular file")
+            assert got[:2] == expected[:2] and expected[2] in got[2], got
+        attacker.send(OPENDIR, rid(9) + S("/fifo"))
+        assert attacker.status()[:2] == (9, NO_SUCH_FILE)  # not a directory
+        handle = attacker.handle(OPEN, 10, S("/file") + struct.pack(">I", FXF_READ) + NO_ATTRS)
+        attacker.send(READ, rid(11) + S(handle) + struct.pack(">QI", 0, 100))
+        kind, body = attacker.recv()
+        assert kind == DATA and body[8:] == b"0123456789"
+    finally:
+        release_fifo(fifo)
         attacker.close()
         if victim is not None:
             victim.close()

@@ -20,8 +20,9 @@ use; a local process that rewrites the tree concurrently is outside this model.
 
 Reads and writes go straight to the file at the request's offset (``pread``/``pwrite``); a write
 is in the file when its status is sent, so an upload is complete when its close is acknowledged,
-and ``fsync@openssh.com`` syncs it to stable storage. Directories are read in pages of at most
-100 entries.
+and ``fsync@openssh.com`` syncs it to stable storage. Only regular files are opened (a FIFO's or
+a device's ``open`` may block the loop, or do something). Directories are read in pages of at
+most 100 entries.
 """
 
 from __future__ import annotations
@@ -193,6 +194,15 @@ class _Dir:
         self.done = False
 
 
+def _regular(st: os.stat_result, path: str) -> None:
+    """Only regular files are opened: a FIFO's open waits for a writer, a device's may do
+    anything."""
+    if stat.S_ISDIR(st.st_mode):
+        raise _err(errno.EISDIR, path)
+    if not stat.S_ISREG(st.st_mode):
+        raise PermissionError(errno.EPERM, "not a regular file", path)
+
+
 class LocalSFTPSession:
     """The backend's state for one channel: its open handles (closed with the channel)."""
 
@@ -261,15 +271,22 @@ class LocalSFTPSession:
         pflags = msg.flags or 0
         if pflags & _WRITE_FLAGS:
             self._writable()
-        real = self.fs.real(msg.filename or "")
+        path = msg.filename or ""
+        real = self.fs.real(path)
+        try:
+            _regular(os.stat(real, follow_symlinks=False), path)
+        except FileNotFoundError:
+            pass  # created by the open, or refused by it
         mode = 0o666
         if msg.attrs is not None and msg.attrs.permissions is not None:
             mode = msg.attrs.permissions & 0o7777
-        flags = open_flags_to_os(pflags) | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY
+        # O_NONBLOCK: should the file have been replaced by a FIFO since, open does not wait
+        flags = (open_flags_to_os(pflags) | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY
+                 | os.O_NONBLOCK)
         fd = os.open(real, flags, mode)
         try:
-            if stat.S_ISDIR(os.fstat(fd).st_mode):
-                raise _err(errno.EISDIR, msg.filename or "")
+            _regular(os.fstat(fd), path)
+            os.set_blocking(fd, True)
             handle = self._new_handle(_File(fd, real))
         except BaseException:
             os.close(fd)
