@@ -316,6 +316,58 @@ def test_symbolic_link_expansion_does_not_hold_other_clients(writable):
         if victim is not None:
             victim.close()
 
+# -- directories -------------------------------------------------------------------------------
+
+def rss() -> int:
+    """This process's resident memory, in bytes (the server runs in it)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_open_directories_are_read_lazily(served):
+    """250 OPENDIRs of a 10,000-entry directory: +250 MiB when each handle kept the directory's
+    sorted listing; now a handle holds its descriptors and libc's 32 KiB buffer."""
+    rs, root = served
+    big = root / "big"
+    big.mkdir()
+    names = {f"entry-{i:05d}" for i in range(10_000)}
+    for name in names:
+        os.close(os.open(big / name, os.O_CREAT | os.O_WRONLY, 0o644))
+    raw = RawSFTP(rs.port)
+    try:
+        raw.init()
+        before = rss()
+        handles = [raw.handle(OPENDIR, n, S("/big")) for n in range(250)]
+        assert rss() - before < 64 << 20
+        listed: list[str] = []
+        n = 1000
+        while True:  # each handle lists the whole directory, a page at a time
+            n += 1
+            raw.send(READDIR, rid(n) + S(handles[-1]))
+            kind, body = raw.recv()
+            if kind == 101:
+                assert struct.unpack_from(">I", body, 4)[0] == EOF
+                break
+            assert kind == 104 and body[:4] == rid(n)
+            count, pos = struct.unpack_from(">I", body, 4)[0], 8
+            assert 0 < count <= 100
+            for _ in range(count):
+                (size,) = struct.unpack_from(">I", body, pos)
+                listed.append(body[pos + 4:pos + 4 + size].decode())
+                pos += 4 + size
+                pos += 4 + struct.unpack_from(">I", body, pos)[0]  # long name
+                (flags,) = struct.unpack_from(">I", body, pos)
+                pos += 4 + (8 if flags & 1 else 0) + (8 if flags & 2 else 0) + (
+                    4 if flags & 4 else 0) + (8 if flags & 8 else 0)
+        assert sorted(listed) == sorted(names | {".", ".."})
+        for m, handle in enumerate(handles):
+            raw.send(CLOSE, rid(m) + S(handle))
+        for m in range(len(handles)):
+            assert raw.status()[:2] == (m, OK)
+    finally:
+        raw.close()
+
+
 # -- FIFOs and devices -------------------------------------------------------------------------
 
 def release_fifo(path) -> None:

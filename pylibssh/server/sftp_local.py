@@ -21,8 +21,8 @@ use; a local process that rewrites the tree concurrently is outside this model.
 Reads and writes go straight to the file at the request's offset (``pread``/``pwrite``); a write
 is in the file when its status is sent, so an upload is complete when its close is acknowledged,
 and ``fsync@openssh.com`` syncs it to stable storage. Only regular files are opened (a FIFO's or
-a device's ``open`` may block the loop, or do something). Directories are read in pages of at
-most 100 entries.
+a device's ``open`` may block the loop, or do something). Directories are read as the client
+asks, in pages of at most 100 entries, in the file system's order (as sshd does).
 """
 
 from __future__ import annotations
@@ -184,14 +184,36 @@ class _File:
         self.fd = fd
         self.path = path
 
+    def close(self) -> None:
+        os.close(self.fd)
+
 
 class _Dir:
-    __slots__ = ("real", "entries", "done")
+    """An open directory, read a page at a time: the handle holds the directory's descriptor
+    (entries are looked at through it) and ``scandir``'s own."""
 
-    def __init__(self, real: str):
-        self.real = real
-        self.entries = iter([".", ".."] + sorted(os.listdir(real)))
-        self.done = False
+    __slots__ = ("fd", "entries", "head", "is_root")
+
+    def __init__(self, fd: int, is_root: bool):
+        self.entries = os.scandir(fd)
+        self.fd = fd
+        self.head = [".", ".."]
+        self.is_root = is_root
+
+    def next_name(self) -> str | None:
+        if self.head:
+            return self.head.pop(0)
+        entry = next(self.entries, None)
+        return None if entry is None else entry.name
+
+    def lstat(self, name: str) -> os.stat_result:
+        if name == "." or (name == ".." and self.is_root):  # the root's ".." is itself
+            return os.stat(self.fd)
+        return os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+
+    def close(self) -> None:
+        self.entries.close()
+        os.close(self.fd)
 
 
 def _regular(st: os.stat_result, path: str) -> None:
@@ -249,10 +271,9 @@ class LocalSFTPSession:
         return obj
 
     def _forget(self, handle: bytes, obj: _File | _Dir) -> None:
-        if isinstance(obj, _File):
-            if self.channel.sftp is not None:  # before the fd number can be reused
-                self.channel.sftp._direct_remove(handle)
-            os.close(obj.fd)
+        if isinstance(obj, _File) and self.channel.sftp is not None:
+            self.channel.sftp._direct_remove(handle)  # before the fd number can be reused
+        obj.close()
 
     def _closed_directly(self, handle: bytes) -> None:
         self.handles.pop(handle, None)  # C closed its fd and answered the CLOSE
@@ -382,10 +403,21 @@ class LocalSFTPSession:
     # -- directories ---------------------------------------------------------------------------
 
     def opendir(self, msg: SFTPMessage) -> None:
-        real = self.fs.real(msg.filename or "")
-        if not stat.S_ISDIR(os.stat(real, follow_symlinks=False).st_mode):
-            raise _err(errno.ENOTDIR, msg.filename or "")
-        msg.reply_handle(self._new_handle(_Dir(real)))
+        real, virtual = self.fs.resolve(msg.filename or "")
+        # O_NONBLOCK: a FIFO's open would wait (O_DIRECTORY refuses it first anyway)
+        fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+                     | os.O_NONBLOCK)
+        try:
+            obj = _Dir(fd, virtual == "/")
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            handle = self._new_handle(obj)
+        except BaseException:
+            obj.close()
+            raise
+        msg.reply_handle(handle)
 
     def readdir(self, msg: SFTPMessage) -> None:
         obj = self.handles.get(msg.handle or b"")
@@ -393,9 +425,12 @@ class LocalSFTPSession:
             raise _err(errno.EBADF, "invalid handle")
         names = []
         size = 0
-        for name in obj.entries:
+        while True:
+            name = obj.next_name()
+            if name is None:
+                break
             try:
-                st = os.lstat(os.path.join(obj.real, name))
+                st = obj.lstat(name)
             except OSError:
                 continue  # removed meanwhile
             entry = (name, self.fs.long_name(name, st), self.fs.attrs_of(st))
