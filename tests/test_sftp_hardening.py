@@ -415,3 +415,144 @@ def test_fifos_and_devices_are_not_opened(served):
         attacker.close()
         if victim is not None:
             victim.close()
+
+
+# -- open handles ------------------------------------------------------------------------------
+
+def limits(raw: RawSFTP, n: int) -> tuple[int, int, int, int]:
+    raw.send(EXTENDED, rid(n) + S("limits@openssh.com"))
+    kind, body = raw.recv()
+    assert kind == 201 and body[:4] == rid(n)
+    return struct.unpack(">4Q", body[4:])
+
+
+def open_until_refused(raw: RawSFTP, at_most: int) -> tuple[list[bytes], list[str]]:
+    """Pipeline ``at_most`` OPENs of /file: the handles granted, the refusals' messages."""
+    for n in range(at_most):
+        raw.send(OPEN, rid(n) + S("/file") + struct.pack(">I", FXF_READ) + NO_ATTRS)
+    handles, refused = [], []
+    for n in range(at_most):
+        kind, body = raw.recv()
+        assert body[:4] == rid(n)
+        if kind == HANDLE:
+            handles.append(body[8:8 + struct.unpack_from(">I", body, 4)[0]])
+        else:
+            assert kind == 101 and struct.unpack_from(">I", body, 4)[0] == FAILURE, body
+            refused.append(body[12:12 + struct.unpack_from(">I", body, 8)[0]].decode())
+    return handles, refused
+
+
+def test_a_connection_holds_a_bounded_number_of_handles(served):
+    """Files and directories kept open by one connection, over all its channels, stop at the
+    cap the server announces (limits@openssh.com); another client is served as usual."""
+    rs, _root = served
+    first = RawSFTP(rs.port)
+    channels = [first]
+    victim = None
+    try:
+        first.init()
+        cap = limits(first, 500)[3]
+        assert 0 < cap <= 256
+        for _ in range(2):
+            channels.append(RawSFTP(rs.port, client=first.client))
+            channels[-1].init()
+        held = 0
+        for raw in channels:
+            handles, refused = open_until_refused(raw, cap + 1)
+            held += len(handles)
+            assert all("per connection" in text for text in refused)
+        assert held == cap
+        channels[1].send(OPENDIR, rid(600) + S("/"))
+        assert channels[1].status()[:2] == (600, FAILURE)
+        victim = RawSFTP(rs.port)  # another connection is not concerned
+        victim.init()
+        victim.handle(OPENDIR, 1, S("/"))
+        handle = victim.handle(OPEN, 2, S("/file") + struct.pack(">I", FXF_READ) + NO_ATTRS)
+        victim.send(READ, rid(3) + S(handle) + struct.pack(">QI", 0, 100))
+        kind, body = victim.recv()
+        assert kind == DATA and body[8:] == b"0123456789"
+        first.chan.close()  # a channel's handles (here all of them) go with it
+        wait_until(lambda: open_until_refused(channels[1], 1)[0],
+                   what="the closed channel's handles to be given back")
+        handles, refused = open_until_refused(channels[1], cap)
+        assert len(handles) == cap - 1 and len(refused) == 1
+    finally:
+        for raw in channels:
+            raw.close()
+        if victim is not None:
+            victim.close()
+
+
+# -- the process's descriptors -----------------------------------------------------------------
+
+class LimitedServe:
+    """``python -m pylibssh serve --allow-exec`` in a process whose descriptors are limited to
+    ``nofile``."""
+
+    def __init__(self, tmp_path, root, nofile: int):
+        def limit() -> None:
+            resource.setrlimit(resource.RLIMIT_NOFILE,
+                               (nofile, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pylibssh", "serve", "--root", str(root), "--port", "0",
+             "--state-dir", str(tmp_path / "state"), "--password", PASSWORD,
+             "--authorized-keys", os.devnull, "--allow-exec"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limit)
+        self.port = None
+        deadline = time.monotonic() + DEADLINE
+        while self.port is None and time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            match = re.search(r" port (\d+)", line)
+            if match:
+                self.port = int(match.group(1))
+        if self.port is None:
+            self.stop()
+            raise AssertionError("serve did not start: " + self.proc.stderr.read())
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.communicate(timeout=DEADLINE)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def test_handles_leave_descriptors_for_new_connections(tmp_path):
+    """A process limited to 128 descriptors gives SFTP handles 64 of them (16 per connection):
+    clients holding them all still leave room for a new client to connect, run a command and
+    use SFTP (once a descriptor all handles shared ran out, accept failed and new clients hung)."""
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "file").write_bytes(b"0123456789")
+    serve = LimitedServe(tmp_path, root, nofile=128)
+    attackers = []
+    try:
+        for _ in range(5):
+            attackers.append(RawSFTP(serve.port))
+            attackers[-1].init()
+        held = [len(open_until_refused(raw, 100)[0]) for raw in attackers]
+        client = paramiko_client(serve.port, password=PASSWORD)
+        try:
+            assert paramiko_exec(client, "echo still-served") == (b"still-served\n", b"", 0)
+            raw = RawSFTP(serve.port, client=client)
+            raw.init()
+            stat_answered(raw, 1)
+            handles, refused = open_until_refused(raw, 1)
+            assert not handles and "on this server" in refused[0]
+            assert sorted(held) == [0, 16, 16, 16, 16]
+            for attacker in attackers:
+                attacker.close()
+            attackers.clear()
+            wait_until(lambda: open_until_refused(raw, 1)[0],
+                       what="the attackers' handles to be given back")
+        finally:
+            client.close()
+    finally:
+        for attacker in attackers:
+            attacker.close()
+        serve.stop()

@@ -23,6 +23,11 @@ is in the file when its status is sent, so an upload is complete when its close 
 and ``fsync@openssh.com`` syncs it to stable storage. Only regular files are opened (a FIFO's or
 a device's ``open`` may block the loop, or do something). Directories are read as the client
 asks, in pages of at most 100 entries, in the file system's order (as sshd does).
+
+Bounds: a path is at most :data:`MAX_PATH` bytes and :data:`MAX_COMPONENTS` components walked; a
+connection holds at most ``max_handles`` open handles over all its channels, and all connections
+together at most what :func:`~pylibssh.server.descriptors.handle_budget` leaves of the process's
+descriptors. Beyond, requests get a FAILURE status that says so.
 """
 
 from __future__ import annotations
@@ -32,8 +37,10 @@ import logging
 import os
 import stat
 import struct
+import threading
 from typing import TYPE_CHECKING, Any
 
+from .descriptors import handle_budget
 from .sftp import MAX_READ
 from ..sftp import OpenFlags, SFTPAttributes, long_name, open_flags_to_os
 
@@ -54,7 +61,8 @@ MAX_COMPONENTS = 1024
 # a directory (or a component) held for resolution only: no read, no follow
 _O_WALK = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 _PAGE = 100  # directory entries per readdir reply (OpenSSH's sftp-server sends 100)
-_MAX_HANDLES = 1024
+#: the most open handles per connection (``max_handles``' default, also capped by the process)
+MAX_HANDLES = 256
 _WRITE_FLAGS = OpenFlags.WRITE | OpenFlags.APPEND | OpenFlags.CREAT | OpenFlags.TRUNC
 
 
@@ -62,19 +70,60 @@ def _err(code: int, what: str = "") -> OSError:
     return OSError(code, os.strerror(code), what or None)
 
 
+# descriptors held by the handles of every LocalFilesystem of the process
+_held_lock = threading.Lock()
+_held = 0
+
+
 class LocalFilesystem:
     """Serves ``root`` over SFTP. ``read_only`` refuses every change (permission denied).
-    ``numeric_ids`` writes uid/gid numbers instead of names in long names. One instance may
-    serve any number of channels (:meth:`attach`)."""
+    ``numeric_ids`` writes uid/gid numbers instead of names in long names. ``max_handles``
+    (default: :data:`MAX_HANDLES`, and at most a quarter of the process's
+    :func:`~pylibssh.server.descriptors.handle_budget`) caps the files and directories one
+    connection keeps open, all its SFTP channels together. One instance may serve any number of
+    channels (:meth:`attach`). Raises NotADirectoryError when ``root`` is not a directory."""
 
     def __init__(self, root: str | os.PathLike, read_only: bool = False,
-                 numeric_ids: bool = False):
+                 numeric_ids: bool = False, max_handles: int | None = None):
         real = os.path.realpath(os.fspath(root))
         if not os.path.isdir(real):
             raise NotADirectoryError(errno.ENOTDIR, "not a directory", os.fspath(root))
         self.root = real
         self.read_only = read_only
         self.numeric_ids = numeric_ids
+        self._max_handles = max_handles
+        self._per_connection: dict[Any, int] = {}  # connection -> its open handles
+
+    @property
+    def max_handles(self) -> int:
+        """The open handles one connection may hold now."""
+        if self._max_handles is not None:
+            return self._max_handles
+        return max(1, min(MAX_HANDLES, handle_budget() // 4))
+
+    def _acquire(self, connection: Any, descriptors: int) -> None:
+        """Count one more handle of ``connection`` holding ``descriptors``; OSError(EMFILE)
+        when the connection or the process has no room for it."""
+        global _held
+        limit = self.max_handles
+        if self._per_connection.get(connection, 0) >= limit:
+            raise OSError(errno.EMFILE, "too many open handles (at most %d per connection)"
+                          % limit)
+        with _held_lock:
+            if _held + descriptors > handle_budget():
+                raise OSError(errno.EMFILE, "too many open handles on this server")
+            _held += descriptors
+        self._per_connection[connection] = self._per_connection.get(connection, 0) + 1
+
+    def _release(self, connection: Any, descriptors: int) -> None:
+        global _held
+        with _held_lock:
+            _held -= descriptors
+        left = self._per_connection.get(connection, 0) - 1
+        if left > 0:
+            self._per_connection[connection] = left
+        else:
+            self._per_connection.pop(connection, None)
 
     def attach(self, channel: ServerChannel) -> LocalSFTPSession:
         """Answer every SFTP request of ``channel`` (after ``message.sftp_accept()``)."""
@@ -179,6 +228,7 @@ class LocalFilesystem:
 
 class _File:
     __slots__ = ("fd", "path")
+    descriptors = 1
 
     def __init__(self, fd: int, path: str):
         self.fd = fd
@@ -193,6 +243,7 @@ class _Dir:
     (entries are looked at through it) and ``scandir``'s own."""
 
     __slots__ = ("fd", "entries", "head", "is_root")
+    descriptors = 2
 
     def __init__(self, fd: int, is_root: bool):
         self.entries = os.scandir(fd)
@@ -233,6 +284,7 @@ class LocalSFTPSession:
         self.channel = channel
         self.handles: dict[bytes, _File | _Dir] = {}
         self._next = 0
+        self._connection = channel.session
         for event, fn in self._handlers().items():
             channel.on("sftp:" + event, fn)
         channel.on("close", self.close_all)
@@ -256,9 +308,15 @@ class LocalSFTPSession:
         if self.fs.read_only:
             raise PermissionError(errno.EACCES, "the server is read-only")
 
-    def _new_handle(self, obj: _File | _Dir) -> bytes:
-        if len(self.handles) >= _MAX_HANDLES:
-            raise _err(errno.EMFILE, "too many open handles")
+    def _new_handle(self, opener: Any, descriptors: int) -> bytes:
+        """Open a handle's object (``opener()``, a _File or a _Dir) if the connection and the
+        process have room for it, and name it."""
+        self.fs._acquire(self._connection, descriptors)
+        try:
+            obj = opener()
+        except BaseException:
+            self.fs._release(self._connection, descriptors)
+            raise
         self._next += 1
         handle = struct.pack(">Q", self._next)
         self.handles[handle] = obj
@@ -273,10 +331,12 @@ class LocalSFTPSession:
     def _forget(self, handle: bytes, obj: _File | _Dir) -> None:
         if isinstance(obj, _File) and self.channel.sftp is not None:
             self.channel.sftp._direct_remove(handle)  # before the fd number can be reused
+        self.fs._release(self._connection, obj.descriptors)
         obj.close()
 
     def _closed_directly(self, handle: bytes) -> None:
-        self.handles.pop(handle, None)  # C closed its fd and answered the CLOSE
+        if self.handles.pop(handle, None) is not None:  # C closed its fd and answered the CLOSE
+            self.fs._release(self._connection, _File.descriptors)
 
     def close_all(self) -> None:
         for handle, obj in self.handles.items():
@@ -304,14 +364,19 @@ class LocalSFTPSession:
         # O_NONBLOCK: should the file have been replaced by a FIFO since, open does not wait
         flags = (open_flags_to_os(pflags) | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY
                  | os.O_NONBLOCK)
-        fd = os.open(real, flags, mode)
-        try:
-            _regular(os.fstat(fd), path)
-            os.set_blocking(fd, True)
-            handle = self._new_handle(_File(fd, real))
-        except BaseException:
-            os.close(fd)
-            raise
+
+        def opener() -> _File:
+            fd = os.open(real, flags, mode)
+            try:
+                _regular(os.fstat(fd), path)
+                os.set_blocking(fd, True)
+            except BaseException:
+                os.close(fd)
+                raise
+            return _File(fd, real)
+
+        handle = self._new_handle(opener, _File.descriptors)
+        fd = self.handles[handle].fd
         if self.channel.sftp is not None:  # reads and writes then stay in C
             self.channel.sftp._direct_add(handle, fd, bool(pflags & _WRITE_FLAGS),
                                           self._closed_directly)
@@ -404,20 +469,18 @@ class LocalSFTPSession:
 
     def opendir(self, msg: SFTPMessage) -> None:
         real, virtual = self.fs.resolve(msg.filename or "")
-        # O_NONBLOCK: a FIFO's open would wait (O_DIRECTORY refuses it first anyway)
-        fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-                     | os.O_NONBLOCK)
-        try:
-            obj = _Dir(fd, virtual == "/")
-        except BaseException:
-            os.close(fd)
-            raise
-        try:
-            handle = self._new_handle(obj)
-        except BaseException:
-            obj.close()
-            raise
-        msg.reply_handle(handle)
+
+        def opener() -> _Dir:
+            # O_NONBLOCK: a FIFO's open would wait (O_DIRECTORY refuses it first anyway)
+            fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+                         | os.O_NONBLOCK)
+            try:
+                return _Dir(fd, virtual == "/")
+            except BaseException:
+                os.close(fd)
+                raise
+
+        msg.reply_handle(self._new_handle(opener, _Dir.descriptors))
 
     def readdir(self, msg: SFTPMessage) -> None:
         obj = self.handles.get(msg.handle or b"")
@@ -525,7 +588,7 @@ class LocalSFTPSession:
         msg.reply_statvfs(os.fstatvfs(self._file(msg).fd))
 
     def limits(self, msg: SFTPMessage) -> None:
-        msg.reply_limits(max_open_handles=_MAX_HANDLES)
+        msg.reply_limits(max_open_handles=self.fs.max_handles)
 
 
 
