@@ -556,3 +556,37 @@ def test_handles_leave_descriptors_for_new_connections(tmp_path):
         for attacker in attackers:
             attacker.close()
         serve.stop()
+
+
+def test_a_server_out_of_descriptors_closes_new_connections_at_once(make_server):
+    """When the process has no descriptor left, a new connection is accepted with a spare one
+    and closed: the client learns it at once instead of waiting in the listen queue."""
+    rs = make_server(max_unauthenticated=1000).start()
+    assert wait_for_banner(rs.port).startswith(b"SSH-")  # an accept has run: the spare is held
+    clients = [socket.socket() for _ in range(20)]  # their descriptors, before none are left
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    fillers: list[int] = []
+    try:
+        top = max(int(fd) for fd in os.listdir("/proc/self/fd"))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (top + 8, hard))
+        while True:
+            try:
+                fillers.append(os.open(os.devnull, os.O_RDONLY))
+            except OSError:
+                break
+        for sock in clients:
+            sock.settimeout(DEADLINE)
+            sock.connect(("127.0.0.1", rs.port))
+        for sock in clients:
+            try:
+                data = sock.recv(256)
+            except ConnectionResetError:
+                data = b""
+            assert data == b""
+    finally:
+        for fd in fillers:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        for sock in clients:
+            sock.close()
+    assert wait_for_banner(rs.port).startswith(b"SSH-")  # served again
