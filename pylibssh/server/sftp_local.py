@@ -33,11 +33,13 @@ descriptors. Beyond, requests get a FAILURE status that says so.
 from __future__ import annotations
 
 import errno
+import fcntl
 import logging
 import os
 import stat
 import struct
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from .descriptors import handle_budget
@@ -93,6 +95,9 @@ class LocalFilesystem:
         self.numeric_ids = numeric_ids
         self._max_handles = max_handles
         self._per_connection: dict[Any, int] = {}  # connection -> its open handles
+        # where every resolution starts (held for the instance's life, not reopened per path)
+        self._root_fd = os.open(real, _O_WALK | os.O_DIRECTORY)
+        weakref.finalize(self, os.close, self._root_fd)
 
     @property
     def max_handles(self) -> int:
@@ -141,6 +146,12 @@ class LocalFilesystem:
         or one that takes more than :data:`MAX_COMPONENTS` components to walk, raises
         ``OSError(ENAMETOOLONG)``; more than 40 symbolic links ``OSError(ELOOP)``; a component
         under a file ``OSError(ENOENT)``."""
+        done, _st = self._walk(path, follow)
+        return os.path.join(self.root, *done), "/" + "/".join(done)
+
+    def _walk(self, path: str, follow: bool) -> tuple[list[str], os.stat_result | None]:
+        """:meth:`resolve`'s components under the root, and the last one's ``lstat`` when it
+        was looked at (it exists and ``follow``)."""
         if len(path) > MAX_PATH or len(path.encode("utf-8", "surrogateescape")) > MAX_PATH:
             raise OSError(errno.ENAMETOOLONG, "File name too long (over %d bytes)" % MAX_PATH,
                           path[:64])
@@ -152,10 +163,12 @@ class LocalFilesystem:
         opened = 0
         under_file = False
         walked = links = 0
-        fd = os.open(self.root, _O_WALK | os.O_DIRECTORY)
+        st = None
+        root = fd = self._root_fd
         try:
             while todo:
                 comp = todo.pop()
+                st = None
                 walked += 1
                 if walked > MAX_COMPONENTS:
                     raise OSError(errno.ENAMETOOLONG, "File name too long (over %d components "
@@ -166,7 +179,7 @@ class LocalFilesystem:
                         under_file = under_file and len(done) > opened
                     elif done:  # the parent of a directory reached by name, not by a link
                         parent = os.open("..", _O_WALK | os.O_DIRECTORY, dir_fd=fd)
-                        os.close(fd)
+                        os.close(fd)  # never the root: done[:opened] is not empty
                         fd = parent
                         done.pop()
                         opened -= 1
@@ -190,12 +203,13 @@ class LocalFilesystem:
                         raise _err(errno.ELOOP, path)
                     target = os.readlink(comp, dir_fd=fd)
                     if target.startswith("/"):
-                        os.close(fd)
-                        fd = -1
-                        fd = os.open(self.root, _O_WALK | os.O_DIRECTORY)
+                        if fd != root:
+                            os.close(fd)
+                        fd = root
                         done = []
                         opened = 0
                     todo.extend(reversed([c for c in target.split("/") if c not in ("", ".")]))
+                    st = None
                     continue
                 done.append(comp)
                 if not todo:
@@ -205,15 +219,17 @@ class LocalFilesystem:
                 elif todo[-1] == "..":
                     todo.pop()  # a directory's ".." is where we are
                     done.pop()
+                    st = None
                 else:
                     child = os.open(comp, _O_WALK | os.O_DIRECTORY, dir_fd=fd)
-                    os.close(fd)
+                    if fd != root:
+                        os.close(fd)
                     fd = child
                     opened += 1
         finally:
-            if fd >= 0:
+            if fd != root:
                 os.close(fd)
-        return os.path.join(self.root, *done), "/" + "/".join(done)
+        return done, st
 
     def real(self, path: str, follow: bool = True) -> str:
         return self.resolve(path, follow)[0]
@@ -353,11 +369,10 @@ class LocalSFTPSession:
         if pflags & _WRITE_FLAGS:
             self._writable()
         path = msg.filename or ""
-        real = self.fs.real(path)
-        try:
-            _regular(os.stat(real, follow_symlinks=False), path)
-        except FileNotFoundError:
-            pass  # created by the open, or refused by it
+        done, st = self.fs._walk(path, True)
+        real = os.path.join(self.fs.root, *done)
+        if st is not None:  # exists (else created by the open, or refused by it)
+            _regular(st, path)
         mode = 0o666
         if msg.attrs is not None and msg.attrs.permissions is not None:
             mode = msg.attrs.permissions & 0o7777
@@ -369,7 +384,7 @@ class LocalSFTPSession:
             fd = os.open(real, flags, mode)
             try:
                 _regular(os.fstat(fd), path)
-                os.set_blocking(fd, True)
+                fcntl.fcntl(fd, fcntl.F_SETFL, flags & os.O_APPEND)  # O_NONBLOCK off
             except BaseException:
                 os.close(fd)
                 raise
