@@ -6,7 +6,11 @@
  * counts the complete SFTP packets at its start and consumes nothing. Python then pulls exactly
  * that many. It also notes each packet's type and request id, so that a request libssh cannot
  * parse can still be answered with a status. Bytes stay in libssh's buffer until pulled, so the
- * SSH window holds back a client that sends faster than the server answers. */
+ * SSH window holds back a client that sends faster than the server answers.
+ *
+ * A READ asking for more than libssh accepts is shortened where it lies (libssh would refuse the
+ * whole request, where SFTP lets a server answer a shorter read), and a length over OpenSSH's
+ * packet limit breaks the framing: Python ends the subsystem, as OpenSSH's sftp-server does. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>
@@ -15,19 +19,44 @@
 
 #include "pylibssh_glue.h"
 
-/* libssh refuses larger SFTP packets (sftp_common.c, SFTP_PACKET_SIZE_MAX) */
-#define PYLIBSSH_SFTP_PACKET_MAX 0x10000000u
+/* OpenSSH's sftp-server refuses longer packets (SFTP_MAX_MSG_LENGTH); libssh would take up to
+ * 256 MiB, more than the SSH window, so such a packet would never complete */
+#define PYLIBSSH_SFTP_PACKET_MAX (256u * 1024u)
+/* the longest READ libssh parses (sftpserver.c: MAX_PACKET_LEN - 1024); Python's MAX_READ */
+#define PYLIBSSH_SFTP_READ_MAX (256u * 1024u - 1024u)
+#define SFTP_FXP_READ 5
 
 static uint32_t be32(const uint8_t *p)
 {
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
+/* a complete READ packet (type onwards, size bytes): lower its length to what libssh accepts */
+static void shorten_read(uint8_t *p, uint32_t size)
+{
+    uint32_t hlen, at;
+
+    if (size < 1 + 4 + 4) {
+        return;
+    }
+    hlen = be32(p + 5);
+    if (hlen > size - 9 || size - 9 - hlen < 8 + 4) {
+        return; /* malformed: libssh refuses it and Python answers BAD_MESSAGE */
+    }
+    at = 9 + hlen + 8;
+    if (be32(p + at) > PYLIBSSH_SFTP_READ_MAX) {
+        p[at] = (uint8_t)(PYLIBSSH_SFTP_READ_MAX >> 24);
+        p[at + 1] = (uint8_t)(PYLIBSSH_SFTP_READ_MAX >> 16);
+        p[at + 2] = (uint8_t)(PYLIBSSH_SFTP_READ_MAX >> 8);
+        p[at + 3] = (uint8_t)PYLIBSSH_SFTP_READ_MAX;
+    }
+}
+
 static int pylibssh_sftp_count_cb(ssh_session session, ssh_channel channel, void *data,
                                   uint32_t len, int is_stderr, void *userdata)
 {
     struct pylibssh_sftp_counter *c = userdata;
-    const uint8_t *p = data;
+    uint8_t *p = data; /* libssh's bytes: a READ's length is shortened in place */
     uint32_t pos = 0, n = 0;
 
     (void)session;
@@ -50,6 +79,9 @@ static int pylibssh_sftp_count_cb(ssh_session session, ssh_channel channel, void
         if (n < PYLIBSSH_SFTP_KNOWN) {
             c->types[n] = p[pos + 4];
             c->ids[n] = size >= 5 ? be32(p + pos + 5) : 0;
+        }
+        if (p[pos + 4] == SFTP_FXP_READ) {
+            shorten_read(p + pos + 4, size);
         }
         n++;
         pos += 4 + size;

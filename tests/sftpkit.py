@@ -53,11 +53,15 @@ class RawSFTP:
     """An SFTP client at the packet level (over a paramiko channel), to send what well-behaved
     clients never send: requests before INIT, truncated or unknown packets, floods."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, client: paramiko.SSHClient | None = None,
+                 password: str = PASSWORD):
+        """A new ``sftp`` channel: on ``client``'s connection (closed by its owner), or on a
+        connection of its own."""
         import struct
 
         self._struct = struct
-        self.client = paramiko_client(port, password=PASSWORD)
+        self._own = client is None
+        self.client = paramiko_client(port, password=password) if client is None else client
         self.chan = self.client.get_transport().open_session(timeout=DEADLINE)
         self.chan.settimeout(DEADLINE)
         self.chan.invoke_subsystem("sftp")
@@ -87,6 +91,16 @@ class RawSFTP:
         assert kind == 2, kind
         return body
 
+    def handle(self, kind: int, rid: int, payload: bytes) -> bytes:
+        """Send an OPEN or OPENDIR (``payload`` after the id) and return the handle; a STATUS
+        reply raises AssertionError with it."""
+        self.send(kind, self._struct.pack(">I", rid) + payload)
+        reply, body = self.recv()
+        assert reply == 102, (reply, body)  # HANDLE
+        assert body[:4] == self._struct.pack(">I", rid), body
+        (n,) = self._struct.unpack_from(">I", body, 4)
+        return body[8:8 + n]
+
     def status(self) -> tuple[int, int, str]:
         """The next reply, which must be a STATUS: (id, code, message)."""
         kind, body = self.recv()
@@ -103,4 +117,7 @@ class RawSFTP:
         return struct.pack(">I", len(data)) + data
 
     def close(self) -> None:
-        self.client.close()
+        if self._own:
+            self.client.close()
+        else:
+            self.chan.close()

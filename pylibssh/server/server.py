@@ -19,6 +19,7 @@ Python owns the listening socket: it accepts on the loop, hands each connection'
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import socket
@@ -31,6 +32,7 @@ from ..errors import ClosedError, SSHConnectionError, UnsupportedKeyTypeError, e
 from ..events import EventEmitter
 from ..keys import Key, KeyType
 from ..loop import Loop, locked
+from . import descriptors
 from .limits import FailureDelay, limit_options
 from .messages import auth_method_mask
 from .session import ServerSession
@@ -268,6 +270,7 @@ class Server(EventEmitter):
             return list(self._sessions)
 
     def _on_acceptable(self) -> None:
+        descriptors.take_spare()
         for _ in range(_ACCEPT_BATCH):
             if self._sock is None:
                 return
@@ -276,7 +279,12 @@ class Server(EventEmitter):
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
-                # out of descriptors, typically: pause accepting instead of spinning on it
+                if (exc.errno in (errno.EMFILE, errno.ENFILE)
+                        and descriptors.shed_connection(self._sock)):
+                    # the client learns it now, rather than waiting in the listen queue
+                    log.warning("out of file descriptors: a new connection was closed")
+                    continue
+                # nothing to shed it with: pause accepting instead of spinning on it
                 log.warning("accept failed (%s); pausing new connections for 0.5 s", exc)
                 self._loop.remove_reader(self._fd)
                 self._loop.call_later(0.5, self._resume_accepting)

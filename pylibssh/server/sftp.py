@@ -31,13 +31,13 @@ import logging
 import os
 import socket
 import struct
+import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from .._binding import NULL, ffi, lib
 from ..errors import (ERRNO_TO_SFTP_STATUS, AlreadyRepliedError, ChannelError, ClosedError,
                       error_from, sftp_status_for)
-from ..sftp import OpenFlags, SFTPAttributes, SFTPStatus, status_code
-from .messages import _text
+from ..sftp import OpenFlags, SFTPAttributes, SFTPStatus, status_code, status_for_version
 
 if TYPE_CHECKING:
     from .channel import ServerChannel
@@ -89,6 +89,9 @@ MAX_NAMES_BYTES = 60 * 1024
 #: reply bytes that may wait for the client (in the channel's queue, or libssh's output buffer)
 #: before no more requests are taken
 _OUTPUT_BUDGET = 1 << 20
+#: seconds of requests served for one channel in one pass of the loop: the rest waits for the next
+#: pass, after the other connections' events (a client can queue its whole window of requests)
+_SLICE = 0.005
 
 _FXP_VERSION = lib.SSH_FXP_VERSION
 _FXP_HANDLE = lib.SSH_FXP_HANDLE
@@ -182,7 +185,11 @@ class _Reader:
         return s
 
     def path(self) -> str:
-        return self.string().decode("utf-8", "surrogateescape")
+        raw = self.string()
+        if b"\0" in raw:
+            # libssh's own parser would cut the path there and serve another file
+            raise ValueError("a path contains a NUL byte")
+        return raw.decode("utf-8", "surrogateescape")
 
     def attrs(self) -> SFTPAttributes:
         flags = self.u32()
@@ -200,6 +207,12 @@ class _Reader:
                 self.string()
                 self.string()
         return a
+
+
+def _payload(c_msg) -> bytes:
+    """A request's payload as it came (the request id onwards)."""
+    buf = lib.pylibssh_sftp_message_packet(c_msg)
+    return ffi.buffer(lib.ssh_buffer_get(buf), lib.ssh_buffer_get_len(buf))[:]
 
 
 def _sstr(data: bytes | str) -> bytes:
@@ -260,24 +273,23 @@ class SFTPMessage:
             self.handle = _ssh_string(c_msg.handle)
             self.attrs = _py_attrs(c_msg.attr)
         elif kind in (lib.SSH_FXP_RENAME, lib.SSH_FXP_SYMLINK):
-            self.filename = _text(c_msg.filename)
-            second = _ssh_string(c_msg.data)
-            self.newpath = None if second is None else second.decode("utf-8", "surrogateescape")
+            r = _Reader(_payload(c_msg), 4)
+            self.filename, self.newpath = r.path(), r.path()
         elif kind == lib.SSH_FXP_OPEN:
-            self.filename = _text(c_msg.filename)
+            self.filename = _Reader(_payload(c_msg), 4).path()
             self.flags = c_msg.flags
             self.attrs = _py_attrs(c_msg.attr)
         elif kind in (lib.SSH_FXP_MKDIR, lib.SSH_FXP_SETSTAT):
-            self.filename = _text(c_msg.filename)
+            self.filename = _Reader(_payload(c_msg), 4).path()
             self.attrs = _py_attrs(c_msg.attr)
         elif kind == lib.SSH_FXP_EXTENDED:
             self._parse_extended(c_msg)
         else:  # stat, lstat, opendir, remove, rmdir, realpath, readlink
-            self.filename = _text(c_msg.filename)
+            # from the request itself: libssh's copy is a C string, cut at a NUL byte
+            self.filename = _Reader(_payload(c_msg), 4).path()
 
     def _parse_extended(self, c_msg) -> None:
-        buf = lib.pylibssh_sftp_message_packet(c_msg)
-        raw = ffi.buffer(lib.ssh_buffer_get(buf), lib.ssh_buffer_get_len(buf))[:]
+        raw = _payload(c_msg)
         r = _Reader(raw, 4)  # after the request id
         self.extension = r.string().decode("utf-8", "replace")
         known = EXTENSIONS.get(self.extension)
@@ -327,10 +339,14 @@ class SFTPMessage:
     def reply_status(self, status: int | str = "ok", message: str | None = None) -> None:
         """Answer with a status: node-libssh's names (``"ok"``, ``"eof"``, ``"nosuchfile"``,
         ``"permissiondenied"``, ``"failure"``, ``"badmessage"``, ``"opunsupported"``, ...), an
-        :class:`~pylibssh.sftp.SFTPStatus` or its code. An unknown name raises ValueError."""
+        :class:`~pylibssh.sftp.SFTPStatus` or its code. An unknown name raises ValueError.
+        Codes a version-3 client does not know (``"fileexists"``, ``"invalidhandle"``, ...) are
+        sent as the closest version-3 code (:func:`~pylibssh.sftp.status_for_version`); the
+        default message still names the original status."""
         code = status_code(status)
         text = (message if message is not None else code.name.replace("_", " ").capitalize())
-        self._reply(_FXP_STATUS, struct.pack(">I", int(code)) + _sstr(text) + _sstr(b""))
+        wire = status_for_version(int(code), self._server.version)
+        self._reply(_FXP_STATUS, struct.pack(">I", wire) + _sstr(text) + _sstr(b""))
 
     def reply_error(self, exc: BaseException) -> None:
         """Answer with the status matching an exception (an OSError's errno, an SFTPError's
@@ -452,6 +468,8 @@ class SFTPServer:
         self._finishing = False
         self._outstanding: set[SFTPMessage] = set()
         self.client_version: int | None = None
+        #: the protocol version agreed in INIT (3 until then: the status codes it allows)
+        self.version = 3
         self.extensions: list[str] = []  # offered in SSH_FXP_VERSION
         self.requests = 0  # served so far (statistics, tests)
         self._direct = None  # the local backend's file handles served in C (_direct_add)
@@ -485,7 +503,7 @@ class SFTPServer:
             lib.pylibssh_sftp_direct_init(d)
             for err, status in ERRNO_TO_SFTP_STATUS.items():
                 if err < lib.PYLIBSSH_SFTP_DIRECT_ERRNOS:
-                    d.errno_status[err] = status
+                    d.errno_status[err] = status_for_version(status, self.version)
         self._direct_closed = closed
         lib.pylibssh_sftp_direct_add(self._direct, handle, len(handle), fd, int(writable))
 
@@ -541,8 +559,12 @@ class SFTPServer:
         if self.channel.buffered:
             self.channel._flush()  # replies queued during a key re-exchange or a full window
         c = self._counter
+        until = time.monotonic() + _SLICE
         while (not self._closed and c.taken < c.complete
                and len(self._outstanding) < self.max_outstanding and self._room()):
+            if time.monotonic() > until:
+                self._session.kick()  # the rest in the next pass, after the other connections
+                return
             i = c.taken
             kind, rid = (c.types[i], c.ids[i]) if i < lib.PYLIBSSH_SFTP_KNOWN else (None, None)
             if (kind in _DIRECT_TYPES and self._direct is not None and self._direct_usable()
@@ -607,9 +629,10 @@ class SFTPServer:
         if self._initialized:
             log.info("%r: duplicate SSH_FXP_INIT ignored", self.channel)
             return
-        client = self._sftp.client_version
+        client = self._sftp.client_version & 0xFFFFFFFF  # a uint32 that libssh keeps in an int
         self.client_version = client
         version = min(client, 3)
+        self.version = version
         payload = struct.pack(">I", version)
         # offer the extensions the application listens for (clients then fall back to the
         # plain requests: rename for posix-rename, ...); limits is always answered

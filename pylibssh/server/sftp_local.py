@@ -20,19 +20,29 @@ use; a local process that rewrites the tree concurrently is outside this model.
 
 Reads and writes go straight to the file at the request's offset (``pread``/``pwrite``); a write
 is in the file when its status is sent, so an upload is complete when its close is acknowledged,
-and ``fsync@openssh.com`` syncs it to stable storage. Directories are read in pages of at most
-100 entries.
+and ``fsync@openssh.com`` syncs it to stable storage. Only regular files are opened (a FIFO's or
+a device's ``open`` may block the loop, or do something). Directories are read as the client
+asks, in pages of at most 100 entries, in the file system's order (as sshd does).
+
+Bounds: a path is at most :data:`MAX_PATH` bytes and :data:`MAX_COMPONENTS` components walked; a
+connection holds at most ``max_handles`` open handles over all its channels, and all connections
+together at most what :func:`~pylibssh.server.descriptors.handle_budget` leaves of the process's
+descriptors. Beyond, requests get a FAILURE status that says so.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import logging
 import os
 import stat
 import struct
+import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
+from .descriptors import handle_budget
 from .sftp import MAX_READ
 from ..sftp import OpenFlags, SFTPAttributes, long_name, open_flags_to_os
 
@@ -45,8 +55,16 @@ __all__ = ["LocalFilesystem", "LocalSFTPSession"]
 log = logging.getLogger("pylibssh.server.sftp")
 
 _MAX_SYMLINKS = 40
+#: the longest client path, in bytes (Linux's PATH_MAX)
+MAX_PATH = 4096
+#: the components walked to resolve one path, those of symbolic links' targets included: enough
+#: for any real tree, and a bound on the work one request costs
+MAX_COMPONENTS = 1024
+# a directory (or a component) held for resolution only: no read, no follow
+_O_WALK = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 _PAGE = 100  # directory entries per readdir reply (OpenSSH's sftp-server sends 100)
-_MAX_HANDLES = 1024
+#: the most open handles per connection (``max_handles``' default, also capped by the process)
+MAX_HANDLES = 256
 _WRITE_FLAGS = OpenFlags.WRITE | OpenFlags.APPEND | OpenFlags.CREAT | OpenFlags.TRUNC
 
 
@@ -54,19 +72,63 @@ def _err(code: int, what: str = "") -> OSError:
     return OSError(code, os.strerror(code), what or None)
 
 
+# descriptors held by the handles of every LocalFilesystem of the process
+_held_lock = threading.Lock()
+_held = 0
+
+
 class LocalFilesystem:
     """Serves ``root`` over SFTP. ``read_only`` refuses every change (permission denied).
-    ``numeric_ids`` writes uid/gid numbers instead of names in long names. One instance may
-    serve any number of channels (:meth:`attach`)."""
+    ``numeric_ids`` writes uid/gid numbers instead of names in long names. ``max_handles``
+    (default: :data:`MAX_HANDLES`, and at most a quarter of the process's
+    :func:`~pylibssh.server.descriptors.handle_budget`) caps the files and directories one
+    connection keeps open, all its SFTP channels together. One instance may serve any number of
+    channels (:meth:`attach`). Raises NotADirectoryError when ``root`` is not a directory."""
 
     def __init__(self, root: str | os.PathLike, read_only: bool = False,
-                 numeric_ids: bool = False):
+                 numeric_ids: bool = False, max_handles: int | None = None):
         real = os.path.realpath(os.fspath(root))
         if not os.path.isdir(real):
             raise NotADirectoryError(errno.ENOTDIR, "not a directory", os.fspath(root))
         self.root = real
         self.read_only = read_only
         self.numeric_ids = numeric_ids
+        self._max_handles = max_handles
+        self._per_connection: dict[Any, int] = {}  # connection -> its open handles
+        # where every resolution starts (held for the instance's life, not reopened per path)
+        self._root_fd = os.open(real, _O_WALK | os.O_DIRECTORY)
+        weakref.finalize(self, os.close, self._root_fd)
+
+    @property
+    def max_handles(self) -> int:
+        """The open handles one connection may hold now."""
+        if self._max_handles is not None:
+            return self._max_handles
+        return max(1, min(MAX_HANDLES, handle_budget() // 4))
+
+    def _acquire(self, connection: Any, descriptors: int) -> None:
+        """Count one more handle of ``connection`` holding ``descriptors``; OSError(EMFILE)
+        when the connection or the process has no room for it."""
+        global _held
+        limit = self.max_handles
+        if self._per_connection.get(connection, 0) >= limit:
+            raise OSError(errno.EMFILE, "too many open handles (at most %d per connection)"
+                          % limit)
+        with _held_lock:
+            if _held + descriptors > handle_budget():
+                raise OSError(errno.EMFILE, "too many open handles on this server")
+            _held += descriptors
+        self._per_connection[connection] = self._per_connection.get(connection, 0) + 1
+
+    def _release(self, connection: Any, descriptors: int) -> None:
+        global _held
+        with _held_lock:
+            _held -= descriptors
+        left = self._per_connection.get(connection, 0) - 1
+        if left > 0:
+            self._per_connection[connection] = left
+        else:
+            self._per_connection.pop(connection, None)
 
     def attach(self, channel: ServerChannel) -> LocalSFTPSession:
         """Answer every SFTP request of ``channel`` (after ``message.sftp_accept()``)."""
@@ -77,43 +139,97 @@ class LocalFilesystem:
     def resolve(self, path: str, follow: bool = True) -> tuple[str, str]:
         """A client path -> (the real path, the virtual path). Symbolic links are followed
         inside the root (the last component only when ``follow``); missing components are kept
-        as they are (the operation then fails or creates them)."""
+        as they are (the operation then fails or creates them).
+
+        Each component is looked up in the directory reached so far (held open, ``dir_fd``), so
+        the cost is linear in the components walked. A path longer than :data:`MAX_PATH` bytes,
+        or one that takes more than :data:`MAX_COMPONENTS` components to walk, raises
+        ``OSError(ENAMETOOLONG)``; more than 40 symbolic links ``OSError(ELOOP)``; a component
+        under a file ``OSError(ENOENT)``."""
+        done, _st = self._walk(path, follow)
+        return os.path.join(self.root, *done), "/" + "/".join(done)
+
+    def _walk(self, path: str, follow: bool) -> tuple[list[str], os.stat_result | None]:
+        """:meth:`resolve`'s components under the root, and the last one's ``lstat`` when it
+        was looked at (it exists and ``follow``)."""
+        if len(path) > MAX_PATH or len(path.encode("utf-8", "surrogateescape")) > MAX_PATH:
+            raise OSError(errno.ENAMETOOLONG, "File name too long (over %d bytes)" % MAX_PATH,
+                          path[:64])
         todo = [c for c in path.split("/") if c not in ("", ".")]
         todo.reverse()
         done: list[str] = []
-        links = 0
-        root = self.root
-        while todo:
-            comp = todo.pop()
-            if comp in ("", "."):
-                continue
-            if comp == "..":
-                if done:
+        # done[:opened] are directories, the last of them open as ``fd``; the components after
+        # them do not exist (or the first of them is a file: nothing can be under it)
+        opened = 0
+        under_file = False
+        walked = links = 0
+        st = None
+        root = fd = self._root_fd
+        try:
+            while todo:
+                comp = todo.pop()
+                st = None
+                walked += 1
+                if walked > MAX_COMPONENTS:
+                    raise OSError(errno.ENAMETOOLONG, "File name too long (over %d components "
+                                  "walked)" % MAX_COMPONENTS, path[:64])
+                if comp == "..":
+                    if len(done) > opened:
+                        done.pop()
+                        under_file = under_file and len(done) > opened
+                    elif done:  # the parent of a directory reached by name, not by a link
+                        parent = os.open("..", _O_WALK | os.O_DIRECTORY, dir_fd=fd)
+                        os.close(fd)  # never the root: done[:opened] is not empty
+                        fd = parent
+                        done.pop()
+                        opened -= 1
+                    continue  # ".." of the root is the root
+                if len(done) > opened:  # under a missing component: nothing to look up
+                    if under_file:
+                        raise _err(errno.ENOENT, path)
+                    done.append(comp)
+                    continue
+                if not todo and not follow:
+                    done.append(comp)
+                    break
+                try:
+                    st = os.stat(comp, dir_fd=fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    done.append(comp)
+                    continue
+                if stat.S_ISLNK(st.st_mode):
+                    links += 1
+                    if links > _MAX_SYMLINKS:
+                        raise _err(errno.ELOOP, path)
+                    target = os.readlink(comp, dir_fd=fd)
+                    if target.startswith("/"):
+                        if fd != root:
+                            os.close(fd)
+                        fd = root
+                        done = []
+                        opened = 0
+                    todo.extend(reversed([c for c in target.split("/") if c not in ("", ".")]))
+                    st = None
+                    continue
+                done.append(comp)
+                if not todo:
+                    break
+                if not stat.S_ISDIR(st.st_mode):
+                    under_file = True  # only ".." may follow
+                elif todo[-1] == "..":
+                    todo.pop()  # a directory's ".." is where we are
                     done.pop()
-                continue
-            if not todo and not follow:
-                done.append(comp)
-                break
-            real = os.path.join(root, *done, comp)
-            try:
-                st = os.lstat(real)
-            except FileNotFoundError:
-                done.append(comp)
-                continue
-            except NotADirectoryError:
-                raise _err(errno.ENOENT, path) from None
-            if stat.S_ISLNK(st.st_mode):
-                links += 1
-                if links > _MAX_SYMLINKS:
-                    raise _err(errno.ELOOP, path)
-                target = os.readlink(real)
-                if target.startswith("/"):
-                    done = []
-                parts = [c for c in target.split("/") if c not in ("", ".")]
-                todo.extend(reversed(parts))
-                continue
-            done.append(comp)
-        return os.path.join(root, *done), "/" + "/".join(done)
+                    st = None
+                else:
+                    child = os.open(comp, _O_WALK | os.O_DIRECTORY, dir_fd=fd)
+                    if fd != root:
+                        os.close(fd)
+                    fd = child
+                    opened += 1
+        finally:
+            if fd != root:
+                os.close(fd)
+        return done, st
 
     def real(self, path: str, follow: bool = True) -> str:
         return self.resolve(path, follow)[0]
@@ -128,19 +244,52 @@ class LocalFilesystem:
 
 class _File:
     __slots__ = ("fd", "path")
+    descriptors = 1
 
     def __init__(self, fd: int, path: str):
         self.fd = fd
         self.path = path
 
+    def close(self) -> None:
+        os.close(self.fd)
+
 
 class _Dir:
-    __slots__ = ("real", "entries", "done")
+    """An open directory, read a page at a time: the handle holds the directory's descriptor
+    (entries are looked at through it) and ``scandir``'s own."""
 
-    def __init__(self, real: str):
-        self.real = real
-        self.entries = iter([".", ".."] + sorted(os.listdir(real)))
-        self.done = False
+    __slots__ = ("fd", "entries", "head", "is_root")
+    descriptors = 2
+
+    def __init__(self, fd: int, is_root: bool):
+        self.entries = os.scandir(fd)
+        self.fd = fd
+        self.head = [".", ".."]
+        self.is_root = is_root
+
+    def next_name(self) -> str | None:
+        if self.head:
+            return self.head.pop(0)
+        entry = next(self.entries, None)
+        return None if entry is None else entry.name
+
+    def lstat(self, name: str) -> os.stat_result:
+        if name == "." or (name == ".." and self.is_root):  # the root's ".." is itself
+            return os.stat(self.fd)
+        return os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+
+    def close(self) -> None:
+        self.entries.close()
+        os.close(self.fd)
+
+
+def _regular(st: os.stat_result, path: str) -> None:
+    """Only regular files are opened: a FIFO's open waits for a writer, a device's may do
+    anything."""
+    if stat.S_ISDIR(st.st_mode):
+        raise _err(errno.EISDIR, path)
+    if not stat.S_ISREG(st.st_mode):
+        raise PermissionError(errno.EPERM, "not a regular file", path)
 
 
 class LocalSFTPSession:
@@ -151,6 +300,7 @@ class LocalSFTPSession:
         self.channel = channel
         self.handles: dict[bytes, _File | _Dir] = {}
         self._next = 0
+        self._connection = channel.session
         for event, fn in self._handlers().items():
             channel.on("sftp:" + event, fn)
         channel.on("close", self.close_all)
@@ -174,9 +324,15 @@ class LocalSFTPSession:
         if self.fs.read_only:
             raise PermissionError(errno.EACCES, "the server is read-only")
 
-    def _new_handle(self, obj: _File | _Dir) -> bytes:
-        if len(self.handles) >= _MAX_HANDLES:
-            raise _err(errno.EMFILE, "too many open handles")
+    def _new_handle(self, opener: Any, descriptors: int) -> bytes:
+        """Open a handle's object (``opener()``, a _File or a _Dir) if the connection and the
+        process have room for it, and name it."""
+        self.fs._acquire(self._connection, descriptors)
+        try:
+            obj = opener()
+        except BaseException:
+            self.fs._release(self._connection, descriptors)
+            raise
         self._next += 1
         handle = struct.pack(">Q", self._next)
         self.handles[handle] = obj
@@ -189,13 +345,14 @@ class LocalSFTPSession:
         return obj
 
     def _forget(self, handle: bytes, obj: _File | _Dir) -> None:
-        if isinstance(obj, _File):
-            if self.channel.sftp is not None:  # before the fd number can be reused
-                self.channel.sftp._direct_remove(handle)
-            os.close(obj.fd)
+        if isinstance(obj, _File) and self.channel.sftp is not None:
+            self.channel.sftp._direct_remove(handle)  # before the fd number can be reused
+        self.fs._release(self._connection, obj.descriptors)
+        obj.close()
 
     def _closed_directly(self, handle: bytes) -> None:
-        self.handles.pop(handle, None)  # C closed its fd and answered the CLOSE
+        if self.handles.pop(handle, None) is not None:  # C closed its fd and answered the CLOSE
+            self.fs._release(self._connection, _File.descriptors)
 
     def close_all(self) -> None:
         for handle, obj in self.handles.items():
@@ -211,19 +368,30 @@ class LocalSFTPSession:
         pflags = msg.flags or 0
         if pflags & _WRITE_FLAGS:
             self._writable()
-        real = self.fs.real(msg.filename or "")
+        path = msg.filename or ""
+        done, st = self.fs._walk(path, True)
+        real = os.path.join(self.fs.root, *done)
+        if st is not None:  # exists (else created by the open, or refused by it)
+            _regular(st, path)
         mode = 0o666
         if msg.attrs is not None and msg.attrs.permissions is not None:
             mode = msg.attrs.permissions & 0o7777
-        flags = open_flags_to_os(pflags) | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY
-        fd = os.open(real, flags, mode)
-        try:
-            if stat.S_ISDIR(os.fstat(fd).st_mode):
-                raise _err(errno.EISDIR, msg.filename or "")
-            handle = self._new_handle(_File(fd, real))
-        except BaseException:
-            os.close(fd)
-            raise
+        # O_NONBLOCK: should the file have been replaced by a FIFO since, open does not wait
+        flags = (open_flags_to_os(pflags) | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY
+                 | os.O_NONBLOCK)
+
+        def opener() -> _File:
+            fd = os.open(real, flags, mode)
+            try:
+                _regular(os.fstat(fd), path)
+                fcntl.fcntl(fd, fcntl.F_SETFL, flags & os.O_APPEND)  # O_NONBLOCK off
+            except BaseException:
+                os.close(fd)
+                raise
+            return _File(fd, real)
+
+        handle = self._new_handle(opener, _File.descriptors)
+        fd = self.handles[handle].fd
         if self.channel.sftp is not None:  # reads and writes then stay in C
             self.channel.sftp._direct_add(handle, fd, bool(pflags & _WRITE_FLAGS),
                                           self._closed_directly)
@@ -315,10 +483,19 @@ class LocalSFTPSession:
     # -- directories ---------------------------------------------------------------------------
 
     def opendir(self, msg: SFTPMessage) -> None:
-        real = self.fs.real(msg.filename or "")
-        if not stat.S_ISDIR(os.stat(real, follow_symlinks=False).st_mode):
-            raise _err(errno.ENOTDIR, msg.filename or "")
-        msg.reply_handle(self._new_handle(_Dir(real)))
+        real, virtual = self.fs.resolve(msg.filename or "")
+
+        def opener() -> _Dir:
+            # O_NONBLOCK: a FIFO's open would wait (O_DIRECTORY refuses it first anyway)
+            fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+                         | os.O_NONBLOCK)
+            try:
+                return _Dir(fd, virtual == "/")
+            except BaseException:
+                os.close(fd)
+                raise
+
+        msg.reply_handle(self._new_handle(opener, _Dir.descriptors))
 
     def readdir(self, msg: SFTPMessage) -> None:
         obj = self.handles.get(msg.handle or b"")
@@ -326,9 +503,12 @@ class LocalSFTPSession:
             raise _err(errno.EBADF, "invalid handle")
         names = []
         size = 0
-        for name in obj.entries:
+        while True:
+            name = obj.next_name()
+            if name is None:
+                break
             try:
-                st = os.lstat(os.path.join(obj.real, name))
+                st = obj.lstat(name)
             except OSError:
                 continue  # removed meanwhile
             entry = (name, self.fs.long_name(name, st), self.fs.attrs_of(st))
@@ -423,7 +603,7 @@ class LocalSFTPSession:
         msg.reply_statvfs(os.fstatvfs(self._file(msg).fd))
 
     def limits(self, msg: SFTPMessage) -> None:
-        msg.reply_limits(max_open_handles=_MAX_HANDLES)
+        msg.reply_limits(max_open_handles=self.fs.max_handles)
 
 
 

@@ -3,7 +3,8 @@ status names and enum, and the open flags. Protocol version 3 (draft-ietf-secsh-
 the version OpenSSH speaks."""
 
 from .attributes import SFTPAttributes, Stat, long_name
-from .constants import OpenFlags, SFTPStatus, open_flags_to_os, status_code, status_name
+from .constants import (OpenFlags, SFTPStatus, open_flags_to_os, status_code, status_for_version,
+                        status_name)
 
 __all__ = [
     "SFTPAttributes",
@@ -13,5 +14,6 @@ __all__ = [
     "SFTPStatus",
     "status_code",
     "status_name",
+    "status_for_version",
     "open_flags_to_os",
 ]

@@ -53,6 +53,27 @@ def status_code(status: int | str) -> SFTPStatus:
     raise ValueError(f"not an SFTP status: {status!r}")
 
 
+# the codes of later drafts -> the closest code a version-3 client knows (OpenSSH's sftp-server
+# answers FAILURE for an invalid handle and for an existing target)
+_V3_EQUIVALENT = {
+    SFTPStatus.INVALID_HANDLE: SFTPStatus.FAILURE,
+    SFTPStatus.NO_SUCH_PATH: SFTPStatus.NO_SUCH_FILE,
+    SFTPStatus.FILE_ALREADY_EXISTS: SFTPStatus.FAILURE,
+    SFTPStatus.WRITE_PROTECT: SFTPStatus.PERMISSION_DENIED,
+    SFTPStatus.NO_MEDIA: SFTPStatus.FAILURE,
+}
+
+
+def status_for_version(status: int, version: int) -> int:
+    """The status code to send a client that speaks protocol ``version``. Versions up to 3 know
+    only OK to OP_UNSUPPORTED (0-8), so a later draft's code becomes the closest of those
+    (INVALID_HANDLE and FILE_ALREADY_EXISTS: FAILURE; NO_SUCH_PATH: NO_SUCH_FILE;
+    WRITE_PROTECT: PERMISSION_DENIED; anything else: FAILURE)."""
+    if version > 3 or status <= SFTPStatus.OP_UNSUPPORTED:
+        return status
+    return _V3_EQUIVALENT.get(status, SFTPStatus.FAILURE)
+
+
 def status_name(status: int) -> str:
     """node-libssh's lowercase name for a status code (``2`` -> ``"nosuchfile"``)."""
     try:
