@@ -558,35 +558,65 @@ def test_handles_leave_descriptors_for_new_connections(tmp_path):
         serve.stop()
 
 
-def test_a_server_out_of_descriptors_closes_new_connections_at_once(make_server):
-    """When the process has no descriptor left, a new connection is accepted with a spare one
-    and closed: the client learns it at once instead of waiting in the listen queue."""
-    rs = make_server(max_unauthenticated=1000).start()
-    assert wait_for_banner(rs.port).startswith(b"SSH-")  # an accept has run: the spare is held
-    clients = [socket.socket() for _ in range(20)]  # their descriptors, before none are left
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    fillers: list[int] = []
+_OUT_OF_DESCRIPTORS_SERVER = """
+import os, resource, sys, time
+import pylibssh
+server = pylibssh.create_server(host_keys=[sys.argv[1]], max_startups=1000)
+server.listen(0, "127.0.0.1")
+server.start()
+print("PORT", server.port, flush=True)
+sys.stdin.readline()                      # the test saw the banner: the spare is held
+deadline = time.monotonic() + 30
+while server.sessions and time.monotonic() < deadline:  # that session's descriptor is free
+    time.sleep(0.01)
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+top = max(int(fd) for fd in os.listdir("/proc/self/fd"))
+resource.setrlimit(resource.RLIMIT_NOFILE, (top + 8, hard))
+fillers = []
+while True:
     try:
-        top = max(int(fd) for fd in os.listdir("/proc/self/fd"))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (top + 8, hard))
-        while True:
-            try:
-                fillers.append(os.open(os.devnull, os.O_RDONLY))
-            except OSError:
-                break
-        for sock in clients:
-            sock.settimeout(DEADLINE)
-            sock.connect(("127.0.0.1", rs.port))
-        for sock in clients:
-            try:
-                data = sock.recv(256)
-            except ConnectionResetError:
-                data = b""
-            assert data == b""
+        fillers.append(os.open(os.devnull, os.O_RDONLY))
+    except OSError:
+        break
+print("FULL", flush=True)
+sys.stdin.readline()                      # the test's clients were turned away
+for fd in fillers:
+    os.close(fd)
+resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+print("FREE", flush=True)
+sys.stdin.readline()
+server.close()
+"""
+
+
+def test_a_server_out_of_descriptors_closes_new_connections_at_once(host_key_files):
+    """When the process has no descriptor left, a new connection is accepted with a spare one
+    and closed: the client learns it at once instead of waiting in the listen queue. (The server
+    runs in a process of its own: nothing else there opens or closes descriptors meanwhile.)"""
+    proc = subprocess.Popen([sys.executable, "-c", _OUT_OF_DESCRIPTORS_SERVER,
+                             str(host_key_files["ed25519"])],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline().split()[1])
+        assert wait_for_banner(port).startswith(b"SSH-")  # an accept has run: the spare is held
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline().strip() == "FULL"
+        for _ in range(20):
+            with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as sock:
+                try:
+                    data = sock.recv(256)
+                except ConnectionResetError:
+                    data = b""
+                assert data == b""
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline().strip() == "FREE"
+        assert wait_for_banner(port).startswith(b"SSH-")  # served again
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        assert proc.wait(DEADLINE) == 0
     finally:
-        for fd in fillers:
-            os.close(fd)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-        for sock in clients:
-            sock.close()
-    assert wait_for_banner(rs.port).startswith(b"SSH-")  # served again
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(DEADLINE)
