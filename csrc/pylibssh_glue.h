@@ -56,6 +56,17 @@ int pylibssh_message_pty_modes(ssh_message msg, const unsigned char **data, size
 int pylibssh_message_want_reply(ssh_message msg);
 
 /* --- SFTP server (csrc/pylibssh_sftp.c) --- */
+/* The wire values the C fast path uses (pylibssh/sftp/codec.py holds Python's; a test compares
+ * them). OpenSSH's sftp-server refuses longer packets (SFTP_MAX_MSG_LENGTH); libssh would take up
+ * to 256 MiB, more than the SSH window, so such a packet would never complete. The longest READ
+ * is libssh's (sftpserver.c: MAX_PACKET_LEN - 1024). */
+#define PYLIBSSH_SFTP_PACKET_MAX (256u * 1024u)
+#define PYLIBSSH_SFTP_READ_MAX (256u * 1024u - 1024u)
+#define SFTP_FXP_READ 5
+#define SFTP_FXP_STATUS 101
+#define SFTP_FXP_DATA 103
+#define SFTP_FX_OK 0
+#define SFTP_FX_EOF 1
 #define PYLIBSSH_SFTP_KNOWN 64
 struct pylibssh_sftp_counter {
     struct ssh_channel_callbacks_struct cb;

@@ -19,12 +19,6 @@
 
 #include "pylibssh_glue.h"
 
-/* OpenSSH's sftp-server refuses longer packets (SFTP_MAX_MSG_LENGTH); libssh would take up to
- * 256 MiB, more than the SSH window, so such a packet would never complete */
-#define PYLIBSSH_SFTP_PACKET_MAX (256u * 1024u)
-/* the longest READ libssh parses (sftpserver.c: MAX_PACKET_LEN - 1024); Python's MAX_READ */
-#define PYLIBSSH_SFTP_READ_MAX (256u * 1024u - 1024u)
-#define SFTP_FXP_READ 5
 
 static uint32_t be32(const uint8_t *p)
 {
@@ -121,10 +115,6 @@ ssh_buffer pylibssh_sftp_message_packet(sftp_client_message msg)
  * system call, a reply the window cannot take now) is handed to Python as a pulled message;
  * pread and pwrite at an offset can be repeated, so Python simply serves it again. */
 
-#define SFTP_FXP_STATUS 101
-#define SFTP_FXP_DATA 103
-#define SFTP_FX_OK 0
-#define SFTP_FX_EOF 1
 #define DIRECT_EMPTY (-1)
 #define DIRECT_REMOVED (-2)
 

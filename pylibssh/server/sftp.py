@@ -38,6 +38,9 @@ from .._binding import NULL, ffi, lib
 from ..errors import (ERRNO_TO_SFTP_STATUS, AlreadyRepliedError, ChannelError, ClosedError,
                       error_from, sftp_status_for)
 from ..sftp import OpenFlags, SFTPAttributes, SFTPStatus, status_code, status_for_version
+from ..sftp.codec import (FXP, MAX_NAMES_BYTES, MAX_PACKET, MAX_READ, PROTOCOL_VERSION, Attr,
+                          Reader, attrs_bytes, name_payload, packet, reply, status_payload,
+                          string)
 
 if TYPE_CHECKING:
     from .channel import ServerChannel
@@ -46,28 +49,9 @@ __all__ = ["SFTPServer", "SFTPMessage", "REQUEST_TYPES", "EXTENSIONS"]
 
 log = logging.getLogger("pylibssh.server.sftp")
 
-# SSH_FXP_* request types -> node-libssh's names
-REQUEST_TYPES = {
-    lib.SSH_FXP_OPEN: "open",
-    lib.SSH_FXP_CLOSE: "close",
-    lib.SSH_FXP_READ: "read",
-    lib.SSH_FXP_WRITE: "write",
-    lib.SSH_FXP_LSTAT: "lstat",
-    lib.SSH_FXP_FSTAT: "fstat",
-    lib.SSH_FXP_SETSTAT: "setstat",
-    lib.SSH_FXP_FSETSTAT: "fsetstat",
-    lib.SSH_FXP_OPENDIR: "opendir",
-    lib.SSH_FXP_READDIR: "readdir",
-    lib.SSH_FXP_REMOVE: "remove",
-    lib.SSH_FXP_MKDIR: "mkdir",
-    lib.SSH_FXP_RMDIR: "rmdir",
-    lib.SSH_FXP_REALPATH: "realpath",
-    lib.SSH_FXP_STAT: "stat",
-    lib.SSH_FXP_RENAME: "rename",
-    lib.SSH_FXP_READLINK: "readlink",
-    lib.SSH_FXP_SYMLINK: "symlink",
-    lib.SSH_FXP_EXTENDED: "extended",
-}
+# request types -> node-libssh's names
+REQUEST_TYPES = {kind: kind.name.lower() for kind in FXP if FXP.OPEN <= kind <= FXP.SYMLINK}
+REQUEST_TYPES[FXP.EXTENDED] = "extended"
 
 # OpenSSH's extensions: wire name -> (event name, version advertised in SSH_FXP_VERSION)
 EXTENSIONS = {
@@ -81,11 +65,6 @@ EXTENSIONS = {
     "expand-path@openssh.com": ("expand-path", "1"),
 }
 
-#: the largest read answered (OpenSSH's sftp-server's limit: its packet limit less 1 KiB); larger
-#: requests get shorter data, which is legal SFTP (clients ask again). Names lists must fit
-#: MAX_NAMES_BYTES.
-MAX_READ = 256 * 1024 - 1024
-MAX_NAMES_BYTES = 60 * 1024
 #: reply bytes that may wait for the client (in the channel's queue, or libssh's output buffer)
 #: before no more requests are taken
 _OUTPUT_BUDGET = 1 << 20
@@ -93,22 +72,8 @@ _OUTPUT_BUDGET = 1 << 20
 #: pass, after the other connections' events (a client can queue its whole window of requests)
 _SLICE = 0.005
 
-_FXP_VERSION = lib.SSH_FXP_VERSION
-_FXP_HANDLE = lib.SSH_FXP_HANDLE
-_FXP_DATA = lib.SSH_FXP_DATA
-_FXP_NAME = lib.SSH_FXP_NAME
-_FXP_ATTRS = lib.SSH_FXP_ATTRS
-_FXP_STATUS = lib.SSH_FXP_STATUS
-_FXP_EXTENDED_REPLY = lib.SSH_FXP_EXTENDED_REPLY
-_INIT = lib.SSH_FXP_INIT
 # what csrc serves for the local backend's registered handles
-_DIRECT_TYPES = (lib.SSH_FXP_READ, lib.SSH_FXP_WRITE, lib.SSH_FXP_CLOSE)
-
-_A_SIZE = lib.SSH_FILEXFER_ATTR_SIZE
-_A_UIDGID = lib.SSH_FILEXFER_ATTR_UIDGID
-_A_PERMISSIONS = lib.SSH_FILEXFER_ATTR_PERMISSIONS
-_A_ACMODTIME = lib.SSH_FILEXFER_ATTR_ACMODTIME
-_A_EXTENDED = lib.SSH_FILEXFER_ATTR_EXTENDED
+_DIRECT_TYPES = (FXP.READ, FXP.WRITE, FXP.CLOSE)
 
 
 def _ssh_string(s) -> bytes | None:
@@ -117,112 +82,24 @@ def _ssh_string(s) -> bytes | None:
     return ffi.buffer(lib.ssh_string_data(s), lib.ssh_string_len(s))[:]
 
 
-def _attrs_bytes(attrs: SFTPAttributes | Mapping[str, Any] | None) -> bytes:
-    """Version 3 ATTRS on the wire (node-libssh's dict or an SFTPAttributes)."""
-    if attrs is None:
-        return b"\0\0\0\0"
-    a = attrs if isinstance(attrs, SFTPAttributes) else SFTPAttributes.from_dict(attrs)
-    flags = 0
-    out = []
-    if a.size is not None:
-        flags |= _A_SIZE
-        out.append(struct.pack(">Q", a.size))
-    if a.uid is not None or a.gid is not None:
-        flags |= _A_UIDGID
-        out.append(struct.pack(">II", (a.uid or 0) & 0xFFFFFFFF, (a.gid or 0) & 0xFFFFFFFF))
-    if a.permissions is not None:
-        flags |= _A_PERMISSIONS
-        out.append(struct.pack(">I", a.permissions & 0xFFFFFFFF))
-    if a.atime is not None or a.mtime is not None:
-        flags |= _A_ACMODTIME
-        atime = a.atime if a.atime is not None else a.mtime
-        mtime = a.mtime if a.mtime is not None else a.atime
-        out.append(struct.pack(">II", int(atime) & 0xFFFFFFFF, int(mtime) & 0xFFFFFFFF))
-    return struct.pack(">I", flags) + b"".join(out)
-
-
 def _py_attrs(c) -> SFTPAttributes | None:
     if c == NULL:
         return None
     f = c.flags
     return SFTPAttributes(
-        size=c.size if f & _A_SIZE else None,
-        uid=c.uid if f & _A_UIDGID else None,
-        gid=c.gid if f & _A_UIDGID else None,
-        permissions=c.permissions if f & _A_PERMISSIONS else None,
-        atime=c.atime if f & _A_ACMODTIME else None,
-        mtime=c.mtime if f & _A_ACMODTIME else None,
+        size=c.size if f & Attr.SIZE else None,
+        uid=c.uid if f & Attr.UIDGID else None,
+        gid=c.gid if f & Attr.UIDGID else None,
+        permissions=c.permissions if f & Attr.PERMISSIONS else None,
+        atime=c.atime if f & Attr.ACMODTIME else None,
+        mtime=c.mtime if f & Attr.ACMODTIME else None,
     )
-
-
-class _Reader:
-    """Reads SFTP wire types from a request payload (for extensions libssh does not parse)."""
-
-    def __init__(self, data: bytes, pos: int = 0):
-        self.data = data
-        self.pos = pos
-
-    def u32(self) -> int:
-        if self.pos + 4 > len(self.data):
-            raise ValueError("truncated SFTP request")
-        (v,) = struct.unpack_from(">I", self.data, self.pos)
-        self.pos += 4
-        return v
-
-    def u64(self) -> int:
-        if self.pos + 8 > len(self.data):
-            raise ValueError("truncated SFTP request")
-        (v,) = struct.unpack_from(">Q", self.data, self.pos)
-        self.pos += 8
-        return v
-
-    def string(self) -> bytes:
-        n = self.u32()
-        if self.pos + n > len(self.data):
-            raise ValueError("truncated SFTP request")
-        s = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return s
-
-    def path(self) -> str:
-        raw = self.string()
-        if b"\0" in raw:
-            # libssh's own parser would cut the path there and serve another file
-            raise ValueError("a path contains a NUL byte")
-        return raw.decode("utf-8", "surrogateescape")
-
-    def attrs(self) -> SFTPAttributes:
-        flags = self.u32()
-        a = SFTPAttributes()
-        if flags & _A_SIZE:
-            a.size = self.u64()
-        if flags & _A_UIDGID:
-            a.uid, a.gid = self.u32(), self.u32()
-        if flags & _A_PERMISSIONS:
-            a.permissions = self.u32()
-        if flags & _A_ACMODTIME:
-            a.atime, a.mtime = self.u32(), self.u32()
-        if flags & _A_EXTENDED:
-            for _ in range(self.u32()):
-                self.string()
-                self.string()
-        return a
 
 
 def _payload(c_msg) -> bytes:
     """A request's payload as it came (the request id onwards)."""
     buf = lib.pylibssh_sftp_message_packet(c_msg)
     return ffi.buffer(lib.ssh_buffer_get(buf), lib.ssh_buffer_get_len(buf))[:]
-
-
-def _sstr(data: bytes | str) -> bytes:
-    if isinstance(data, str):
-        data = data.encode("utf-8", "surrogateescape")
-    return struct.pack(">I", len(data)) + data
-
-
-def _packet(kind: int, payload: bytes) -> bytes:
-    return struct.pack(">IB", len(payload) + 1, kind) + payload
 
 
 class SFTPMessage:
@@ -259,38 +136,38 @@ class SFTPMessage:
         self._replied = False
         self.id = socket.ntohl(c_msg.id)  # libssh keeps ids in network byte order
         self.type = REQUEST_TYPES.get(kind, "extended")
-        if kind == lib.SSH_FXP_READ:
+        if kind == FXP.READ:
             self.handle = _ssh_string(c_msg.handle)
             self.offset = c_msg.offset
             self.length = c_msg.len
-        elif kind == lib.SSH_FXP_WRITE:
+        elif kind == FXP.WRITE:
             self.handle = _ssh_string(c_msg.handle)
             self.offset = c_msg.offset
             self.data = _ssh_string(c_msg.data)
-        elif kind in (lib.SSH_FXP_CLOSE, lib.SSH_FXP_READDIR, lib.SSH_FXP_FSTAT):
+        elif kind in (FXP.CLOSE, FXP.READDIR, FXP.FSTAT):
             self.handle = _ssh_string(c_msg.handle)
-        elif kind == lib.SSH_FXP_FSETSTAT:
+        elif kind == FXP.FSETSTAT:
             self.handle = _ssh_string(c_msg.handle)
             self.attrs = _py_attrs(c_msg.attr)
-        elif kind in (lib.SSH_FXP_RENAME, lib.SSH_FXP_SYMLINK):
-            r = _Reader(_payload(c_msg), 4)
+        elif kind in (FXP.RENAME, FXP.SYMLINK):
+            r = Reader(_payload(c_msg), 4)
             self.filename, self.newpath = r.path(), r.path()
-        elif kind == lib.SSH_FXP_OPEN:
-            self.filename = _Reader(_payload(c_msg), 4).path()
+        elif kind == FXP.OPEN:
+            self.filename = Reader(_payload(c_msg), 4).path()
             self.flags = c_msg.flags
             self.attrs = _py_attrs(c_msg.attr)
-        elif kind in (lib.SSH_FXP_MKDIR, lib.SSH_FXP_SETSTAT):
-            self.filename = _Reader(_payload(c_msg), 4).path()
+        elif kind in (FXP.MKDIR, FXP.SETSTAT):
+            self.filename = Reader(_payload(c_msg), 4).path()
             self.attrs = _py_attrs(c_msg.attr)
-        elif kind == lib.SSH_FXP_EXTENDED:
+        elif kind == FXP.EXTENDED:
             self._parse_extended(c_msg)
         else:  # stat, lstat, opendir, remove, rmdir, realpath, readlink
             # from the request itself: libssh's copy is a C string, cut at a NUL byte
-            self.filename = _Reader(_payload(c_msg), 4).path()
+            self.filename = Reader(_payload(c_msg), 4).path()
 
     def _parse_extended(self, c_msg) -> None:
         raw = _payload(c_msg)
-        r = _Reader(raw, 4)  # after the request id
+        r = Reader(raw, 4)  # after the request id
         self.extension = r.string().decode("utf-8", "replace")
         known = EXTENSIONS.get(self.extension)
         if known is None:
@@ -334,7 +211,7 @@ class SFTPMessage:
             parts = body if isinstance(body, list) else [body]
             size = 5 + sum(len(p) for p in parts)
             self._server._send(self, b"".join(
-                [struct.pack(">IBI", size, kind, self.id), *parts]))
+                [struct.pack(">IBI", size, kind, self.id), *parts]))  # no copy of a DATA body
 
     def reply_status(self, status: int | str = "ok", message: str | None = None) -> None:
         """Answer with a status: node-libssh's names (``"ok"``, ``"eof"``, ``"nosuchfile"``,
@@ -346,7 +223,7 @@ class SFTPMessage:
         code = status_code(status)
         text = (message if message is not None else code.name.replace("_", " ").capitalize())
         wire = status_for_version(int(code), self._server.version)
-        self._reply(_FXP_STATUS, struct.pack(">I", wire) + _sstr(text) + _sstr(b""))
+        self._reply(FXP.STATUS, status_payload(wire, text))
 
     def reply_error(self, exc: BaseException) -> None:
         """Answer with the status matching an exception (an OSError's errno, an SFTPError's
@@ -361,7 +238,7 @@ class SFTPMessage:
             handle)
         if len(raw) > 256:
             raise ValueError("an SFTP handle is at most 256 bytes")
-        self._reply(_FXP_HANDLE, _sstr(raw))
+        self._reply(FXP.HANDLE, string(raw))
 
     def reply_data(self, data: bytes | bytearray | memoryview, length: int | None = None) -> None:
         """Answer a read with ``data`` (its first ``length`` bytes). Empty data is EOF, as is
@@ -374,19 +251,18 @@ class SFTPMessage:
             self.reply_status(SFTPStatus.EOF)
             return
         view = view[:MAX_READ]
-        self._reply(_FXP_DATA, [struct.pack(">I", len(view)), view])
+        self._reply(FXP.DATA, [struct.pack(">I", len(view)), view])
 
     def reply_attr(self, attrs: SFTPAttributes | Mapping[str, Any]) -> None:
         """Answer stat/lstat/fstat with attributes (an SFTPAttributes or node-libssh's dict)."""
-        self._reply(_FXP_ATTRS, _attrs_bytes(attrs))
+        self._reply(FXP.ATTRS, attrs_bytes(attrs))
 
     reply_attrs = reply_attr
 
     def reply_name(self, name: str, attrs: SFTPAttributes | Mapping[str, Any] | None = None
                    ) -> None:
         """Answer realpath/readlink/expand-path with one name."""
-        encoded = _sstr(name)
-        self._reply(_FXP_NAME, struct.pack(">I", 1) + encoded + encoded + _attrs_bytes(attrs))
+        self._reply(FXP.NAME, name_payload([(name, name, attrs)]))
 
     def reply_names(self, names: Iterable[Any]) -> None:
         """Answer a readdir with entries: dicts ``{"filename", "longname", "attrs"}``
@@ -400,7 +276,7 @@ class SFTPMessage:
                 attrs = entry.get("attrs")
             else:
                 filename, longname, attrs = entry
-            parts.append(_sstr(filename) + _sstr(longname or filename) + _attrs_bytes(attrs))
+            parts.append(string(filename) + string(longname or filename) + attrs_bytes(attrs))
         if not parts:
             self.reply_status(SFTPStatus.EOF)
             return
@@ -408,7 +284,7 @@ class SFTPMessage:
         if total > MAX_NAMES_BYTES:
             raise ValueError(f"{len(parts)} names ({total} bytes) do not fit one SFTP packet; "
                              "send them over several readdir replies")
-        self._reply(_FXP_NAME, [struct.pack(">I", len(parts)), *parts])
+        self._reply(FXP.NAME, [struct.pack(">I", len(parts)), *parts])
 
     def reply_statvfs(self, st: os.statvfs_result | Mapping[str, int]) -> None:
         """Answer statvfs/fstatvfs (an ``os.statvfs_result`` or a dict with its ``f_*`` keys)."""
@@ -425,7 +301,7 @@ class SFTPMessage:
         values += [flag, int(get("f_namemax", 255))]
         self.reply_extended(struct.pack(">11Q", *(v & (2**64 - 1) for v in values)))
 
-    def reply_limits(self, max_packet_length: int = 256 * 1024, max_read_length: int = MAX_READ,
+    def reply_limits(self, max_packet_length: int = MAX_PACKET, max_read_length: int = MAX_READ,
                      max_write_length: int = MAX_READ, max_open_handles: int = 0) -> None:
         """Answer ``limits@openssh.com``."""
         self.reply_extended(struct.pack(">4Q", max_packet_length, max_read_length,
@@ -433,7 +309,7 @@ class SFTPMessage:
 
     def reply_extended(self, data: bytes) -> None:
         """An SSH_FXP_EXTENDED_REPLY carrying ``data`` (for extensions)."""
-        self._reply(_FXP_EXTENDED_REPLY, bytes(data))
+        self._reply(FXP.EXTENDED_REPLY, bytes(data))
 
     def _discard(self) -> None:
         if self._msg != NULL:
@@ -587,43 +463,41 @@ class SFTPServer:
     def _unparsable(self, kind: int | None, rid: int | None) -> None:
         if lib.ssh_get_status(self._session._s) & (lib.SSH_CLOSED | lib.SSH_CLOSED_ERROR):
             return
-        if kind is None or kind == _INIT:
+        if kind is None or kind == FXP.INIT:
             log.warning("%r: unreadable SFTP packet; ending the subsystem", self.channel)
             self._finish()
             return
         known = kind in REQUEST_TYPES
-        status = lib.SSH_FX_BAD_MESSAGE if known else lib.SSH_FX_OP_UNSUPPORTED
-        text = b"Malformed request" if known else b"Unknown request type"
+        status = SFTPStatus.BAD_MESSAGE if known else SFTPStatus.OP_UNSUPPORTED
+        text = "Malformed request" if known else "Unknown request type"
         log.info("%r: SFTP request type %d id %d %s", self.channel, kind, rid,
                  "malformed" if known else "unknown")
-        self._write_raw(_packet(_FXP_STATUS, struct.pack(">II", rid, status) + _sstr(text)
-                                + _sstr(b"")))
+        self._write_raw(reply(FXP.STATUS, rid or 0, status_payload(status, text)))
 
     def _handle(self, c_msg) -> None:
         kind = lib.sftp_client_message_get_type(c_msg)
-        if kind == _INIT:
+        if kind == FXP.INIT:
             lib.sftp_client_message_free(c_msg)
             self._on_init()
             return
         if not self._initialized:
             # a request before INIT: answer it, the protocol version is not known yet
-            self._reply_raw_status(c_msg, lib.SSH_FX_BAD_MESSAGE, b"SSH_FXP_INIT expected first")
+            self._reply_raw_status(c_msg, SFTPStatus.BAD_MESSAGE, "SSH_FXP_INIT expected first")
             return
         try:
             msg = SFTPMessage(self, c_msg, kind)
         except Exception as exc:  # a malformed extension payload
             log.info("%r: malformed SFTP request: %s", self.channel, exc)
-            self._reply_raw_status(c_msg, lib.SSH_FX_BAD_MESSAGE, str(exc).encode())
+            self._reply_raw_status(c_msg, SFTPStatus.BAD_MESSAGE, str(exc))
             return
         self.requests += 1
         self._outstanding.add(msg)
         self._dispatch(msg)
 
-    def _reply_raw_status(self, c_msg, status: int, text: bytes) -> None:
+    def _reply_raw_status(self, c_msg, status: int, text: str) -> None:
         rid = socket.ntohl(c_msg.id)
         lib.sftp_client_message_free(c_msg)
-        self._write_raw(_packet(_FXP_STATUS, struct.pack(">II", rid, status) + _sstr(text)
-                                + _sstr(b"")))
+        self._write_raw(reply(FXP.STATUS, rid, status_payload(status, text)))
 
     def _on_init(self) -> None:
         if self._initialized:
@@ -631,7 +505,7 @@ class SFTPServer:
             return
         client = self._sftp.client_version & 0xFFFFFFFF  # a uint32 that libssh keeps in an int
         self.client_version = client
-        version = min(client, 3)
+        version = min(client, PROTOCOL_VERSION)
         self.version = version
         payload = struct.pack(">I", version)
         # offer the extensions the application listens for (clients then fall back to the
@@ -639,8 +513,8 @@ class SFTPServer:
         self.extensions = [name for name, (event, _v) in EXTENSIONS.items()
                            if event == "limits" or self.channel.listener_count("sftp:" + event)]
         for name in self.extensions:
-            payload += _sstr(name) + _sstr(EXTENSIONS[name][1])
-        self._write_raw(_packet(_FXP_VERSION, payload))
+            payload += string(name) + string(EXTENSIONS[name][1])
+        self._write_raw(packet(FXP.VERSION, payload))
         self._sftp.version = version
         self._initialized = True
         log.debug("%r: SFTP version %d (client %d)", self.channel, version, client)

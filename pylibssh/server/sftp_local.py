@@ -43,7 +43,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from .descriptors import handle_budget
-from .sftp import MAX_READ
+from ..sftp.codec import MAX_READ
 from ..sftp import OpenFlags, SFTPAttributes, long_name, open_flags_to_os
 
 if TYPE_CHECKING:
