@@ -91,8 +91,9 @@ from .transport import SecurityOptions, ServiceRequestingTransport, Transport
 
 #: the fixture (and anyone curious) can tell this layer from real paramiko
 __pylibssh__ = True
-__version__ = "3.5.0"
-__version_info__ = (3, 5, 0)
+#: the paramiko release whose public API this layer implements
+__version__ = "5.1.0"
+__version_info__ = (5, 1, 0)
 __author__ = "pylibssh"
 __license__ = "LGPL-2.1-or-later (as pylibssh)"
 
