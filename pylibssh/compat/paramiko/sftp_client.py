@@ -3,9 +3,9 @@
 pylibssh's client does the work (libssh's sftp in blocking sections, pipelined ``sftp_aio``
 transfers); this class gives it paramiko's names, path handling (``chdir`` is emulated on the
 client, as in paramiko), return types (:class:`SFTPAttributes` with ``st_*`` fields) and errors:
-pylibssh's SFTP errors already are ``IOError``\\ s with paramiko's errno values
-(``FileNotFoundError``, ``PermissionError``); connection failures become
-:class:`SSHException`, timeouts ``socket.timeout``.
+SFTP status errors are ``IOError``\\ s with paramiko's errno values (``FileNotFoundError``,
+``PermissionError``) that are also paramiko's ``SFTPError`` and pylibssh's own SFTP error
+classes; connection failures become :class:`SSHException`, timeouts ``socket.timeout``.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import stat
 
 from ...client import sftp as native
 from ...errors import SFTPError as _SFTPError
-from ...errors import SSHError, SSHTimeoutError
+from ...errors import SSHConnectionError, SSHError, SSHTimeoutError
 from ...sftp import SFTPAttributes as _NativeAttributes
-from .sftp import BaseSFTP, sftp_ioerror
+from .sftp import BaseSFTP, SFTPError, from_native, sftp_ioerror
 from .sftp_attr import SFTPAttributes
 from .ssh_exception import SSHException
 
@@ -34,14 +34,16 @@ def converted(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except _SFTPError:
-            raise  # already an IOError with paramiko's errno
+        except _SFTPError as exc:
+            raise from_native(exc) from None
         except SSHTimeoutError as exc:
             raise socket.timeout(str(exc)) from exc
         except SSHError as exc:
             if isinstance(exc, ValueError) and "closed" in str(exc):
                 raise OSError("Socket is closed") from exc
-            raise SSHException(str(exc)) from exc
+            if isinstance(exc, SSHConnectionError):
+                raise SSHException(f"Server connection dropped: {exc}") from exc
+            raise SFTPError(str(exc)) from exc  # a reply that breaks the protocol
 
     return wrapper
 
@@ -164,7 +166,7 @@ class SFTPClient(BaseSFTP):
             self._cwd = None
             return
         if not stat.S_ISDIR(self.stat(path).st_mode):
-            raise sftp_ioerror(4, f"{os.strerror(errno.ENOTDIR)}: {path}")
+            raise sftp_ioerror(4, f"{os.strerror(errno.ENOTDIR)}: {path}", errno=errno.ENOTDIR)
         self._cwd = self.normalize(path)
 
     def getcwd(self):
