@@ -106,6 +106,9 @@ int pylibssh_sftp_serve_direct(sftp_session sftp, ssh_channel channel,
  * 1/0: whether libssh has queued ssh_messages (ssh_message_get would poll when none are);
  * -1 unknown (built without libssh's private headers) */
 int pylibssh_session_has_messages(ssh_session session);
+/* the negotiated host-key algorithm (NULL before the key exchange, or without the private
+ * headers); owned by the session */
+const char *pylibssh_session_hostkey_algo(ssh_session session);
 /* TCP_QUICKACK on a socket (0, or -1 with errno) */
 int pylibssh_tcp_quickack(int fd);
 /* SO_RCVLOWAT on a socket (0, or -1 with errno) */

@@ -12,6 +12,8 @@
  *   streamlocal-forward@openssh.com and its cancel, which libssh cannot send), or to nobody
  *   (keepalives). It also records the port of a tcpip-forward's success: libssh reads it from
  *   whatever packet it processed last (its own FIXME).
+ * - The negotiated host-key algorithm (rsa-sha2-512, ssh-ed25519...), which libssh has no getter
+ *   for (it has them for the cipher, MAC and key exchange).
  * - forwarded-streamlocal@openssh.com channel opens: libssh queues them as "unknown" without
  *   the socket path; the same handler queues them as messages of pylibssh's own subtype with
  *   the path as the destination.
@@ -36,6 +38,7 @@
 #include <libssh/messages.h>
 #include <libssh/misc.h>
 #include <libssh/ssh2.h>
+#include <libssh/crypto.h>
 
 #include "pylibssh_wire.h"
 
@@ -45,6 +48,20 @@ int pylibssh_session_has_messages(ssh_session session)
         return -1;
     }
     return session->ssh_message_list != NULL && session->ssh_message_list->root != NULL;
+}
+
+const char *pylibssh_session_hostkey_algo(ssh_session session)
+{
+    struct ssh_crypto_struct *crypto;
+
+    if (session == NULL) {
+        return NULL;
+    }
+    crypto = session->current_crypto != NULL ? session->current_crypto : session->next_crypto;
+    if (crypto == NULL) {
+        return NULL;
+    }
+    return crypto->kex_methods[SSH_HOSTKEYS];
 }
 
 #define RING(seq) ((seq) % PYLIBSSH_GLOBAL_QUEUE)
@@ -280,6 +297,12 @@ int pylibssh_session_has_messages(ssh_session session)
 {
     (void)session;
     return -1;
+}
+
+const char *pylibssh_session_hostkey_algo(ssh_session session)
+{
+    (void)session;
+    return NULL;
 }
 
 #endif

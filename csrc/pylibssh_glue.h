@@ -105,6 +105,7 @@ int pylibssh_sftp_serve_direct(sftp_session sftp, ssh_channel channel,
 
 /* --- client (csrc/pylibssh_client.c) --- */
 int pylibssh_session_has_messages(ssh_session session);
+const char *pylibssh_session_hostkey_algo(ssh_session session);
 /* TCP_QUICKACK on a socket (0, or -1 with errno) */
 int pylibssh_tcp_quickack(int fd);
 /* SO_RCVLOWAT on a socket (0, or -1 with errno) */
