@@ -553,6 +553,16 @@ def test_paramiko_client_publickey_and_partial_success(paramiko, pserver, client
     assert pserver.outcomes[0] == ("channel", "two", True)
 
 
+def test_server_is_authenticated_when_the_client_is(paramiko, pserver):
+    # checked the moment the client has the success reply, over several connections
+    for _ in range(5):
+        client = real_client(pserver.port, password=PASSWORD)
+        try:
+            assert pserver.transports[-1].is_authenticated()
+        finally:
+            client.close()
+
+
 def test_paramiko_client_keyboard_interactive_and_bad_type(paramiko, pserver):
     t = real_paramiko.Transport(("127.0.0.1", pserver.port))
     prompts = []

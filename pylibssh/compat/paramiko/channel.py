@@ -8,6 +8,7 @@ made readable while data or EOF waits, as in paramiko), requests, and file objec
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import socket
@@ -174,6 +175,9 @@ class Channel:
     def _request_gen(ch, what, fn):
         result = yield ch.request(what, fn)
         return result
+
+    def _log(self, level, msg):
+        self.transport.logger.log(level, f"[chan {self._name}] {msg}")
 
     # -- naming ---------------------------------------------------------------------------------
 
@@ -411,6 +415,7 @@ class Channel:
         if ch is not None and not ch.closed and not ch.eof_sent:
             ch.send_eof()
             self._loop.wakeup()
+            self._log(logging.DEBUG, f"EOF sent ({self._name})")
 
     def close(self):
         ch = self._chan

@@ -506,8 +506,11 @@ _CLASSES = {KeyType.RSA: RSAKey, KeyType.ED25519: Ed25519Key, KeyType.ECDSA_P256
 def _wrap(key: Key, cls=PKey) -> PKey:
     """A PKey of the class that matches ``key``'s type (``cls`` when it is more specific)."""
     target = _CLASSES.get(key.type, PKey)
-    if cls is not PKey and not issubclass(target, cls):
-        raise SSHException(f"Invalid key type for {cls.__name__}: {key.type_name}")
+    if cls is not PKey:
+        if issubclass(cls, target):
+            target = cls  # an application's subclass of the key's class
+        elif not issubclass(target, cls):
+            raise SSHException(f"Invalid key type for {cls.__name__}: {key.type_name}")
     return target(key=key)
 
 

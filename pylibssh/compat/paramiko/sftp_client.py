@@ -23,6 +23,7 @@ from ...sftp import SFTPAttributes as _NativeAttributes
 from .sftp import BaseSFTP, SFTPError, from_native, sftp_ioerror
 from .sftp_attr import SFTPAttributes
 from .ssh_exception import SSHException
+from .util import get_logger
 
 __all__ = ["SFTPClient", "SFTP"]
 
@@ -111,6 +112,9 @@ class SFTPClient(BaseSFTP):
         self._cwd = None
         self._native = native.SFTPClient(_ClientShim(transport))
         self._channel = _SFTPChannel(self)
+        self.logger = get_logger(transport.get_log_channel() + ".sftp")
+        self.logger.info("[chan sftp] Opened sftp connection (server version %d)",
+                         self._native.server_version)
 
     @classmethod
     def from_transport(cls, t, window_size=None, max_packet_size=None):

@@ -10,13 +10,14 @@ works) while the application does something else. Blocking calls wait on the loo
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import socket
 import threading
 
 from ..._binding import NULL, ffi, lib
 from ...client._task import AGAIN
-from ...client.auth import Credentials, authenticate
+from ...client.auth import _auth_poller, _kbdint, method_names
 from ...client.hostkeys import server_key
 from ...client.session import ClientSession, set_option
 from ...errors import (
@@ -28,7 +29,9 @@ from ...errors import (
 )
 from ...loop import Loop
 from .channel import Channel, _Chan, channel_exception, open_channel_gen
+from ._signer import Signer
 from .pkey import PKey, key_from_pylibssh
+from .util import get_logger
 from .ssh_exception import (
     AuthenticationException,
     BadAuthenticationType,
@@ -60,6 +63,11 @@ _ALGORITHMS = {
 
 _ids = itertools.count()
 _empty_file = None
+
+
+def _libssh_version() -> str:
+    v = lib.ssh_version(0)
+    return ffi.string(v).decode().split("/")[0] if v != NULL else "0"
 
 
 def _no_host_keys_file():
@@ -114,6 +122,17 @@ def _connect_socket(hostname, port, timeout=None):
     raise SSHException(f"Unable to connect to {hostname}: {reason}")
 
 
+def _python_signed(key) -> bool:
+    """Whether ``key``'s signatures must come from its own ``sign_ssh_data`` (no private key
+    libssh holds, a subclass that overrides signing, or a certificate to offer)."""
+    if getattr(key, "public_blob", None) is not None:
+        return True
+    lkey = getattr(key, "_lkey", None)
+    if lkey is None or not lkey.is_private:
+        return True
+    return type(key).sign_ssh_data is not PKey.sign_ssh_data
+
+
 class Transport:
     """An SSH transport (one connection) on an existing socket or to ``(host, port)``."""
 
@@ -151,8 +170,14 @@ class Transport:
         self._closed = False
         self._active = False
         self.server_mode = False
-        self.local_version = "SSH-2.0-pylibssh"
+        self.local_version = f"SSH-2.0-libssh_{_libssh_version()}"
         self.remote_version = ""
+        # the algorithms in use, as libssh negotiated them (paramiko's attributes)
+        self.local_cipher = self.remote_cipher = ""
+        self.local_mac = self.remote_mac = None
+        self.host_key_type = None
+        self.log_name = "paramiko.transport"
+        self.logger = get_logger(self.log_name)
         self.banner_timeout = 15
         self.auth_timeout = 30
         self.channel_timeout = 60 * 60
@@ -167,6 +192,48 @@ class Transport:
     def __repr__(self):
         state = "active" if self.is_active() else "unconnected"
         return f"<paramiko.Transport at {hex(id(self))} ({state}) (pylibssh)>"
+
+    def _log(self, level, msg):
+        if isinstance(msg, list):
+            for m in msg:
+                self.logger.log(level, m)
+        else:
+            self.logger.log(level, msg)
+
+    def _negotiated(self, server_side=False):
+        """Loop thread or under the lock: read the algorithms libssh negotiated and log them as
+        paramiko does."""
+        s = self._session._s
+
+        def text(p):
+            return ffi.string(p).decode("ascii", "replace") if p != NULL else None
+
+        ins, outs = text(lib.ssh_get_cipher_in(s)), text(lib.ssh_get_cipher_out(s))
+        self.local_cipher, self.remote_cipher = outs or "", ins or ""
+        self.local_mac, self.remote_mac = text(lib.ssh_get_hmac_out(s)), text(lib.ssh_get_hmac_in(s))
+        self.host_key_type = text(lib.pylibssh_session_hostkey_algo(s))
+        if self.host_key_type is None and self._server_key is not None:
+            self.host_key_type = self._server_key.get_name()
+        kex = text(lib.ssh_get_kex_algo(s))
+        banner = text(lib.ssh_get_clientbanner(s) if not server_side
+                      else lib.ssh_get_serverbanner(s))
+        if banner:
+            self.local_version = banner
+        compression = "zlib@openssh.com" if self._compress else "none"
+
+        def agreed(which, local, remote):
+            return f"{which}: {local}" if local == remote else \
+                f"{which}: local={local}, remote={remote}"
+
+        self._log(logging.DEBUG, [
+            f"Remote version/idstring: {self.remote_version}",
+            "=== Key exchange agreements ===",
+            f"Kex: {kex}",
+            f"HostKey: {self.host_key_type}",
+            agreed("Cipher", self.local_cipher, self.remote_cipher),
+            agreed("MAC", self.local_mac, self.remote_mac),
+            agreed("Compression", compression, compression),
+            "=== End of kex handshake ==="])
 
     @property
     def active(self):
@@ -250,13 +317,18 @@ class Transport:
             set_option(s, "compression", "yes" if self._compress else "no")
         sock = self._socket_for_libssh()
         self._loop.start()
+        self._log(logging.DEBUG, f"starting thread (client mode): {hex(id(self))}")
+        self._log(logging.DEBUG, f"Local version/idstring: {self.local_version}")
         t = timeout if timeout is not None else max(self.banner_timeout or 0, 60)
         try:
             self._run(self._session.connect_gen(sock, None), "key exchange", t)
         except SSHTimeoutError as exc:
+            self._log(logging.ERROR, f"Exception (client): Error reading SSH protocol banner"
+                                     f" ({exc})")
             self.close()
             raise SSHException(f"Error reading SSH protocol banner: {exc}") from exc
         except SSHError as exc:
+            self._log(logging.ERROR, f"Exception (client): {exc}")
             self.close()
             raise SSHException(str(exc)) from exc
         with self._loop.lock:
@@ -264,6 +336,9 @@ class Transport:
             banner = lib.ssh_get_serverbanner(self._session._s)
             self.remote_version = ffi.string(banner).decode("ascii", "replace") \
                 if banner != NULL else ""
+            self._negotiated()
+        version, _, client = self.remote_version[4:].partition("-")
+        self._log(logging.INFO, f"Connected (version {version}, client {client})")
         self.active = True
         if event is not None:
             event.set()
@@ -352,6 +427,7 @@ class Transport:
         except (AttributeError, OSError):
             peer = None
         self._loop.start()
+        self._log(logging.DEBUG, f"starting thread (server mode): {hex(id(self))}")
         with self._loop.lock:
             session = self._server.accept_socket(sock, peer)
             self._session = session
@@ -376,57 +452,146 @@ class Transport:
     def _kex_finished(self, session):
         """Loop thread: the server session's key exchange is done."""
         self.remote_version = session.client_banner or ""
+        self._negotiated(server_side=True)
+        version, _, client = self.remote_version[4:].partition("-")
+        self._log(logging.INFO, f"Connected (version {version}, client {client})")
         self.active = True
 
     # -- authentication -------------------------------------------------------------------------
 
-    def _auth(self, username, creds, method):
+    def _auth_step(self, username, method, fn, setup=None):
+        """One authentication request: ``fn()`` the nonblocking libssh call (``setup()`` first,
+        under the lock). Returns the methods still needed ([] when authenticated; the list after
+        a partial success), raises BadAuthenticationType when the server does not allow
+        ``method``, AuthenticationException when it refused, as paramiko."""
         if not self.active:
             raise SSHException("No existing session")
+        if self._session.authenticated:
+            return []
         self._username = username
+        session = self._session
+        s = session._s
+        u = username.encode()
+
+        def gen():
+            if setup is not None:
+                setup()
+            rc = yield _auth_poller(session, fn)
+            if rc == lib.SSH_AUTH_SUCCESS:
+                session.authenticated = True
+            return rc, list(method_names(lib.ssh_userauth_list(s, u)))
+
         try:
-            self._run(authenticate(self._session, username, creds), "authentication",
-                      self.auth_timeout)
-        except AuthenticationError as exc:
-            allowed = list(exc.allowed_methods)
-            if method and allowed and method not in allowed and not (
-                    method == "password" and "keyboard-interactive" in allowed):
-                raise BadAuthenticationType("Bad authentication type", allowed) from exc
-            err = AuthenticationException("Authentication failed.")
-            err.allowed_methods = tuple(allowed)
-            raise err from exc
+            rc, allowed = self._run(gen(), "authentication", self.auth_timeout)
         except SSHTimeoutError as exc:
             raise AuthenticationException("Authentication timeout.") from exc
+        except AuthenticationError as exc:
+            raise AuthenticationException(str(exc)) from exc
         except SSHError as exc:
             raise SSHException(str(exc)) from exc
-        return []
+        return self._auth_result(method, rc, allowed)
+
+    def _auth_result(self, method, rc, allowed):
+        if rc == lib.SSH_AUTH_SUCCESS:
+            self._log(logging.INFO, f"Authentication ({method}) successful!")
+            return []
+        if rc == lib.SSH_AUTH_PARTIAL:
+            self._log(logging.INFO, "Authentication continues...")
+            self._log(logging.DEBUG, f"Methods: {allowed}")
+            return allowed
+        if method not in allowed:
+            self._log(logging.DEBUG, [f"Authentication type ({method}) not permitted.",
+                                      f"Allowed methods: {allowed}"])
+            raise BadAuthenticationType("Bad authentication type", allowed)
+        self._log(logging.INFO, f"Authentication ({method}) failed.")
+        err = AuthenticationException("Authentication failed.")
+        err.allowed_methods = tuple(allowed)
+        raise err
 
     def auth_none(self, username):
-        return self._auth(username, Credentials(agent=False, look_for_keys=False,
-                                                methods=("none",)), "none")
+        """Try the ``none`` method; the methods still needed (raises BadAuthenticationType
+        listing the allowed ones when the server wants more, as servers do)."""
+        u = username.encode()
+        s = self._session._s
+        return self._auth_step(username, "none", lambda: lib.ssh_userauth_none(s, u))
 
     def auth_password(self, username, password, event=None, fallback=True):
-        methods = ("password", "keyboard-interactive") if fallback else ("password",)
-        creds = Credentials(password=password, agent=False, look_for_keys=False, methods=methods)
-        return self._auth(username, creds, "password")
+        """Authenticate with a password; [] or (after a partial success) the methods still
+        needed. With ``fallback``, a server that allows only keyboard-interactive gets the
+        password as the answer to its one prompt, as paramiko does."""
+        self._log(logging.DEBUG, "Attempting password auth...")
+        u = username.encode()
+        pw = password.encode() if isinstance(password, str) else bytes(password)
+        s = self._session._s
+        try:
+            return self._auth_step(username, "password",
+                                   lambda: lib.ssh_userauth_password(s, u, pw))
+        except BadAuthenticationType as e:
+            if not fallback or "keyboard-interactive" not in e.allowed_types:
+                raise
+
+            def handler(title, instructions, fields):
+                if len(fields) > 1:
+                    raise SSHException("Fallback authentication failed.")
+                return [] if not fields else [password]
+
+            try:
+                return self.auth_interactive(username, handler)
+            except SSHException:
+                raise e from None
 
     def auth_publickey(self, username, key, event=None):
-        from .agent import AgentKey
+        """Authenticate with ``key``; [] or (after a partial success) the methods still needed.
+        libssh signs with keys it holds; a key whose signature is made in Python (an
+        ``AgentKey``, a subclass overriding ``sign_ssh_data``) or that carries a certificate
+        (``load_certificate``) signs through an in-process agent (:class:`._signer.Signer`)."""
+        self._log(logging.DEBUG, "Attempting public-key auth...")
+        u = username.encode()
+        s = self._session._s
+        if not _python_signed(key):
+            lkey = key._lkey
+            return self._auth_step(username, "publickey",
+                                   lambda: lib.ssh_userauth_publickey(s, u, lkey._key))
+        signer = Signer(key)
 
-        if isinstance(key, AgentKey):
-            creds = Credentials(agent=True, look_for_keys=False, methods=("publickey",))
-        else:
-            creds = Credentials(keys=[key._lkey], agent=False, look_for_keys=False,
-                                methods=("publickey",))
-        return self._auth(username, creds, "publickey")
+        def setup():
+            lib.ssh_set_agent_socket(s, signer.fd)
+
+        try:
+            return self._auth_step(username, "publickey",
+                                   lambda: lib.ssh_userauth_agent(s, u), setup)
+        finally:
+            with self._loop.lock:
+                if not self._session.closed:
+                    lib.ssh_set_agent_socket(s, -1)  # the fd is the signer's to close
+            signer.close()
 
     def auth_interactive(self, username, handler, submethods=""):
-        def kbdint(name, instruction, prompts):
-            return handler(name, instruction, prompts)
+        """keyboard-interactive: ``handler(title, instructions, [(prompt, echo)...])`` returns
+        the answers, once per round; [] or the methods still needed."""
+        session = self._session
+        u = username.encode()
+        if not self.active:
+            raise SSHException("No existing session")
+        if session.authenticated:
+            return []
+        self._username = username
 
-        creds = Credentials(kbdint=kbdint, agent=False, look_for_keys=False,
-                            methods=("keyboard-interactive",))
-        return self._auth(username, creds, "keyboard-interactive")
+        def gen():
+            rc = yield from _kbdint(session, u, handler, None)
+            if rc == lib.SSH_AUTH_SUCCESS:
+                session.authenticated = True
+            return rc, list(method_names(lib.ssh_userauth_list(session._s, u)))
+
+        try:
+            rc, allowed = self._run(gen(), "authentication", self.auth_timeout)
+        except SSHTimeoutError as exc:
+            raise AuthenticationException("Authentication timeout.") from exc
+        except AuthenticationError as exc:
+            raise AuthenticationException(str(exc)) from exc
+        except SSHError as exc:
+            raise SSHException(str(exc)) from exc
+        return self._auth_result("keyboard-interactive", rc, allowed)
 
     def auth_interactive_dumb(self, username, handler=None, submethods=""):
         if not handler:
@@ -443,6 +608,10 @@ class Transport:
         return self.auth_interactive(username, handler, submethods)
 
     def is_authenticated(self):
+        """Whether the session is authenticated (server mode: set before the success reply
+        leaves, so the client never sees success first)."""
+        if self._server_mode is not None:
+            return self.is_active() and self._server_mode.authenticated
         return self.is_active() and self._session.authenticated
 
     def get_username(self):
@@ -474,10 +643,13 @@ class Transport:
         self._loop.wakeup()
 
     def set_log_channel(self, name):
+        """Log to the logger ``name`` (default ``paramiko.transport``); channels and SFTP log
+        to names under it."""
         self.log_name = name
+        self.logger = get_logger(name)
 
     def get_log_channel(self):
-        return getattr(self, "log_name", "paramiko.transport")
+        return self.log_name
 
     def set_hexdump(self, hexdump):
         pass
@@ -494,6 +666,7 @@ class Transport:
         chanid = next(_ids)
         channel = Channel(chanid, self, ch)
         self._channels[chanid] = channel
+        self._log(logging.DEBUG, f"Secsh channel {chanid} opened.")
         return channel
 
     def _forget(self, channel):
@@ -679,6 +852,10 @@ class Transport:
             self.sock.close()
         except Exception:
             pass
+
+    def stop_thread(self):
+        """End the transport's thread (and with it the connection), as paramiko's does."""
+        self.close()
 
     def join(self, timeout=None):
         pass
