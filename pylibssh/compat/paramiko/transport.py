@@ -84,6 +84,91 @@ def _no_host_keys_file():
     return _empty_file
 
 
+def _socket_fd(sock) -> int | None:
+    """``sock``'s descriptor when it is a real socket (a pipe or nothing: None)."""
+    try:
+        fd = sock.fileno()
+    except (AttributeError, OSError, ValueError, NotImplementedError):
+        return None
+    if not isinstance(fd, int) or fd < 0:
+        return None
+    try:
+        socket.socket(fileno=os.dup(fd)).detach()
+    except OSError:
+        return None
+    return fd
+
+
+class _SocketPump:
+    """Copies between an object with paramiko's socket methods (``send``, ``recv``,
+    ``settimeout``, ``close``) and one end of a socketpair; :attr:`theirs` is the end libssh
+    gets. One thread per direction; the object's ``recv`` waits at most 0.1 s at a time (as
+    paramiko's packetizer sets it) so :meth:`close` ends the reader."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.ours, self.theirs = socket.socketpair()
+        self._stop = threading.Event()
+        try:
+            sock.settimeout(0.1)
+        except (AttributeError, OSError):
+            pass
+        self._threads = [threading.Thread(target=f, daemon=True, name=f"paramiko-pump-{n}")
+                         for n, f in (("in", self._inbound), ("out", self._outbound))]
+        for t in self._threads:
+            t.start()
+
+    def _inbound(self):
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except (OSError, EOFError, SSHException):
+                data = b""
+            try:
+                if not data:
+                    self.ours.shutdown(socket.SHUT_WR)
+                    return
+                self.ours.sendall(data)
+            except OSError:
+                return
+
+    def _outbound(self):
+        while True:
+            try:
+                data = self.ours.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                self._stop.set()
+                return
+            view = memoryview(data)
+            while len(view):
+                try:
+                    n = self.sock.send(view)
+                except socket.timeout:
+                    continue
+                except (OSError, EOFError, SSHException):
+                    self._stop.set()
+                    return
+                if not n:
+                    self._stop.set()
+                    return
+                view = view[n:]
+
+    def close(self):
+        self._stop.set()
+        try:
+            self.ours.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(2)
+        self.ours.close()
+
+
 class SecurityOptions:
     """The algorithms this transport may negotiate (lists, settable as in paramiko)."""
 
@@ -292,9 +377,17 @@ class Transport:
             ch._loop.wakeup()
             self._helpers.append(bridge)
             return theirs
-        if hasattr(sock, "fileno"):
-            return socket.socket(fileno=os.dup(sock.fileno()))
-        raise SSHException(f"cannot run SSH over {type(sock).__name__} (it has no fileno())")
+        fd = _socket_fd(sock)
+        if fd is not None:
+            return socket.socket(fileno=os.dup(fd))
+        # any object with send/recv (a ProxyCommand-like object, another library's channel, a
+        # test double): pumped to a socketpair by two threads
+        if not (hasattr(sock, "send") and hasattr(sock, "recv")):
+            raise SSHException(f"cannot run SSH over {type(sock).__name__}: it has no "
+                               "send/recv")
+        pump = _SocketPump(sock)
+        self._helpers.append(pump)
+        return pump.theirs
 
     def start_client(self, event=None, timeout=None):
         """Negotiate the SSH transport (no authentication yet)."""
