@@ -704,6 +704,7 @@ class SFTPFile(io.RawIOBase):
         self._writes: deque[tuple[Any, Any, int]] = deque()  # (aio ptr, keep-alive buf, len)
         self._write_error: SSHError | None = None
         self._eof = False
+        self._eof_seen = False  # an end of file was met: read again, but one request first
         self._chunk_r = sftp._chunk(False)
         self._chunk_w = sftp._chunk(True)
 
@@ -773,8 +774,10 @@ class SFTPFile(io.RawIOBase):
             if self._next_read < self._pos + len(self._rbuf):
                 self._next_read = self._pos + len(self._rbuf)
             buf = ffi.new("char[]", self._chunk_r)
+            # after an end of file, one request first: the file may have grown, likely not
+            ahead = 1 if self._eof_seen else self.read_ahead
             while len(self._rbuf) < want and not self._eof:
-                while len(self._reads) < self.read_ahead:
+                while len(self._reads) < ahead:
                     self._begin_read(self._chunk_r)
                 offset, n = self._wait_read(buf, self._chunk_r)
                 expected = self._pos + len(self._rbuf)
@@ -786,11 +789,19 @@ class SFTPFile(io.RawIOBase):
                     self._cancel_reads()
                     self._next_read = self._pos + len(self._rbuf)
                     if n == 0:
-                        self._eof = True
+                        self._eof = self._eof_seen = True
+                elif self._eof_seen:
+                    self._eof_seen = False
+                    ahead = self.read_ahead
 
     def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (all until the end when negative). At the end of the file it
+        returns b"", and a later read asks the server again (the file may have grown), as
+        Python's files do."""
         if not self._readable:
             raise io.UnsupportedOperation("not readable")
+        if not self._rbuf:
+            self._eof = False
         if size is None or size < 0:
             while not self._eof:
                 self._fill(len(self._rbuf) + (8 << 20))
