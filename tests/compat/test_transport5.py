@@ -265,3 +265,25 @@ def test_load_certificate_and_from_path_authenticate(paramiko, ca_sshd, tmp_path
             assert t.auth_publickey(TEST_USER, pkey) == []
         finally:
             t.close()
+
+
+def test_security_options_are_settable_and_validated(paramiko, sshd, test_user, password):
+    t = paramiko.Transport((sshd.host, sshd.port))
+    try:
+        opts = t.get_security_options()
+        with pytest.raises(TypeError):
+            opts.ciphers = "aes192-ctr"
+        with pytest.raises(ValueError):
+            opts.ciphers = ("no-such-cipher",)
+        with pytest.raises(ValueError):
+            opts.kex = ["no-such-kex"]
+        opts.ciphers = ("aes192-ctr",)
+        opts.digests = ["hmac-sha2-256"]
+        assert opts.ciphers == ("aes192-ctr",) and opts.digests == ("hmac-sha2-256",)
+        assert t.preferred_ciphers == ("aes192-ctr",)
+        assert "none" in opts.compression
+        t.start_client(timeout=DEADLINE)
+        assert (t.local_cipher, t.local_mac) == ("aes192-ctr", "hmac-sha2-256")
+        t.auth_password(test_user, password)
+    finally:
+        t.close()

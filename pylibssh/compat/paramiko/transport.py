@@ -59,6 +59,7 @@ _ALGORITHMS = {
             "diffie-hellman-group14-sha256"],
     "keys": ["ssh-ed25519", "ecdsa-sha2-nistp521", "ecdsa-sha2-nistp384",
              "ecdsa-sha2-nistp256", "rsa-sha2-512", "rsa-sha2-256"],
+    "compression": ["none", "zlib@openssh.com", "zlib"],
 }
 
 _ids = itertools.count()
@@ -170,7 +171,10 @@ class _SocketPump:
 
 
 class SecurityOptions:
-    """The algorithms this transport may negotiate (lists, settable as in paramiko)."""
+    """The algorithms this transport may negotiate, in order of preference: ``ciphers``,
+    ``digests``, ``kex``, ``key_types``, ``compression``. Each is a tuple; setting one (a tuple
+    or list, before the key exchange) raises TypeError for another type and ValueError for a
+    name libssh does not know, as paramiko."""
 
     def __init__(self, transport):
         self._transport = transport
@@ -182,14 +186,35 @@ class SecurityOptions:
         return tuple(self._transport._algorithms(kind))
 
     def _set(self, kind, value):
+        if isinstance(value, list):
+            value = tuple(value)
+        if not isinstance(value, tuple):
+            raise TypeError("expected tuple or list")
+        known = _ALGORITHMS[kind] + _EXTRA.get(kind, [])
+        unknown = [n for n in value if n not in known]
+        if unknown:
+            raise ValueError(f"unknown {_WHAT[kind]}: {', '.join(map(str, unknown))}")
         self._transport._preferred[kind] = list(value)
 
     ciphers = property(lambda s: s._get("ciphers"), lambda s, v: s._set("ciphers", v))
     digests = property(lambda s: s._get("macs"), lambda s, v: s._set("macs", v))
     kex = property(lambda s: s._get("kex"), lambda s, v: s._set("kex", v))
     key_types = property(lambda s: s._get("keys"), lambda s, v: s._set("keys", v))
-    compression = property(lambda s: ("none",) if not s._transport._compress else
-                           ("zlib@openssh.com", "zlib", "none"))
+    compression = property(lambda s: s._get("compression"),
+                           lambda s, v: s._set("compression", v))
+
+
+_WHAT = {"ciphers": "cipher", "macs": "digest", "kex": "key exchange", "keys": "key type",
+         "compression": "compression"}
+# names libssh knows that are not offered by default
+_EXTRA = {"kex": ["sntrup761x25519-sha512", "sntrup761x25519-sha512@openssh.com",
+                  "diffie-hellman-group14-sha1", "diffie-hellman-group1-sha1",
+                  "diffie-hellman-group-exchange-sha1"],
+          "keys": ["ssh-rsa", "rsa-sha2-256-cert-v01@openssh.com",
+                   "rsa-sha2-512-cert-v01@openssh.com", "ssh-ed25519-cert-v01@openssh.com",
+                   "ecdsa-sha2-nistp256-cert-v01@openssh.com",
+                   "ecdsa-sha2-nistp384-cert-v01@openssh.com",
+                   "ecdsa-sha2-nistp521-cert-v01@openssh.com"]}
 
 
 def _connect_socket(hostname, port, timeout=None):
@@ -331,17 +356,31 @@ class Transport:
     # -- algorithms -----------------------------------------------------------------------------
 
     def _algorithms(self, kind):
-        allowed = self._preferred.get(kind, _ALGORITHMS[kind])
+        default = _ALGORITHMS[kind]
+        if kind == "compression":
+            default = ["zlib@openssh.com", "zlib", "none"] if self._compress else ["none"]
+        allowed = self._preferred.get(kind, default)
         disabled = set(self.disabled_algorithms.get(kind, ()))
         if kind == "keys":
             disabled |= set(self.disabled_algorithms.get("pubkeys", ()))
         return [a for a in allowed if a not in disabled]
 
     def get_security_options(self):
+        """A :class:`SecurityOptions` to read or set the algorithms (before the key
+        exchange)."""
         return SecurityOptions(self)
 
     def use_compression(self, compress=True):
+        """Offer zlib compression first (as paramiko: "none" stays acceptable)."""
         self._compress = compress
+        self._preferred.pop("compression", None)
+
+    preferred_ciphers = property(lambda self: tuple(self._algorithms("ciphers")))
+    preferred_macs = property(lambda self: tuple(self._algorithms("macs")))
+    preferred_keys = property(lambda self: tuple(self._algorithms("keys")))
+    preferred_pubkeys = property(lambda self: tuple(self._algorithms("keys")))
+    preferred_kex = property(lambda self: tuple(self._algorithms("kex")))
+    preferred_compression = property(lambda self: tuple(self._algorithms("compression")))
 
     # -- waiting --------------------------------------------------------------------------------
 
@@ -407,7 +446,9 @@ class Transport:
             set_option(s, "hmac_s_c", ",".join(self._algorithms("macs")))
             set_option(s, "key_exchange", ",".join(self._algorithms("kex")))
             set_option(s, "hostkeys", ",".join(self._algorithms("keys")))
-            set_option(s, "compression", "yes" if self._compress else "no")
+            compression = self._algorithms("compression")
+            set_option(s, "compression_c_s", ",".join(compression))
+            set_option(s, "compression_s_c", ",".join(compression))
         sock = self._socket_for_libssh()
         self._loop.start()
         self._log(logging.DEBUG, f"starting thread (client mode): {hex(id(self))}")
@@ -808,37 +849,40 @@ class Transport:
         ``handler(channel, (origin_addr, origin_port), (server_addr, server_port))``."""
         if not self.is_active():
             raise SSHException("SSH session not active")
+        if not self.is_authenticated():
+            # servers ignore it before authentication; paramiko would wait for a reply
+            raise SSHException("TCP forwarding request denied: not authenticated")
         s = self._session._s
         bound = ffi.new("int *")
         addr = address.encode()
 
         def gen():
-            rc = yield self._session.call(
+            yield self._session.call(
                 lambda: lib.ssh_channel_listen_forward(s, addr, int(port), bound),
                 "tcpip-forward")
-            return rc
+            result = bound[0] or port
+            if handler is not None:  # (on the loop thread, before more of its packets)
+                self._forward_handlers[result] = (address, handler)
+            return result
 
         self._take_forwarded_channels()
         try:
-            self._run(gen(), "tcpip-forward", 30)
+            return self._run(gen(), "tcpip-forward", 30)
         except SSHError as exc:
             raise SSHException("TCP forwarding request denied") from exc
-        result = bound[0] or port
-        if handler is not None:
-            self._forward_handlers[result] = handler
-            thread = threading.Thread(target=self._serve_forwards, args=(address, result),
-                                      daemon=True, name="paramiko-forward")
-            thread.start()
-        return result
 
-    def _serve_forwards(self, address, port):
-        while self.is_active() and port in self._forward_handlers:
-            chan = self.accept(0.5)
-            if chan is None:
-                continue
-            handler = self._forward_handlers.get(port)
-            if handler is not None:
-                handler(chan, chan.origin_addr, (address, port))
+    def _dispatch_forward(self, channel, bound_port):
+        """Loop thread: a forwarded connection goes to the handler registered for its port
+        (on a thread of its own: a handler may use the channel at once), else to
+        :meth:`accept`. Each channel goes to exactly one of them."""
+        entry = self._forward_handlers.get(bound_port)
+        if entry is None:
+            self._accepted.append(channel)
+            return
+        address, handler = entry
+        threading.Thread(target=handler, args=(channel, channel.origin_addr,
+                                               (address, bound_port)),
+                         daemon=True, name="paramiko-forward").start()
 
     def cancel_port_forward(self, address, port):
         if not self.is_active():
@@ -878,7 +922,7 @@ class Transport:
             return
         channel = self._register(_Chan(self._session, c))
         channel.origin_addr = (request.orig_host, request.orig_port)
-        self._accepted.append(channel)
+        self._dispatch_forward(channel, request.dest_port)
         self._session.kick()
 
     def _poll_forwarded(self):
@@ -899,7 +943,7 @@ class Transport:
         ch = _Chan(self._session, c)
         channel = self._register(ch)
         channel.origin_addr = (origin, oport[0])
-        self._accepted.append(channel)
+        self._dispatch_forward(channel, dport[0])
         self._session.kick()
         return True
 
