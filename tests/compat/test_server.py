@@ -687,6 +687,25 @@ def test_paramiko_sftp_client_against_stub_sftp_server(paramiko, pserver, sftp_r
     assert stub.sessions == ["started", "ended"]
 
 
+def test_sftp_client_of_the_same_kind_against_stub_sftp_server(paramiko, pserver, sftp_root):
+    # the server's implementation as its client: paramiko with paramiko, the layer with the layer
+    from test_sftp import _rename_symlink_exclusive
+
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    client.connect("127.0.0.1", pserver.port, USER, password=PASSWORD, look_for_keys=False,
+                   allow_agent=False, timeout=DEADLINE)
+    try:
+        sftp = client.open_sftp()
+        sftp.get_channel().settimeout(DEADLINE)
+        _rename_symlink_exclusive(paramiko, sftp)
+        assert os.readlink(sftp_root / "link") == "other.txt"
+        assert (sftp_root / "other.txt").read_bytes() == b"exclusive"
+        sftp.close()
+    finally:
+        client.close()
+
+
 # -- start_server(event), a subsystem handler of one's own, global requests ---------------------
 
 def host_key_and_interface(paramiko, host_key_files):

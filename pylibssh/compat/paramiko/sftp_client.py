@@ -16,6 +16,7 @@ import os
 import socket
 import stat
 
+from ..._binding import lib
 from ...client import sftp as native
 from ...errors import SFTPError as _SFTPError
 from ...errors import SSHConnectionError, SSHError, SSHTimeoutError
@@ -187,11 +188,8 @@ class SFTPClient(BaseSFTP):
         from .sftp_file import SFTPFile
 
         path = self._adjust_cwd(filename)
-        binary = mode.replace("t", "").replace("U", "")
-        if "b" not in binary:
-            binary += "b"
-        return SFTPFile(self, self._native.open(path, binary, permissions=0o666), mode,
-                        bufsize, path)
+        return SFTPFile(self, self._native.open(path, _native_mode(mode), permissions=0o666),
+                        mode, bufsize, path)
 
     file = open
 
@@ -231,7 +229,17 @@ class SFTPClient(BaseSFTP):
 
     @converted
     def symlink(self, source, dest):
-        self._native.symlink(source, self._adjust_cwd(dest))
+        """Create the link ``dest`` pointing to ``source``. The request carries them in that
+        order for every server, as paramiko sends it (OpenSSH's order; libssh sends the
+        draft's reverse order to servers that are not OpenSSH, so it is given them swapped)."""
+        dest = self._adjust_cwd(dest)
+        session = self._transport._session
+        with session._loop.lock:
+            openssh = lib.ssh_get_openssh_version(session._s) != 0
+        if openssh:
+            self._native.symlink(source, dest)
+        else:
+            self._native.symlink(dest, source)
 
     @converted
     def readlink(self, path):
@@ -297,6 +305,20 @@ class SFTPClient(BaseSFTP):
         s = os.stat(localpath)
         if s.st_size != size:
             raise OSError(f"size mismatch in get!  {s.st_size} != {size}")
+
+
+def _native_mode(mode: str) -> str:
+    """pylibssh's open mode for a paramiko mode: paramiko computes the SFTP flags from the
+    letters (``r``/``+`` read, ``w``/``a``/``+`` write, ``w`` truncates, ``a`` appends, ``x``
+    creates exclusively); what the file object allows follows paramiko's rules separately."""
+    plus = "+" if ("+" in mode or ("r" in mode and any(c in mode for c in "wax"))) else ""
+    if "x" in mode:
+        return "x" + plus + "b"
+    if "a" in mode:
+        return "a" + plus + "b"
+    if "w" in mode:
+        return "w" + plus + "b"
+    return "r" + plus + "b"
 
 
 def _progress(callback):
