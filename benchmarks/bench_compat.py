@@ -23,7 +23,7 @@ import sys
 from benchmarks.bench_client import CIPHER, KEX, Env, bench_env, measure_workloads, parse_args
 from benchmarks.common import report
 
-COMPAT_WORKLOADS = ["sftp-download", "sftp-upload", "exec-stream", "connect"]
+COMPAT_WORKLOADS = ["sftp-download", "sftp-upload", "small-files", "exec-stream", "connect"]
 IMPLS = ["openssh", "pylibssh", "compat", "paramiko"]
 
 

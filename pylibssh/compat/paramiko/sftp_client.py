@@ -18,6 +18,7 @@ import stat
 
 from ..._binding import lib
 from ...client import sftp as native
+from ...client import sftp_batch as native_batch
 from ...errors import SFTPError as _SFTPError
 from ...errors import SSHConnectionError, SSHError, SSHTimeoutError
 from ...sftp import SFTPAttributes as _NativeAttributes
@@ -282,7 +283,20 @@ class SFTPClient(BaseSFTP):
 
     @converted
     def put(self, localpath, remotepath, callback=None, confirm=True):
+        """Upload ``localpath``; the remote attributes (its size checked when ``confirm``).
+        A small file goes in two round trips (its writes, close and stat sent together)."""
         remotepath = self._adjust_cwd(remotepath)
+        with open(localpath, "rb") as f:
+            st = os.fstat(f.fileno())
+            data = f.read(native_batch.SMALL_FILE + 1) if st.st_size <= native_batch.SMALL_FILE \
+                else None
+        if data is not None and len(data) <= native_batch.SMALL_FILE:
+            a = self._native.write_small(data, remotepath, stat.S_IMODE(st.st_mode))
+            if callback is not None:
+                callback(len(data), len(data))
+            if confirm and a.size != len(data):
+                raise OSError(f"size mismatch in put!  {a.size} != {len(data)}")
+            return attributes(a) if confirm else SFTPAttributes()
         size = self._native.put(localpath, remotepath,
                                 progress=_progress(callback))
         return self._confirm(remotepath, size, confirm)
@@ -299,6 +313,16 @@ class SFTPClient(BaseSFTP):
     @converted
     def get(self, remotepath, localpath, callback=None, prefetch=True,
             max_concurrent_prefetch_requests=None):
+        """Download to ``localpath``. A small file comes in two round trips (open and stat
+        sent together, then all its reads and the close), a larger one through pylibssh's
+        pipelined reads."""
+        data = self._native.read_small(self._adjust_cwd(remotepath))
+        if data is not None:
+            with open(localpath, "wb") as f:
+                f.write(data)
+            if callback is not None:
+                callback(len(data), len(data))
+            return
         in_flight = max_concurrent_prefetch_requests or native.IN_FLIGHT
         size = self._native.get(self._adjust_cwd(remotepath), localpath,
                                 progress=_progress(callback), in_flight=in_flight)
