@@ -51,7 +51,7 @@ from .ed25519key import Ed25519Key
 from .file import BufferedFile
 from .hostkeys import HostKeys
 from .message import Message
-from .pkey import PKey, PublicBlob, UnknownKeyType
+from .pkey import DSSKey, PKey, PublicBlob, UnknownKeyType  # DSSKey: for pre-4.0 importers
 from .proxy import ProxyCommand
 from .rsakey import RSAKey
 from .sftp import (

@@ -22,7 +22,7 @@ from ...keys import Key, KeyType
 from .message import Message
 from .ssh_exception import PasswordRequiredException, SSHException
 
-__all__ = ["PKey", "RSAKey", "ECDSAKey", "Ed25519Key", "PublicBlob", "UnknownKeyType",
+__all__ = ["PKey", "RSAKey", "ECDSAKey", "Ed25519Key", "DSSKey", "PublicBlob", "UnknownKeyType",
            "FileFormat", "PEM", "OPENSSH"]
 
 _CERT_SUFFIX = "-cert-v01@openssh.com"
@@ -450,6 +450,22 @@ class Ed25519Key(PKey):
 
     name = "ssh-ed25519"
     name_prefixes = ("ssh-ed25519",)
+
+
+class DSSKey(PKey):
+    """DSA keys, which paramiko 4 removed and libssh does not support: the class exists so
+    that libraries written for older paramiko (pysftp imports it) load; reading a key raises
+    :class:`SSHException`."""
+
+    name = "ssh-dss"
+
+    def __init__(self, msg=None, data=None, filename=None, password=None, vals=None,
+                 file_obj=None):
+        raise SSHException("DSA (ssh-dss) keys are not supported")
+
+    @staticmethod
+    def generate(bits=1024, progress_func=None):
+        raise SSHException("DSA (ssh-dss) keys are not supported")
 
 
 class PublicBlob:
