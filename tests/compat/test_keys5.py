@@ -121,3 +121,24 @@ def test_from_path_with_password_and_certificate(paramiko, tmp_path):
     rsa_key = paramiko.RSAKey.from_private_key_file(str(keygen(tmp_path / "r", "rsa")))
     with pytest.raises(ValueError):
         rsa_key.load_certificate(cert_text)
+
+
+def test_agent_key_of_unknown_type_and_fields_equality(paramiko, tmp_path):
+    # fabric's tests build AgentKeys from any blob and PKey subclasses that only set _fields
+    blob = b"\x00\x00\x00\x0bssh-unknown\x00\x00\x00\x01x"
+    key = paramiko.AgentKey(None, blob)
+    assert key.get_name() == "ssh-unknown" and key.inner_key is None
+    assert key.asbytes() == blob
+    ed = paramiko.Ed25519Key.from_private_key_file(str(keygen(tmp_path / "ed", "ed25519")))
+    wrapped = paramiko.AgentKey(None, ed.asbytes())
+    assert wrapped.inner_key == ed and wrapped == ed and wrapped.get_bits() == 256
+
+    class Fake(paramiko.PKey):
+        def __init__(self, name):
+            self._name = name
+
+        @property
+        def _fields(self):
+            return (self._name,)
+
+    assert Fake("a") == Fake("a") and Fake("a") != Fake("b") and Fake("a") != ed

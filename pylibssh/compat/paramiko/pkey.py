@@ -201,24 +201,29 @@ class PKey:
 
     def asbytes(self):
         """The public key blob (SSH wire format)."""
-        return self._lkey.public_blob
+        lkey = getattr(self, "_lkey", None)
+        return lkey.public_blob if lkey is not None else b""
 
     def __bytes__(self):
         return self.asbytes()
 
+    @property
+    def _fields(self):
+        """What equality compares (paramiko's hook; subclasses may override it)."""
+        return (self.get_name(), self.asbytes())
+
     def __eq__(self, other):
-        if not isinstance(other, PKey):
-            return NotImplemented
-        return self.asbytes() == other.asbytes()
+        return isinstance(other, PKey) and self._fields == other._fields
 
     def __hash__(self):
-        return hash(self.asbytes())
+        fields = self._fields
+        return hash(tuple(fields) if isinstance(fields, list) else fields)
 
     def __repr__(self):
         comment = ""
         if getattr(self, "comment", None):
             comment = f", comment={self.comment!r}"
-        elif self._lkey.comment:
+        elif self._lkey is not None and self._lkey.comment:
             comment = f", comment={self._lkey.comment!r}"
         return f"PKey(alg={self.algorithm_name}, bits={self.get_bits()}, fp={self.fingerprint}{comment})"  # noqa: E501
 
