@@ -143,6 +143,11 @@ int pylibssh_send_keepalive(ssh_session session, struct pylibssh_global_replies 
 /* a want-reply global request with one string (streamlocal-forward@openssh.com, its cancel);
  * expect its reply (PYLIBSSH_GLOBAL_OWN) first */
 int pylibssh_global_request_path(ssh_session session, const char *name, const char *path);
+/* any global request: ``data`` (already SSH-encoded) follows the want-reply flag, and a
+ * 5-byte string after it absorbs the trailer; expect its reply (PYLIBSSH_GLOBAL_OWN) first
+ * when ``want_reply`` */
+int pylibssh_global_request_raw(ssh_session session, const char *name, const uint8_t *data,
+                                size_t len, int want_reply);
 /* forwarding (csrc/pylibssh_server.c): OpenSSH's UNIX-socket requests, which libssh 0.12 does not
  * parse, arrive as queued messages of these subtypes once pylibssh_server_enable_streamlocal()
  * put its packet handler before libssh's; a channel open refused with a reason code; a

@@ -231,7 +231,38 @@ int pylibssh_global_request_path(ssh_session session, const char *name, const ch
     return send_with_trailer(session);
 }
 
+int pylibssh_global_request_raw(ssh_session session, const char *name, const uint8_t *data,
+                                size_t len, int want_reply)
+{
+    ssh_buffer out;
+
+    if (session == NULL || name == NULL || (data == NULL && len != 0)) {
+        return SSH_ERROR;
+    }
+    out = session->out_buffer;
+    if (put_u8(out, SSH2_MSG_GLOBAL_REQUEST) < 0 ||
+        put_string(out, name, (uint32_t)strlen(name)) < 0 || put_u8(out, want_reply ? 1 : 0) < 0 ||
+        (len != 0 && ssh_buffer_add_data(out, data, (uint32_t)len) < 0)) {
+        ssh_buffer_reinit(out);
+        return SSH_ERROR;
+    }
+    /* one more string after the data absorbs the trailer (servers that read the request's
+     * fields in order and not to the end, as OpenSSH's, do not see it) */
+    return send_with_trailer(session);
+}
+
 #else /* !PYLIBSSH_PRIVATE_HEADERS */
+
+int pylibssh_global_request_raw(ssh_session session, const char *name, const uint8_t *data,
+                                size_t len, int want_reply)
+{
+    (void)session;
+    (void)name;
+    (void)data;
+    (void)len;
+    (void)want_reply;
+    return SSH_ERROR;
+}
 
 int pylibssh_global_idle(ssh_session session)
 {
