@@ -287,3 +287,20 @@ def test_security_options_are_settable_and_validated(paramiko, sshd, test_user, 
         t.auth_password(test_user, password)
     finally:
         t.close()
+
+
+def test_global_request(paramiko, connect):
+    import socket
+
+    t = connect().get_transport()
+    reply = t.global_request("tcpip-forward", ("127.0.0.1", 0), wait=True)
+    assert reply is not None
+    port = reply.get_int()
+    assert port > 0
+    with socket.socket() as s:  # sshd listens there now
+        s.settimeout(DEADLINE)
+        s.connect(("127.0.0.1", port))
+    assert t.global_request("cancel-tcpip-forward", ("127.0.0.1", port), wait=True) is not None
+    assert t.global_request("no-such-request@example.com", wait=True) is None
+    assert t.global_request("keepalive@example.com", wait=False) is None
+    assert t.is_active()

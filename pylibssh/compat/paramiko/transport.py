@@ -23,6 +23,7 @@ from ...client.session import ClientSession, set_option
 from ...errors import (
     AuthenticationError,
     ChannelOpenError,
+    RequestDeniedError,
     SSHError,
     SSHTimeoutError,
     error_from,
@@ -30,6 +31,7 @@ from ...errors import (
 from ...loop import Loop
 from .channel import Channel, _Chan, channel_exception, open_channel_gen
 from ._signer import Signer
+from .message import Message
 from .pkey import PKey, key_from_pylibssh
 from .util import get_logger
 from .ssh_exception import (
@@ -840,6 +842,40 @@ class Transport:
         from .sftp_client import SFTPClient
 
         return SFTPClient.from_transport(self)
+
+    def global_request(self, kind, data=None, wait=True):
+        """Send the global request ``kind`` with ``data`` (a tuple of values, encoded as
+        :meth:`Message.add` does). With ``wait``: a :class:`Message` when the server agreed
+        (holding the reply's leading uint32, e.g. the port a ``tcpip-forward`` got, when it had
+        one: libssh passes on no more of the reply), None when it refused; without, None at
+        once. Raises SSHException when the transport is not active."""
+        from ...client.forward import raw_global_request_gen
+
+        if not self.is_active():
+            raise SSHException("SSH session not active")
+        m = Message()
+        if data is not None:
+            m.add(*data)
+        self._log(logging.DEBUG, f'Sending global request "{kind}"')
+        gen = raw_global_request_gen(self._session, kind, m.asbytes(), bool(wait),
+                                     f"global request {kind!r}")
+        try:
+            port = self._run(gen, f"global request {kind!r}", 60 if wait else 10)
+        except RequestDeniedError:
+            self._log(logging.DEBUG, "Global request denied.")
+            return None
+        except SSHTimeoutError:
+            return None
+        except SSHError as exc:
+            raise SSHException(str(exc)) from exc
+        if not wait:
+            return None
+        self._log(logging.DEBUG, "Global request successful.")
+        reply = Message()
+        if port is not None and port >= 0:
+            reply.add_int(port)
+            reply.rewind()
+        return reply
 
     # -- remote port forwarding -----------------------------------------------------------------
 
