@@ -16,7 +16,6 @@ import socket
 import threading
 
 from ..._binding import NULL, ffi, lib
-from ...client._task import AGAIN
 from ...client.auth import _auth_poller, _kbdint, method_names
 from ...client.hostkeys import server_key
 from ...client.session import ClientSession, set_option
@@ -26,7 +25,6 @@ from ...errors import (
     RequestDeniedError,
     SSHError,
     SSHTimeoutError,
-    error_from,
 )
 from ...loop import Loop
 from .channel import Channel, _Chan, channel_exception, open_channel_gen
