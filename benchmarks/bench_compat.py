@@ -8,7 +8,11 @@ The "compat" runs are bench_client's paramiko workloads unchanged, with
 2. ``exec_command("head -c 512M /dev/zero")`` with the output read by ``channel.recv``
    (``exec-stream``; paramiko may fail here with "Key-exchange timed out", its issue 822: a
    failure is printed, not hidden);
-3. connect + authenticate + ``exec_command("true")`` + close, 20 times (``connect``).
+3. connect + authenticate + ``exec_command("true")`` + close, 20 times (``connect``);
+4. 500 files of 16 KiB, each uploaded with ``SFTPClient.put`` and downloaded with ``get``, one
+   call per file (``small-files``; OpenSSH's ``sftp`` runs the same puts and gets as a batch).
+
+Ratios are printed to paramiko, to pylibssh's native client and to OpenSSH.
 
 Both with the clients' default algorithms and forced to AES-GCM (paramiko: aes128-ctr, it has no
 GCM), as in bench_client.
@@ -23,7 +27,7 @@ import sys
 from benchmarks.bench_client import CIPHER, KEX, Env, bench_env, measure_workloads, parse_args
 from benchmarks.common import report
 
-COMPAT_WORKLOADS = ["sftp-download", "sftp-upload", "exec-stream", "connect"]
+COMPAT_WORKLOADS = ["sftp-download", "sftp-upload", "small-files", "exec-stream", "connect"]
 IMPLS = ["openssh", "pylibssh", "compat", "paramiko"]
 
 
@@ -55,7 +59,7 @@ def main(argv: list[str]) -> None:
         for forced in args.configs:
             label = f"{CIPHER} + {KEX}" if forced else "defaults"
             results = measure_workloads(env, forced, args, lambda name: args.impls, run)
-            for base in ("paramiko", "pylibssh"):
+            for base in ("paramiko", "pylibssh", "openssh"):
                 report(f"compat, {label} (vs {base})", results, base,
                        save_as=f"compat-{'gcm' if forced else 'default'}-vs-{base}")
 

@@ -113,6 +113,9 @@ int pylibssh_sftp_serve_direct(sftp_session sftp, ssh_channel channel,
  * 1/0: whether libssh has queued ssh_messages (ssh_message_get would poll when none are);
  * -1 unknown (built without libssh's private headers) */
 int pylibssh_session_has_messages(ssh_session session);
+/* the negotiated host-key algorithm (NULL before the key exchange, or without the private
+ * headers); owned by the session */
+const char *pylibssh_session_hostkey_algo(ssh_session session);
 /* TCP_QUICKACK on a socket (0, or -1 with errno) */
 int pylibssh_tcp_quickack(int fd);
 /* SO_RCVLOWAT on a socket (0, or -1 with errno) */
@@ -147,6 +150,11 @@ int pylibssh_send_keepalive(ssh_session session, struct pylibssh_global_replies 
 /* a want-reply global request with one string (streamlocal-forward@openssh.com, its cancel);
  * expect its reply (PYLIBSSH_GLOBAL_OWN) first */
 int pylibssh_global_request_path(ssh_session session, const char *name, const char *path);
+/* any global request: ``data`` (already SSH-encoded) follows the want-reply flag, and a
+ * 5-byte string after it absorbs the trailer; expect its reply (PYLIBSSH_GLOBAL_OWN) first
+ * when ``want_reply`` */
+int pylibssh_global_request_raw(ssh_session session, const char *name, const uint8_t *data,
+                                size_t len, int want_reply);
 /* forwarding (csrc/pylibssh_server.c): OpenSSH's UNIX-socket requests, which libssh 0.12 does not
  * parse, arrive as queued messages of these subtypes once pylibssh_server_enable_streamlocal()
  * put its packet handler before libssh's; a channel open refused with a reason code; a

@@ -12,6 +12,8 @@
  *   streamlocal-forward@openssh.com and its cancel, which libssh cannot send), or to nobody
  *   (keepalives). It also records the port of a tcpip-forward's success: libssh reads it from
  *   whatever packet it processed last (its own FIXME).
+ * - The negotiated host-key algorithm (rsa-sha2-512, ssh-ed25519...), which libssh has no getter
+ *   for (it has them for the cipher, MAC and key exchange).
  * - forwarded-streamlocal@openssh.com channel opens: libssh queues them as "unknown" without
  *   the socket path; the same handler queues them as messages of pylibssh's own subtype with
  *   the path as the destination.
@@ -36,6 +38,7 @@
 #include <libssh/messages.h>
 #include <libssh/misc.h>
 #include <libssh/ssh2.h>
+#include <libssh/crypto.h>
 
 #include "pylibssh_wire.h"
 
@@ -45,6 +48,20 @@ int pylibssh_session_has_messages(ssh_session session)
         return -1;
     }
     return session->ssh_message_list != NULL && session->ssh_message_list->root != NULL;
+}
+
+const char *pylibssh_session_hostkey_algo(ssh_session session)
+{
+    struct ssh_crypto_struct *crypto;
+
+    if (session == NULL) {
+        return NULL;
+    }
+    crypto = session->current_crypto != NULL ? session->current_crypto : session->next_crypto;
+    if (crypto == NULL) {
+        return NULL;
+    }
+    return crypto->kex_methods[SSH_HOSTKEYS];
 }
 
 #define RING(seq) ((seq) % PYLIBSSH_GLOBAL_QUEUE)
@@ -214,7 +231,38 @@ int pylibssh_global_request_path(ssh_session session, const char *name, const ch
     return send_with_trailer(session);
 }
 
+int pylibssh_global_request_raw(ssh_session session, const char *name, const uint8_t *data,
+                                size_t len, int want_reply)
+{
+    ssh_buffer out;
+
+    if (session == NULL || name == NULL || (data == NULL && len != 0)) {
+        return SSH_ERROR;
+    }
+    out = session->out_buffer;
+    if (put_u8(out, SSH2_MSG_GLOBAL_REQUEST) < 0 ||
+        put_string(out, name, (uint32_t)strlen(name)) < 0 || put_u8(out, want_reply ? 1 : 0) < 0 ||
+        (len != 0 && ssh_buffer_add_data(out, data, (uint32_t)len) < 0)) {
+        ssh_buffer_reinit(out);
+        return SSH_ERROR;
+    }
+    /* one more string after the data absorbs the trailer (servers that read the request's
+     * fields in order and not to the end, as OpenSSH's, do not see it) */
+    return send_with_trailer(session);
+}
+
 #else /* !PYLIBSSH_PRIVATE_HEADERS */
+
+int pylibssh_global_request_raw(ssh_session session, const char *name, const uint8_t *data,
+                                size_t len, int want_reply)
+{
+    (void)session;
+    (void)name;
+    (void)data;
+    (void)len;
+    (void)want_reply;
+    return SSH_ERROR;
+}
 
 int pylibssh_global_idle(ssh_session session)
 {
@@ -280,6 +328,12 @@ int pylibssh_session_has_messages(ssh_session session)
 {
     (void)session;
     return -1;
+}
+
+const char *pylibssh_session_hostkey_algo(ssh_session session)
+{
+    (void)session;
+    return NULL;
 }
 
 #endif

@@ -116,6 +116,7 @@ int pylibssh_sftp_serve_direct(sftp_session sftp, ssh_channel channel,
 
 /* --- client (csrc/pylibssh_client.c) --- */
 int pylibssh_session_has_messages(ssh_session session);
+const char *pylibssh_session_hostkey_algo(ssh_session session);
 /* TCP_QUICKACK on a socket (0, or -1 with errno) */
 int pylibssh_tcp_quickack(int fd);
 /* SO_RCVLOWAT on a socket (0, or -1 with errno) */
@@ -144,6 +145,8 @@ void pylibssh_global_forget(ssh_session session, struct pylibssh_global_replies 
 int pylibssh_global_result(struct pylibssh_global_replies *r, uint32_t seq, int32_t *port);
 int pylibssh_send_keepalive(ssh_session session, struct pylibssh_global_replies *r);
 int pylibssh_global_request_path(ssh_session session, const char *name, const char *path);
+int pylibssh_global_request_raw(ssh_session session, const char *name, const uint8_t *data,
+                                size_t len, int want_reply);
 /* forwarding: subtypes pylibssh gives the OpenSSH UNIX-socket requests libssh does not parse
  * (outside libssh's own enum values) */
 #define PYLIBSSH_GLOBAL_REQUEST_STREAMLOCAL_FORWARD 0x70

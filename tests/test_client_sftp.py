@@ -366,3 +366,41 @@ def test_put_many_get_many(sftp, tmp_path):
     assert (back / "x1").read_bytes() == files["f001"] and (back / "x3").exists()
     with pytest.raises(PermissionError):
         sftp.put_many([(src / "f001", "/etc/pylibssh-not-allowed")])
+
+
+def test_read_small_and_write_small(sftp):
+    import threading
+
+    from pylibssh.client.sftp_batch import SMALL_FILE
+
+    s, work = sftp, sftp.base
+    data = os.urandom(70_000)  # three READs/WRITEs
+    attrs = s.write_small(data, f"{work}/small.bin", 0o640)
+    assert attrs.size == len(data) and stat.S_IMODE(attrs.permissions) == 0o640
+    assert s.read_small(f"{work}/small.bin") == data
+    assert s.read_small(f"{work}/small.bin") == s.read_bytes(f"{work}/small.bin")
+    s.write_small(b"", f"{work}/empty")
+    assert s.read_small(f"{work}/empty") == b""
+    with pytest.raises(FileNotFoundError):
+        s.read_small(f"{work}/missing")
+    with pytest.raises(FileNotFoundError):
+        s.write_small(b"x", f"{work}/no-such-dir/file")
+    s.write_bytes(f"{work}/big.bin", b"\0" * (SMALL_FILE + 1))
+    assert s.read_small(f"{work}/big.bin") is None  # too large: the caller uses get()
+    # calls from several threads share the engine's channel
+    errors = []
+
+    def worker(i):
+        try:
+            payload = bytes([i]) * (1000 + i)
+            s.write_small(payload, f"{work}/t{i}")
+            assert s.read_small(f"{work}/t{i}") == payload
+        except Exception as exc:  # asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(DEADLINE)
+    assert errors == []

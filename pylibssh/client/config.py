@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pylibssh.client")
 
-__all__ = ["read_config", "apply_config"]
+__all__ = ["read_config", "apply_config", "parse_line", "run_exec", "resolve"]
 
 _MULTI = {"identityfile", "localforward", "remoteforward", "dynamicforward", "sendenv"}
 
@@ -76,6 +76,21 @@ def _match_patterns(value: str, patterns: list[str]) -> bool:
     return matched
 
 
+def parse_line(line: str) -> tuple[str, str] | None:
+    """One ssh_config line as (keyword in lower case, value): ``Key value``, ``Key=value`` or
+    ``Key = value``; None for a blank line or a comment. The value is "" when the line has
+    none. (The paramiko layer's SSHConfig reads its lines with this too.)"""
+    line = line.strip()
+    if not line or line.startswith("#"):
+        return None
+    if "=" in line.split(None, 1)[0]:
+        key, _, value = line.partition("=")
+    else:
+        parts = line.split(None, 1)
+        key, value = parts[0], parts[1] if len(parts) > 1 else ""
+    return key.strip().lower(), value.strip().lstrip("=").strip()
+
+
 def _lines(path: str, depth: int = 0):
     if depth > 16:
         raise ValueError(f"ssh_config: Include nested too deeply at {path}")
@@ -85,16 +100,10 @@ def _lines(path: str, depth: int = 0):
     except FileNotFoundError:
         return
     for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
+        parsed = parse_line(raw)
+        if parsed is None:
             continue
-        if "=" in line.split(None, 1)[0]:
-            key, _, value = line.partition("=")
-        else:
-            parts = line.split(None, 1)
-            key, value = parts[0], parts[1] if len(parts) > 1 else ""
-        key = key.strip().lower()
-        value = value.strip().lstrip("=").strip()
+        key, value = parsed
         if key == "include":
             for pattern in shlex.split(value):
                 pattern = os.path.expanduser(pattern)
@@ -273,7 +282,7 @@ def _match(value: str, st: _Pass) -> bool:
                     log.debug("ssh_config: skipped Match exec %r (an earlier criterion failed)",
                               arg)
                     continue
-                status = _run_exec(_percent(arg, st.tokens()))
+                status = run_exec(_percent(arg, st.tokens()))
                 if status is None:
                     return False
                 r = status
@@ -284,7 +293,7 @@ def _match(value: str, st: _Pass) -> bool:
     return ok
 
 
-def _run_exec(command: str) -> bool | None:
+def run_exec(command: str) -> bool | None:
     """Whether ``command`` exits 0 in the user's shell (stdin/stdout /dev/null, as ssh runs it);
     None when it cannot run or outlasts :data:`EXEC_TIMEOUT`."""
     shell = os.environ.get("SHELL") or "/bin/sh"
@@ -308,7 +317,7 @@ def _run_exec(command: str) -> bool | None:
         return None
 
 
-def _resolve(name: str, port: int) -> str | None:
+def resolve(name: str, port: int = 22) -> str | None:
     """The canonical name (AI_CANONNAME) ``name`` resolves to, or None if it does not."""
     try:
         infos = socket.getaddrinfo(name, port, 0, socket.SOCK_STREAM, 0, socket.AI_CANONNAME)
@@ -336,7 +345,7 @@ def canonicalize(host: str, cfg: dict[str, object], mode: str, direct: bool,
     found = None
     too_long = False
     if host.endswith("."):
-        cname = _resolve(host, port)
+        cname = resolve(host, port)
         found = (host[:-1], cname) if cname is not None else None
     elif host.count(".") > int(str(cfg.get("canonicalizemaxdots", 1))):
         log.debug("ssh_config: not canonicalizing %s (CanonicalizeMaxDots)", host)
@@ -345,7 +354,7 @@ def canonicalize(host: str, cfg: dict[str, object], mode: str, direct: bool,
         for domain in str(cfg.get("canonicaldomains", "")).split():
             if domain.lower() == "none":
                 break
-            cname = _resolve(f"{host}.{domain}.", port)
+            cname = resolve(f"{host}.{domain}.", port)
             if cname is not None:
                 found = (f"{host}.{domain}", cname)
                 break
@@ -355,7 +364,7 @@ def canonicalize(host: str, cfg: dict[str, object], mode: str, direct: bool,
     if not too_long and not _yes(cfg.get("canonicalizefallbacklocal", "yes")):
         raise HostNotFoundError(f"cannot resolve {host!r}" + ("" if host.endswith(".") else
                                 " with any of CanonicalDomains"))
-    cname = _resolve(host, port) if _permitted_cnames(cfg) else None
+    cname = resolve(host, port) if _permitted_cnames(cfg) else None
     return _follow_cname(host, cname, cfg) if cname else host
 
 

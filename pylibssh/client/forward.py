@@ -234,6 +234,59 @@ def own_global_request_gen(session: ClientSession, name: str, arg: str, what: st
     return result
 
 
+def raw_global_request_gen(session: ClientSession, name: str, payload: bytes, want_reply: bool,
+                           what: str) -> TaskGen:
+    """Send any global request (``payload``: its fields after the want-reply flag, SSH-encoded;
+    one more short string follows them, which servers that read the fields they expect do not
+    see). With ``want_reply``, wait for the reply: its leading uint32 (-1 when it had none);
+    raises RequestDeniedError when the server refused. Without, returns None once sent."""
+    replies = session.global_replies()
+    if replies is None:
+        raise SSHError(f"{what}: needs the vendored libssh (this build cannot send {name})")
+    seq: int | None = None
+    c_name = name.encode()
+
+    def send() -> Any:
+        nonlocal seq
+        session._check_open()
+        if not session._global_busy and lib.pylibssh_global_idle(session._s) == 0:
+            return AGAIN  # a request sent straight through libssh waits for its reply first
+        if want_reply:
+            seq = lib.pylibssh_global_expect(replies, lib.PYLIBSSH_GLOBAL_OWN)
+            if seq < 0:
+                seq = None
+                return AGAIN  # many replies outstanding: wait for some
+        if lib.pylibssh_global_request_raw(session._s, c_name, ffi.from_buffer(payload),
+                                           len(payload), 1 if want_reply else 0) != lib.SSH_OK:
+            if seq is not None:
+                lib.pylibssh_global_unexpect(replies, seq)
+                seq = None
+            raise error_from(session._s, f"{what}: sending the request")
+        session.kick()
+        return True
+
+    def poll() -> Any:
+        session._check_open()
+        rc = lib.pylibssh_global_result(replies, seq, port)  # type: ignore[arg-type]
+        if rc == -1:
+            return AGAIN
+        if rc == 0:
+            raise RequestDeniedError(f"the server refused {what}")
+        if rc < 0:
+            raise SSHError(f"{what}: the reply was lost")
+        return port[0]
+
+    port = ffi.new("int32_t *", -1)
+    try:
+        yield send
+        if not want_reply:
+            return None
+        return (yield poll)
+    except BaseException:
+        _forget(session, replies, seq)
+        raise
+
+
 # -- local forwarding ----------------------------------------------------------------------------
 
 def _listen(listen: str | tuple[str, int], backlog: int = 128) -> socket.socket:

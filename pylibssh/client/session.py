@@ -47,6 +47,8 @@ _OPTION_TYPES: dict[str, tuple[int, str]] = {
     "hostkeys": (lib.SSH_OPTIONS_HOSTKEYS, "str"),
     "publickey_accepted_types": (lib.SSH_OPTIONS_PUBLICKEY_ACCEPTED_TYPES, "str"),
     "compression": (lib.SSH_OPTIONS_COMPRESSION, "str"),
+    "compression_c_s": (lib.SSH_OPTIONS_COMPRESSION_C_S, "str"),
+    "compression_s_c": (lib.SSH_OPTIONS_COMPRESSION_S_C, "str"),
     "compression_level": (lib.SSH_OPTIONS_COMPRESSION_LEVEL, "int"),
     "nodelay": (lib.SSH_OPTIONS_NODELAY, "int"),
     "process_config": (lib.SSH_OPTIONS_PROCESS_CONFIG, "bool"),

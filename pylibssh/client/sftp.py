@@ -154,6 +154,7 @@ class SFTPClient:
         self.timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
         self._sftp = NULL
         self._files: weakref.WeakSet[SFTPFile] = weakref.WeakSet()
+        self._file_engine = None  # read_small / write_small's channel (sftp_batch.FileEngine)
         self._limits: SFTPLimits | None = None
         self._section: tuple[float, float] = (0.0, 0.0)  # (start, timeout) of the current call
         with self._blocking(self.timeout) as s:
@@ -562,6 +563,33 @@ class SFTPClient:
         task = start_batch(self._session, pairs, upload, in_flight, t)
         return wait(self._session._loop, task.future, t + 5, "SFTP batch")
 
+    def _engine(self):
+        if self._file_engine is None:
+            from .sftp_batch import FileEngine
+            self._file_engine = FileEngine(self._session)
+        return self._file_engine
+
+    def read_small(self, remote: str, timeout: Any = ...) -> bytes | None:
+        """The bytes of ``remote`` in two round trips (OPEN and STAT together, then the READs and
+        the CLOSE together, on a second SFTP channel kept for such calls), or None when the file
+        is larger than :data:`~pylibssh.client.sftp_batch.SMALL_FILE` or changed size while
+        read (then use :meth:`get`). Raises SFTPError as :meth:`get`."""
+        from ._task import wait
+        t = self.timeout if timeout is ... or timeout is None else timeout
+        task = self._session.start_task(self._engine().get_gen(remote), "SFTP read", t)
+        return wait(self._session._loop, task.future, t + 5, "SFTP read")
+
+    def write_small(self, data: bytes, remote: str, permissions: int = 0o644,
+                    timeout: Any = ...) -> SFTPAttributes:
+        """Create or truncate ``remote`` with ``data`` in two round trips (OPEN, then the WRITEs,
+        the CLOSE and a STAT together, on the channel :meth:`read_small` uses); the remote
+        attributes afterwards. For small data (everything is sent at once)."""
+        from ._task import wait
+        t = self.timeout if timeout is ... or timeout is None else timeout
+        task = self._session.start_task(self._engine().put_gen(bytes(data), remote, permissions),
+                                        "SFTP write", t)
+        return wait(self._session._loop, task.future, t + 5, "SFTP write")
+
     def _get_tree(self, remote, local, progress, preserve, resume, in_flight, timeout) -> int:
         total = 0
         os.makedirs(local, exist_ok=True)
@@ -635,6 +663,8 @@ class SFTPClient:
                     f.close()
                 except SSHError as exc:
                     log.debug("closing %r: %s", f, exc)
+            if self._file_engine is not None:
+                self._file_engine.close()
             with self._blocking(5.0):
                 self._free()
             session._sftp_clients.discard(self)
@@ -704,6 +734,7 @@ class SFTPFile(io.RawIOBase):
         self._writes: deque[tuple[Any, Any, int]] = deque()  # (aio ptr, keep-alive buf, len)
         self._write_error: SSHError | None = None
         self._eof = False
+        self._eof_seen = False  # an end of file was met: read again, but one request first
         self._chunk_r = sftp._chunk(False)
         self._chunk_w = sftp._chunk(True)
 
@@ -773,8 +804,10 @@ class SFTPFile(io.RawIOBase):
             if self._next_read < self._pos + len(self._rbuf):
                 self._next_read = self._pos + len(self._rbuf)
             buf = ffi.new("char[]", self._chunk_r)
+            # after an end of file, one request first: the file may have grown, likely not
+            ahead = 1 if self._eof_seen else self.read_ahead
             while len(self._rbuf) < want and not self._eof:
-                while len(self._reads) < self.read_ahead:
+                while len(self._reads) < ahead:
                     self._begin_read(self._chunk_r)
                 offset, n = self._wait_read(buf, self._chunk_r)
                 expected = self._pos + len(self._rbuf)
@@ -786,11 +819,19 @@ class SFTPFile(io.RawIOBase):
                     self._cancel_reads()
                     self._next_read = self._pos + len(self._rbuf)
                     if n == 0:
-                        self._eof = True
+                        self._eof = self._eof_seen = True
+                elif self._eof_seen:
+                    self._eof_seen = False
+                    ahead = self.read_ahead
 
     def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (all until the end when negative). At the end of the file it
+        returns b"", and a later read asks the server again (the file may have grown), as
+        Python's files do."""
         if not self._readable:
             raise io.UnsupportedOperation("not readable")
+        if not self._rbuf:
+            self._eof = False
         if size is None or size < 0:
             while not self._eof:
                 self._fill(len(self._rbuf) + (8 << 20))

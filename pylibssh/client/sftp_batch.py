@@ -41,13 +41,25 @@ class _Engine:
         self.channel = channel
         self.next_id = 0
         self.rest = b""  # the start of a packet not complete yet
+        self.held: list[bytes] = []
 
-    def send(self, kind: int, payload: bytes, with_id: bool = True) -> int:
+    def send(self, kind: int, payload: bytes, with_id: bool = True, hold: bool = False) -> int:
+        """Send a request (``hold``: keep it in :attr:`held` for :meth:`flush`, so that
+        requests sent together go in one channel write); its id."""
         rid = self.next_id
         self.next_id += 1
         body = (struct.pack(">BI", kind, rid) if with_id else struct.pack(">B", kind)) + payload
-        self.channel.write(struct.pack(">I", len(body)) + body)
+        packet = struct.pack(">I", len(body)) + body
+        if hold:
+            self.held.append(packet)
+        else:
+            self.channel.write(packet)
         return rid
+
+    def flush(self) -> None:
+        if self.held:
+            data, self.held = b"".join(self.held), []
+            self.channel.write(data)
 
     def packets(self) -> Any:
         """A poller: the complete packets received so far, as (type, id, payload)."""
@@ -216,3 +228,169 @@ def batch_gen(session: ClientSession, pairs: Sequence[tuple[str, str]], upload: 
         return total, errors
     finally:
         channel.close()
+
+
+# -- one file at a time, its round trips overlapped ------------------------------------------------
+
+FXP_STAT, FXP_ATTRS = 17, 105
+SMALL_FILE = 1 << 20  # files up to this size go through FileEngine (32 requests at once)
+
+
+def _attrs(payload: bytes) -> Any:
+    """A :class:`~pylibssh.sftp.SFTPAttributes` from an ATTRS reply's payload."""
+    from ..sftp import SFTPAttributes
+
+    (flags,) = struct.unpack_from(">I", payload)
+    pos = 4
+    values: dict[str, Any] = {}
+    if flags & 1:
+        (values["size"],) = struct.unpack_from(">Q", payload, pos)
+        pos += 8
+    if flags & 2:
+        values["uid"], values["gid"] = struct.unpack_from(">II", payload, pos)
+        pos += 8
+    if flags & 4:
+        (values["permissions"],) = struct.unpack_from(">I", payload, pos)
+        pos += 4
+    if flags & 8:
+        values["atime"], values["mtime"] = struct.unpack_from(">II", payload, pos)
+    return SFTPAttributes(**values)
+
+
+class FileEngine:
+    """Single-file downloads and uploads whose requests go out together, on a second ``sftp``
+    channel kept open between calls: a download sends OPEN and STAT at once, then every READ
+    the size asks for and the CLOSE at once (two round trips, where libssh's synchronous
+    open/stat/close take four or more); an upload sends OPEN, then its WRITEs, the CLOSE and a
+    STAT at once. Meant for files up to :data:`SMALL_FILE` bytes; :meth:`get_gen` hands larger
+    ones back to the caller. Calls may overlap: replies are matched by request id.
+    """
+
+    def __init__(self, session: ClientSession):
+        self.session = session
+        self._eng: _Engine | None = None
+        self._opening = False
+        self._replies: dict[int, tuple[int, bytes]] = {}
+        self._ignored: set[int] = set()  # requests whose replies nobody waits for
+
+    def _ready_gen(self) -> TaskGen:
+        """The engine, its channel opened and SFTP initialized on first use."""
+        while self._eng is None or self._eng.channel.closed:
+            if self._eng is not None:  # the channel went: a new one
+                self._eng, self._replies, self._ignored = None, {}, set()
+            if self._opening:  # another call is opening it
+                yield lambda: AGAIN if self._opening else True
+                continue
+            self._opening = True
+            try:
+                channel: ClientChannel = yield from open_session_gen(
+                    self.session, setup_requests(None, subsystem="sftp"), collect=True)
+                eng = _Engine(channel)
+                eng.send(FXP_INIT, struct.pack(">I", 3), with_id=False)
+                eng.next_id = 0
+                packets = yield eng.packets
+                if packets[0][0] != FXP_VERSION:
+                    channel.close()
+                    raise SFTPError(lib.SSH_FX_BAD_MESSAGE, "no SFTP version reply")
+                self._eng = eng
+            finally:
+                self._opening = False
+        return self._eng
+
+    def _collect(self, eng: _Engine, rids: list[int]) -> Any:
+        """A poller: the replies to ``rids`` once all came, {rid: (type, payload)}."""
+        def poll() -> Any:
+            if eng.channel._bufs[0] or eng.rest:
+                got = eng.packets()
+                if got is not AGAIN:
+                    for kind, rid, payload in got:
+                        if rid in self._ignored:
+                            self._ignored.discard(rid)
+                        else:
+                            self._replies[rid] = (kind, payload)
+            if all(r in self._replies for r in rids):
+                return {r: self._replies.pop(r) for r in rids}
+            if eng.channel.finished or eng.channel.eof_received:
+                raise SFTPError(lib.SSH_FX_CONNECTION_LOST, "the SFTP channel closed")
+            return AGAIN
+        return poll
+
+    def get_gen(self, remote: str, limit: int = SMALL_FILE) -> TaskGen:
+        """Download ``remote``: its bytes, or None when it is larger than ``limit`` (or changed
+        size while read): the caller then takes libssh's path."""
+        eng = yield from self._ready_gen()
+        path = _string(remote.encode())
+        r_open = eng.send(FXP_OPEN, path + struct.pack(">II", FXF_READ, 0), hold=True)
+        r_stat = eng.send(FXP_STAT, path, hold=True)
+        eng.flush()
+        got = yield self._collect(eng, [r_open, r_stat])
+        kind, payload = got[r_open]
+        if kind != FXP_HANDLE:
+            code, msg = _status(payload)
+            raise sftp_error(code, f"open: {msg}", remote)
+        handle = _string(_handle(payload))
+        kind, payload = got[r_stat]
+        size = _attrs(payload).size if kind == FXP_ATTRS else None
+        if size is None or size > limit:
+            self._ignored.add(eng.send(FXP_CLOSE, handle))
+            return None
+        offsets = list(range(0, size, CHUNK))
+        reads = [eng.send(FXP_READ, handle + struct.pack(">QI", off, min(CHUNK, size - off)),
+                          hold=True) for off in offsets]
+        r_close = eng.send(FXP_CLOSE, handle, hold=True)
+        eng.flush()
+        got = yield self._collect(eng, reads + [r_close])
+        parts = []
+        changed = False
+        for off, rid in zip(offsets, reads):
+            kind, payload = got[rid]
+            if kind == FXP_DATA:
+                (n,) = struct.unpack_from(">I", payload)
+                if n != min(CHUNK, size - off):
+                    changed = True  # a short read: the file changed under us
+                parts.append(payload[4:4 + n])
+            else:
+                code, msg = _status(payload)
+                if code != FX_EOF:
+                    raise sftp_error(code, f"read: {msg}", remote)
+                changed = True
+        code, msg = _status(got[r_close][1])
+        if code != FX_OK:
+            raise sftp_error(code, f"close: {msg}", remote)
+        return None if changed else b"".join(parts)
+
+    def put_gen(self, data: bytes, remote: str, mode: int) -> TaskGen:
+        """Upload ``data`` as ``remote`` (created with ``mode``, truncated); the remote
+        attributes after the CLOSE."""
+        eng = yield from self._ready_gen()
+        path = _string(remote.encode())
+        r_open = eng.send(FXP_OPEN, path + struct.pack(">III", FXF_WRITE | FXF_CREAT | FXF_TRUNC,
+                                                       ATTR_PERMISSIONS, mode))
+        got = yield self._collect(eng, [r_open])
+        kind, payload = got[r_open]
+        if kind != FXP_HANDLE:
+            code, msg = _status(payload)
+            raise sftp_error(code, f"open: {msg}", remote)
+        handle = _string(_handle(payload))
+        writes = [eng.send(FXP_WRITE, handle + struct.pack(">Q", off)
+                           + _string(data[off:off + CHUNK]), hold=True)
+                  for off in range(0, len(data), CHUNK)]
+        r_close = eng.send(FXP_CLOSE, handle, hold=True)
+        r_stat = eng.send(FXP_STAT, path, hold=True)
+        eng.flush()
+        got = yield self._collect(eng, writes + [r_close, r_stat])
+        for rid, what in [(w, "write") for w in writes] + [(r_close, "close")]:
+            code, msg = _status(got[rid][1])
+            if code != FX_OK:
+                raise sftp_error(code, f"{what}: {msg}", remote)
+        kind, payload = got[r_stat]
+        if kind != FXP_ATTRS:
+            code, msg = _status(payload)
+            raise sftp_error(code, f"stat: {msg}", remote)
+        return _attrs(payload)
+
+    def close(self) -> None:
+        """Close the channel (under the loop's lock)."""
+        if self._eng is not None:
+            self._eng.channel.close()
+            self._eng = None

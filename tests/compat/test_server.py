@@ -553,6 +553,16 @@ def test_paramiko_client_publickey_and_partial_success(paramiko, pserver, client
     assert pserver.outcomes[0] == ("channel", "two", True)
 
 
+def test_server_is_authenticated_when_the_client_is(paramiko, pserver):
+    # checked the moment the client has the success reply, over several connections
+    for _ in range(5):
+        client = real_client(pserver.port, password=PASSWORD)
+        try:
+            assert pserver.transports[-1].is_authenticated()
+        finally:
+            client.close()
+
+
 def test_paramiko_client_keyboard_interactive_and_bad_type(paramiko, pserver):
     t = real_paramiko.Transport(("127.0.0.1", pserver.port))
     prompts = []
@@ -675,6 +685,25 @@ def test_paramiko_sftp_client_against_stub_sftp_server(paramiko, pserver, sftp_r
     while stub.sessions != ["started", "ended"] and time.monotonic() < deadline:
         time.sleep(0.05)
     assert stub.sessions == ["started", "ended"]
+
+
+def test_sftp_client_of_the_same_kind_against_stub_sftp_server(paramiko, pserver, sftp_root):
+    # the server's implementation as its client: paramiko with paramiko, the layer with the layer
+    from test_sftp import _rename_symlink_exclusive
+
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    client.connect("127.0.0.1", pserver.port, USER, password=PASSWORD, look_for_keys=False,
+                   allow_agent=False, timeout=DEADLINE)
+    try:
+        sftp = client.open_sftp()
+        sftp.get_channel().settimeout(DEADLINE)
+        _rename_symlink_exclusive(paramiko, sftp)
+        assert os.readlink(sftp_root / "link") == "other.txt"
+        assert (sftp_root / "other.txt").read_bytes() == b"exclusive"
+        sftp.close()
+    finally:
+        client.close()
 
 
 # -- start_server(event), a subsystem handler of one's own, global requests ---------------------

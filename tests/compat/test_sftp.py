@@ -152,3 +152,33 @@ def test_from_transport(paramiko, connect):
     assert sftp.normalize(".").startswith("/")
     assert isinstance(sftp.stat("/"), paramiko.SFTPAttributes)
     sftp.close()
+
+
+def _rename_symlink_exclusive(paramiko, sftp):
+    """posix_rename replaces, rename refuses, symlink(source, dest) as paramiko orders it,
+    open(..., 'x') creates only a new file."""
+    with sftp.open("new.txt", "x") as f:
+        assert not f.writable()  # paramiko's 'x' alone opens for neither reading nor writing
+    with pytest.raises(IOError):
+        sftp.open("new.txt", "x")
+    with sftp.open("fresh.txt", "wx") as f:
+        f.write(b"exclusive")
+    with pytest.raises(IOError):
+        sftp.open("fresh.txt", "wx")
+    with sftp.open("fresh.txt", "r") as f:
+        assert f.read() == b"exclusive"
+    with sftp.open("other.txt", "w") as f:
+        f.write(b"other")
+    with pytest.raises(IOError):
+        sftp.rename("fresh.txt", "other.txt")
+    sftp.posix_rename("fresh.txt", "other.txt")
+    with sftp.open("other.txt", "r") as f:
+        assert f.read() == b"exclusive"
+    sftp.symlink("other.txt", "link")
+    assert sftp.readlink("link") == "other.txt"
+    with sftp.open("link", "r") as f:
+        assert f.read() == b"exclusive"
+
+
+def test_posix_rename_symlink_and_exclusive_open(paramiko, sftp):
+    _rename_symlink_exclusive(paramiko, sftp)

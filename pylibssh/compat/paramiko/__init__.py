@@ -51,7 +51,7 @@ from .ed25519key import Ed25519Key
 from .file import BufferedFile
 from .hostkeys import HostKeys
 from .message import Message
-from .pkey import PKey, PublicBlob, UnknownKeyType
+from .pkey import DSSKey, PKey, PublicBlob, UnknownKeyType  # DSSKey: for pre-4.0 importers
 from .proxy import ProxyCommand
 from .rsakey import RSAKey
 from .sftp import (
@@ -91,8 +91,9 @@ from .transport import SecurityOptions, ServiceRequestingTransport, Transport
 
 #: the fixture (and anyone curious) can tell this layer from real paramiko
 __pylibssh__ = True
-__version__ = "3.5.0"
-__version_info__ = (3, 5, 0)
+#: the paramiko release whose public API this layer implements
+__version__ = "5.1.0"
+__version_info__ = (5, 1, 0)
 __author__ = "pylibssh"
 __license__ = "LGPL-2.1-or-later (as pylibssh)"
 

@@ -3,15 +3,18 @@ with the agent protocol (draft-miller-ssh-agent) directly."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import logging
 import os
 import socket
 import struct
 
 from .message import Message
-from .pkey import PKey, key_from_pylibssh
+from .pkey import PKey, UnknownKeyType
 from .ssh_exception import SSHException
-from ...errors import KeyFormatError
-from ...keys import Key
+
+log = logging.getLogger("paramiko.agent")
 
 __all__ = ["Agent", "AgentKey", "AgentRequestHandler", "AgentSSH"]
 
@@ -40,10 +43,7 @@ class AgentSSH:
         for _ in range(result.get_int()):
             blob = result.get_binary()
             comment = result.get_text()
-            try:
-                keys.append(AgentKey(self, blob, comment))
-            except SSHException:
-                pass  # a key type libssh does not know
+            keys.append(AgentKey(self, blob, comment))
         self._keys = tuple(keys)
 
     def _close(self):
@@ -90,30 +90,54 @@ class Agent(AgentSSH):
 
 
 class AgentKey(PKey):
-    """A key held by the agent: public operations here, signatures by the agent."""
+    """A key held by the agent: public operations through the key it wraps (``inner_key``,
+    None for a key type this layer does not read), signatures by the agent."""
 
     def __init__(self, agent, blob, comment=""):
+        self.public_blob = None
+        self._crypto = None
         self.agent = agent
         self.blob = blob
         self.comment = comment
+        self.name = Message(blob).get_text()
+        self.inner_key = None
         try:
-            key = Key.from_public_blob(blob, comment or None)
-        except KeyFormatError as exc:
-            raise SSHException(str(exc)) from exc
-        super().__init__(key=key)
-        self.name = self.get_name()
-        self.inner_key = key_from_pylibssh(key)
+            self.inner_key = PKey.from_type_string(key_type=self.name, key_bytes=blob)
+        except UnknownKeyType:
+            log.debug("Unable to derive inner_key for agent key of type %r", self.name)
+        self._lkey = self.inner_key._lkey if self.inner_key is not None else None
+
+    def asbytes(self):
+        return self.inner_key.asbytes() if self.inner_key is not None else self.blob
+
+    def get_name(self):
+        return self.name
+
+    def get_bits(self):
+        return self.inner_key.get_bits() if self.inner_key is not None else 0
+
+    def get_base64(self):
+        return base64.b64encode(self.asbytes()).decode()
+
+    @property
+    def fingerprint(self):
+        digest = hashlib.sha256(self.asbytes()).digest()
+        return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+    @property
+    def algorithm_name(self):
+        return self.inner_key.algorithm_name if self.inner_key is not None else \
+            self.name.replace("ssh-", "").split("-")[0].upper()
 
     def can_sign(self):
         return True
 
-    def asbytes(self):
-        return self.blob
-
     def sign_ssh_data(self, data, algorithm=None):
+        """The agent's signature of ``data`` (``algorithm``: rsa-sha2-256/512 for RSA keys);
+        raises SSHException when the agent refuses."""
         msg = Message()
         msg.add_byte(bytes([SSH2_AGENTC_SIGN_REQUEST]))
-        msg.add_string(self.blob)
+        msg.add_string(self.asbytes())
         msg.add_string(data)
         flags = {"rsa-sha2-256": SSH_AGENT_RSA_SHA2_256,
                  "rsa-sha2-512": SSH_AGENT_RSA_SHA2_512}.get(algorithm, 0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 from .ssh_exception import AuthenticationException
+from .util import get_logger
 
 __all__ = ["AuthSource", "NoneAuth", "Password", "PrivateKey", "InMemoryPrivateKey",
            "OnDiskPrivateKey", "SourceResult", "AuthResult", "AuthFailure", "AuthStrategy"]
@@ -58,8 +59,10 @@ class InMemoryPrivateKey(PrivateKey):
         self.pkey = pkey
 
     def __repr__(self):
+        from .agent import AgentKey
+
         rep = super()._repr(pkey=self.pkey)
-        if getattr(self.pkey, "agent", None) is not None:
+        if isinstance(self.pkey, AgentKey):
             rep += " [agent]"
         return rep
 
@@ -69,8 +72,8 @@ class OnDiskPrivateKey(PrivateKey):
         super().__init__(username=username)
         self.source = source
         if source not in ("ssh-config", "python-config", "implicit-home"):
-            raise ValueError(f"source argument must be one of: ssh-config, python-config, "
-                             f"implicit-home; not {source!r}")
+            raise ValueError("source argument must be one of: "
+                             "('ssh-config', 'python-config', 'implicit-home')")
         self.path = path
         self.pkey = pkey
 
@@ -89,14 +92,14 @@ class AuthResult(list):
         super().__init__(*args, **kwargs)
 
     def __str__(self):
-        return "\n".join(f"{x.source} -> {x.result}" for x in self)
+        return "\n".join(f"{x.source} -> {x.result or 'success'}" for x in self)
 
 
 class AuthFailure(AuthenticationException):
     """Every source of an AuthStrategy failed; ``result`` says how."""
 
     def __init__(self, result):
-        AuthenticationException.__init__(self, "all authentication sources failed")
+        AuthenticationException.__init__(self)
         self.result = result
 
     def __str__(self):
@@ -108,6 +111,7 @@ class AuthStrategy:
 
     def __init__(self, ssh_config):
         self.ssh_config = ssh_config
+        self.log = get_logger(__name__.replace("pylibssh.compat.", ""))
 
     def get_sources(self):
         raise NotImplementedError
@@ -116,11 +120,16 @@ class AuthStrategy:
         succeeded = False
         overall_result = AuthResult(strategy=self)
         for source in self.get_sources():
+            self.log.debug(f"Trying {source}")
             try:
+                # a partial success returns the methods still needed, and ends the strategy
+                # as a success (as in paramiko)
                 result = source.authenticate(transport)
                 succeeded = True
             except Exception as e:
                 result = e
+                self.log.info(f"Authentication via {source} failed with "
+                              f"{e.__class__.__name__}")
             overall_result.append(SourceResult(source, result))
             if succeeded:
                 break

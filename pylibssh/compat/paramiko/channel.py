@@ -3,11 +3,12 @@
 The pylibssh channel buffers what arrives (stdout and stderr apart; paused above its buffer limit
 so the SSH window holds the server back); this class gives it paramiko's socket-like face:
 ``recv``/``send`` with ``settimeout`` (``socket.timeout``), ``fileno()`` for ``select`` (a pipe
-made readable while data or EOF waits, as in paramiko), requests, and file objects.
+made readable while stdout or stderr data, or EOF, waits, as in paramiko), requests, and file objects.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import socket
@@ -49,8 +50,7 @@ class _Chan(ClientChannel):
             Channel_._on_data(self, chunk, is_stderr)
             return
         super()._on_data(chunk, False if self.combine_stderr else is_stderr)
-        if not is_stderr or self.combine_stderr:
-            self.set_event()
+        self.set_event()  # as paramiko's: select() wakes for stdout and stderr data
 
     def _on_eof(self):
         super()._on_eof()
@@ -75,6 +75,12 @@ class _Chan(ClientChannel):
             for fd in self.pipe:
                 os.close(fd)
             self.pipe = None
+
+
+def _env_bytes(value) -> bytes:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    return str(value).encode("utf-8")
 
 
 _REASON = re.compile(r"error \((\d+)\)\s*(.*)")
@@ -175,6 +181,9 @@ class Channel:
         result = yield ch.request(what, fn)
         return result
 
+    def _log(self, level, msg):
+        self.transport.logger.log(level, f"[chan {self._name}] {msg}")
+
     # -- naming ---------------------------------------------------------------------------------
 
     def __repr__(self):
@@ -272,7 +281,9 @@ class Channel:
                 raise SSHException(f'Failed to set environment variable "{name}".') from e
 
     def set_environment_variable(self, name, value):
-        n, v = str(name).encode(), str(value).encode()
+        """Ask the server to set ``name`` to ``value`` (str or bytes) for the command; raises
+        SSHException when it refuses."""
+        n, v = _env_bytes(name), _env_bytes(value)
         self._request("env", lambda c: lib.ssh_channel_request_env(c, n, v))
 
     def request_x11(self, *args, **kwargs):
@@ -329,7 +340,7 @@ class Channel:
             self._wait(ready, ..., "recv")
         with self._loop.lock:
             data = ch._take(is_stderr, nbytes)
-            if not is_stderr and not ch._bufs[0] and not (ch.eof_received or ch.finished):
+            if not ch._bufs[0] and not ch._bufs[1] and not (ch.eof_received or ch.finished):
                 ch.clear_event()
         return data
 
@@ -349,11 +360,23 @@ class Channel:
 
     # -- writing --------------------------------------------------------------------------------
 
+    def _window(self, ch) -> int:
+        """What the peer's window takes now beyond what waits in our queue (loop lock held)."""
+        if ch.closed or ch._ch is None:
+            return 0
+        return max(0, lib.ssh_channel_window_size(ch._ch) - ch.buffered)
+
     def send_ready(self):
+        """True when :meth:`send` would not wait: the peer's window has room (or the channel
+        is closed, where send fails at once)."""
         ch = self._chan
-        return self.closed or ch.buffered < ch.high_water
+        if self.closed:
+            return True
+        with self._loop.lock:
+            return self._window(ch) > 0
 
     def _send(self, data, stderr=False):
+        """sendall: everything is queued; waits while more than the channel's limit waits."""
         ch = self._chan
         if self.closed or ch.eof_sent:
             raise OSError("Socket is closed")
@@ -365,11 +388,40 @@ class Channel:
         self._wait(lambda: ch.buffered < ch.high_water or ch.closed, ..., "send")
         return len(data)
 
+    def _send_some(self, data, stderr=False):
+        """paramiko's send: waits (within the timeout) until the peer's window has room, then
+        sends what it takes; the number of bytes sent."""
+        ch = self._chan
+        if self.closed or ch.eof_sent:
+            raise OSError("Socket is closed")
+        data = asbytes(data)
+        room = []
+
+        def ready():
+            if ch.closed:
+                return True
+            n = self._window(ch)
+            if n:
+                room.append(n)
+            return bool(n)
+
+        self._wait(ready, ..., "send")
+        with self._loop.lock:
+            if ch.closed or not room:
+                raise OSError("Socket is closed")
+            part = data[:max(1, min(len(data), self._window(ch)))]
+            try:
+                ch.write(part, stderr=stderr)
+            except (ChannelError, SSHError) as exc:
+                raise OSError(str(exc)) from exc
+        self._loop.wakeup()
+        return len(part)
+
     def send(self, s):
-        return self._send(s)
+        return self._send_some(s)
 
     def send_stderr(self, s):
-        return self._send(s, stderr=True)
+        return self._send_some(s, stderr=True)
 
     def sendall(self, s):
         self._send(s)
@@ -393,7 +445,7 @@ class Channel:
         with self._loop.lock:
             if ch.pipe is None:
                 ch.pipe = os.pipe()
-                if ch._bufs[0] or ch.eof_received or ch.finished:
+                if ch._bufs[0] or ch._bufs[1] or ch.eof_received or ch.finished:
                     ch.set_event()
             return ch.pipe[0]
 
@@ -411,6 +463,7 @@ class Channel:
         if ch is not None and not ch.closed and not ch.eof_sent:
             ch.send_eof()
             self._loop.wakeup()
+            self._log(logging.DEBUG, f"EOF sent ({self._name})")
 
     def close(self):
         ch = self._chan

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import getpass
 import inspect
+import logging
 import os
 import socket
 import warnings
@@ -203,48 +204,101 @@ class SSHClient:
         self._auth(username, password, pkey, key_filenames, allow_agent, look_for_keys,
                    passphrase)
 
+    def _key_from_filepath(self, filename, password):
+        """The key at ``filename`` (or, for a ``-cert.pub`` path, beside it), with the
+        certificate beside it loaded when there is one, as paramiko's SSHClient does."""
+        cert_suffix = "-cert.pub"
+        if filename.endswith(cert_suffix):
+            key_path, cert_path = filename[: -len(cert_suffix)], filename
+        else:
+            key_path, cert_path = filename, filename + cert_suffix
+        key = PKey.from_private_key_file(key_path, password)
+        self._log(logging.DEBUG, f"Trying discovered key {hexlify(key.get_fingerprint())} in "
+                                 f"{key_path}")
+        if os.path.isfile(cert_path):
+            key.load_certificate(cert_path)
+            self._log(logging.DEBUG, f"Adding public certificate {cert_path}")
+        return key
+
     def _auth(self, username, password, pkey, key_filenames, allow_agent, look_for_keys,
               passphrase):
+        """paramiko's order: the key given, key files, agent keys, ``~/.ssh`` keys, then the
+        password; a partial success that asks for a password or keyboard-interactive goes on
+        with the password (or prompts on the terminal). The last failure is raised."""
         t = self._transport
         saved_exception = None
+        two_factor = set()
+        two_factor_types = {"keyboard-interactive", "password"}
         if passphrase is None and password is not None:
             passphrase = password
 
-        def attempt(auth) -> bool:  # paramiko's order: the last failure is raised at the end
-            nonlocal saved_exception
+        def with_key(load) -> bool:
+            """Try one key; True when done (authenticated, or the server wants a 2nd factor
+            and the other keys are not to be tried)."""
+            nonlocal saved_exception, two_factor
             try:
-                auth()
-                return True
-            except SSHException as e:
+                allowed = set(t.auth_publickey(username, load()))
+            except (SSHException, OSError) as e:
                 saved_exception = e
                 return False
+            two_factor = allowed & two_factor_types
+            return True
 
-        if pkey is not None and attempt(lambda: t.auth_publickey(username, pkey)):
-            return
-        for filename in key_filenames:
-            if attempt(lambda f=filename: t.auth_publickey(
-                    username, PKey.from_private_key_file(f, passphrase))):
+        if pkey is not None:
+            self._log(logging.DEBUG, f"Trying SSH key {hexlify(pkey.get_fingerprint())}")
+            if with_key(lambda: pkey) and not two_factor:
                 return
-        if allow_agent and os.environ.get("SSH_AUTH_SOCK"):
+        if not two_factor:
+            for filename in key_filenames:
+                if with_key(lambda f=filename: self._key_from_filepath(f, passphrase)):
+                    if not two_factor:
+                        return
+                    break
+        if not two_factor and allow_agent:
             from .agent import Agent
 
             if self._agent is None:
                 self._agent = Agent()
-            keys = self._agent.get_keys()
-            # libssh offers every agent key in one attempt
-            if keys and attempt(lambda: t.auth_publickey(username, keys[0])):
+            for key in self._agent.get_keys():
+                self._log(logging.DEBUG,
+                          f"Trying SSH agent key {hexlify(key.get_fingerprint())}")
+                if with_key(lambda k=key: k):
+                    if not two_factor:
+                        return
+                    break
+        if not two_factor and look_for_keys:
+            keyfiles = []
+            for name in ("rsa", "ecdsa", "ed25519"):
+                for directory in (".ssh", "ssh"):
+                    path = os.path.expanduser(f"~/{directory}/id_{name}")
+                    if os.path.isfile(path):
+                        keyfiles.append(path)
+                        if os.path.isfile(path + "-cert.pub"):
+                            keyfiles.append(path + "-cert.pub")
+            for filename in keyfiles:
+                if with_key(lambda f=filename: self._key_from_filepath(f, passphrase)):
+                    if not two_factor:
+                        return
+                    break
+        if password is not None:
+            try:
+                t.auth_password(username, password)
                 return
-        if look_for_keys:
-            for name in ("id_rsa", "id_ecdsa", "id_ed25519"):
-                path = os.path.expanduser(f"~/.ssh/{name}")
-                if os.path.isfile(path) and attempt(lambda p=path: t.auth_publickey(
-                        username, PKey.from_private_key_file(p, passphrase))):
-                    return
-        if password is not None and attempt(lambda: t.auth_password(username, password)):
-            return
+            except SSHException as e:
+                saved_exception = e
+        elif two_factor:
+            try:
+                t.auth_interactive_dumb(username)
+                return
+            except SSHException as e:
+                saved_exception = e
         if saved_exception is not None:
             raise saved_exception
         raise SSHException("No authentication methods available")
+
+    def _log(self, level, msg):
+        logger = logging.getLogger(self._log_channel or "paramiko.transport")
+        logger.log(level, msg)
 
     # -- using the connection -------------------------------------------------------------------
 

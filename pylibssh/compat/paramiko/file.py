@@ -33,7 +33,7 @@ class BufferedFile:
         self._bufsize = self._DEFAULT_BUFSIZE
         self._wbuffer = bytearray()
         self._rbuffer = bytearray()
-        self._at_eof = False
+        self._at_trailing_cr = False
         self._closed = False
         self._pos = self._realpos = 0
         self._size = 0
@@ -97,28 +97,38 @@ class BufferedFile:
         buff[: len(data)] = data
         return len(data)
 
+    def _read_some(self, size):
+        """``_read(size)``; None at the end (an empty read or EOFError, as paramiko)."""
+        try:
+            data = self._read(size)
+        except EOFError:
+            return None
+        return data if data else None
+
     def read(self, size=None):
+        """Up to ``size`` bytes (all until the end when None or negative): reads until that
+        many came or a read returned nothing, as paramiko's loop does. Always bytes."""
         self._check_closed()
         if not self._flags & self.FLAG_READ:
             raise OSError("File is not open for reading")
         if size is None or size < 0:
             parts = [bytes(self._rbuffer)]
             self._pos += len(self._rbuffer)
-            self._rbuffer.clear()
-            while not self._at_eof:
-                data = self._read(max(self._bufsize, 1 << 20))
-                if not data:
-                    self._at_eof = True
-                    break
+            self._rbuffer = bytearray()
+            while True:
+                # one large read per pass (paramiko asks 8 KiB at a time; same result)
+                data = self._read_some(max(self._bufsize, 1 << 20))
+                if data is None:
+                    return b"".join(parts)
                 parts.append(data)
                 self._pos += len(data)
                 self._realpos += len(data)
-            return b"".join(parts)
-        while len(self._rbuffer) < size and not self._at_eof:
-            want = max(self._bufsize, size - len(self._rbuffer))
-            data = self._read(want)
-            if not data:
-                self._at_eof = True
+        while len(self._rbuffer) < size:
+            want = size - len(self._rbuffer)
+            if self._flags & self.FLAG_BUFFERED:
+                want = max(self._bufsize, want)
+            data = self._read_some(want)
+            if data is None:
                 break
             self._rbuffer += data
             self._realpos += len(data)
@@ -128,29 +138,80 @@ class BufferedFile:
         return out
 
     def readline(self, size=None):
+        """The next line (with its ``\\n``; at most ``size`` bytes): str unless the file is
+        binary. In ``'U'`` mode ``\\r`` and ``\\r\\n`` end lines too, returned as ``\\n``, and
+        :attr:`newlines` records the endings seen."""
         self._check_closed()
         if not self._flags & self.FLAG_READ:
             raise OSError("File not open for reading")
+        universal = bool(self._flags & self.FLAG_UNIVERSAL_NEWLINE)
+        line = self._rbuffer
+        truncated = False
         while True:
-            i = self._rbuffer.find(b"\n")
-            if i >= 0 or self._at_eof or (size is not None and 0 <= size <= len(self._rbuffer)):
+            if self._at_trailing_cr and universal and line:
+                # the previous line ended with \r at the end of a read: \r\n or \r?
+                if line[0] == 10:
+                    del line[:1]
+                    self._record_newline(b"\r\n")
+                else:
+                    self._record_newline(b"\r")
+                self._at_trailing_cr = False
+            if size is not None and size >= 0:
+                if len(line) >= size:
+                    self._rbuffer = line[size:]
+                    line = line[:size]
+                    truncated = True
+                    break
+                want = size - len(line)
+            else:
+                want = self._bufsize
+            if b"\n" in line or (universal and b"\r" in line):
                 break
-            data = self._read(self._bufsize)
-            if not data:
-                self._at_eof = True
-                break
-            self._rbuffer += data
+            data = self._read_some(want)
+            if data is None:
+                self._rbuffer = bytearray()
+                self._pos += len(line)
+                return self._text(line)
+            line += data
             self._realpos += len(data)
-        i = self._rbuffer.find(b"\n")
-        end = i + 1 if i >= 0 else len(self._rbuffer)
-        if size is not None and 0 <= size < end:
-            end = size
-        line = bytes(self._rbuffer[:end])
-        del self._rbuffer[:end]
-        self._pos += len(line)
-        if self._flags & self.FLAG_BINARY:
-            return line
-        return line.decode("utf-8")
+        pos = line.find(b"\n")
+        if universal:
+            rpos = line.find(b"\r")
+            if rpos >= 0 and (rpos < pos or pos < 0):
+                pos = rpos
+        if pos == -1:
+            self._pos += len(line)
+            if not truncated:
+                self._rbuffer = bytearray()
+            return self._text(line)
+        end = pos + 1
+        if line[pos] == 13 and end < len(line) and line[end] == 10:
+            end += 1
+        rest = line[end:]
+        self._rbuffer = rest + self._rbuffer if truncated else bytearray(rest)
+        ending = bytes(line[pos:end])
+        out = line[:pos] + b"\n"
+        if not self._rbuffer and ending == b"\r":
+            self._at_trailing_cr = True  # its \n may come with the next read
+        else:
+            self._record_newline(ending)
+        self._pos += len(out)
+        return self._text(out)
+
+    def _text(self, line):
+        line = bytes(line)
+        return line if self._flags & self.FLAG_BINARY else line.decode("utf-8")
+
+    def _record_newline(self, newline):
+        """paramiko's :attr:`newlines`: None, one ending, or a tuple of those seen."""
+        if not self._flags & self.FLAG_UNIVERSAL_NEWLINE:
+            return
+        if self.newlines is None:
+            self.newlines = newline
+        elif self.newlines != newline and isinstance(self.newlines, bytes):
+            self.newlines = (self.newlines, newline)
+        elif newline not in self.newlines:
+            self.newlines += (newline,)
 
     def readlines(self, sizehint=None):
         lines = []

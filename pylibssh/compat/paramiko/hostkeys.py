@@ -7,18 +7,20 @@ import base64
 import binascii
 import hmac
 import os
+import re
 from collections.abc import MutableMapping
 from hashlib import sha1
 
-from ...errors import KeyFormatError
-from ...keys import Key
-from .pkey import key_from_pylibssh
+from .pkey import PKey, UnknownKeyType
 from .ssh_exception import SSHException
+from .util import get_logger
 
 __all__ = ["HostKeys", "HostKeyEntry", "InvalidHostKey"]
 
 
 class InvalidHostKey(Exception):
+    """A known_hosts line whose key is not valid base64."""
+
     def __init__(self, line, exc):
         super().__init__(line, exc)
         self.line = line
@@ -35,18 +37,29 @@ class HostKeyEntry:
 
     @classmethod
     def from_line(cls, line, lineno=None):
-        fields = line.split(" ")
-        fields = [f for f in fields if f]
-        if len(fields) < 3 or fields[0].startswith("@"):
-            return None  # markers (@cert-authority, @revoked) are not paramiko host keys
-        names, keytype, b64 = fields[:3]
+        """The entry of one known_hosts line (fields separated by a space or a tab), or None
+        for a line this cannot use (too few fields, a key type no key class reads: logged on
+        ``paramiko.hostkeys``; OpenSSH's ``@cert-authority``/``@revoked`` lines). Raises
+        :class:`InvalidHostKey` when the key is not base64, and SSHException for key data that
+        is not a key of its type, as paramiko."""
+        log = get_logger("paramiko.hostkeys")
+        if line.startswith("@"):  # @cert-authority / @revoked: not host keys of paramiko's
+            log.info("Skipping known_hosts marker line %s (%r)", lineno, line)
+            return None
+        fields = re.split(" |\t", line)
+        if len(fields) < 3:
+            log.info("Not enough fields found in known_hosts in line %s (%r)", lineno, line)
+            return None
+        names, key_type, key = fields[:3]
         try:
-            key = Key.from_public_line(f"{keytype} {b64}")
-        except (KeyFormatError, binascii.Error) as exc:
-            if "unsupported" in str(exc).lower():
-                return None
-            raise InvalidHostKey(line, exc) from None
-        return cls(names.split(","), key_from_pylibssh(key))
+            key_bytes = base64.decodebytes(key.encode())
+        except binascii.Error as e:
+            raise InvalidHostKey(line, e) from None
+        try:
+            return cls(names.split(","), PKey.from_type_string(key_type, key_bytes))
+        except UnknownKeyType:
+            log.info("Unable to handle key of type %s", key_type)
+            return None
 
     def to_line(self):
         if self.valid:
@@ -126,7 +139,10 @@ class HostKeys(MutableMapping):
                     continue
                 try:
                     e = HostKeyEntry.from_line(line, lineno)
-                except SSHException:
+                except (SSHException, InvalidHostKey) as exc:
+                    # paramiko lets InvalidHostKey out of load(); a bad line is skipped here
+                    get_logger("paramiko.hostkeys").info(
+                        "Skipping invalid known_hosts line %s: %s", lineno, exc)
                     continue
                 if e is not None:
                     # a host already known with this very key is not listed twice
@@ -153,7 +169,7 @@ class HostKeys(MutableMapping):
     def _hostname_matches(self, hostname, entry):
         for h in entry.hostnames:
             if h == hostname or (h.startswith("|1|") and not hostname.startswith("|1|")
-                                 and self.hash_host(hostname, h) == h):
+                                 and hmac.compare_digest(self.hash_host(hostname, h), h)):
                 return True
         return False
 

@@ -264,6 +264,7 @@ class ServerTransport:
         self.kex_done = False
         self.accepted = []  # channels waiting for Transport.accept
         self.banner_sent = False
+        self.authenticated = False  # set before the success reply is sent
 
     # -- setting up (caller's thread, then the loop) ---------------------------------------------
 
@@ -329,11 +330,17 @@ class ServerTransport:
         else:
             result = si.check_auth_none(user)
         methods = _method_names(si.get_allowed_auths(user))
+        method = {"interactive": "keyboard-interactive"}.get(kind, kind)
         if result == AUTH_SUCCESSFUL:
+            # set before the reply goes: the client may look at our state as soon as it has it
+            self.authenticated = True
+            self.transport._log(logging.INFO, f"Auth granted ({method}).")
             msg.reply_auth_success()
         elif result == AUTH_PARTIALLY_SUCCESSFUL:
+            self.transport._log(logging.INFO, f"Auth granted ({method}); more needed.")
             msg.reply_partial(methods=methods)
         else:
+            self.transport._log(logging.INFO, f"Auth rejected ({method}).")
             msg.reply_default(methods=methods)
 
     # -- channels ------------------------------------------------------------------------------

@@ -3,9 +3,9 @@
 pylibssh's client does the work (libssh's sftp in blocking sections, pipelined ``sftp_aio``
 transfers); this class gives it paramiko's names, path handling (``chdir`` is emulated on the
 client, as in paramiko), return types (:class:`SFTPAttributes` with ``st_*`` fields) and errors:
-pylibssh's SFTP errors already are ``IOError``\\ s with paramiko's errno values
-(``FileNotFoundError``, ``PermissionError``); connection failures become
-:class:`SSHException`, timeouts ``socket.timeout``.
+SFTP status errors are ``IOError``\\ s with paramiko's errno values (``FileNotFoundError``,
+``PermissionError``) that are also paramiko's ``SFTPError`` and pylibssh's own SFTP error
+classes; connection failures become :class:`SSHException`, timeouts ``socket.timeout``.
 """
 
 from __future__ import annotations
@@ -16,13 +16,16 @@ import os
 import socket
 import stat
 
+from ..._binding import lib
 from ...client import sftp as native
+from ...client import sftp_batch as native_batch
 from ...errors import SFTPError as _SFTPError
-from ...errors import SSHError, SSHTimeoutError
+from ...errors import SSHConnectionError, SSHError, SSHTimeoutError
 from ...sftp import SFTPAttributes as _NativeAttributes
-from .sftp import BaseSFTP, sftp_ioerror
+from .sftp import BaseSFTP, SFTPError, from_native, sftp_ioerror
 from .sftp_attr import SFTPAttributes
 from .ssh_exception import SSHException
+from .util import get_logger
 
 __all__ = ["SFTPClient", "SFTP"]
 
@@ -34,14 +37,16 @@ def converted(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except _SFTPError:
-            raise  # already an IOError with paramiko's errno
+        except _SFTPError as exc:
+            raise from_native(exc) from None
         except SSHTimeoutError as exc:
             raise socket.timeout(str(exc)) from exc
         except SSHError as exc:
             if isinstance(exc, ValueError) and "closed" in str(exc):
                 raise OSError("Socket is closed") from exc
-            raise SSHException(str(exc)) from exc
+            if isinstance(exc, SSHConnectionError):
+                raise SSHException(f"Server connection dropped: {exc}") from exc
+            raise SFTPError(str(exc)) from exc  # a reply that breaks the protocol
 
     return wrapper
 
@@ -109,6 +114,9 @@ class SFTPClient(BaseSFTP):
         self._cwd = None
         self._native = native.SFTPClient(_ClientShim(transport))
         self._channel = _SFTPChannel(self)
+        self.logger = get_logger(transport.get_log_channel() + ".sftp")
+        self.logger.info("[chan sftp] Opened sftp connection (server version %d)",
+                         self._native.server_version)
 
     @classmethod
     def from_transport(cls, t, window_size=None, max_packet_size=None):
@@ -164,7 +172,7 @@ class SFTPClient(BaseSFTP):
             self._cwd = None
             return
         if not stat.S_ISDIR(self.stat(path).st_mode):
-            raise sftp_ioerror(4, f"{os.strerror(errno.ENOTDIR)}: {path}")
+            raise sftp_ioerror(4, f"{os.strerror(errno.ENOTDIR)}: {path}", errno=errno.ENOTDIR)
         self._cwd = self.normalize(path)
 
     def getcwd(self):
@@ -181,11 +189,8 @@ class SFTPClient(BaseSFTP):
         from .sftp_file import SFTPFile
 
         path = self._adjust_cwd(filename)
-        binary = mode.replace("t", "").replace("U", "")
-        if "b" not in binary:
-            binary += "b"
-        return SFTPFile(self, self._native.open(path, binary, permissions=0o666), mode,
-                        bufsize, path)
+        return SFTPFile(self, self._native.open(path, _native_mode(mode), permissions=0o666),
+                        mode, bufsize, path)
 
     file = open
 
@@ -225,7 +230,17 @@ class SFTPClient(BaseSFTP):
 
     @converted
     def symlink(self, source, dest):
-        self._native.symlink(source, self._adjust_cwd(dest))
+        """Create the link ``dest`` pointing to ``source``. The request carries them in that
+        order for every server, as paramiko sends it (OpenSSH's order; libssh sends the
+        draft's reverse order to servers that are not OpenSSH, so it is given them swapped)."""
+        dest = self._adjust_cwd(dest)
+        session = self._transport._session
+        with session._loop.lock:
+            openssh = lib.ssh_get_openssh_version(session._s) != 0
+        if openssh:
+            self._native.symlink(source, dest)
+        else:
+            self._native.symlink(dest, source)
 
     @converted
     def readlink(self, path):
@@ -268,7 +283,20 @@ class SFTPClient(BaseSFTP):
 
     @converted
     def put(self, localpath, remotepath, callback=None, confirm=True):
+        """Upload ``localpath``; the remote attributes (its size checked when ``confirm``).
+        A small file goes in two round trips (its writes, close and stat sent together)."""
         remotepath = self._adjust_cwd(remotepath)
+        with open(localpath, "rb") as f:
+            st = os.fstat(f.fileno())
+            data = f.read(native_batch.SMALL_FILE + 1) if st.st_size <= native_batch.SMALL_FILE \
+                else None
+        if data is not None and len(data) <= native_batch.SMALL_FILE:
+            a = self._native.write_small(data, remotepath, stat.S_IMODE(st.st_mode))
+            if callback is not None:
+                callback(len(data), len(data))
+            if confirm and a.size != len(data):
+                raise OSError(f"size mismatch in put!  {a.size} != {len(data)}")
+            return attributes(a) if confirm else SFTPAttributes()
         size = self._native.put(localpath, remotepath,
                                 progress=_progress(callback))
         return self._confirm(remotepath, size, confirm)
@@ -285,12 +313,36 @@ class SFTPClient(BaseSFTP):
     @converted
     def get(self, remotepath, localpath, callback=None, prefetch=True,
             max_concurrent_prefetch_requests=None):
+        """Download to ``localpath``. A small file comes in two round trips (open and stat
+        sent together, then all its reads and the close), a larger one through pylibssh's
+        pipelined reads."""
+        data = self._native.read_small(self._adjust_cwd(remotepath))
+        if data is not None:
+            with open(localpath, "wb") as f:
+                f.write(data)
+            if callback is not None:
+                callback(len(data), len(data))
+            return
         in_flight = max_concurrent_prefetch_requests or native.IN_FLIGHT
         size = self._native.get(self._adjust_cwd(remotepath), localpath,
                                 progress=_progress(callback), in_flight=in_flight)
         s = os.stat(localpath)
         if s.st_size != size:
             raise OSError(f"size mismatch in get!  {s.st_size} != {size}")
+
+
+def _native_mode(mode: str) -> str:
+    """pylibssh's open mode for a paramiko mode: paramiko computes the SFTP flags from the
+    letters (``r``/``+`` read, ``w``/``a``/``+`` write, ``w`` truncates, ``a`` appends, ``x``
+    creates exclusively); what the file object allows follows paramiko's rules separately."""
+    plus = "+" if ("+" in mode or ("r" in mode and any(c in mode for c in "wax"))) else ""
+    if "x" in mode:
+        return "x" + plus + "b"
+    if "a" in mode:
+        return "a" + plus + "b"
+    if "w" in mode:
+        return "w" + plus + "b"
+    return "r" + plus + "b"
 
 
 def _progress(callback):

@@ -59,7 +59,7 @@ class SFTPFile(BufferedFile):
             offset, whence = self._pos + offset, self.SEEK_SET
         pos = self._f.seek(offset, whence)
         self._rbuffer = bytearray()
-        self._at_eof = False
+        self._at_trailing_cr = False
         self._pos = self._realpos = pos
 
     def tell(self):

@@ -44,6 +44,10 @@ __all__ = ["SFTPServer"]
 _log = logging.getLogger("paramiko.transport.sftp")
 
 
+def _offered(msg):
+    """Listener for an extension SFTPServer answers in ``sftpmessage``."""
+
+
 class SFTPServer(BaseSFTP, SubsystemHandler):
     """Serves SFTP on a channel through ``sftp_si`` (an :class:`SFTPServerInterface` subclass,
     made with ``(server, *args, **kwargs)``)."""
@@ -68,6 +72,9 @@ class SFTPServer(BaseSFTP, SubsystemHandler):
                                "it with Transport.set_subsystem_handler)")
         request.sftp_accept()  # pylibssh's SFTP server reads the requests from now on
         ch.on("sftpmessage", self._on_request)
+        # a listener makes pylibssh's server offer posix-rename@openssh.com in its VERSION (so
+        # libssh's clients use it); the request itself is answered by _on_request
+        ch.on("sftp:posix-rename", _offered)
         ch.on("close", self._sftp_done.set)
 
     # -- the subsystem thread ------------------------------------------------------------------

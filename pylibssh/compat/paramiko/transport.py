@@ -10,25 +10,28 @@ works) while the application does something else. Blocking calls wait on the loo
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import socket
 import threading
 
 from ..._binding import NULL, ffi, lib
-from ...client._task import AGAIN
-from ...client.auth import Credentials, authenticate
+from ...client.auth import _auth_poller, _kbdint, method_names
 from ...client.hostkeys import server_key
 from ...client.session import ClientSession, set_option
 from ...errors import (
     AuthenticationError,
     ChannelOpenError,
+    RequestDeniedError,
     SSHError,
     SSHTimeoutError,
-    error_from,
 )
 from ...loop import Loop
 from .channel import Channel, _Chan, channel_exception, open_channel_gen
+from ._signer import Signer
+from .message import Message
 from .pkey import PKey, key_from_pylibssh
+from .util import get_logger
 from .ssh_exception import (
     AuthenticationException,
     BadAuthenticationType,
@@ -56,10 +59,16 @@ _ALGORITHMS = {
             "diffie-hellman-group14-sha256"],
     "keys": ["ssh-ed25519", "ecdsa-sha2-nistp521", "ecdsa-sha2-nistp384",
              "ecdsa-sha2-nistp256", "rsa-sha2-512", "rsa-sha2-256"],
+    "compression": ["none", "zlib@openssh.com", "zlib"],
 }
 
 _ids = itertools.count()
 _empty_file = None
+
+
+def _libssh_version() -> str:
+    v = lib.ssh_version(0)
+    return ffi.string(v).decode().split("/")[0] if v != NULL else "0"
 
 
 def _no_host_keys_file():
@@ -76,8 +85,96 @@ def _no_host_keys_file():
     return _empty_file
 
 
+def _socket_fd(sock) -> int | None:
+    """``sock``'s descriptor when it is a real socket (a pipe or nothing: None)."""
+    try:
+        fd = sock.fileno()
+    except (AttributeError, OSError, ValueError, NotImplementedError):
+        return None
+    if not isinstance(fd, int) or fd < 0:
+        return None
+    try:
+        socket.socket(fileno=os.dup(fd)).detach()
+    except OSError:
+        return None
+    return fd
+
+
+class _SocketPump:
+    """Copies between an object with paramiko's socket methods (``send``, ``recv``,
+    ``settimeout``, ``close``) and one end of a socketpair; :attr:`theirs` is the end libssh
+    gets. One thread per direction; the object's ``recv`` waits at most 0.1 s at a time (as
+    paramiko's packetizer sets it) so :meth:`close` ends the reader."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.ours, self.theirs = socket.socketpair()
+        self._stop = threading.Event()
+        try:
+            sock.settimeout(0.1)
+        except (AttributeError, OSError):
+            pass
+        self._threads = [threading.Thread(target=f, daemon=True, name=f"paramiko-pump-{n}")
+                         for n, f in (("in", self._inbound), ("out", self._outbound))]
+        for t in self._threads:
+            t.start()
+
+    def _inbound(self):
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except (OSError, EOFError, SSHException):
+                data = b""
+            try:
+                if not data:
+                    self.ours.shutdown(socket.SHUT_WR)
+                    return
+                self.ours.sendall(data)
+            except OSError:
+                return
+
+    def _outbound(self):
+        while True:
+            try:
+                data = self.ours.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                self._stop.set()
+                return
+            view = memoryview(data)
+            while len(view):
+                try:
+                    n = self.sock.send(view)
+                except socket.timeout:
+                    continue
+                except (OSError, EOFError, SSHException):
+                    self._stop.set()
+                    return
+                if not n:
+                    self._stop.set()
+                    return
+                view = view[n:]
+
+    def close(self):
+        self._stop.set()
+        try:
+            self.ours.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(2)
+        self.ours.close()
+
+
 class SecurityOptions:
-    """The algorithms this transport may negotiate (lists, settable as in paramiko)."""
+    """The algorithms this transport may negotiate, in order of preference: ``ciphers``,
+    ``digests``, ``kex``, ``key_types``, ``compression``. Each is a tuple; setting one (a tuple
+    or list, before the key exchange) raises TypeError for another type and ValueError for a
+    name libssh does not know, as paramiko."""
 
     def __init__(self, transport):
         self._transport = transport
@@ -89,14 +186,35 @@ class SecurityOptions:
         return tuple(self._transport._algorithms(kind))
 
     def _set(self, kind, value):
+        if isinstance(value, list):
+            value = tuple(value)
+        if not isinstance(value, tuple):
+            raise TypeError("expected tuple or list")
+        known = _ALGORITHMS[kind] + _EXTRA.get(kind, [])
+        unknown = [n for n in value if n not in known]
+        if unknown:
+            raise ValueError(f"unknown {_WHAT[kind]}: {', '.join(map(str, unknown))}")
         self._transport._preferred[kind] = list(value)
 
     ciphers = property(lambda s: s._get("ciphers"), lambda s, v: s._set("ciphers", v))
     digests = property(lambda s: s._get("macs"), lambda s, v: s._set("macs", v))
     kex = property(lambda s: s._get("kex"), lambda s, v: s._set("kex", v))
     key_types = property(lambda s: s._get("keys"), lambda s, v: s._set("keys", v))
-    compression = property(lambda s: ("none",) if not s._transport._compress else
-                           ("zlib@openssh.com", "zlib", "none"))
+    compression = property(lambda s: s._get("compression"),
+                           lambda s, v: s._set("compression", v))
+
+
+_WHAT = {"ciphers": "cipher", "macs": "digest", "kex": "key exchange", "keys": "key type",
+         "compression": "compression"}
+# names libssh knows that are not offered by default
+_EXTRA = {"kex": ["sntrup761x25519-sha512", "sntrup761x25519-sha512@openssh.com",
+                  "diffie-hellman-group14-sha1", "diffie-hellman-group1-sha1",
+                  "diffie-hellman-group-exchange-sha1"],
+          "keys": ["ssh-rsa", "rsa-sha2-256-cert-v01@openssh.com",
+                   "rsa-sha2-512-cert-v01@openssh.com", "ssh-ed25519-cert-v01@openssh.com",
+                   "ecdsa-sha2-nistp256-cert-v01@openssh.com",
+                   "ecdsa-sha2-nistp384-cert-v01@openssh.com",
+                   "ecdsa-sha2-nistp521-cert-v01@openssh.com"]}
 
 
 def _connect_socket(hostname, port, timeout=None):
@@ -112,6 +230,17 @@ def _connect_socket(hostname, port, timeout=None):
             reason = str(e)
             sock.close()
     raise SSHException(f"Unable to connect to {hostname}: {reason}")
+
+
+def _python_signed(key) -> bool:
+    """Whether ``key``'s signatures must come from its own ``sign_ssh_data`` (no private key
+    libssh holds, a subclass that overrides signing, or a certificate to offer)."""
+    if getattr(key, "public_blob", None) is not None:
+        return True
+    lkey = getattr(key, "_lkey", None)
+    if lkey is None or not lkey.is_private:
+        return True
+    return type(key).sign_ssh_data is not PKey.sign_ssh_data
 
 
 class Transport:
@@ -151,8 +280,14 @@ class Transport:
         self._closed = False
         self._active = False
         self.server_mode = False
-        self.local_version = "SSH-2.0-pylibssh"
+        self.local_version = f"SSH-2.0-libssh_{_libssh_version()}"
         self.remote_version = ""
+        # the algorithms in use, as libssh negotiated them (paramiko's attributes)
+        self.local_cipher = self.remote_cipher = ""
+        self.local_mac = self.remote_mac = None
+        self.host_key_type = None
+        self.log_name = "paramiko.transport"
+        self.logger = get_logger(self.log_name)
         self.banner_timeout = 15
         self.auth_timeout = 30
         self.channel_timeout = 60 * 60
@@ -168,6 +303,48 @@ class Transport:
         state = "active" if self.is_active() else "unconnected"
         return f"<paramiko.Transport at {hex(id(self))} ({state}) (pylibssh)>"
 
+    def _log(self, level, msg):
+        if isinstance(msg, list):
+            for m in msg:
+                self.logger.log(level, m)
+        else:
+            self.logger.log(level, msg)
+
+    def _negotiated(self, server_side=False):
+        """Loop thread or under the lock: read the algorithms libssh negotiated and log them as
+        paramiko does."""
+        s = self._session._s
+
+        def text(p):
+            return ffi.string(p).decode("ascii", "replace") if p != NULL else None
+
+        ins, outs = text(lib.ssh_get_cipher_in(s)), text(lib.ssh_get_cipher_out(s))
+        self.local_cipher, self.remote_cipher = outs or "", ins or ""
+        self.local_mac, self.remote_mac = text(lib.ssh_get_hmac_out(s)), text(lib.ssh_get_hmac_in(s))
+        self.host_key_type = text(lib.pylibssh_session_hostkey_algo(s))
+        if self.host_key_type is None and self._server_key is not None:
+            self.host_key_type = self._server_key.get_name()
+        kex = text(lib.ssh_get_kex_algo(s))
+        banner = text(lib.ssh_get_clientbanner(s) if not server_side
+                      else lib.ssh_get_serverbanner(s))
+        if banner:
+            self.local_version = banner
+        compression = "zlib@openssh.com" if self._compress else "none"
+
+        def agreed(which, local, remote):
+            return f"{which}: {local}" if local == remote else \
+                f"{which}: local={local}, remote={remote}"
+
+        self._log(logging.DEBUG, [
+            f"Remote version/idstring: {self.remote_version}",
+            "=== Key exchange agreements ===",
+            f"Kex: {kex}",
+            f"HostKey: {self.host_key_type}",
+            agreed("Cipher", self.local_cipher, self.remote_cipher),
+            agreed("MAC", self.local_mac, self.remote_mac),
+            agreed("Compression", compression, compression),
+            "=== End of kex handshake ==="])
+
     @property
     def active(self):
         return self._active and not self._session.closed
@@ -179,17 +356,31 @@ class Transport:
     # -- algorithms -----------------------------------------------------------------------------
 
     def _algorithms(self, kind):
-        allowed = self._preferred.get(kind, _ALGORITHMS[kind])
+        default = _ALGORITHMS[kind]
+        if kind == "compression":
+            default = ["zlib@openssh.com", "zlib", "none"] if self._compress else ["none"]
+        allowed = self._preferred.get(kind, default)
         disabled = set(self.disabled_algorithms.get(kind, ()))
         if kind == "keys":
             disabled |= set(self.disabled_algorithms.get("pubkeys", ()))
         return [a for a in allowed if a not in disabled]
 
     def get_security_options(self):
+        """A :class:`SecurityOptions` to read or set the algorithms (before the key
+        exchange)."""
         return SecurityOptions(self)
 
     def use_compression(self, compress=True):
+        """Offer zlib compression first (as paramiko: "none" stays acceptable)."""
         self._compress = compress
+        self._preferred.pop("compression", None)
+
+    preferred_ciphers = property(lambda self: tuple(self._algorithms("ciphers")))
+    preferred_macs = property(lambda self: tuple(self._algorithms("macs")))
+    preferred_keys = property(lambda self: tuple(self._algorithms("keys")))
+    preferred_pubkeys = property(lambda self: tuple(self._algorithms("keys")))
+    preferred_kex = property(lambda self: tuple(self._algorithms("kex")))
+    preferred_compression = property(lambda self: tuple(self._algorithms("compression")))
 
     # -- waiting --------------------------------------------------------------------------------
 
@@ -225,9 +416,17 @@ class Transport:
             ch._loop.wakeup()
             self._helpers.append(bridge)
             return theirs
-        if hasattr(sock, "fileno"):
-            return socket.socket(fileno=os.dup(sock.fileno()))
-        raise SSHException(f"cannot run SSH over {type(sock).__name__} (it has no fileno())")
+        fd = _socket_fd(sock)
+        if fd is not None:
+            return socket.socket(fileno=os.dup(fd))
+        # any object with send/recv (a ProxyCommand-like object, another library's channel, a
+        # test double): pumped to a socketpair by two threads
+        if not (hasattr(sock, "send") and hasattr(sock, "recv")):
+            raise SSHException(f"cannot run SSH over {type(sock).__name__}: it has no "
+                               "send/recv")
+        pump = _SocketPump(sock)
+        self._helpers.append(pump)
+        return pump.theirs
 
     def start_client(self, event=None, timeout=None):
         """Negotiate the SSH transport (no authentication yet)."""
@@ -247,16 +446,23 @@ class Transport:
             set_option(s, "hmac_s_c", ",".join(self._algorithms("macs")))
             set_option(s, "key_exchange", ",".join(self._algorithms("kex")))
             set_option(s, "hostkeys", ",".join(self._algorithms("keys")))
-            set_option(s, "compression", "yes" if self._compress else "no")
+            compression = self._algorithms("compression")
+            set_option(s, "compression_c_s", ",".join(compression))
+            set_option(s, "compression_s_c", ",".join(compression))
         sock = self._socket_for_libssh()
         self._loop.start()
+        self._log(logging.DEBUG, f"starting thread (client mode): {hex(id(self))}")
+        self._log(logging.DEBUG, f"Local version/idstring: {self.local_version}")
         t = timeout if timeout is not None else max(self.banner_timeout or 0, 60)
         try:
             self._run(self._session.connect_gen(sock, None), "key exchange", t)
         except SSHTimeoutError as exc:
+            self._log(logging.ERROR, f"Exception (client): Error reading SSH protocol banner"
+                                     f" ({exc})")
             self.close()
             raise SSHException(f"Error reading SSH protocol banner: {exc}") from exc
         except SSHError as exc:
+            self._log(logging.ERROR, f"Exception (client): {exc}")
             self.close()
             raise SSHException(str(exc)) from exc
         with self._loop.lock:
@@ -264,6 +470,9 @@ class Transport:
             banner = lib.ssh_get_serverbanner(self._session._s)
             self.remote_version = ffi.string(banner).decode("ascii", "replace") \
                 if banner != NULL else ""
+            self._negotiated()
+        version, _, client = self.remote_version[4:].partition("-")
+        self._log(logging.INFO, f"Connected (version {version}, client {client})")
         self.active = True
         if event is not None:
             event.set()
@@ -355,6 +564,7 @@ class Transport:
         except (AttributeError, OSError):
             peer = None
         self._loop.start()
+        self._log(logging.DEBUG, f"starting thread (server mode): {hex(id(self))}")
         with self._loop.lock:
             session = self._server.accept_socket(sock, peer)
             self._session = session
@@ -379,57 +589,146 @@ class Transport:
     def _kex_finished(self, session):
         """Loop thread: the server session's key exchange is done."""
         self.remote_version = session.client_banner or ""
+        self._negotiated(server_side=True)
+        version, _, client = self.remote_version[4:].partition("-")
+        self._log(logging.INFO, f"Connected (version {version}, client {client})")
         self.active = True
 
     # -- authentication -------------------------------------------------------------------------
 
-    def _auth(self, username, creds, method):
+    def _auth_step(self, username, method, fn, setup=None):
+        """One authentication request: ``fn()`` the nonblocking libssh call (``setup()`` first,
+        under the lock). Returns the methods still needed ([] when authenticated; the list after
+        a partial success), raises BadAuthenticationType when the server does not allow
+        ``method``, AuthenticationException when it refused, as paramiko."""
         if not self.active:
             raise SSHException("No existing session")
+        if self._session.authenticated:
+            return []
         self._username = username
+        session = self._session
+        s = session._s
+        u = username.encode()
+
+        def gen():
+            if setup is not None:
+                setup()
+            rc = yield _auth_poller(session, fn)
+            if rc == lib.SSH_AUTH_SUCCESS:
+                session.authenticated = True
+            return rc, list(method_names(lib.ssh_userauth_list(s, u)))
+
         try:
-            self._run(authenticate(self._session, username, creds), "authentication",
-                      self.auth_timeout)
-        except AuthenticationError as exc:
-            allowed = list(exc.allowed_methods)
-            if method and allowed and method not in allowed and not (
-                    method == "password" and "keyboard-interactive" in allowed):
-                raise BadAuthenticationType("Bad authentication type", allowed) from exc
-            err = AuthenticationException("Authentication failed.")
-            err.allowed_methods = tuple(allowed)
-            raise err from exc
+            rc, allowed = self._run(gen(), "authentication", self.auth_timeout)
         except SSHTimeoutError as exc:
             raise AuthenticationException("Authentication timeout.") from exc
+        except AuthenticationError as exc:
+            raise AuthenticationException(str(exc)) from exc
         except SSHError as exc:
             raise SSHException(str(exc)) from exc
-        return []
+        return self._auth_result(method, rc, allowed)
+
+    def _auth_result(self, method, rc, allowed):
+        if rc == lib.SSH_AUTH_SUCCESS:
+            self._log(logging.INFO, f"Authentication ({method}) successful!")
+            return []
+        if rc == lib.SSH_AUTH_PARTIAL:
+            self._log(logging.INFO, "Authentication continues...")
+            self._log(logging.DEBUG, f"Methods: {allowed}")
+            return allowed
+        if method not in allowed:
+            self._log(logging.DEBUG, [f"Authentication type ({method}) not permitted.",
+                                      f"Allowed methods: {allowed}"])
+            raise BadAuthenticationType("Bad authentication type", allowed)
+        self._log(logging.INFO, f"Authentication ({method}) failed.")
+        err = AuthenticationException("Authentication failed.")
+        err.allowed_methods = tuple(allowed)
+        raise err
 
     def auth_none(self, username):
-        return self._auth(username, Credentials(agent=False, look_for_keys=False,
-                                                methods=("none",)), "none")
+        """Try the ``none`` method; the methods still needed (raises BadAuthenticationType
+        listing the allowed ones when the server wants more, as servers do)."""
+        u = username.encode()
+        s = self._session._s
+        return self._auth_step(username, "none", lambda: lib.ssh_userauth_none(s, u))
 
     def auth_password(self, username, password, event=None, fallback=True):
-        methods = ("password", "keyboard-interactive") if fallback else ("password",)
-        creds = Credentials(password=password, agent=False, look_for_keys=False, methods=methods)
-        return self._auth(username, creds, "password")
+        """Authenticate with a password; [] or (after a partial success) the methods still
+        needed. With ``fallback``, a server that allows only keyboard-interactive gets the
+        password as the answer to its one prompt, as paramiko does."""
+        self._log(logging.DEBUG, "Attempting password auth...")
+        u = username.encode()
+        pw = password.encode() if isinstance(password, str) else bytes(password)
+        s = self._session._s
+        try:
+            return self._auth_step(username, "password",
+                                   lambda: lib.ssh_userauth_password(s, u, pw))
+        except BadAuthenticationType as e:
+            if not fallback or "keyboard-interactive" not in e.allowed_types:
+                raise
+
+            def handler(title, instructions, fields):
+                if len(fields) > 1:
+                    raise SSHException("Fallback authentication failed.")
+                return [] if not fields else [password]
+
+            try:
+                return self.auth_interactive(username, handler)
+            except SSHException:
+                raise e from None
 
     def auth_publickey(self, username, key, event=None):
-        from .agent import AgentKey
+        """Authenticate with ``key``; [] or (after a partial success) the methods still needed.
+        libssh signs with keys it holds; a key whose signature is made in Python (an
+        ``AgentKey``, a subclass overriding ``sign_ssh_data``) or that carries a certificate
+        (``load_certificate``) signs through an in-process agent (:class:`._signer.Signer`)."""
+        self._log(logging.DEBUG, "Attempting public-key auth...")
+        u = username.encode()
+        s = self._session._s
+        if not _python_signed(key):
+            lkey = key._lkey
+            return self._auth_step(username, "publickey",
+                                   lambda: lib.ssh_userauth_publickey(s, u, lkey._key))
+        signer = Signer(key)
 
-        if isinstance(key, AgentKey):
-            creds = Credentials(agent=True, look_for_keys=False, methods=("publickey",))
-        else:
-            creds = Credentials(keys=[key._lkey], agent=False, look_for_keys=False,
-                                methods=("publickey",))
-        return self._auth(username, creds, "publickey")
+        def setup():
+            lib.ssh_set_agent_socket(s, signer.fd)
+
+        try:
+            return self._auth_step(username, "publickey",
+                                   lambda: lib.ssh_userauth_agent(s, u), setup)
+        finally:
+            with self._loop.lock:
+                if not self._session.closed:
+                    lib.ssh_set_agent_socket(s, -1)  # the fd is the signer's to close
+            signer.close()
 
     def auth_interactive(self, username, handler, submethods=""):
-        def kbdint(name, instruction, prompts):
-            return handler(name, instruction, prompts)
+        """keyboard-interactive: ``handler(title, instructions, [(prompt, echo)...])`` returns
+        the answers, once per round; [] or the methods still needed."""
+        session = self._session
+        u = username.encode()
+        if not self.active:
+            raise SSHException("No existing session")
+        if session.authenticated:
+            return []
+        self._username = username
 
-        creds = Credentials(kbdint=kbdint, agent=False, look_for_keys=False,
-                            methods=("keyboard-interactive",))
-        return self._auth(username, creds, "keyboard-interactive")
+        def gen():
+            rc = yield from _kbdint(session, u, handler, None)
+            if rc == lib.SSH_AUTH_SUCCESS:
+                session.authenticated = True
+            return rc, list(method_names(lib.ssh_userauth_list(session._s, u)))
+
+        try:
+            rc, allowed = self._run(gen(), "authentication", self.auth_timeout)
+        except SSHTimeoutError as exc:
+            raise AuthenticationException("Authentication timeout.") from exc
+        except AuthenticationError as exc:
+            raise AuthenticationException(str(exc)) from exc
+        except SSHError as exc:
+            raise SSHException(str(exc)) from exc
+        return self._auth_result("keyboard-interactive", rc, allowed)
 
     def auth_interactive_dumb(self, username, handler=None, submethods=""):
         if not handler:
@@ -446,6 +745,10 @@ class Transport:
         return self.auth_interactive(username, handler, submethods)
 
     def is_authenticated(self):
+        """Whether the session is authenticated (server mode: set before the success reply
+        leaves, so the client never sees success first)."""
+        if self._server_mode is not None:
+            return self.is_active() and self._server_mode.authenticated
         return self.is_active() and self._session.authenticated
 
     def get_username(self):
@@ -477,10 +780,13 @@ class Transport:
         self._loop.wakeup()
 
     def set_log_channel(self, name):
+        """Log to the logger ``name`` (default ``paramiko.transport``); channels and SFTP log
+        to names under it."""
         self.log_name = name
+        self.logger = get_logger(name)
 
     def get_log_channel(self):
-        return getattr(self, "log_name", "paramiko.transport")
+        return self.log_name
 
     def set_hexdump(self, hexdump):
         pass
@@ -497,6 +803,7 @@ class Transport:
         chanid = next(_ids)
         channel = Channel(chanid, self, ch)
         self._channels[chanid] = channel
+        self._log(logging.DEBUG, f"Secsh channel {chanid} opened.")
         return channel
 
     def _forget(self, channel):
@@ -537,6 +844,40 @@ class Transport:
 
         return SFTPClient.from_transport(self)
 
+    def global_request(self, kind, data=None, wait=True):
+        """Send the global request ``kind`` with ``data`` (a tuple of values, encoded as
+        :meth:`Message.add` does). With ``wait``: a :class:`Message` when the server agreed
+        (holding the reply's leading uint32, e.g. the port a ``tcpip-forward`` got, when it had
+        one: libssh passes on no more of the reply), None when it refused; without, None at
+        once. Raises SSHException when the transport is not active."""
+        from ...client.forward import raw_global_request_gen
+
+        if not self.is_active():
+            raise SSHException("SSH session not active")
+        m = Message()
+        if data is not None:
+            m.add(*data)
+        self._log(logging.DEBUG, f'Sending global request "{kind}"')
+        gen = raw_global_request_gen(self._session, kind, m.asbytes(), bool(wait),
+                                     f"global request {kind!r}")
+        try:
+            port = self._run(gen, f"global request {kind!r}", 60 if wait else 10)
+        except RequestDeniedError:
+            self._log(logging.DEBUG, "Global request denied.")
+            return None
+        except SSHTimeoutError:
+            return None
+        except SSHError as exc:
+            raise SSHException(str(exc)) from exc
+        if not wait:
+            return None
+        self._log(logging.DEBUG, "Global request successful.")
+        reply = Message()
+        if port is not None and port >= 0:
+            reply.add_int(port)
+            reply.rewind()
+        return reply
+
     # -- remote port forwarding -----------------------------------------------------------------
 
     def request_port_forward(self, address, port, handler=None):
@@ -545,37 +886,40 @@ class Transport:
         ``handler(channel, (origin_addr, origin_port), (server_addr, server_port))``."""
         if not self.is_active():
             raise SSHException("SSH session not active")
+        if not self.is_authenticated():
+            # servers ignore it before authentication; paramiko would wait for a reply
+            raise SSHException("TCP forwarding request denied: not authenticated")
         s = self._session._s
         bound = ffi.new("int *")
         addr = address.encode()
 
         def gen():
-            rc = yield self._session.call(
+            yield self._session.call(
                 lambda: lib.ssh_channel_listen_forward(s, addr, int(port), bound),
                 "tcpip-forward")
-            return rc
+            result = bound[0] or port
+            if handler is not None:  # (on the loop thread, before more of its packets)
+                self._forward_handlers[result] = (address, handler)
+            return result
 
         self._take_forwarded_channels()
         try:
-            self._run(gen(), "tcpip-forward", 30)
+            return self._run(gen(), "tcpip-forward", 30)
         except SSHError as exc:
             raise SSHException("TCP forwarding request denied") from exc
-        result = bound[0] or port
-        if handler is not None:
-            self._forward_handlers[result] = handler
-            thread = threading.Thread(target=self._serve_forwards, args=(address, result),
-                                      daemon=True, name="paramiko-forward")
-            thread.start()
-        return result
 
-    def _serve_forwards(self, address, port):
-        while self.is_active() and port in self._forward_handlers:
-            chan = self.accept(0.5)
-            if chan is None:
-                continue
-            handler = self._forward_handlers.get(port)
-            if handler is not None:
-                handler(chan, chan.origin_addr, (address, port))
+    def _dispatch_forward(self, channel, bound_port):
+        """Loop thread: a forwarded connection goes to the handler registered for its port
+        (on a thread of its own: a handler may use the channel at once), else to
+        :meth:`accept`. Each channel goes to exactly one of them."""
+        entry = self._forward_handlers.get(bound_port)
+        if entry is None:
+            self._accepted.append(channel)
+            return
+        address, handler = entry
+        threading.Thread(target=handler, args=(channel, channel.origin_addr,
+                                               (address, bound_port)),
+                         daemon=True, name="paramiko-forward").start()
 
     def cancel_port_forward(self, address, port):
         if not self.is_active():
@@ -615,7 +959,7 @@ class Transport:
             return
         channel = self._register(_Chan(self._session, c))
         channel.origin_addr = (request.orig_host, request.orig_port)
-        self._accepted.append(channel)
+        self._dispatch_forward(channel, request.dest_port)
         self._session.kick()
 
     def _poll_forwarded(self):
@@ -636,7 +980,7 @@ class Transport:
         ch = _Chan(self._session, c)
         channel = self._register(ch)
         channel.origin_addr = (origin, oport[0])
-        self._accepted.append(channel)
+        self._dispatch_forward(channel, dport[0])
         self._session.kick()
         return True
 
@@ -682,6 +1026,10 @@ class Transport:
             self.sock.close()
         except Exception:
             pass
+
+    def stop_thread(self):
+        """End the transport's thread (and with it the connection), as paramiko's does."""
+        self.close()
 
     def join(self, timeout=None):
         pass

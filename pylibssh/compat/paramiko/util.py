@@ -2,22 +2,53 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import threading
 
 from .common import DEBUG, asbytes  # noqa: F401
 from .config import SSHConfig
 
+_thread_data = threading.local()
+_thread_ids = itertools.count(1)
+
+
+def get_thread_id() -> int:
+    """A small number for the calling thread (``thr=`` in :func:`log_to_file`'s lines)."""
+    try:
+        return _thread_data.id
+    except AttributeError:
+        _thread_data.id = next(_thread_ids)
+        return _thread_data.id
+
+
+class PFilter:
+    """Adds ``_threadid`` to log records (the field :func:`log_to_file`'s format prints)."""
+
+    def filter(self, record):
+        record._threadid = get_thread_id()
+        return True
+
+
+_pfilter = PFilter()
+
 
 def get_logger(name):
-    return logging.getLogger(name)
+    """The logger ``name`` with :class:`PFilter` attached (paramiko logs through these)."""
+    logger = logging.getLogger(name)
+    logger.addFilter(_pfilter)
+    return logger
 
 
 def log_to_file(filename, level=DEBUG):
+    """Append the ``paramiko`` loggers' records at ``level`` and above to ``filename``, unless
+    the ``paramiko`` logger already has a handler."""
     logger = logging.getLogger("paramiko")
     if len(logger.handlers) > 0:
         return
     logger.setLevel(level)
-    handler = logging.FileHandler(filename)
+    handler = logging.StreamHandler(open(filename, "a"))
+    handler.addFilter(_pfilter)  # records of loggers not made by get_logger format too
     handler.setFormatter(logging.Formatter(
         "%(levelname)-.3s [%(asctime)s.%(msecs)03d] thr=%(_threadid)-3d %(name)s: %(message)s",
         "%Y%m%d-%H:%M:%S"))
