@@ -27,24 +27,35 @@ def _paramiko_modules() -> dict[str, object]:
             if name == "paramiko" or name.startswith("paramiko.")}
 
 
-@pytest.fixture(params=IMPLEMENTATIONS)
-def paramiko(request):
-    """The ``paramiko`` module under test: real paramiko, or pylibssh's layer after ``install()``
-    (which must make a plain ``import paramiko`` resolve to it)."""
+def _use(implementation: str):
     saved = _paramiko_modules()
-    if request.param == "pylibssh":
+    if implementation == "pylibssh":
         from pylibssh.compat import paramiko as compat
 
         compat.install()
     module = importlib.import_module("paramiko")
     is_compat = getattr(module, "__pylibssh__", False)
-    assert is_compat == (request.param == "pylibssh"), f"wrong paramiko in use: {module}"
+    assert is_compat == (implementation == "pylibssh"), f"wrong paramiko in use: {module}"
     try:
         yield module
     finally:
         for name in list(_paramiko_modules()):
             del sys.modules[name]
         sys.modules.update(saved)
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def paramiko(request):
+    """The ``paramiko`` module under test: real paramiko, or pylibssh's layer after ``install()``
+    (which must make a plain ``import paramiko`` resolve to it)."""
+    yield from _use(request.param)
+
+
+@pytest.fixture
+def layer_paramiko():
+    """pylibssh's layer alone as ``paramiko``, for what real paramiko 5.1 cannot do (each test
+    says why it does not run against real paramiko)."""
+    yield from _use("pylibssh")
 
 
 @pytest.fixture

@@ -165,9 +165,9 @@ def test_sshtunnel_forwarder(sshtunnel, sshd, client_key, test_user, echo_server
 
 
 @pytest.fixture
-def pysftp(paramiko):
-    if not getattr(paramiko, "__pylibssh__", False):
-        pytest.skip("pysftp imports DSSKey, which paramiko 4+ removed")
+def pysftp(layer_paramiko):
+    """The layer only: pysftp imports DSSKey, which paramiko 4 removed, so it cannot import
+    with real paramiko 5.1."""
     module = _fresh_import("pysftp")
     yield module
     del sys.modules["pysftp"]
