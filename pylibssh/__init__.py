@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from . import _log
-from ._binding import VENDORED, ffi, lib
+from . import _binding
 from ._version import __version__
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
@@ -47,9 +47,9 @@ class LibsshVersion(NamedTuple):
 
 def libssh_version() -> LibsshVersion:
     """The version of the libssh in use, e.g. ``0.12.2/openssl/zlib``."""
-    full = ffi.string(lib.ssh_version(0)).decode()
+    full = _binding.ffi.string(_binding.lib.ssh_version(0)).decode()
     version, *backends = full.split("/")
-    return LibsshVersion(version, tuple(backends), VENDORED)
+    return LibsshVersion(version, tuple(backends), _binding.VENDORED)
 
 
 TRACE = _log.TRACE
