@@ -18,7 +18,7 @@ from .keys import Key, KeyType, load_authorized_keys
 from .loop import Loop
 from .sftp import SFTPAttributes, SFTPStatus, Stat
 
-# the server (issue 3)
+# the server
 from .server import (
     AuthMessage,
     ChannelRequestMessage,
@@ -28,7 +28,7 @@ from .server import (
     create_server,
 )
 
-# the client (issue 5)
+# the client
 from .client import Client, ConnectOptions, Process, ProcessError, RunResult, connect
 from .client import connect_async
 

@@ -152,7 +152,7 @@ def test_over_existing_socket_and_channel(connect, sshd):
     assert inner.run("echo nested").stdout == b"nested\n"
 
 
-# --- Match exec, tagged, localnetwork; canonicalization and the final pass (issue 5) ---
+# --- Match exec, tagged, localnetwork; canonicalization and the final pass ---
 
 def _config(tmp_path, text: str) -> str:
     cfg = tmp_path / "config"
