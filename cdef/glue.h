@@ -41,6 +41,9 @@ void pylibssh_sock_sink_detach(struct pylibssh_sock_sink *s);
 /* libssh's poll (timeout 0), again while each one adds to the holding sink ``s``; -1 when
  * libssh fails, else 1 when ``session`` has output waiting to be sent */
 int pylibssh_sink_poll(ssh_event event, ssh_session session, struct pylibssh_sock_sink *s);
+/* bytes of SSH packets libssh holds for the session's socket (its output buffer, and packets
+ * queued during a key re-exchange); -1 unknown (built without libssh's private headers) */
+int64_t pylibssh_session_pending_output(ssh_session session);
 
 /* --- server (csrc/pylibssh_server.c) ---
  * Fields of a queued ssh_message that libssh parses but exposes through no public getter; they

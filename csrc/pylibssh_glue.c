@@ -176,3 +176,62 @@ int pylibssh_sink_poll(ssh_event event, ssh_session session, struct pylibssh_soc
     }
     return (ssh_get_poll_flags(session) & SSH_WRITE_PENDING) ? 1 : 0;
 }
+
+/* --- output libssh holds for the socket ---------------------------------------------------
+ * libssh appends every packet it sends to its socket's output buffer and writes from it when
+ * the socket is writable; with a peer that takes everything its SSH windows allow but does not
+ * read its socket, that buffer grows without bound, and libssh has no public getter for its
+ * size (ssh_get_poll_flags only says whether it is empty). struct ssh_socket_struct is private
+ * to libssh's src/socket.c (no header declares it): its leading fields, unchanged since libssh
+ * 0.5, are mirrored here from the pinned release, and the mirror is trusted only while its
+ * descriptor is the session's (ssh_get_fd). Packets queued during a key re-exchange
+ * (session->out_queue, until NEWKEYS) count too. */
+#ifdef PYLIBSSH_PRIVATE_HEADERS
+#include "config.h" /* libssh's generated configuration: priv.h needs it */
+#include <libssh/priv.h>
+#include <libssh/session.h>
+#include <libssh/misc.h>
+
+struct pylibssh_socket_head { /* src/socket.c: struct ssh_socket_struct, first fields */
+    socket_t fd;
+    int fd_is_socket;
+    int last_errno;
+    int read_wontblock;
+    int write_wontblock;
+    int data_except;
+    int state; /* enum ssh_socket_states_e */
+    ssh_buffer out_buffer;
+};
+
+int64_t pylibssh_session_pending_output(ssh_session session)
+{
+    const struct pylibssh_socket_head *head;
+    const struct ssh_iterator *it;
+    int64_t total;
+
+    if (session == NULL || session->socket == NULL) {
+        return -1;
+    }
+    head = (const struct pylibssh_socket_head *)session->socket;
+    if (head->fd == SSH_INVALID_SOCKET || head->fd != ssh_get_fd(session) ||
+        head->out_buffer == NULL) {
+        return -1;
+    }
+    total = ssh_buffer_get_len(head->out_buffer);
+    if (session->out_queue != NULL) {
+        for (it = session->out_queue->root; it != NULL; it = it->next) {
+            total += ssh_buffer_get_len((ssh_buffer)it->data);
+        }
+    }
+    return total;
+}
+
+#else /* !PYLIBSSH_PRIVATE_HEADERS */
+
+int64_t pylibssh_session_pending_output(ssh_session session)
+{
+    (void)session;
+    return -1;
+}
+
+#endif

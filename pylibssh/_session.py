@@ -5,6 +5,13 @@ has output pending) the loop calls ``ssh_event_dopoll``; libssh's callbacks fire
 and only *record* events (``defer``); :meth:`LoopSession._service` then dispatches them outside
 libssh, where listeners may freely write, reply and close.
 
+Output is bounded at the socket too: libssh appends every packet it sends to its own output
+buffer and empties it as the socket takes it, so a peer that opens large SSH windows but does
+not read its socket would make that buffer grow without bound. While it holds
+:attr:`LoopSession.output_high_water` bytes or more, channels keep their output in their own
+queues (so their ``write()`` returns False) and the session hands it over again once the socket
+took the buffer below half that.
+
 Ownership: the session owns its ``ssh_session``, its ``ssh_event`` and every channel opened on it.
 :meth:`LoopSession.close` tears them down in the order libssh needs (see ``_teardown``), exactly
 once; ``ffi.gc`` is not used for sessions because the order matters.
@@ -94,6 +101,10 @@ class LoopSession(EventEmitter):
     :meth:`_on_disconnect`.
     """
 
+    #: channels stop handing output to libssh while it holds this many bytes for the socket
+    #: (see :attr:`pending_output`), and start again below half of it
+    output_high_water = 1 << 20
+
     def __init__(self, loop: Loop, c_session=None):
         super().__init__()
         self._loop = loop
@@ -111,6 +122,8 @@ class LoopSession(EventEmitter):
         self._fd = -1
         self._pending: deque[tuple[Callable[..., Any], tuple]] = deque()
         self._channels: dict[int, Channel] = {}
+        # channels whose output waits for libssh's buffer to drain (by id, in arrival order)
+        self._output_waiters: dict[int, Channel] = {}
         self._closed = False
         self._closing = False
         self._service_scheduled = False
@@ -171,6 +184,8 @@ class LoopSession(EventEmitter):
             return
         processed = self._counters[0].in_bytes
         try:
+            if self._output_waiters:
+                self._release_output()  # (its 'drain' events are dispatched next)
             self._dispatch()
         finally:
             self._in_service = False
@@ -257,6 +272,41 @@ class LoopSession(EventEmitter):
             else:
                 self._loop.remove_writer(self._fd)
             self._writer_registered = want
+        if self._output_waiters and not want:
+            self.kick()  # the polls above emptied libssh's buffer: the waiting channels go on
+
+    # -- output held at the socket --------------------------------------------------------------
+
+    @property
+    def pending_output(self) -> int:
+        """Bytes of SSH packets libssh holds for the socket: written by channels and requests
+        but not yet taken by the socket (packets held during a key re-exchange included). 0 once
+        closed; -1 when this build cannot tell (a system libssh: no bound is applied then)."""
+        if self._closed or self._s == NULL:
+            return 0
+        return lib.pylibssh_session_pending_output(self._s)
+
+    def _output_full(self) -> bool:
+        """Whether channels must keep their output for now (loop lock held)."""
+        return (not self._closed
+                and lib.pylibssh_session_pending_output(self._s) >= self.output_high_water)
+
+    def _wait_output(self, channel: Channel) -> None:
+        """``channel`` keeps its output until libssh's buffer drained (loop lock held)."""
+        self._output_waiters[id(channel)] = channel
+
+    def _forget_output_waiter(self, channel: Channel) -> None:
+        self._output_waiters.pop(id(channel), None)
+
+    def _release_output(self) -> None:
+        """Let the waiting channels write again once libssh's buffer is below half the mark;
+        each goes to the back of the line if it fills the buffer again (fair to the others)."""
+        if lib.pylibssh_session_pending_output(self._s) * 2 >= self.output_high_water:
+            return
+        waiters = list(self._output_waiters.values())
+        self._output_waiters.clear()
+        for channel in waiters:
+            channel._flush()
 
     # -- channels -------------------------------------------------------------------------------
 
@@ -312,6 +362,7 @@ class LoopSession(EventEmitter):
         # unregister first: the fd number is reused by the next accept once libssh closes it
         if self._fd >= 0:
             self._loop.remove_fd(self._fd)
+        self._output_waiters.clear()
         for channel in list(self._channels.values()):
             channel._free(session_gone=True)
         self._channels.clear()

@@ -208,8 +208,9 @@ class ClientChannel(Channel):
                     rc = lib.pylibssh_sink_poll(event, s, st)
                     write = rc > 0
                     if rc < 0 or not st.len or session._pending or session._tasks \
-                            or len(session._staged) > 1:
-                        session._service()  # anything but this channel's bytes came
+                            or len(session._staged) > 1 or session._output_waiters:
+                        session._service()  # anything but this channel's bytes came (or
+                        # channels wait for the socket to take libssh's output)
                         loop._notify()  # (threads waiting for what it brought)
                         if session._closed:
                             return None
