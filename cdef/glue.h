@@ -44,6 +44,9 @@ int pylibssh_sink_poll(ssh_event event, ssh_session session, struct pylibssh_soc
 /* bytes of SSH packets libssh holds for the session's socket (its output buffer, and packets
  * queued during a key re-exchange); -1 unknown (built without libssh's private headers) */
 int64_t pylibssh_session_pending_output(ssh_session session);
+/* end the session (libssh's error state) when the peer sends channel data beyond the window
+ * (libssh itself drops the packet and goes on); SSH_ERROR without the private headers */
+int pylibssh_enforce_windows(ssh_session session);
 
 /* --- server (csrc/pylibssh_server.c) ---
  * Fields of a queued ssh_message that libssh parses but exposes through no public getter; they

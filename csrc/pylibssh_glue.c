@@ -226,7 +226,86 @@ int64_t pylibssh_session_pending_output(ssh_session session)
     return total;
 }
 
+/* --- channel data beyond the window ------------------------------------------------------
+ * libssh drops a CHANNEL_DATA packet larger than the channel's window, logs a warning and goes
+ * on: a peer that ignores the window loses data silently and can make every packet cost a log
+ * line. OpenSSH disconnects such a peer ("peer ignored channel window"), and so does this
+ * handler, placed before libssh's: it ends the session with libssh's own error state. Packets
+ * within the window, and those for channels libssh does not know (it ignores them), are left to
+ * libssh. */
+#include <stdio.h>
+#include <libssh/buffer.h>
+#include <libssh/channels.h>
+#include <libssh/messages.h>
+#include <libssh/ssh2.h>
+#include "pylibssh_wire.h"
+
+static int window_check(ssh_session session, uint8_t type, ssh_buffer packet, void *user)
+{
+    const uint8_t *p = ssh_buffer_get(packet);
+    const uint8_t *end = p + ssh_buffer_get_len(packet);
+    const struct ssh_iterator *it;
+    ssh_channel channel;
+    uint32_t id, code, len;
+
+    (void)user;
+    if (read_u32(&p, end, &id) != 0 ||
+        (type == SSH2_MSG_CHANNEL_EXTENDED_DATA && read_u32(&p, end, &code) != 0) ||
+        read_u32(&p, end, &len) != 0 || session->channels == NULL) {
+        return SSH_PACKET_NOT_USED; /* malformed: libssh's handler says so */
+    }
+    for (it = session->channels->root; it != NULL; it = it->next) {
+        channel = (ssh_channel)it->data;
+        if (channel->local_channel != id) {
+            continue;
+        }
+        if (len <= channel->local_window) {
+            return SSH_PACKET_NOT_USED;
+        }
+        session->common.error.error_code = SSH_FATAL;
+        snprintf(session->common.error.error_buffer, sizeof(session->common.error.error_buffer),
+                 "the peer ignored channel %u's window (%u bytes sent, %u allowed)", id, len,
+                 channel->local_window);
+        session->session_state = SSH_SESSION_STATE_ERROR;
+        return SSH_PACKET_USED;
+    }
+    return SSH_PACKET_NOT_USED;
+}
+
+/* SSH2_MSG_CHANNEL_DATA (94), SSH2_MSG_CHANNEL_EXTENDED_DATA (95) */
+static ssh_packet_callback window_callbacks[2] = {window_check, window_check};
+
+static struct ssh_packet_callbacks_struct window_packet_callbacks = {
+    .start = SSH2_MSG_CHANNEL_DATA,
+    .n_callbacks = 2,
+    .callbacks = window_callbacks,
+    .user = NULL,
+};
+
+int pylibssh_enforce_windows(ssh_session session)
+{
+    if (session == NULL) {
+        return SSH_ERROR;
+    }
+    if (session->packet_callbacks == NULL) {
+        /* libssh creates it at the client's banner and appends its own handlers after this
+         * one; it frees the list with free() (ssh_list_new is internal) */
+        session->packet_callbacks = calloc(1, sizeof(struct ssh_list));
+        if (session->packet_callbacks == NULL) {
+            return SSH_ERROR;
+        }
+    }
+    return list_add(session->packet_callbacks, &window_packet_callbacks, 1) == 0 ? SSH_OK
+                                                                               : SSH_ERROR;
+}
+
 #else /* !PYLIBSSH_PRIVATE_HEADERS */
+
+int pylibssh_enforce_windows(ssh_session session)
+{
+    (void)session;
+    return SSH_ERROR;
+}
 
 int64_t pylibssh_session_pending_output(ssh_session session)
 {

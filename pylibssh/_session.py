@@ -143,6 +143,9 @@ class LoopSession(EventEmitter):
         self._event = lib.ssh_event_new()
         if self._event == NULL:
             raise MemoryError("ssh_event_new failed")
+        # a peer sending beyond a channel's window is disconnected (libssh would drop the data,
+        # log a warning per packet and go on)
+        lib.pylibssh_enforce_windows(self._s)
         self._loop.add_reader(self._fd, self._on_ready)
         self._update_interest()
 
