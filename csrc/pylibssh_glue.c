@@ -179,13 +179,12 @@ int pylibssh_sink_poll(ssh_event event, ssh_session session, struct pylibssh_soc
 
 /* --- output libssh holds for the socket ---------------------------------------------------
  * libssh appends every packet it sends to its socket's output buffer and writes from it when
- * the socket is writable; with a peer that takes everything its SSH windows allow but does not
- * read its socket, that buffer grows without bound, and libssh has no public getter for its
- * size (ssh_get_poll_flags only says whether it is empty). struct ssh_socket_struct is private
- * to libssh's src/socket.c (no header declares it): its leading fields, unchanged since libssh
- * 0.5, are mirrored here from the pinned release, and the mirror is trusted only while its
- * descriptor is the session's (ssh_get_fd). Packets queued during a key re-exchange
- * (session->out_queue, until NEWKEYS) count too. */
+ * the socket is writable; with a peer that takes everything its SSH windows allow, or asks for
+ * replies, but does not read its socket, that buffer grows without bound, and libssh has no
+ * public getter for its size (ssh_get_poll_flags only says whether it is empty). struct
+ * ssh_socket_struct is private to libssh's src/socket.c (no header declares it): its leading
+ * fields, unchanged since libssh 0.5, are mirrored here from the pinned release, and the mirror
+ * is trusted only while its descriptor is the session's (ssh_get_fd). */
 #ifdef PYLIBSSH_PRIVATE_HEADERS
 #include "config.h" /* libssh's generated configuration: priv.h needs it */
 #include <libssh/priv.h>
@@ -203,27 +202,68 @@ struct pylibssh_socket_head { /* src/socket.c: struct ssh_socket_struct, first f
     ssh_buffer out_buffer;
 };
 
-int64_t pylibssh_session_pending_output(ssh_session session)
+static struct pylibssh_socket_head *socket_head(ssh_session session)
 {
-    const struct pylibssh_socket_head *head;
+    struct pylibssh_socket_head *head;
+
+    if (session == NULL || session->socket == NULL) {
+        return NULL;
+    }
+    head = (struct pylibssh_socket_head *)session->socket;
+    if (head->fd == SSH_INVALID_SOCKET || head->fd != ssh_get_fd(session) ||
+        head->out_buffer == NULL) {
+        return NULL;
+    }
+    return head;
+}
+
+int64_t pylibssh_session_pending_output(ssh_session session, int queued)
+{
+    const struct pylibssh_socket_head *head = socket_head(session);
     const struct ssh_iterator *it;
     int64_t total;
 
-    if (session == NULL || session->socket == NULL) {
-        return -1;
-    }
-    head = (const struct pylibssh_socket_head *)session->socket;
-    if (head->fd == SSH_INVALID_SOCKET || head->fd != ssh_get_fd(session) ||
-        head->out_buffer == NULL) {
+    if (head == NULL) {
         return -1;
     }
     total = ssh_buffer_get_len(head->out_buffer);
-    if (session->out_queue != NULL) {
+    if (queued && session->out_queue != NULL) {
         for (it = session->out_queue->root; it != NULL; it = it->next) {
             total += ssh_buffer_get_len((ssh_buffer)it->data);
         }
     }
     return total;
+}
+
+/* What libssh's POLLOUT handling does (src/socket.c, ssh_socket_nonblocking_flush), without
+ * its poll, which would also read and process the peer's input. An error is left for libssh's
+ * next poll to find (the socket reports it again). libssh exports no way to drop the front of
+ * a buffer but to copy it out: the bytes sent are copied into a scratch area. */
+int64_t pylibssh_session_flush_output(ssh_session session)
+{
+    struct pylibssh_socket_head *head = socket_head(session);
+    char scratch[16384];
+    uint32_t len;
+    ssize_t n;
+
+    if (head == NULL || head->data_except || !head->fd_is_socket) {
+        return -1;
+    }
+    while ((len = ssh_buffer_get_len(head->out_buffer)) > 0) {
+        n = send(head->fd, ssh_buffer_get(head->out_buffer),
+                 len < sizeof(scratch) ? len : sizeof(scratch), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return errno == EAGAIN || errno == EWOULDBLOCK ? (int64_t)len : -1;
+        }
+        ssh_buffer_get_data(head->out_buffer, scratch, (uint32_t)n);
+        if (session->socket_counter != NULL) {
+            session->socket_counter->out_bytes += (uint64_t)n;
+        }
+    }
+    return 0;
 }
 
 /* --- channel data beyond the window ------------------------------------------------------
@@ -307,7 +347,14 @@ int pylibssh_enforce_windows(ssh_session session)
     return SSH_ERROR;
 }
 
-int64_t pylibssh_session_pending_output(ssh_session session)
+int64_t pylibssh_session_pending_output(ssh_session session, int queued)
+{
+    (void)session;
+    (void)queued;
+    return -1;
+}
+
+int64_t pylibssh_session_flush_output(ssh_session session)
 {
     (void)session;
     return -1;

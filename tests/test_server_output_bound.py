@@ -9,13 +9,12 @@ back, only what libssh has not written to the socket can."""
 from __future__ import annotations
 
 import socket
-import threading
 import time
 
 import paramiko
 import pytest
 from fwdkit import ThreadedServer, forwarding_server
-from relaykit import Relay
+from relaykit import Relay, wait_steady
 from serverkit import DEADLINE, PASSWORD, paramiko_client, paramiko_exec, standard_app, wait_until
 
 from pylibssh.server import ServerSession, spawn
@@ -29,21 +28,6 @@ def relayed_transport(relay: Relay) -> paramiko.Transport:
     t = paramiko.Transport(socket.create_connection(("127.0.0.1", relay.port), timeout=DEADLINE))
     t.connect(username="tester", password=PASSWORD)
     return t
-
-
-def steady(read, what: str, interval: float = 0.3):
-    """Wait until ``read()`` gives the same value twice ``interval`` apart; return it."""
-    last = [read()]
-
-    def same() -> bool:
-        time.sleep(interval)
-        now = read()
-        done = now == last[0]
-        last[0] = now
-        return done
-
-    wait_until(same, what=what, interval=0)
-    return last[0]
 
 
 def loop_cpu(rs) -> float:
@@ -90,7 +74,7 @@ def test_spawned_output_is_held_when_the_client_stops_reading(make_server):
             wait_until(lambda: children, what="the child")
             child = children[0]
             # the server stops reading the child's pipe: the child blocks writing it
-            steady(lambda: wchar(child.pid), "the child to be held back")
+            wait_steady(lambda: wchar(child.pid), "the child to be held back")
             assert_bounded_and_idle(rs)
             with paramiko_client(rs.port, password=PASSWORD) as other:
                 assert paramiko_exec(other, "echo served") == (b"served\n", b"", 0)
@@ -128,7 +112,7 @@ def test_forwarded_output_is_held_when_the_client_stops_reading(make_server, cli
             assert chan.recv(1 << 16)
             relay.hold_down.set()
             # the bridge stops reading the target's socket: its sends stop
-            steady(lambda: sent[0], "the target to be held back")
+            wait_steady(lambda: sent[0], "the target to be held back")
             assert_bounded_and_idle(rs)
             with paramiko_client(rs.port, password=PASSWORD) as other:
                 assert paramiko_exec(other, "echo served") == (b"served\n", b"", 0)
@@ -181,7 +165,7 @@ def test_channel_writes_wait_for_the_socket(make_server):
             chan.exec_command("flood")
             assert chan.recv(1 << 16)
             relay.hold_down.set()
-            steady(lambda: stats["written"], "the writer to be held back")
+            wait_steady(lambda: stats["written"], "the writer to be held back")
             channels = rs.call(lambda: [c for s in rs.server.sessions for c in s.channels])
             assert len(channels) == 1
             assert channels[0].buffered >= channels[0].high_water  # kept in the queue
