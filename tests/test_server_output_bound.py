@@ -9,6 +9,7 @@ back, only what libssh has not written to the socket can."""
 from __future__ import annotations
 
 import socket
+import threading
 import time
 
 import paramiko
@@ -181,3 +182,80 @@ def test_channel_writes_wait_for_the_socket(make_server):
         finally:
             t.close()
 
+
+
+def test_paramiko_layer_sendall_waits_for_the_socket(host_key_files):
+    """pylibssh's paramiko layer as a server (``Transport.start_server``): ``sendall`` blocks
+    while the client does not read its socket, instead of buffering without bound."""
+    from pylibssh.compat import paramiko as compat
+
+    class Interface(compat.ServerInterface):
+        def __init__(self):
+            self.exec = threading.Event()
+
+        def get_allowed_auths(self, username):
+            return "password"
+
+        def check_auth_password(self, username, password):
+            return compat.AUTH_SUCCESSFUL if password == PASSWORD else compat.AUTH_FAILED
+
+        def check_channel_request(self, kind, chanid):
+            return compat.OPEN_SUCCEEDED
+
+        def check_channel_exec_request(self, channel, command):
+            self.exec.set()
+            return True
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(DEADLINE)
+    sent = [0]
+    transports = []
+
+    def serve():
+        conn, _ = listener.accept()
+        t = compat.Transport(conn)
+        transports.append(t)
+        t.add_server_key(compat.Ed25519Key(filename=str(host_key_files["ed25519"])))
+        server = Interface()
+        t.start_server(server=server)
+        chan = t.accept(DEADLINE)
+        if chan is None or not server.exec.wait(DEADLINE):
+            return
+        chan.settimeout(DEADLINE * 3)
+        block = bytes(1 << 16)
+        try:
+            while True:
+                chan.sendall(block)
+                sent[0] += len(block)
+        except OSError:
+            pass  # the client left
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        with Relay(listener.getsockname()[1]) as relay:
+            t = relayed_transport(relay)
+            try:
+                chan = t.open_session(window_size=HUGE_WINDOW, timeout=DEADLINE)
+                chan.settimeout(DEADLINE)
+                chan.exec_command("flood")
+                assert chan.recv(1 << 16)
+                relay.hold_down.set()
+                wait_steady(lambda: sent[0], "sendall to block")
+                session = transports[0]._session  # the layer's pylibssh session
+                pending = session.loop.submit(lambda: session.pending_output).result(DEADLINE)
+                assert 0 <= pending <= 2 * ServerSession.output_high_water, pending
+                relay.hold_down.clear()
+                got = 0
+                while got < (8 << 20):
+                    data = chan.recv(1 << 20)
+                    assert data and data.count(0) == len(data)
+                    got += len(data)
+            finally:
+                t.close()
+    finally:
+        listener.close()
+        for t in transports:
+            t.close()
+        thread.join(DEADLINE)
+    assert not thread.is_alive()
