@@ -7,8 +7,9 @@ both ways with flow control, then the exit status (or signal), EOF and close.
 
 Everything runs on the server's loop: the child's pipes and (on Linux) a pidfd are registered
 with the selector, so no thread waits per process. Output is read only while the channel's
-queue is below its high-water mark (the client's window paces the child); input is held in the
-SSH window (``channel.pause()``) while the child does not read its stdin.
+queue is below its high-water mark (the client's window and the client's reading of its socket
+pace the child); input is held in the SSH window (``channel.pause()``) while the child does not
+read its stdin.
 """
 
 from __future__ import annotations
