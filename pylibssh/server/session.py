@@ -65,6 +65,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pylibssh.server")
 
+#: requests one session takes per pass of the loop: a client that sends a burst of them shares
+#: the loop with the others
+_MESSAGES_PER_PASS = 64
+
 
 def emit_request(emitter: EventEmitter, event: str, msg: Message) -> None:
     """Give ``msg`` to the listeners of ``event``; with none, or when a listener raises and nobody
@@ -197,6 +201,7 @@ class ServerSession(LoopSession):
                       self.cipher_in, self.client_banner)
             self.connected = True
             self.server._emit_connection(self)
+        taken = 0
         while not (self._closed or self._closing):
             if self._must_disconnect:
                 # before taking another request: ssh_message_get may already have read the
@@ -205,11 +210,19 @@ class ServerSession(LoopSession):
                 return
             if self._held_replies:
                 break  # no request is taken while an authentication reply waits
+            if taken:
+                if taken >= _MESSAGES_PER_PASS:
+                    self.kick()  # the rest in the next pass, after the loop's other work
+                    break
+                if lib.pylibssh_session_pending_output(self._s, 0) >= self.input_hold_water:
+                    break  # the client does not read the replies: the pass holds its input
             # with an empty queue ssh_message_get polls the socket: that poll is needed (skipping
-            # it left some of 60 concurrent clients waiting forever, tests/test_server_scale.py)
+            # it left some of 60 concurrent clients waiting forever, tests/test_server_scale.py),
+            # and it is why a client that keeps the socket full needs the bounds above
             c_msg = lib.ssh_message_get(self._s)
             if c_msg == NULL:
                 break
+            taken += 1
             if self._shutting_down:  # closing: nothing new is served
                 if lib.ssh_message_type(c_msg) == lib.SSH_REQUEST_CHANNEL:
                     # its channel may be gone already (a reply would use it): no answer
