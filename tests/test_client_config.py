@@ -59,6 +59,18 @@ Host *
     assert read_config(str(cfg), "other") == {"connecttimeout": "7"}
 
 
+@pytest.mark.parametrize("line", ["UserKnownHostsFile \r\r", "GlobalKnownHostsFile",
+                                  "Port =", "HostName"])
+def test_option_without_value_is_a_config_error(tmp_path, line):
+    """ssh says "missing argument" for these; pylibssh raises ValueError naming the option, not
+    whatever the option's conversion would trip over."""
+    cfg = tmp_path / "config"
+    cfg.write_text(f"Host *\n    {line}\n")
+    options = pylibssh.client.client.ConnectOptions("web1", config=str(cfg))
+    with pytest.raises(ValueError, match=line.split()[0].lower()):
+        config.apply_config(options)
+
+
 def test_alias_hostname_user_port_identityfile(sshd, client_key, known_hosts, tmp_path):
     cfg = tmp_path / "config"
     cfg.write_text(f"""

@@ -95,6 +95,8 @@ def _lines(path: str, depth: int = 0):
             key, value = parts[0], parts[1] if len(parts) > 1 else ""
         key = key.strip().lower()
         value = value.strip().lstrip("=").strip()
+        if not value:  # ssh: "missing argument"
+            raise ValueError(f"ssh_config {path}: {key} without a value")
         if key == "include":
             for pattern in shlex.split(value):
                 pattern = os.path.expanduser(pattern)
@@ -188,7 +190,11 @@ def read_config(path: str, host: str, user: str | None = None, port: int | None 
     set stay). After a final pass ``hostname`` is the canonical name. ``user``/``port`` are the
     ones given explicitly, as is ``jump`` (a ProxyJump, for %j); ``proxied``: a
     ProxyCommand/ProxyJump/socket is given (such names are canonicalized only with
-    ``CanonicalizeHostname always``)."""
+    ``CanonicalizeHostname always``).
+
+    A malformed file raises ``ValueError`` (an option without a value, unbalanced quotes, a
+    number that is not one, ``Include`` nested too deeply); canonicalization that finds no name
+    without ``CanonicalizeFallbackLocal`` raises :class:`~pylibssh.errors.HostNotFoundError`."""
     path = os.path.expanduser(path)
     st = _Pass(host, user, port, jump)
     _read_pass(path, st)
@@ -451,7 +457,8 @@ def _expand(value: str, o: ConnectOptions, original_host: str) -> str:
 
 def apply_config(o: ConnectOptions) -> ConnectOptions:
     """``o`` with what the config file says for ``o.host`` filled in where ``o`` has no
-    explicit value."""
+    explicit value. Raises what :func:`read_config` raises, and ``ValueError`` for a value of
+    the wrong kind (a port or timeout that is not a number)."""
     from .client import DEFAULT_TIMEOUT
 
     if not o.config:
