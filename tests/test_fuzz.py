@@ -18,8 +18,17 @@ pytest.importorskip("atheris", reason="atheris is in the fuzz extra (./dev insta
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fuzz._sftp import (FXP_OPEN, FXP_READ, FXP_STATUS, FXP_VERSION, INIT,  # noqa: E402
-                        MalformedReply, check_replies, packet, sstr)
+from fuzz._sftp import (  # noqa: E402
+    FXP_OPEN,
+    FXP_READ,
+    FXP_STATUS,
+    FXP_VERSION,
+    INIT,
+    MalformedReply,
+    check_replies,
+    packet,
+    sstr,
+)
 from fuzz.runner import harness_names, run_harness  # noqa: E402
 
 SECONDS = 2  # of mutation per harness, after the seeds
