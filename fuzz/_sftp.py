@@ -25,7 +25,7 @@ from pylibssh.server.sftp_local import LocalFilesystem
 
 from ._live import TIMEOUT, LiveSession
 
-__all__ = ["SFTPHarness", "packet", "sstr", "INIT"]
+__all__ = ["SFTPHarness", "MalformedReply", "check_replies", "requests_in", "packet", "sstr", "INIT"]
 
 FXP_INIT, FXP_VERSION = 1, 2
 FXP_OPEN, FXP_CLOSE, FXP_READ, FXP_WRITE = 3, 4, 5, 6
