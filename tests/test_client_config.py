@@ -71,6 +71,14 @@ def test_option_without_value_is_a_config_error(tmp_path, line):
         config.apply_config(options)
 
 
+def test_keyword_named_like_the_include_markers(tmp_path):
+    """Include's nesting is kept apart from the file's own words: a line whose keyword happens to
+    be "include-end" (or "include-start") is an unknown option, ignored like any other."""
+    cfg = tmp_path / "config"
+    cfg.write_text("Host web*\n    include-end now\n    include-start x\n    User bob\n")
+    assert read_config(str(cfg), "web1")["user"] == "bob"
+
+
 def test_alias_hostname_user_port_identityfile(sshd, client_key, known_hosts, tmp_path):
     cfg = tmp_path / "config"
     cfg.write_text(f"""

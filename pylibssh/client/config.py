@@ -76,6 +76,12 @@ def _match_patterns(value: str, patterns: list[str]) -> bool:
     return matched
 
 
+# where an included file's lines start and end, among the (keyword, value) pairs of _lines:
+# objects, never equal to a keyword the file could contain
+_INCLUDE_START = object()
+_INCLUDE_END = object()
+
+
 def _lines(path: str, depth: int = 0):
     if depth > 16:
         raise ValueError(f"ssh_config: Include nested too deeply at {path}")
@@ -103,9 +109,9 @@ def _lines(path: str, depth: int = 0):
                 if not os.path.isabs(pattern):
                     pattern = os.path.join(os.path.expanduser("~/.ssh"), pattern)
                 for inc in sorted(glob.glob(pattern)):
-                    yield ("include-start", "")
+                    yield (_INCLUDE_START, "")
                     yield from _lines(inc, depth + 1)
-                    yield ("include-end", "")
+                    yield (_INCLUDE_END, "")
             continue
         yield key, value
 
@@ -223,10 +229,10 @@ def _read_pass(path: str, st: _Pass) -> None:
     active = True
     stack: list[bool] = []
     for key, value in _lines(path):
-        if key == "include-start":
+        if key is _INCLUDE_START:
             stack.append(active)
             continue
-        if key == "include-end":
+        if key is _INCLUDE_END:
             active = stack.pop()
             continue
         if key == "host":
