@@ -123,9 +123,9 @@ def run_harness(name: str, seconds: int, workdir: Path, timeout: int = 30,
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     seeds = HERE / "corpus" / name
-    # -detect_leaks=0: CPython keeps allocations across inputs (caches, interned objects), so
-    # libFuzzer would suspect most inputs of leaking and rerun them under LeakSanitizer's full
-    # heap scans, slower with every run; memory growth still ends a run at -rss_limit_mb
+    # -detect_leaks=0, as for ./dev test --asan: CPython keeps allocations across inputs
+    # (caches, interned objects), which libFuzzer would take for leaks; growth past
+    # -rss_limit_mb still ends a run
     args = [f"-timeout={timeout}", f"-rss_limit_mb={rss_limit_mb}", "-detect_leaks=0",
             f"-artifact_prefix={crashes}/", "-print_final_stats=1"]
     args += ["-runs=0"] if replay_only else [f"-max_total_time={seconds}"]
