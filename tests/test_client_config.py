@@ -79,6 +79,17 @@ def test_keyword_named_like_the_include_markers(tmp_path):
     assert read_config(str(cfg), "web1")["user"] == "bob"
 
 
+def test_include_skips_directories(tmp_path):
+    """As ssh does, an Include pattern that matches a directory reads nothing from it: the files
+    it matches still apply."""
+    conf_d = tmp_path / "config.d"
+    (conf_d / "sub.d").mkdir(parents=True)
+    (conf_d / "web").write_text("Host web*\n    User bob\n")
+    cfg = tmp_path / "config"
+    cfg.write_text(f"Include {conf_d}/*\nInclude {conf_d}\nHost *\n    Port 2200\n")
+    assert read_config(str(cfg), "web1") == {"user": "bob", "port": "2200"}
+
+
 def test_alias_hostname_user_port_identityfile(sshd, client_key, known_hosts, tmp_path):
     cfg = tmp_path / "config"
     cfg.write_text(f"""

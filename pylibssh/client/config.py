@@ -88,7 +88,7 @@ def _lines(path: str, depth: int = 0):
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError):  # ssh reads nothing from either
         return
     for raw in text.splitlines():
         line = raw.strip()
