@@ -375,12 +375,14 @@ def parse_public_key_line(line: str | bytes) -> tuple[str | None, str, str, str 
 def load_authorized_keys(source: PathLike | str | Iterable[str]) -> list[Key]:
     """Every public key in an ``authorized_keys`` file (a path, its text, or lines).
 
-    Lines that are not keys raise :class:`KeyFormatError` naming the line number.
+    Lines that are not keys raise :class:`KeyFormatError` naming the line number. A file is
+    read as UTF-8, bytes that are not replaced (key lines are ASCII; a comment may be in any
+    encoding, as OpenSSH allows).
     """
     if isinstance(source, (str, os.PathLike)) and (
         not isinstance(source, str) or ("\n" not in source and os.path.exists(source))
     ):
-        with open(source) as f:
+        with open(source, encoding="utf-8", errors="replace") as f:
             lines: Iterable[str] = f.read().splitlines()
         where = os.fspath(source)
     elif isinstance(source, str):
