@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import _log
-from ._binding import NULL, ffi, lib
+from ._binding import HAS, NULL, ffi, lib
 from .errors import ClosedError, SSHError, error_from
 from .events import EventEmitter
 from .loop import Loop
@@ -151,7 +151,8 @@ class LoopSession(EventEmitter):
             raise MemoryError("ssh_event_new failed")
         # a peer sending beyond a channel's window is disconnected (libssh would drop the data,
         # log a warning per packet and go on)
-        lib.pylibssh_enforce_windows(self._s)
+        if HAS.window_guard:
+            lib.pylibssh_enforce_windows(self._s)
         self._loop.add_reader(self._fd, self._on_ready)
         self._update_interest()
 
@@ -276,7 +277,7 @@ class LoopSession(EventEmitter):
             if self._pending or self._counters[0].in_bytes != received:
                 self.kick()  # it read input too: a pass takes it (messages, buffered data)
             want = bool(lib.ssh_get_poll_flags(self._s) & lib.SSH_WRITE_PENDING)
-        if (want and self._in_event
+        if (want and self._in_event and HAS.pending_output
                 and lib.pylibssh_session_pending_output(self._s, 0) >= self.input_hold_water):
             self._hold_input()
             return
@@ -322,11 +323,13 @@ class LoopSession(EventEmitter):
         closed; -1 when this build cannot tell (a system libssh: no bound is applied then)."""
         if self._closed or self._s == NULL:
             return 0
+        if not HAS.pending_output:
+            return -1
         return lib.pylibssh_session_pending_output(self._s, 1)
 
     def _output_full(self) -> bool:
         """Whether channels must keep their output for now (loop lock held)."""
-        return (not self._closed
+        return (not self._closed and HAS.pending_output
                 and lib.pylibssh_session_pending_output(self._s, 1) >= self.output_high_water)
 
     def _wait_output(self, channel: Channel) -> None:

@@ -33,6 +33,7 @@ __all__ = [
     "WrongPassphraseError",
     "UnsupportedKeyTypeError",
     "ClosedError",
+    "UnsupportedError",
     "SFTPError",
     "SFTPNoSuchFileError",
     "SFTPPermissionError",
@@ -143,6 +144,11 @@ class UnsupportedKeyTypeError(KeyFormatError):
 
 class ClosedError(SSHError, ValueError):
     """The object was closed; it cannot be used any more."""
+
+
+class UnsupportedError(SSHError, NotImplementedError):
+    """This build of pylibssh cannot do what was asked: it needs libssh's internals or a patch
+    of ours, which a build against a system libssh lacks (see ``pylibssh._binding.HAS``)."""
 
 
 class SFTPError(SSHError, OSError):

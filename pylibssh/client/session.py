@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from .._binding import NULL, ffi, lib
+from .._binding import HAS, NULL, ffi, lib
 from .._session import LoopSession
 from ..errors import (
     DisconnectedError,
@@ -160,9 +160,9 @@ class ClientSession(LoopSession):
 
     def global_replies(self):
         """The global-request reply FIFO (C, csrc/pylibssh_client.c), installed on first use
-        (before any want-reply global request is sent); None without libssh's private headers.
+        (before any want-reply global request is sent); None without ``HAS.global_replies``.
         Kept as long as the session object."""
-        if self._global_replies is None:
+        if self._global_replies is None and HAS.global_replies:
             r = ffi.new("struct pylibssh_global_replies *")
             with self._loop.lock:
                 self._check_open()
