@@ -205,7 +205,7 @@ def test_without_open_failure_reason_libssh_refuses(make_server, client_keys, wi
     without("open_failure_reason")
     rs = refusing_server(make_server, client_keys)
     exc, _ = open_failure(rs)
-    assert exc.code == 1  # administratively prohibited
+    assert exc.code == pylibssh.ChannelOpenFailure.ADMINISTRATIVELY_PROHIBITED
 
 
 def pty_request(rs) -> pylibssh.ChannelRequestMessage:

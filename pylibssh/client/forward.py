@@ -15,7 +15,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import re
 import socket
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -44,8 +43,6 @@ log = logging.getLogger("pylibssh.client")
 
 DEFAULT_TIMEOUT = 30.0
 
-_OPEN_FAILURES = {1: "administratively prohibited", 2: "connect failed",
-                  3: "unknown channel type", 4: "resource shortage"}
 def ensure_running(client: Client) -> None:
     """Forwarding needs the loop to run when no call waits: start a client's own loop in a
     background thread (a shared loop is run by its owner)."""
@@ -69,7 +66,8 @@ def open_direct_gen(session: ClientSession, dest: str | tuple[str, int],
                     orig: tuple[str, int] = ("127.0.0.1", 0)) -> TaskGen:
     """Open a ``direct-tcpip`` channel to ``(host, port)`` or a ``direct-streamlocal`` one to a
     socket path; the channel, paused. A refusal raises :class:`ChannelOpenError` with the
-    server's reason ("Connection refused", "administratively prohibited"...)."""
+    server's reason (``reason``: "administratively prohibited"...) and text
+    (``description``: "Connection refused"...)."""
     c = lib.ssh_channel_new(session._s)
     if c == NULL:  # pragma: no cover - out of memory
         raise ChannelOpenError("ssh_channel_new failed")
@@ -94,11 +92,7 @@ def open_direct_gen(session: ClientSession, dest: str | tuple[str, int],
         if rc == lib.SSH_AGAIN:
             return AGAIN
         if rc < 0:
-            err = error_from(session._s, what, ChannelOpenError)
-            m = re.search(r"error \((\d)\)", str(err))
-            if m and int(m.group(1)) in _OPEN_FAILURES:  # RFC 4254 5.1 reason codes
-                raise type(err)(f"{err} ({_OPEN_FAILURES[int(m.group(1))]})")
-            raise err
+            raise error_from(session._s, what, ChannelOpenError)
         return rc
 
     try:

@@ -30,6 +30,7 @@ from .._binding import HAS, NULL, ffi, lib, unsupported
 from .._session import LoopSession
 from ..errors import (
     ChannelError,
+    ChannelOpenFailure,
     DisconnectedError,
     ProtocolError,
     UnsupportedError,
@@ -43,7 +44,6 @@ from .sftp import SFTPServer
 from .forwarding import (
     GLOBAL_REQUESTS,
     OPEN_EVENTS,
-    OPEN_FAILURE_REASONS,
     ChannelOpenMessage,
     ForwardChannel,
     GlobalRequestMessage,
@@ -440,7 +440,7 @@ class ServerSession(LoopSession):
                 log.info("%r: channel open refused: %d %s open (%s)", self, limit, what, option)
                 if HAS.open_failure_reason:
                     lib.pylibssh_channel_open_reply_failure(
-                        c_msg, OPEN_FAILURE_REASONS["prohibited"],
+                        c_msg, ChannelOpenFailure.ADMINISTRATIVELY_PROHIBITED,
                         f"too many {what}".encode())
                 else:
                     lib.ssh_message_reply_default(c_msg)
