@@ -136,7 +136,8 @@ class LoopSession(EventEmitter):
         self._writer_registered = False
         self._input_held = False  # see input_hold_water
         self._in_service = False
-        self._error: SSHError | None = None
+        #: what ended the session when it was not closed: raised to whoever waits on it
+        self._error: BaseException | None = None
 
     # -- attaching to the loop ------------------------------------------------------------------
 
@@ -241,10 +242,23 @@ class LoopSession(EventEmitter):
                 fn, args = self._pending.popleft()
                 try:
                     fn(*args)
-                except Exception:
-                    log.exception("unhandled exception in a %s event handler", type(self).__name__)
+                except Exception as exc:
+                    self._dispatch_failed(fn, exc)
         finally:
             self._dispatching = False
+
+    def _dispatch_failed(self, fn: Callable[..., Any], exc: Exception) -> None:
+        """A recorded event's handler raised (listeners are called safely: this is pylibssh's
+        own code). One of a channel's closes that channel with the exception (its data path
+        failed: going on could lose or reorder data); anything else is logged."""
+        from ._channel import Channel
+
+        owner = getattr(fn, "__self__", None)
+        if isinstance(owner, Channel) and not owner.closed:
+            log.exception("%r: internal error in its data path; closing it", owner)
+            owner._fail(exc)
+        else:
+            log.exception("unhandled exception in a %s event handler", type(self).__name__)
 
     #: answer libssh's after-send POLLOUT with a poll(0) in the pass (below) rather than a trip
     #: through the selector: the server's request/reply traffic (SFTP) gains. Client sessions
@@ -364,9 +378,10 @@ class LoopSession(EventEmitter):
     # -- ending ---------------------------------------------------------------------------------
 
     def _fail(self, exc: BaseException) -> None:
-        """An unexpected error in session processing: log it, report it, drop the session."""
+        """An unexpected error in session processing: log it, report it, drop the session
+        (whoever waits on it gets ``exc``)."""
+        self._error = exc
         if isinstance(exc, SSHError):
-            self._error = exc
             log.debug("%r failed: %s", self, exc)
         else:
             log.exception("internal error in %r", self)

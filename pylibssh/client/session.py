@@ -155,8 +155,7 @@ class ClientSession(LoopSession):
         super()._teardown(send_disconnect)
         tasks, self._tasks = self._tasks, []
         for task in tasks:
-            exc = error or DisconnectedError("the connection was closed")
-            task.throw(exc if isinstance(exc, SSHError) else DisconnectedError(str(exc)))
+            task.throw(error or DisconnectedError("the connection was closed"))
 
     def global_replies(self):
         """The global-request reply FIFO (C, csrc/pylibssh_client.c), installed on first use
