@@ -16,7 +16,10 @@ requests wait in its own socket) until the socket took the buffer below half tha
 
 Ownership: the session owns its ``ssh_session``, its ``ssh_event`` and every channel opened on it.
 :meth:`LoopSession.close` tears them down in the order libssh needs (see ``_teardown``), exactly
-once; ``ffi.gc`` is not used for sessions because the order matters.
+once; ``ffi.gc`` is not used for sessions because the order matters. A session collected without
+``close()`` says so with a ``ResourceWarning`` and hands the same teardown to its loop
+(``Loop._reap``: run with the loop's lock, never inside a libssh call), which frees its channels
+first, then the session and its socket.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from . import _log
 from ._binding import HAS, NULL, ffi, lib
 from .errors import ClosedError, SSHError, error_from
 from .events import EventEmitter
-from .loop import Loop
+from .loop import Loop, reap_unclosed
 
 if TYPE_CHECKING:
     from ._channel import Channel
@@ -109,6 +112,13 @@ class LoopSession(EventEmitter):
     #: the peer's input is not read while libssh's socket buffer holds this many bytes (more
     #: than channels leave there: what the peer's requests made), and is read again below half
     input_hold_water = 4 << 20
+
+    #: owned by an object whose own ResourceWarning covers it (a Client's session)
+    _owned = False
+    #: a socket given to libssh with SSH_OPTIONS_FD, which libssh 0.12 never closes (it closes
+    #: only sockets it made or accepted): closed after ssh_free (a class default: server
+    #: sessions never set it and keep one attribute fewer)
+    _given_fd = -1
 
     def __init__(self, loop: Loop, c_session=None):
         super().__init__()
@@ -439,6 +449,12 @@ class LoopSession(EventEmitter):
             lib.ssh_silent_disconnect(self._s)
         lib.ssh_free(self._s)
         self._s = NULL
+        if self._given_fd >= 0:
+            try:
+                os.close(self._given_fd)
+            except OSError:
+                pass
+            self._given_fd = -1
         self._closed = True
         self._pending.clear()
         try:
@@ -466,6 +482,14 @@ class LoopSession(EventEmitter):
     @property
     def closed(self) -> bool:
         return self._closed
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True) and not self._closing:
+            reap_unclosed(self, self._loop, self._collected, warn=not self._owned)
+
+    def _collected(self) -> None:
+        """Free what a session collected without close() holds (the loop's reaper runs it)."""
+        self._teardown(send_disconnect=False)
 
     def _check_open(self) -> None:
         if self._closed or self._closing:

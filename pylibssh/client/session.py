@@ -222,7 +222,8 @@ class ClientSession(LoopSession):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError:
                 pass  # not TCP (a socketpair to a proxy)
-            set_option(self._s, "fd", sock.detach())
+            self._given_fd = sock.detach()  # ours to close (see LoopSession._given_fd)
+            set_option(self._s, "fd", self._given_fd)
         def connect() -> Any:
             self._check_open()
             rc = lib.ssh_connect(self._s)

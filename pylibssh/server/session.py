@@ -145,6 +145,9 @@ class ServerSession(LoopSession):
     #: set on the session, in the ``connection`` listener, before the client opens channels)
     channel_class = ServerChannel
 
+    # collected only with its server, whose ResourceWarning names it (see Server.__del__)
+    _owned = True
+
     def __init__(self, server: Server, c_session, address: Any):
         super().__init__(server._loop, c_session)
         self.server = server
