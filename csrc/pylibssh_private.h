@@ -106,9 +106,9 @@ int pylibssh_global_idle(ssh_session session);
 void pylibssh_global_release(ssh_session session);
 
 /* -- what our patches add to libssh --------------------------------------------------------------- */
-/* ssh_send_packet (patch 0008): send a connection-protocol message encoded by the caller */
+/* ssh_send_packet (patch 0011): send a connection-protocol message encoded by the caller */
 int pylibssh_send_packet(ssh_session session, const void *payload, size_t len);
-/* ssh_channel_open_reverse_forward_unix (patch 0009): open forwarded-streamlocal@openssh.com */
+/* ssh_channel_open_reverse_forward_unix (patch 0012): open forwarded-streamlocal@openssh.com */
 int pylibssh_channel_open_reverse_unix(ssh_channel channel, const char *socket_path);
 
 #endif

@@ -133,8 +133,8 @@ def ssh_string(data: bytes) -> bytes:
 
 
 def test_streamlocal_forward_request_ends_with_its_path(host_key_files, sockdir):
-    """streamlocal-forward@openssh.com carries the socket path and nothing after it (the
-    request went out through ssh_send_ignore with 5 extra bytes, before patch 0008)."""
+    """streamlocal-forward@openssh.com carries the socket path and nothing after it (no
+    trailer of extra bytes: it is sent with ssh_send_packet, patch 0011)."""
     recorder = Recorder()
     path = os.path.join(sockdir, "r.sock")
     with paramiko_server(host_key_files, recorder) as port, connect_to(port) as client:
@@ -189,7 +189,7 @@ def open_failure(rs) -> tuple[paramiko.ChannelException, list[bytes]]:
 
 def test_open_failure_carries_the_reason_and_nothing_after_its_fields(make_server, client_keys):
     """The reason code and description reach the client; the language tag is empty and
-    nothing follows it (it held 5 bytes of ssh_send_ignore's before patch 0008)."""
+    nothing follows it (sent with ssh_send_packet, patch 0011)."""
     rs = refusing_server(make_server, client_keys)
     exc, seen = open_failure(rs)
     assert exc.code == 4  # (paramiko's text is its own name for the code)
