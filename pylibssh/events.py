@@ -52,7 +52,8 @@ class EventEmitter:
         listeners = self._listeners.get(event)
         if listeners:
             for i, fn in enumerate(listeners):
-                if fn is listener or getattr(fn, "_pylibssh_once_of", None) is listener:
+                # == so that a bound method (a new object at each access) finds itself
+                if fn == listener or getattr(fn, "_pylibssh_once_of", None) == listener:
                     del listeners[i]
                     break
             if not listeners:
