@@ -31,6 +31,7 @@ from ..errors import ClosedError, SSHConnectionError, UnsupportedKeyTypeError, e
 from ..events import EventEmitter
 from ..keys import Key, KeyType
 from ..loop import Loop, locked
+from .fdlimit import exhausted_message, raise_open_files_limit
 from .limits import FailureDelay, limit_options
 from .messages import auth_method_mask
 from .session import ServerSession
@@ -128,6 +129,9 @@ class Server(EventEmitter):
 
     Events: ``ready`` (listening), ``connection`` (a :class:`ServerSession` whose key exchange
     is done), ``close``.
+
+    Creating a server raises the process's soft limit on open descriptors to its hard limit
+    (:mod:`pylibssh.server.fdlimit`): every connection costs one.
     """
 
     def __init__(self, *, host_keys: Iterable[HostKey] | HostKey | None = None,
@@ -158,6 +162,7 @@ class Server(EventEmitter):
         if debug:
             _enable_debug_logging()
 
+        raise_open_files_limit()
         self._loop = loop or Loop("pylibssh-server")
         self._bind = lib.ssh_bind_new()
         if self._bind == NULL:
@@ -277,7 +282,8 @@ class Server(EventEmitter):
                 return
             except OSError as exc:
                 # out of descriptors, typically: pause accepting instead of spinning on it
-                log.warning("accept failed (%s); pausing new connections for 0.5 s", exc)
+                log.warning("accept failed (%s); pausing new connections for 0.5 s: %s", exc,
+                            exhausted_message(exc) or "")
                 self._loop.remove_reader(self._fd)
                 self._loop.call_later(0.5, self._resume_accepting)
                 return
