@@ -314,3 +314,84 @@ def test_drain_disconnects_what_is_left_at_its_timeout(make_server, client_keys,
         if session.poll() is None:
             session.kill()
             session.wait()
+
+
+def test_serve_workers_one_host_key_and_sighup_rereads_authorized_keys(tmp_path, client_keys):
+    help_text = subprocess.run([sys.executable, "-m", "pylibssh", "serve", "--help"],
+                               capture_output=True, text=True, timeout=DEADLINE).stdout
+    assert "--workers N" in help_text and "--drain-timeout" in help_text
+    state = tmp_path / "state"
+    auth = tmp_path / "authorized_keys"
+    auth.write_text(Path(str(client_keys["ed25519"]) + ".pub").read_text())
+    proc = subprocess.Popen([sys.executable, "-m", "pylibssh", "serve", "--port", "0",
+                             "--state-dir", str(state), "--root", str(tmp_path),
+                             "--no-password", "--allow-exec", "--workers", "2",
+                             "--authorized-keys", str(auth)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    lines = Lines(proc)
+    try:
+        port = int(lines.wait(r"port (\d+)$").group(1))
+        lines.wait(r"^workers: 2 processes")
+        lines.wait(r"^Ctrl-C")
+        fingerprint = pylibssh.Key.from_private_file(state / "ssh_host_ed25519_key").fingerprint()
+
+        def logins(key_path) -> tuple[set[int], set[str]]:
+            """Log in until two worker processes have served (their pid is the shell's
+            parent); the pids and the host keys seen."""
+            key = asyncssh.read_private_key(str(key_path))
+            pids: set[int] = set()
+            host_keys: set[str] = set()
+
+            async def one():
+                async with asyncssh.connect("127.0.0.1", port, username="u",
+                                            client_keys=[key], known_hosts=None,
+                                            agent_path=None) as conn:
+                    host_keys.add(conn.get_server_host_key().get_fingerprint("sha256"))
+                    result = await conn.run("echo $PPID", check=True)
+                    pids.add(int(result.stdout))
+
+            async def run():
+                for _ in range(10):
+                    await asyncio.gather(*(one() for _ in range(8)))
+                    if len(pids) >= 2:
+                        return
+
+            asyncio.run(asyncio.wait_for(run(), DEADLINE * 3))
+            return pids, host_keys
+
+        def refused(key_path) -> bool:
+            key = asyncssh.read_private_key(str(key_path))
+
+            async def run():
+                async with asyncssh.connect("127.0.0.1", port, username="u",
+                                            client_keys=[key], known_hosts=None,
+                                            agent_path=None):
+                    pass
+
+            try:
+                asyncio.run(asyncio.wait_for(run(), DEADLINE))
+            except asyncssh.PermissionDenied:
+                return True
+            return False
+
+        pids, host_keys = logins(client_keys["ed25519"])
+        assert len(pids) == 2 and proc.pid not in pids
+        assert host_keys == {fingerprint}  # created once, before the workers started
+        assert refused(client_keys["ecdsa"])
+
+        auth.write_text(Path(str(client_keys["ecdsa"]) + ".pub").read_text())
+        proc.send_signal(signal.SIGHUP)
+        reloaded = {lines.wait(r"^worker (\d): 1 public keys from").group(1) for _ in range(2)}
+        assert reloaded == {"0", "1"}
+        assert logins(client_keys["ecdsa"])[0] == pids
+        assert refused(client_keys["ed25519"])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(DEADLINE)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert code == 0
+    lines.wait(r"^stopped$")
