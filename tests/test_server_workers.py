@@ -240,6 +240,25 @@ def test_second_stop_signal_does_not_wait_for_sessions(worker_app, client_keys,
             endless.wait()
 
 
+
+def test_spawn_resets_signals_in_the_child_only_when_needed():
+    """spawn() makes subprocess fork the whole server (a preexec_fn) only when the child would
+    otherwise inherit an ignored or blocked signal; else subprocess uses vfork."""
+    from pylibssh.server import process
+
+    assert not process._signals_to_reset()
+    previous = signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+    try:
+        assert process._signals_to_reset()
+    finally:
+        signal.signal(signal.SIGQUIT, previous)
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2])
+    try:
+        assert process._signals_to_reset()
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGUSR2])
+    assert not process._signals_to_reset()
+
 # -- the pieces, in this process ----------------------------------------------------------------
 
 def test_create_server_workers_options(host_key_files):
