@@ -241,6 +241,26 @@ def test_second_stop_signal_does_not_wait_for_sessions(worker_app, client_keys,
 
 
 
+def test_commands_in_workers_take_signals_as_sshd_children_do(worker_app, client_keys):
+    """Workers handle SIGINT (the supervisor passes Ctrl-C on) with a handler, not by ignoring
+    it: a command they start gets the default, so the client's INT request ends it."""
+    app = worker_app("--mode", "spawn", workers=1)
+    key = asyncssh.read_private_key(str(client_keys["ed25519"]))
+
+    async def run():
+        async with asyncssh.connect("127.0.0.1", app.port, username="u", client_keys=[key],
+                                    known_hosts=None, agent_path=None) as conn:
+            proc = await conn.create_process("echo started; exec sleep 30")
+            assert (await proc.stdout.readline()) == "started\n"
+            proc.send_signal("INT")
+            await proc.wait()
+            return proc
+
+    proc = asyncio.run(asyncio.wait_for(run(), DEADLINE))
+    assert proc.exit_signal is not None and proc.exit_signal[0] == "INT"
+    assert app.stop() == 0
+
+
 def test_spawn_resets_signals_in_the_child_only_when_needed():
     """spawn() makes subprocess fork the whole server (a preexec_fn) only when the child would
     otherwise inherit an ignored or blocked signal; else subprocess uses vfork."""

@@ -312,7 +312,9 @@ class Supervisor:
     def _become_worker(self, index: int, sock: socket.socket) -> int:
         for signum, handler in self._previous_handlers.items():
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor passes Ctrl-C on
+        # the supervisor passes Ctrl-C on; a handler that does nothing rather than SIG_IGN,
+        # which the commands the worker starts would inherit
+        signal.signal(signal.SIGINT, _ignore)
         signal.set_wakeup_fd(-1)
         os.close(self._lifeline_w)
         self._wake_r.close()
@@ -445,6 +447,10 @@ class _Worker:
             log.warning("worker %d: the supervisor is gone; draining", self._index)
             self._draining = True
             self._server.drain(self._drain_timeout)
+
+
+def _ignore(signum: int, frame: Any) -> None:
+    pass
 
 
 def _flush_standard_streams() -> None:
