@@ -96,8 +96,18 @@ class CpuGroup:
     def add_tree(self, root: int) -> None:
         """Move ``root`` and the processes under it into the group (what they start later
         is born in it)."""
-        for pid in descendants(root):
-            (self.path / "cgroup.procs").write_text(f"{pid}\n")
+        moved: set[int] = set()
+        while True:
+            # again until nothing new: a child forked before its parent moved stays behind
+            todo = [pid for pid in descendants(root) if pid not in moved]
+            if not todo:
+                return
+            for pid in todo:
+                try:
+                    (self.path / "cgroup.procs").write_text(f"{pid}\n")
+                except ProcessLookupError:
+                    pass
+                moved.add(pid)
 
     def cpu(self) -> float:
         """CPU seconds used by everything that ran in the group."""
