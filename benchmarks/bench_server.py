@@ -215,7 +215,7 @@ def connections_section(servers: Servers, repeat: int, quick: bool) -> list[Resu
                         ("ssh", 200 if quick else 500)):
         name = f"connections/s, {IN_FLIGHT} at once ({load} as load)"
         for impl, port in servers.ports.items():
-            def run(impl=impl, port=port, n=total) -> None:
+            def run(impl=impl, port=port, n=total, load=load) -> None:
                 if load == "ssh":
                     ssh_load(servers.ssh_client(impl), n)
                 else:
@@ -240,7 +240,7 @@ def connections_section(servers: Servers, repeat: int, quick: bool) -> list[Resu
     return results
 
 
-# -- 3. sftp ----------------------------------------------------------------------------------------
+# -- 3. sftp ---------------------------------------------------------------------------------------
 
 def start_serve(root: Path, state: Path, authorized: Path) -> tuple[subprocess.Popen, int]:
     proc = subprocess.Popen(
@@ -282,12 +282,12 @@ def sftp_section(servers: Servers, repeat: int, quick: bool) -> list[Result]:
         for direction in ("download", "upload"):
             name = f"sftp {direction}, {SFTP_CLIENTS} clients x {size // MiB} MiB at once"
             for impl, (client, prefix, root) in clients.items():
-                def batch(i: int) -> str:
+                def batch(i: int, direction=direction, prefix=prefix, impl=impl) -> str:
                     if direction == "download":
                         return f"get {prefix}big{i}.bin {local}/down{i}.bin\n"
                     return f"put {big} {prefix}up-{impl}-{i}.bin\n"
 
-                def run(client=client) -> None:
+                def run(client=client, batch=batch) -> None:
                     def one(i: int) -> None:
                         result = client.sftp(batch(i), timeout=600)
                         if result.returncode != 0:
@@ -298,9 +298,9 @@ def sftp_section(servers: Servers, repeat: int, quick: bool) -> list[Result]:
                 r = throughput(name, impl, size * SFTP_CLIENTS, run, repeat)
                 r.cpu = (servers.cpu(root) - before) / repeat
                 results.append(r)
-                for i in range(SFTP_CLIENTS):
-                    got = (local / f"down{i}.bin") if direction == "download" \
-                        else (work / f"up-{impl}-{i}.bin")
+                for n in range(SFTP_CLIENTS):
+                    got = (local / f"down{n}.bin") if direction == "download" \
+                        else (work / f"up-{impl}-{n}.bin")
                     if got.stat().st_size != size:
                         raise RuntimeError(f"{impl} {direction}: {got} is short")
                     got.unlink()
@@ -316,7 +316,7 @@ def sftp_section(servers: Servers, repeat: int, quick: bool) -> list[Result]:
     return results
 
 
-# -- 4. idle connections ----------------------------------------------------------------------------
+# -- 4. idle connections ---------------------------------------------------------------------------
 
 def hold_connections(port: int, user: str, key: Path, total: int, loop: pylibssh.Loop
                      ) -> list:
@@ -369,7 +369,7 @@ def idle_section(servers: Servers, counts: list[int], sshd_max: int) -> list[Res
             warm = hold_connections(port, servers.users[impl], servers.key, 50, loop)
             for client in warm:
                 client.close()
-            loop.run_until(lambda: not loop._fds, 10)
+            loop.run_until(lambda loop=loop: not loop._fds, 10)
             time.sleep(1)
             _, pss0, rss0 = tree_memory(root)
             start = time.perf_counter()
@@ -385,7 +385,7 @@ def idle_section(servers: Servers, counts: list[int], sshd_max: int) -> list[Res
                   f"{wall:.1f} s", flush=True)
             for client in clients:
                 client.close()
-            loop.run_until(lambda: not loop._fds, 30)
+            loop.run_until(lambda loop=loop: not loop._fds, 30)
             loop.close()
     return results
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import asyncssh
 import pytest
-from serverkit import DEADLINE, PASSWORD, standard_app, wait_until
+from serverkit import DEADLINE, standard_app, wait_until
 
 import pylibssh
 

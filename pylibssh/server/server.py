@@ -511,8 +511,7 @@ class Server(EventEmitter):
         if not self._closed:
             self._loop.call_soon(self._emit_safely, "reload")
 
-    def drain(self, timeout: float | None | str = ..., callback: Callable[[], Any] | None = None
-              ) -> None:
+    def drain(self, timeout: Any = ..., callback: Callable[[], Any] | None = None) -> None:
         """Stop accepting (the listening socket is closed: new connections are refused) and
         :meth:`close` once every session has ended, or after ``timeout`` seconds (default: the
         server's ``drain_timeout``; None: no limit), disconnecting the sessions left then.
