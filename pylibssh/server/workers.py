@@ -97,7 +97,7 @@ def reuse_port_option() -> int | None:
     """The socket option with which the kernel spreads connections to one port over several
     listening sockets, or None where there is none."""
     if hasattr(socket, "SO_REUSEPORT_LB"):  # FreeBSD
-        return socket.SO_REUSEPORT_LB  # type: ignore[attr-defined]
+        return socket.SO_REUSEPORT_LB
     if hasattr(socket, "SO_REUSEPORT") and sys.platform.startswith(("linux", "dragonfly")):
         return socket.SO_REUSEPORT
     return None
@@ -253,8 +253,8 @@ class Supervisor:
             selector.close()
             if in_main:
                 signal.set_wakeup_fd(previous_wakeup if previous_wakeup is not None else -1)
-                for signum, handler in previous.items():
-                    signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+                for number, handler in previous.items():
+                    signal.signal(number, handler if handler is not None else signal.SIG_DFL)
                 if previous_mask is not None:
                     signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
 
