@@ -48,7 +48,6 @@ def test_an_accept_refused_for_want_of_descriptors_names_the_limit(host_key_file
         wait_until(lambda: any("RLIMIT_NOFILE" in line for line in logged),
                    what="the server to log the limit")
         line = next(line for line in logged if "RLIMIT_NOFILE" in line)
-        assert "accept failed ([Errno 24]" in line
         assert "uses all the descriptors RLIMIT_NOFILE allows (64)" in line, line
     finally:
         for s in held:
