@@ -94,7 +94,7 @@ def test_kex_client_with_sshd(connect, kex, times):  # noqa: F811
 
 
 # every exchange after the first starts from a new state: the last one's is freed once both
-# directions use its keys (vendor/libssh/patches/0007, 0008); 1 MiB each way with new keys
+# directions use its keys (vendor/libssh/patches/0008, 0009); 1 MiB each way with new keys
 # every 128 KiB (OpenSSH's RekeyLimit, libssh's rekey_data) makes several
 REKEY = 128 * 1024
 

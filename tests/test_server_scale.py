@@ -213,7 +213,7 @@ def _rss_bytes(pid: int) -> int:
 
 def test_idle_authenticated_connections_cost_under_25_kib_each(host_key_files, client_keys):
     """500 asyncssh connections, authenticated and idle: the server's RSS grows by less than
-    25 KiB per connection (39 KiB before libssh patches 0007-0009 and the session's smaller
+    25 KiB per connection (39 KiB before libssh patches 0008-0010 and the session's smaller
     Python state)."""
     server = subprocess.Popen(
         [sys.executable, str(HERE / "server_app.py"), "--host-key", str(host_key_files["ed25519"]),
