@@ -24,7 +24,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from . import _log
@@ -114,6 +115,9 @@ class LoopSession(EventEmitter):
     # 0.3 KiB shared; a server holds thousands of sessions)
     _error: SSHError | None = None
     _input_held = False  # see input_hold_water
+    # channels whose output waits for libssh's buffer to drain (by id, in arrival order); the
+    # empty mapping is shared, each session gets its own dict when a channel first waits
+    _output_waiters: Mapping[int, Channel] = MappingProxyType({})
 
     def __init__(self, loop: Loop, c_session=None):
         super().__init__()
@@ -133,8 +137,6 @@ class LoopSession(EventEmitter):
         # a list, not a deque (0.06 KiB, not 0.75): a few events per poll
         self._pending: list[tuple[Callable[..., Any], tuple]] = []
         self._channels: dict[int, Channel] = {}
-        # channels whose output waits for libssh's buffer to drain (by id, in arrival order)
-        self._output_waiters: dict[int, Channel] = {}
         self._closed = False
         self._closing = False
         self._service_scheduled = False
@@ -335,10 +337,13 @@ class LoopSession(EventEmitter):
 
     def _wait_output(self, channel: Channel) -> None:
         """``channel`` keeps its output until libssh's buffer drained (loop lock held)."""
-        self._output_waiters[id(channel)] = channel
+        if not isinstance(self._output_waiters, dict):
+            self._output_waiters = {}
+        self._output_waiters[id(channel)] = channel  # type: ignore[index]
 
     def _forget_output_waiter(self, channel: Channel) -> None:
-        self._output_waiters.pop(id(channel), None)
+        if id(channel) in self._output_waiters:
+            del self._output_waiters[id(channel)]  # type: ignore[attr-defined]
 
     def _release_output(self) -> None:
         """Let the waiting channels write again once libssh's buffer is below half the mark;
@@ -346,7 +351,8 @@ class LoopSession(EventEmitter):
         if lib.pylibssh_session_pending_output(self._s, 1) * 2 >= self.output_high_water:
             return
         waiters = list(self._output_waiters.values())
-        self._output_waiters.clear()
+        if waiters:
+            self._output_waiters.clear()  # type: ignore[attr-defined]
         for channel in waiters:
             channel._flush()
 
@@ -404,7 +410,8 @@ class LoopSession(EventEmitter):
         # unregister first: the fd number is reused by the next accept once libssh closes it
         if self._fd >= 0:
             self._loop.remove_fd(self._fd)
-        self._output_waiters.clear()
+        if self._output_waiters:
+            self._output_waiters.clear()  # type: ignore[attr-defined]
         for channel in list(self._channels.values()):
             channel._free(session_gone=True)
         self._channels.clear()
