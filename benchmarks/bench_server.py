@@ -32,10 +32,12 @@ from benchmarks.common import (
     ROOT,
     MiB,
     Result,
+    add_json_option,
     proc_cpu_seconds,
     report,
     start_server_app,
     throughput,
+    use_json_option,
 )
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
@@ -100,7 +102,9 @@ def asyncssh_connections(port: int, user: str, key_path: Path, count: int, infli
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    add_json_option(parser)
     args = parser.parse_args(argv)
+    use_json_option(args)
     repeat = 2 if args.quick else 3
     conns = 100 if args.quick else 300
 
