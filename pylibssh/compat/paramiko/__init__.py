@@ -168,4 +168,5 @@ def uninstall() -> None:
 
 
 def installed() -> bool:
+    """True while :func:`install` is in effect (``import paramiko`` gives this layer)."""
     return _installed and sys.modules.get("paramiko") is _self()

@@ -63,6 +63,8 @@ class PartialAuthentication(AuthenticationException):
 
 
 class UnableToAuthenticate(AuthenticationException):
+    """paramiko's authentication error for a method that cannot be used (a subclass of
+    ``AuthenticationException``)."""
     pass
 
 
@@ -134,14 +136,19 @@ class NoValidConnectionsError(SSHConnectionError):
 
 
 class CouldNotCanonicalize(SSHException):
+    """``CanonicalizeHostname`` found no canonical name while ``CanonicalizeFallbackLocal`` is off.
+    """
     pass
 
 
 class ConfigParseError(SSHException):
+    """An ssh_config file could not be parsed."""
     pass
 
 
 class MessageOrderError(SSHException):
+    """paramiko's error for an out-of-order protocol message (kept for imports; libssh enforces the
+    order itself)."""
     pass
 
 
