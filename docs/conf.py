@@ -34,13 +34,9 @@ autodoc_typehints = "description"
 autodoc_typehints_format = "short"
 autodoc_member_order = "bysource"
 autodoc_default_options = {"show-inheritance": True}
-# libraries the paramiko layer and the docs examples do not need at build time
-autodoc_mock_imports: list[str] = []
-# no intersphinx: the build needs no network; Python's own names are left unlinked
-nitpicky = False
+# no intersphinx: the build needs no network, so Python's own names are left unlinked
 
 html_theme = "furo"
 html_title = f"pylibssh {release}"
 html_static_path = ["_static"]
 html_show_sourcelink = False
-pygments_style = "sphinx"

@@ -25,16 +25,10 @@ def public_modules() -> list[str]:
     return names
 
 
-def _title(name: str) -> str:
-    doc = (importlib.import_module(name).__doc__ or "").strip().splitlines()
-    summary = doc[0].rstrip(".:") if doc else ""
-    return f"``{name}``" + (f" — {summary}" if summary and len(summary) < 70 else "")
-
-
 def page(name: str) -> str:
     """The reStructuredText of one module's page: its docstring and its own members (names it
     imports from elsewhere are documented where they are defined)."""
-    title = _title(name)
+    title = f"``{name}``"
     # only what the module defines: a package's re-exports are listed with links instead
     lines = [title, "=" * len(title), "", f".. automodule:: {name}", "   :members:",
              "   :ignore-module-all:", "   :show-inheritance:", "   :member-order: bysource"]

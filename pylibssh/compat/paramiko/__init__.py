@@ -9,7 +9,9 @@ Two ways in::
     import paramiko                                 # paramiko.client, paramiko.sftp_client...)
                                                     # resolves here, for libraries too
 
-Differences from paramiko are listed in docs/compat-paramiko.md.
+Each name does what paramiko's documentation (docs.paramiko.org) says of it; the docstrings
+here are short, and say where this layer differs. Differences from paramiko are listed in
+docs/compat-paramiko.md.
 """
 
 from __future__ import annotations
