@@ -20,6 +20,7 @@ class EventEmitter:
     ``off`` and ``emit``. Listeners of one event run in the order they were added, in the
     emitting thread; an exception a listener raises propagates to the emitter's owner (see the
     module's text)."""
+
     def __init__(self) -> None:
         self._listeners: dict[str, list[Listener]] = {}
 

@@ -28,6 +28,7 @@ SSH_AGENT_RSA_SHA2_512 = 4
 
 class AgentSSH:
     """paramiko's base of :class:`Agent`: the connection to an ssh-agent and the keys it lists."""
+
     def __init__(self):
         self._conn = None
         self._keys = ()
@@ -88,7 +89,7 @@ class Agent(AgentSSH):
             self._connect(conn)
 
     def close(self):
-        """Close the connection to the agent (the keys already listed stay usable until then)."""
+        """Close the connection to the agent."""
         self._close()
 
 

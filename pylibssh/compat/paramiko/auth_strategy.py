@@ -33,6 +33,7 @@ class AuthSource:
 
 class NoneAuth(AuthSource):
     """The ``none`` method: asks the server what it allows, or logs in where nothing is needed."""
+
     def authenticate(self, transport):
         """Try ``none`` (``Transport.auth_none``)."""
         return transport.auth_none(self.username)
@@ -56,6 +57,7 @@ class Password(AuthSource):
 class PrivateKey(AuthSource):
     """A source that authenticates with a private key (``Transport.auth_publickey``); subclasses say
     where the key comes from."""
+
     def authenticate(self, transport):
         """Try the key (``Transport.auth_publickey``)."""
         return transport.auth_publickey(self.username, self.pkey)
@@ -63,6 +65,7 @@ class PrivateKey(AuthSource):
 
 class InMemoryPrivateKey(PrivateKey):
     """A private key given as a :class:`~pylibssh.compat.paramiko.pkey.PKey` object."""
+
     def __init__(self, username, pkey):
         super().__init__(username=username)
         self.pkey = pkey
@@ -78,6 +81,7 @@ class InMemoryPrivateKey(PrivateKey):
 
 class OnDiskPrivateKey(PrivateKey):
     """A private key loaded from a file (with the ssh_config or the caller as its origin)."""
+
     def __init__(self, username, source, path, pkey):
         super().__init__(username=username)
         self.source = source

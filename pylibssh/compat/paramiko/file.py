@@ -15,6 +15,7 @@ from .common import asbytes
 class BufferedFile:
     """paramiko's base of the channel and SFTP file objects: buffered reads (``read``, ``readline``,
     iteration) and writes, text or binary by mode. Subclasses provide ``_read`` and ``_write``."""
+
     SEEK_SET = io.SEEK_SET
     SEEK_CUR = io.SEEK_CUR
     SEEK_END = io.SEEK_END

@@ -24,6 +24,7 @@ class ProxyCommand:
     a socket as its stdin and stdout, and carries the SSH connection over it. Raises
     :class:`~pylibssh.compat.paramiko.ssh_exception.ProxyCommandFailure` when the command cannot
     start."""
+
     def __init__(self, command_line):
         self.cmd = shlex.split(command_line)
         self._command_line = command_line

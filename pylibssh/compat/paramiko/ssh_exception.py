@@ -65,7 +65,6 @@ class PartialAuthentication(AuthenticationException):
 class UnableToAuthenticate(AuthenticationException):
     """paramiko's authentication error for a method that cannot be used (a subclass of
     ``AuthenticationException``)."""
-    pass
 
 
 class ChannelException(SSHException, ChannelOpenError):
@@ -136,20 +135,17 @@ class NoValidConnectionsError(SSHConnectionError):
 
 
 class CouldNotCanonicalize(SSHException):
-    """``CanonicalizeHostname`` found no canonical name while ``CanonicalizeFallbackLocal`` is off.
-    """
-    pass
+    """``CanonicalizeHostname`` found no canonical name while ``CanonicalizeFallbackLocal`` is
+    off."""
 
 
 class ConfigParseError(SSHException):
     """An ssh_config file could not be parsed."""
-    pass
 
 
 class MessageOrderError(SSHException):
     """paramiko's error for an out-of-order protocol message (kept for imports; libssh enforces the
     order itself)."""
-    pass
 
 
 assert issubclass(NoValidConnectionsError, socket.error)

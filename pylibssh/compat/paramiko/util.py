@@ -89,6 +89,7 @@ def u(s, encoding="utf8"):
 
 class ClosingContextManager:
     """Mixin: ``with obj:`` closes ``obj`` at the end of the block."""
+
     def __enter__(self):
         return self
 
