@@ -40,7 +40,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks.common import ROOT, MiB, Result, report, start_server_app, throughput
+from benchmarks.common import (
+    ROOT,
+    MiB,
+    Result,
+    add_json_option,
+    report,
+    start_server_app,
+    throughput,
+    use_json_option,
+)
 from benchmarks.procs import CpuGroup, tree_cpu, tree_memory
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
@@ -400,7 +409,9 @@ def main(argv: list[str]) -> None:
                         help="measure sshd's idle connections up to this many")
     parser.add_argument("--workers", type=int, default=default_workers(),
                         help="pylibssh's worker processes (default: one per CPU)")
+    add_json_option(parser)
     args = parser.parse_args(argv)
+    use_json_option(args)
     sections = [s for s in args.only.split(",") if s]
     unknown = set(sections) - set(SECTIONS)
     if unknown:

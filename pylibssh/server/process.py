@@ -313,9 +313,11 @@ class ChildProcess(EventEmitter):
                 pass
 
     def terminate(self) -> None:
+        """Send SIGTERM to the child's process group (nothing once it has exited)."""
         self.send_signal(signal.SIGTERM)
 
     def kill(self) -> None:
+        """Send SIGKILL to the child's process group (nothing once it has exited)."""
         self.send_signal(signal.SIGKILL)
 
     # -- the end ---------------------------------------------------------------------------------
