@@ -38,5 +38,4 @@ autodoc_default_options = {"show-inheritance": True}
 
 html_theme = "furo"
 html_title = f"pylibssh {release}"
-html_static_path = ["_static"]
 html_show_sourcelink = False

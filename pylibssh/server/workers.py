@@ -177,6 +177,7 @@ class Supervisor:
 
     @property
     def done(self) -> bool:
+        """True once every worker has stopped and the supervisor is finished."""
         return self._done
 
     def _request(self, action: Callable[[], None]) -> None:
