@@ -139,15 +139,8 @@ class Loop:
         self._thread: threading.Thread | None = None
         self._running_thread: int | None = None
         self._sleeping = False
-        # the self-pipe: another thread writes a byte to interrupt select(). Kept as descriptors:
-        # socket objects collected in the same cycle as the loop would warn before __del__
-        # closed them
-        wake_r, wake_w = socket.socketpair()
-        wake_r.setblocking(False)
-        wake_w.setblocking(False)
-        self._wake_r, self._wake_w = wake_r.detach(), wake_w.detach()
+        self._new_wakeup()
         self._released = False
-        self._selector.register(self._wake_r, EVENT_READ, None)
         self._solo_poller: Any = None  # see solo_wait
         self._solo_fd: int | None = None
         self._solo_key: int | None = None
@@ -527,7 +520,39 @@ class Loop:
     def closed(self) -> bool:
         return self._closed
 
+    def _after_fork(self) -> None:
+        """In a child of ``os.fork()``: give the loop its own selector, wakeup socket and lock.
+        The parent's epoll instance is one kernel object shared across the fork (registering a
+        descriptor here would change the parent's), and a lock another parent thread held at
+        the fork stays held forever in the child. Descriptors registered before the fork are
+        forgotten; timers and scheduled calls stay. The caller is the child's only thread."""
+        for old in (self._wake_r, self._wake_w):
+            os.close(old)
+        self._selector.close()
+        self.lock = threading.RLock()
+        self.cond = threading.Condition(self.lock)
+        self._cond_waiters = 0
+        self._selector = selectors.DefaultSelector()
+        self._fds.clear()
+        self._thread = None
+        self._running_thread = None
+        self._stopping = False
+        self._sleeping = False
+        self._new_wakeup()
+        self._solo_poller = None
+        self._solo_fd = self._solo_key = None
+
     # -- internals ------------------------------------------------------------------------------
+
+    def _new_wakeup(self) -> None:
+        # the self-pipe: another thread writes a byte to interrupt select(). Kept as descriptors:
+        # socket objects collected in the same cycle as the loop would warn before __del__
+        # closed them
+        wake_r, wake_w = socket.socketpair()
+        wake_r.setblocking(False)
+        wake_w.setblocking(False)
+        self._wake_r, self._wake_w = wake_r.detach(), wake_w.detach()
+        self._selector.register(self._wake_r, EVENT_READ, None)
 
     def _enter(self) -> None:
         if self._closed:

@@ -147,6 +147,15 @@ class ServerSession(LoopSession):
 
     # collected only with its server, whose ResourceWarning names it (see Server.__del__)
     _owned = True
+    # rarely set: class-level defaults (see LoopSession: fewer than 30 instance attributes)
+    agent_forwarding = False  # a channel accepted auth-agent-req (see ServerChannel)
+    _kbdint_user: str | None = None
+    _must_disconnect = ""  # a reason, once a limit was reached
+    _shutting_down = False  # close() waits for the client to take its output
+    # authentication replies waiting for their time (a failure's minimum time, and the replies
+    # decided after it): (due, send), in request order; made at the first failure
+    _held_replies: deque[tuple[float, Callable[[], None]]] | None = None
+    _reply_timer: Any = None
 
     def __init__(self, server: Server, c_session, address: Any):
         super().__init__(server._loop, c_session)
@@ -160,18 +169,10 @@ class ServerSession(LoopSession):
         self._messages: set[Message] = set()
         self._sftp_servers: set[SFTPServer] = set()
         self._by_channel: dict[int, ServerChannel] = {}
-        self._kbdint_user: str | None = None
-        self._must_disconnect = ""  # a reason, once a limit was reached
-        self._shutting_down = False  # close() waits for the client to take its output
         self._auth_mask = server._auth_mask  # the methods offered now (see set_auth_methods)
         self._last_activity = self._loop.time()
         self._timers: list[Any] = []
         self._auth_requests = 0  # requests taken (keyboard-interactive answers apart)
-        # authentication replies waiting for their time (a failure's minimum time, and the
-        # replies decided after it): (due, send), in request order
-        self._held_replies: deque[tuple[float, Callable[[], None]]] = deque()
-        self._reply_timer: Any = None
-        self.agent_forwarding = False  # a channel accepted auth-agent-req (see ServerChannel)
         _live.inc("sessions")
 
     def _start(self) -> None:
@@ -369,6 +370,8 @@ class ServerSession(LoopSession):
             due = max(due, self._held_replies[-1][0])
         else:
             self._loop.remove_reader(self._fd)  # the client waits in its socket buffer
+        if self._held_replies is None:
+            self._held_replies = deque()
         self._held_replies.append((due, send))
         if self._reply_timer is None:
             self._reply_timer = self._loop.call_at(self._held_replies[0][0], self._send_held)
@@ -655,7 +658,7 @@ class ServerSession(LoopSession):
         if self._reply_timer is not None:
             self._reply_timer.cancel()
             self._reply_timer = None
-        self._held_replies.clear()  # their messages are freed below, unanswered
+        self._held_replies = None  # their messages are freed below, unanswered
         # queued messages go before channels and the session (their replies would use both)
         for msg in list(self._messages):
             msg._discard()
