@@ -83,6 +83,18 @@ def test_a_closed_client_says_nothing(sshd_client):
     assert fds() == before
 
 
+def test_a_connect_refused_by_its_own_options_leaves_nothing(sshd_client):
+    """A connect that fails before it reaches the network (an unknown cipher) closes the loop
+    it made for itself."""
+    collect()
+    before = fds()
+    with resource_warnings() as messages:
+        with pytest.raises(pylibssh.SSHError):
+            sshd_client(ciphers="no-such-cipher")
+        assert fds() == before
+    assert messages == []
+
+
 def test_a_dropped_loop_is_freed_with_a_resource_warning():
     collect()
     before = fds()

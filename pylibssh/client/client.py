@@ -455,6 +455,8 @@ def _start(options: ConnectOptions, loop: Loop | None) -> tuple[Future, ClientSe
             _configure(session, o)
     except BaseException:
         session.close()
+        if own:
+            the_loop.close()
         raise
     task = session.start_task(_connect_gen(session, o, helpers),
                               f"connecting to {o.host}:{o.port}", o.timeout)
