@@ -24,6 +24,9 @@ __all__ = [
     "string", "attrs_bytes", "packet", "request", "reply",
     "status_payload", "handle_payload", "data_header", "name_payload", "names_payload",
     "parse_status", "parse_handle", "parse_names",
+    "init_packet", "open_payload", "read_payload", "write_head", "extended_payload",
+    "parse_version", "parse_data", "parse_name1", "parse_limits", "parse_statvfs",
+    "STATUS_OK", "STATUS_EOF",
 ]
 
 #: the version spoken (clients that ask for more are answered with this one)
@@ -34,6 +37,9 @@ MAX_PACKET = 256 * 1024
 MAX_READ = MAX_PACKET - 1024
 #: the largest NAME reply the server builds for one READDIR page
 MAX_NAMES_BYTES = 60 * 1024
+#: the status codes the transfer paths test for (the whole set: :class:`pylibssh.sftp.SFTPStatus`)
+STATUS_OK = 0
+STATUS_EOF = 1
 
 
 class FXP(enum.IntEnum):
@@ -161,6 +167,33 @@ def name_payload(entries: Iterable[tuple[str | bytes, str | bytes, Any]]) -> byt
 names_payload = name_payload
 
 
+def init_packet(version: int = PROTOCOL_VERSION) -> bytes:
+    """The client's INIT packet."""
+    return packet(FXP.INIT, _U32.pack(version))
+
+
+def open_payload(path: bytes | str, pflags: int, attrs: SFTPAttributes | None = None) -> bytes:
+    """An OPEN request's payload after the id: path, SSH_FXF_* flags, attributes."""
+    return string(path) + _U32.pack(pflags) + attrs_bytes(attrs)
+
+
+def read_payload(handle: bytes, offset: int, length: int) -> bytes:
+    """A READ request's payload after the id."""
+    return string(handle) + struct.pack(">QI", offset, length)
+
+
+def write_head(rid: int, handle: bytes, offset: int, length: int) -> bytes:
+    """The head of a whole WRITE packet carrying ``length`` bytes: the data follows."""
+    return (_HEAD_ID.pack(len(handle) + 21 + length, FXP.WRITE, rid & _M32) + string(handle)
+            + struct.pack(">QI", offset, length))
+
+
+def extended_payload(name: str, *fields: bytes) -> bytes:
+    """An EXTENDED request's payload after the id: the extension's name, then its fields
+    (encoded already)."""
+    return string(name) + b"".join(fields)
+
+
 # -- decoding ----------------------------------------------------------------------------------
 
 class Reader:
@@ -277,6 +310,46 @@ def parse_status(payload: Bytes) -> tuple[int, str]:
 
 def parse_handle(payload: Bytes) -> bytes:
     return Reader(payload).string()
+
+
+def parse_version(payload: Bytes) -> tuple[int, dict[str, bytes]]:
+    """A VERSION payload -> ``(version, {extension name: data})``."""
+    r = Reader(payload)
+    version = r.u32()
+    extensions: dict[str, bytes] = {}
+    while r.remaining:
+        name = r.string().decode("utf-8", "replace")
+        extensions[name] = r.string()
+    return version, extensions
+
+
+def parse_data(payload: Bytes) -> memoryview:
+    """A DATA payload (after the id) -> its bytes, as a view of ``payload`` (no copy)."""
+    view = memoryview(payload)
+    r = Reader(view)
+    n = r.u32()
+    start = r._need(n)
+    return view[start:start + n]
+
+
+def parse_name1(payload: Bytes) -> str:
+    """A NAME reply that answers with one path (REALPATH, READLINK, expand-path...) -> it."""
+    names = parse_names(payload)
+    if len(names) != 1:
+        raise SFTPDecodeError(f"a NAME reply with {len(names)} entries where one was due")
+    return names[0][0]
+
+
+def parse_limits(payload: Bytes) -> tuple[int, int, int, int]:
+    """A ``limits@openssh.com`` reply -> max packet, read and write lengths, open handles."""
+    r = Reader(payload)
+    return r.u64(), r.u64(), r.u64(), r.u64()
+
+
+def parse_statvfs(payload: Bytes) -> tuple[int, ...]:
+    """A ``statvfs@openssh.com`` reply -> its 11 fields, in ``struct statvfs``'s order."""
+    r = Reader(payload)
+    return tuple(r.u64() for _ in range(11))
 
 
 def parse_names(payload: Bytes) -> list[tuple[str, str, SFTPAttributes]]:
