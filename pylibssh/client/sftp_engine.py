@@ -851,6 +851,13 @@ class SFTPEngine:
 
 # -- reply parsers ----------------------------------------------------------------------------------
 
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
 def _ignore(kind: int, payload: Any) -> None:
     pass
 
@@ -1003,8 +1010,12 @@ class _Download(_Transfer):
         self.contig = 0  # bytes [0, contig) are in the local file
         self.ahead: dict[int, int] = {}  # ranges done past contig: offset -> end
         self.verifying = False
+        self.created = False  # the local file did not exist before
+        self.started = False  # the remote file opened: the local one is the download's
 
     def begin(self, flush: bool = True) -> None:
+        """Send STAT and OPEN, then make the local file ready while they travel (on the
+        caller's thread unless that is the loop's)."""
         eng = self.eng
         with eng._loop.lock:
             try:
@@ -1017,33 +1028,82 @@ class _Download(_Transfer):
                     eng._flush()
             except BaseException as exc:  # noqa: BLE001 - the transfer's outcome
                 self.fail(exc)
+                return
+            if not eng._loop.in_loop_thread():
+                opened = None
+            else:
+                try:
+                    opened = self._open_local()
+                except OSError as exc:
+                    self.fail(exc)
+                    return
+                self._local_ready(*opened)
+                return
+        try:
+            opened = self._open_local()
+        except OSError as exc:
+            with eng._loop.lock:
+                self.fail(exc)
+            return
+        with eng._loop.lock:
+            self._local_ready(*opened)
+
+    def _open_local(self) -> tuple[int, bool]:
+        """The local file, and whether it was created here. An existing one is truncated only
+        once the remote file has opened: a download that cannot start leaves it as it was."""
+        flags = os.O_RDWR | getattr(os, "O_CLOEXEC", 0)
+        if self.resume:
+            return os.open(self.local, flags | os.O_CREAT, 0o644), False
+        try:
+            return os.open(self.local, flags | os.O_CREAT | os.O_EXCL, 0o644), True
+        except FileExistsError:
+            return os.open(self.local, flags), False
+
+    def _local_ready(self, fd: int, created: bool) -> None:
+        if self.failed:
+            os.close(fd)
+            if created:
+                _unlink_quietly(self.local)
+            return
+        self.fd, self.created = fd, created
+        if self.handle is not None and self.attrs is not None:
+            self._guarded_go()
+
+    def _guarded_go(self) -> None:
+        try:
+            self._go()
+        except BaseException as exc:  # noqa: BLE001 - the transfer's outcome
+            self.fail(exc)
+        if self.eng._error is None:
+            self.eng._flush()
 
     def _on_stat(self, kind: int, payload: Any) -> None:
         self.attrs = codec.Reader(_expect(kind, payload, FXP.ATTRS, "stat", self.remote)).attrs()
         if self.attrs.is_dir:
             raise sftp_error(SFTPStatus.FAILURE, "is a directory (use recursive=True)",
                              self.remote)
-        if self.handle is not None:
+        if self.handle is not None and self.fd >= 0:
             self._go()
 
     def _on_open(self, kind: int, payload: Any) -> None:
         self.handle = codec.parse_handle(_expect(kind, payload, FXP.HANDLE, "open",
                                                  self.remote))
-        if self.attrs is not None:
+        if self.attrs is not None and self.fd >= 0:
             self._go()
 
     def _go(self) -> None:
         attrs = self.attrs
         assert attrs is not None
         self.total = attrs.size
-        flags = os.O_RDWR | os.O_CREAT | (0 if self.resume else os.O_TRUNC)
-        self.fd = os.open(self.local, flags | getattr(os, "O_CLOEXEC", 0), 0o644)
+        self.started = True
         if self.resume:
             self.start = os.fstat(self.fd).st_size
             if self.total is not None and self.start > self.total:
                 raise SFTPError(SFTPStatus.FAILURE,
                                 f"cannot resume: the local file ({self.start} bytes) is larger "
                                 f"than the remote one ({self.total} bytes)", self.local)
+        elif not self.created:
+            os.ftruncate(self.fd, 0)
         self.next = self.contig = self.start
         if self.start:
             n = min(self.start, _RESUME_CHECK)
@@ -1154,10 +1214,15 @@ class _Download(_Transfer):
         if self.fd >= 0 and not ok:
             fd = self.fd
             lib.pylibssh_sftp_rx_forget_fd(self.eng._rx, fd)
-            try:  # keep what arrived in order: a resumed download continues from there
-                os.ftruncate(fd, max(self.contig, self.start))
-            except OSError:
-                pass
+            if self.started:
+                try:  # keep what arrived in order: a resumed download continues from there
+                    os.ftruncate(fd, max(self.contig, self.start))
+                except OSError:
+                    pass
+            super().release_local(ok)
+            if self.created and not self.started:
+                _unlink_quietly(self.local)
+            return
         super().release_local(ok)
 
 
@@ -1182,11 +1247,16 @@ class _Upload(_Transfer):
 
     def begin(self, flush: bool = True) -> None:
         eng = self.eng
+        try:  # before the lock: a slow file system does not hold the loop
+            self.fd = os.open(self.local, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            self.st = os.fstat(self.fd)
+        except OSError as exc:
+            with eng._loop.lock:
+                self.fail(exc)
+            return
         with eng._loop.lock:
             try:
                 eng._check()
-                self.fd = os.open(self.local, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-                self.st = os.fstat(self.fd)
                 self.total = self.st.st_size
                 if self.resume:
                     eng._send(FXP.STAT, codec.string(self.remote),
