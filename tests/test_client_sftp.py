@@ -398,5 +398,9 @@ def test_small_files_one_call_each_from_several_threads(sftp, tmp_path):
     with pytest.raises(FileNotFoundError):
         s.get(f"{work}/missing", tmp_path / "missing")
     assert not (tmp_path / "missing").exists()  # nothing is created for a file that is not there
+    (tmp_path / "kept").write_bytes(b"mine")
+    with pytest.raises(FileNotFoundError):
+        s.get(f"{work}/missing", tmp_path / "kept")
+    assert (tmp_path / "kept").read_bytes() == b"mine"  # nor is an existing file truncated
     with pytest.raises(FileNotFoundError):
         s.put(tmp_path / "s0-1", f"{work}/no-such-dir/file")

@@ -10,9 +10,9 @@ import time
 import uuid
 
 import pytest
+from clientkit import DEADLINE, clients_on_one_loop, connect, known_hosts  # noqa: F401
 
 import pylibssh
-from clientkit import DEADLINE, clients_on_one_loop, connect, known_hosts  # noqa: F401
 
 pytestmark = pytest.mark.peer
 
@@ -56,7 +56,7 @@ def test_a_download_leaves_the_loop_to_a_forward_and_keepalives(connect, tmp_pat
             for _ in range(5):  # until a keepalive went and came back during one download
                 seen = []  # (keepalives answered, echoes) at each progress call
 
-                def progress(done, total):
+                def progress(done, total, seen=seen):
                     seen.append((replies.answered, echoes[0]))
 
                 assert s.get(remote, tmp_path / "big", progress=progress) == 256 << 20
@@ -184,5 +184,71 @@ def test_a_malformed_reply_closes_that_sftp_session_only(make_server):
             s2.stat("/bad-length")
         assert s2.closed
         assert c.sftp().stat("/fine").size == 7
+    finally:
+        c.close()
+
+
+def test_a_small_get_and_put_take_two_round_trips(make_server, tmp_path):
+    """A server that holds some replies for a while shows what the client sends without waiting:
+    a get's STAT goes before its OPEN is answered, and all its READs and the CLOSE before any
+    READ is answered; a put's WRITEs and CLOSE go before any WRITE is answered. So a small file
+    costs two round trips each way."""
+    from serverkit import PASSWORD
+    from sftpkit import sftp_server
+
+    content = bytes(range(256)) * 2400  # 600 KiB: several READs and WRITEs
+    events = []
+
+    def later(fn, *args):
+        loop.call_later(0.3, lambda: (events.append(("reply", fn.__name__)), fn(*args)))
+
+    def setup(channel):
+        @channel.on("sftp:open")
+        def on_open(msg):
+            events.append(("open", msg.filename))
+            later(msg.reply_handle, b"h")
+
+        @channel.on("sftp:stat")
+        def on_stat(msg):
+            events.append(("stat", msg.filename))
+            later(msg.reply_attr, {"size": len(content), "permissions": 0o100644})
+
+        @channel.on("sftp:read")
+        def on_read(msg):
+            events.append(("read", msg.offset))
+            later(msg.reply_data, content[msg.offset:msg.offset + msg.length])
+
+        @channel.on("sftp:write")
+        def on_write(msg):
+            events.append(("write", msg.offset))
+            later(msg.reply_status, "ok")
+
+        @channel.on("sftp:close")
+        def on_close(msg):
+            events.append(("close", None))
+            msg.reply_status("ok")
+
+    rs = sftp_server(make_server, setup)
+    loop = rs.loop
+    c = pylibssh.connect("127.0.0.1", rs.port, "user", password=PASSWORD, host_key_policy="ignore",
+                         config=None, agent=False, look_for_keys=False, timeout=DEADLINE)
+    try:
+        s = c.sftp()
+        assert s.get("/f", tmp_path / "f") == len(content)
+        assert (tmp_path / "f").read_bytes() == content
+        kinds = [e[0] for e in events]
+        assert kinds[:kinds.index("reply")] == ["stat", "open"]  # one flight: STAT with OPEN
+        after_handle = kinds[events.index(("reply", "reply_handle")) + 1:]
+        reads = -(-len(content) // s.engine.read_chunk) + 1  # and the one that sees the end
+        assert reads > 2
+        assert after_handle[:after_handle.index("reply")] == ["read"] * reads + ["close"]
+        events.clear()
+        s.put(tmp_path / "f", "/g")
+        kinds = [e[0] for e in events]
+        assert kinds[:2] == ["open", "reply"]
+        after_handle = kinds[kinds.index("reply") + 1:]
+        writes = -(-len(content) // s.engine.write_chunk)
+        assert writes > 1
+        assert after_handle[:after_handle.index("reply")] == ["write"] * writes + ["close"]
     finally:
         c.close()

@@ -31,8 +31,17 @@ from ..errors import ClosedError, SFTPError, SSHError, sftp_error
 from ..sftp import SFTPAttributes, SFTPStatus
 from ..sftp.constants import os_to_open_flags
 from ._task import wait
-from .sftp_engine import (DEFAULT_TIMEOUT, IN_FLIGHT, MANY_FILES, SFTPEngine, SFTPLimits,
-                          SFTPName, StatVFS, TransferResult, start_engine)
+from .sftp_engine import (
+    DEFAULT_TIMEOUT,
+    IN_FLIGHT,
+    MANY_FILES,
+    SFTPEngine,
+    SFTPLimits,
+    SFTPName,
+    StatVFS,
+    TransferResult,
+    start_engine,
+)
 
 if TYPE_CHECKING:
     from .client import Client
@@ -80,7 +89,7 @@ class SFTPClient:
         self._session = client.session
         self.timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
         self._files: weakref.WeakSet[SFTPFile] = weakref.WeakSet()
-        t = self.timeout
+        t: float = self.timeout
         self._engine: SFTPEngine = wait(self._session._loop, start_engine(self._session, t),
                                         t + _GRACE, "starting SFTP")
 
@@ -98,7 +107,7 @@ class SFTPClient:
         """The result of one of :attr:`engine`'s futures, waiting for it (the loop runs
         meanwhile). ``timeout`` bounds the wait past the requests' own deadlines."""
         t = self._t(timeout)
-        return wait(self._session._loop, future, t + _GRACE, what)
+        return wait(self._session._loop, future, None if t is None else t + _GRACE, what)
 
     def _wait_long(self, future: Future, what: str) -> Any:
         """For operations of many requests (each has its deadline): no bound of its own."""
@@ -249,7 +258,8 @@ class SFTPClient:
 
     def walk(self, top: str) -> Iterator[tuple[str, list[str], list[str]]]:
         """Like ``os.walk`` (top-down; symlinks are not followed)."""
-        dirs, files = [], []
+        dirs: list[str] = []
+        files: list[str] = []
         for e in self.scandir(top):
             (dirs if e.attrs.is_dir else files).append(e.filename)
         yield top, dirs, files

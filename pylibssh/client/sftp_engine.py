@@ -30,9 +30,9 @@ the reason.
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
-import stat as _stat
 import struct
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
@@ -42,11 +42,10 @@ from typing import TYPE_CHECKING, Any
 
 from .._binding import ffi, lib
 from ..errors import ClosedError, SFTPError, SSHError, SSHTimeoutError, sftp_error
-from ..sftp import SFTPAttributes, SFTPStatus
-from ..sftp import codec
+from ..sftp import SFTPAttributes, SFTPStatus, codec
 from ..sftp.codec import FXP, SFTPDecodeError
 from ..sftp.constants import OpenFlags
-from ._task import AGAIN, Task, TaskGen
+from ._task import AGAIN, TaskGen
 from .process import ClientChannel, open_session_gen, setup_requests
 
 if TYPE_CHECKING:
@@ -201,6 +200,7 @@ class SFTPChannel(ClientChannel):
     buffer; stderr is logged and dropped (a window held by unread stderr would stall replies)."""
 
     engine: SFTPEngine | None = None
+    _session: ClientSession
 
     def _stage_wanted(self) -> bool:
         return False
@@ -851,6 +851,15 @@ class SFTPEngine:
 
 # -- reply parsers ----------------------------------------------------------------------------------
 
+def _pread_into(fd: int, view: memoryview, offset: int) -> int:
+    """Read into ``view`` at ``offset``: bytes read (``preadv`` where the platform has it)."""
+    if hasattr(os, "preadv"):
+        return os.preadv(fd, [view], offset)
+    data = os.pread(fd, len(view), offset)
+    view[:len(data)] = data
+    return len(data)
+
+
 def _unlink_quietly(path: str) -> None:
     try:
         os.unlink(path)
@@ -1106,6 +1115,7 @@ class _Download(_Transfer):
             os.ftruncate(self.fd, 0)
         self.next = self.contig = self.start
         if self.start:
+            assert self.handle is not None
             n = min(self.start, _RESUME_CHECK)
             self.verifying = True
             self.eng._send(FXP.READ, codec.read_payload(self.handle, self.start - n, n),
@@ -1126,6 +1136,7 @@ class _Download(_Transfer):
 
     def _read(self, offset: int, length: int) -> None:
         eng = self.eng
+        assert self.handle is not None
         rid = eng._send(FXP.READ, codec.read_payload(self.handle, offset, length),
                         self.request("read", lambda k, p: self._on_read(k, p, rid)))
         self.inflight[rid] = (offset, length)
@@ -1320,11 +1331,11 @@ class _Upload(_Transfer):
             n = min(self.chunk, self.total - self.next)
             req = _Request("write", self.remote, _ignore, self.fail, self.timeout)
             rid = eng._track(req)
-            req.reply = self._guard(lambda k, p, rid=rid: self._on_write(k, p, rid))
+            req.reply = self._guard(functools.partial(self._on_write, rid=rid))
             head = codec.write_head(rid, handle, self.next, n)
             buf = bytearray(len(head) + n)
             buf[:len(head)] = head
-            got = os.preadv(self.fd, [memoryview(buf)[len(head):]], self.next)
+            got = _pread_into(self.fd, memoryview(buf)[len(head):], self.next)
             self.inflight[rid] = (self.next, n)
             if got != n:
                 raise OSError(errno.EIO, f"{self.local!r} changed size during the upload")
@@ -1357,7 +1368,7 @@ class _Upload(_Transfer):
         self.stat_done = True
         self.check_done()
 
-    def _on_write(self, kind: int, payload: Any, rid: int) -> None:
+    def _on_write(self, kind: int, payload: Any, *, rid: int) -> None:
         _, n = self.inflight.pop(rid)
         _ok(kind, payload, "write", self.remote)
         self.acked += n
