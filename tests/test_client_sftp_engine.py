@@ -252,3 +252,45 @@ def test_a_small_get_and_put_take_two_round_trips(make_server, tmp_path):
         assert after_handle[:after_handle.index("reply")] == ["write"] * writes + ["close"]
     finally:
         c.close()
+
+
+def test_the_engine_s_futures_from_asyncio(connect, tmp_path):
+    """The engine's operations are futures an asyncio program awaits (asyncio.wrap_future)
+    while the loop runs in its thread: many at once, replies matched to their requests."""
+    import asyncio
+
+    c = connect()
+    s = c.sftp()
+    e = s.engine
+    base = f"sftp-async-{uuid.uuid4().hex[:8]}"
+    c.loop.start()
+    try:
+        async def main():
+            def aw(f):
+                return asyncio.wrap_future(f)
+
+            await aw(e.mkdir(base))
+            await asyncio.gather(*(aw(e.mkdir(f"{base}/d{i}")) for i in range(20)))
+            names = await aw(e.listdir(base))
+            assert sorted(n.filename for n in names) == sorted(f"d{i}" for i in range(20))
+            (tmp_path / "src").write_bytes(b"0123456789" * 5000)
+            up = await aw(e.put(tmp_path / "src", f"{base}/f", stat_after=True))
+            assert up.transferred == 50000 and up.attrs.size == 50000
+            handle = await aw(e.open(f"{base}/f", pylibssh.sftp.OpenFlags.READ))
+            chunks = await asyncio.gather(*(aw(e.read(handle, off, 10)) for off in (0, 49990,
+                                                                                     50000)))
+            assert chunks == [b"0123456789", b"0123456789", b""]
+            assert "copy-data" in e.extensions  # OpenSSH's sftp-server (since 9.0) has it
+            out = await aw(e.open(f"{base}/copy", pylibssh.sftp.OpenFlags.WRITE
+                                  | pylibssh.sftp.OpenFlags.CREAT))
+            await aw(e.copy_data(handle, 10, 20, out, 0))
+            await aw(e.close_handle(out))
+            await aw(e.close_handle(handle))
+            with pytest.raises(FileNotFoundError):
+                await aw(e.stat(f"{base}/nope"))
+            return await aw(e.realpath(base))
+
+        assert asyncio.run(main()).endswith("/" + base)
+        assert s.read_bytes(f"{base}/copy") == b"01234567890123456789"
+    finally:
+        c.run(f"rm -rf {base}")

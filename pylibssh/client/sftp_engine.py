@@ -943,7 +943,9 @@ class _Transfer:
         self.failed = False
 
     def request(self, what: str, reply: Callable[[int, Any], None]) -> _Request:
-        return _Request(what, self.remote, self._guard(reply), self.fail, self.timeout)
+        req = _Request(what, self.remote, self._guard(reply), self.fail, self.timeout)
+        req.close_late = what == "open"
+        return req
 
     def _guard(self, fn: Callable[[int, Any], None]) -> Callable[[int, Any], None]:
         def reply(kind: int, payload: Any) -> None:
