@@ -67,6 +67,8 @@ CHUNK = 32768
 MANY_FILES = 64
 MANY_FILE_IN_FLIGHT = 8
 
+_RECEIVE_ROUNDS = 8  # rounds of replies taken in one pass before leaving the rest to the next
+
 Progress = Callable[[int, int], Any]
 
 _U32 = struct.Struct(">I")
@@ -475,26 +477,37 @@ class SFTPEngine:
 
     def _receive(self) -> None:
         rx = self._rx
-        n = rx.out_len
-        if n:
-            data = ffi.buffer(rx.out, n)[:]
-            lib.pylibssh_sftp_rx_taken(rx)
-            try:
-                self._dispatch(data)
-            except SFTPDecodeError as exc:
-                self._malformed(None, exc)
-            except Exception as exc:  # noqa: BLE001 - never into the session's pass
-                log.exception("SFTP reply processing")
-                self._end(exc if isinstance(exc, SSHError) else SFTPError(
-                    SFTPStatus.FAILURE, f"SFTP reply processing failed: {exc!r}"))
-        if rx.broken and self._error is None:
-            if rx.broken == 1:
-                self._malformed(None, SFTPDecodeError(
-                    f"a packet length of {rx.bad_length} (at most {rx.max_packet} is taken)"))
-            else:
-                self._end(SFTPError(SFTPStatus.FAILURE, "out of memory receiving SFTP replies"))
-        if self._error is None:
+        # writing the requests the replies call for can make libssh read more replies (its
+        # write flushes with a poll): those are taken in this pass too, as nothing else would
+        # wake the loop for bytes no longer in the socket
+        for _ in range(_RECEIVE_ROUNDS):
+            n = rx.out_len
+            if n:
+                data = ffi.buffer(rx.out, n)[:]
+                lib.pylibssh_sftp_rx_taken(rx)
+                try:
+                    self._dispatch(data)
+                except SFTPDecodeError as exc:
+                    self._malformed(None, exc)
+                except Exception as exc:  # noqa: BLE001 - never into the session's pass
+                    log.exception("SFTP reply processing")
+                    self._end(exc if isinstance(exc, SSHError) else SFTPError(
+                        SFTPStatus.FAILURE, f"SFTP reply processing failed: {exc!r}"))
+            if rx.broken and self._error is None:
+                if rx.broken == 1:
+                    self._malformed(None, SFTPDecodeError(
+                        f"a packet length of {rx.bad_length} (at most {rx.max_packet} is "
+                        "taken)"))
+                else:
+                    self._end(SFTPError(SFTPStatus.FAILURE,
+                                        "out of memory receiving SFTP replies"))
+            if self._error is not None:
+                return
             self._flush()
+            if not rx.out_len:
+                break
+        else:
+            self._session.kick()  # still more: another pass, after the loop's other work
 
     def _dispatch(self, data: bytes) -> None:
         view = memoryview(data)
