@@ -23,6 +23,7 @@ DECLARATIONS = [
     "sftpserver.h",
     "glue.h",
     "private.h",
+    "sftp_client.h",
     "python_callbacks.h",
 ]
 
@@ -47,10 +48,10 @@ def make_ffi():
             ffi.cdef(f.read())
     ffi.set_source(
         "pylibssh._libssh",
-        '#include "pylibssh_glue.h"\n',
+        '#include "pylibssh_glue.h"\n#include "pylibssh_sftp_client.h"\n',
         sources=[_rel("csrc/pylibssh_glue.c"), _rel("csrc/pylibssh_server.c"),
                  _rel("csrc/pylibssh_sftp.c"), _rel("csrc/pylibssh_client.c"),
-                 _rel("csrc/pylibssh_private.c")],
+                 _rel("csrc/pylibssh_private.c"), _rel("csrc/pylibssh_sftp_client.c")],
         include_dirs=[_rel("csrc")],
         libraries=["ssh"],
         define_macros=[("PYLIBSSH_VERSION", f'"{package_version()}"')],

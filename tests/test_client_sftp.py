@@ -368,33 +368,24 @@ def test_put_many_get_many(sftp, tmp_path):
         sftp.put_many([(src / "f001", "/etc/pylibssh-not-allowed")])
 
 
-def test_read_small_and_write_small(sftp):
+def test_small_files_one_call_each_from_several_threads(sftp, tmp_path):
+    """get/put of small files (empty, one request, several, over a read length) through the
+    general path, from four threads sharing the SFTP session: replies go to their requests."""
     import threading
 
-    from pylibssh.client.sftp_batch import SMALL_FILE
-
     s, work = sftp, sftp.base
-    data = os.urandom(70_000)  # three READs/WRITEs
-    attrs = s.write_small(data, f"{work}/small.bin", 0o640)
-    assert attrs.size == len(data) and stat.S_IMODE(attrs.permissions) == 0o640
-    assert s.read_small(f"{work}/small.bin") == data
-    assert s.read_small(f"{work}/small.bin") == s.read_bytes(f"{work}/small.bin")
-    s.write_small(b"", f"{work}/empty")
-    assert s.read_small(f"{work}/empty") == b""
-    with pytest.raises(FileNotFoundError):
-        s.read_small(f"{work}/missing")
-    with pytest.raises(FileNotFoundError):
-        s.write_small(b"x", f"{work}/no-such-dir/file")
-    s.write_bytes(f"{work}/big.bin", b"\0" * (SMALL_FILE + 1))
-    assert s.read_small(f"{work}/big.bin") is None  # too large: the caller uses get()
-    # calls from several threads share the engine's channel
+    sizes = (0, 1, 32768, 70_000, 600_000)
     errors = []
 
     def worker(i):
         try:
-            payload = bytes([i]) * (1000 + i)
-            s.write_small(payload, f"{work}/t{i}")
-            assert s.read_small(f"{work}/t{i}") == payload
+            for size in sizes:
+                data = os.urandom(size)
+                src, back = tmp_path / f"s{i}-{size}", tmp_path / f"b{i}-{size}"
+                src.write_bytes(data)
+                assert s.put(src, f"{work}/t{i}-{size}") == size
+                assert s.get(f"{work}/t{i}-{size}", back) == size
+                assert back.read_bytes() == data
         except Exception as exc:  # asserted below
             errors.append(exc)
 
@@ -404,3 +395,12 @@ def test_read_small_and_write_small(sftp):
     for t in threads:
         t.join(DEADLINE)
     assert errors == []
+    with pytest.raises(FileNotFoundError):
+        s.get(f"{work}/missing", tmp_path / "missing")
+    assert not (tmp_path / "missing").exists()  # nothing is created for a file that is not there
+    (tmp_path / "kept").write_bytes(b"mine")
+    with pytest.raises(FileNotFoundError):
+        s.get(f"{work}/missing", tmp_path / "kept")
+    assert (tmp_path / "kept").read_bytes() == b"mine"  # nor is an existing file truncated
+    with pytest.raises(FileNotFoundError):
+        s.put(tmp_path / "s0-1", f"{work}/no-such-dir/file")

@@ -287,22 +287,23 @@ class Client(ForwardingMixin):
         from .sftp import SFTPClient
         return SFTPClient(self, self._t(timeout))
 
-    # SFTPClient's calls hold the loop (libssh's SFTP client needs a blocking session); these
-    # two run on a channel of their own as a loop task, so one thread can move files to and from
-    # many hosts on one loop, as run_async runs commands
+    # the same machinery as SFTPClient.put_many/get_many, on an SFTP session of their own that
+    # closes when they end: one thread moves files to and from many hosts on one loop, as
+    # run_async runs commands
     def sftp_put_many_async(self, pairs: Sequence[tuple[Any, Any]], *, in_flight: int = 64,
                             timeout: float | None = None) -> Future:
         """Upload (local, remote) ``pairs`` like :meth:`SFTPClient.put_many
         <pylibssh.client.sftp.SFTPClient.put_many>`, without blocking: the future's result is
-        the bytes sent, or the first error once every file has had its turn."""
-        from .sftp_batch import start_batch
-        return start_batch(self._session, pairs, True, in_flight, timeout).future
+        the bytes sent, or the first error once every file has had its turn. ``timeout``:
+        seconds each request may wait for its reply (None: the SFTP default, 60 s)."""
+        from .sftp_engine import transfer_many
+        return transfer_many(self._session, pairs, True, in_flight, timeout)
 
     def sftp_get_many_async(self, pairs: Sequence[tuple[Any, Any]], *, in_flight: int = 64,
                             timeout: float | None = None) -> Future:
         """Download (remote, local) ``pairs``; like :meth:`sftp_put_many_async`."""
-        from .sftp_batch import start_batch
-        return start_batch(self._session, pairs, False, in_flight, timeout).future
+        from .sftp_engine import transfer_many
+        return transfer_many(self._session, pairs, False, in_flight, timeout)
 
     # -- state ------------------------------------------------------------------------------------
 

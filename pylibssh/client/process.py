@@ -266,12 +266,14 @@ class ClientChannel(Channel):
 
 
 def open_session_gen(session: ClientSession, setup: list[tuple[str, Any]],
-                     collect: bool = False) -> TaskGen:
-    """Open a session channel and send ``setup`` requests (name, callable(ch) -> rc)."""
+                     collect: bool = False,
+                     channel_class: type[ClientChannel] | None = None) -> TaskGen:
+    """Open a session channel (a ``channel_class``, by default :class:`ClientChannel`) and
+    send ``setup`` requests (name, callable(ch) -> rc)."""
     c = lib.ssh_channel_new(session._s)
     if c == NULL:  # pragma: no cover - out of memory
         raise ChannelOpenError("ssh_channel_new failed")
-    channel = ClientChannel(session, c)
+    channel = (channel_class or ClientChannel)(session, c)
     channel.collect = collect
     try:
         def open_poll() -> Any:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -93,7 +92,6 @@ class ClientSession(LoopSession):
         self._keepalive_missed = 0
         self.authenticated = False
         self.host_key = None
-        self._blocking_depth = 0
         # channels the server opens (remote forwarding, agent, X11) and their handlers
         self._incoming = Incoming(self)
         # requests sent on every new session channel before exec/shell (agent, X11 forwarding)
@@ -101,9 +99,8 @@ class ClientSession(LoopSession):
         # one libssh global request at a time (forward.global_request_gen)
         self._global_busy = False
         self._global_replies = None
-        self._sftp_clients: weakref.WeakSet = weakref.WeakSet()
+        # channels whose C receivers are drained after each poll (ClientChannel, SFTPChannel)
         self._staged: set = set()
-        self._sftp_timeout: float | None = None
 
     # -- tasks ----------------------------------------------------------------------------------
 
@@ -139,7 +136,7 @@ class ClientSession(LoopSession):
         for ch in tuple(self._staged):  # (a data listener may close its channel)
             ch._drain_stage()
         self._poke_tasks()
-        if self.authenticated and self._blocking_depth == 0:
+        if self.authenticated:
             self._incoming.take_messages()
 
     def _dispatch(self) -> None:
@@ -170,13 +167,6 @@ class ClientSession(LoopSession):
         return self._global_replies
 
     def _before_teardown(self) -> None:
-        # SFTP sessions own a channel of this session: free them (and their files) first
-        for sftp in list(self._sftp_clients):
-            try:
-                sftp._free()
-            except Exception:
-                log.exception("freeing %r", sftp)
-        self._sftp_clients.clear()
         self._incoming.close()  # queued channel opens are freed before the session
         super()._before_teardown()
 
@@ -293,13 +283,6 @@ class ClientSession(LoopSession):
             self._keepalive_timer.cancel()
             self._keepalive_timer = None
 
-    # -- blocking sections (SFTP) -----------------------------------------------------------------
-
-    def blocking(self) -> _Blocking:
-        """``with session.blocking():`` — libssh's SFTP client needs a blocking session (see
-        docs/architecture.md). Holds the loop lock throughout."""
-        return _Blocking(self)
-
     @property
     def bytes_received(self) -> int:
         return self._counters[1].in_bytes
@@ -308,40 +291,3 @@ class ClientSession(LoopSession):
     def bytes_sent(self) -> int:
         return self._counters[0].out_bytes
 
-
-class _Blocking:
-    __slots__ = ("_session",)
-
-    def __init__(self, session: ClientSession):
-        self._session = session
-
-    def __enter__(self) -> Any:
-        s = self._session
-        s._loop.lock.acquire()
-        try:
-            s._check_open()
-        except BaseException:
-            s._loop.lock.release()
-            raise
-        s._blocking_depth += 1
-        if s._blocking_depth == 1:
-            lib.ssh_set_blocking(s._s, 1)
-        return s._s
-
-    def __exit__(self, *exc: Any) -> None:
-        s = self._session
-        try:
-            s._blocking_depth -= 1
-            if s._blocking_depth == 0 and s._s != NULL:
-                lib.ssh_set_blocking(s._s, 0)
-                status = lib.ssh_get_status(s._s)
-                if status & (lib.SSH_CLOSED | lib.SSH_CLOSED_ERROR):
-                    s._service()  # the connection died during the call: tear down, fail tasks
-                elif s._pending or s._tasks:
-                    s.kick()  # channel events recorded during the blocking call
-                else:
-                    s._update_interest()
-        finally:
-            s._loop.lock.release()
-        if not s._loop.in_loop_thread():
-            s._loop.wakeup()

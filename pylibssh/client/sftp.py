@@ -1,17 +1,16 @@
-"""The SFTP client (protocol version 3 and OpenSSH's extensions) over libssh's ``sftp_*`` API.
+"""The blocking SFTP client: :class:`SFTPClient` and :class:`SFTPFile` over the loop's
+:class:`~pylibssh.client.sftp_engine.SFTPEngine`.
 
-**Blocking sections.** libssh's SFTP client insists on a blocking session (``sftp_new`` refuses a
-nonblocking one, and its reads wait for replies with ``ssh_channel_read``). So every SFTP call
-runs inside ``session.blocking()``: under the loop's lock, with the session switched to blocking
-mode for the call and back afterwards, and with libssh's session timeout set to the call's
-timeout, so a dead server ends in :class:`~pylibssh.errors.SSHTimeoutError`, never a hang. Other
-channels of the session keep working: libssh runs their callbacks during the call and the events
-are dispatched after it. The cost: an SFTP call holds its loop for its duration, which is why
-each blocking :class:`Client` has a loop of its own by default.
+Every call sends its requests through the engine and waits for their futures
+(:func:`~pylibssh.client._task.wait`): the loop's lock is held only while a request is queued,
+never across a round trip, so keepalives, forwards and other sessions on the same loop run on
+during a transfer. Each request has its own deadline (the call's ``timeout``); a server that
+does not answer ends the call with :class:`~pylibssh.errors.SSHTimeoutError` naming the request.
 
-**Pipelining.** Transfers keep many requests in flight with ``sftp_aio_begin_*`` /
-``sftp_aio_wait_*`` (chunks sized by the server's ``limits@openssh.com``), in :meth:`get`,
-:meth:`put` and inside :class:`SFTPFile`'s read-ahead and write-behind.
+**Pipelining.** :meth:`SFTPClient.get` and :meth:`SFTPClient.put` keep many requests of the
+server's maximum length in flight (``limits@openssh.com``), a small file costing two round trips;
+:meth:`SFTPClient.get_many` / :meth:`SFTPClient.put_many` move many files at once; an
+:class:`SFTPFile` reads ahead and writes behind.
 """
 
 from __future__ import annotations
@@ -22,105 +21,39 @@ import logging
 import os
 import posixpath
 import time
-import stat as _stat
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from .._binding import NULL, ffi, lib, take_string
-from ..errors import ClosedError, SFTPError, SSHError, SSHTimeoutError, error_from, sftp_error
-from ..sftp import SFTPAttributes
+from ..errors import ClosedError, SFTPError, SSHError, sftp_error
+from ..sftp import SFTPAttributes, SFTPStatus
+from ..sftp.constants import os_to_open_flags
+from ._task import wait
+from .sftp_engine import (
+    DEFAULT_TIMEOUT,
+    IN_FLIGHT,
+    MANY_FILES,
+    SFTPEngine,
+    SFTPLimits,
+    SFTPName,
+    StatVFS,
+    TransferResult,
+    start_engine,
+)
 
 if TYPE_CHECKING:
     from .client import Client
 
 log = logging.getLogger("pylibssh.client")
 
-__all__ = ["SFTPClient", "SFTPFile", "SFTPName", "StatVFS", "SFTPLimits"]
+__all__ = ["SFTPClient", "SFTPFile", "SFTPName", "StatVFS", "SFTPLimits", "SFTPEngine",
+           "TransferResult"]
 
-DEFAULT_TIMEOUT = 60.0
-IN_FLIGHT = 32  # requests in flight per transfer
+#: seconds a blocking call waits past its requests' deadline (which ends it first)
+_GRACE = 5.0
 Progress = Callable[[int, int], Any]
-
-
-@dataclass
-class SFTPName:
-    """One directory entry: ``filename``, ``longname`` (``ls -l`` line) and ``attrs``."""
-
-    filename: str
-    longname: str
-    attrs: SFTPAttributes
-
-
-@dataclass
-class StatVFS:
-    f_bsize: int
-    f_frsize: int
-    f_blocks: int
-    f_bfree: int
-    f_bavail: int
-    f_files: int
-    f_ffree: int
-    f_favail: int
-    f_fsid: int
-    f_flag: int
-    f_namemax: int
-
-
-@dataclass
-class SFTPLimits:
-    max_packet_length: int
-    max_read_length: int
-    max_write_length: int
-    max_open_handles: int
-
-
-def _attrs(a) -> SFTPAttributes:
-    """Copy an ``sftp_attributes`` (the caller frees it)."""
-    f = a.flags
-    out = SFTPAttributes()
-    if f & lib.SSH_FILEXFER_ATTR_SIZE:
-        out.size = a.size
-    if f & lib.SSH_FILEXFER_ATTR_UIDGID:
-        out.uid, out.gid = a.uid, a.gid
-    if f & lib.SSH_FILEXFER_ATTR_PERMISSIONS:
-        out.permissions = a.permissions
-    if f & lib.SSH_FILEXFER_ATTR_ACMODTIME:
-        out.atime, out.mtime = a.atime, a.mtime
-    return out
-
-
-def _c_attrs(attrs: SFTPAttributes):
-    """A C ``sftp_attributes`` carrying what is set in ``attrs`` (owned by Python)."""
-    a = ffi.new("struct sftp_attributes_struct *")
-    flags = 0
-    if attrs.size is not None:
-        a.size = attrs.size
-        flags |= lib.SSH_FILEXFER_ATTR_SIZE
-    if attrs.uid is not None or attrs.gid is not None:
-        if attrs.uid is None or attrs.gid is None:
-            raise ValueError("uid and gid are set together in SFTP v3")
-        a.uid, a.gid = attrs.uid, attrs.gid
-        flags |= lib.SSH_FILEXFER_ATTR_UIDGID
-    if attrs.permissions is not None:
-        a.permissions = attrs.permissions
-        flags |= lib.SSH_FILEXFER_ATTR_PERMISSIONS
-    if attrs.atime is not None or attrs.mtime is not None:
-        if attrs.atime is None or attrs.mtime is None:
-            raise ValueError("atime and mtime are set together in SFTP v3")
-        a.atime, a.mtime = int(attrs.atime), int(attrs.mtime)
-        a.atime64, a.mtime64 = int(attrs.atime), int(attrs.mtime)
-        flags |= lib.SSH_FILEXFER_ATTR_ACMODTIME
-    a.flags = flags
-    return a
-
-
-def _b(path: str | bytes | os.PathLike) -> bytes:
-    p = os.fspath(path)
-    return p.encode("utf-8") if isinstance(p, str) else p
-
 
 _MODES = {
     "r": os.O_RDONLY, "w": os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
@@ -143,157 +76,116 @@ def _open_flags(mode: str) -> int:
 class SFTPClient:
     """An SFTP session on a :class:`~pylibssh.client.Client`'s connection.
 
-    Every method takes ``timeout`` (seconds; default: the client's ``op_timeout`` or 60 s) and
-    raises :class:`~pylibssh.errors.SFTPError` subclasses (``FileNotFoundError``-,
-    ``PermissionError``-, ``FileExistsError``-compatible) carrying the server's message.
+    Every method takes ``timeout`` (seconds each request may wait for its reply; default: the
+    client's ``op_timeout`` or 60 s) and raises :class:`~pylibssh.errors.SFTPError` subclasses
+    (``FileNotFoundError``-, ``PermissionError``-, ``FileExistsError``-compatible) carrying the
+    server's message, :class:`~pylibssh.errors.SSHTimeoutError` for a request not answered in
+    time, and :class:`~pylibssh.errors.ClosedError` once closed. :attr:`engine` is the same
+    session without blocking (every operation a future).
     """
 
     def __init__(self, client: Client, timeout: float | None = None):
         self._client = client
         self._session = client.session
         self.timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
-        self._sftp = NULL
         self._files: weakref.WeakSet[SFTPFile] = weakref.WeakSet()
-        self._file_engine = None  # read_small / write_small's channel (sftp_batch.FileEngine)
-        self._limits: SFTPLimits | None = None
-        self._section: tuple[float, float] = (0.0, 0.0)  # (start, timeout) of the current call
-        with self._blocking(self.timeout) as s:
-            sftp = lib.sftp_new(s)
-            if sftp == NULL:
-                raise error_from(s, "starting the SFTP subsystem")
-            if lib.sftp_init(sftp) != lib.SSH_OK:
-                err = self._error_of(sftp, s, "SFTP init")
-                lib.sftp_free(sftp)
-                raise err
-            self._sftp = sftp
-            self._session._sftp_clients.add(self)
+        t: float = self.timeout
+        self._engine: SFTPEngine = wait(self._session._loop, start_engine(self._session, t),
+                                        t + _GRACE, "starting SFTP")
 
     # -- plumbing ---------------------------------------------------------------------------------
 
-    def _blocking(self, timeout: Any = ...):
-        t = self.timeout if timeout is ... or timeout is None else timeout
-        return _Section(self, t)
+    @property
+    def engine(self) -> SFTPEngine:
+        """The nonblocking client under this one (its operations return futures)."""
+        return self._engine
 
-    @staticmethod
-    def _error_of(sftp, s, what: str, path: Any = None) -> SSHError:
-        status = lib.sftp_get_error(sftp) if sftp != NULL else 0
-        msg = ffi.string(lib.ssh_get_error(s)).decode("utf-8", "replace")
-        filename = os.fsdecode(path) if path is not None else None
-        if status > 0 and status != lib.SSH_FX_EOF:
-            return sftp_error(status, f"{what}: {msg}" if msg else what, filename)
-        err = error_from(s, what)
-        if filename:
-            err.args = (f"{err.message}: {filename!r}",)
-        return err
+    def _t(self, timeout: Any) -> float | None:
+        return self.timeout if timeout is ... or timeout is None else timeout
 
-    def _err(self, what: str, path: Any = None) -> SSHError:
-        err = self._error_of(self._sftp, self._session._s, what, path)
-        started, timeout = self._section
-        if (not isinstance(err, SFTPError) or err.status == lib.SSH_FX_FAILURE) and \
-                started and time.monotonic() - started >= timeout * 0.9:
-            # libssh's blocking read gave up at the session timeout
-            return SSHTimeoutError(f"SFTP {what} timed out after {timeout:g} s"
-                                   + (f": {os.fsdecode(path)!r}" if path is not None else ""))
-        return err
+    def wait(self, future: Future, timeout: Any = ..., what: str = "SFTP") -> Any:
+        """The result of one of :attr:`engine`'s futures, waiting for it (the loop runs
+        meanwhile). ``timeout`` bounds the wait past the requests' own deadlines."""
+        t = self._t(timeout)
+        return wait(self._session._loop, future, None if t is None else t + _GRACE, what)
 
-    def _check(self) -> Any:
-        if self._sftp == NULL:
-            raise ClosedError("the SFTP session is closed")
-        return self._sftp
+    def _wait_long(self, future: Future, what: str) -> Any:
+        """For operations of many requests (each has its deadline): no bound of its own."""
+        return wait(self._session._loop, future, None, what)
 
     # -- information --------------------------------------------------------------------------------
 
     @property
     def server_version(self) -> int:
-        return lib.sftp_server_version(self._check())
+        """The SFTP version the server answered with (3 for every server in use)."""
+        self._check()
+        return self._engine.version
 
     @property
     def extensions(self) -> dict[str, str]:
-        sftp = self._check()
-        out = {}
-        for i in range(lib.sftp_extensions_get_count(sftp)):
-            name = lib.sftp_extensions_get_name(sftp, i)
-            data = lib.sftp_extensions_get_data(sftp, i)
-            if name != NULL:
-                out[ffi.string(name).decode()] = ffi.string(data).decode() if data != NULL else ""
-        return out
+        """The extensions the server offered, with their data as text."""
+        self._check()
+        return {k: v.decode("utf-8", "replace") for k, v in self._engine.extensions.items()}
 
     def limits(self, timeout: Any = ...) -> SFTPLimits:
-        """The server's limits (``limits@openssh.com``, or libssh's safe defaults)."""
-        if self._limits is None:
-            with self._blocking(timeout):
-                lim = lib.sftp_limits(self._check())
-                if lim == NULL:
-                    raise self._err("limits")
-                try:
-                    self._limits = SFTPLimits(lim.max_packet_length, lim.max_read_length,
-                                              lim.max_write_length, lim.max_open_handles)
-                finally:
-                    lib.sftp_limits_free(lim)
-        return self._limits
+        """The server's limits (``limits@openssh.com``, or what every server takes)."""
+        self._check()
+        return self._engine.limits
+
+    def _check(self) -> None:
+        if self._engine.closed:
+            self._engine._check()
 
     # -- paths ----------------------------------------------------------------------------------
 
-    def _path_call(self, fn, what: str, path, *args, timeout: Any = ...) -> int:
-        with self._blocking(timeout):
-            rc = fn(self._check(), _b(path), *args)
-            if rc < 0:
-                raise self._err(what, path)
-            return rc
-
-    def _string_call(self, fn, what: str, path, *args, timeout: Any = ...) -> str:
-        with self._blocking(timeout):
-            result = take_string(fn(self._check(), *args) if path is None
-                                 else fn(self._check(), _b(path), *args))
-            if result is None:
-                raise self._err(what, path)
-            return result
-
     def realpath(self, path: str = ".", timeout: Any = ...) -> str:
         """The canonical absolute path (``normalize`` in paramiko)."""
-        return self._string_call(lib.sftp_canonicalize_path, "realpath", path, timeout=timeout)
+        return self.wait(self._engine.realpath(path, self._t(timeout)), timeout)
 
     normalize = realpath
 
     def getcwd(self) -> str:
+        """The server's idea of the current directory: ``realpath(".")``."""
         return self.realpath(".")
 
     def expand_path(self, path: str, timeout: Any = ...) -> str:
         """``expand-path@openssh.com``: ``~`` and ``~user`` expanded, made absolute."""
-        return self._string_call(lib.sftp_expand_path, "expand-path", path, timeout=timeout)
+        return self.wait(self._engine.expand_path(path, self._t(timeout)), timeout)
 
     def home_directory(self, user: str | None = None, timeout: Any = ...) -> str:
         """``home-directory`` extension: a user's home (the login user's by default)."""
-        u = (user or self._client.options.user or "").encode()
-        return self._string_call(lib.sftp_home_directory, "home-directory", None, u,
-                                 timeout=timeout)
+        u = user or self._client.options.user or ""
+        return self.wait(self._engine.home_directory(u, self._t(timeout)), timeout)
 
     def readlink(self, path: str, timeout: Any = ...) -> str:
-        return self._string_call(lib.sftp_readlink, "readlink", path, timeout=timeout)
+        """The target of the symbolic link ``path``."""
+        return self.wait(self._engine.readlink(path, self._t(timeout)), timeout)
 
     def symlink(self, target: str, link: str, timeout: Any = ...) -> None:
         """Create ``link`` pointing to ``target``."""
-        self._path_call(lambda sftp, t, ln: lib.sftp_symlink(sftp, t, ln), "symlink", target,
-                        _b(link), timeout=timeout)
+        self.wait(self._engine.symlink(target, link, self._t(timeout)), timeout)
 
     def hardlink(self, existing: str, new: str, timeout: Any = ...) -> None:
         """``hardlink@openssh.com``."""
-        self._path_call(lib.sftp_hardlink, "hardlink", existing, _b(new), timeout=timeout)
+        self.wait(self._engine.hardlink(existing, new, self._t(timeout)), timeout)
 
     def rename(self, old: str, new: str, timeout: Any = ...) -> None:
-        """Rename; libssh uses ``posix-rename@openssh.com`` when the server has it (so an
-        existing ``new`` is replaced atomically), plain v3 rename otherwise."""
-        self._path_call(lib.sftp_rename, "rename", old, _b(new), timeout=timeout)
+        """Rename; ``posix-rename@openssh.com`` when the server has it (so an existing ``new``
+        is replaced atomically), plain v3 rename otherwise."""
+        self.wait(self._engine.rename(old, new, self._t(timeout)), timeout)
 
     posix_rename = rename
 
     def remove(self, path: str, timeout: Any = ...) -> None:
-        self._path_call(lib.sftp_unlink, "remove", path, timeout=timeout)
+        """Remove the file ``path`` (``FileNotFoundError`` when it is missing)."""
+        self.wait(self._engine.remove(path, self._t(timeout)), timeout)
 
     unlink = remove
 
     def mkdir(self, path: str, mode: int = 0o777, timeout: Any = ...) -> None:
-        self._path_call(lib.sftp_mkdir, "mkdir", path, mode, timeout=timeout)
+        """Create the directory ``path`` with permissions ``mode`` (less the server's umask;
+        ``FileExistsError`` when it exists)."""
+        self.wait(self._engine.mkdir(path, mode, self._t(timeout)), timeout)
 
     def makedirs(self, path: str, mode: int = 0o777, exist_ok: bool = True) -> None:
         """mkdir -p."""
@@ -302,7 +194,7 @@ class SFTPClient:
         while p not in ("", "/", "."):
             if self.exists(p):
                 if not exist_ok and p == path.rstrip("/"):
-                    raise sftp_error(lib.SSH_FX_FILE_ALREADY_EXISTS, "exists", path)
+                    raise sftp_error(SFTPStatus.FILE_ALREADY_EXISTS, "exists", path)
                 break
             parts.append(p)
             p = posixpath.dirname(p)
@@ -310,25 +202,19 @@ class SFTPClient:
             self.mkdir(q, mode)
 
     def rmdir(self, path: str, timeout: Any = ...) -> None:
-        self._path_call(lib.sftp_rmdir, "rmdir", path, timeout=timeout)
-
-    def _stat(self, fn, what: str, path, timeout: Any) -> SFTPAttributes:
-        with self._blocking(timeout):
-            a = fn(self._check(), _b(path))
-            if a == NULL:
-                raise self._err(what, path)
-            try:
-                return _attrs(a)
-            finally:
-                lib.sftp_attributes_free(a)
+        """Remove the empty directory ``path``."""
+        self.wait(self._engine.rmdir(path, self._t(timeout)), timeout)
 
     def stat(self, path: str, timeout: Any = ...) -> SFTPAttributes:
-        return self._stat(lib.sftp_stat, "stat", path, timeout)
+        """Attributes of ``path``, symbolic links followed."""
+        return self.wait(self._engine.stat(path, self._t(timeout)), timeout)
 
     def lstat(self, path: str, timeout: Any = ...) -> SFTPAttributes:
-        return self._stat(lib.sftp_lstat, "lstat", path, timeout)
+        """Attributes of ``path`` itself (a symbolic link is not followed)."""
+        return self.wait(self._engine.lstat(path, self._t(timeout)), timeout)
 
     def exists(self, path: str) -> bool:
+        """Whether ``path`` exists (a dangling symbolic link does); other errors raise."""
         try:
             self.lstat(path)
             return True
@@ -336,83 +222,61 @@ class SFTPClient:
             return False
 
     def isdir(self, path: str) -> bool:
+        """Whether ``path`` is a directory (following symbolic links); False when missing."""
         try:
             return self.stat(path).is_dir
         except FileNotFoundError:
             return False
 
     def setstat(self, path: str, attrs: SFTPAttributes | dict, timeout: Any = ...) -> None:
-        a = _c_attrs(SFTPAttributes.from_dict(attrs))
-        self._path_call(lib.sftp_setstat, "setstat", path, a, timeout=timeout)
+        """Set what ``attrs`` carries (size, uid+gid, permissions, atime+mtime) on ``path``."""
+        self.wait(self._engine.setstat(path, SFTPAttributes.from_dict(attrs), self._t(timeout)),
+                  timeout)
 
     def lsetstat(self, path: str, attrs: SFTPAttributes | dict, timeout: Any = ...) -> None:
         """``lsetstat@openssh.com``: set attributes of a symlink itself."""
-        a = _c_attrs(SFTPAttributes.from_dict(attrs))
-        self._path_call(lib.sftp_lsetstat, "lsetstat", path, a, timeout=timeout)
+        self.wait(self._engine.lsetstat(path, SFTPAttributes.from_dict(attrs),
+                                        self._t(timeout)), timeout)
 
     def chmod(self, path: str, mode: int, timeout: Any = ...) -> None:
+        """Set the permissions of ``path``."""
         self.setstat(path, SFTPAttributes(permissions=mode), timeout)
 
     def chown(self, path: str, uid: int, gid: int, timeout: Any = ...) -> None:
+        """Set the owner and group of ``path`` (numeric ids)."""
         self.setstat(path, SFTPAttributes(uid=uid, gid=gid), timeout)
 
     def utime(self, path: str, times: tuple[float, float] | None = None,
               timeout: Any = ...) -> None:
+        """Set the access and modification times of ``path`` (default: now; whole seconds)."""
         now = time.time()
         atime, mtime = times if times is not None else (now, now)
         self.setstat(path, SFTPAttributes(atime=int(atime), mtime=int(mtime)), timeout)
 
     def truncate(self, path: str, size: int, timeout: Any = ...) -> None:
+        """Set the size of the file ``path``."""
         self.setstat(path, SFTPAttributes(size=size), timeout)
 
     def statvfs(self, path: str = ".", timeout: Any = ...) -> StatVFS:
         """``statvfs@openssh.com``."""
-        with self._blocking(timeout):
-            v = lib.sftp_statvfs(self._check(), _b(path))
-            if v == NULL:
-                raise self._err("statvfs", path)
-            try:
-                return _statvfs(v)
-            finally:
-                lib.sftp_statvfs_free(v)
+        return self.wait(self._engine.statvfs(path, self._t(timeout)), timeout)
 
     # -- directories --------------------------------------------------------------------------
 
     def scandir(self, path: str = ".", timeout: Any = ...) -> list[SFTPName]:
         """Entries of a directory with their attributes (``.`` and ``..`` left out)."""
-        out: list[SFTPName] = []
-        with self._blocking(timeout):
-            sftp = self._check()
-            d = lib.sftp_opendir(sftp, _b(path))
-            if d == NULL:
-                raise self._err("opendir", path)
-            try:
-                while True:
-                    a = lib.sftp_readdir(sftp, d)
-                    if a == NULL:
-                        if not lib.sftp_dir_eof(d):
-                            raise self._err("readdir", path)
-                        break
-                    try:
-                        name = ffi.string(a.name).decode("utf-8", "surrogateescape")
-                        if name not in (".", ".."):
-                            longname = (ffi.string(a.longname).decode("utf-8", "replace")
-                                        if a.longname != NULL else "")
-                            out.append(SFTPName(name, longname, _attrs(a)))
-                    finally:
-                        lib.sftp_attributes_free(a)
-            finally:
-                lib.sftp_closedir(d)
-        return out
+        return self._wait_long(self._engine.listdir(path, self._t(timeout)), "listing")
 
     listdir_attr = scandir
 
     def listdir(self, path: str = ".", timeout: Any = ...) -> list[str]:
+        """The names in the directory ``path`` (``.`` and ``..`` left out)."""
         return [e.filename for e in self.scandir(path, timeout)]
 
     def walk(self, top: str) -> Iterator[tuple[str, list[str], list[str]]]:
         """Like ``os.walk`` (top-down; symlinks are not followed)."""
-        dirs, files = [], []
+        dirs: list[str] = []
+        files: list[str] = []
         for e in self.scandir(top):
             (dirs if e.attrs.is_dir else files).append(e.filename)
         yield top, dirs, files
@@ -425,11 +289,11 @@ class SFTPClient:
              timeout: Any = ...) -> SFTPFile:
         """A file object (binary) that pipelines reads and writes internally."""
         flags = _open_flags(mode)
-        with self._blocking(timeout):
-            f = lib.sftp_open(self._check(), _b(path), flags, permissions)
-            if f == NULL:
-                raise self._err("open", path)
-        fobj = SFTPFile(self, f, path, mode, flags)
+        handle = self.wait(self._engine.open(path, os_to_open_flags(flags),
+                                             SFTPAttributes(permissions=permissions)
+                                             if flags & os.O_CREAT else None,
+                                             self._t(timeout)), timeout)
+        fobj = SFTPFile(self, handle, os.fspath(path), mode, flags)
         self._files.add(fobj)
         if "a" in mode:
             fobj.seek(0, io.SEEK_END)
@@ -438,19 +302,19 @@ class SFTPClient:
     file = open
 
     def read_bytes(self, path: str) -> bytes:
+        """The whole content of the remote file ``path``."""
         with self.open(path, "rb") as f:
             return f.read()
 
     def write_bytes(self, path: str, data: bytes) -> None:
+        """Replace the remote file ``path`` with ``data`` (created when missing)."""
         with self.open(path, "wb") as f:
             f.write(data)
 
     # -- transfers ------------------------------------------------------------------------------
 
     def _chunk(self, write: bool) -> int:
-        lim = self.limits()
-        n = lim.max_write_length if write else lim.max_read_length
-        return int(min(max(n, 4096), 1 << 20))
+        return self._engine.write_chunk if write else self._engine.read_chunk
 
     def get(self, remote: str, local: str | os.PathLike, *, progress: Progress | None = None,
             preserve: bool = False, resume: bool = False, recursive: bool = False,
@@ -458,54 +322,16 @@ class SFTPClient:
         """Download ``remote`` to ``local`` with ``in_flight`` requests pipelined; returns the
         bytes transferred. ``resume``: continue a partial local file after checking that its
         last block matches the remote file. ``preserve``: copy mode and times.
-        ``recursive``: ``remote`` is a directory, copied with everything below it."""
+        ``recursive``: ``remote`` is a directory, copied with everything below it.
+        ``progress(done, total)`` is called as data arrives, on the loop's thread (it must not
+        block); an exception it raises ends the transfer and is raised here."""
         if recursive:
             return self._get_tree(remote, os.fspath(local), progress, preserve, resume,
                                   in_flight, timeout)
-        local = os.fspath(local)
-        attrs = self.stat(remote, timeout)
-        if attrs.is_dir:
-            raise sftp_error(lib.SSH_FX_FAILURE, "is a directory (use recursive=True)", remote)
-        total = attrs.size or 0
-        start = 0
-        if resume and os.path.exists(local):
-            start = os.path.getsize(local)
-            if start > total:
-                raise SFTPError(lib.SSH_FX_FAILURE,
-                                f"cannot resume: the local file ({start} bytes) is larger "
-                                f"than the remote one ({total} bytes)", local)
-        fd = os.open(local, os.O_RDWR | os.O_CREAT | (0 if resume else os.O_TRUNC), 0o644)
-        done = start
-        try:
-            with self.open(remote, "rb", timeout=timeout) as rf:
-                if start:
-                    self._verify_tail(rf, fd, start, local)
-                done = start + rf._download_to(fd, start, total, progress, in_flight,
-                                                self._chunk(False))
-            os.ftruncate(fd, done)
-        finally:
-            os.close(fd)
-        if done != total:
-            raise SFTPError(lib.SSH_FX_FAILURE,
-                            f"download incomplete: {done} of {total} bytes", remote)
-        if preserve:
-            if attrs.permissions is not None:
-                os.chmod(local, attrs.permissions & 0o7777)
-            if attrs.mtime is not None:
-                os.utime(local, (attrs.atime or attrs.mtime, attrs.mtime))
-        return done - start
-
-    @staticmethod
-    def _verify_tail(rf: SFTPFile, fd: int, start: int, local: str) -> None:
-        n = min(start, 65536)
-        os.lseek(fd, start - n, os.SEEK_SET)
-        mine = os.read(fd, n)
-        rf.seek(start - n)
-        theirs = rf.read(n)
-        if mine != theirs:
-            raise SFTPError(lib.SSH_FX_FAILURE,
-                            "cannot resume: the partial file does not match the remote file "
-                            f"in its last {n} bytes", local)
+        result: TransferResult = self._wait_long(self._engine.get(
+            remote, local, resume=resume, preserve=preserve, progress=progress,
+            in_flight=in_flight, timeout=self._t(timeout)), "download")
+        return result.transferred
 
     def put(self, local: str | os.PathLike, remote: str, *, progress: Progress | None = None,
             preserve: bool = False, resume: bool = False, recursive: bool = False,
@@ -515,80 +341,22 @@ class SFTPClient:
         local = os.fspath(local)
         if recursive:
             return self._put_tree(local, remote, progress, preserve, resume, in_flight, timeout)
-        st = os.stat(local)
-        total = st.st_size
-        start = 0
-        mode = "wb"
-        if resume:
-            try:
-                start = self.stat(remote, timeout).size or 0
-                mode = "r+b"
-            except FileNotFoundError:
-                start = 0
-            if start > total:
-                raise SFTPError(lib.SSH_FX_FAILURE,
-                                f"cannot resume: the remote file ({start} bytes) is larger "
-                                f"than the local one ({total} bytes)", remote)
-        fd = os.open(local, os.O_RDONLY)
-        try:
-            with self.open(remote, mode, permissions=st.st_mode & 0o777, timeout=timeout) as wf:
-                if start:
-                    self._verify_tail(wf, fd, start, local)
-                sent = wf._upload_from(fd, start, total, progress, in_flight,
-                                       self._chunk(True))
-                if resume:
-                    wf.truncate(start + sent)
-        finally:
-            os.close(fd)
-        if preserve:
-            self.setstat(remote, SFTPAttributes(permissions=st.st_mode & 0o7777,
-                                                atime=int(st.st_atime), mtime=int(st.st_mtime)))
-        return sent
+        result: TransferResult = self._wait_long(self._engine.put(
+            local, remote, resume=resume, preserve=preserve, progress=progress,
+            in_flight=in_flight, timeout=self._t(timeout)), "upload")
+        return result.transferred
 
-    def put_many(self, pairs, *, in_flight: int = 64, timeout: Any = ...) -> int:
-        """Upload many (small) files: ``pairs`` of (local, remote). Up to ``in_flight`` files
-        are open at once on a second SFTP channel, so the per-file round trips overlap (see
-        :mod:`pylibssh.client.sftp_batch`). Each file is read into memory: meant for small
-        files. Returns the bytes sent; raises the first error after the others finished."""
-        return self._batch(pairs, True, in_flight, timeout)
+    def put_many(self, pairs, *, in_flight: int = MANY_FILES, timeout: Any = ...) -> int:
+        """Upload many files: ``pairs`` of (local, remote), up to ``in_flight`` files open at
+        once so their round trips overlap. Returns the bytes sent; raises the first error after
+        the others finished."""
+        return self._wait_long(self._engine.put_many(pairs, in_flight=in_flight,
+                                                     timeout=self._t(timeout)), "upload")
 
-    def get_many(self, pairs, *, in_flight: int = 64, timeout: Any = ...) -> int:
-        """Download many (small) files: ``pairs`` of (remote, local); like :meth:`put_many`."""
-        return self._batch(pairs, False, in_flight, timeout)
-
-    def _batch(self, pairs, upload: bool, in_flight: int, timeout: Any) -> int:
-        from ._task import wait
-        from .sftp_batch import start_batch
-        t = self.timeout if timeout is ... or timeout is None else timeout
-        task = start_batch(self._session, pairs, upload, in_flight, t)
-        return wait(self._session._loop, task.future, t + 5, "SFTP batch")
-
-    def _engine(self):
-        if self._file_engine is None:
-            from .sftp_batch import FileEngine
-            self._file_engine = FileEngine(self._session)
-        return self._file_engine
-
-    def read_small(self, remote: str, timeout: Any = ...) -> bytes | None:
-        """The bytes of ``remote`` in two round trips (OPEN and STAT together, then the READs and
-        the CLOSE together, on a second SFTP channel kept for such calls), or None when the file
-        is larger than :data:`~pylibssh.client.sftp_batch.SMALL_FILE` or changed size while
-        read (then use :meth:`get`). Raises SFTPError as :meth:`get`."""
-        from ._task import wait
-        t = self.timeout if timeout is ... or timeout is None else timeout
-        task = self._session.start_task(self._engine().get_gen(remote), "SFTP read", t)
-        return wait(self._session._loop, task.future, t + 5, "SFTP read")
-
-    def write_small(self, data: bytes, remote: str, permissions: int = 0o644,
-                    timeout: Any = ...) -> SFTPAttributes:
-        """Create or truncate ``remote`` with ``data`` in two round trips (OPEN, then the WRITEs,
-        the CLOSE and a STAT together, on the channel :meth:`read_small` uses); the remote
-        attributes afterwards. For small data (everything is sent at once)."""
-        from ._task import wait
-        t = self.timeout if timeout is ... or timeout is None else timeout
-        task = self._session.start_task(self._engine().put_gen(bytes(data), remote, permissions),
-                                        "SFTP write", t)
-        return wait(self._session._loop, task.future, t + 5, "SFTP write")
+    def get_many(self, pairs, *, in_flight: int = MANY_FILES, timeout: Any = ...) -> int:
+        """Download many files: ``pairs`` of (remote, local); like :meth:`put_many`."""
+        return self._wait_long(self._engine.get_many(pairs, in_flight=in_flight,
+                                                     timeout=self._t(timeout)), "download")
 
     def _get_tree(self, remote, local, progress, preserve, resume, in_flight, timeout) -> int:
         total = 0
@@ -639,39 +407,22 @@ class SFTPClient:
 
     # -- lifetime -------------------------------------------------------------------------------
 
-    def _free(self) -> None:
-        """Release files and the SFTP session (before the SSH session goes: it owns the
-        channel). Called by close() and by the session's teardown."""
-        if self._sftp == NULL:
+    def close(self) -> None:
+        """Close the open files and the SFTP session (idempotent); the SSH connection stays
+        open."""
+        if self._engine.closed:
             return
         for f in list(self._files):
-            f._free()
-        sftp, self._sftp = self._sftp, NULL
-        lib.sftp_free(sftp)
-
-    def close(self) -> None:
-        """Close the SFTP session (idempotent); the SSH connection stays open."""
-        session = self._session
-        with session._loop.lock:
-            if self._sftp == NULL:
-                return
-            if session.closed or session._s == NULL:
-                self._sftp = NULL  # the session's teardown freed it
-                return
-            for f in list(self._files):
-                try:
-                    f.close()
-                except SSHError as exc:
-                    log.debug("closing %r: %s", f, exc)
-            if self._file_engine is not None:
-                self._file_engine.close()
-            with self._blocking(5.0):
-                self._free()
-            session._sftp_clients.discard(self)
+            try:
+                f.close()
+            except SSHError as exc:
+                log.debug("closing %r: %s", f, exc)
+        self._engine.close()
 
     @property
     def closed(self) -> bool:
-        return self._sftp == NULL
+        """The session ended (closed, or failed)."""
+        return self._engine.closed
 
     def __enter__(self) -> SFTPClient:
         return self
@@ -679,36 +430,8 @@ class SFTPClient:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-
-def _statvfs(v) -> StatVFS:
-    return StatVFS(v.f_bsize, v.f_frsize, v.f_blocks, v.f_bfree, v.f_bavail, v.f_files,
-                   v.f_ffree, v.f_favail, v.f_fsid, v.f_flag, v.f_namemax)
-
-
-class _Section:
-    """A blocking section with libssh's session timeout set to ``timeout``."""
-
-    __slots__ = ("_sftp", "_timeout", "_inner")
-
-    def __init__(self, sftp: SFTPClient, timeout: float):
-        self._sftp = sftp
-        self._timeout = timeout
-        self._inner = sftp._session.blocking()
-
-    def __enter__(self):
-        s = self._inner.__enter__()
-        self._sftp._section = (time.monotonic(), self._timeout)
-        session = self._sftp._session
-        if session._sftp_timeout != self._timeout:
-            from .session import set_option
-            sec = int(self._timeout)
-            set_option(s, "timeout", max(sec, 0))
-            set_option(s, "timeout_usec", int((self._timeout - sec) * 1e6) if sec == 0 else 0)
-            session._sftp_timeout = self._timeout
-        return s
-
-    def __exit__(self, *exc: Any) -> None:
-        self._inner.__exit__(*exc)
+    def __repr__(self) -> str:
+        return f"<SFTPClient {'closed' if self.closed else 'open'}>"
 
 
 class SFTPFile(io.RawIOBase):
@@ -719,68 +442,60 @@ class SFTPFile(io.RawIOBase):
     read_ahead = 16
     write_behind = 32
 
-    def __init__(self, sftp: SFTPClient, handle, path: str, mode: str, flags: int):
+    def __init__(self, sftp: SFTPClient, handle: bytes, path: str, mode: str, flags: int):
         super().__init__()
         self._sftp = sftp
-        self._h = handle
+        self._eng = sftp._engine
+        self._h: bytes | None = handle
         self.name = path
         self.mode = mode
         self._readable = (flags & 3) in (os.O_RDONLY, os.O_RDWR)
         self._writable = (flags & 3) in (os.O_WRONLY, os.O_RDWR)
         self._pos = 0
         self._rbuf = bytearray()
-        self._reads: deque[tuple[Any, int, int]] = deque()  # (aio ptr, offset, length)
+        self._reads: deque[tuple[int, int, Future]] = deque()  # (offset, length, reply)
         self._next_read = 0
-        self._writes: deque[tuple[Any, Any, int]] = deque()  # (aio ptr, keep-alive buf, len)
-        self._write_error: SSHError | None = None
+        self._writes: deque[tuple[int, Future]] = deque()  # (length, reply)
+        self._write_error: BaseException | None = None
         self._eof = False
         self._eof_seen = False  # an end of file was met: read again, but one request first
         self._chunk_r = sftp._chunk(False)
         self._chunk_w = sftp._chunk(True)
 
-    # -- plumbing (inside blocking sections) --------------------------------------------------------
+    # -- plumbing --------------------------------------------------------------------------------
 
-    def _check(self):
-        if self._h == NULL:
+    def _check(self) -> bytes:
+        if self._h is None:
             raise ValueError("I/O operation on closed file")
+        if self._eng.closed:
+            self._eng._check()
         return self._h
 
-    def _set_offset(self, offset: int) -> None:
-        lib.sftp_seek64(self._h, offset)
+    def _wait(self, future: Future, timeout: Any = ...) -> Any:
+        return self._sftp.wait(future, timeout, f"SFTP on {self.name!r}")
 
     def _begin_read(self, length: int) -> None:
-        aio = ffi.new("sftp_aio *")
         offset = self._next_read
-        self._set_offset(offset)
-        if lib.sftp_aio_begin_read(self._h, length, aio) < 0:
-            raise self._sftp._err("read", self.name)
-        self._reads.append((aio, offset, length))
+        self._reads.append((offset, length, self._eng.read(self._check(), offset, length,
+                                                           self.name, self._sftp.timeout)))
         self._next_read = offset + length
 
-    def _wait_read(self, buf, size: int) -> tuple[int, int]:
-        aio, offset, length = self._reads.popleft()
-        n = lib.sftp_aio_wait_read(aio, buf, size)
-        if n < 0:
-            self._cancel_reads()
-            raise self._sftp._err("read", self.name)
-        return offset, n
-
     def _cancel_reads(self) -> None:
-        """Collect (and drop) the replies of reads still in flight."""
-        buf = ffi.new("char[]", self._chunk_r) if self._reads else None
-        while self._reads:
-            aio, _, _ = self._reads.popleft()
-            lib.sftp_aio_wait_read(aio, buf, self._chunk_r)  # frees the aio, even on error
-        self._next_read = self._pos
+        """Forget the reads in flight (their replies are dropped when they come)."""
+        self._reads.clear()
+        self._next_read = self._pos + len(self._rbuf)
 
     def _flush_writes(self, keep: int = 0) -> None:
         while len(self._writes) > keep:
-            aio, _, length = self._writes.popleft()
-            n = lib.sftp_aio_wait_write(aio)
-            if n < 0 and self._write_error is None:
-                self._write_error = self._sftp._err("write", self.name)
-            elif 0 <= n != length and self._write_error is None:
-                self._write_error = SFTPError(lib.SSH_FX_FAILURE, "short write", self.name)
+            length, reply = self._writes.popleft()
+            try:
+                self._wait(reply)
+            except SFTPError as exc:
+                if self._write_error is None:
+                    self._write_error = exc
+            except SSHError as exc:
+                self._writes.clear()
+                raise exc
         if not keep and self._write_error is not None:
             err, self._write_error = self._write_error, None
             raise err
@@ -798,33 +513,35 @@ class SFTPFile(io.RawIOBase):
 
     def _fill(self, want: int, timeout: Any = ...) -> None:
         """Read until ``want`` bytes are buffered or EOF, keeping read-ahead going."""
-        with self._sftp._blocking(timeout):
-            self._check()
-            self._flush_writes()
-            if self._next_read < self._pos + len(self._rbuf):
-                self._next_read = self._pos + len(self._rbuf)
-            buf = ffi.new("char[]", self._chunk_r)
-            # after an end of file, one request first: the file may have grown, likely not
-            ahead = 1 if self._eof_seen else self.read_ahead
-            while len(self._rbuf) < want and not self._eof:
-                while len(self._reads) < ahead:
-                    self._begin_read(self._chunk_r)
-                offset, n = self._wait_read(buf, self._chunk_r)
-                expected = self._pos + len(self._rbuf)
-                if offset != expected:  # pragma: no cover - replies come in order
-                    raise SFTPError(lib.SSH_FX_FAILURE, "out-of-order read", self.name)
-                self._rbuf += ffi.buffer(buf, n)
-                if n < self._chunk_r:
-                    # EOF, or a short read: drop what was asked after it and go on from here
-                    self._cancel_reads()
-                    self._next_read = self._pos + len(self._rbuf)
-                    if n == 0:
-                        self._eof = self._eof_seen = True
-                elif self._eof_seen:
-                    self._eof_seen = False
-                    ahead = self.read_ahead
+        self._check()
+        self._flush_writes()
+        if self._next_read < self._pos + len(self._rbuf):
+            self._next_read = self._pos + len(self._rbuf)
+        # after an end of file, one request first: the file may have grown, likely not
+        ahead = 1 if self._eof_seen else self.read_ahead
+        while len(self._rbuf) < want and not self._eof:
+            while len(self._reads) < ahead:
+                self._begin_read(self._chunk_r)
+            offset, length, reply = self._reads.popleft()
+            try:
+                data = self._wait(reply, timeout)
+            except BaseException:
+                self._cancel_reads()
+                raise
+            n = len(data)
+            if offset != self._pos + len(self._rbuf):  # pragma: no cover - replies in order
+                raise SFTPError(SFTPStatus.FAILURE, "out-of-order read", self.name)
+            self._rbuf += data
+            if n < length:
+                # EOF, or a short read: drop what was asked after it and go on from here
+                self._cancel_reads()
+                if n == 0:
+                    self._eof = self._eof_seen = True
+            elif self._eof_seen:
+                self._eof_seen = False
+                ahead = self.read_ahead
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int | None = -1) -> bytes:
         """Up to ``size`` bytes (all until the end when negative). At the end of the file it
         returns b"", and a later read asks the server again (the file may have grown), as
         Python's files do."""
@@ -844,11 +561,13 @@ class SFTPFile(io.RawIOBase):
         return data
 
     def readinto(self, b) -> int:
+        """Read into the writable buffer ``b``: the number of bytes read (0 at the end)."""
         data = self.read(len(b))
         b[:len(data)] = data
         return len(data)
 
-    def readline(self, size: int = -1) -> bytes:
+    def readline(self, size: int | None = -1) -> bytes:
+        size = -1 if size is None else size
         while b"\n" not in self._rbuf and not self._eof and (size < 0 or len(self._rbuf) < size):
             self._fill(len(self._rbuf) + 1)
         i = self._rbuf.find(b"\n")
@@ -869,33 +588,30 @@ class SFTPFile(io.RawIOBase):
     # -- writing --------------------------------------------------------------------------------
 
     def write(self, data) -> int:
+        """Write ``data`` at the current position (pipelined: a failed WRITE raises at a
+        later write, flush or close): its length."""
         if not self._writable:
             raise io.UnsupportedOperation("not writable")
         view = memoryview(data).cast("B")
         total = len(view)
-        with self._sftp._blocking():
-            self._check()
-            if self._rbuf or self._reads:
-                self._cancel_reads()
-                self._rbuf.clear()
-                self._eof = False
-            self._set_offset(self._pos)
-            for i in range(0, total, self._chunk_w):
-                piece = bytes(view[i:i + self._chunk_w])
-                keep = ffi.from_buffer(piece)
-                aio = ffi.new("sftp_aio *")
-                if lib.sftp_aio_begin_write(self._h, keep, len(piece), aio) < 0:
-                    raise self._sftp._err("write", self.name)
-                self._writes.append((aio, (keep, piece), len(piece)))
-                if len(self._writes) >= self.write_behind:
-                    self._flush_writes(keep=self.write_behind // 2)
-            self._pos += total
+        handle = self._check()
+        if self._rbuf or self._reads:
+            self._cancel_reads()
+            self._rbuf.clear()
+            self._eof = False
+        pos = self._pos
+        for i in range(0, total, self._chunk_w):
+            piece = bytes(view[i:i + self._chunk_w])  # kept by the channel until sent
+            self._writes.append((len(piece), self._eng.write(handle, pos + i, piece, self.name,
+                                                             self._sftp.timeout)))
+            if len(self._writes) >= self.write_behind:
+                self._flush_writes(keep=self.write_behind // 2)
+        self._pos += total
         return total
 
     def flush(self) -> None:
-        if self._h != NULL and self._writes:
-            with self._sftp._blocking():
-                self._flush_writes()
+        if self._h is not None and self._writes:
+            self._flush_writes()
 
     # -- positioning ------------------------------------------------------------------------
 
@@ -910,27 +626,19 @@ class SFTPFile(io.RawIOBase):
         if offset < 0:
             raise OSError(errno.EINVAL, "negative seek position")
         if offset != self._pos:
-            with self._sftp._blocking():
-                self._check()
-                self._flush_writes()
-                self._cancel_reads()
+            self._check()
+            self._flush_writes()
             self._rbuf.clear()
             self._eof = False
             self._pos = offset
-            self._next_read = offset
+            self._cancel_reads()
         return self._pos
 
     def stat(self, timeout: Any = ...) -> SFTPAttributes:
-        with self._sftp._blocking(timeout):
-            self._check()
-            self._flush_writes()
-            a = lib.sftp_fstat(self._h)
-            if a == NULL:
-                raise self._sftp._err("fstat", self.name)
-            try:
-                return _attrs(a)
-            finally:
-                lib.sftp_attributes_free(a)
+        """Attributes of the open file (FSTAT), after the writes still in flight."""
+        handle = self._check()
+        self._flush_writes()
+        return self._wait(self._eng.fstat(handle, self.name, self._sftp._t(timeout)), timeout)
 
     def truncate(self, size: int | None = None) -> int:
         size = self._pos if size is None else size
@@ -940,120 +648,38 @@ class SFTPFile(io.RawIOBase):
 
     def fsync(self, timeout: Any = ...) -> None:
         """``fsync@openssh.com``: the server flushes the file to disk."""
-        with self._sftp._blocking(timeout):
-            self._check()
-            self._flush_writes()
-            if lib.sftp_fsync(self._h) < 0:
-                raise self._sftp._err("fsync", self.name)
+        handle = self._check()
+        self._flush_writes()
+        self._wait(self._eng.fsync(handle, self.name, self._sftp._t(timeout)), timeout)
 
     def statvfs(self, timeout: Any = ...) -> StatVFS:
-        with self._sftp._blocking(timeout):
-            v = lib.sftp_fstatvfs(self._check())
-            if v == NULL:
-                raise self._sftp._err("fstatvfs", self.name)
-            try:
-                return _statvfs(v)
-            finally:
-                lib.sftp_statvfs_free(v)
-
-    # -- whole-file transfers (get/put) -------------------------------------------------------
-
-    def _download_to(self, fd: int, start: int, total: int, progress: Progress | None,
-                     in_flight: int, chunk: int) -> int:
-        """Pipelined copy from ``start`` to EOF into ``fd``; bytes copied."""
-        self._rbuf.clear()
-        done = 0
-        buf = ffi.new("char[]", chunk)
-        mv = ffi.buffer(buf)
-        os.lseek(fd, start, os.SEEK_SET)
-        with self._sftp._blocking():
-            self._check()
-            self._cancel_reads()
-            self._next_read = start
-            eof = False
-            while not eof:
-                while len(self._reads) < in_flight and self._next_read < max(total, 1) + chunk:
-                    self._begin_read(chunk)
-                if not self._reads:
-                    break
-                offset, n = self._wait_read(buf, chunk)
-                if offset != start + done:  # a short read earlier: restart from here
-                    continue
-                if n:
-                    os.write(fd, mv[:n])
-                    done += n
-                    if progress is not None:
-                        progress(start + done, total)
-                if n < chunk:
-                    self._cancel_reads()
-                    self._next_read = start + done
-                    eof = n == 0
-        self._pos = start + done
-        self._next_read = self._pos
-        return done
-
-    def _upload_from(self, fd: int, start: int, total: int, progress: Progress | None,
-                     in_flight: int, chunk: int) -> int:
-        os.lseek(fd, start, os.SEEK_SET)
-        sent = 0
-        with self._sftp._blocking():
-            self._check()
-            self._cancel_reads()
-            self._set_offset(start)
-            while True:
-                piece = os.read(fd, chunk)
-                if not piece:
-                    break
-                keep = ffi.from_buffer(piece)
-                aio = ffi.new("sftp_aio *")
-                if lib.sftp_aio_begin_write(self._h, keep, len(piece), aio) < 0:
-                    raise self._sftp._err("write", self.name)
-                self._writes.append((aio, (keep, piece), len(piece)))
-                sent += len(piece)
-                if len(self._writes) >= in_flight:
-                    self._flush_writes(keep=in_flight - 1)
-                    if self._write_error is not None:
-                        self._flush_writes()
-                    if progress is not None:
-                        progress(start + sent - sum(w[2] for w in self._writes), total)
-            self._flush_writes()
-        if progress is not None:
-            progress(start + sent, total)
-        self._pos = start + sent
-        return sent
+        """``fstatvfs@openssh.com``: the file system holding the open file."""
+        handle = self._check()
+        return self._wait(self._eng.fstatvfs(handle, self.name, self._sftp._t(timeout)), timeout)
 
     # -- closing ----------------------------------------------------------------------------
 
-    def _free(self) -> None:
-        """Drop the handle without waiting for anything (the session is going away)."""
-        if self._h == NULL:
-            return
-        for aio, _, _ in self._reads:
-            lib.sftp_aio_free(aio[0])
-        for aio, _, _ in self._writes:
-            lib.sftp_aio_free(aio[0])
-        self._reads.clear()
-        self._writes.clear()
-        h, self._h = self._h, NULL
-        lib.sftp_close(h)
-
     def close(self) -> None:
-        if self._h == NULL:
+        if self._h is None:
             return
-        err = None
-        try:
-            with self._sftp._blocking():
-                try:
-                    self._flush_writes()
-                except SSHError as exc:
+        err: BaseException | None = None
+        if self._eng.closed:  # the session went: its handles with it
+            self._h = None
+            self._writes.clear()
+        else:
+            try:
+                self._flush_writes()
+            except SSHError as exc:
+                err = exc
+            self._reads.clear()
+            h, self._h = self._h, None
+            try:
+                self._wait(self._eng.close_handle(h, self.name, self._sftp.timeout))
+            except ClosedError:
+                pass
+            except SSHError as exc:
+                if err is None:
                     err = exc
-                self._cancel_reads()
-                h, self._h = self._h, NULL
-                rc = lib.sftp_close(h)
-                if rc < 0 and err is None:
-                    err = self._sftp._err("close", self.name)
-        except ClosedError:
-            self._h = NULL
         self._sftp._files.discard(self)
         super().close()
         if err is not None:
@@ -1061,7 +687,8 @@ class SFTPFile(io.RawIOBase):
 
     @property
     def closed(self) -> bool:
-        return self._h == NULL
+        """The file is closed (or its SFTP session ended)."""
+        return self._h is None or self._eng.closed
 
     def __enter__(self) -> SFTPFile:
         return self
@@ -1074,6 +701,3 @@ class SFTPFile(io.RawIOBase):
 
     def __repr__(self) -> str:
         return f"<SFTPFile {self.name!r} mode={self.mode!r}{' closed' if self.closed else ''}>"
-
-
-_ = _stat

@@ -24,6 +24,9 @@ __all__ = [
     "string", "attrs_bytes", "packet", "request", "reply",
     "status_payload", "handle_payload", "data_header", "name_payload", "names_payload",
     "parse_status", "parse_handle", "parse_names",
+    "init_packet", "open_payload", "read_payload", "write_head", "extended_payload",
+    "parse_version", "parse_data", "parse_name1", "parse_limits", "parse_statvfs",
+    "STATUS_OK", "STATUS_EOF",
 ]
 
 #: the version spoken (clients that ask for more are answered with this one)
@@ -34,6 +37,9 @@ MAX_PACKET = 256 * 1024
 MAX_READ = MAX_PACKET - 1024
 #: the largest NAME reply the server builds for one READDIR page
 MAX_NAMES_BYTES = 60 * 1024
+#: the status codes the transfer paths test for (the whole set: :class:`pylibssh.sftp.SFTPStatus`)
+STATUS_OK = 0
+STATUS_EOF = 1
 
 
 class FXP(enum.IntEnum):
@@ -144,6 +150,7 @@ def status_payload(code: int, message: str | bytes = "", language: str | bytes =
 
 
 def handle_payload(handle: bytes) -> bytes:
+    """A HANDLE reply's fields (after the id): the handle as an SSH string."""
     return string(handle)
 
 
@@ -159,6 +166,33 @@ def name_payload(entries: Iterable[tuple[str | bytes, str | bytes, Any]]) -> byt
 
 
 names_payload = name_payload
+
+
+def init_packet(version: int = PROTOCOL_VERSION) -> bytes:
+    """The client's INIT packet."""
+    return packet(FXP.INIT, _U32.pack(version))
+
+
+def open_payload(path: bytes | str, pflags: int, attrs: SFTPAttributes | None = None) -> bytes:
+    """An OPEN request's payload after the id: path, SSH_FXF_* flags, attributes."""
+    return string(path) + _U32.pack(pflags) + attrs_bytes(attrs)
+
+
+def read_payload(handle: bytes, offset: int, length: int) -> bytes:
+    """A READ request's payload after the id."""
+    return string(handle) + struct.pack(">QI", offset, length)
+
+
+def write_head(rid: int, handle: bytes, offset: int, length: int) -> bytes:
+    """The head of a whole WRITE packet carrying ``length`` bytes: the data follows."""
+    return (_HEAD_ID.pack(len(handle) + 21 + length, FXP.WRITE, rid & _M32) + string(handle)
+            + struct.pack(">QI", offset, length))
+
+
+def extended_payload(name: str, *fields: bytes) -> bytes:
+    """An EXTENDED request's payload after the id: the extension's name, then its fields
+    (encoded already)."""
+    return string(name) + b"".join(fields)
 
 
 # -- decoding ----------------------------------------------------------------------------------
@@ -180,15 +214,19 @@ class Reader:
         return start
 
     def u8(self) -> int:
+        """The next byte."""
         return self.data[self._need(1)]
 
     def u32(self) -> int:
+        """The next big-endian uint32."""
         return _U32.unpack_from(self.data, self._need(4))[0]
 
     def u64(self) -> int:
+        """The next big-endian uint64."""
         return _U64.unpack_from(self.data, self._need(8))[0]
 
     def string(self) -> bytes:
+        """The next SSH string's bytes (length-prefixed)."""
         n = self.u32()
         start = self._need(n)
         return bytes(self.data[start:start + n])
@@ -206,6 +244,7 @@ class Reader:
         return self.string().decode("utf-8", "replace")
 
     def attrs(self) -> SFTPAttributes:
+        """The next ATTRS structure (its extended pairs are read and dropped)."""
         flags = self.u32()
         a = SFTPAttributes()
         if flags & Attr.SIZE:
@@ -223,12 +262,14 @@ class Reader:
         return a
 
     def rest(self) -> bytes:
+        """Every byte left, consumed."""
         data = bytes(self.data[self.pos:])
         self.pos = len(self.data)
         return data
 
     @property
     def remaining(self) -> int:
+        """How many bytes are left to read."""
         return len(self.data) - self.pos
 
 
@@ -244,6 +285,8 @@ class PacketSplitter:
         self.max_packet = max_packet
 
     def feed(self, data: Bytes) -> list[tuple[int, memoryview]]:
+        """Add ``data``: the ``(type, payload)`` pairs now complete, in order (each payload a
+        view of its own copy). A length out of range raises :class:`SFTPDecodeError`."""
         buf = self._buf
         buf += data
         out: list[tuple[int, memoryview]] = []
@@ -276,7 +319,48 @@ def parse_status(payload: Bytes) -> tuple[int, str]:
 
 
 def parse_handle(payload: Bytes) -> bytes:
+    """A HANDLE reply's handle (the payload after the id)."""
     return Reader(payload).string()
+
+
+def parse_version(payload: Bytes) -> tuple[int, dict[str, bytes]]:
+    """A VERSION payload -> ``(version, {extension name: data})``."""
+    r = Reader(payload)
+    version = r.u32()
+    extensions: dict[str, bytes] = {}
+    while r.remaining:
+        name = r.string().decode("utf-8", "replace")
+        extensions[name] = r.string()
+    return version, extensions
+
+
+def parse_data(payload: Bytes) -> memoryview:
+    """A DATA payload (after the id) -> its bytes, as a view of ``payload`` (no copy)."""
+    view = memoryview(payload)
+    r = Reader(view)
+    n = r.u32()
+    start = r._need(n)
+    return view[start:start + n]
+
+
+def parse_name1(payload: Bytes) -> str:
+    """A NAME reply that answers with one path (REALPATH, READLINK, expand-path...) -> it."""
+    names = parse_names(payload)
+    if len(names) != 1:
+        raise SFTPDecodeError(f"a NAME reply with {len(names)} entries where one was due")
+    return names[0][0]
+
+
+def parse_limits(payload: Bytes) -> tuple[int, int, int, int]:
+    """A ``limits@openssh.com`` reply -> max packet, read and write lengths, open handles."""
+    r = Reader(payload)
+    return r.u64(), r.u64(), r.u64(), r.u64()
+
+
+def parse_statvfs(payload: Bytes) -> tuple[int, ...]:
+    """A ``statvfs@openssh.com`` reply -> its 11 fields, in ``struct statvfs``'s order."""
+    r = Reader(payload)
+    return tuple(r.u64() for _ in range(11))
 
 
 def parse_names(payload: Bytes) -> list[tuple[str, str, SFTPAttributes]]:

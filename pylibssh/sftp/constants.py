@@ -93,6 +93,23 @@ class OpenFlags(enum.IntFlag):
     EXCL = lib.SSH_FXF_EXCL
 
 
+def os_to_open_flags(flags: int) -> OpenFlags:
+    """``os.open`` flags -> SFTP open flags (as libssh's ``sftp_open`` maps them)."""
+    access = flags & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
+    out = OpenFlags(0)
+    if access == os.O_RDONLY:
+        out |= OpenFlags.READ
+    elif access == os.O_WRONLY:
+        out |= OpenFlags.WRITE
+    else:
+        out |= OpenFlags.READ | OpenFlags.WRITE
+    for os_flag, flag in ((os.O_APPEND, OpenFlags.APPEND), (os.O_CREAT, OpenFlags.CREAT),
+                          (os.O_TRUNC, OpenFlags.TRUNC), (os.O_EXCL, OpenFlags.EXCL)):
+        if flags & os_flag:
+            out |= flag
+    return out
+
+
 def open_flags_to_os(pflags: int) -> int:
     """SFTP open flags -> ``os.open`` flags (``O_NOFOLLOW`` etc. are the caller's business)."""
     read = bool(pflags & OpenFlags.READ)

@@ -1,7 +1,7 @@
 """paramiko.SFTPClient over pylibssh's own SFTP client (:mod:`pylibssh.client.sftp`).
 
-pylibssh's client does the work (libssh's sftp in blocking sections, pipelined ``sftp_aio``
-transfers); this class gives it paramiko's names, path handling (``chdir`` is emulated on the
+pylibssh's client does the work (requests on the transport's loop, pipelined transfers, a small
+file in two round trips); this class gives it paramiko's names, path handling (``chdir`` is emulated on the
 client, as in paramiko), return types (:class:`SFTPAttributes` with ``st_*`` fields) and errors:
 SFTP status errors are ``IOError``\\ s with paramiko's errno values (``FileNotFoundError``,
 ``PermissionError``) that are also paramiko's ``SFTPError`` and pylibssh's own SFTP error
@@ -18,7 +18,6 @@ import stat
 
 from ..._binding import lib
 from ...client import sftp as native
-from ...client import sftp_batch as native_batch
 from ...errors import SFTPError as _SFTPError
 from ...errors import SSHConnectionError, SSHError, SSHTimeoutError
 from ...sftp import SFTPAttributes as _NativeAttributes
@@ -336,22 +335,18 @@ class SFTPClient(BaseSFTP):
     @converted
     def put(self, localpath, remotepath, callback=None, confirm=True):
         """Upload ``localpath``; the remote attributes (its size checked when ``confirm``).
-        A small file goes in two round trips (its writes, close and stat sent together)."""
+        The STAT that confirms goes with the CLOSE, so a small file costs two round trips."""
         remotepath = self._adjust_cwd(remotepath)
-        with open(localpath, "rb") as f:
-            st = os.fstat(f.fileno())
-            data = f.read(native_batch.SMALL_FILE + 1) if st.st_size <= native_batch.SMALL_FILE \
-                else None
-        if data is not None and len(data) <= native_batch.SMALL_FILE:
-            a = self._native.write_small(data, remotepath, stat.S_IMODE(st.st_mode))
-            if callback is not None:
-                callback(len(data), len(data))
-            if confirm and a.size != len(data):
-                raise OSError(f"size mismatch in put!  {a.size} != {len(data)}")
-            return attributes(a) if confirm else SFTPAttributes()
-        size = self._native.put(localpath, remotepath,
-                                progress=_progress(callback))
-        return self._confirm(remotepath, size, confirm)
+        native_sftp = self._native
+        result = native_sftp.wait(native_sftp.engine.put(
+            localpath, remotepath, progress=_progress(callback), stat_after=confirm,
+            timeout=native_sftp.timeout), None, "upload")
+        if not confirm:
+            return SFTPAttributes()
+        size = result.transferred
+        if result.attrs.size != size:
+            raise OSError(f"size mismatch in put!  {result.attrs.size} != {size}")
+        return attributes(result.attrs)
 
     @converted
     def getfo(self, remotepath, fl, callback=None, prefetch=True,
@@ -365,16 +360,8 @@ class SFTPClient(BaseSFTP):
     @converted
     def get(self, remotepath, localpath, callback=None, prefetch=True,
             max_concurrent_prefetch_requests=None):
-        """Download to ``localpath``. A small file comes in two round trips (open and stat
-        sent together, then all its reads and the close), a larger one through pylibssh's
-        pipelined reads."""
-        data = self._native.read_small(self._adjust_cwd(remotepath))
-        if data is not None:
-            with open(localpath, "wb") as f:
-                f.write(data)
-            if callback is not None:
-                callback(len(data), len(data))
-            return
+        """Download to ``localpath`` through pylibssh's pipelined reads (a small file in two
+        round trips: OPEN and STAT together, then its READs and the CLOSE together)."""
         in_flight = max_concurrent_prefetch_requests or native.IN_FLIGHT
         size = self._native.get(self._adjust_cwd(remotepath), localpath,
                                 progress=_progress(callback), in_flight=in_flight)

@@ -1,0 +1,1468 @@
+"""The SFTP client on the loop: SFTP version 3 and OpenSSH's extensions spoken on an ``sftp``
+subsystem channel, every operation a request matched to its reply by id, nothing ever waiting.
+
+:class:`SFTPEngine` is the client. Each of its operations is sent at once (under the loop's lock,
+from any thread) and returns a :class:`concurrent.futures.Future` that the reply completes, so
+the blocking :class:`~pylibssh.client.sftp.SFTPClient` waits on it and an asyncio front end can
+``await asyncio.wrap_future(...)`` it. Every request has its own deadline (``timeout`` seconds
+from when it was sent): a server that does not answer in time fails that request with
+:class:`~pylibssh.errors.SSHTimeoutError` naming it, at its deadline, and nothing else.
+
+**Receiving.** A C data callback in front of the channel's own (csrc/pylibssh_sftp_client.c)
+cuts the byte stream into packets during libssh's poll. A DATA reply to a READ registered with a
+file descriptor is written to that file there (``pwrite``); Python sees one small record per READ,
+no data. Everything else is handed over whole after each poll (``ClientSession._process`` drains
+the channel, then pokes tasks), parsed with :mod:`pylibssh.sftp.codec` and dispatched.
+
+**Transfers.** :meth:`SFTPEngine.get` and :meth:`SFTPEngine.put` keep ``in_flight`` requests of
+the server's maximum length (``limits@openssh.com``; 32 KiB otherwise) going. A file's STAT goes
+with its OPEN, and its CLOSE with its last READ or WRITE, so a small file costs two round trips.
+:meth:`SFTPEngine.get_many` / :meth:`SFTPEngine.put_many` run many such transfers at once.
+
+**Errors.** A status other than OK is an :class:`~pylibssh.errors.SFTPError` (a
+``FileNotFoundError``, ``PermissionError``... where one fits) of that request. A reply that does
+not parse, or that breaks the framing, ends this SFTP session: every request fails with an
+``SFTPError`` (BAD_MESSAGE) saying what was wrong, and the channel is closed; the connection and
+its other channels go on. The channel closing or the connection failing fails every request with
+the reason.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import logging
+import os
+import struct
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .._binding import ffi, lib
+from ..errors import ClosedError, SFTPError, SSHError, SSHTimeoutError, sftp_error
+from ..sftp import SFTPAttributes, SFTPStatus, codec
+from ..sftp.codec import FXP, SFTPDecodeError
+from ..sftp.constants import OpenFlags
+from ._task import AGAIN, TaskGen
+from .process import ClientChannel, open_session_gen, setup_requests
+
+if TYPE_CHECKING:
+    from .session import ClientSession
+
+log = logging.getLogger("pylibssh.client")
+
+__all__ = ["SFTPEngine", "SFTPLimits", "SFTPName", "StatVFS", "TransferResult", "start_engine",
+           "transfer_many",
+           "DEFAULT_TIMEOUT", "IN_FLIGHT", "CHUNK"]
+
+#: seconds a request may wait for its reply unless told otherwise
+DEFAULT_TIMEOUT = 60.0
+#: requests in flight per transfer
+IN_FLIGHT = 32
+#: the read and write length every SFTP server takes (without ``limits@openssh.com``)
+CHUNK = 32768
+#: files in flight in get_many/put_many, and requests in flight for each of them
+MANY_FILES = 64
+MANY_FILE_IN_FLIGHT = 8
+
+_RECEIVE_ROUNDS = 8  # rounds of replies taken in one pass before leaving the rest to the next
+
+Progress = Callable[[int, int], Any]
+
+_U32 = struct.Struct(">I")
+_HEAD = struct.Struct(">IB")
+_WRITTEN = struct.Struct(">II")  # the C receiver's record after the id: bytes, errno
+_WRITTEN_KIND = lib.PYLIBSSH_SFTP_WRITTEN
+_RESUME_CHECK = 65536  # resuming compares this many bytes before the point of resumption
+
+
+@dataclass
+class SFTPName:
+    """One directory entry: ``filename``, ``longname`` (``ls -l`` line) and ``attrs``."""
+
+    filename: str
+    longname: str
+    attrs: SFTPAttributes
+
+
+@dataclass
+class StatVFS:
+    """``statvfs@openssh.com``'s answer, with ``os.statvfs_result``'s field names."""
+
+    f_bsize: int
+    f_frsize: int
+    f_blocks: int
+    f_bfree: int
+    f_bavail: int
+    f_files: int
+    f_ffree: int
+    f_favail: int
+    f_fsid: int
+    f_flag: int
+    f_namemax: int
+
+
+@dataclass
+class SFTPLimits:
+    """The server's limits (``limits@openssh.com``; without it, what every server takes)."""
+
+    max_packet_length: int
+    max_read_length: int
+    max_write_length: int
+    max_open_handles: int
+
+
+@dataclass
+class TransferResult:
+    """What :meth:`SFTPEngine.get` and :meth:`SFTPEngine.put` give: the bytes moved, and the
+    remote file's attributes (a get's from its STAT; a put's after the CLOSE when asked for)."""
+
+    transferred: int
+    attrs: SFTPAttributes | None = None
+
+
+def _future() -> Future:
+    f: Future = Future()
+    f.set_running_or_notify_cancel()  # a running future cannot be cancelled: one outcome
+    return f
+
+
+def _settle(f: Future, result: Any = None, exc: BaseException | None = None) -> None:
+    if f.done():
+        return
+    if exc is not None:
+        f.set_exception(exc)
+    else:
+        f.set_result(result)
+
+
+def _path(path: str | bytes | os.PathLike) -> str:
+    p = os.fspath(path)
+    return os.fsdecode(p) if isinstance(p, bytes) else p
+
+
+def _kind_name(kind: int) -> str:
+    try:
+        return FXP(kind).name
+    except ValueError:
+        return f"type {kind}"
+
+
+def _status_error(payload: Any, what: str, path: str | None) -> SFTPError | None:
+    """The error a STATUS reply carries (None for OK)."""
+    code, msg = codec.parse_status(payload)
+    if code == SFTPStatus.OK:
+        return None
+    return sftp_error(code, f"{what}: {msg}" if msg else what, path)
+
+
+def _expect(kind: int, payload: Any, want: int, what: str, path: str | None) -> Any:
+    """``payload`` when the reply is of type ``want``; a STATUS raises its error; anything else
+    does not fit the request: :class:`SFTPDecodeError`."""
+    if kind == want:
+        return payload
+    if kind == FXP.STATUS:
+        err = _status_error(payload, what, path)
+        if err is None:
+            raise SFTPDecodeError(f"STATUS OK where {_kind_name(want)} was due")
+        raise err
+    raise SFTPDecodeError(f"a {_kind_name(kind)} reply where {_kind_name(want)} was due")
+
+
+def _ok(kind: int, payload: Any, what: str, path: str | None) -> None:
+    if kind != FXP.STATUS:
+        raise SFTPDecodeError(f"a {_kind_name(kind)} reply where STATUS was due")
+    err = _status_error(payload, what, path)
+    if err is not None:
+        raise err
+
+
+class _Request:
+    __slots__ = ("rid", "what", "path", "reply", "fail", "deadline", "timeout", "close_late")
+
+    def __init__(self, what: str, path: str | None, reply: Callable[[int, Any], Any],
+                 fail: Callable[[BaseException], Any], timeout: float | None):
+        self.rid = 0
+        self.what = what
+        self.path = path
+        self.reply = reply  # (kind, payload) -> None; raises SFTPDecodeError for a bad reply
+        self.fail = fail  # (exception) -> None
+        self.timeout = timeout
+        self.deadline = 0.0
+        self.close_late = False  # an OPEN: a HANDLE that comes after the deadline is closed
+
+    def describe(self) -> str:
+        return f"SFTP {self.what}" + (f" {self.path!r}" if self.path is not None else "")
+
+
+class SFTPChannel(ClientChannel):
+    """The ``sftp`` subsystem channel: its stdout goes to the engine's C receiver, never to a
+    buffer; stderr is logged and dropped (a window held by unread stderr would stall replies)."""
+
+    engine: SFTPEngine | None = None
+    _session: ClientSession
+
+    def _stage_wanted(self) -> bool:
+        return False
+
+    def _c_data(self, data: Any, length: int, is_stderr: bool) -> int:
+        if is_stderr and length and not self._closed:
+            log.debug("SFTP server stderr: %r", ffi.buffer(data, min(length, 200))[:])
+            return length
+        return super()._c_data(data, length, is_stderr)
+
+    def _drain_stage(self, inside_libssh: bool = False) -> None:
+        if self.engine is not None and not self._closed:
+            self.engine._receive()
+
+    def _on_eof(self) -> None:
+        super()._on_eof()
+        if self.engine is not None:
+            self.engine._lost(SFTPError(SFTPStatus.CONNECTION_LOST,
+                                        "the server ended the SFTP session"))
+
+    def _free(self, session_gone: bool) -> None:
+        if self._closed:
+            return
+        self._session._staged.discard(self)
+        super()._free(session_gone)
+        if self.engine is not None:
+            self.engine._channel_gone()
+
+
+def start_engine(session: ClientSession, timeout: float | None = DEFAULT_TIMEOUT) -> Future:
+    """Open an SFTP session on ``session`` (any thread): the future's result is its
+    :class:`SFTPEngine`, once the server's VERSION (and limits) came. ``timeout`` bounds the
+    whole start and is the engine's default request timeout (None: no deadlines)."""
+    return session.start_task(_start_gen(session, timeout), "starting SFTP", timeout).future
+
+
+def _start_gen(session: ClientSession, timeout: float | None) -> TaskGen:
+    channel: SFTPChannel = yield from open_session_gen(
+        session, setup_requests(None, subsystem="sftp"), channel_class=SFTPChannel)
+    engine = SFTPEngine(session, channel, timeout)
+    try:
+        yield engine._versioned
+        if "limits@openssh.com" in engine.extensions:
+            f = engine._call(FXP.EXTENDED, codec.extended_payload("limits@openssh.com"),
+                             "limits", None, _parse_limits, timeout)
+            engine._set_limits((yield lambda: f.result() if f.done() else AGAIN))
+    except BaseException:
+        engine.close()
+        raise
+    return engine
+
+
+def transfer_many(session: ClientSession, pairs: Iterable[tuple[Any, Any]], upload: bool,
+                  in_flight: int = MANY_FILES, timeout: float | None = None) -> Future:
+    """Move (local, remote) pairs up, or (remote, local) pairs down, on an SFTP session of their
+    own, closed at the end (any thread): the future gives the bytes moved, or the first error
+    once every file has had its turn. ``timeout``: each request's (None: the default)."""
+    pairs = list(pairs)
+    t = DEFAULT_TIMEOUT if timeout is None else timeout
+
+    def gen() -> TaskGen:
+        engine = yield from _start_gen(session, t)
+        try:
+            f = (engine.put_many if upload else engine.get_many)(pairs, in_flight=in_flight,
+                                                                 timeout=t)
+            return (yield lambda: f.result() if f.done() else AGAIN)
+        finally:
+            engine.close()
+    return session.start_task(gen(), "SFTP transfers", None).future
+
+
+def _parse_limits(kind: int, payload: Any) -> SFTPLimits:
+    return SFTPLimits(*codec.parse_limits(_expect(kind, payload, FXP.EXTENDED_REPLY, "limits",
+                                                  None)))
+
+
+class SFTPEngine:
+    """One SFTP session on its own channel, driven by the loop; start it with
+    :func:`start_engine`. Every operation may be called from any thread, returns a
+    :class:`~concurrent.futures.Future` and takes ``timeout``: seconds for its reply (the
+    engine's default when omitted; None: no deadline). Paths are ``str`` (or bytes, or
+    path-like) and go on the wire as UTF-8; handles are the server's ``bytes``."""
+
+    def __init__(self, session: ClientSession, channel: SFTPChannel, timeout: float | None):
+        self._session = session
+        self._loop = session._loop
+        self._channel = channel
+        #: the default request timeout
+        self.timeout = timeout
+        self._rx = ffi.gc(ffi.new("struct pylibssh_sftp_rx *"), lib.pylibssh_sftp_rx_free)
+        if lib.pylibssh_sftp_rx_init(self._rx, codec.MAX_PACKET + 1024) != 0:
+            raise MemoryError("the SFTP receiver")
+        self._pending: dict[int, _Request] = {}
+        self._by_timeout: dict[float, OrderedDict[int, _Request]] = {}
+        self._timer: Any = None
+        self._timer_at: float | None = None
+        self._next_id = 0
+        self._held: list[bytes] = []
+        self._late: set[int] = set()  # timed-out OPENs whose HANDLE is closed when it comes
+        self._error: BaseException | None = None  # why the engine ended
+        self.version = 0
+        self.extensions: dict[str, bytes] = {}
+        self.limits = SFTPLimits(codec.MAX_PACKET, CHUNK, CHUNK, 0)
+        self.read_chunk = self.write_chunk = CHUNK
+        self._is_openssh = bool(lib.ssh_get_openssh_version(session._s))
+        with self._loop.lock:
+            if not channel._add_c_callbacks(lib.pylibssh_sftp_rx_callbacks(self._rx), self._rx):
+                raise ClosedError("the SFTP channel closed")
+            channel.engine = self
+            session._staged.add(channel)
+            channel.write(codec.init_packet())
+
+    # -- state ------------------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """The session ended (closed, or failed: :attr:`error` says why)."""
+        return self._error is not None
+
+    @property
+    def error(self) -> BaseException | None:
+        """Why the session ended (None while it runs)."""
+        return self._error
+
+    @property
+    def session(self) -> ClientSession:
+        """The client session whose channel carries this SFTP session."""
+        return self._session
+
+    def _versioned(self) -> Any:
+        """A poller: the server's VERSION arrived."""
+        if self.version:
+            return True
+        if self._error is not None:
+            raise self._error
+        return AGAIN
+
+    def _set_limits(self, limits: SFTPLimits) -> None:
+        self.limits = limits
+        packet = limits.max_packet_length or codec.MAX_PACKET
+        # what the server may send: its packets, but never more than 16 MiB held at once
+        self._rx.max_packet = max(codec.MAX_PACKET + 1024, min(packet + 1024, 16 << 20))
+        room = self._rx.max_packet - 1024  # a READ's reply must fit a packet we take
+        self.read_chunk = int(min(max(limits.max_read_length or CHUNK, 4096), room, 1 << 20))
+        self.write_chunk = int(min(max(limits.max_write_length or CHUNK, 4096),
+                                   max(packet - 1024, 4096), 1 << 20))
+
+    def _check(self) -> None:
+        if self._error is not None:
+            if isinstance(self._error, ClosedError):
+                raise ClosedError("the SFTP session is closed")
+            raise self._error
+
+    # -- sending ----------------------------------------------------------------------------------
+
+    def _t(self, timeout: Any) -> float | None:
+        return self.timeout if timeout is ... else timeout
+
+    def _track(self, req: _Request) -> int:
+        """Give ``req`` an id and a deadline (loop lock held); its id."""
+        rid = self._next_id
+        self._next_id = (rid + 1) & 0xFFFFFFFF
+        req.rid = rid
+        self._pending[rid] = req
+        if req.timeout is not None:
+            req.deadline = self._loop.time() + req.timeout
+            group = self._by_timeout.get(req.timeout)
+            if group is None:
+                group = self._by_timeout[req.timeout] = OrderedDict()
+            group[rid] = req
+            if self._timer_at is None or req.deadline < self._timer_at:
+                self._arm(req.deadline)
+        return rid
+
+    def _send(self, kind: int, payload: bytes, req: _Request) -> int:
+        """Queue a request (loop lock held; :meth:`_flush` sends what is queued); its id."""
+        rid = self._track(req)
+        self._held.append(codec.request(kind, rid, payload))
+        return rid
+
+    def _send_packet(self, packet: bytes | bytearray) -> None:
+        """Send a whole packet built by the caller (a WRITE), after what is queued."""
+        self._flush()
+        self._channel.write(packet)
+
+    def _flush(self) -> None:
+        held = self._held
+        if held:
+            self._held = []
+            self._channel.write(held[0] if len(held) == 1 else b"".join(held))
+
+    def _forget(self, rid: int) -> _Request | None:
+        req = self._pending.pop(rid, None)
+        if req is not None and req.timeout is not None:
+            group = self._by_timeout.get(req.timeout)
+            if group is not None:
+                group.pop(rid, None)
+        return req
+
+    def _abandon(self, rids: Iterable[int]) -> None:
+        """Stop waiting for these requests: their replies are dropped when they come."""
+        for rid in rids:
+            self._forget(rid)
+            lib.pylibssh_sftp_rx_forget(self._rx, rid)
+
+    def _call(self, kind: int, payload: bytes, what: str, path: str | None,
+              parse: Callable[[int, Any], Any], timeout: Any) -> Future:
+        """Send one request; the future gets ``parse(kind, payload)`` of its reply."""
+        f = _future()
+
+        def reply(k: int, p: Any) -> None:
+            try:
+                value = parse(k, p)
+            except SFTPDecodeError:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - the request's outcome
+                _settle(f, exc=exc)
+            else:
+                _settle(f, value)
+
+        req = _Request(what, path, reply, lambda exc: _settle(f, exc=exc), self._t(timeout))
+        req.close_late = kind in (FXP.OPEN, FXP.OPENDIR)
+        with self._loop.lock:
+            rid = None
+            try:
+                self._check()
+                rid = self._send(kind, payload, req)
+                self._flush()
+            except BaseException as exc:  # noqa: BLE001 - the request's outcome
+                if rid is not None:
+                    self._forget(rid)
+                _settle(f, exc=exc)
+        return f
+
+    # -- deadlines --------------------------------------------------------------------------------
+
+    def _arm(self, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = when
+        self._timer = self._loop.call_at(when, self._on_deadline)
+
+    def _on_deadline(self) -> None:
+        with self._loop.lock:
+            self._timer = self._timer_at = None
+            now = self._loop.time()
+            expired: list[_Request] = []
+            for group in self._by_timeout.values():
+                for req in group.values():  # in the order sent: deadlines ascend
+                    if req.deadline > now:
+                        break
+                    expired.append(req)
+            for req in expired:
+                self._abandon([req.rid])
+                if req.close_late:
+                    self._late.add(req.rid)
+                self._fail_request(req, SSHTimeoutError(
+                    f"{req.describe()} timed out after {req.timeout:g} s: no reply"))
+            self._flush()
+            heads = [next(iter(g.values())).deadline for g in self._by_timeout.values() if g]
+            for t in [t for t, g in self._by_timeout.items() if not g]:
+                del self._by_timeout[t]
+            if heads and self._error is None:
+                self._arm(min(heads))
+
+    def _fail_request(self, req: _Request, exc: BaseException) -> None:
+        try:
+            req.fail(exc)
+        except Exception:
+            log.exception("failing %s", req.describe())
+
+    # -- receiving (loop lock held, after libssh's poll) ------------------------------------------
+
+    def _receive(self) -> None:
+        rx = self._rx
+        # writing the requests the replies call for can make libssh read more replies (its
+        # write flushes with a poll): those are taken in this pass too, as nothing else would
+        # wake the loop for bytes no longer in the socket
+        for _ in range(_RECEIVE_ROUNDS):
+            n = rx.out_len
+            if n:
+                data = ffi.buffer(rx.out, n)[:]
+                lib.pylibssh_sftp_rx_taken(rx)
+                try:
+                    self._dispatch(data)
+                except SFTPDecodeError as exc:
+                    self._malformed(None, exc)
+                except Exception as exc:  # noqa: BLE001 - never into the session's pass
+                    log.exception("SFTP reply processing")
+                    self._end(exc if isinstance(exc, SSHError) else SFTPError(
+                        SFTPStatus.FAILURE, f"SFTP reply processing failed: {exc!r}"))
+            if rx.broken and self._error is None:
+                if rx.broken == 1:
+                    self._malformed(None, SFTPDecodeError(
+                        f"a packet length of {rx.bad_length} (at most {rx.max_packet} is "
+                        "taken)"))
+                else:
+                    self._end(SFTPError(SFTPStatus.FAILURE,
+                                        "out of memory receiving SFTP replies"))
+            if self._error is not None:
+                return
+            self._flush()
+            if not rx.out_len:
+                break
+        else:
+            self._session.kick()  # still more: another pass, after the loop's other work
+
+    def _dispatch(self, data: bytes) -> None:
+        view = memoryview(data)
+        pos, end = 0, len(data)
+        pending = self._pending
+        while pos < end and self._error is None:
+            length, kind = _HEAD.unpack_from(data, pos)
+            stop = pos + 4 + length
+            if kind == FXP.VERSION:
+                self._on_version(view[pos + 5:stop])
+                pos = stop
+                continue
+            if length < 5:
+                raise SFTPDecodeError(f"a {_kind_name(kind)} reply without a request id")
+            (rid,) = _U32.unpack_from(data, pos + 5)
+            payload = view[pos + 9:stop]
+            pos = stop
+            req = pending.pop(rid, None)
+            if req is None:
+                self._orphan(rid, kind, payload)
+                continue
+            if req.timeout is not None:
+                group = self._by_timeout.get(req.timeout)
+                if group is not None:
+                    group.pop(rid, None)
+            try:
+                req.reply(kind, payload)
+            except SFTPDecodeError as exc:
+                self._malformed(req, exc)
+                return
+            except Exception as exc:  # noqa: BLE001 - that request's outcome
+                self._fail_request(req, exc)
+
+    def _on_version(self, payload: Any) -> None:
+        if self.version:
+            raise SFTPDecodeError("a second VERSION")
+        version, extensions = codec.parse_version(payload)
+        if version < 3:
+            raise SFTPDecodeError(f"the server speaks SFTP version {version}; 3 is needed")
+        self.extensions = extensions
+        self.version = version
+
+    def _orphan(self, rid: int, kind: int, payload: Any) -> None:
+        """A reply nobody waits for: its request timed out or was given up."""
+        if rid in self._late:
+            self._late.discard(rid)
+            if kind == FXP.HANDLE:  # an OPEN that came too late: release its handle
+                handle = codec.parse_handle(payload)
+                self._send(FXP.CLOSE, codec.string(handle),
+                           _Request("close", None, lambda k, p: None, lambda e: None, None))
+
+    def _malformed(self, req: _Request | None, exc: SFTPDecodeError) -> None:
+        where = f" to {req.describe()}" if req is not None else ""
+        error = SFTPError(SFTPStatus.BAD_MESSAGE,
+                          f"the server sent a malformed SFTP reply{where} ({exc}); "
+                          "the SFTP session is closed")
+        if req is not None:
+            self._fail_request(req, error)
+        self._end(error)
+
+    # -- ending -----------------------------------------------------------------------------------
+
+    def _end(self, exc: BaseException) -> None:
+        """Fail every request with ``exc`` and close the channel (loop lock held)."""
+        if self._error is not None:
+            return
+        self._error = exc
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = self._timer_at = None
+        self._held.clear()
+        pending, self._pending = self._pending, {}
+        self._by_timeout.clear()
+        for req in pending.values():
+            self._fail_request(req, exc)
+        if not self._channel.closed:
+            self._channel.close()
+
+    def _lost(self, exc: BaseException) -> None:
+        self._end(exc)
+
+    def _channel_gone(self) -> None:
+        session_error = self._session._error
+        self._end(session_error if session_error is not None else SFTPError(
+            SFTPStatus.CONNECTION_LOST, "the SFTP channel closed"))
+        lib.pylibssh_sftp_rx_free(self._rx)
+
+    def close(self) -> None:
+        """End the session: requests still waiting fail with ClosedError, and the channel
+        closes after what was sent. Idempotent; any thread."""
+        with self._loop.lock:
+            self._end(ClosedError("the SFTP session is closed"))
+
+    # -- requests: paths ---------------------------------------------------------------------------
+
+    def stat(self, path: str, timeout: Any = ...) -> Future:
+        """Attributes of ``path`` (symbolic links followed): :class:`SFTPAttributes`."""
+        p = _path(path)
+        return self._call(FXP.STAT, codec.string(p), "stat", p, _attrs_of("stat", p), timeout)
+
+    def lstat(self, path: str, timeout: Any = ...) -> Future:
+        """Attributes of ``path`` itself."""
+        p = _path(path)
+        return self._call(FXP.LSTAT, codec.string(p), "lstat", p, _attrs_of("lstat", p),
+                          timeout)
+
+    def setstat(self, path: str, attrs: SFTPAttributes, timeout: Any = ...) -> Future:
+        """Set what ``attrs`` carries (size, uid+gid, permissions, atime+mtime) on ``path``."""
+        p = _path(path)
+        return self._call(FXP.SETSTAT, codec.string(p) + _attrs_bytes(attrs), "setstat", p,
+                          _ok_of("setstat", p), timeout)
+
+    def lsetstat(self, path: str, attrs: SFTPAttributes, timeout: Any = ...) -> Future:
+        """``lsetstat@openssh.com``: :meth:`setstat` on a symbolic link itself."""
+        p = _path(path)
+        return self._extended("lsetstat@openssh.com", codec.string(p) + _attrs_bytes(attrs),
+                              "lsetstat", p, _ok_of("lsetstat", p), timeout)
+
+    def remove(self, path: str, timeout: Any = ...) -> Future:
+        """Remove the file ``path``: None (an SFTPError such as ``FileNotFoundError``
+        otherwise)."""
+        p = _path(path)
+        return self._call(FXP.REMOVE, codec.string(p), "remove", p, _ok_of("remove", p),
+                          timeout)
+
+    def mkdir(self, path: str, mode: int = 0o777, timeout: Any = ...) -> Future:
+        """Create the directory ``path`` with permissions ``mode`` (default 0o777, less the
+        server's umask): None (``FileExistsError`` when it exists)."""
+        p = _path(path)
+        return self._call(FXP.MKDIR, codec.string(p) + codec.attrs_bytes(
+            SFTPAttributes(permissions=mode)), "mkdir", p, _ok_of("mkdir", p), timeout)
+
+    def rmdir(self, path: str, timeout: Any = ...) -> Future:
+        """Remove the empty directory ``path``: None (an SFTPError otherwise)."""
+        p = _path(path)
+        return self._call(FXP.RMDIR, codec.string(p), "rmdir", p, _ok_of("rmdir", p), timeout)
+
+    def realpath(self, path: str = ".", timeout: Any = ...) -> Future:
+        """The canonical absolute path: ``str``."""
+        p = _path(path)
+        return self._call(FXP.REALPATH, codec.string(p), "realpath", p,
+                          _name_of("realpath", p), timeout)
+
+    def readlink(self, path: str, timeout: Any = ...) -> Future:
+        """The target of the symbolic link ``path``: ``str``."""
+        p = _path(path)
+        return self._call(FXP.READLINK, codec.string(p), "readlink", p,
+                          _name_of("readlink", p), timeout)
+
+    def symlink(self, target: str, link: str, timeout: Any = ...) -> Future:
+        """Create ``link`` pointing to ``target``. OpenSSH takes the two in the reverse of the
+        draft's order (its PROTOCOL file, 4.1): sent in OpenSSH's order to OpenSSH, in the
+        draft's to other servers, as libssh does."""
+        t, ln = _path(target), _path(link)
+        fields = (codec.string(t) + codec.string(ln) if self._is_openssh
+                  else codec.string(ln) + codec.string(t))
+        return self._call(FXP.SYMLINK, fields, "symlink", ln, _ok_of("symlink", ln), timeout)
+
+    def rename(self, old: str, new: str, timeout: Any = ...) -> Future:
+        """Rename: ``posix-rename@openssh.com`` when the server offers it (an existing ``new``
+        is replaced atomically), plain v3 RENAME otherwise (which refuses to replace)."""
+        o, n = _path(old), _path(new)
+        if "posix-rename@openssh.com" in self.extensions:
+            return self.posix_rename(o, n, timeout)
+        return self._call(FXP.RENAME, codec.string(o) + codec.string(n), "rename", o,
+                          _ok_of("rename", o), timeout)
+
+    def posix_rename(self, old: str, new: str, timeout: Any = ...) -> Future:
+        """``posix-rename@openssh.com``: rename, replacing ``new`` atomically."""
+        o, n = _path(old), _path(new)
+        return self._extended("posix-rename@openssh.com", codec.string(o) + codec.string(n),
+                              "rename", o, _ok_of("rename", o), timeout)
+
+    def hardlink(self, existing: str, new: str, timeout: Any = ...) -> Future:
+        """``hardlink@openssh.com``."""
+        o, n = _path(existing), _path(new)
+        return self._extended("hardlink@openssh.com", codec.string(o) + codec.string(n),
+                              "hardlink", o, _ok_of("hardlink", o), timeout)
+
+    def statvfs(self, path: str = ".", timeout: Any = ...) -> Future:
+        """``statvfs@openssh.com``: :class:`StatVFS`."""
+        p = _path(path)
+        return self._extended("statvfs@openssh.com", codec.string(p), "statvfs", p,
+                              _statvfs_of("statvfs", p), timeout)
+
+    def expand_path(self, path: str, timeout: Any = ...) -> Future:
+        """``expand-path@openssh.com``: ``~`` and ``~user`` expanded, made absolute."""
+        p = _path(path)
+        return self._extended("expand-path@openssh.com", codec.string(p), "expand-path", p,
+                              _name_of("expand-path", p), timeout)
+
+    def home_directory(self, user: str = "", timeout: Any = ...) -> Future:
+        """The ``home-directory`` extension: ``user``'s home (the login user's for "")."""
+        return self._extended("home-directory", codec.string(user), "home-directory", None,
+                              _name_of("home-directory", None), timeout)
+
+    def _extended(self, name: str, fields: bytes, what: str, path: str | None,
+                  parse: Callable[[int, Any], Any], timeout: Any) -> Future:
+        return self._call(FXP.EXTENDED, codec.extended_payload(name, fields), what, path, parse,
+                          timeout)
+
+    # -- requests: handles -------------------------------------------------------------------------
+
+    def open(self, path: str, pflags: int, attrs: SFTPAttributes | None = None,
+             timeout: Any = ...) -> Future:
+        """Open ``path`` with SFTP open flags (:class:`~pylibssh.sftp.OpenFlags`): its handle."""
+        p = _path(path)
+        return self._call(FXP.OPEN, codec.open_payload(p, pflags, attrs), "open", p,
+                          _handle_of("open", p), timeout)
+
+    def close_handle(self, handle: bytes, name: str | None = None, timeout: Any = ...) -> Future:
+        """CLOSE a file or directory handle (``name``: the path, for error messages)."""
+        return self._call(FXP.CLOSE, codec.string(handle), "close", name, _ok_of("close", name),
+                          timeout)
+
+    def read(self, handle: bytes, offset: int, length: int, name: str | None = None,
+             timeout: Any = ...) -> Future:
+        """Up to ``length`` bytes at ``offset``: ``bytes`` (``b""`` at the end of the file)."""
+        return self._call(FXP.READ, codec.read_payload(handle, offset, length), "read", name,
+                          _data_of(name), timeout)
+
+    def write(self, handle: bytes, offset: int, data: bytes | bytearray | memoryview,
+              name: str | None = None, timeout: Any = ...) -> Future:
+        """Write ``data`` at ``offset`` (the caller keeps it unchanged until the future is done;
+        at most :attr:`write_chunk` bytes is what every server takes)."""
+        f = _future()
+        req = _Request("write", name, lambda k, p: _settle(f, *_outcome(_ok, k, p, "write", name)),
+                       lambda exc: _settle(f, exc=exc), self._t(timeout))
+        view = memoryview(data).cast("B")
+        with self._loop.lock:
+            rid = None
+            try:
+                self._check()
+                rid = self._track(req)
+                self._send_packet(codec.write_head(rid, handle, offset, len(view)) + view)
+            except BaseException as exc:  # noqa: BLE001 - the request's outcome
+                if rid is not None:
+                    self._forget(rid)
+                _settle(f, exc=exc)
+        return f
+
+    def fstat(self, handle: bytes, name: str | None = None, timeout: Any = ...) -> Future:
+        """Attributes of an open file: :class:`SFTPAttributes` (``name``: the path, for
+        error messages)."""
+        return self._call(FXP.FSTAT, codec.string(handle), "fstat", name,
+                          _attrs_of("fstat", name), timeout)
+
+    def fsetstat(self, handle: bytes, attrs: SFTPAttributes, name: str | None = None,
+                 timeout: Any = ...) -> Future:
+        """Set what ``attrs`` carries on an open file: None."""
+        return self._call(FXP.FSETSTAT, codec.string(handle) + _attrs_bytes(attrs), "fsetstat",
+                          name, _ok_of("fsetstat", name), timeout)
+
+    def fsync(self, handle: bytes, name: str | None = None, timeout: Any = ...) -> Future:
+        """``fsync@openssh.com``: the server flushes the file to its disk."""
+        return self._extended("fsync@openssh.com", codec.string(handle), "fsync", name,
+                              _ok_of("fsync", name), timeout)
+
+    def fstatvfs(self, handle: bytes, name: str | None = None, timeout: Any = ...) -> Future:
+        """``fstatvfs@openssh.com``: :class:`StatVFS` of the file system holding an open
+        file."""
+        return self._extended("fstatvfs@openssh.com", codec.string(handle), "fstatvfs", name,
+                              _statvfs_of("fstatvfs", name), timeout)
+
+    def copy_data(self, read_handle: bytes, read_offset: int, length: int,
+                  write_handle: bytes, write_offset: int, timeout: Any = ...) -> Future:
+        """The ``copy-data`` extension: the server copies ``length`` bytes (0: to the end) from
+        one open file to another. Servers that do not offer it answer OP_UNSUPPORTED."""
+        fields = (codec.string(read_handle) + struct.pack(">QQ", read_offset, length)
+                  + codec.string(write_handle) + struct.pack(">Q", write_offset))
+        return self._extended("copy-data", fields, "copy-data", None, _ok_of("copy-data", None),
+                              timeout)
+
+    def opendir(self, path: str, timeout: Any = ...) -> Future:
+        """Open the directory ``path`` for :meth:`readdir`: its handle (``bytes``; close it
+        with :meth:`close_handle`)."""
+        p = _path(path)
+        return self._call(FXP.OPENDIR, codec.string(p), "opendir", p, _handle_of("opendir", p),
+                          timeout)
+
+    def readdir(self, handle: bytes, name: str | None = None, timeout: Any = ...) -> Future:
+        """The next entries of an open directory: a list of :class:`SFTPName` (empty at its
+        end)."""
+        def parse(kind: int, payload: Any) -> list[SFTPName]:
+            if kind == FXP.STATUS and codec.parse_status(payload)[0] == SFTPStatus.EOF:
+                return []
+            names = codec.parse_names(_expect(kind, payload, FXP.NAME, "readdir", name))
+            return [SFTPName(f, ln, a) for f, ln, a in names]
+        return self._call(FXP.READDIR, codec.string(handle), "readdir", name, parse, timeout)
+
+    def listdir(self, path: str = ".", timeout: Any = ...) -> Future:
+        """Every entry of a directory (``.`` and ``..`` left out): OPENDIR, READDIR until its
+        end, CLOSE."""
+        p = _path(path)
+        out = _future()
+        entries: list[SFTPName] = []
+        t = self._t(timeout)
+
+        def opened(f: Future) -> None:
+            if f.exception() is not None:
+                return _settle(out, exc=f.exception())
+            handle = f.result()
+            self.readdir(handle, p, t).add_done_callback(lambda r: page(handle, r))
+
+        def page(handle: bytes, f: Future) -> None:
+            exc = f.exception()
+            if exc is None and f.result():
+                entries.extend(e for e in f.result() if e.filename not in (".", ".."))
+                self.readdir(handle, p, t).add_done_callback(lambda r: page(handle, r))
+                return
+            self.close_handle(handle, p, t).add_done_callback(
+                lambda c: _settle(out, entries, exc or c.exception()))
+
+        self.opendir(p, t).add_done_callback(opened)
+        return out
+
+    # -- transfers ---------------------------------------------------------------------------------
+
+    def get(self, remote: str, local: str | os.PathLike, *, resume: bool = False,
+            preserve: bool = False, progress: Progress | None = None,
+            in_flight: int = IN_FLIGHT, timeout: Any = ...) -> Future:
+        """Download ``remote`` into the local file ``local`` (created or truncated; with
+        ``resume``, continued after checking that its last 64 KiB match the remote file):
+        :class:`TransferResult` with the bytes written and the remote attributes. The file's
+        STAT goes with its OPEN; then ``in_flight`` READs stay in flight, their data written to
+        ``local`` in C; the CLOSE goes with the last READ. ``preserve`` copies the mode and
+        times; ``progress(done, total)`` is called on the loop's thread as data arrives (an
+        exception it raises ends the transfer). A remote file that changes size meanwhile is an
+        SFTPError."""
+        f = _future()
+        _Download(self, f, _path(remote), os.fspath(local), resume, preserve, progress,
+                  in_flight, self._t(timeout)).begin()
+        return f
+
+    def put(self, local: str | os.PathLike, remote: str, *, resume: bool = False,
+            preserve: bool = False, progress: Progress | None = None,
+            in_flight: int = IN_FLIGHT, permissions: int | None = None,
+            stat_after: bool = False, timeout: Any = ...) -> Future:
+        """Upload the local file ``local`` as ``remote`` (created with ``permissions``, by
+        default the local file's, or truncated; with ``resume``, continued after checking the
+        last 64 KiB): :class:`TransferResult`. WRITEs stay ``in_flight``, then the CLOSE (and
+        with ``stat_after`` a STAT, whose attributes the result carries) goes with the last
+        one. ``preserve`` sets the remote mode and times; ``progress`` as for :meth:`get`."""
+        f = _future()
+        _Upload(self, f, os.fspath(local), _path(remote), resume, preserve, progress, in_flight,
+                permissions, stat_after, self._t(timeout)).begin()
+        return f
+
+    def get_many(self, pairs: Iterable[tuple[Any, Any]], *, in_flight: int = MANY_FILES,
+                 timeout: Any = ...) -> Future:
+        """Download (remote, local) pairs, ``in_flight`` files at once: the bytes written, or
+        the first error once every file has had its turn."""
+        return _Many(self, [(_path(r), os.fspath(lo)) for r, lo in pairs], False, in_flight,
+                     self._t(timeout)).future
+
+    def put_many(self, pairs: Iterable[tuple[Any, Any]], *, in_flight: int = MANY_FILES,
+                 timeout: Any = ...) -> Future:
+        """Upload (local, remote) pairs, ``in_flight`` files at once: the bytes sent, or the
+        first error once every file has had its turn."""
+        return _Many(self, [(os.fspath(lo), _path(r)) for lo, r in pairs], True, in_flight,
+                     self._t(timeout)).future
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"v{self.version}"
+        return f"<SFTPEngine {state}, {len(self._pending)} requests waiting>"
+
+
+# -- reply parsers ----------------------------------------------------------------------------------
+
+def _pread_into(fd: int, view: memoryview, offset: int) -> int:
+    """Read into ``view`` at ``offset``: bytes read (``preadv`` where the platform has it)."""
+    if hasattr(os, "preadv"):
+        return os.preadv(fd, [view], offset)
+    data = os.pread(fd, len(view), offset)
+    view[:len(data)] = data
+    return len(data)
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _ignore(kind: int, payload: Any) -> None:
+    pass
+
+
+def _outcome(fn: Callable[..., Any], *args: Any) -> tuple[Any, BaseException | None]:
+    try:
+        return fn(*args), None
+    except SFTPDecodeError:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - handed to the future
+        return None, exc
+
+
+def _attrs_bytes(attrs: SFTPAttributes | dict) -> bytes:
+    a = SFTPAttributes.from_dict(attrs) if not isinstance(attrs, SFTPAttributes) else attrs
+    if (a.uid is None) != (a.gid is None):
+        raise ValueError("uid and gid are set together in SFTP v3")
+    if (a.atime is None) != (a.mtime is None):
+        raise ValueError("atime and mtime are set together in SFTP v3")
+    return codec.attrs_bytes(a)
+
+
+def _attrs_of(what: str, path: str | None) -> Callable[[int, Any], SFTPAttributes]:
+    return lambda kind, payload: codec.Reader(_expect(kind, payload, FXP.ATTRS, what,
+                                                      path)).attrs()
+
+
+def _ok_of(what: str, path: str | None) -> Callable[[int, Any], None]:
+    return lambda kind, payload: _ok(kind, payload, what, path)
+
+
+def _name_of(what: str, path: str | None) -> Callable[[int, Any], str]:
+    return lambda kind, payload: codec.parse_name1(_expect(kind, payload, FXP.NAME, what, path))
+
+
+def _handle_of(what: str, path: str | None) -> Callable[[int, Any], bytes]:
+    return lambda kind, payload: codec.parse_handle(_expect(kind, payload, FXP.HANDLE, what,
+                                                            path))
+
+
+def _statvfs_of(what: str, path: str | None) -> Callable[[int, Any], StatVFS]:
+    return lambda kind, payload: StatVFS(*codec.parse_statvfs(
+        _expect(kind, payload, FXP.EXTENDED_REPLY, what, path)))
+
+
+def _data_of(name: str | None) -> Callable[[int, Any], bytes]:
+    def parse(kind: int, payload: Any) -> bytes:
+        if kind == FXP.STATUS and codec.parse_status(payload)[0] == SFTPStatus.EOF:
+            return b""
+        return bytes(codec.parse_data(_expect(kind, payload, FXP.DATA, "read", name)))
+    return parse
+
+
+# -- one file each way ------------------------------------------------------------------------------
+
+class _Transfer:
+    """What downloads and uploads share: the engine, the future, the local descriptor, the
+    remote handle, the requests in flight, and how a transfer ends."""
+
+    def __init__(self, eng: SFTPEngine, future: Future, remote: str, progress: Progress | None,
+                 in_flight: int, timeout: float | None):
+        self.eng = eng
+        self.future = future
+        self.remote = remote
+        self.progress = progress
+        self.in_flight = max(1, in_flight)
+        self.timeout = timeout
+        self.fd = -1
+        self.handle: bytes | None = None
+        self.attrs: SFTPAttributes | None = None
+        self.inflight: dict[int, tuple[int, int]] = {}  # rid -> (offset, length)
+        self.close_sent = False
+        self.closed = False  # the CLOSE was answered
+        self.failed = False
+
+    def request(self, what: str, reply: Callable[[int, Any], None]) -> _Request:
+        req = _Request(what, self.remote, self._guard(reply), self.fail, self.timeout)
+        req.close_late = what == "open"
+        return req
+
+    def _guard(self, fn: Callable[[int, Any], None]) -> Callable[[int, Any], None]:
+        def reply(kind: int, payload: Any) -> None:
+            if self.failed:
+                if kind == FXP.HANDLE and self.handle is None:
+                    self.handle = codec.parse_handle(payload)  # closed by the cleanup below
+                    self._close_quietly()
+                return
+            try:
+                fn(kind, payload)
+            except SFTPDecodeError:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - the transfer's outcome
+                self.fail(exc)
+        return reply
+
+    def send_close(self) -> None:
+        if self.handle is not None and not self.close_sent:
+            self.close_sent = True
+            self.eng._send(FXP.CLOSE, codec.string(self.handle),
+                           self.request("close", self._on_close))
+
+    def _on_close(self, kind: int, payload: Any) -> None:
+        _ok(kind, payload, "close", self.remote)
+        self.closed = True
+        self.check_done()
+
+    def _close_quietly(self) -> None:
+        if self.handle is not None and not self.close_sent:
+            self.close_sent = True
+            self.eng._send(FXP.CLOSE, codec.string(self.handle),
+                           _Request("close", self.remote, lambda k, p: None, lambda e: None,
+                                    self.timeout))
+
+    def report(self, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(done, total)
+
+    def fail(self, exc: BaseException) -> None:
+        if self.failed or self.future.done():
+            return
+        self.failed = True
+        self.eng._abandon(list(self.inflight))
+        self.inflight.clear()
+        self.release_local(ok=False)
+        if self.eng._error is None:
+            self._close_quietly()
+        _settle(self.future, exc=exc)
+
+    def release_local(self, ok: bool) -> None:
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            lib.pylibssh_sftp_rx_forget_fd(self.eng._rx, fd)
+            os.close(fd)
+
+    def check_done(self) -> None:
+        raise NotImplementedError
+
+
+class _Download(_Transfer):
+    def __init__(self, eng: SFTPEngine, future: Future, remote: str, local: str, resume: bool,
+                 preserve: bool, progress: Progress | None, in_flight: int,
+                 timeout: float | None):
+        super().__init__(eng, future, remote, progress, in_flight, timeout)
+        self.local = local
+        self.resume = resume
+        self.preserve = preserve
+        self.chunk = eng.read_chunk
+        self.start = 0
+        self.next = 0  # the next offset to ask for
+        self.total: int | None = None
+        self.eof_at: int | None = None
+        self.contig = 0  # bytes [0, contig) are in the local file
+        self.ahead: dict[int, int] = {}  # ranges done past contig: offset -> end
+        self.verifying = False
+        self.created = False  # the local file did not exist before
+        self.started = False  # the remote file opened: the local one is the download's
+
+    def begin(self, flush: bool = True) -> None:
+        """Send STAT and OPEN, then make the local file ready while they travel (on the
+        caller's thread unless that is the loop's)."""
+        eng = self.eng
+        with eng._loop.lock:
+            try:
+                eng._check()
+                p = codec.string(self.remote)
+                eng._send(FXP.STAT, p, self.request("stat", self._on_stat))
+                eng._send(FXP.OPEN, codec.open_payload(self.remote, OpenFlags.READ),
+                          self.request("open", self._on_open))
+                if flush:
+                    eng._flush()
+            except BaseException as exc:  # noqa: BLE001 - the transfer's outcome
+                self.fail(exc)
+                return
+            if not eng._loop.in_loop_thread():
+                opened = None
+            else:
+                try:
+                    opened = self._open_local()
+                except OSError as exc:
+                    self.fail(exc)
+                    return
+                self._local_ready(*opened)
+                return
+        try:
+            opened = self._open_local()
+        except OSError as exc:
+            with eng._loop.lock:
+                self.fail(exc)
+            return
+        with eng._loop.lock:
+            self._local_ready(*opened)
+
+    def _open_local(self) -> tuple[int, bool]:
+        """The local file, and whether it was created here. An existing one is truncated only
+        once the remote file has opened: a download that cannot start leaves it as it was."""
+        flags = os.O_RDWR | getattr(os, "O_CLOEXEC", 0)
+        if self.resume:
+            return os.open(self.local, flags | os.O_CREAT, 0o644), False
+        try:
+            return os.open(self.local, flags | os.O_CREAT | os.O_EXCL, 0o644), True
+        except FileExistsError:
+            return os.open(self.local, flags), False
+
+    def _local_ready(self, fd: int, created: bool) -> None:
+        if self.failed:
+            os.close(fd)
+            if created:
+                _unlink_quietly(self.local)
+            return
+        self.fd, self.created = fd, created
+        if self.handle is not None and self.attrs is not None:
+            self._guarded_go()
+
+    def _guarded_go(self) -> None:
+        try:
+            self._go()
+        except BaseException as exc:  # noqa: BLE001 - the transfer's outcome
+            self.fail(exc)
+        if self.eng._error is None:
+            self.eng._flush()
+
+    def _on_stat(self, kind: int, payload: Any) -> None:
+        self.attrs = codec.Reader(_expect(kind, payload, FXP.ATTRS, "stat", self.remote)).attrs()
+        if self.attrs.is_dir:
+            raise sftp_error(SFTPStatus.FAILURE, "is a directory (use recursive=True)",
+                             self.remote)
+        if self.handle is not None and self.fd >= 0:
+            self._go()
+
+    def _on_open(self, kind: int, payload: Any) -> None:
+        self.handle = codec.parse_handle(_expect(kind, payload, FXP.HANDLE, "open",
+                                                 self.remote))
+        if self.attrs is not None and self.fd >= 0:
+            self._go()
+
+    def _go(self) -> None:
+        attrs = self.attrs
+        assert attrs is not None
+        self.total = attrs.size
+        self.started = True
+        if self.resume:
+            self.start = os.fstat(self.fd).st_size
+            if self.total is not None and self.start > self.total:
+                raise SFTPError(SFTPStatus.FAILURE,
+                                f"cannot resume: the local file ({self.start} bytes) is larger "
+                                f"than the remote one ({self.total} bytes)", self.local)
+        elif not self.created:
+            os.ftruncate(self.fd, 0)
+        self.next = self.contig = self.start
+        if self.start:
+            assert self.handle is not None
+            n = min(self.start, _RESUME_CHECK)
+            self.verifying = True
+            self.eng._send(FXP.READ, codec.read_payload(self.handle, self.start - n, n),
+                           self.request("read", lambda k, p: self._on_verify(k, p, n)))
+            return
+        self._pump()
+
+    def _on_verify(self, kind: int, payload: Any, n: int) -> None:
+        self.verifying = False
+        theirs = b"" if kind == FXP.STATUS and codec.parse_status(payload)[0] == \
+            SFTPStatus.EOF else bytes(codec.parse_data(_expect(kind, payload, FXP.DATA, "read",
+                                                               self.remote)))
+        if os.pread(self.fd, n, self.start - n) != theirs:
+            raise SFTPError(SFTPStatus.FAILURE,
+                            "cannot resume: the partial file does not match the remote file in "
+                            f"its last {n} bytes", self.local)
+        self._pump()
+
+    def _read(self, offset: int, length: int) -> None:
+        eng = self.eng
+        assert self.handle is not None
+        rid = eng._send(FXP.READ, codec.read_payload(self.handle, offset, length),
+                        self.request("read", lambda k, p: self._on_read(k, p, rid)))
+        self.inflight[rid] = (offset, length)
+        if lib.pylibssh_sftp_rx_expect(eng._rx, rid, self.fd, offset, length) != 0:
+            raise MemoryError("registering a READ")
+
+    def _pump(self) -> None:
+        """Keep ``in_flight`` READs going; the one at the size (which sees the end) goes with
+        the CLOSE."""
+        total, chunk = self.total, self.chunk
+        while len(self.inflight) < self.in_flight and self.eof_at is None \
+                and not self.close_sent:
+            if total is not None and self.next >= total:
+                self._read(self.next, chunk)  # expected: EOF
+                self.next += chunk
+                self.send_close()
+                return
+            n = chunk if total is None else min(chunk, total - self.next)
+            self._read(self.next, n)
+            self.next += n
+
+    def _on_read(self, kind: int, payload: Any, rid: int) -> None:
+        offset, length = self.inflight.pop(rid)
+        if kind == _WRITTEN_KIND:
+            count, err = _WRITTEN.unpack_from(payload)
+            if err:
+                raise OSError(err, f"writing {self.local!r}: {os.strerror(err)}")
+            self._got(offset, length, count)
+        elif kind == FXP.DATA:
+            raise SFTPDecodeError(f"{len(payload) - 4} bytes of DATA for a READ of {length}")
+        else:
+            err = _status_error(_expect(kind, payload, FXP.STATUS, "read", self.remote),
+                                "read", self.remote)
+            if err is not None and err.status != SFTPStatus.EOF:
+                raise err
+            if self.eof_at is None or offset < self.eof_at:
+                self.eof_at = offset
+        if not self.failed:
+            self._pump()
+            self.check_done()
+
+    def _got(self, offset: int, length: int, count: int) -> None:
+        if not count:
+            raise SFTPDecodeError("an empty DATA reply")
+        if self.total is not None and offset >= self.total and count:
+            raise SFTPError(SFTPStatus.FAILURE,
+                            "the remote file changed size during the download (it had "
+                            f"{self.total} bytes when opened)", self.remote)
+        if count:
+            if offset == self.contig:
+                self.contig = offset + count
+                while self.contig in self.ahead:
+                    self.contig = self.ahead.pop(self.contig)
+            else:
+                self.ahead[offset] = offset + count
+            self.report(self.contig, self.total if self.total is not None else self.contig)
+        if count < length and not self.close_sent:
+            # a short read: ask for the rest (an end of file answers it if that was all)
+            self._read(offset + count, length - count)
+
+    def check_done(self) -> None:
+        if self.failed or self.inflight or self.verifying or self.eof_at is None:
+            return
+        if not self.close_sent:
+            self.send_close()
+            return
+        if not self.closed:
+            return
+        size = self.eof_at
+        if self.contig < size or (self.total is not None and size != self.total):
+            raise SFTPError(SFTPStatus.FAILURE,
+                            f"download incomplete: {min(self.contig, size)} of "
+                            f"{self.total if self.total is not None else size} bytes",
+                            self.remote)
+        os.ftruncate(self.fd, size)
+        self.release_local(ok=True)
+        attrs = self.attrs
+        if self.preserve and attrs is not None:
+            if attrs.permissions is not None:
+                os.chmod(self.local, attrs.permissions & 0o7777)
+            if attrs.mtime is not None:
+                os.utime(self.local, (attrs.atime or attrs.mtime, attrs.mtime))
+        _settle(self.future, TransferResult(size - self.start, attrs))
+
+    def release_local(self, ok: bool) -> None:
+        if self.fd >= 0 and not ok:
+            fd = self.fd
+            lib.pylibssh_sftp_rx_forget_fd(self.eng._rx, fd)
+            if self.started:
+                try:  # keep what arrived in order: a resumed download continues from there
+                    os.ftruncate(fd, max(self.contig, self.start))
+                except OSError:
+                    pass
+            super().release_local(ok)
+            if self.created and not self.started:
+                _unlink_quietly(self.local)
+            return
+        super().release_local(ok)
+
+
+class _Upload(_Transfer):
+    def __init__(self, eng: SFTPEngine, future: Future, local: str, remote: str, resume: bool,
+                 preserve: bool, progress: Progress | None, in_flight: int,
+                 permissions: int | None, stat_after: bool, timeout: float | None):
+        super().__init__(eng, future, remote, progress, in_flight, timeout)
+        self.local = local
+        self.resume = resume
+        self.preserve = preserve
+        self.permissions = permissions
+        self.stat_after = stat_after
+        self.stat_done = not stat_after
+        self.chunk = eng.write_chunk
+        self.start = 0
+        self.next = 0
+        self.total = 0
+        self.acked = 0
+        self.st: os.stat_result | None = None
+        self.verifying = False
+
+    def begin(self, flush: bool = True) -> None:
+        eng = self.eng
+        try:  # before the lock: a slow file system does not hold the loop
+            self.fd = os.open(self.local, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            self.st = os.fstat(self.fd)
+        except OSError as exc:
+            with eng._loop.lock:
+                self.fail(exc)
+            return
+        with eng._loop.lock:
+            try:
+                eng._check()
+                self.total = self.st.st_size
+                if self.resume:
+                    eng._send(FXP.STAT, codec.string(self.remote),
+                              self.request("stat", self._on_remote_stat))
+                else:
+                    self._open(OpenFlags.WRITE | OpenFlags.CREAT | OpenFlags.TRUNC)
+                if flush:
+                    eng._flush()
+            except BaseException as exc:  # noqa: BLE001 - the transfer's outcome
+                self.fail(exc)
+
+    def _open(self, pflags: int) -> None:
+        assert self.st is not None
+        mode = self.permissions if self.permissions is not None else self.st.st_mode & 0o777
+        self.eng._send(FXP.OPEN, codec.open_payload(self.remote, pflags,
+                                                    SFTPAttributes(permissions=mode)),
+                       self.request("open", self._on_open))
+
+    def _on_remote_stat(self, kind: int, payload: Any) -> None:
+        if kind == FXP.STATUS:
+            err = _status_error(payload, "stat", self.remote)
+            if not isinstance(err, FileNotFoundError):
+                raise err if err is not None else SFTPDecodeError("STATUS OK to a STAT")
+            self._open(OpenFlags.WRITE | OpenFlags.CREAT | OpenFlags.TRUNC)
+            return
+        attrs = codec.Reader(_expect(kind, payload, FXP.ATTRS, "stat", self.remote)).attrs()
+        self.start = attrs.size or 0
+        if self.start > self.total:
+            raise SFTPError(SFTPStatus.FAILURE,
+                            f"cannot resume: the remote file ({self.start} bytes) is larger "
+                            f"than the local one ({self.total} bytes)", self.remote)
+        self._open(OpenFlags.READ | OpenFlags.WRITE)
+
+    def _on_open(self, kind: int, payload: Any) -> None:
+        self.handle = codec.parse_handle(_expect(kind, payload, FXP.HANDLE, "open",
+                                                 self.remote))
+        self.next = self.start
+        if self.start:
+            n = min(self.start, _RESUME_CHECK)
+            self.verifying = True
+            self.eng._send(FXP.READ, codec.read_payload(self.handle, self.start - n, n),
+                           self.request("read", lambda k, p: self._on_verify(k, p, n)))
+            return
+        self._pump()
+
+    def _on_verify(self, kind: int, payload: Any, n: int) -> None:
+        self.verifying = False
+        theirs = bytes(codec.parse_data(_expect(kind, payload, FXP.DATA, "read", self.remote)))
+        if os.pread(self.fd, n, self.start - n) != theirs:
+            raise SFTPError(SFTPStatus.FAILURE,
+                            "cannot resume: the partial file does not match the remote file in "
+                            f"its last {n} bytes", self.local)
+        self._pump()
+
+    def _pump(self) -> None:
+        """Keep ``in_flight`` WRITEs going; the CLOSE (after a resume's truncation and
+        preserve's attributes) follows the last one at once."""
+        eng, handle = self.eng, self.handle
+        assert handle is not None
+        while len(self.inflight) < self.in_flight and self.next < self.total:
+            n = min(self.chunk, self.total - self.next)
+            req = _Request("write", self.remote, _ignore, self.fail, self.timeout)
+            rid = eng._track(req)
+            req.reply = self._guard(functools.partial(self._on_write, rid=rid))
+            head = codec.write_head(rid, handle, self.next, n)
+            buf = bytearray(len(head) + n)
+            buf[:len(head)] = head
+            got = _pread_into(self.fd, memoryview(buf)[len(head):], self.next)
+            self.inflight[rid] = (self.next, n)
+            if got != n:
+                raise OSError(errno.EIO, f"{self.local!r} changed size during the upload")
+            eng._send_packet(buf)
+            self.next += n
+        if self.next >= self.total and not self.close_sent:
+            self._finish_requests()
+
+    def _finish_requests(self) -> None:
+        eng, handle, st = self.eng, self.handle, self.st
+        assert handle is not None and st is not None
+        h = codec.string(handle)
+        if self.resume:
+            eng._send(FXP.FSETSTAT, h + codec.attrs_bytes(SFTPAttributes(size=self.total)),
+                      self.request("truncate", self._on_ok("truncate")))
+        if self.preserve:
+            attrs = SFTPAttributes(permissions=st.st_mode & 0o7777, atime=int(st.st_atime),
+                                   mtime=int(st.st_mtime))
+            eng._send(FXP.FSETSTAT, h + codec.attrs_bytes(attrs),
+                      self.request("setstat", self._on_ok("setstat")))
+        self.send_close()
+        if self.stat_after:
+            eng._send(FXP.STAT, codec.string(self.remote), self.request("stat", self._on_stat))
+
+    def _on_ok(self, what: str) -> Callable[[int, Any], None]:
+        return lambda kind, payload: _ok(kind, payload, what, self.remote)
+
+    def _on_stat(self, kind: int, payload: Any) -> None:
+        self.attrs = codec.Reader(_expect(kind, payload, FXP.ATTRS, "stat", self.remote)).attrs()
+        self.stat_done = True
+        self.check_done()
+
+    def _on_write(self, kind: int, payload: Any, *, rid: int) -> None:
+        _, n = self.inflight.pop(rid)
+        _ok(kind, payload, "write", self.remote)
+        self.acked += n
+        self.report(self.start + self.acked, self.total)
+        self._pump()
+        self.check_done()
+
+    def check_done(self) -> None:
+        if self.failed or self.inflight or not self.closed or not self.stat_done:
+            return
+        self.release_local(ok=True)
+        _settle(self.future, TransferResult(self.total - self.start, self.attrs))
+
+
+class _Many:
+    """get_many / put_many: up to ``in_flight`` transfers at once, each with a few requests
+    in flight; the future gets the bytes moved, or the first error once all have ended."""
+
+    def __init__(self, eng: SFTPEngine, pairs: Sequence[tuple[str, str]], upload: bool,
+                 in_flight: int, timeout: float | None):
+        self.eng = eng
+        self.future = _future()
+        self.queue = deque(pairs)
+        self.upload = upload
+        self.in_flight = max(1, in_flight)
+        self.timeout = timeout
+        self.active = 0
+        self.total = 0
+        self.errors: list[BaseException] = []
+        self._starting = False
+        with eng._loop.lock:
+            self._start_more()
+
+    def _start_more(self) -> None:
+        if self._starting:
+            return
+        self._starting = True
+        eng = self.eng
+        try:
+            while self.queue and self.active < self.in_flight:
+                a, b = self.queue.popleft()
+                self.active += 1
+                f = _future()
+                if self.upload:
+                    _Upload(eng, f, a, b, False, False, None, MANY_FILE_IN_FLIGHT, None, False,
+                            self.timeout).begin(flush=False)
+                else:
+                    _Download(eng, f, a, b, False, False, None, MANY_FILE_IN_FLIGHT,
+                              self.timeout).begin(flush=False)
+                f.add_done_callback(self._one_done)
+        finally:
+            self._starting = False
+            if eng._error is None:
+                eng._flush()
+        if not self.active and not self.queue:
+            if self.errors:
+                _settle(self.future, exc=self.errors[0])
+            else:
+                _settle(self.future, self.total)
+
+    def _one_done(self, f: Future) -> None:
+        self.active -= 1
+        exc = f.exception()
+        if exc is not None:
+            self.errors.append(exc)
+        else:
+            self.total += f.result().transferred
+        self._start_more()
