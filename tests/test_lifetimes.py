@@ -179,7 +179,9 @@ def test_a_client_dropped_inside_a_libssh_callback_is_freed_after_it(sshd_client
         original(self)
 
     monkeypatch.setattr(Client, "_collected", recording)
-    process = first.exec("echo data >&2; sleep 60")  # (stderr goes through the callback)
+    # (stderr goes through the callback; it is sent once the hook is in place: the loop's thread
+    # would otherwise deliver it before)
+    process = first.exec("read go; echo data >&2; sleep 60")
     own = process.channel._c_data
 
     def hook(data, length, is_stderr):
@@ -196,6 +198,7 @@ def test_a_client_dropped_inside_a_libssh_callback_is_freed_after_it(sshd_client
         return own(data, length, is_stderr)
 
     process.channel._c_data = hook
+    process.write(b"go\n")
     wait_until(lambda: state["collected"], what="the dropped client's teardown")
     assert state["collected"] == [False]  # not inside the callback
     assert any(m.startswith("unclosed <pylibssh.Client ") for m in state["warned"])
