@@ -12,6 +12,7 @@
 #define PYLIBSSH_HAS_GLOBAL_REPLIES ...
 #define PYLIBSSH_HAS_STREAMLOCAL ...
 #define PYLIBSSH_HAS_OPEN_FAILURE_REASON ...
+#define PYLIBSSH_HAS_OTHER_GLOBAL_REQUESTS ...
 
 /* bytes of SSH packets libssh holds for the session's socket: its output buffer, and with
  * ``queued`` the packets held back during a key re-exchange; -1 unknown */
@@ -34,3 +35,10 @@ int pylibssh_message_pty_modes(ssh_message msg, const unsigned char **data, size
 int pylibssh_message_want_reply(ssh_message msg);
 /* 1: libssh waits for no reply to a global request of its own; 0: it does; -1 unknown */
 int pylibssh_global_idle(ssh_session session);
+/* a global request's name; NULL unknown */
+const char *pylibssh_global_request_name(ssh_message msg);
+/* the fields of a global request libssh does not implement (*data points into msg); -1 when
+ * libssh parsed the request, or unknown */
+int pylibssh_global_request_data(ssh_message msg, const unsigned char **data, size_t *len);
+/* accept a global request with request-specific data in the reply; SSH_OK or SSH_ERROR */
+int pylibssh_global_request_reply_data(ssh_message msg, const void *data, size_t len);

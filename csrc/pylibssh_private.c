@@ -392,6 +392,28 @@ int pylibssh_channel_open_reverse_unix(ssh_channel channel, const char *socket_p
     return ssh_channel_open_reverse_forward_unix(channel, socket_path);
 }
 
+const char *pylibssh_global_request_name(ssh_message msg)
+{
+    return ssh_message_global_request_name(msg);
+}
+
+int pylibssh_global_request_data(ssh_message msg, const unsigned char **data, size_t *len)
+{
+    ssh_buffer fields = ssh_message_global_request_data(msg);
+
+    if (fields == NULL || data == NULL || len == NULL) {
+        return -1;
+    }
+    *data = ssh_buffer_get(fields);
+    *len = ssh_buffer_get_len(fields);
+    return 0;
+}
+
+int pylibssh_global_request_reply_data(ssh_message msg, const void *data, size_t len)
+{
+    return ssh_message_global_request_reply_success_data(msg, data, len);
+}
+
 #else /* !PYLIBSSH_PRIVATE_HEADERS: a system libssh */
 
 int64_t pylibssh_session_pending_output(ssh_session session, int queued)
@@ -536,6 +558,28 @@ int pylibssh_channel_open_reverse_unix(ssh_channel channel, const char *socket_p
 {
     (void)channel;
     (void)socket_path;
+    return SSH_ERROR;
+}
+
+const char *pylibssh_global_request_name(ssh_message msg)
+{
+    (void)msg;
+    return NULL;
+}
+
+int pylibssh_global_request_data(ssh_message msg, const unsigned char **data, size_t *len)
+{
+    (void)msg;
+    (void)data;
+    (void)len;
+    return -1;
+}
+
+int pylibssh_global_request_reply_data(ssh_message msg, const void *data, size_t len)
+{
+    (void)msg;
+    (void)data;
+    (void)len;
     return SSH_ERROR;
 }
 

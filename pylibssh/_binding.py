@@ -73,6 +73,9 @@ class Capabilities:
     #: a channel open refused with the application's reason; without: libssh's refusal
     #: ("administratively prohibited")
     open_failure_reason: bool = bool(lib.PYLIBSSH_HAS_OPEN_FAILURE_REASON)
+    #: global requests libssh does not implement reach the server's ``request`` listeners;
+    #: without: libssh refuses them itself
+    other_global_requests: bool = bool(lib.PYLIBSSH_HAS_OTHER_GLOBAL_REQUESTS)
 
     def names(self) -> list[str]:
         """The capabilities this build has."""
