@@ -25,6 +25,9 @@ int pylibssh_session_socket_errno(ssh_session session);
 /* the negotiated host-key algorithm (NULL before the key exchange, or unknown); owned by the
  * session */
 const char *pylibssh_session_hostkey_algo(ssh_session session);
+/* the method negotiated for ``type`` (SSH_COMP_C_S, ...); NULL before the key exchange, or
+ * unknown; owned by the session */
+const char *pylibssh_session_kex_method(ssh_session session, int type);
 /* 1/0: whether libssh has queued ssh_messages (ssh_message_get would poll when none are);
  * -1 unknown */
 int pylibssh_session_has_messages(ssh_session session);

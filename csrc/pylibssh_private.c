@@ -223,6 +223,20 @@ const char *pylibssh_session_hostkey_algo(ssh_session session)
     return crypto->kex_methods[SSH_HOSTKEYS];
 }
 
+const char *pylibssh_session_kex_method(ssh_session session, int type)
+{
+    struct ssh_crypto_struct *crypto;
+
+    if (session == NULL || type < 0 || type >= SSH_KEX_METHODS) {
+        return NULL;
+    }
+    crypto = session->current_crypto != NULL ? session->current_crypto : session->next_crypto;
+    if (crypto == NULL) {
+        return NULL;
+    }
+    return crypto->kex_methods[type];
+}
+
 /* -- queued messages ------------------------------------------------------------------------------- */
 
 int pylibssh_session_has_messages(ssh_session session)
@@ -471,6 +485,13 @@ int pylibssh_channel_local_window(ssh_session session, uint32_t id, uint32_t *wi
 const char *pylibssh_session_hostkey_algo(ssh_session session)
 {
     (void)session;
+    return NULL;
+}
+
+const char *pylibssh_session_kex_method(ssh_session session, int type)
+{
+    (void)session;
+    (void)type;
     return NULL;
 }
 

@@ -40,7 +40,8 @@
 #define PYLIBSSH_HAS_WINDOW_GUARD PYLIBSSH_PRIVATE
 /* whether libssh queued messages, without polling (pylibssh_session_has_messages) */
 #define PYLIBSSH_HAS_MESSAGE_PEEK PYLIBSSH_PRIVATE
-/* the negotiated host-key algorithm (pylibssh_session_hostkey_algo) */
+/* the negotiated host-key algorithm and compression (pylibssh_session_hostkey_algo,
+ * pylibssh_session_kex_method) */
 #define PYLIBSSH_HAS_HOSTKEY_ALGO PYLIBSSH_PRIVATE
 /* replies to global requests given to their own request; global requests of any kind */
 #define PYLIBSSH_HAS_GLOBAL_REPLIES PYLIBSSH_PRIVATE
@@ -77,6 +78,9 @@ int pylibssh_channel_local_window(ssh_session session, uint32_t id, uint32_t *wi
 /* the negotiated host-key algorithm (rsa-sha2-512, ssh-ed25519...); NULL before the key
  * exchange, or unknown; owned by the session */
 const char *pylibssh_session_hostkey_algo(ssh_session session);
+/* the method negotiated for ``type`` (an ``enum ssh_kex_types_e``: SSH_COMP_C_S, ...); NULL
+ * before the key exchange, or unknown; owned by the session */
+const char *pylibssh_session_kex_method(ssh_session session, int type);
 
 /* -- queued messages ---------------------------------------------------------------------------- */
 /* 1/0: whether libssh has queued ssh_messages (ssh_message_get polls when none are); -1 unknown */
