@@ -12,6 +12,7 @@
 #define PYLIBSSH_HAS_GLOBAL_REPLIES ...
 #define PYLIBSSH_HAS_STREAMLOCAL ...
 #define PYLIBSSH_HAS_OPEN_FAILURE_REASON ...
+#define PYLIBSSH_HAS_OTHER_GLOBAL_REQUESTS ...
 
 /* bytes of SSH packets libssh holds for the session's socket: its output buffer, and with
  * ``queued`` the packets held back during a key re-exchange; -1 unknown */
@@ -24,6 +25,9 @@ int pylibssh_session_socket_errno(ssh_session session);
 /* the negotiated host-key algorithm (NULL before the key exchange, or unknown); owned by the
  * session */
 const char *pylibssh_session_hostkey_algo(ssh_session session);
+/* the method negotiated for ``type`` (SSH_COMP_C_S, ...); NULL before the key exchange, or
+ * unknown; owned by the session */
+const char *pylibssh_session_kex_method(ssh_session session, int type);
 /* 1/0: whether libssh has queued ssh_messages (ssh_message_get would poll when none are);
  * -1 unknown */
 int pylibssh_session_has_messages(ssh_session session);
@@ -34,3 +38,10 @@ int pylibssh_message_pty_modes(ssh_message msg, const unsigned char **data, size
 int pylibssh_message_want_reply(ssh_message msg);
 /* 1: libssh waits for no reply to a global request of its own; 0: it does; -1 unknown */
 int pylibssh_global_idle(ssh_session session);
+/* a global request's name; NULL unknown */
+const char *pylibssh_global_request_name(ssh_message msg);
+/* the fields of a global request libssh does not implement (*data points into msg); -1 when
+ * libssh parsed the request, or unknown */
+int pylibssh_global_request_data(ssh_message msg, const unsigned char **data, size_t *len);
+/* accept a global request with request-specific data in the reply; SSH_OK or SSH_ERROR */
+int pylibssh_global_request_reply_data(ssh_message msg, const void *data, size_t len);

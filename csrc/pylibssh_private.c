@@ -223,6 +223,20 @@ const char *pylibssh_session_hostkey_algo(ssh_session session)
     return crypto->kex_methods[SSH_HOSTKEYS];
 }
 
+const char *pylibssh_session_kex_method(ssh_session session, int type)
+{
+    struct ssh_crypto_struct *crypto;
+
+    if (session == NULL || type < 0 || type >= SSH_KEX_METHODS) {
+        return NULL;
+    }
+    crypto = session->current_crypto != NULL ? session->current_crypto : session->next_crypto;
+    if (crypto == NULL) {
+        return NULL;
+    }
+    return crypto->kex_methods[type];
+}
+
 /* -- queued messages ------------------------------------------------------------------------------- */
 
 int pylibssh_session_has_messages(ssh_session session)
@@ -392,6 +406,28 @@ int pylibssh_channel_open_reverse_unix(ssh_channel channel, const char *socket_p
     return ssh_channel_open_reverse_forward_unix(channel, socket_path);
 }
 
+const char *pylibssh_global_request_name(ssh_message msg)
+{
+    return ssh_message_global_request_name(msg);
+}
+
+int pylibssh_global_request_data(ssh_message msg, const unsigned char **data, size_t *len)
+{
+    ssh_buffer fields = ssh_message_global_request_data(msg);
+
+    if (fields == NULL || data == NULL || len == NULL) {
+        return -1;
+    }
+    *data = ssh_buffer_get(fields);
+    *len = ssh_buffer_get_len(fields);
+    return 0;
+}
+
+int pylibssh_global_request_reply_data(ssh_message msg, const void *data, size_t len)
+{
+    return ssh_message_global_request_reply_success_data(msg, data, len);
+}
+
 #else /* !PYLIBSSH_PRIVATE_HEADERS: a system libssh */
 
 int64_t pylibssh_session_pending_output(ssh_session session, int queued)
@@ -449,6 +485,13 @@ int pylibssh_channel_local_window(ssh_session session, uint32_t id, uint32_t *wi
 const char *pylibssh_session_hostkey_algo(ssh_session session)
 {
     (void)session;
+    return NULL;
+}
+
+const char *pylibssh_session_kex_method(ssh_session session, int type)
+{
+    (void)session;
+    (void)type;
     return NULL;
 }
 
@@ -536,6 +579,28 @@ int pylibssh_channel_open_reverse_unix(ssh_channel channel, const char *socket_p
 {
     (void)channel;
     (void)socket_path;
+    return SSH_ERROR;
+}
+
+const char *pylibssh_global_request_name(ssh_message msg)
+{
+    (void)msg;
+    return NULL;
+}
+
+int pylibssh_global_request_data(ssh_message msg, const unsigned char **data, size_t *len)
+{
+    (void)msg;
+    (void)data;
+    (void)len;
+    return -1;
+}
+
+int pylibssh_global_request_reply_data(ssh_message msg, const void *data, size_t len)
+{
+    (void)msg;
+    (void)data;
+    (void)len;
     return SSH_ERROR;
 }
 

@@ -40,7 +40,8 @@
 #define PYLIBSSH_HAS_WINDOW_GUARD PYLIBSSH_PRIVATE
 /* whether libssh queued messages, without polling (pylibssh_session_has_messages) */
 #define PYLIBSSH_HAS_MESSAGE_PEEK PYLIBSSH_PRIVATE
-/* the negotiated host-key algorithm (pylibssh_session_hostkey_algo) */
+/* the negotiated host-key algorithm and compression (pylibssh_session_hostkey_algo,
+ * pylibssh_session_kex_method) */
 #define PYLIBSSH_HAS_HOSTKEY_ALGO PYLIBSSH_PRIVATE
 /* replies to global requests given to their own request; global requests of any kind */
 #define PYLIBSSH_HAS_GLOBAL_REPLIES PYLIBSSH_PRIVATE
@@ -48,6 +49,8 @@
 #define PYLIBSSH_HAS_STREAMLOCAL PYLIBSSH_PRIVATE
 /* a channel open refused with a reason code of the application's */
 #define PYLIBSSH_HAS_OPEN_FAILURE_REASON PYLIBSSH_PRIVATE
+/* global requests libssh does not implement reach the server's application (patch 0013) */
+#define PYLIBSSH_HAS_OTHER_GLOBAL_REQUESTS PYLIBSSH_PRIVATE
 
 /* -- the socket ------------------------------------------------------------------------------- */
 /* bytes of SSH packets libssh holds for the session's socket (with ``queued``, also those held
@@ -75,6 +78,9 @@ int pylibssh_channel_local_window(ssh_session session, uint32_t id, uint32_t *wi
 /* the negotiated host-key algorithm (rsa-sha2-512, ssh-ed25519...); NULL before the key
  * exchange, or unknown; owned by the session */
 const char *pylibssh_session_hostkey_algo(ssh_session session);
+/* the method negotiated for ``type`` (an ``enum ssh_kex_types_e``: SSH_COMP_C_S, ...); NULL
+ * before the key exchange, or unknown; owned by the session */
+const char *pylibssh_session_kex_method(ssh_session session, int type);
 
 /* -- queued messages ---------------------------------------------------------------------------- */
 /* 1/0: whether libssh has queued ssh_messages (ssh_message_get polls when none are); -1 unknown */
@@ -110,5 +116,13 @@ void pylibssh_global_release(ssh_session session);
 int pylibssh_send_packet(ssh_session session, const void *payload, size_t len);
 /* ssh_channel_open_reverse_forward_unix (patch 0012): open forwarded-streamlocal@openssh.com */
 int pylibssh_channel_open_reverse_unix(ssh_channel channel, const char *socket_path);
+/* a global request's name (ssh_message_global_request_name, patch 0013); NULL unknown */
+const char *pylibssh_global_request_name(ssh_message msg);
+/* the fields of a global request libssh does not implement: 0 and *data (points into msg: copy
+ * it before freeing msg) and *len, or -1 (libssh parsed the request, or unknown) */
+int pylibssh_global_request_data(ssh_message msg, const unsigned char **data, size_t *len);
+/* accept a global request with ``data`` after SSH2_MSG_REQUEST_SUCCESS
+ * (ssh_message_global_request_reply_success_data, patch 0013); SSH_OK or SSH_ERROR */
+int pylibssh_global_request_reply_data(ssh_message msg, const void *data, size_t len);
 
 #endif

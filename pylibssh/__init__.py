@@ -14,6 +14,7 @@ from . import _binding
 from ._version import __version__
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
+from .algorithms import Algorithms
 from .errors import ChannelOpenFailure
 from .keys import Key, KeyType, load_authorized_keys
 from .loop import Loop
@@ -59,6 +60,7 @@ __all__ = [
     "__version__",
     "libssh_version",
     "LibsshVersion",
+    "Algorithms",
     "Key",
     "KeyType",
     "load_authorized_keys",

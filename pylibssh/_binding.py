@@ -63,7 +63,7 @@ class Capabilities:
     window_guard: bool = bool(lib.PYLIBSSH_HAS_WINDOW_GUARD)
     #: whether libssh queued messages, asked without a poll; without: one poll more per pass
     message_peek: bool = bool(lib.PYLIBSSH_HAS_MESSAGE_PEEK)
-    #: the negotiated host-key algorithm; without: None
+    #: the negotiated host-key algorithm and compression; without: None
     hostkey_algo: bool = bool(lib.PYLIBSSH_HAS_HOSTKEY_ALGO)
     #: each global request's reply to its own request, global requests of any kind; without:
     #: libssh's keepalive and tcpip-forward only
@@ -73,6 +73,9 @@ class Capabilities:
     #: a channel open refused with the application's reason; without: libssh's refusal
     #: ("administratively prohibited")
     open_failure_reason: bool = bool(lib.PYLIBSSH_HAS_OPEN_FAILURE_REASON)
+    #: global requests libssh does not implement reach the server's ``request`` listeners;
+    #: without: libssh refuses them itself
+    other_global_requests: bool = bool(lib.PYLIBSSH_HAS_OTHER_GLOBAL_REQUESTS)
 
     def names(self) -> list[str]:
         """The capabilities this build has."""

@@ -32,6 +32,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from . import _log
+from .algorithms import Algorithms
 from ._binding import HAS, NULL, ffi, lib
 from .errors import ClosedError, SSHError, error_from
 from .events import EventEmitter
@@ -529,3 +530,34 @@ class LoopSession(EventEmitter):
     @property
     def cipher_out(self) -> str | None:
         return self._info(lib.ssh_get_cipher_out)
+
+    @property
+    def algorithms(self) -> Algorithms | None:
+        """The algorithms the key exchange agreed on (see :class:`~pylibssh.algorithms.
+        Algorithms`), after a re-exchange its latest; None before the first key exchange ends
+        or once the session is closed."""
+        cipher_out = self._info(lib.ssh_get_cipher_out)
+        if cipher_out is None:
+            return None
+        client = self._is_client_side
+        send_comp, recv_comp = ((lib.SSH_COMP_C_S, lib.SSH_COMP_S_C) if client
+                                else (lib.SSH_COMP_S_C, lib.SSH_COMP_C_S))
+        return Algorithms(
+            kex=self._info(lib.ssh_get_kex_algo),
+            host_key=self._info(lib.pylibssh_session_hostkey_algo) if HAS.hostkey_algo else None,
+            send_cipher=cipher_out,
+            recv_cipher=self._info(lib.ssh_get_cipher_in),
+            send_mac=self._info(lib.ssh_get_hmac_out),
+            recv_mac=self._info(lib.ssh_get_hmac_in),
+            send_compression=self._kex_method(send_comp),
+            recv_compression=self._kex_method(recv_comp),
+        )
+
+    #: whether this side is the client (the directions of :attr:`algorithms`)
+    _is_client_side = False
+
+    def _kex_method(self, which: int) -> str | None:
+        if not HAS.hostkey_algo or self._closed:
+            return None
+        ptr = lib.pylibssh_session_kex_method(self._s, which)
+        return ffi.string(ptr).decode("ascii", "replace") if ptr != NULL else None

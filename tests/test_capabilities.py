@@ -31,7 +31,7 @@ pytestmark = pytest.mark.peer
 
 CAPABILITIES = ["pty_modes", "want_reply", "pending_output", "socket_state", "window_guard",
                 "message_peek", "hostkey_algo", "global_replies", "streamlocal",
-                "open_failure_reason"]
+                "open_failure_reason", "other_global_requests"]
 
 
 @pytest.fixture
@@ -68,7 +68,8 @@ def test_only_one_c_file_uses_libssh_private_state():
     csrc = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "csrc")
     private_include = re.compile(r'#include\s*[<"](config\.h|libssh/(?!libssh\.h|callbacks\.h|'
                                  r'server\.h|sftp\.h|sftpserver\.h|legacy\.h)[a-z_0-9]+\.h)[>"]')
-    patched = re.compile(r"\b(ssh_send_packet|ssh_channel_open_reverse_forward_unix)\s*\(")
+    patched = re.compile(r"\b(ssh_send_packet|ssh_channel_open_reverse_forward_unix|"
+                         r"ssh_message_global_request_(name|data|reply_success_data))\s*\(")
     users = {}
     for name in sorted(os.listdir(csrc)):
         with open(os.path.join(csrc, name)) as f:

@@ -25,6 +25,7 @@ from typing import Any
 from .._binding import lib
 from .._channel import Channel
 from ..errors import HostNotFoundError, SSHConnectionError, SSHConnectionRefusedError
+from ..algorithms import Algorithms
 from ..keys import Key
 from ..loop import Loop, reap_unclosed
 from ._task import AGAIN, TaskGen, wait
@@ -318,6 +319,13 @@ class Client(ForwardingMixin):
     @property
     def host_key(self) -> Key | None:
         return self._session.host_key
+
+    @property
+    def algorithms(self) -> Algorithms | None:
+        """The algorithms negotiated with the server (key exchange, host key, and cipher, MAC
+        and compression each way): a :class:`~pylibssh.algorithms.Algorithms`, None once
+        closed."""
+        return self._session.algorithms
 
     @property
     def closed(self) -> bool:

@@ -81,6 +81,8 @@ def set_option(s, name: str, value: Any) -> None:
 class ClientSession(LoopSession):
     """A client session driven by a loop (nonblocking libssh)."""
 
+    _is_client_side = True
+
     def __init__(self, loop: Loop):
         super().__init__(loop)
         lib.ssh_set_blocking(self._s, 0)

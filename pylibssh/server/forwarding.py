@@ -28,7 +28,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._binding import HAS, NULL, lib
+from .._binding import HAS, NULL, ffi, lib
 from .._channel import Channel
 from ..errors import ChannelError, ChannelOpenFailure, error_from
 from ..loop import locked
@@ -65,6 +65,7 @@ GLOBAL_REQUESTS = {
     lib.PYLIBSSH_GLOBAL_REQUEST_CANCEL_STREAMLOCAL_FORWARD:
         "cancel-streamlocal-forward@openssh.com",
 }
+_FORWARD_REQUESTS = frozenset(GLOBAL_REQUESTS.values())
 
 
 class ForwardChannel(Channel):
@@ -168,19 +169,29 @@ class ChannelOpenMessage(Message):
 class GlobalRequestMessage(Message):
     """A global request (session event ``request``): ``name`` is ``tcpip-forward``,
     ``cancel-tcpip-forward``, ``streamlocal-forward@openssh.com`` or
-    ``cancel-streamlocal-forward@openssh.com``; ``bind_addr``/``bind_port`` (TCP) or
-    ``socket_path`` (UNIX); ``want_reply``."""
+    ``cancel-streamlocal-forward@openssh.com`` with ``bind_addr``/``bind_port`` (TCP) or
+    ``socket_path`` (UNIX); or the name of a request neither libssh nor pylibssh implements, with
+    its fields after ``want_reply`` unparsed in ``data`` (``accept(data=...)`` answers with
+    request-specific data). ``want_reply``: whether the client waits for the answer."""
 
     type = "global-request"
 
     bind_addr: str | None = None
     bind_port: int | None = None
     socket_path: str | None = None
+    #: the fields of a request pylibssh does not parse (None for the forwarding requests)
+    data: bytes | None = None
 
     def __init__(self, session: ServerSession, c_msg, name: str):
         super().__init__(session, c_msg)
         self.name = self.subtype = name
         self.want_reply = want_reply(c_msg)
+        if name not in _FORWARD_REQUESTS:
+            ptr = ffi.new("const unsigned char **")
+            size = ffi.new("size_t *")
+            if lib.pylibssh_global_request_data(c_msg, ptr, size) == 0:
+                self.data = bytes(ffi.buffer(ptr[0], size[0])) if size[0] else b""
+            return
         address = _text(lib.ssh_message_global_request_address(c_msg))
         if "streamlocal" in name:
             self.socket_path = address
@@ -192,22 +203,31 @@ class GlobalRequestMessage(Message):
     def info(self) -> dict[str, Any]:
         """node-libssh's ``info`` of the request: ``bind_addr`` and ``bind_port`` for ``tcpip-
         forward`` and its cancel, ``socket_path`` for the ``streamlocal-forward@openssh.com``
-        pair."""
+        pair, ``data`` for any other request."""
         if self.socket_path is not None:
             return {"socket_path": self.socket_path}
+        if self.data is not None:
+            return {"data": self.data}
         return {"bind_addr": self.bind_addr, "bind_port": self.bind_port}
 
     @locked
-    def accept(self, port: int | None = None) -> None:
+    def accept(self, port: int | None = None, data: bytes | None = None) -> None:
         """Grant the request. For ``tcpip-forward`` with port 0, ``port`` is the port actually
-        bound, which the client learns (``ssh -R 0:...`` prints it)."""
+        bound, which the client learns (``ssh -R 0:...`` prints it). For a request of another
+        kind, ``data`` (already encoded, default none) follows the success message. Raises
+        ValueError for a port out of range, or ``data`` given for a forwarding request."""
+        if self.data is None and data is not None:
+            raise ValueError(f"a {self.name} reply carries no data")
+        if port is not None and not 0 <= int(port) <= 65535:
+            raise ValueError(f"bad port {port}")
         if not self._begin_reply():
             return
-        if port is None:
-            port = self.bind_port or 0
-        if not 0 <= int(port) <= 65535:
-            raise ValueError(f"bad port {port}")
-        rc = lib.ssh_message_global_request_reply_success(self._msg, int(port))
+        if self.data is not None:
+            body = bytes(data or b"")
+            rc = lib.pylibssh_global_request_reply_data(self._msg, body, len(body))
+        else:
+            rc = lib.ssh_message_global_request_reply_success(
+                self._msg, int(port if port is not None else self.bind_port or 0))
         self._sent(rc, "success")
 
     @locked
@@ -221,8 +241,12 @@ class GlobalRequestMessage(Message):
 
     def __repr__(self) -> str:
         state = "replied" if self.replied else "pending"
-        where = self.socket_path if self.socket_path is not None else \
-            f"{self.bind_addr}:{self.bind_port}"
+        if self.data is not None:
+            where = f"{len(self.data)} bytes"
+        elif self.socket_path is not None:
+            where = self.socket_path
+        else:
+            where = f"{self.bind_addr}:{self.bind_port}"
         return f"<GlobalRequestMessage {self.name} {where} {state}>"
 
 

@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._binding import HAS, NULL, ffi, lib, unsupported
+from .._binding import HAS, NULL, ffi, lib, text, unsupported
 from .._session import LoopSession
 from ..errors import (
     ChannelError,
@@ -260,7 +260,9 @@ class ServerSession(LoopSession):
             # "ssh-userauth": the protocol's only answer is acceptance (or a disconnect)
             self._reply_raw(c_msg)
         elif (kind == lib.SSH_REQUEST_GLOBAL and self.authenticated
-              and lib.ssh_message_subtype(c_msg) in GLOBAL_REQUESTS):
+              and (lib.ssh_message_subtype(c_msg) in GLOBAL_REQUESTS
+                   or (lib.ssh_message_subtype(c_msg) == lib.SSH_GLOBAL_REQUEST_UNKNOWN
+                       and HAS.other_global_requests))):
             self._on_global_request(c_msg)
         else:  # global requests before authentication, anything new
             if not self.authenticated:
@@ -270,7 +272,9 @@ class ServerSession(LoopSession):
             self._reply_raw(c_msg)
 
     def _on_global_request(self, c_msg) -> None:
-        msg = GlobalRequestMessage(self, c_msg, GLOBAL_REQUESTS[lib.ssh_message_subtype(c_msg)])
+        name = GLOBAL_REQUESTS.get(lib.ssh_message_subtype(c_msg)) or \
+            text(lib.pylibssh_global_request_name(c_msg)) or ""
+        msg = GlobalRequestMessage(self, c_msg, name)
         log.debug("%r: global request %r", self, msg)
         emit_request(self, "request", msg)  # no listener: refused (forwarding is opt-in)
         if not msg.want_reply and not msg.replied:

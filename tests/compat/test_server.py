@@ -850,6 +850,38 @@ def test_port_forward_requests_reach_the_interface(paramiko, host_key_files):
     results["transport"].close()
 
 
+def test_check_global_request_gets_the_fields_and_answers_with_a_tuple(paramiko, host_key_files):
+    host_key, base = host_key_and_interface(paramiko, host_key_files)
+    calls = []
+
+    class Answering(base):
+        def check_global_request(self, kind, msg):
+            calls.append((kind, msg.get_string(), msg.get_int()))
+            if kind == "sum@example.com":
+                return (b"total", 40 + 2)
+            return kind == "plain@example.com"
+
+    def flow(t, results):
+        until_client_leaves(t)
+
+    port, results, thread = serve_one(paramiko, host_key, Answering(), lambda t: None, flow)
+    client = real_client(port, password=PASSWORD)
+    try:
+        t = client.get_transport()
+        reply = t.global_request("sum@example.com", (b"a", 7), wait=True)
+        assert reply is not None and reply.get_string() == b"total" and reply.get_int() == 42
+        plain = t.global_request("plain@example.com", (b"b", 8), wait=True)
+        assert plain is not None and plain.get_remainder() == b""
+        assert t.global_request("no@example.com", (b"c", 9), wait=True) is None
+    finally:
+        client.close()
+    thread.join(DEADLINE)
+    assert "error" not in results, results.get("error")
+    assert calls == [("sum@example.com", b"a", 7), ("plain@example.com", b"b", 8),
+                     ("no@example.com", b"c", 9)]
+    results["transport"].close()
+
+
 # -- paramiko's demos/demo_server.py, step by step -----------------------------------------------
 
 def test_demo_server_flow(paramiko, host_key_files, client_keys, openssh_client):

@@ -32,6 +32,7 @@ from ...server.channel import ServerChannel
 from ...server.forwarding import ForwardChannel, OutgoingChannel, forwarded_tcpip_opener
 from ...server.messages import method_bit
 from .channel import Channel, _Chan, channel_exception
+from .message import Message
 from .common import (
     AUTH_FAILED,
     AUTH_PARTIALLY_SUCCESSFUL,
@@ -496,5 +497,17 @@ class ServerTransport:
         elif msg.name == "cancel-tcpip-forward":
             si.cancel_port_forward_request(msg.bind_addr, msg.bind_port)
             msg.accept()
+        elif msg.data is not None:
+            # paramiko hands the interface a Message positioned at the request's fields; a
+            # tuple answer is encoded into the reply, any other true value accepts
+            answer = si.check_global_request(msg.name, Message(msg.data))
+            if not answer:
+                msg.reject()
+            elif isinstance(answer, (tuple, list)):
+                reply = Message()
+                reply.add(*answer)
+                msg.accept(data=reply.asbytes())
+            else:
+                msg.accept(data=b"")
         else:
             msg.reject()
