@@ -17,6 +17,8 @@ the channel, then pokes tasks), parsed with :mod:`pylibssh.sftp.codec` and dispa
 **Transfers.** :meth:`SFTPEngine.get` and :meth:`SFTPEngine.put` keep ``in_flight`` requests of
 the server's maximum length (``limits@openssh.com``; 32 KiB otherwise) going. A file's STAT goes
 with its OPEN, and its CLOSE with its last READ or WRITE, so a small file costs two round trips.
+A larger download is a bulk one: the C receiver sends its READs itself as replies come, and
+Python runs only at its start and end, for a reply that is not a whole DATA, and for progress.
 :meth:`SFTPEngine.get_many` / :meth:`SFTPEngine.put_many` run many such transfers at once.
 
 **Errors.** A status other than OK is an :class:`~pylibssh.errors.SFTPError` (a
