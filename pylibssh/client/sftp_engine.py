@@ -1261,6 +1261,8 @@ class _Download(_Transfer):
 
     def tick(self, now: float) -> None:
         """After a pass of the loop: a reply pushes the bulk's deadline back; progress."""
+        if self.bulk is None:  # ended in this pass (another transfer's progress closed the engine)
+            return
         b = self.eng._rx.bulks[self.bulk]
         if b.replies == self.replies_seen:
             return
