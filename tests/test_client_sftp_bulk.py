@@ -53,6 +53,28 @@ def test_a_large_get_sends_its_reads_from_c(connect, tmp_path, python_replies):
         c.run(f"rm -f {name}")
 
 
+def test_several_bulk_downloads_at_once(connect, tmp_path, python_replies):
+    """get_many of six files larger than its window (8 READs each): six bulks in the receiver
+    at once, each file whole, Python handling only the READs that see the ends."""
+    c = connect()
+    base = f"bulk-many-{uuid.uuid4().hex[:8]}"
+    sizes = [(4 << 20) + i * 1000 for i in range(6)]
+    c.run(f"mkdir {base} && " + " && ".join(
+        f"head -c {n} /dev/urandom > {base}/{i}" for i, n in enumerate(sizes)), check=True)
+    try:
+        with c.sftp() as s:
+            assert 8 * s.engine.read_chunk < sizes[0]
+            pairs = [(f"{base}/{i}", tmp_path / str(i)) for i in range(len(sizes))]
+            assert s.get_many(pairs) == sum(sizes)
+        sums = c.run(f"cd {base} && sha256sum *", check=True).stdout.decode().split("\n")
+        for line in filter(None, sums):
+            digest, name = line.split()
+            assert hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() == digest
+        assert sorted(python_replies) == sorted(sizes)
+    finally:
+        c.run(f"rm -rf {base}")
+
+
 def _scripted(make_server, content: bytes, answer):
     """pylibssh's server holding ``content`` as every file; ``answer(msg)`` may answer a READ
     itself (True) or leave it to the default (the data asked for)."""
@@ -86,10 +108,11 @@ def _client(rs):
                             look_for_keys=False, timeout=DEADLINE)
 
 
-def _get(c, s, local):
+def _get(c, s, local, progress=None):
     """Get /f with 4 READs in flight (the blocking client drives the loop while it waits)."""
     from pylibssh.client._task import wait
-    return wait(c.session._loop, s.engine.get("/f", local, in_flight=4), DEADLINE, "get")
+    return wait(c.session._loop, s.engine.get("/f", local, in_flight=4, progress=progress),
+                DEADLINE, "get")
 
 
 CHUNKS = 64  # a 64-READ file, 4 READs in flight: the bulk runs for all but the first window
@@ -97,28 +120,31 @@ CHUNKS = 64  # a 64-READ file, 4 READs in flight: the bulk runs for all but the 
 
 def test_short_reads_in_a_bulk_are_asked_again(make_server, tmp_path, python_replies):
     """Two READs are answered with half their data: the first stops the bulk and goes to
-    Python, which asks for the rest and goes on with READs of its own; the file arrives whole.
+    Python, which asks for the rest and goes on with READs of its own; the file arrives whole,
+    and progress never goes back (the bulk's reports counted what its receiver wrote).
     (Not in the last window: its CLOSE is sent with the READ that sees the end, so a short reply
     there cannot be asked again.)"""
     content = bytes(range(251)) * (CHUNKS * 32768 // 251 + 1)
     short = []
 
     def answer(msg):
-        if msg.offset in (20 * 32768, 33 * 32768) and msg.length == 32768:
+        if msg.offset in (40 * 32768, 50 * 32768) and msg.length == 32768:
             short.append(msg.offset)
             msg.reply_data(content[msg.offset:msg.offset + msg.length // 2])
             return True
         return False
 
     rs = _scripted(make_server, content, answer)
+    seen: list[int] = []
     with _client(rs) as c, c.sftp() as s:
         s.engine.read_chunk = 32768
-        r = _get(c, s, tmp_path / "f")
+        r = _get(c, s, tmp_path / "f", lambda done, total: seen.append(done))
         assert r.transferred == len(content)
         assert (tmp_path / "f").read_bytes() == content
-        assert short == [20 * 32768, 33 * 32768]
+        assert short == [40 * 32768, 50 * 32768]
         assert set(short) <= set(python_replies)
         assert len(python_replies) < CHUNKS  # not every READ
+        assert seen == sorted(seen) and seen[-1] == len(content)  # progress never goes back
 
 
 @pytest.mark.parametrize("how", ["failure", "eof"])

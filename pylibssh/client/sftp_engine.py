@@ -1369,7 +1369,8 @@ class _Download(_Transfer):
                             f"{self.total} bytes when opened)", self.remote)
         if count:
             self._mark(offset, offset + count)
-            self.report(self.contig, self.total if self.total is not None else self.contig)
+            if self.bulk is None:  # a bulk's progress is what its receiver wrote in order
+                self.report(self.contig, self.total if self.total is not None else self.contig)
         if count < length and not self.close_sent:
             # a short read: ask for the rest (an end of file answers it if that was all)
             self._read(offset + count, length - count)
