@@ -1,11 +1,25 @@
 /* The SFTP client's receiver (csrc/pylibssh_sftp_client.h, pylibssh/client/sftp_engine.py). */
 #define PYLIBSSH_SFTP_WRITTEN ...
+#define PYLIBSSH_SFTP_BULK_READ ...
+#define PYLIBSSH_SFTP_BULK_DONE ...
 
 struct pylibssh_sftp_read {
     uint32_t id;
     int fd;
     uint64_t offset;
     uint32_t length;
+    int32_t bulk;
+};
+
+struct pylibssh_sftp_bulk {
+    int fd;
+    int stopped;
+    uint32_t outstanding;
+    uint64_t next;
+    uint64_t end;
+    uint64_t written;
+    uint64_t replies;
+    ...;
 };
 
 struct pylibssh_sftp_rx {
@@ -17,6 +31,10 @@ struct pylibssh_sftp_rx {
     uint32_t bad_length;
     uint64_t direct_bytes;
     uint32_t reads_used;
+    uint32_t next_id;
+    char *send;
+    uint32_t send_len;
+    struct pylibssh_sftp_bulk *bulks;
     ...;
 };
 
@@ -28,3 +46,9 @@ int pylibssh_sftp_rx_expect(struct pylibssh_sftp_rx *rx, uint32_t id, int fd, ui
                             uint32_t length);
 int pylibssh_sftp_rx_forget(struct pylibssh_sftp_rx *rx, uint32_t id);
 void pylibssh_sftp_rx_forget_fd(struct pylibssh_sftp_rx *rx, int fd);
+int pylibssh_sftp_rx_bulk_start(struct pylibssh_sftp_rx *rx, int fd, const char *handle,
+                                uint32_t handle_len, uint64_t next, uint64_t end, uint32_t chunk,
+                                uint32_t in_flight);
+void pylibssh_sftp_rx_bulk_end(struct pylibssh_sftp_rx *rx, int bulk);
+void pylibssh_sftp_rx_sent(struct pylibssh_sftp_rx *rx);
+uint64_t pylibssh_sftp_rx_bulk_done_to(const struct pylibssh_sftp_rx *rx, int bulk);

@@ -5,7 +5,10 @@
  * descriptor, offset) is written to that file with pwrite() as its bytes arrive, and Python gets
  * a 17-byte PYLIBSSH_SFTP_WRITTEN record in its place: a download costs Python one small record
  * per READ and no copy of the data. Every other packet is copied whole into ``out``, which Python
- * takes after each poll (pylibssh/client/sftp_engine.py). The callback takes all of the
+ * takes after each poll (pylibssh/client/sftp_engine.py). A bulk download goes further: the
+ * receiver sends the next READs itself (queued in ``send``, which Python writes after the poll)
+ * as replies come, and Python hears only of replies that are not a whole DATA and of the end.
+ * Data is gathered into 256 KiB before pwrite. The callback takes all of the
  * channel's stdout, so libssh grows the window as the bytes arrive; ``out`` holds at most what
  * one poll reads. A length of 0 or over ``max_packet`` breaks the framing for good (``broken``):
  * Python closes the SFTP channel with an error. */
@@ -17,11 +20,15 @@
 
 #include "pylibssh_sftp_client.h"
 
+#define FXP_VERSION 2
+#define FXP_READ 5
 #define FXP_DATA 103
 #define RX_HEAD 0
 #define RX_COPY 1
 #define RX_DIRECT 2
 #define RECORD_SIZE 17
+#define BULK_READ_SIZE 34
+#define STAGE_SIZE (256 * 1024)
 
 static uint32_t get32(const unsigned char *p)
 {
@@ -136,16 +143,12 @@ static int reserve(struct pylibssh_sftp_rx *rx, uint32_t n)
     return 0;
 }
 
-static void direct_write(struct pylibssh_sftp_rx *rx, const char *p, uint32_t k)
+/* pwrite all of ``k`` bytes at ``at`` into the current read's file, or note why not */
+static void write_out(struct pylibssh_sftp_rx *rx, const char *p, uint32_t k, uint64_t at)
 {
-    uint64_t at = rx->cur.offset + rx->cur_done;
     ssize_t n;
 
-    rx->cur_done += k;
-    if (rx->cur_errno != 0) {
-        return;
-    }
-    while (k > 0) {
+    while (k > 0 && rx->cur_errno == 0) {
         n = pwrite(rx->cur.fd, p, k, (off_t)at);
         if (n < 0 && errno == EINTR) {
             continue;
@@ -161,43 +164,218 @@ static void direct_write(struct pylibssh_sftp_rx *rx, const char *p, uint32_t k)
     }
 }
 
-static int direct_done(struct pylibssh_sftp_rx *rx)
+static void stage_flush(struct pylibssh_sftp_rx *rx)
+{
+    if (rx->stage_fill > 0) {
+        write_out(rx, rx->stage, rx->stage_fill, rx->stage_at);
+        rx->stage_fill = 0;
+    }
+}
+
+/* The channel hands over one SSH packet at a time (32 KiB from OpenSSH): pieces are gathered
+ * into STAGE_SIZE bytes before pwrite, as a write system call per piece costs more CPU than the
+ * copy. Large pieces go straight to the file. */
+static void direct_write(struct pylibssh_sftp_rx *rx, const char *p, uint32_t k)
+{
+    uint64_t at = rx->cur.offset + rx->cur_done;
+    uint32_t room;
+
+    rx->cur_done += k;
+    if (rx->cur_errno != 0) {
+        return;
+    }
+    if (rx->stage == NULL && (rx->stage = malloc(STAGE_SIZE)) == NULL) {
+        write_out(rx, p, k, at);
+        return;
+    }
+    while (k > 0) {
+        if (rx->stage_fill == 0 && k >= STAGE_SIZE / 2) {
+            write_out(rx, p, k, at);
+            return;
+        }
+        if (rx->stage_fill == 0) {
+            rx->stage_at = at;
+        }
+        room = STAGE_SIZE - rx->stage_fill < k ? STAGE_SIZE - rx->stage_fill : k;
+        memcpy(rx->stage + rx->stage_fill, p, room);
+        rx->stage_fill += room;
+        p += room;
+        k -= room;
+        at += room;
+        if (rx->stage_fill == STAGE_SIZE) {
+            stage_flush(rx);
+        }
+    }
+}
+
+static void put64(char *p, uint64_t v)
+{
+    put32(p, (uint32_t)(v >> 32));
+    put32(p + 4, (uint32_t)v);
+}
+
+/* a record of ``size`` bytes and type ``kind`` appended to ``out``: where its body goes, or NULL
+ * when out of memory (only ever between packets: ``out`` holds no partial one then) */
+static char *record(struct pylibssh_sftp_rx *rx, uint32_t size, int kind)
 {
     char *r;
 
-    if (reserve(rx, RECORD_SIZE) != 0) {
-        return -1;
+    if (reserve(rx, size) != 0) {
+        return NULL;
     }
     r = rx->out + rx->out_fill;
-    put32(r, RECORD_SIZE - 4);
-    r[4] = PYLIBSSH_SFTP_WRITTEN;
-    put32(r + 5, rx->cur.id);
-    put32(r + 9, rx->cur_done);
-    put32(r + 13, (uint32_t)rx->cur_errno);
-    rx->out_fill += RECORD_SIZE;
+    put32(r, size - 4);
+    r[4] = (char)kind;
+    rx->out_fill += size;
     rx->out_len = rx->out_fill;
-    rx->mode = RX_HEAD;
-    rx->head_len = 0;
+    return r + 5;
+}
+
+static int bulk_read_record(struct pylibssh_sftp_rx *rx, const struct pylibssh_sftp_read *r,
+                            int written, uint32_t count, int err)
+{
+    char *b = record(rx, BULK_READ_SIZE, PYLIBSSH_SFTP_BULK_READ);
+
+    if (b == NULL) {
+        return -1;
+    }
+    put32(b, r->id);
+    put32(b + 4, (uint32_t)r->bulk);
+    put64(b + 8, r->offset);
+    put32(b + 16, r->length);
+    b[20] = (char)written;
+    put32(b + 21, count);
+    put32(b + 25, (uint32_t)err);
     return 0;
 }
 
-/* the head is complete: write the reply to its file, or copy the packet for Python */
+/* append READ requests to ``send`` until the bulk has ``in_flight`` of them in flight or asked
+ * for all of its range */
+static int bulk_send(struct pylibssh_sftp_rx *rx, int32_t index)
+{
+    struct pylibssh_sftp_bulk *b = &rx->bulks[index];
+    struct pylibssh_sftp_read r;
+    uint32_t size = 4 + 1 + 4 + 4 + b->handle_len + 8 + 4;
+    uint64_t want, cap;
+    char *p, *send;
+
+    while (!b->stopped && b->outstanding < b->in_flight && b->next < b->end) {
+        want = (uint64_t)rx->send_len + size;
+        if (want > rx->send_cap) {
+            cap = rx->send_cap ? rx->send_cap : 4096;
+            while (cap < want) {
+                cap *= 2;
+            }
+            if (cap > UINT32_MAX || (send = realloc(rx->send, cap)) == NULL) {
+                return -1;
+            }
+            rx->send = send;
+            rx->send_cap = (uint32_t)cap;
+        }
+        if ((rx->reads_used + 1) * 2 > rx->reads_cap && rebuild(rx, rx->reads_cap * 2) != 0) {
+            return -1;
+        }
+        r.id = rx->next_id++;
+        r.fd = b->fd;
+        r.offset = b->next;
+        r.length = b->end - b->next < b->chunk ? (uint32_t)(b->end - b->next) : b->chunk;
+        r.bulk = index;
+        insert_slot(rx->reads, rx->reads_cap, &r);
+        rx->reads_used++;
+        p = rx->send + rx->send_len;
+        put32(p, size - 4);
+        p[4] = FXP_READ;
+        put32(p + 5, r.id);
+        put32(p + 9, b->handle_len);
+        memcpy(p + 13, b->handle, b->handle_len);
+        put64(p + 13 + b->handle_len, r.offset);
+        put32(p + 21 + b->handle_len, r.length);
+        rx->send_len += size;
+        b->next += r.length;
+        b->outstanding++;
+    }
+    return 0;
+}
+
+/* a reply to one of a bulk's READs came (``whole``: all its bytes are in the file) */
+static int bulk_reply(struct pylibssh_sftp_rx *rx, const struct pylibssh_sftp_read *r, int whole)
+{
+    struct pylibssh_sftp_bulk *b = &rx->bulks[r->bulk];
+    char *d;
+
+    b->outstanding--;
+    b->replies++;
+    if (whole) {
+        b->written += r->length;
+        if (bulk_send(rx, r->bulk) != 0) {
+            return -1;
+        }
+    } else {
+        b->stopped = 1;
+    }
+    if (b->outstanding == 0 && (b->stopped || b->next >= b->end)) {
+        b->stopped = 1;
+        if ((d = record(rx, 9, PYLIBSSH_SFTP_BULK_DONE)) == NULL) {
+            return -1;
+        }
+        put32(d, (uint32_t)r->bulk);
+    }
+    return 0;
+}
+
+static int direct_done(struct pylibssh_sftp_rx *rx)
+{
+    char *r;
+    int whole;
+
+    stage_flush(rx);
+    rx->mode = RX_HEAD;
+    rx->head_len = 0;
+    if (rx->cur.bulk >= 0) {
+        whole = rx->cur_errno == 0 && rx->cur_done == rx->cur.length;
+        if (!whole && bulk_read_record(rx, &rx->cur, 1, rx->cur_done, rx->cur_errno) != 0) {
+            return -1;
+        }
+        return bulk_reply(rx, &rx->cur, whole);
+    }
+    if ((r = record(rx, RECORD_SIZE, PYLIBSSH_SFTP_WRITTEN)) == NULL) {
+        return -1;
+    }
+    put32(r, rx->cur.id);
+    put32(r + 4, rx->cur_done);
+    put32(r + 8, (uint32_t)rx->cur_errno);
+    return 0;
+}
+
+/* the head is complete: write the reply to its file, or copy the packet for Python (after
+ * telling it which bulk READ the packet answers, if one does) */
 static int head_done(struct pylibssh_sftp_rx *rx)
 {
-    int64_t slot;
+    int64_t slot = -1;
     uint32_t dlen;
+    struct pylibssh_sftp_read r;
 
-    if (rx->head[4] == FXP_DATA && rx->head_len == 13) {
+    if (rx->head_len >= 9 && rx->head[4] != FXP_VERSION) {
         slot = find_read(rx, get32(rx->head + 5));
+    }
+    if (slot >= 0 && rx->head[4] == FXP_DATA && rx->head_len == 13) {
         dlen = get32(rx->head + 9);
-        if (slot >= 0 && dlen == rx->length - 9 && dlen <= rx->reads[slot].length) {
+        if (dlen == rx->length - 9 && dlen <= rx->reads[slot].length) {
             rx->cur = rx->reads[slot];
             rx->cur_done = 0;
             rx->cur_errno = 0;
+            rx->stage_fill = 0;
             remove_slot(rx, (uint32_t)slot);
             rx->left = dlen;
             rx->mode = RX_DIRECT;
             return rx->left == 0 ? direct_done(rx) : 0;
+        }
+    }
+    if (slot >= 0 && rx->reads[slot].bulk >= 0) {
+        r = rx->reads[slot];
+        remove_slot(rx, (uint32_t)slot);
+        if (bulk_read_record(rx, &r, 0, 0, 0) != 0 || bulk_reply(rx, &r, 0) != 0) {
+            return -1;
         }
     }
     if (reserve(rx, rx->length + 4) != 0) {
@@ -244,9 +422,19 @@ static int rx_data(ssh_session session, ssh_channel channel, void *data, uint32_
                     rx->broken = 1;
                     break;
                 }
+                /* the receiver's own records take types no reply has: one from the server
+                 * would pass for one of them */
+                if (rx->head[4] == PYLIBSSH_SFTP_WRITTEN || rx->head[4] == PYLIBSSH_SFTP_BULK_READ ||
+                    rx->head[4] == PYLIBSSH_SFTP_BULK_DONE) {
+                    rx->bad_length = rx->head[4];
+                    rx->broken = 3;
+                    break;
+                }
             }
-            /* a DATA reply's id and data length decide where it goes: 13 bytes of head */
-            want = rx->head[4] != FXP_DATA ? 5 : (rx->length + 4 < 13 ? rx->length + 4 : 13);
+            /* a reply's id, and a DATA reply's data length, decide where it goes: 9 or 13
+             * bytes of head */
+            want = rx->head[4] != FXP_DATA ? 9 : 13;
+            want = rx->length + 4 < want ? rx->length + 4 : want;
             if (rx->head_len < want) {
                 k = want - rx->head_len < n ? want - rx->head_len : n;
                 memcpy(rx->head + rx->head_len, p, k);
@@ -296,6 +484,7 @@ int pylibssh_sftp_rx_init(struct pylibssh_sftp_rx *rx, uint32_t max_packet)
     rx->cb.channel_data_function = rx_data;
     rx->max_packet = max_packet;
     rx->cur.fd = -1;
+    rx->cur.bulk = -1;
     rx->reads_cap = 64;
     rx->reads = malloc(sizeof(*rx->reads) * rx->reads_cap);
     if (rx->reads == NULL) {
@@ -311,6 +500,13 @@ void pylibssh_sftp_rx_free(struct pylibssh_sftp_rx *rx)
 {
     free(rx->out);
     free(rx->reads);
+    free(rx->send);
+    free(rx->bulks);
+    free(rx->stage);
+    rx->send = NULL;
+    rx->bulks = NULL;
+    rx->stage = NULL;
+    rx->send_len = rx->send_cap = rx->bulks_cap = rx->stage_fill = 0;
     rx->out = NULL;
     rx->out_len = rx->out_fill = rx->out_cap = 0;
     rx->reads = NULL;
@@ -352,6 +548,7 @@ int pylibssh_sftp_rx_expect(struct pylibssh_sftp_rx *rx, uint32_t id, int fd, ui
     r.fd = fd;
     r.offset = offset;
     r.length = length;
+    r.bulk = -1;
     insert_slot(rx->reads, rx->reads_cap, &r);
     rx->reads_used++;
     return 0;
@@ -365,6 +562,7 @@ int pylibssh_sftp_rx_forget(struct pylibssh_sftp_rx *rx, uint32_t id)
 
     if (rx->mode == RX_DIRECT && rx->cur.id == id && rx->cur.fd != -1) {
         rx->cur.fd = -1;
+        rx->cur.bulk = -1;
         rx->cur_errno = ECANCELED;
         return 1;
     }
@@ -383,7 +581,13 @@ void pylibssh_sftp_rx_forget_fd(struct pylibssh_sftp_rx *rx, int fd)
 
     if (rx->mode == RX_DIRECT && rx->cur.fd == fd) {
         rx->cur.fd = -1;
+        rx->cur.bulk = -1;
         rx->cur_errno = ECANCELED;
+    }
+    for (i = 0; i < rx->bulks_cap; i++) {
+        if (rx->bulks[i].fd == fd) {
+            rx->bulks[i].fd = -1;
+        }
     }
     /* removing shifts later entries back, a run wrapping round the end included: again until
      * a pass finds none */
@@ -396,4 +600,102 @@ void pylibssh_sftp_rx_forget_fd(struct pylibssh_sftp_rx *rx, int fd)
             }
         }
     } while (removed);
+}
+
+/* Start a bulk download (see pylibssh_sftp_bulk) and append its first READs to ``send``: its
+ * number, or -1 when out of memory or the handle is longer than SFTP allows */
+int pylibssh_sftp_rx_bulk_start(struct pylibssh_sftp_rx *rx, int fd, const char *handle,
+                                uint32_t handle_len, uint64_t next, uint64_t end, uint32_t chunk,
+                                uint32_t in_flight)
+{
+    struct pylibssh_sftp_bulk *bulks, *b;
+    uint32_t i, cap;
+
+    if (rx->reads == NULL || fd < 0 || handle_len > sizeof(b->handle) || chunk == 0 ||
+        in_flight == 0) {
+        return -1;
+    }
+    for (i = 0; i < rx->bulks_cap && rx->bulks[i].fd != -1; i++) {
+    }
+    if (i == rx->bulks_cap) {
+        cap = rx->bulks_cap ? rx->bulks_cap * 2 : 4;
+        if ((bulks = realloc(rx->bulks, sizeof(*bulks) * cap)) == NULL) {
+            return -1;
+        }
+        for (i = rx->bulks_cap; i < cap; i++) {
+            bulks[i].fd = -1;
+        }
+        i = rx->bulks_cap;
+        rx->bulks = bulks;
+        rx->bulks_cap = cap;
+    }
+    b = &rx->bulks[i];
+    memset(b, 0, sizeof(*b));
+    b->fd = fd;
+    b->in_flight = in_flight;
+    b->chunk = chunk;
+    b->next = next;
+    b->end = end;
+    b->handle_len = handle_len;
+    memcpy(b->handle, handle, handle_len);
+    if (bulk_send(rx, (int32_t)i) != 0) {
+        pylibssh_sftp_rx_bulk_end(rx, (int32_t)i);
+        return -1;
+    }
+    return (int)i;
+}
+
+/* the bulk's slot is free again; replies to READs of it still in flight go to Python */
+void pylibssh_sftp_rx_bulk_end(struct pylibssh_sftp_rx *rx, int bulk)
+{
+    uint32_t i;
+    int removed;
+
+    if (bulk < 0 || (uint32_t)bulk >= rx->bulks_cap) {
+        return;
+    }
+    rx->bulks[bulk].fd = -1;
+    if (rx->mode == RX_DIRECT && rx->cur.bulk == bulk) {
+        rx->cur.fd = -1;
+        rx->cur.bulk = -1;
+        rx->cur_errno = ECANCELED;
+    }
+    do {
+        removed = 0;
+        for (i = 0; i < rx->reads_cap; i++) {
+            while (rx->reads[i].fd != -1 && rx->reads[i].bulk == bulk) {
+                remove_slot(rx, i);
+                removed = 1;
+            }
+        }
+    } while (removed);
+}
+
+/* Python sent the ``send_len`` bytes of READs */
+void pylibssh_sftp_rx_sent(struct pylibssh_sftp_rx *rx)
+{
+    rx->send_len = 0;
+}
+
+/* the lowest offset of the bulk's READs in flight (the one being written included), or where
+ * its next READ would start: everything of the bulk below it is in the file, save what Python
+ * took over */
+uint64_t pylibssh_sftp_rx_bulk_done_to(const struct pylibssh_sftp_rx *rx, int bulk)
+{
+    uint64_t lo;
+    uint32_t i;
+
+    if (bulk < 0 || (uint32_t)bulk >= rx->bulks_cap) {
+        return 0;
+    }
+    lo = rx->bulks[bulk].next;
+    if (rx->mode == RX_DIRECT && rx->cur.bulk == bulk && rx->cur.offset < lo) {
+        lo = rx->cur.offset;
+    }
+    for (i = 0; i < rx->reads_cap; i++) {
+        if (rx->reads[i].fd != -1 && rx->reads[i].bulk == bulk && rx->reads[i].offset < lo) {
+            lo = rx->reads[i].offset;
+        }
+    }
+    return lo;
 }

@@ -6,9 +6,19 @@
 #include <libssh/libssh.h>
 #include <libssh/callbacks.h>
 
-/* the record that stands for a DATA reply written to its file (type 0 is no SFTP type):
+/* Records the receiver puts among the packets for Python, of types no reply has (0; 1 is INIT,
+ * 3 OPEN): a server packet of one of them breaks the framing (``broken`` 3).
+ * The record that stands for a DATA reply written to its file:
  * uint32 length (13), byte PYLIBSSH_SFTP_WRITTEN, uint32 id, uint32 bytes, uint32 errno */
 #define PYLIBSSH_SFTP_WRITTEN 0
+/* a bulk READ (below) whose reply Python takes over: uint32 length (30), byte
+ * PYLIBSSH_SFTP_BULK_READ, uint32 id, uint32 bulk, uint64 offset, uint32 length, byte written,
+ * uint32 bytes, uint32 errno. ``written`` 1: this record is the reply (a DATA reply written short
+ * or failing, as PYLIBSSH_SFTP_WRITTEN); 0: the reply is the packet that follows */
+#define PYLIBSSH_SFTP_BULK_READ 1
+/* a bulk has no READ in flight and sends no more: uint32 length (5), byte
+ * PYLIBSSH_SFTP_BULK_DONE, uint32 bulk */
+#define PYLIBSSH_SFTP_BULK_DONE 3
 
 /* one READ whose DATA reply goes straight to a file: ``fd`` at ``offset``, at most ``length``
  * bytes (a free slot has fd -1) */
@@ -17,6 +27,26 @@ struct pylibssh_sftp_read {
     int fd;
     uint64_t offset;
     uint32_t length;
+    int32_t bulk; /* the bulk it belongs to, or -1 */
+};
+
+/* A bulk download: the receiver itself sends READs of ``chunk`` bytes for [next, end) of the
+ * remote file ``handle`` into ``fd``, ``in_flight`` at a time, each as a reply frees a place.
+ * A reply that is not a whole DATA written (short, failing, a STATUS, malformed) stops it and
+ * goes to Python (PYLIBSSH_SFTP_BULK_READ); PYLIBSSH_SFTP_BULK_DONE says when nothing is left in
+ * flight. Every other READ of [begin, next) is in the file. */
+struct pylibssh_sftp_bulk {
+    int fd;               /* -1: a free slot */
+    int stopped;
+    uint32_t in_flight;   /* READs allowed in flight */
+    uint32_t outstanding; /* READs in flight */
+    uint32_t chunk;
+    uint64_t next;
+    uint64_t end;
+    uint64_t written; /* bytes of whole replies written */
+    uint64_t replies; /* replies received */
+    uint32_t handle_len;
+    unsigned char handle[256];
 };
 
 struct pylibssh_sftp_rx {
@@ -28,8 +58,9 @@ struct pylibssh_sftp_rx {
     uint32_t out_fill;
     uint32_t out_cap;
     uint32_t max_packet; /* a longer (or empty) packet breaks the framing */
-    int broken;          /* 1: a length out of range, 2: out of memory; nothing more is parsed */
-    uint32_t bad_length; /* the length that broke it */
+    int broken; /* 1: a length out of range, 2: out of memory, 3: a packet of a record's type;
+                 * nothing more is parsed */
+    uint32_t bad_length; /* the length (or type) that broke it */
     uint64_t direct_bytes; /* DATA written to files by the receiver */
     /* the packet being received */
     unsigned char head[13];
@@ -44,6 +75,18 @@ struct pylibssh_sftp_rx {
     struct pylibssh_sftp_read *reads;
     uint32_t reads_cap; /* a power of two */
     uint32_t reads_used;
+    /* request ids: the next one (Python's requests and the bulk READs take from it) */
+    uint32_t next_id;
+    /* READ requests the bulks call for, sent by Python after each poll */
+    char *send;
+    uint32_t send_len;
+    uint32_t send_cap;
+    struct pylibssh_sftp_bulk *bulks;
+    uint32_t bulks_cap;
+    /* a DATA reply's bytes gathered before pwrite: ``stage_fill`` bytes for ``stage_at`` */
+    char *stage;
+    uint32_t stage_fill;
+    uint64_t stage_at;
 };
 
 void pylibssh_sftp_rx_taken(struct pylibssh_sftp_rx *rx);
@@ -54,5 +97,11 @@ int pylibssh_sftp_rx_expect(struct pylibssh_sftp_rx *rx, uint32_t id, int fd, ui
                             uint32_t length);
 int pylibssh_sftp_rx_forget(struct pylibssh_sftp_rx *rx, uint32_t id);
 void pylibssh_sftp_rx_forget_fd(struct pylibssh_sftp_rx *rx, int fd);
+int pylibssh_sftp_rx_bulk_start(struct pylibssh_sftp_rx *rx, int fd, const char *handle,
+                                uint32_t handle_len, uint64_t next, uint64_t end, uint32_t chunk,
+                                uint32_t in_flight);
+void pylibssh_sftp_rx_bulk_end(struct pylibssh_sftp_rx *rx, int bulk);
+void pylibssh_sftp_rx_sent(struct pylibssh_sftp_rx *rx);
+uint64_t pylibssh_sftp_rx_bulk_done_to(const struct pylibssh_sftp_rx *rx, int bulk);
 
 #endif

@@ -17,6 +17,8 @@ the channel, then pokes tasks), parsed with :mod:`pylibssh.sftp.codec` and dispa
 **Transfers.** :meth:`SFTPEngine.get` and :meth:`SFTPEngine.put` keep ``in_flight`` requests of
 the server's maximum length (``limits@openssh.com``; 32 KiB otherwise) going. A file's STAT goes
 with its OPEN, and its CLOSE with its last READ or WRITE, so a small file costs two round trips.
+A larger download is a bulk one: the C receiver sends its READs itself as replies come, and
+Python runs only at its start and end, for a reply that is not a whole DATA, and for progress.
 :meth:`SFTPEngine.get_many` / :meth:`SFTPEngine.put_many` run many such transfers at once.
 
 **Errors.** A status other than OK is an :class:`~pylibssh.errors.SFTPError` (a
@@ -75,6 +77,10 @@ _U32 = struct.Struct(">I")
 _HEAD = struct.Struct(">IB")
 _WRITTEN = struct.Struct(">II")  # the C receiver's record after the id: bytes, errno
 _WRITTEN_KIND = lib.PYLIBSSH_SFTP_WRITTEN
+_BULK_READ = lib.PYLIBSSH_SFTP_BULK_READ
+_BULK_DONE = lib.PYLIBSSH_SFTP_BULK_DONE
+_BULK_READ_RECORD = struct.Struct(">IIQIBII")  # id, bulk, offset, length, written, bytes, errno
+_BULK_REPORT_EVERY = 1 << 20  # bytes between progress calls of a bulk download
 _RESUME_CHECK = 65536  # resuming compares this many bytes before the point of resumption
 
 
@@ -299,7 +305,7 @@ class SFTPEngine:
         self._by_timeout: dict[float, OrderedDict[int, _Request]] = {}
         self._timer: Any = None
         self._timer_at: float | None = None
-        self._next_id = 0
+        self._bulks: dict[int, _Download] = {}  # the C receiver's bulk downloads, by number
         self._held: list[bytes] = []
         self._late: set[int] = set()  # timed-out OPENs whose HANDLE is closed when it comes
         self._error: BaseException | None = None  # why the engine ended
@@ -363,8 +369,9 @@ class SFTPEngine:
 
     def _track(self, req: _Request) -> int:
         """Give ``req`` an id and a deadline (loop lock held); its id."""
-        rid = self._next_id
-        self._next_id = (rid + 1) & 0xFFFFFFFF
+        rx = self._rx  # ids come from the receiver, which takes some for its bulk READs
+        rid = rx.next_id
+        rx.next_id = (rid + 1) & 0xFFFFFFFF
         req.rid = rid
         self._pending[rid] = req
         if req.timeout is not None:
@@ -390,6 +397,10 @@ class SFTPEngine:
 
     def _flush(self) -> None:
         held = self._held
+        rx = self._rx
+        if rx.send_len:  # READs the receiver's bulk downloads call for
+            held.append(ffi.buffer(rx.send, rx.send_len)[:])
+            lib.pylibssh_sftp_rx_sent(rx)
         if held:
             self._held = []
             self._channel.write(held[0] if len(held) == 1 else b"".join(held))
@@ -499,16 +510,31 @@ class SFTPEngine:
                     self._malformed(None, SFTPDecodeError(
                         f"a packet length of {rx.bad_length} (at most {rx.max_packet} is "
                         "taken)"))
+                elif rx.broken == 3:
+                    self._malformed(None, SFTPDecodeError(
+                        f"a packet of type {rx.bad_length}, which no reply has"))
                 else:
                     self._end(SFTPError(SFTPStatus.FAILURE,
                                         "out of memory receiving SFTP replies"))
             if self._error is not None:
                 return
+            if self._bulks:
+                self._tick_bulks()
             self._flush()
-            if not rx.out_len:
+            if not rx.out_len and not rx.send_len:
                 break
         else:
             self._session.kick()  # still more: another pass, after the loop's other work
+
+    def _tick_bulks(self) -> None:
+        """Push back the deadline of each bulk download that had replies, and report its
+        progress (every _BULK_REPORT_EVERY bytes or more)."""
+        now = self._loop.time()
+        for t in list(self._bulks.values()):
+            try:
+                t.tick(now)
+            except Exception as exc:  # noqa: BLE001 - that transfer's outcome (its progress)
+                t.fail(exc)
 
     def _dispatch(self, data: bytes) -> None:
         view = memoryview(data)
@@ -519,6 +545,10 @@ class SFTPEngine:
             stop = pos + 4 + length
             if kind == FXP.VERSION:
                 self._on_version(view[pos + 5:stop])
+                pos = stop
+                continue
+            if kind == _BULK_READ or kind == _BULK_DONE:
+                self._on_bulk(kind, data, pos + 5)
                 pos = stop
                 continue
             if length < 5:
@@ -541,6 +571,19 @@ class SFTPEngine:
                 return
             except Exception as exc:  # noqa: BLE001 - that request's outcome
                 self._fail_request(req, exc)
+
+    def _on_bulk(self, kind: int, data: bytes, at: int) -> None:
+        """A record of the receiver about a bulk download (see csrc/pylibssh_sftp_client.h)."""
+        if kind == _BULK_DONE:
+            (bulk,) = _U32.unpack_from(data, at)
+            t = self._bulks.get(bulk)
+            if t is not None:
+                t._guard(lambda k, p: t.bulk_done())(kind, None)
+            return
+        rid, bulk, offset, length, written, count, err = _BULK_READ_RECORD.unpack_from(data, at)
+        t = self._bulks.get(bulk)
+        if t is not None:
+            t.adopt(rid, offset, length, written, count, err)
 
     def _on_version(self, payload: Any) -> None:
         if self.version:
@@ -1050,6 +1093,14 @@ class _Download(_Transfer):
         self.verifying = False
         self.created = False  # the local file did not exist before
         self.started = False  # the remote file opened: the local one is the download's
+        # the bulk download the C receiver runs for [bulk_begin, ...), if any (one per file)
+        self.bulk: int | None = None
+        self.bulk_used = False
+        self.bulk_begin = 0
+        self.handed: list[tuple[int, int]] = []  # its READs whose replies Python took over
+        self.watch: _Request | None = None  # its deadline: pushed back by every reply
+        self.replies_seen = 0
+        self.reported = 0  # what the last progress call of the bulk said
 
     def begin(self, flush: bool = True) -> None:
         """Send STAT and OPEN, then make the local file ready while they travel (on the
@@ -1174,8 +1225,16 @@ class _Download(_Transfer):
 
     def _pump(self) -> None:
         """Keep ``in_flight`` READs going; the one at the size (which sees the end) goes with
-        the CLOSE."""
+        the CLOSE. A file larger than that window is read by the C receiver (a bulk download)
+        up to its size first."""
+        if self.bulk is not None:
+            return
         total, chunk = self.total, self.chunk
+        if (total is not None and not self.bulk_used and not self.inflight
+                and self.next == self.contig and total - self.next > self.in_flight * chunk
+                and self.handle is not None and len(self.handle) <= 256):
+            self._bulk_begin(total)
+            return
         while len(self.inflight) < self.in_flight and self.eof_at is None \
                 and not self.close_sent:
             if total is not None and self.next >= total:
@@ -1186,6 +1245,100 @@ class _Download(_Transfer):
             n = chunk if total is None else min(chunk, total - self.next)
             self._read(self.next, n)
             self.next += n
+
+    def _bulk_begin(self, end: int) -> None:
+        eng = self.eng
+        assert self.handle is not None
+        bulk = lib.pylibssh_sftp_rx_bulk_start(eng._rx, self.fd, self.handle, len(self.handle),
+                                               self.next, end, self.chunk, self.in_flight)
+        if bulk < 0:
+            raise MemoryError("starting a bulk download")
+        self.bulk, self.bulk_used, self.bulk_begin = bulk, True, self.next
+        eng._bulks[bulk] = self
+        self.watch = self.request("read", _ignore)
+        eng._track(self.watch)
+        self.reported = self.next
+
+    def tick(self, now: float) -> None:
+        """After a pass of the loop: a reply pushes the bulk's deadline back; progress."""
+        if self.bulk is None:  # ended in this pass (another transfer's progress closed the engine)
+            return
+        b = self.eng._rx.bulks[self.bulk]
+        if b.replies == self.replies_seen:
+            return
+        self.replies_seen = b.replies
+        watch = self.watch
+        if watch is not None and watch.timeout is not None:
+            watch.deadline = now + watch.timeout
+            group = self.eng._by_timeout.get(watch.timeout)
+            if group is not None and watch.rid in group:
+                group.move_to_end(watch.rid)  # deadlines stay in ascending order
+        if self.progress is not None:
+            done = self._bulk_contig()
+            if done - self.reported >= _BULK_REPORT_EVERY:
+                self.reported = done
+                self.report(done, self.total or 0)
+
+    def _bulk_contig(self) -> int:
+        """The end of what is in the file from the bulk's start on: its lowest READ still in
+        flight or taken over by Python (all lower ones are written)."""
+        eng = self.eng
+        b = eng._rx.bulks[self.bulk]
+        lo = lib.pylibssh_sftp_rx_bulk_done_to(eng._rx, self.bulk)
+        for offset, _ in self.handed:
+            lo = min(lo, offset)
+        return max(self.contig, min(lo, b.next))
+
+    def adopt(self, rid: int, offset: int, length: int, written: int, count: int,
+              err: int) -> None:
+        """A READ of the bulk whose reply Python takes over: the record itself (``written``),
+        or the packet that follows it."""
+        self.inflight[rid] = (offset, length)
+        self.handed.append((offset, length))
+        reply = self._guard(lambda k, p: self._on_read(k, p, rid))
+        if written:
+            reply(_WRITTEN_KIND, _WRITTEN.pack(count, err))
+        else:
+            req = self.request("read", reply)
+            req.rid = rid
+            self.eng._pending[rid] = req  # no deadline: its reply is next in this buffer
+
+    def bulk_done(self) -> None:
+        """The bulk has no READ in flight: every one not taken over is in the file."""
+        b = self.eng._rx.bulks[self.bulk]
+        end = b.next
+        pos = self.bulk_begin
+        for offset, length in sorted(self.handed):
+            if offset > pos:
+                self._mark(pos, offset)
+            pos = max(pos, offset + length)
+        if pos < end:
+            self._mark(pos, end)
+        self._bulk_stop()
+        self.next = end
+        self.report(self.contig, self.total if self.total is not None else self.contig)
+        self._pump()
+        self.check_done()
+
+    def _bulk_stop(self) -> None:
+        if self.bulk is None:
+            return
+        eng = self.eng
+        eng._bulks.pop(self.bulk, None)
+        lib.pylibssh_sftp_rx_bulk_end(eng._rx, self.bulk)
+        self.bulk = None
+        if self.watch is not None:
+            eng._forget(self.watch.rid)
+            self.watch = None
+
+    def _mark(self, offset: int, end: int) -> None:
+        """Bytes [offset, end) are in the file."""
+        if offset == self.contig:
+            self.contig = end
+            while self.contig in self.ahead:
+                self.contig = self.ahead.pop(self.contig)
+        else:
+            self.ahead[offset] = end
 
     def _on_read(self, kind: int, payload: Any, rid: int) -> None:
         offset, length = self.inflight.pop(rid)
@@ -1215,19 +1368,16 @@ class _Download(_Transfer):
                             "the remote file changed size during the download (it had "
                             f"{self.total} bytes when opened)", self.remote)
         if count:
-            if offset == self.contig:
-                self.contig = offset + count
-                while self.contig in self.ahead:
-                    self.contig = self.ahead.pop(self.contig)
-            else:
-                self.ahead[offset] = offset + count
-            self.report(self.contig, self.total if self.total is not None else self.contig)
+            self._mark(offset, offset + count)
+            if self.bulk is None:  # a bulk's progress is what its receiver wrote in order
+                self.report(self.contig, self.total if self.total is not None else self.contig)
         if count < length and not self.close_sent:
             # a short read: ask for the rest (an end of file answers it if that was all)
             self._read(offset + count, length - count)
 
     def check_done(self) -> None:
-        if self.failed or self.inflight or self.verifying or self.eof_at is None:
+        if self.failed or self.inflight or self.verifying or self.eof_at is None \
+                or self.bulk is not None:
             return
         if not self.close_sent:
             self.send_close()
@@ -1251,6 +1401,10 @@ class _Download(_Transfer):
         _settle(self.future, TransferResult(size - self.start, attrs))
 
     def release_local(self, ok: bool) -> None:
+        if self.bulk is not None:
+            if self.fd >= 0:
+                self.contig = self._bulk_contig()
+            self._bulk_stop()
         if self.fd >= 0 and not ok:
             fd = self.fd
             lib.pylibssh_sftp_rx_forget_fd(self.eng._rx, fd)
