@@ -1,0 +1,206 @@
+"""The SFTP calls the fsspec file system makes, as coroutines over one connection.
+
+This is the only module of :mod:`pylibssh.fsspec` that talks to pylibssh's client: a blocking
+:func:`pylibssh.connect` run in a worker thread (so the event loop is not held while connecting),
+whose loop then runs in its own thread, and an :class:`~pylibssh.client.sftp_engine.SFTPEngine`
+on it. Every engine operation returns a :class:`concurrent.futures.Future` with its own
+deadline; here each one is awaited with :func:`asyncio.wrap_future`, so many requests from many
+coroutines are in flight at once on the one SFTP channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from ..client import ConnectOptions, connect
+from ..client.sftp_engine import SFTPEngine, SFTPName, start_engine
+from ..sftp import SFTPAttributes
+from ..sftp.constants import OpenFlags
+
+__all__ = ["SFTPConnection", "OpenFlags"]
+
+#: READs in flight for one range read (each of the server's maximum read length)
+READS_IN_FLIGHT = 64
+#: WRITEs in flight for one buffer written
+WRITES_IN_FLIGHT = 64
+
+
+def _aw(future: Any) -> Any:
+    return asyncio.wrap_future(future)
+
+
+class SFTPConnection:
+    """One SSH connection and one SFTP session on it. Create with :meth:`connect`. Every
+    coroutine raises what the engine raises: :class:`~pylibssh.errors.SFTPError` subclasses
+    (``FileNotFoundError``, ``PermissionError``...) for the server's status,
+    :class:`~pylibssh.errors.SSHTimeoutError` for a request not answered within
+    ``request_timeout``, :class:`~pylibssh.errors.SSHError` when the connection is gone."""
+
+    def __init__(self, client: Any, engine: SFTPEngine):
+        self._client = client
+        self._engine = engine
+
+    @classmethod
+    async def connect(cls, options: ConnectOptions, request_timeout: float | None) -> SFTPConnection:
+        """Connect with ``options`` (in a worker thread), run the connection's loop in a thread
+        of its own and start SFTP; ``request_timeout`` bounds each later request (None: no
+        bound). Raises what :func:`pylibssh.connect` raises."""
+        loop = asyncio.get_running_loop()
+        client = await loop.run_in_executor(None, lambda: connect(options=options))
+        try:
+            client.loop.start()
+            engine = await _aw(start_engine(client.session, request_timeout))
+        except BaseException:
+            await loop.run_in_executor(None, client.close)
+            raise
+        return cls(client, engine)
+
+    # -- state ------------------------------------------------------------------------------------
+
+    @property
+    def alive(self) -> bool:
+        """The connection and its SFTP session still run."""
+        return not self._engine.closed and not self._client.closed
+
+    @property
+    def read_chunk(self) -> int:
+        """The longest READ the server answers in full."""
+        return self._engine.read_chunk
+
+    @property
+    def write_chunk(self) -> int:
+        """The longest WRITE the server takes."""
+        return self._engine.write_chunk
+
+    def offers(self, extension: str) -> bool:
+        """Whether the server offered the SFTP extension ``extension`` (``copy-data``...)."""
+        return extension in self._engine.extensions
+
+    def close(self) -> None:
+        """Close the SFTP session and the connection (idempotent, any thread; waits up to 2 s
+        for the connection's close to be answered)."""
+        self._engine.close()
+        self._client.close()
+
+    # -- paths ------------------------------------------------------------------------------------
+
+    async def stat(self, path: str) -> SFTPAttributes:
+        """``path``'s attributes, symbolic links followed."""
+        return await _aw(self._engine.stat(path))
+
+    async def lstat(self, path: str) -> SFTPAttributes:
+        """``path``'s own attributes."""
+        return await _aw(self._engine.lstat(path))
+
+    async def listdir(self, path: str) -> list[SFTPName]:
+        """Every entry of the directory ``path`` but ``.`` and ``..``."""
+        return await _aw(self._engine.listdir(path))
+
+    async def mkdir(self, path: str, mode: int = 0o777) -> None:
+        """Create the directory ``path``."""
+        await _aw(self._engine.mkdir(path, mode))
+
+    async def rmdir(self, path: str) -> None:
+        """Remove the empty directory ``path``."""
+        await _aw(self._engine.rmdir(path))
+
+    async def remove(self, path: str) -> None:
+        """Remove the file ``path``."""
+        await _aw(self._engine.remove(path))
+
+    async def rename(self, old: str, new: str) -> None:
+        """Rename ``old`` to ``new`` (replacing ``new`` where the server has
+        ``posix-rename@openssh.com``)."""
+        await _aw(self._engine.rename(old, new))
+
+    # -- open files -------------------------------------------------------------------------------
+
+    async def open(self, path: str, flags: OpenFlags, mode: int | None = None) -> bytes:
+        """Open ``path`` with SFTP open ``flags`` (created with ``mode``): its handle."""
+        attrs = None if mode is None else SFTPAttributes(permissions=mode)
+        return await _aw(self._engine.open(path, int(flags), attrs))
+
+    async def close_handle(self, handle: bytes, path: str | None = None) -> None:
+        """Close an open file's ``handle`` (``path`` names it in errors)."""
+        await _aw(self._engine.close_handle(handle, path))
+
+    async def fstat(self, handle: bytes, path: str | None = None) -> SFTPAttributes:
+        """An open file's attributes."""
+        return await _aw(self._engine.fstat(handle, path))
+
+    async def read(self, handle: bytes, start: int, end: int, path: str | None = None) -> bytes:
+        """The bytes from ``start`` to ``end`` (or to the end of the file, if it comes first):
+        READs of the server's maximum length, :data:`READS_IN_FLIGHT` at once, a short answer
+        followed by a READ of what it left out."""
+        chunk = self._engine.read_chunk
+        if end - start <= chunk:  # one READ, the usual case of a small range
+            return await self._read_piece(handle, start, end, path)
+        offsets = range(start, end, chunk)
+        window = asyncio.Semaphore(READS_IN_FLIGHT)
+
+        async def piece(offset: int) -> bytes:
+            async with window:
+                return await self._read_piece(handle, offset, min(offset + chunk, end), path)
+
+        parts = await asyncio.gather(*(piece(o) for o in offsets))
+        out = bytearray()
+        for part, offset in zip(parts, offsets):
+            out += part
+            if len(part) < min(chunk, end - offset):  # the end of the file
+                break
+        return bytes(out)
+
+    async def _read_piece(self, handle: bytes, start: int, end: int, path: str | None) -> bytes:
+        first = await _aw(self._engine.read(handle, start, end - start, path))
+        if len(first) == end - start or not first:
+            return first
+        parts = [first]
+        got = start + len(first)
+        while got < end:  # servers may answer with less than asked before the end
+            more = await _aw(self._engine.read(handle, got, end - got, path))
+            if not more:
+                break
+            parts.append(more)
+            got += len(more)
+        return b"".join(parts)
+
+    async def write(self, handle: bytes, offset: int, data: bytes | bytearray | memoryview,
+                    path: str | None = None) -> None:
+        """Write ``data`` at ``offset``: WRITEs of the server's maximum length,
+        :data:`WRITES_IN_FLIGHT` at once; raises the first error once all are answered."""
+        view = memoryview(data).cast("B")
+        chunk = self._engine.write_chunk
+        window = asyncio.Semaphore(WRITES_IN_FLIGHT)
+
+        async def piece(at: int) -> None:
+            async with window:
+                await _aw(self._engine.write(handle, offset + at, view[at:at + chunk], path))
+
+        await asyncio.gather(*(piece(at) for at in range(0, len(view), chunk)))
+
+    async def copy_data(self, src: bytes, dst: bytes, length: int = 0) -> None:
+        """The server copies ``length`` bytes (0: all) of the open file ``src`` into ``dst``
+        (the ``copy-data`` extension; see :meth:`offers`)."""
+        await _aw(self._engine.copy_data(src, 0, length, dst, 0))
+
+    # -- transfers --------------------------------------------------------------------------------
+
+    async def get(self, remote: str, local: str) -> int:
+        """Download ``remote`` into the local file ``local``: the bytes written."""
+        return (await _aw(self._engine.get(remote, local))).transferred
+
+    async def put(self, local: str, remote: str) -> int:
+        """Upload the local file ``local`` as ``remote``: the bytes sent."""
+        return (await _aw(self._engine.put(local, remote))).transferred
+
+    async def get_many(self, pairs: Sequence[tuple[str, str]]) -> int:
+        """Download (remote, local) ``pairs``, many files at once: the bytes written (the first
+        error once every file has had its turn)."""
+        return await _aw(self._engine.get_many(pairs))
+
+    async def put_many(self, pairs: Sequence[tuple[str, str]]) -> int:
+        """Upload (local, remote) ``pairs``, many files at once: the bytes sent."""
+        return await _aw(self._engine.put_many([(os.fspath(lo), r) for lo, r in pairs]))
