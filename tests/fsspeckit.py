@@ -85,6 +85,16 @@ def serve_fs(serve, client_keys, **kwargs) -> SFTPFileSystem:
     return SFTPFileSystem(**opts)
 
 
+@pytest.fixture
+def no_cached_connections():
+    """Close the file systems fsspec made and cached during the test (URLs and
+    ``storage_options`` go through its instance cache), so no connection outlives the test."""
+    yield
+    for fs in list(SFTPFileSystem._cache.values()):
+        fs.close()
+    SFTPFileSystem.clear_instance_cache()
+
+
 def fresh_dir(fs: SFTPFileSystem, base: str):
     """A new directory under ``base`` for one test, removed with everything in it after."""
     path = f"{base.rstrip('/')}/fsspec-{uuid.uuid4().hex[:10]}"

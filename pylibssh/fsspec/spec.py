@@ -251,10 +251,13 @@ class SFTPFileSystem(AsyncFileSystem):
                 if isinstance(listed, BaseException):
                     raise listed
                 entries = listed
-        except OSError as exc:
-            if isinstance(exc, FileNotFoundError) or not _failure(exc):
+        except OSError as exc:  # OpenSSH: NO_SUCH_FILE for a file (ENOTDIR); others FAILURE
+            if not (isinstance(exc, FileNotFoundError) or _failure(exc)):
                 raise
-            info = await self._info(path)  # a file lists as itself
+            try:
+                info = await self._info(path)  # a file lists as itself
+            except FileNotFoundError:
+                raise exc from None
             if info["type"] == "directory":
                 raise
             return [info] if detail else [path]
