@@ -106,6 +106,8 @@ def test_url_options_and_storage_options_combine():
     assert SFTPFileSystem._strip_protocol("libssh://ann@files.example/a/b/") == "/a/b"
     assert SFTPFileSystem._strip_protocol("sftp://files.example/") == "/"
     assert SFTPFileSystem._strip_protocol("data/x.csv") == "data/x.csv"
+    assert SFTPFileSystem._strip_protocol("libssh://h/~/data/x.csv") == "data/x.csv"
+    assert SFTPFileSystem._strip_protocol("libssh://h/~") == "."
     fs = SFTPFileSystem(host="files.example", port="2200", username="ann",
                         key_filename="/k/id", ssh_config=None, host_key_policy="accept-new",
                         skip_instance_cache=True)
@@ -114,6 +116,16 @@ def test_url_options_and_storage_options_combine():
         "files.example", 2200, "ann", ["/k/id"], None, "accept-new")
     with pytest.raises(TypeError, match="given twice"):
         SFTPFileSystem(host="h", user="a", username="b", skip_instance_cache=True)
+
+
+def test_home_relative_urls(sshd, client_key, known_hosts, fs, base):  # noqa: F811
+    name = base.rsplit("/", 1)[1]
+    fs.pipe_file(f"{base}/in-home.txt", b"at home")
+    url = f"libssh://{sshd.user}@127.0.0.1:{sshd.port}/~/{name}/in-home.txt"
+    with fsspec.open(url, "rb", **_storage_options(sshd, client_key, known_hosts)) as f:
+        assert f.read() == b"at home"
+    assert f"{name}" in fs.ls("~", detail=False)
+    assert fs.cat_file(f"~/{name}/in-home.txt") == b"at home"
 
 
 def test_pickled_file_system_connects_again(fs, base):
@@ -158,7 +170,9 @@ def test_a_failed_connect_is_retried_by_the_next_call(sshd, client_key, tmp_path
 
 
 def test_the_connection_is_closed_at_exit(sshd, client_key, known_hosts):  # noqa: F811
-    """A program that never closes its file system still says goodbye to the server."""
+    """A program that never closes its file system, nor a file it opened, ends (the file's
+    handle is not waited for once fsspec's loop is gone) and still says goodbye to the
+    server."""
     script = textwrap.dedent(f"""
         import fsspec
         fs = fsspec.filesystem("libssh", host="127.0.0.1", port={sshd.port},
@@ -166,6 +180,8 @@ def test_the_connection_is_closed_at_exit(sshd, client_key, known_hosts):  # noq
                                known_hosts={str(known_hosts)!r}, config=None, agent=False,
                                look_for_keys=False)
         print(fs.exists("/"), flush=True)
+        f = fs.open("/etc/hostname", "rb")
+        f.read(1)
     """)
     before = sshd.log_text().count("Received disconnect")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

@@ -127,6 +127,19 @@ class SFTPConnection:
         """Close an open file's ``handle`` (``path`` names it in errors)."""
         await _aw(self._engine.close_handle(handle, path))
 
+    def close_handle_soon(self, handle: bytes, path: str | None = None) -> None:
+        """Send the CLOSE of ``handle`` at the connection loop's next pass, without waiting for
+        its answer: for a file dropped without being closed, whose ``__del__`` may run in any
+        thread at any allocation, the loop's own thread too, in the middle of a write."""
+        try:
+            self._client.loop.call_soon(self._engine.close_handle, handle, path)
+        except (OSError, RuntimeError):  # the loop is closed: so is the connection
+            pass
+
+    def in_loop_thread(self) -> bool:
+        """Whether the caller is the connection loop's thread (which must never wait for it)."""
+        return self._client.loop.in_loop_thread()
+
     async def fstat(self, handle: bytes, path: str | None = None) -> SFTPAttributes:
         """An open file's attributes."""
         return await _aw(self._engine.fstat(handle, path))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from fsspec.asyn import sync
@@ -11,6 +12,14 @@ if TYPE_CHECKING:
     from .spec import SFTPFileSystem
 
 __all__ = ["SFTPFile"]
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 class SFTPFile(AbstractBufferedFile):
@@ -68,6 +77,21 @@ class SFTPFile(AbstractBufferedFile):
         handle, self._handle = self._handle, None
         if handle is not None:
             sync(self.fs.loop, self._sftp.close_handle, handle, self.path)
+
+    def __del__(self) -> None:
+        # dropped without close(): a handle is closed without waiting, since this may run
+        # anywhere (the connection's loop thread, fsspec's, or after fsspec's loop stopped at
+        # the end of the program); a written file's buffer is written first where waiting is
+        # possible
+        if getattr(self, "closed", True):  # closed, or never opened
+            return
+        if self.mode != "rb" and not self._sftp.in_loop_thread() and not _in_event_loop():
+            super().__del__()  # writes what is buffered, waiting for it
+            return
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            self._sftp.close_handle_soon(handle, self.path)
+        self.closed = True
 
     def close(self) -> None:
         """Write what is buffered (write modes) and close the handle; idempotent."""

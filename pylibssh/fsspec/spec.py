@@ -41,6 +41,10 @@ _CREATE = OpenFlags.WRITE | OpenFlags.CREAT | OpenFlags.TRUNC
 _EXCLUSIVE = OpenFlags.WRITE | OpenFlags.CREAT | OpenFlags.EXCL
 _APPEND = OpenFlags.WRITE | OpenFlags.CREAT | OpenFlags.APPEND
 _STREAM_COPY = 16 << 20  # bytes held at once by a copy the server cannot do itself
+#: files from this size on get a transfer of their own in a bulk get/put
+LARGE_FILE = 1 << 20
+#: large files moved at once in a bulk get/put
+LARGE_AT_ONCE = 4
 
 
 class _Batch:
@@ -123,7 +127,8 @@ class SFTPFileSystem(AsyncFileSystem):
     The connection is made at the first call that needs it and made again at the first call
     after it was lost; fsspec's instance cache gives one file system, so one connection, per
     host and options; :meth:`close` (or the end of the program) closes it. Paths are the
-    server's: absolute, or relative to the login directory. Errors are the built-in ones
+    server's: absolute, or relative to the login directory, which a URL names with ``~``
+    (``libssh://host/~/data.csv``). Errors are the built-in ones
     (``FileNotFoundError``, ``FileExistsError``, ``PermissionError``, ``IsADirectoryError``,
     ``NotADirectoryError``; other statuses an ``OSError``), connection failures pylibssh's
     :class:`~pylibssh.errors.SSHError` subclasses.
@@ -151,6 +156,12 @@ class SFTPFileSystem(AsyncFileSystem):
         path = os.fspath(path) if not isinstance(path, str) else path
         if "://" in path:
             path = infer_storage_options(path)["path"]
+        # "~" is the login directory, where the server resolves relative paths
+        # (libssh://host/~/data.csv names data.csv there)
+        if path in ("~", "/~", "~/", "/~/"):
+            return "."
+        if path.startswith(("~/", "/~/")):
+            path = path.split("~/", 1)[1]
         stripped = path.rstrip("/")
         return stripped or (cls.root_marker if path.startswith("/") else "")
 
@@ -555,8 +566,31 @@ class SFTPFileSystem(AsyncFileSystem):
             _batch.reset(token)
         if batch.pairs:
             callback.set_size(len(batch.pairs))
-            await (await self._sftp()).get_many(batch.pairs)
+            sizes = {r: batch.infos[r]["size"] for r, _ in batch.pairs if r in batch.infos}
+            await self._transfer(batch.pairs, [sizes.get(r) for r, _ in batch.pairs], False)
             callback.relative_update(len(batch.pairs))
+
+    async def _transfer(self, pairs: list[tuple[str, str]], sizes: list[int | None],
+                        upload: bool) -> None:
+        """Move ``pairs``: small files (and those of unknown size) together in the engine's
+        many-files transfer (64 files, 8 requests each), large ones each with a transfer of its
+        own (32 requests in flight), :data:`LARGE_AT_ONCE` of them at a time."""
+        sftp = await self._sftp()
+        small = [p for p, n in zip(pairs, sizes) if n is None or n < LARGE_FILE]
+        large = [p for p, n in zip(pairs, sizes) if n is not None and n >= LARGE_FILE]
+        window = asyncio.Semaphore(LARGE_AT_ONCE)
+
+        async def one(src: str, dst: str) -> None:
+            async with window:
+                await (sftp.put(src, dst) if upload else sftp.get(src, dst))
+
+        many = (sftp.put_many if upload else sftp.get_many)(small) if small else None
+        results = await asyncio.gather(*(one(s, d) for s, d in large),
+                                       *([many] if many is not None else []),
+                                       return_exceptions=True)
+        for outcome in results:  # every file had its turn: the first error
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def _put_file(self, lpath: str, rpath: str, callback: Any = DEFAULT_CALLBACK,
                         mode: str = "overwrite", **kwargs: Any) -> None:
@@ -593,13 +627,12 @@ class SFTPFileSystem(AsyncFileSystem):
         if not batch.pairs:
             return
         parents = sorted({self._parent(r) for _, r in batch.pairs} - {"", "/"})
-        sftp = await self._sftp()
         kinds = await asyncio.gather(*(self._kind_of(p) for p in parents))
         for parent, kind in zip(parents, kinds):
             if kind is None:
                 await self._makedirs(parent, exist_ok=True)
         callback.set_size(len(batch.pairs))
-        await sftp.put_many(batch.pairs)
+        await self._transfer(batch.pairs, [os.path.getsize(lo) for lo, _ in batch.pairs], True)
         callback.relative_update(len(batch.pairs))
         self.invalidate_cache()
 
