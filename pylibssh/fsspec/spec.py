@@ -287,6 +287,7 @@ class SFTPFileSystem(AsyncFileSystem):
         return infos if detail else names
 
     async def _modified(self, path: str) -> datetime:
+        """``path``'s modification time (UTC); OSError when the server sends none."""
         mtime = (await self._info(path))["mtime"]
         if mtime is None:
             raise OSError(errno.ENODATA, "the server sent no modification time", path)
@@ -343,6 +344,7 @@ class SFTPFileSystem(AsyncFileSystem):
             raise _exists_error(path) from error
 
     async def _rmdir(self, path: str) -> None:
+        """Remove the empty directory ``path``."""
         await (await self._sftp()).rmdir(self._strip_protocol(path))
 
     rmdir = sync_wrapper(_rmdir)
