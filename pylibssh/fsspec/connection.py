@@ -11,6 +11,7 @@ coroutines are in flight at once on the one SFTP channel.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -148,51 +149,16 @@ class SFTPConnection:
         """The bytes from ``start`` to ``end`` (or to the end of the file, if it comes first):
         READs of the server's maximum length, :data:`READS_IN_FLIGHT` at once, a short answer
         followed by a READ of what it left out."""
-        chunk = self._engine.read_chunk
-        if end - start <= chunk:  # one READ, the usual case of a small range
-            return await self._read_piece(handle, start, end, path)
-        offsets = range(start, end, chunk)
-        window = asyncio.Semaphore(READS_IN_FLIGHT)
-
-        async def piece(offset: int) -> bytes:
-            async with window:
-                return await self._read_piece(handle, offset, min(offset + chunk, end), path)
-
-        parts = await asyncio.gather(*(piece(o) for o in offsets))
-        out = bytearray()
-        for part, offset in zip(parts, offsets):
-            out += part
-            if len(part) < min(chunk, end - offset):  # the end of the file
-                break
-        return bytes(out)
-
-    async def _read_piece(self, handle: bytes, start: int, end: int, path: str | None) -> bytes:
-        first = await _aw(self._engine.read(handle, start, end - start, path))
-        if len(first) == end - start or not first:
-            return first
-        parts = [first]
-        got = start + len(first)
-        while got < end:  # servers may answer with less than asked before the end
-            more = await _aw(self._engine.read(handle, got, end - got, path))
-            if not more:
-                break
-            parts.append(more)
-            got += len(more)
-        return b"".join(parts)
+        return await _aw(_RangeRead(self._client.loop.lock, self._engine, handle, start, end,
+                                    path).start())
 
     async def write(self, handle: bytes, offset: int, data: bytes | bytearray | memoryview,
                     path: str | None = None) -> None:
         """Write ``data`` at ``offset``: WRITEs of the server's maximum length,
-        :data:`WRITES_IN_FLIGHT` at once; raises the first error once all are answered."""
-        view = memoryview(data).cast("B")
-        chunk = self._engine.write_chunk
-        window = asyncio.Semaphore(WRITES_IN_FLIGHT)
-
-        async def piece(at: int) -> None:
-            async with window:
-                await _aw(self._engine.write(handle, offset + at, view[at:at + chunk], path))
-
-        await asyncio.gather(*(piece(at) for at in range(0, len(view), chunk)))
+        :data:`WRITES_IN_FLIGHT` at once; raises the first error once all are answered (the
+        caller keeps ``data`` unchanged until then)."""
+        await _aw(_RangeWrite(self._client.loop.lock, self._engine, handle, offset, data,
+                              path).start())
 
     async def copy_data(self, src: bytes, dst: bytes, length: int = 0) -> None:
         """The server copies ``length`` bytes (0: all) of the open file ``src`` into ``dst``
@@ -217,3 +183,129 @@ class SFTPConnection:
     async def put_many(self, pairs: Sequence[tuple[str, str]]) -> int:
         """Upload (local, remote) ``pairs``, many files at once: the bytes sent."""
         return await _aw(self._engine.put_many([(os.fspath(lo), r) for lo, r in pairs]))
+
+
+class _Window:
+    """Requests of one range kept ``limit`` in flight, the next sent from the reply of the
+    last, so a range costs the event loop one wake-up, not one per request; :attr:`future` is
+    done when all are answered. Everything runs under the connection loop's lock: replies
+    come on its thread with the lock held, and the first requests go out holding it too."""
+
+    def __init__(self, lock: Any, limit: int):
+        self.future: concurrent.futures.Future = concurrent.futures.Future()
+        self._lock = lock
+        self._limit = limit
+        self._busy = 0
+        self._error: BaseException | None = None
+
+    def start(self) -> concurrent.futures.Future:
+        with self._lock:
+            self._pump()
+        return self.future
+
+    def _more(self) -> tuple[int, int] | None:
+        """The next request's (offset, length), None when all are sent."""
+        raise NotImplementedError
+
+    def _send(self, offset: int, length: int) -> concurrent.futures.Future:
+        raise NotImplementedError
+
+    def _answered(self, f: concurrent.futures.Future, offset: int, length: int) -> None:
+        """A reply that succeeded."""
+
+    def _result(self) -> Any:
+        return None
+
+    def _issue(self, offset: int, length: int) -> None:
+        self._busy += 1
+        try:
+            f = self._send(offset, length)
+        except BaseException as exc:  # noqa: BLE001 - the range's outcome
+            f = concurrent.futures.Future()
+            f.set_exception(exc)
+        f.add_done_callback(lambda f: self._reply(f, offset, length))
+
+    def _reply(self, f: concurrent.futures.Future, offset: int, length: int) -> None:
+        with self._lock:  # held already on the loop's thread; taken for a failure elsewhere
+            self._busy -= 1
+            exc = f.exception()
+            if exc is not None:
+                self._error = self._error or exc
+            elif self._error is None:
+                self._answered(f, offset, length)
+            self._pump()
+
+    def _pump(self) -> None:
+        while self._error is None and self._busy < self._limit:
+            nxt = self._more()
+            if nxt is None:
+                break
+            self._issue(*nxt)
+        if self._busy == 0 and not self.future.done():
+            if self._error is not None:
+                self.future.set_exception(self._error)
+            else:
+                self.future.set_result(self._result())
+
+
+class _RangeRead(_Window):
+    def __init__(self, lock: Any, engine: SFTPEngine, handle: bytes, start: int, end: int,
+                 path: str | None):
+        super().__init__(lock, READS_IN_FLIGHT)
+        self._engine, self._handle, self._path = engine, handle, path
+        self._chunk = engine.read_chunk
+        self._next, self._end, self._start = start, end, start
+        self._parts: dict[int, bytes] = {}
+        self._retry: list[tuple[int, int]] = []  # what short answers left out
+
+    def _more(self) -> tuple[int, int] | None:
+        if self._retry:
+            return self._retry.pop()
+        if self._next >= self._end:
+            return None
+        offset, self._next = self._next, min(self._next + self._chunk, self._end)
+        return offset, self._next - offset
+
+    def _send(self, offset: int, length: int) -> concurrent.futures.Future:
+        return self._engine.read(self._handle, offset, length, self._path)
+
+    def _answered(self, f: concurrent.futures.Future, offset: int, length: int) -> None:
+        data = f.result()
+        if data:
+            self._parts[offset] = data
+        if not data:  # the end of the file
+            self._end = min(self._end, offset)
+            self._retry = [r for r in self._retry if r[0] < offset]
+        elif len(data) < length and offset + len(data) < self._end:
+            self._retry.append((offset + len(data), length - len(data)))
+
+    def _result(self) -> bytes:
+        out, at = [], self._start
+        for offset in sorted(self._parts):
+            if offset != at or at >= self._end:
+                break
+            part = self._parts[offset]
+            out.append(part[:self._end - at])
+            at += len(part)
+        return b"".join(out)
+
+
+class _RangeWrite(_Window):
+    def __init__(self, lock: Any, engine: SFTPEngine, handle: bytes, offset: int,
+                 data: bytes | bytearray | memoryview, path: str | None):
+        super().__init__(lock, WRITES_IN_FLIGHT)
+        self._engine, self._handle, self._path = engine, handle, path
+        self._view = memoryview(data).cast("B")
+        self._chunk = engine.write_chunk
+        self._offset = offset
+        self._at = 0
+
+    def _more(self) -> tuple[int, int] | None:
+        if self._at >= len(self._view):
+            return None
+        at, self._at = self._at, min(self._at + self._chunk, len(self._view))
+        return at, self._at - at
+
+    def _send(self, at: int, length: int) -> concurrent.futures.Future:
+        return self._engine.write(self._handle, self._offset + at, self._view[at:at + length],
+                                  self._path)
