@@ -23,8 +23,11 @@ from fsspeckit import (  # noqa: F401 - serve and no_cached_connections are fixt
     sshd_fs,
 )
 from serverkit import DEADLINE, wait_until
+from sftpkit import sftp_server
 
+import pylibssh
 from pylibssh.fsspec import SFTPFileSystem, register_sftp
+from pylibssh.server.sftp_local import LocalFilesystem
 
 pytestmark = [pytest.mark.peer, pytest.mark.usefixtures("no_cached_connections")]
 
@@ -159,7 +162,6 @@ def test_a_failed_connect_is_retried_by_the_next_call(sshd, client_key, tmp_path
     empty = tmp_path / "known_hosts"
     empty.write_text("")
     fs = sshd_fs(sshd, client_key, empty)  # strict: the unknown host is refused
-    import pylibssh
     with pytest.raises(pylibssh.UnknownHostKeyError):
         fs.ls("/")
     empty.write_text("\n".join(sshd.known_hosts_lines()) + "\n")
@@ -369,3 +371,48 @@ def test_get_and_put_of_many_files(server, request, tmp_path):
     assert (tmp_path / "one").read_bytes() == b""
     fs.put_file(str(src / "d1/f1.bin"), f"{base}/fresh/dir/f1")
     assert fs.cat_file(f"{base}/fresh/dir/f1") == files["d1/f1.bin"]
+
+
+def test_short_answers_are_completed(make_server, host_key_files, client_keys, tmp_path):
+    """A server may answer a READ with fewer bytes than asked before the end of the file (this
+    one sends at most 1000): every read path asks again for the rest."""
+    root = tmp_path / "root"
+    root.mkdir()
+    data = random.Random(3).randbytes(700_000)
+    (root / "f").write_bytes(data)
+    local = LocalFilesystem(root)
+    short = []
+
+    def setup(channel):
+        session = local.attach(channel)
+        channel.off("sftp:read", session.read)
+
+        @channel.on("sftp:read")
+        def read(msg):
+            f = session._file(msg)
+            short.append(msg.length)
+            msg.reply_data(os.pread(f.fd, min(msg.length, 1000), msg.offset))
+
+        # C serves a handle's reads itself only while one listener listens: with a second
+        # (which does nothing), every READ comes to the one above
+        channel.on("sftp:read", lambda msg: None)
+
+    rs = sftp_server(make_server, setup, keys=[client_keys["ed25519"]])
+    key = pylibssh.Key.from_private_file(host_key_files["ed25519"])
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{rs.port} {key.public_line()}\n")
+    fs = SFTPFileSystem(host="127.0.0.1", port=rs.port, username="tester",
+                        keys=[str(client_keys["ed25519"])], known_hosts=str(known),
+                        config=None, agent=False, look_for_keys=False, skip_instance_cache=True)
+    try:
+        assert fs.cat_file("/f") == data
+        assert fs.cat_file("/f", start=123_456, end=654_321) == data[123_456:654_321]
+        starts = [0, 5, 99_999, 699_000]
+        assert fs.cat_ranges(["/f"] * 4, starts, [s + 20_000 for s in starts]) == [
+            data[s:s + 20_000] for s in starts]
+        with fs.open("/f", "rb", block_size=50_000) as f:
+            f.seek(300_000)
+            assert f.read(120_000) == data[300_000:420_000]
+        assert max(short) > 1000  # the server did answer short
+    finally:
+        fs.close()
