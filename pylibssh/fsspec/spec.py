@@ -37,6 +37,7 @@ __all__ = ["SFTPFileSystem"]
 REQUEST_TIMEOUT = 60.0
 
 _READ = OpenFlags.READ
+_FAILURE = SFTPStatus["FAILURE"]
 _CREATE = OpenFlags.WRITE | OpenFlags.CREAT | OpenFlags.TRUNC
 _EXCLUSIVE = OpenFlags.WRITE | OpenFlags.CREAT | OpenFlags.EXCL
 _APPEND = OpenFlags.WRITE | OpenFlags.CREAT | OpenFlags.APPEND
@@ -68,6 +69,7 @@ class _Slot:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.pending: concurrent.futures.Future | None = None
+        self.task: asyncio.Task | None = None  # the connect running (asyncio keeps weak refs)
 
     def current(self) -> SFTPConnection | None:
         p = self.pending
@@ -107,7 +109,7 @@ def _exists_error(path: str) -> FileExistsError:
 
 def _failure(exc: BaseException) -> bool:
     """SFTP version 3's catch-all status (OpenSSH answers it for EEXIST, EISDIR, ENOTEMPTY...)."""
-    return isinstance(exc, SFTPError) and exc.status == SFTPStatus.FAILURE
+    return isinstance(exc, SFTPError) and exc.status == _FAILURE
 
 
 class SFTPFileSystem(AsyncFileSystem):
@@ -185,7 +187,7 @@ class SFTPFileSystem(AsyncFileSystem):
                 if p is not None and p.done() and p.exception() is None:
                     p.result().close()
                 p = slot.pending = concurrent.futures.Future()
-                asyncio.get_running_loop().create_task(self._connect_into(p))
+                slot.task = asyncio.get_running_loop().create_task(self._connect_into(p))
         return await asyncio.wrap_future(p)
 
     async def _connect_into(self, out: concurrent.futures.Future) -> None:
