@@ -5,16 +5,11 @@ it), each with a fresh directory per test."""
 from __future__ import annotations
 
 import os
-import re
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
-from serverkit import DEADLINE
+from test_cli_serve import Serve as CliServe
 
 import pylibssh
 from pylibssh.fsspec import SFTPFileSystem
@@ -29,41 +24,19 @@ def sshd_fs(sshd, client_key, known_hosts, **kwargs) -> SFTPFileSystem:
     return SFTPFileSystem(**opts)
 
 
-class Serve:
-    """``python -m pylibssh serve`` on a free port, serving ``root`` to one client key."""
+class Serve(CliServe):
+    """``python -m pylibssh serve`` on a free port (test_cli_serve's runner), serving ``root``
+    to one client key, with a known_hosts file that knows its host key."""
 
     def __init__(self, workdir: Path, root: Path, public_key: Path):
         self.root = root
         auth = workdir / "authorized_keys"
         auth.write_text(public_key.read_text())
-        state = workdir / "state"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pylibssh", "serve", "--port", "0", "--root", str(root),
-             "--authorized-keys", str(auth), "--no-password", "--state-dir", str(state)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        text = ""
-        deadline = time.monotonic() + DEADLINE
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                self.stop()
-                raise AssertionError(f"serve ended early: {self.proc.stderr.read()}")
-            text += line
-            if line.startswith("Ctrl-C"):
-                break
-        self.port = int(re.search(r"port (\d+)", text).group(1))
-        key = pylibssh.Key.from_private_file(state / "ssh_host_ed25519_key")
+        super().__init__(workdir, "--root", str(root), "--authorized-keys", str(auth),
+                         "--no-password")
+        key = pylibssh.Key.from_private_file(self.state / "ssh_host_ed25519_key")
         self.known_hosts = workdir / "known_hosts"
         self.known_hosts.write_text(f"[127.0.0.1]:{self.port} {key.public_line()}\n")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.communicate(timeout=DEADLINE)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.communicate()
 
 
 @pytest.fixture(scope="module")
