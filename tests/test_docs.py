@@ -184,6 +184,7 @@ TESTED = {
     "client_hosts.py": "test_client_guide_examples",
     "client_transfer.py": "test_client_guide_examples",
     "logging_debug.py": "test_client_guide_examples",
+    "fsspec_data.py": "test_fsspec_guide_example",
 }
 
 
@@ -422,3 +423,8 @@ def test_client_guide_examples(tmp_path, home):
     result = run_example("logging_debug.py", tmp_path, env)
     assert result.stdout == "0\n"
     assert "pylibssh.libssh PACKET ssh_connect: libssh 0.12" in result.stderr
+
+
+def test_fsspec_guide_example(tmp_path, home):
+    out = run_example("fsspec_data.py", tmp_path, example_env(home)).stdout
+    assert out == ("44850\n300 ['city']\n{'Lima': 14950, 'Oslo': 14850, 'Pune': 15050}\n")
