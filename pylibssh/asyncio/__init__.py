@@ -13,8 +13,9 @@ from ..client.process import ProcessError, RunResult
 from ._loop import AsyncioLoop, engine_loop
 from .connection import SSHClientConnection, connect
 from .process import SSHClientProcess, SSHReader, SSHWriter
+from .sftp import SFTPClient, SFTPClientFile
 
 __all__ = [
     "connect", "SSHClientConnection", "SSHClientProcess", "SSHReader", "SSHWriter",
-    "RunResult", "ProcessError", "AsyncioLoop", "engine_loop",
+    "SFTPClient", "SFTPClientFile", "RunResult", "ProcessError", "AsyncioLoop", "engine_loop",
 ]
