@@ -13,9 +13,10 @@ from ..client.process import ProcessError, RunResult
 from ._loop import AsyncioLoop, engine_loop
 from .connection import SSHClientConnection, connect
 from .process import SSHClientProcess, SSHReader, SSHWriter
+from .server import SSHServer, create_server
 from .sftp import SFTPClient, SFTPClientFile
 
 __all__ = [
-    "connect", "SSHClientConnection", "SSHClientProcess", "SSHReader", "SSHWriter",
+    "connect", "SSHClientConnection", "create_server", "SSHServer", "SSHClientProcess", "SSHReader", "SSHWriter",
     "SFTPClient", "SFTPClientFile", "RunResult", "ProcessError", "AsyncioLoop", "engine_loop",
 ]

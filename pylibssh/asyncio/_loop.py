@@ -18,6 +18,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+from ..loop import Loop
+
 __all__ = ["AsyncioLoop", "engine_loop", "wrap"]
 
 log = logging.getLogger("pylibssh.asyncio")
@@ -52,13 +54,17 @@ class _Timer:
             handle.cancel()
 
 
-class AsyncioLoop:
-    """The loop interface of :class:`pylibssh.loop.Loop` on an asyncio event loop (the default
-    loop or uvloop). Get the one for the running loop with :func:`engine_loop`."""
+class AsyncioLoop(Loop):
+    """The interface of :class:`pylibssh.loop.Loop` on an asyncio event loop (the default loop
+    or uvloop). Get the one for the running loop with :func:`engine_loop`. (A subclass so that
+    what takes a ``Loop`` takes it; it overrides everything the engine calls and keeps none of
+    the selector loop's state.)"""
 
     name = "pylibssh-asyncio"
+    _owned = False
+    _released = True  # (nothing of the selector loop's to release when collected)
 
-    def __init__(self, aio: asyncio.AbstractEventLoop):
+    def __init__(self, aio: asyncio.AbstractEventLoop):  # noqa: the selector loop's is not run
         self.aio = aio
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
@@ -208,13 +214,25 @@ class AsyncioLoop:
         if self._cond_waiters:
             self.cond.notify_all()
 
-    def start(self) -> None:
+    def _reap(self, teardown: Callable[[], Any]) -> None:
+        """Run the teardown of an object collected without ``close()`` on the loop's thread,
+        between callbacks, with the lock held (at once when the asyncio loop is closed). Any
+        thread, and from a finalizer."""
+        if self.aio.is_closed():
+            self._run(teardown, ())
+        else:
+            try:
+                self.aio.call_soon_threadsafe(self._run, teardown, ())
+            except RuntimeError:  # closed meanwhile
+                self._run(teardown, ())
+
+    def start(self) -> None:  # type: ignore[override]
         """The asyncio loop runs already."""
 
     def stop(self) -> None:
         """The asyncio loop is its owner's to stop."""
 
-    def close(self, timeout: float = 0.0) -> None:
+    def close(self, timeout: float = 0.0) -> None:  # noqa: D102
         """The asyncio loop is its owner's to close."""
 
     def __repr__(self) -> str:
