@@ -10,6 +10,7 @@ asyncio loop (the default loop or uvloop) with no thread of its own.
 from __future__ import annotations
 
 from ..client.process import ProcessError, RunResult
+from ..errors import ChannelOpenError, RequestDeniedError, SFTPError, SSHError, SSHTimeoutError
 from ._loop import AsyncioLoop, engine_loop
 from .connection import SSHClientConnection, connect
 from .process import SSHClientProcess, SSHReader, SSHWriter
@@ -18,5 +19,6 @@ from .sftp import SFTPClient, SFTPClientFile
 
 __all__ = [
     "connect", "SSHClientConnection", "create_server", "SSHServer", "SSHClientProcess", "SSHReader", "SSHWriter",
-    "SFTPClient", "SFTPClientFile", "RunResult", "ProcessError", "AsyncioLoop", "engine_loop",
+    "SFTPClient", "SFTPClientFile", "RunResult", "ProcessError", "SSHError", "SSHTimeoutError", "ChannelOpenError",
+    "RequestDeniedError", "SFTPError", "AsyncioLoop", "engine_loop",
 ]
