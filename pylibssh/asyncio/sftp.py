@@ -331,9 +331,10 @@ class SFTPClient:
         local = os.fspath(localpath) if localpath is not None else "."
         into_dir = len(sources) > 1 or os.path.isdir(local)
         pairs: list[tuple[str, str]] = []
-        for src in sources:
+        # (one STAT each, all in flight at once: a batch of small files costs one round trip)
+        stats = await asyncio.gather(*(self.stat(src) for src in sources))
+        for src, attrs in zip(sources, stats):
             dst = os.path.join(local, posixpath.basename(src.rstrip("/"))) if into_dir else local
-            attrs = await self.stat(src)
             if attrs.is_dir:
                 if not recurse:
                     raise SFTPError(SFTPStatus.FAILURE, f"{src} is a directory (recurse=True "
