@@ -6,6 +6,10 @@ Metadata lives in pyproject.toml. Environment switches:
                                 instead of building the pinned release
   PYLIBSSH_LIBSSH_TARBALL=PATH  the pinned tarball, where the build cannot fetch it
                                 (see vendor/libssh/README.md)
+  PYLIBSSH_SANITIZE=LIST        a sanitizer or fuzzing build (./dev test --asan, ./dev fuzz):
+                                libssh and the extension compiled with -fsanitize=LIST (e.g.
+                                address,undefined or address,fuzzer-no-link) by $CC, libssh
+                                built in its own directory; never for a release
 
 Nothing here runs when this file is imported: the work happens in build_ext.
 """
@@ -13,6 +17,7 @@ Nothing here runs when this file is imported: the work happens in build_ext.
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +32,18 @@ MIN_SYSTEM_LIBSSH = (0, 12)
 
 def _truthy(name):
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _sanitize_flags():
+    """Compiler flags for PYLIBSSH_SANITIZE (empty for the normal build)."""
+    kinds = os.environ.get("PYLIBSSH_SANITIZE", "").strip()
+    if not kinds:
+        return []
+    if not re.fullmatch(r"[a-z-]+(,[a-z-]+)*", kinds):
+        raise BuildError(f"PYLIBSSH_SANITIZE={kinds!r}: expected a comma-separated list such as "
+                         "address,undefined")
+    # frame pointers and debug info: the sanitizers' reports name functions and lines
+    return [f"-fsanitize={kinds}", "-fno-omit-frame-pointer", "-g"]
 
 
 def _version_tuple(text):
@@ -66,6 +83,8 @@ class build_ext_with_libssh(build_ext):
         ext.library_dirs[:0] = self._libssh["library_dirs"]
         ext.extra_link_args += self._libssh["link_args"]
         ext.define_macros.append(("PYLIBSSH_VENDORED", "1" if self._libssh["vendored"] else "0"))
+        ext.extra_compile_args += _sanitize_flags()
+        ext.extra_link_args += _sanitize_flags()
         # the same sources build differently against another libssh: recompile when it changes
         stamp = os.path.join(self.build_temp, "pylibssh-libssh.json")
         config = json.dumps({k: v for k, v in self._libssh.items()}, sort_keys=True)
@@ -151,8 +170,10 @@ class build_ext_with_libssh(build_ext):
         cmake = _find_cmake()
         # one libssh build per platform, kept under build/ so that rebuilds of the extension (and
         # every Python version of a wheel build) reuse it; PYLIBSSH_LIBSSH_BUILD_DIR overrides
+        sanitize = _sanitize_flags()
+        tag = "-sanitize-" + os.environ["PYLIBSSH_SANITIZE"].replace(",", "-") if sanitize else ""
         base = os.environ.get("PYLIBSSH_LIBSSH_BUILD_DIR") or os.path.join(
-            ROOT, "build", f"libssh-{fetch.RELEASE['version']}-{sysconfig.get_platform()}"
+            ROOT, "build", f"libssh-{fetch.RELEASE['version']}-{sysconfig.get_platform()}{tag}"
         )
         build_dir = os.path.abspath(os.path.join(base, "cmake"))
         prefix = os.path.abspath(os.path.join(base, "install"))
@@ -161,6 +182,10 @@ class build_ext_with_libssh(build_ext):
             f"-DLIBSSH_TARBALL={tarball}",
             f"-DCMAKE_INSTALL_PREFIX={prefix}",
         ]
+        if sanitize:
+            # the sanitizer's flags, and the compiler that understands them (clang for fuzzing)
+            configure += [f"-DLIBSSH_EXTRA_C_FLAGS={' '.join(sanitize)}",
+                          f"-DLIBSSH_C_COMPILER={shutil.which(os.environ.get('CC', 'cc'))}"]
         self.announce(f"building libssh {fetch.RELEASE['version']} in {build_dir}", level=2)
         jobs = str(os.cpu_count() or 2)
         subprocess.run(configure, check=True)

@@ -34,7 +34,16 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.common import ROOT, MiB, Result, Timer, proc_cpu_seconds, report
+from benchmarks.common import (
+    ROOT,
+    MiB,
+    Result,
+    Timer,
+    add_json_option,
+    proc_cpu_seconds,
+    report,
+    use_json_option,
+)
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 from openssh import OpenSSHServer, keygen  # noqa: E402
@@ -384,7 +393,9 @@ def parse_args(argv: list[str], doc: str, workloads: list[str], impls: list[str]
     parser.add_argument("--impls", default=",".join(impls))
     parser.add_argument("--config", default=config, choices=["gcm", "default", "both"])
     parser.add_argument("--repeat", type=int, default=0)
+    add_json_option(parser)
     args = parser.parse_args(argv)
+    use_json_option(args)
     args.repeat = args.repeat or (1 if args.quick else 2)
     args.only = [w for w in args.only.split(",") if w] or workloads
     args.impls = [i for i in args.impls.split(",") if i]

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import ROOT, MiB, Result, report
+from benchmarks.common import ROOT, MiB, Result, add_json_option, report, use_json_option
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 from openssh import OpenSSHClient, OpenSSHServer, free_port, keygen  # noqa: E402
@@ -139,7 +139,9 @@ def ssh_forward(client: OpenSSHClient, dest_port: int, cipher: str | None
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="256 MiB, 2 runs")
+    add_json_option(ap)
     args = ap.parse_args(argv)
+    use_json_option(args)
     size = 256 * MiB if args.quick else 1024 * MiB
     repeat = 2 if args.quick else 3
     print(f"load: {os.getloadavg()}")

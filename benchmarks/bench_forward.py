@@ -27,7 +27,16 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.common import ROOT, MiB, Result, proc_cpu_seconds, report, start_server_app
+from benchmarks.common import (
+    ROOT,
+    MiB,
+    Result,
+    add_json_option,
+    proc_cpu_seconds,
+    report,
+    start_server_app,
+    use_json_option,
+)
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 from openssh import OpenSSHClient, OpenSSHServer, free_port, keygen  # noqa: E402
@@ -162,7 +171,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--quick", action="store_true", help="256 MiB, 2 runs")
     parser.add_argument("--cipher", choices=("default", "gcm"), help="only this cipher")
     parser.add_argument("--direction", choices=("download", "upload"), help="only this way")
+    add_json_option(parser)
     args = parser.parse_args(argv)
+    use_json_option(args)
     size = (256 if args.quick else args.size) * MiB
     repeat = 2 if args.quick else args.repeat
 

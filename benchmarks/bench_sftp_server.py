@@ -24,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import ROOT, MiB, Result, best_of, report
+from benchmarks.common import ROOT, MiB, Result, add_json_option, best_of, report, use_json_option
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 from openssh import OpenSSHClient, OpenSSHServer, keygen  # noqa: E402
@@ -56,7 +56,9 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="64 MiB and 100 files, 1 run")
     p.add_argument("--repeat", type=int, default=3)
+    add_json_option(p)
     args = p.parse_args(argv)
+    use_json_option(args)
     size = 64 * MiB if args.quick else 256 * MiB
     nfiles = 100 if args.quick else 500
     repeat = 1 if args.quick else args.repeat

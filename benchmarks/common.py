@@ -3,8 +3,11 @@ ratio reports."""
 
 from __future__ import annotations
 
+import argparse
+import importlib.metadata
 import json
 import os
+import platform
 import resource
 import statistics
 import subprocess
@@ -18,6 +21,54 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "build", "bench")
 
 MiB = 1024 * 1024
+
+# the machine's load when this benchmark process started (its results say how busy it was)
+_LOAD_AT_START = os.getloadavg()
+
+
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    """``--json DIR``: where the results are written as JSON (default build/bench/; the
+    results are always written, this only picks the folder). ``benchmarks/charts.py`` draws
+    them."""
+    parser.add_argument("--json", metavar="DIR", default=None,
+                        help="write the JSON results into DIR (default build/bench/)")
+
+
+def use_json_option(args: argparse.Namespace) -> None:
+    """Apply ``--json DIR`` (see :func:`add_json_option`) to the reports that follow."""
+    global RESULTS
+    if args.json:
+        RESULTS = os.path.abspath(args.json)
+
+
+def _version(argv: list[str]) -> str:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    text = (out.stdout or out.stderr).strip()  # ssh -V writes on stderr
+    return text.splitlines()[0] if text else "?"
+
+
+def machine() -> dict[str, Any]:
+    """What a result depends on besides the code: the CPU, its cores, the load average (at the
+    benchmark's start and now), the peers' versions."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f
+                        if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    versions = {"python": platform.python_version(), "openssh": _version(["ssh", "-V"])}
+    for name in ("pylibssh", "paramiko", "asyncssh"):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "?"
+    return {"cpu": cpu, "cores": os.cpu_count(), "system": platform.platform(terse=True),
+            "load_start": list(_LOAD_AT_START), "load_end": list(os.getloadavg()),
+            "versions": versions}
 
 
 def _cpu() -> float:
@@ -119,7 +170,8 @@ def report(title: str, results: list[Result], baseline: str, save_as: str | None
         with open(os.path.join(RESULTS, save_as + ".json"), "w") as f:
             json.dump({"title": title, "baseline": baseline, "ratios": ratios,
                        "results": [asdict(r) for r in results], "python": sys.version,
-                       "when": time.strftime("%Y-%m-%d %H:%M:%S")}, f, indent=2)
+                       "machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M:%S")},
+                      f, indent=2)
     return ratios
 
 

@@ -41,6 +41,16 @@ void pylibssh_sock_sink_detach(struct pylibssh_sock_sink *s);
 /* libssh's poll (timeout 0), again while each one adds to the holding sink ``s``; -1 when
  * libssh fails, else 1 when ``session`` has output waiting to be sent */
 int pylibssh_sink_poll(ssh_event event, ssh_session session, struct pylibssh_sock_sink *s);
+/* bytes of SSH packets libssh holds for the session's socket: its output buffer, and with
+ * ``queued`` the packets held back during a key re-exchange; -1 unknown (built without libssh's
+ * private headers) */
+int64_t pylibssh_session_pending_output(ssh_session session, int queued);
+/* write libssh's output buffer to the socket as far as it takes it, reading nothing; the bytes
+ * left, or -1 (an error, for libssh's next poll to report; or unknown, as above) */
+int64_t pylibssh_session_flush_output(ssh_session session);
+/* end the session (libssh's error state) when the peer sends channel data beyond the window
+ * (libssh itself drops the packet and goes on); SSH_ERROR without the private headers */
+int pylibssh_enforce_windows(ssh_session session);
 
 /* --- server (csrc/pylibssh_server.c) ---
  * Fields of a queued ssh_message that libssh parses but exposes through no public getter; they

@@ -49,6 +49,9 @@ void pylibssh_sock_sink_detach(struct pylibssh_sock_sink *s);
 /* libssh's poll (timeout 0), again while each one adds to the holding sink ``s``; -1 when
  * libssh fails, else 1 when ``session`` has output waiting to be sent */
 int pylibssh_sink_poll(ssh_event event, ssh_session session, struct pylibssh_sock_sink *s);
+int64_t pylibssh_session_pending_output(ssh_session session, int queued);
+int64_t pylibssh_session_flush_output(ssh_session session);
+int pylibssh_enforce_windows(ssh_session session);
 
 /* --- server (csrc/pylibssh_server.c) --- */
 int pylibssh_have_message_internals(void);

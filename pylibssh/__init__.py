@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from . import _log
-from ._binding import VENDORED, ffi, lib
+from . import _binding
 from ._version import __version__
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
@@ -18,7 +18,7 @@ from .keys import Key, KeyType, load_authorized_keys
 from .loop import Loop
 from .sftp import SFTPAttributes, SFTPStatus, Stat
 
-# the server (issue 3)
+# the server
 from .server import (
     AuthMessage,
     ChannelRequestMessage,
@@ -28,7 +28,7 @@ from .server import (
     create_server,
 )
 
-# the client (issue 5)
+# the client
 from .client import Client, ConnectOptions, Process, ProcessError, RunResult, connect
 from .client import connect_async
 
@@ -47,9 +47,9 @@ class LibsshVersion(NamedTuple):
 
 def libssh_version() -> LibsshVersion:
     """The version of the libssh in use, e.g. ``0.12.2/openssl/zlib``."""
-    full = ffi.string(lib.ssh_version(0)).decode()
+    full = _binding.ffi.string(_binding.lib.ssh_version(0)).decode()
     version, *backends = full.split("/")
-    return LibsshVersion(version, tuple(backends), VENDORED)
+    return LibsshVersion(version, tuple(backends), _binding.VENDORED)
 
 
 TRACE = _log.TRACE

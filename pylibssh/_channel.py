@@ -8,7 +8,11 @@ Flow control, both ways:
 
 * Output: :meth:`Channel.write` queues and sends what the peer's window allows; it returns False
   once more than :attr:`Channel.high_water` bytes wait, and ``drain`` is emitted when the queue is
-  empty again. EOF, exit status/signal and close are queued behind the data, in order.
+  below that again. EOF, exit status/signal and close are queued behind the data, in order. The
+  queue is also held while libssh's output buffer for the session's socket is full (the peer
+  does not read its socket: see :attr:`LoopSession.output_high_water
+  <pylibssh._session.LoopSession.output_high_water>`), so a large window cannot make the
+  session buffer without bound.
 * Input: :meth:`Channel.pause` stops taking data from libssh; libssh then keeps it and does not
   grow the window, so the peer is held back. :meth:`Channel.resume` delivers what was held.
 
@@ -232,13 +236,18 @@ class Channel(EventEmitter):
         self._session.kick()
 
     def _flush(self) -> None:
-        """Send queued output as far as the peer's window allows (loop lock held)."""
+        """Send queued output as far as the peer's window and libssh's output buffer allow
+        (loop lock held)."""
+        session = self._session
         while self._out and not self._closed:
             item, arg = self._out[0]
             if isinstance(item, str):
                 self._out.popleft()
                 self._control(item, arg)
                 continue
+            if session._output_full():
+                session._wait_output(self)  # the session calls again once the socket took it
+                break
             view: memoryview = item
             chunk = view[:_MAX_CHUNK]
             if arg:
@@ -296,6 +305,13 @@ class Channel(EventEmitter):
     def window(self) -> int:
         """The peer's current window: what can be sent without waiting."""
         return 0 if self._closed else lib.ssh_channel_window_size(self._ch)
+
+    def _sendable(self) -> int:
+        """What a write would hand to libssh at once, past no queue: the peer's window, or 0
+        while output is queued or libssh's buffer for the socket is full (loop lock held)."""
+        if self._out or self._closed or self._session._output_full():
+            return 0
+        return lib.ssh_channel_window_size(self._ch)
 
     # -- input flow control -------------------------------------------------------------------
 
@@ -363,6 +379,7 @@ class Channel(EventEmitter):
         if self._closed:
             return
         self._closed = True
+        self._session._forget_output_waiter(self)
         ch, self._ch = self._ch, NULL
         if ch != NULL:
             if not session_gone or self._session._s != NULL:

@@ -5,6 +5,15 @@ has output pending) the loop calls ``ssh_event_dopoll``; libssh's callbacks fire
 and only *record* events (``defer``); :meth:`LoopSession._service` then dispatches them outside
 libssh, where listeners may freely write, reply and close.
 
+Output is bounded at the socket too: libssh appends every packet it sends to its own output
+buffer and empties it as the socket takes it, so a peer that opens large SSH windows, or asks for
+replies, but does not read its socket would make that buffer grow without bound. While it holds
+:attr:`LoopSession.output_high_water` bytes or more, channels keep their output in their own
+queues (so their ``write()`` returns False) and the session hands it over again once the socket
+took the buffer below half that. Replies are not channel output: while the buffer holds
+:attr:`LoopSession.input_hold_water` bytes or more, the peer's input is not read at all (its
+requests wait in its own socket) until the socket took the buffer below half that.
+
 Ownership: the session owns its ``ssh_session``, its ``ssh_event`` and every channel opened on it.
 :meth:`LoopSession.close` tears them down in the order libssh needs (see ``_teardown``), exactly
 once; ``ffi.gc`` is not used for sessions because the order matters.
@@ -15,8 +24,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from . import _log
@@ -94,6 +103,22 @@ class LoopSession(EventEmitter):
     :meth:`_on_disconnect`.
     """
 
+    #: channels stop handing output to libssh while it holds this many bytes for the socket
+    #: (see :attr:`pending_output`), and start again below half of it
+    output_high_water = 1 << 20
+    #: the peer's input is not read while libssh's socket buffer holds this many bytes (more
+    #: than channels leave there: what the peer's requests made), and is read again below half
+    input_hold_water = 4 << 20
+    # State set late in a session's life has a class-level default, set on the instance only
+    # when it changes: CPython shares the attribute names of instances with fewer than 30
+    # attributes, and a server session past that carried a dict of its own (1.6 KiB, against
+    # 0.3 KiB shared; a server holds thousands of sessions)
+    _error: SSHError | None = None
+    _input_held = False  # see input_hold_water
+    # channels whose output waits for libssh's buffer to drain (by id, in arrival order); the
+    # empty mapping is shared, each session gets its own dict when a channel first waits
+    _output_waiters: Mapping[int, Channel] = MappingProxyType({})
+
     def __init__(self, loop: Loop, c_session=None):
         super().__init__()
         self._loop = loop
@@ -109,7 +134,8 @@ class LoopSession(EventEmitter):
         self._event = NULL
         self._in_event = False
         self._fd = -1
-        self._pending: deque[tuple[Callable[..., Any], tuple]] = deque()
+        # a list, not a deque (0.06 KiB, not 0.75): a few events per poll
+        self._pending: list[tuple[Callable[..., Any], tuple]] = []
         self._channels: dict[int, Channel] = {}
         self._closed = False
         self._closing = False
@@ -117,7 +143,6 @@ class LoopSession(EventEmitter):
         self._dispatching = False
         self._writer_registered = False
         self._in_service = False
-        self._error: SSHError | None = None
 
     # -- attaching to the loop ------------------------------------------------------------------
 
@@ -130,6 +155,9 @@ class LoopSession(EventEmitter):
         self._event = lib.ssh_event_new()
         if self._event == NULL:
             raise MemoryError("ssh_event_new failed")
+        # a peer sending beyond a channel's window is disconnected (libssh would drop the data,
+        # log a warning per packet and go on)
+        lib.pylibssh_enforce_windows(self._s)
         self._loop.add_reader(self._fd, self._on_ready)
         self._update_interest()
 
@@ -164,13 +192,16 @@ class LoopSession(EventEmitter):
         _log.ensure_thread()
         self._in_service = True
         try:
-            self._process()
+            if not self._input_held:  # (its calls may read the peer's input)
+                self._process()
         except Exception as exc:
             self._in_service = False
             self._fail(exc)
             return
         processed = self._counters[0].in_bytes
         try:
+            if self._output_waiters:
+                self._release_output()  # (its 'drain' events are dispatched next)
             self._dispatch()
         finally:
             self._in_service = False
@@ -212,7 +243,7 @@ class LoopSession(EventEmitter):
         self._dispatching = True
         try:
             while self._pending and not self._closed:
-                fn, args = self._pending.popleft()
+                fn, args = self._pending.pop(0)
                 try:
                     fn(*args)
                 except Exception:
@@ -227,8 +258,8 @@ class LoopSession(EventEmitter):
     _poll_after_send = False
 
     def _update_interest(self) -> None:
-        if self._closed or self._fd < 0:
-            return
+        if self._closed or self._fd < 0 or self._input_held:
+            return  # (held: _flush_held watches the socket)
         want = bool(lib.ssh_get_poll_flags(self._s) & lib.SSH_WRITE_PENDING)
         tries = 3 if self._poll_after_send else 0
         while want and not self._writer_registered and self._in_event and tries:
@@ -251,12 +282,79 @@ class LoopSession(EventEmitter):
             if self._pending or self._counters[0].in_bytes != received:
                 self.kick()  # it read input too: a pass takes it (messages, buffered data)
             want = bool(lib.ssh_get_poll_flags(self._s) & lib.SSH_WRITE_PENDING)
+        if (want and self._in_event
+                and lib.pylibssh_session_pending_output(self._s, 0) >= self.input_hold_water):
+            self._hold_input()
+            return
         if want != self._writer_registered:
             if want:
                 self._loop.add_writer(self._fd, self._on_ready)
             else:
                 self._loop.remove_writer(self._fd)
             self._writer_registered = want
+        if self._output_waiters and not want:
+            self.kick()  # the polls above emptied libssh's buffer: the waiting channels go on
+
+    def _hold_input(self) -> None:
+        """The peer does not read what it made us send: stop reading its input (libssh's poll
+        would), and only write to the socket when it is writable (see :meth:`_flush_held`)."""
+        self._input_held = True
+        log.debug("%r: the peer does not read its socket (%d bytes wait): its input is not "
+                  "read until it does", self, lib.pylibssh_session_pending_output(self._s, 0))
+        self._loop.remove_reader(self._fd)
+        self._loop.add_writer(self._fd, self._flush_held)
+        self._writer_registered = True
+
+    def _flush_held(self) -> None:
+        """The socket is writable while input is held: write libssh's buffer without a poll;
+        below half of :attr:`input_hold_water` (or on an error, which libssh's poll then
+        reports) read and serve the peer again."""
+        if self._closed:
+            return
+        if lib.pylibssh_session_flush_output(self._s) * 2 >= self.input_hold_water:
+            return
+        log.debug("%r: the peer reads again: its input is read again", self)
+        self._input_held = False
+        self._loop.add_reader(self._fd, self._on_ready)
+        self._loop.add_writer(self._fd, self._on_ready)  # _update_interest corrects it
+        self._on_ready()
+
+    # -- output held at the socket --------------------------------------------------------------
+
+    @property
+    def pending_output(self) -> int:
+        """Bytes of SSH packets libssh holds for the socket: written by channels and requests
+        but not yet taken by the socket (packets held during a key re-exchange included). 0 once
+        closed; -1 when this build cannot tell (a system libssh: no bound is applied then)."""
+        if self._closed or self._s == NULL:
+            return 0
+        return lib.pylibssh_session_pending_output(self._s, 1)
+
+    def _output_full(self) -> bool:
+        """Whether channels must keep their output for now (loop lock held)."""
+        return (not self._closed
+                and lib.pylibssh_session_pending_output(self._s, 1) >= self.output_high_water)
+
+    def _wait_output(self, channel: Channel) -> None:
+        """``channel`` keeps its output until libssh's buffer drained (loop lock held)."""
+        if not isinstance(self._output_waiters, dict):
+            self._output_waiters = {}
+        self._output_waiters[id(channel)] = channel  # type: ignore[index]
+
+    def _forget_output_waiter(self, channel: Channel) -> None:
+        if id(channel) in self._output_waiters:
+            del self._output_waiters[id(channel)]  # type: ignore[attr-defined]
+
+    def _release_output(self) -> None:
+        """Let the waiting channels write again once libssh's buffer is below half the mark;
+        each goes to the back of the line if it fills the buffer again (fair to the others)."""
+        if lib.pylibssh_session_pending_output(self._s, 1) * 2 >= self.output_high_water:
+            return
+        waiters = list(self._output_waiters.values())
+        if waiters:
+            self._output_waiters.clear()  # type: ignore[attr-defined]
+        for channel in waiters:
+            channel._flush()
 
     # -- channels -------------------------------------------------------------------------------
 
@@ -312,6 +410,8 @@ class LoopSession(EventEmitter):
         # unregister first: the fd number is reused by the next accept once libssh closes it
         if self._fd >= 0:
             self._loop.remove_fd(self._fd)
+        if self._output_waiters:
+            self._output_waiters.clear()  # type: ignore[attr-defined]
         for channel in list(self._channels.values()):
             channel._free(session_gone=True)
         self._channels.clear()

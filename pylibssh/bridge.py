@@ -117,10 +117,10 @@ class Bridge:
             self._set_reading(False)
             return
         # when the channel takes a whole read at once (empty queue, no more than the peer's
-        # window) libssh copies it into its packets before write() returns: read into one
-        # reused buffer instead of a new bytes object per read (a large allocation, with an
-        # mmap and page faults, each time)
-        window = self.channel.window if self.channel.buffered == 0 else 0
+        # window, room in libssh's buffer) libssh copies it into its packets before write()
+        # returns: read into one reused buffer instead of a new bytes object per read (a large
+        # allocation, with an mmap and page faults, each time)
+        window = self.channel._sendable()
         try:
             if window > 0:
                 view = _read_buffer()

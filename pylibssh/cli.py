@@ -5,6 +5,7 @@
                              [--state-dir DIR] [--allow-exec] [--debug]
                              [--login-grace-time 2m] [--max-auth-tries 6]
                              [--max-startups 10:30:100] [--max-sessions 10] [--idle-timeout T]
+                             [--workers N] [--drain-timeout 30s]
 
 It serves the current directory (or ``--root``) over SFTP, confined to it. The Ed25519 host key
 is created once and kept in a per-user state directory (``$PYLIBSSH_STATE_DIR``, else
@@ -12,9 +13,12 @@ is created once and kept in a per-user state directory (``$PYLIBSSH_STATE_DIR``,
 Clients log in with a key from ``~/.ssh/authorized_keys`` or with a password: ``--password``,
 ``$PYLIBSSH_PASSWORD``, or one generated at start and printed. Any user name is accepted: the
 secret is the key or the password. Shell and exec are off unless ``--allow-exec``, which runs
-commands as the server's own user. Ctrl-C (SIGINT) or SIGTERM stops it cleanly. The limits
-carry the names, meanings and defaults of OpenSSH's sshd_config (LoginGraceTime, MaxAuthTries,
-MaxStartups, MaxSessions); times take sshd's format (90, 30s, 2m, 1h30m).
+commands as the server's own user. It serves from one worker process per CPU (``--workers``),
+supervised by the process started. Ctrl-C (SIGINT) or SIGTERM stops it cleanly: no new
+connection is accepted and sessions may end, for up to ``--drain-timeout``; a second Ctrl-C
+disconnects them at once. SIGHUP rereads the authorized keys. The limits carry the names,
+meanings and defaults of OpenSSH's sshd_config (LoginGraceTime, MaxAuthTries, MaxStartups,
+MaxSessions) and apply per worker; times take sshd's format (90, 30s, 2m, 1h30m).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from pathlib import Path
 from . import __version__
 from .keys import Key, load_authorized_keys
 from .server.limits import LIMIT_DEFAULTS, MaxStartups, parse_time
+from .server.workers import default_workers
 
 log = logging.getLogger("pylibssh.serve")
 
@@ -81,6 +86,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--allow-exec", action="store_true",
                    help="also run shells and commands, AS THE USER RUNNING THE SERVER")
     s.add_argument("--debug", action="store_true", help="log connections and requests (stderr)")
+    s.add_argument("--workers", type=_count(0), default=default_workers(), metavar="N",
+                   help=f"worker processes (one per CPU: {default_workers()} here; 0: serve from "
+                   "this process alone)")
+    s.add_argument("--drain-timeout", type=_time_or_off, default=30.0, metavar="TIME",
+                   help="on SIGTERM or Ctrl-C, how long sessions may go on before they are "
+                   "disconnected (30s; 0: no limit)")
     limits = s.add_argument_group(
         "limits", "OpenSSH's sshd_config names, meanings and defaults; TIME is sshd's format: "
         "90 (seconds), 30s, 2m, 1h30m")
@@ -139,9 +150,7 @@ def serve(args: argparse.Namespace) -> int:
     fs = LocalFilesystem(args.root, read_only=args.read_only)
     key, key_path, created = load_or_create_host_key(
         Path(args.state_dir) if args.state_dir else state_dir())
-    keys = []
-    if args.authorized_keys and os.path.exists(args.authorized_keys):
-        keys = load_authorized_keys(args.authorized_keys)
+    keys = read_authorized_keys(args.authorized_keys)
     password = None
     generated = False
     if not args.no_password:
@@ -158,10 +167,23 @@ def serve(args: argparse.Namespace) -> int:
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
                             format="%(asctime)s %(name)s %(message)s")
         logging.getLogger("pylibssh.libssh").setLevel(logging.INFO)
+    workers = args.workers or None
     server = create_server(host_keys=[key], auth_methods=methods,
                            login_grace_time=args.login_grace_time,
                            max_auth_tries=args.max_auth_tries, max_startups=args.max_startups,
-                           max_sessions=args.max_sessions, idle_timeout=args.idle_timeout)
+                           max_sessions=args.max_sessions, idle_timeout=args.idle_timeout,
+                           workers=workers, drain_timeout=args.drain_timeout)
+
+    @server.on("reload")
+    def reload_keys():  # SIGHUP; in each worker
+        try:
+            keys[:] = read_authorized_keys(args.authorized_keys)
+        except (OSError, ValueError) as exc:
+            print(f"pylibssh serve: kept the previous keys: {exc}", file=sys.stderr, flush=True)
+            return
+        who = f"worker {server.worker}" if server.worker is not None else "server"
+        out.write(f"{who}: {len(keys)} public keys from {args.authorized_keys}\n")  # one write:
+        out.flush()  # the workers share the stream
 
     @server.on("connection")
     def on_connection(session):
@@ -198,27 +220,61 @@ def serve(args: argparse.Namespace) -> int:
                     message.reply_success()
                     spawn(channel, message.exec_command, cwd=fs.root)
 
-    def stop(signum, frame):  # SIGTERM like Ctrl-C (and Ctrl-C even if inherited as ignored)
-        raise KeyboardInterrupt
+    if workers:
+        # the supervisor takes SIGTERM, SIGINT (Ctrl-C) and SIGHUP itself, once it runs: until
+        # then they wait (one sent as soon as the address is printed must not kill us)
+        signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+        try:
+            server.listen(args.port, args.host)
+            announce(server, args, fs, key, key_path, created, keys, password, generated, out)
+            server.serve_forever()
+        finally:
+            server.close()
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+    else:
+        serve_here(server, lambda: announce(server, args, fs, key, key_path, created, keys,
+                                            password, generated, out), args)
+    server.loop.close()
+    print("stopped", file=out, flush=True)
+    return 0
 
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def serve_here(server, announce_it: Callable[[], None], args: argparse.Namespace) -> None:
+    """Serve from this process: the loop runs in its own thread and this one waits, so that
+    signals (which reach only the main thread) never land inside a libssh callback."""
+    stops: list[int] = []
+
+    def stop(signum, frame):  # SIGTERM like Ctrl-C (and Ctrl-C even if inherited as ignored)
+        stops.append(signum)
+        if len(stops) == 1:
+            server.drain()
+        else:
+            server.close()
+
+    def reload(signum, frame):
+        server.reload()
+
+    handlers = {signal.SIGINT: stop, signal.SIGTERM: stop, signal.SIGHUP: reload}
+    previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
     try:
         server.listen(args.port, args.host)
-        # the loop runs in its own thread: signals reach only the main thread, which just
-        # waits below, so Ctrl-C never lands inside a libssh callback (where it is swallowed)
         server.start()
-        announce(server, args, fs, key, key_path, created, keys, password, generated, out)
-        while True:
-            signal.pause()
-    except KeyboardInterrupt:
-        pass
+        announce_it()
+        server.serve_forever()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         server.close()
-        server.loop.close()
-    print("stopped", file=out, flush=True)
-    return 0
+
+
+def read_authorized_keys(path: str | None) -> list[Key]:
+    """The keys in ``path`` (none when it is not given or does not exist)."""
+    if not path or not os.path.exists(path):
+        return []
+    return load_authorized_keys(path)
 
 
 def announce(server, args, fs, key, key_path, created, keys, password, generated, out) -> None:
@@ -229,7 +285,9 @@ def announce(server, args, fs, key, key_path, created, keys, password, generated
         f"{' (read-only)' if args.read_only else ''} over SFTP on {args.host} port {port}")
     say(f"host key {key.fingerprint()} ({'new, ' if created else ''}{key_path})")
     if keys:
-        say(f"public keys: {len(keys)} from {args.authorized_keys}")
+        say(f"public keys: {len(keys)} from {args.authorized_keys} (SIGHUP rereads them)")
+    if args.workers:
+        say(f"workers: {args.workers} processes")
     if generated:
         say(f"password: {password}  (any user name; generated, new at each start)")
     elif password is not None:

@@ -30,6 +30,11 @@ def _adapt(event: str, listener: Listener) -> Listener:
 
 
 class EventEmitter:
+    """Node's EventEmitter in Python: ``on(event, listener)`` (or ``@obj.on(event)``), ``once``,
+    ``off`` and ``emit``. Listeners of one event run in the order they were added, in the
+    emitting thread; an exception a listener raises propagates to the emitter's owner (see the
+    module's text)."""
+
     def __init__(self) -> None:
         self._listeners: dict[str, list[Listener]] = {}
 
@@ -66,7 +71,8 @@ class EventEmitter:
         listeners = self._listeners.get(event)
         if listeners:
             for i, fn in enumerate(listeners):
-                if fn is listener or getattr(fn, "_pylibssh_once_of", None) is listener:
+                # == so that a bound method (a new object at each access) finds itself
+                if fn == listener or getattr(fn, "_pylibssh_once_of", None) == listener:
                     del listeners[i]
                     break
             if not listeners:
@@ -76,6 +82,8 @@ class EventEmitter:
     remove_listener = off
 
     def remove_all_listeners(self, event: str | None = None) -> Any:
+        """Remove every listener of ``event``, or of every event when ``event`` is None (the
+        default). Returns the emitter, for chaining."""
         if event is None:
             self._listeners.clear()
         else:
@@ -83,9 +91,12 @@ class EventEmitter:
         return self
 
     def listeners(self, event: str) -> list[Listener]:
+        """A copy of the listeners of ``event``, in the order they run (empty when there are none).
+        """
         return list(self._listeners.get(event, ()))
 
     def listener_count(self, event: str) -> int:
+        """How many listeners ``event`` has."""
         return len(self._listeners.get(event, ()))
 
     def emit(self, event: str, *args: Any) -> bool:

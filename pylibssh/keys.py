@@ -41,6 +41,8 @@ class KeyType(enum.IntEnum):
 
     @property
     def ssh_name(self) -> str:
+        """The key type's name in SSH, e.g. ``ssh-ed25519``, ``ecdsa-sha2-nistp256``, ``ssh-rsa``
+        (libssh's ``ssh_key_type_to_char``)."""
         return ffi.string(lib.ssh_key_type_to_char(self)).decode()
 
 
@@ -154,6 +156,13 @@ class Key:
 
     @classmethod
     def from_private_file(cls, path: PathLike, passphrase: Passphrase = None) -> Key:
+        """Load a private key from a file in OpenSSH or PEM format, encrypted or not (see
+        :meth:`from_private_bytes`). ``passphrase`` (default None) decrypts it.
+
+        Raises :class:`OSError` when the file cannot be read, and the
+        :class:`~pylibssh.errors.KeyFormatError` subclasses of :meth:`from_private_bytes`
+        (``WrongPassphraseError``, ``PassphraseRequiredError``, ``UnsupportedKeyTypeError``), their
+        message starting with the path."""
         with open(path, "rb") as f:
             data = f.read()
         try:
@@ -210,6 +219,7 @@ class Key:
 
     @property
     def type(self) -> KeyType | int:
+        """The key's :class:`KeyType` (a plain int for a type this binding has no name for)."""
         t = lib.ssh_key_type(self._key)
         try:
             return KeyType(t)
@@ -223,10 +233,14 @@ class Key:
 
     @property
     def is_private(self) -> bool:
+        """True when the key holds its private part (loaded from a private key or generated), False
+        for a public key."""
         return bool(lib.ssh_key_is_private(self._key))
 
     @property
     def bits(self) -> int:
+        """The key's size in bits: 256 for Ed25519, the curve's size for ECDSA (256, 384, 521), the
+        modulus's for RSA; 0 when unknown."""
         fixed = _FIXED_BITS.get(self.type)  # type: ignore[call-overload]
         if fixed:
             return fixed
@@ -237,6 +251,8 @@ class Key:
 
     @property
     def public_base64(self) -> str:
+        """The public key as the base64 blob of an ``authorized_keys`` line (without type or
+        comment). Raises :class:`~pylibssh.errors.KeyFormatError` if libssh cannot export it."""
         out = ffi.new("char **")
         if lib.ssh_pki_export_pubkey_base64(self._key, out) != lib.SSH_OK:
             raise KeyFormatError("libssh could not export the public key")
@@ -305,6 +321,9 @@ class Key:
             f.write(data)
 
     def write_public_file(self, path: PathLike, comment: str | None = None) -> None:
+        """Write the public key as one OpenSSH line (``type base64 [comment]``, see
+        :meth:`public_line`) to ``path``, replacing the file. ``comment`` defaults to none.
+        Raises :class:`OSError` when the file cannot be written."""
         with open(path, "w") as f:
             f.write(self.public_line(comment) + "\n")
 
@@ -375,12 +394,14 @@ def parse_public_key_line(line: str | bytes) -> tuple[str | None, str, str, str 
 def load_authorized_keys(source: PathLike | str | Iterable[str]) -> list[Key]:
     """Every public key in an ``authorized_keys`` file (a path, its text, or lines).
 
-    Lines that are not keys raise :class:`KeyFormatError` naming the line number.
+    Lines that are not keys raise :class:`KeyFormatError` naming the line number. A file is
+    read as UTF-8, bytes that are not replaced (key lines are ASCII; a comment may be in any
+    encoding, as OpenSSH allows).
     """
     if isinstance(source, (str, os.PathLike)) and (
         not isinstance(source, str) or ("\n" not in source and os.path.exists(source))
     ):
-        with open(source) as f:
+        with open(source, encoding="utf-8", errors="replace") as f:
             lines: Iterable[str] = f.read().splitlines()
         where = os.fspath(source)
     elif isinstance(source, str):

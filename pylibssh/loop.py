@@ -460,6 +460,31 @@ class Loop:
     def closed(self) -> bool:
         return self._closed
 
+    def _after_fork(self) -> None:
+        """In a child of ``os.fork()``: give the loop its own selector, wakeup socket and lock.
+        The parent's epoll instance is one kernel object shared across the fork (registering a
+        descriptor here would change the parent's), and a lock another parent thread held at
+        the fork stays held forever in the child. Descriptors registered before the fork are
+        forgotten; timers and scheduled calls stay. The caller is the child's only thread."""
+        for old in (self._wake_r, self._wake_w):
+            old.close()
+        self._selector.close()
+        self.lock = threading.RLock()
+        self.cond = threading.Condition(self.lock)
+        self._cond_waiters = 0
+        self._selector = selectors.DefaultSelector()
+        self._fds.clear()
+        self._thread = None
+        self._running_thread = None
+        self._stopping = False
+        self._sleeping = False
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._selector.register(self._wake_r.fileno(), EVENT_READ, None)
+        self._solo_poller = None
+        self._solo_fd = self._solo_key = None
+
     # -- internals ------------------------------------------------------------------------------
 
     def _enter(self) -> None:

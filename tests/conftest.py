@@ -122,7 +122,14 @@ def processes_of_this_run() -> dict[int, str]:
                 grew = True
     ours |= marked
     ours.discard(os.getpid())
-    return {pid: commands.get(pid, "?") for pid in ours if pid in parents}
+    return {pid: commands.get(pid, "?") for pid in ours
+            if pid in parents
+            and not any(helper in commands.get(pid, "") for helper in _INTERPRETER_HELPERS)}
+
+
+#: helper processes the interpreter itself keeps until it exits (multiprocessing starts its
+#: resource tracker on first use of a Process or a shared value): not a test's leftover
+_INTERPRETER_HELPERS = ("from multiprocessing.resource_tracker import main;main(",)
 
 
 @pytest.fixture(scope="session", autouse=True)

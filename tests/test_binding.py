@@ -90,3 +90,11 @@ def test_text_helpers():
         except ValueError:
             continue
         raise AssertionError("NUL accepted")
+
+
+def test_the_package_does_not_export_the_c_binding():
+    import pylibssh
+
+    for name in ("ffi", "lib"):
+        assert not hasattr(pylibssh, name), name
+    assert str(pylibssh.libssh_version()).startswith("0.12.2/")

@@ -2,6 +2,7 @@
 one older than 0.12 with a clear message."""
 
 import glob
+import re
 import os
 import subprocess
 import sys
@@ -67,3 +68,22 @@ def test_system_libssh_switch_links_the_given_library(tmp_path):
     version, vendored, paths = run.stdout.split(" ", 2)
     assert (version, vendored) == ("0.12.2", "False")
     assert os.path.join(install, "lib") in paths
+
+
+def test_release_json_lists_every_patch_and_each_says_why_and_how_it_was_checked():
+    """vendor/libssh/release.json names the patches applied to the pinned release, in order; each
+    patch opens with its reasons and says what was measured and how it was checked, so that it
+    can be proposed upstream as it is."""
+    import json
+
+    vendor = os.path.join(ROOT, "vendor", "libssh")
+    with open(os.path.join(vendor, "release.json")) as f:
+        listed = json.load(f)["patches"]
+    present = sorted(p for p in os.listdir(os.path.join(vendor, "patches")) if p.endswith(".patch"))
+    assert listed == present
+    for name in present:
+        with open(os.path.join(vendor, "patches", name)) as f:
+            head = f.read().split("\n--- a/", 1)[0]
+        assert len(head.split("\n\n")) >= 3, f"{name}: a title, why, and what was checked"
+        assert re.search(r"(?i)measured|timed", head), f"{name}: what was measured"
+        assert re.search(r"(?i)checked", head), f"{name}: how it was checked"

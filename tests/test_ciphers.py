@@ -12,6 +12,8 @@ import pytest
 from clientkit import connect, known_hosts  # noqa: F401
 from serverkit import PASSWORD, RunningServer, md5, standard_app
 
+from pylibssh import _log
+
 pytestmark = pytest.mark.peer
 
 PAYLOAD = os.urandom(1 << 20)
@@ -89,3 +91,28 @@ def test_kex_client_with_sshd(connect, kex, times):  # noqa: F811
         assert client.session.kex_algorithm == kex
         assert md5(client.run("cat", input=PAYLOAD, check=True).stdout) == md5(PAYLOAD)
         client.close()
+
+
+# every exchange after the first starts from a new state: the last one's is freed once both
+# directions use its keys (vendor/libssh/patches/0008, 0009); 1 MiB each way with new keys
+# every 128 KiB (OpenSSH's RekeyLimit, libssh's rekey_data) makes several
+REKEY = 128 * 1024
+
+
+@pytest.mark.parametrize("kex", [k for k, _ in KEXES])
+def test_rekeying_server_with_openssh_client(cat_server, openssh_client, kex):
+    result = openssh_client(cat_server.port, password=PASSWORD).ssh(
+        "-o", f"KexAlgorithms={kex}", "-o", f"RekeyLimit={REKEY}", "-vv", "cat", input=PAYLOAD)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert md5(result.stdout) == md5(PAYLOAD)
+    assert result.stderr.count(b"SSH2_MSG_NEWKEYS received") >= 4, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("kex", [k for k, _ in KEXES])
+def test_rekeying_client_with_sshd(connect, caplog, kex):  # noqa: F811
+    with caplog.at_level(_log.PACKET, logger="pylibssh"):
+        client = connect(kex=kex, rekey_data=REKEY)
+        assert md5(client.run("cat", input=PAYLOAD, check=True).stdout) == md5(PAYLOAD)
+        client.close()
+    newkeys = [r for r in caplog.records if "Received SSH_MSG_NEWKEYS" in r.getMessage()]
+    assert len(newkeys) >= 3, [r.getMessage() for r in caplog.records][-20:]

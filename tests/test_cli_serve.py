@@ -167,3 +167,25 @@ def test_serve_limits_carry_openssh_names(tmp_path, openssh_client):
             t.close()
     finally:
         assert serve.stop()[0] == 0
+
+
+def test_a_client_cannot_write_on_the_servers_stdout(tmp_path):
+    """A malformed SFTP INIT (no version) is a peer's bad packet: it is refused without a word on
+    the server's standard output, which belongs to the application (libssh printed there)."""
+    from sftpkit import RawSFTP
+
+    serve = Serve(tmp_path, "--root", str(tmp_path), "--password", "let-me-in",
+                  "--authorized-keys", str(tmp_path / "none"))
+    try:
+        for _ in range(3):
+            raw = RawSFTP(serve.port, password="let-me-in")
+            try:
+                raw.send(1, b"")  # SSH_FXP_INIT without its version
+                with pytest.raises(EOFError):  # the subsystem ends: nothing readable came
+                    raw.recv()
+            finally:
+                raw.close()
+    finally:
+        code, out, err = serve.stop()
+    assert code == 0
+    assert out.strip().splitlines() == ["stopped"], out  # nothing after the announcement

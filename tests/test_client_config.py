@@ -59,6 +59,37 @@ Host *
     assert read_config(str(cfg), "other") == {"connecttimeout": "7"}
 
 
+@pytest.mark.parametrize("line", ["UserKnownHostsFile \r\r", "GlobalKnownHostsFile",
+                                  "Port =", "HostName"])
+def test_option_without_value_is_a_config_error(tmp_path, line):
+    """ssh says "missing argument" for these; pylibssh raises ValueError naming the option, not
+    whatever the option's conversion would trip over."""
+    cfg = tmp_path / "config"
+    cfg.write_text(f"Host *\n    {line}\n")
+    options = pylibssh.client.client.ConnectOptions("web1", config=str(cfg))
+    with pytest.raises(ValueError, match=line.split()[0].lower()):
+        config.apply_config(options)
+
+
+def test_keyword_named_like_the_include_markers(tmp_path):
+    """Include's nesting is kept apart from the file's own words: a line whose keyword happens to
+    be "include-end" (or "include-start") is an unknown option, ignored like any other."""
+    cfg = tmp_path / "config"
+    cfg.write_text("Host web*\n    include-end now\n    include-start x\n    User bob\n")
+    assert read_config(str(cfg), "web1")["user"] == "bob"
+
+
+def test_include_skips_directories(tmp_path):
+    """As ssh does, an Include pattern that matches a directory reads nothing from it: the files
+    it matches still apply."""
+    conf_d = tmp_path / "config.d"
+    (conf_d / "sub.d").mkdir(parents=True)
+    (conf_d / "web").write_text("Host web*\n    User bob\n")
+    cfg = tmp_path / "config"
+    cfg.write_text(f"Include {conf_d}/*\nInclude {conf_d}\nHost *\n    Port 2200\n")
+    assert read_config(str(cfg), "web1") == {"user": "bob", "port": "2200"}
+
+
 def test_alias_hostname_user_port_identityfile(sshd, client_key, known_hosts, tmp_path):
     cfg = tmp_path / "config"
     cfg.write_text(f"""
@@ -152,7 +183,7 @@ def test_over_existing_socket_and_channel(connect, sshd):
     assert inner.run("echo nested").stdout == b"nested\n"
 
 
-# --- Match exec, tagged, localnetwork; canonicalization and the final pass (issue 5) ---
+# --- Match exec, tagged, localnetwork; canonicalization and the final pass ---
 
 def _config(tmp_path, text: str) -> str:
     cfg = tmp_path / "config"

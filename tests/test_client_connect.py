@@ -4,6 +4,8 @@ distinct connection errors, timeouts, run()."""
 from __future__ import annotations
 
 import hashlib
+import os
+import resource
 import socket
 import threading
 import time
@@ -251,6 +253,28 @@ def test_not_ssh(connect):
         threading.Thread(target=serve, daemon=True).start()
         with pytest.raises(pylibssh.SSHError):
             connect(port=listener.getsockname()[1], timeout=5)
+
+
+def test_connect_with_descriptors_past_fd_setsize(connect):
+    # a process serving many connections holds descriptors numbered past select()'s 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 1200
+    if hard != resource.RLIM_INFINITY and hard < want:
+        pytest.skip(f"RLIMIT_NOFILE's hard limit is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), hard))
+    held = []
+    try:
+        with open(os.devnull) as null:
+            while not held or held[-1] < 1100:
+                held.append(os.dup(null.fileno()))
+        c = connect()
+        assert c.session._fd > 1024
+        assert c.run("echo hello").stdout == b"hello\n"
+        c.close()
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 # -- run ----------------------------------------------------------------------------------------

@@ -174,6 +174,19 @@ def test_bad_authorized_keys_line_names_the_line(tmp_path):
         load_authorized_keys(path)
 
 
+def test_authorized_keys_file_that_is_not_utf8(tmp_path):
+    """OpenSSH reads the file as bytes: a comment in another encoding (Latin-1 here) keeps its
+    key, and a line of bytes that are no key raises KeyFormatError naming its line."""
+    key = Key.generate()
+    path = tmp_path / "authorized_keys"
+    path.write_bytes(key.public_line().encode() + b" Jos\xe9's laptop\n")
+    assert load_authorized_keys(path) == [key]
+    assert load_authorized_keys(path)[0].comment == "Jos\ufffd's laptop"
+    path.write_bytes(key.public_line().encode() + b"\n\xf7\xff\n")
+    with pytest.raises(pylibssh.KeyFormatError, match="line 2"):
+        load_authorized_keys(path)
+
+
 # -- bad input: clear exceptions, never a crash -----------------------------------------------------
 
 @pytest.mark.parametrize(

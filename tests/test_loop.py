@@ -158,3 +158,23 @@ def test_release_all_and_restore():
     lock.release()
     with pytest.raises(RuntimeError):
         lock.release()
+
+
+def test_off_removes_a_bound_method():
+    class Owner:
+        def __init__(self):
+            self.calls = 0
+
+        def hit(self, *args):
+            self.calls += 1
+
+    emitter = EventEmitter()
+    owner = Owner()
+    emitter.on("x", owner.hit)
+    emitter.once("y", owner.hit)
+    emitter.off("x", owner.hit)  # another bound-method object, equal to the one added
+    emitter.off("y", owner.hit)
+    emitter.emit("x")
+    emitter.emit("y")
+    assert owner.calls == 0
+    assert emitter.listener_count("x") == emitter.listener_count("y") == 0

@@ -124,3 +124,21 @@ def test_term_example(example, client_keys, openssh_client):
     assert b"33 91" in out and b"T=vt100" in out and b"22 77" in out, out
     # and commands, with and without a terminal
     assert client.ssh("echo plain").stdout == b"plain\n"
+
+
+def test_workers_example_shares_its_store(example, client_keys, openssh_client):
+    ex = example("workers.py", "--workers", "2", "--authorized-keys",
+                 str(client_keys["ed25519"]) + ".pub")
+    client = openssh_client(ex.port, identity=client_keys["ed25519"])
+    assert client.ssh("set color deep blue").stdout == b"ok\n"
+    workers, logins = set(), []
+    for _ in range(40):  # until both workers have answered (the kernel picks per connection)
+        assert client.ssh("get color").stdout == b"deep blue\n"
+        stats = client.ssh("stats").stdout.split()  # logins N worker W pid P
+        logins.append(int(stats[1]))
+        workers.add(stats[3])
+        if len(workers) == 2 and len(logins) >= 4:
+            break
+    assert workers == {b"0", b"1"}
+    # every login counted once, whichever worker took it: set, then a get and a stats each
+    assert logins == [3 + 2 * i for i in range(len(logins))]

@@ -201,3 +201,84 @@ def test_a_client_vanishing_mid_stream_does_not_disturb_others(make_server, clie
     assert len(errors) == 1 and isinstance(errors[0], pylibssh.SSHError)
     # and the server still serves
     assert client.ssh("echo", "fine").stdout == b"fine\n"
+
+
+def _rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Rss:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no Rss in smaps_rollup")
+
+
+def test_idle_authenticated_connections_cost_under_25_kib_each(host_key_files, client_keys):
+    """500 asyncssh connections, authenticated and idle: the server's RSS grows by less than
+    25 KiB per connection (39 KiB before libssh patches 0008-0010 and the session's smaller
+    Python state)."""
+    server = subprocess.Popen(
+        [sys.executable, str(HERE / "server_app.py"), "--host-key", str(host_key_files["ed25519"]),
+         "--authorized-key", str(client_keys["ed25519"]) + ".pub"],
+        stdout=subprocess.PIPE, text=True)
+    key = asyncssh.read_private_key(str(client_keys["ed25519"]))
+    count = 500
+
+    async def run():
+        async def one():
+            return await asyncssh.connect("127.0.0.1", port, username="u", client_keys=[key],
+                                          known_hosts=None, agent_path=None)
+
+        async def open_many(n):
+            conns = []
+            for start in range(0, n, 50):
+                conns += await asyncio.gather(*(one() for _ in range(min(50, n - start))))
+            return conns
+
+        async def close(conns):
+            for conn in conns:
+                conn.close()
+            await asyncio.gather(*(conn.wait_closed() for conn in conns))
+
+        await close(await open_many(50))  # warm-up: the allocator's arenas, code paths
+        await asyncio.sleep(0.5)
+        before = _rss_bytes(server.pid)
+        conns = await open_many(count)
+        try:
+            await asyncio.sleep(0.5)
+            return before, _rss_bytes(server.pid)
+        finally:
+            await close(conns)
+
+    try:
+        line = server.stdout.readline()
+        assert line.startswith("PORT "), line
+        port = int(line.split()[1])
+        before, after = asyncio.run(asyncio.wait_for(run(), 180))
+    finally:
+        server.terminate()
+        server.wait(DEADLINE)
+    per_connection = (after - before) / count
+    print(f"{count} idle connections: server RSS {before >> 10} -> {after >> 10} KiB, "
+          f"{per_connection / 1024:.1f} KiB each")
+    assert per_connection < 25 * 1024
+
+
+def test_an_authenticated_session_keeps_fewer_than_30_attributes(make_server, client_keys):
+    """CPython shares the attribute names of instances with fewer than 30 attributes; past
+    that, each server session carries a dict of its own (1.6 KiB instead of 0.3 KiB, for
+    every connection a server holds). State set late in a session's life belongs in
+    class-level defaults (see LoopSession)."""
+    rs = make_server()
+    standard_app(rs, keys=[pubkey(client_keys["ed25519"])])
+    rs.start()
+    key = asyncssh.read_private_key(str(client_keys["ed25519"]))
+
+    async def run():
+        async with asyncssh.connect("127.0.0.1", rs.port, username="u", client_keys=[key],
+                                    known_hosts=None, agent_path=None) as conn:
+            result = await conn.run("echo hi", check=True)
+            assert result.stdout == "hi\n"
+            sessions = rs.call(lambda: list(rs.server.sessions))
+            return {len(vars(s)): sorted(vars(s)) for s in sessions}
+
+    counts = asyncio.run(asyncio.wait_for(run(), DEADLINE))
+    assert counts and all(n < 30 for n in counts), counts

@@ -486,18 +486,17 @@ def test_a_connection_holds_a_bounded_number_of_handles(served):
 # -- the process's descriptors -----------------------------------------------------------------
 
 class LimitedServe:
-    """``python -m pylibssh serve --allow-exec`` in a process whose descriptors are limited to
-    ``nofile``."""
+    """``python -m pylibssh serve --allow-exec`` in one process whose descriptors are limited to
+    ``nofile`` (its hard limit too: the server raises its soft limit to the hard one)."""
 
     def __init__(self, tmp_path, root, nofile: int):
         def limit() -> None:
-            resource.setrlimit(resource.RLIMIT_NOFILE,
-                               (nofile, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pylibssh", "serve", "--root", str(root), "--port", "0",
              "--state-dir", str(tmp_path / "state"), "--password", PASSWORD,
-             "--authorized-keys", os.devnull, "--allow-exec"],
+             "--authorized-keys", os.devnull, "--allow-exec", "--workers", "0"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limit)
         self.port = None
         deadline = time.monotonic() + DEADLINE

@@ -1,5 +1,5 @@
-"""The SSH client (issue 5): connect and authenticate, verify host keys, run commands, shells
-and subsystems, SFTP, and forwarding (issue 6). See :func:`connect`."""
+"""The SSH client: connect and authenticate, verify host keys, run commands, shells
+and subsystems, SFTP, and forwarding. See :func:`connect`."""
 
 from .client import Client, ConnectOptions, connect, connect_async
 from .forward import LocalForwarder, RemoteForwarder

@@ -142,6 +142,15 @@ def _resolve(host: str, port: int) -> list[tuple]:
         raise HostNotFoundError(f"cannot resolve {host!r}: {exc.strerror}") from None
 
 
+def _writable_now(fd: int) -> bool:
+    """Whether ``fd`` is writable (a nonblocking connect has ended), without waiting. poll, not
+    select: select() cannot take descriptors past FD_SETSIZE (1024), which a process serving
+    many connections has."""
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return bool(poller.poll(0))
+
+
 def _tcp_connect_gen(session: ClientSession, host: str, port: int) -> TaskGen:
     """A nonblocking TCP connect to each address of ``host`` in turn; the connected socket."""
     last: Exception | None = None
@@ -157,7 +166,7 @@ def _tcp_connect_gen(session: ClientSession, host: str, port: int) -> TaskGen:
         loop = session._loop
 
         def writable(fd: int = fd) -> Any:
-            return True if select.select([], [fd], [], 0)[1] else AGAIN
+            return True if _writable_now(fd) else AGAIN
 
         tasks = session._tasks
         loop.add_writer(fd, lambda: [t.poke() for t in list(tasks)])

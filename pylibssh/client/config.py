@@ -91,28 +91,36 @@ def parse_line(line: str) -> tuple[str, str] | None:
     return key.strip().lower(), value.strip().lstrip("=").strip()
 
 
+# where an included file's lines start and end, among the (keyword, value) pairs of _lines:
+# objects, never equal to a keyword the file could contain
+_INCLUDE_START = object()
+_INCLUDE_END = object()
+
+
 def _lines(path: str, depth: int = 0):
     if depth > 16:
         raise ValueError(f"ssh_config: Include nested too deeply at {path}")
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError):  # ssh reads nothing from either
         return
     for raw in text.splitlines():
         parsed = parse_line(raw)
         if parsed is None:
             continue
         key, value = parsed
+        if not value:  # ssh: "missing argument"
+            raise ValueError(f"ssh_config {path}: {key} without a value")
         if key == "include":
             for pattern in shlex.split(value):
                 pattern = os.path.expanduser(pattern)
                 if not os.path.isabs(pattern):
                     pattern = os.path.join(os.path.expanduser("~/.ssh"), pattern)
                 for inc in sorted(glob.glob(pattern)):
-                    yield ("include-start", "")
+                    yield (_INCLUDE_START, "")
                     yield from _lines(inc, depth + 1)
-                    yield ("include-end", "")
+                    yield (_INCLUDE_END, "")
             continue
         yield key, value
 
@@ -197,7 +205,11 @@ def read_config(path: str, host: str, user: str | None = None, port: int | None 
     set stay). After a final pass ``hostname`` is the canonical name. ``user``/``port`` are the
     ones given explicitly, as is ``jump`` (a ProxyJump, for %j); ``proxied``: a
     ProxyCommand/ProxyJump/socket is given (such names are canonicalized only with
-    ``CanonicalizeHostname always``)."""
+    ``CanonicalizeHostname always``).
+
+    A malformed file raises ``ValueError`` (an option without a value, unbalanced quotes, a
+    number that is not one, ``Include`` nested too deeply); canonicalization that finds no name
+    without ``CanonicalizeFallbackLocal`` raises :class:`~pylibssh.errors.HostNotFoundError`."""
     path = os.path.expanduser(path)
     st = _Pass(host, user, port, jump)
     _read_pass(path, st)
@@ -226,10 +238,10 @@ def _read_pass(path: str, st: _Pass) -> None:
     active = True
     stack: list[bool] = []
     for key, value in _lines(path):
-        if key == "include-start":
+        if key is _INCLUDE_START:
             stack.append(active)
             continue
-        if key == "include-end":
+        if key is _INCLUDE_END:
             active = stack.pop()
             continue
         if key == "host":
@@ -460,7 +472,8 @@ def _expand(value: str, o: ConnectOptions, original_host: str) -> str:
 
 def apply_config(o: ConnectOptions) -> ConnectOptions:
     """``o`` with what the config file says for ``o.host`` filled in where ``o`` has no
-    explicit value."""
+    explicit value. Raises what :func:`read_config` raises, and ``ValueError`` for a value of
+    the wrong kind (a port or timeout that is not a number)."""
     from .client import DEFAULT_TIMEOUT
 
     if not o.config:

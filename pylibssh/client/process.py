@@ -185,6 +185,7 @@ class ClientChannel(Channel):
         with loop.lock:
             if (st.len or st.blocked or self._bufs[0] or self._paused or self.eof_received
                     or self._remote_closed or self._closed or session._closed
+                    or session._input_held
                     or not (session._in_event or session._join_event())
                     or not loop.claim_solo(session._fd)):
                 return None  # (a loop callback, too: the loop runs there)
@@ -208,10 +209,11 @@ class ClientChannel(Channel):
                     rc = lib.pylibssh_sink_poll(event, s, st)
                     write = rc > 0
                     if rc < 0 or not st.len or session._pending or session._tasks \
-                            or len(session._staged) > 1:
-                        session._service()  # anything but this channel's bytes came
+                            or len(session._staged) > 1 or session._output_waiters:
+                        session._service()  # anything but this channel's bytes came (or
+                        # channels wait for the socket to take libssh's output)
                         loop._notify()  # (threads waiting for what it brought)
-                        if session._closed:
+                        if session._closed or session._input_held:
                             return None
                         write = bool(lib.ssh_get_poll_flags(s) & lib.SSH_WRITE_PENDING)
                     got = st.len

@@ -92,6 +92,9 @@ class ServerChannel(Channel):
 
     @property
     def pending_requests(self) -> list[ChannelRequestMessage]:
+        """The channel requests (exec, pty, env, ...) that arrived and have no reply yet, oldest
+        first; each is answered with its ``reply_*`` methods, or gets its default reply when the
+        channel closes."""
         return list(self._requests)
 
     def _request_accepted(self, msg: ChannelRequestMessage) -> None:

@@ -120,6 +120,9 @@ class ChannelOpenMessage(Message):
 
     @property
     def info(self) -> dict[str, Any]:
+        """node-libssh's ``info`` of the open request: ``src_ip``, ``src_port``, ``dest_ip``,
+        ``dest_port`` for a ``direct-tcpip`` channel, ``socket_path`` for ``direct-
+        streamlocal@openssh.com``."""
         if self.subtype == "tcpip":
             return {"src_ip": self.src_ip, "src_port": self.src_port, "dest_ip": self.dest_ip,
                     "dest_port": self.dest_port}
@@ -188,6 +191,9 @@ class GlobalRequestMessage(Message):
 
     @property
     def info(self) -> dict[str, Any]:
+        """node-libssh's ``info`` of the request: ``bind_addr`` and ``bind_port`` for ``tcpip-
+        forward`` and its cancel, ``socket_path`` for the ``streamlocal-forward@openssh.com``
+        pair."""
         if self.socket_path is not None:
             return {"socket_path": self.socket_path}
         return {"bind_addr": self.bind_addr, "bind_port": self.bind_port}
@@ -294,18 +300,28 @@ class OutgoingChannel(ForwardChannel):
 
 def forwarded_tcpip_opener(bound_addr: str, bound_port: int, origin_addr: str,
                            origin_port: int) -> Callable[[Any], int]:
+    """How to open a ``forwarded-tcpip`` channel (a connection to a port the client asked the server
+    to listen on, ``ssh -R``): the listening address and port, and where the connection came
+    from. Used with :class:`OutgoingChannel`."""
     return lambda ch: lib.ssh_channel_open_reverse_forward(
         ch, bound_addr.encode(), int(bound_port), origin_addr.encode(), int(origin_port))
 
 
 def forwarded_streamlocal_opener(socket_path: str) -> Callable[[Any], int]:
+    """How to open a ``forwarded-streamlocal@openssh.com`` channel (a connection to a UNIX socket
+    the client asked the server to listen on) for ``socket_path``. Used with
+    :class:`OutgoingChannel`; needs the vendored libssh (pylibssh's C glue sends the open)."""
     path = socket_path.encode("utf-8", "surrogateescape")
     return lambda ch: lib.pylibssh_channel_open_forwarded_streamlocal(ch, path)
 
 
 def x11_opener(origin_addr: str, origin_port: int) -> Callable[[Any], int]:
+    """How to open an ``x11`` channel to the client (a connection to the forwarded X display) from
+    ``origin_addr``/``origin_port``. Used with :class:`OutgoingChannel`."""
     return lambda ch: lib.ssh_channel_open_x11(ch, origin_addr.encode(), int(origin_port))
 
 
 def agent_opener() -> Callable[[Any], int]:
+    """How to open an ``auth-agent@openssh.com`` channel to the client (a connection to its
+    forwarded ssh-agent). Used with :class:`OutgoingChannel`."""
     return lib.ssh_channel_open_auth_agent

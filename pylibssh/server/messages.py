@@ -95,6 +95,8 @@ def method_bit(name: str) -> int:
 
 
 def auth_method_names(mask: int) -> list[str]:
+    """The names (``password``, ``publickey``, ``interactive``, ...) of the authentication methods
+    set in libssh's bit mask ``mask``, in a fixed order."""
     return [name for bit, name in _AUTH_METHODS.items() if mask & bit]
 
 
@@ -167,6 +169,7 @@ class Message:
 
     @property
     def session(self) -> ServerSession:
+        """The :class:`~pylibssh.server.ServerSession` this request arrived on."""
         return self._session
 
     @property
@@ -282,6 +285,8 @@ class AuthMessage(Message):
 
     @property
     def method(self) -> str:
+        """node-libssh's name for :attr:`subtype`: the authentication method asked for (``none``,
+        ``password``, ``publickey``, ``keyboard-interactive``, ...)."""
         return self.subtype
 
     def compare_public_key(self, other: Key | str | bytes | os.PathLike | Iterable[Any]) -> bool:
@@ -499,6 +504,8 @@ class ChannelRequestMessage(Message):
 
     @property
     def pty(self) -> PtyInfo | None:
+        """For a ``pty`` request, the terminal asked for as a :class:`PtyInfo` (``term``, ``cols``,
+        ``rows``, pixel sizes, the decoded terminal modes); None for any other request."""
         if self.subtype != "pty":
             return None
         return PtyInfo(self.term or "", self.cols or 0, self.rows or 0, self.pixel_width or 0,

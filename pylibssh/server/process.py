@@ -7,8 +7,9 @@ both ways with flow control, then the exit status (or signal), EOF and close.
 
 Everything runs on the server's loop: the child's pipes and (on Linux) a pidfd are registered
 with the selector, so no thread waits per process. Output is read only while the channel's
-queue is below its high-water mark (the client's window paces the child); input is held in the
-SSH window (``channel.pause()``) while the child does not read its stdin.
+queue is below its high-water mark (the client's window and the client's reading of its socket
+pace the child); input is held in the SSH window (``channel.pause()``) while the child does not
+read its stdin.
 """
 
 from __future__ import annotations
@@ -131,9 +132,12 @@ class ChildProcess(EventEmitter):
         except OSError:
             pass
         try:
+            # a preexec_fn makes subprocess fork the whole server (5 ms of CPU for a 60 MB
+            # process, against 0.8 ms with the vfork it uses otherwise): only when needed
             self._proc = subprocess.Popen(argv, stdin=in_r, stdout=out_w, stderr=err_w, env=env,
                                           cwd=cwd, start_new_session=True, close_fds=True,
-                                          preexec_fn=_default_signals)
+                                          preexec_fn=_default_signals if _signals_to_reset()
+                                          else None)
         except BaseException:
             for fd in (in_r, in_w, out_r, out_w, err_r, err_w):
                 os.close(fd)
@@ -309,9 +313,11 @@ class ChildProcess(EventEmitter):
                 pass
 
     def terminate(self) -> None:
+        """Send SIGTERM to the child's process group (nothing once it has exited)."""
         self.send_signal(signal.SIGTERM)
 
     def kill(self) -> None:
+        """Send SIGKILL to the child's process group (nothing once it has exited)."""
         self.send_signal(signal.SIGKILL)
 
     # -- the end ---------------------------------------------------------------------------------
@@ -404,6 +410,16 @@ class ChildProcess(EventEmitter):
 _RESET_SIGNALS = tuple(getattr(signal, name) for name in
                        ("SIGINT", "SIGQUIT", "SIGTERM", "SIGHUP", "SIGPIPE", "SIGTSTP", "SIGTTIN",
                         "SIGTTOU", "SIGCHLD", "SIGUSR1", "SIGUSR2", "SIGALRM"))
+
+
+def _signals_to_reset() -> bool:
+    """Whether a child would inherit signal state it must not have: one of _RESET_SIGNALS
+    ignored (subprocess resets SIGPIPE itself; handled ones go back to the default at exec) or
+    any signal blocked."""
+    if signal.pthread_sigmask(signal.SIG_BLOCK, ()):
+        return True
+    return any(signal.getsignal(s) == signal.SIG_IGN for s in _RESET_SIGNALS
+               if s != signal.SIGPIPE)
 
 
 def _default_signals() -> None:

@@ -33,7 +33,9 @@ from ..events import EventEmitter
 from ..keys import Key, KeyType
 from ..loop import Loop, locked
 from . import descriptors
-from .limits import FailureDelay, limit_options
+from . import workers as _workers
+from .fdlimit import exhausted_message, raise_open_files_limit
+from .limits import FailureDelay, limit_options, parse_time
 from .messages import auth_method_mask
 from .session import ServerSession
 
@@ -65,6 +67,9 @@ _ALGORITHM_OPTIONS = {
 _DEFAULTS: dict[str, Any] = {
     "auth_methods": ("publickey", "password"),
     "backlog": 511,
+    "workers": None,
+    "reuse_port": None,
+    "drain_timeout": 30.0,
 }
 
 _REFUSED_LINE = b"Exceeded MaxStartups\r\n"  # what sshd writes to a connection it drops
@@ -92,6 +97,16 @@ class Server(EventEmitter):
     - ``key_exchange``, ``ciphers``, ``hmacs``, ``hostkey_algorithms``,
       ``pubkey_accepted_types``: algorithm lists (comma-separated text or a list).
     - ``backlog``: the listening socket's backlog (default 511).
+    - ``workers``: serve from this many worker processes, supervised by this process (one
+      per CPU: ``workers=default_workers()``, from :mod:`pylibssh.server.workers`); None (the
+      default) serves from this process alone. See :mod:`pylibssh.server.workers`
+      for what runs where and the signals; in short, ``listen()`` makes the listening sockets
+      here, ``serve_forever()`` forks the workers (every listener runs in each of them) and
+      returns once they have stopped.
+    - ``reuse_port``: with workers, False makes them all accept on one inherited socket even
+      where the system could give each its own (``SO_REUSEPORT``); None (default) picks.
+    - ``drain_timeout`` (30 s; sshd's time format too): how long :meth:`drain` (and SIGTERM to
+      a server with workers) lets sessions run before disconnecting them; None: no limit.
     - ``debug``: log connections, authentication and requests (logger ``pylibssh.server``) to
       stderr when logging is not configured otherwise. Nothing is ever printed on stdout.
 
@@ -128,8 +143,13 @@ class Server(EventEmitter):
     An unknown option (or one given under both its names) raises TypeError, a bad value
     ValueError, at once.
 
-    Events: ``ready`` (listening), ``connection`` (a :class:`ServerSession` whose key exchange
-    is done), ``close``.
+    Events: ``ready`` (listening; with workers, in each worker once it accepts),
+    ``connection`` (a :class:`ServerSession` whose key exchange is done), ``reload``
+    (:meth:`reload`, or SIGHUP to a server with workers: reread keys or configuration),
+    ``close``.
+
+    Creating a server raises the process's soft limit on open descriptors to its hard limit
+    (:mod:`pylibssh.server.fdlimit`): every connection costs one.
     """
 
     def __init__(self, *, host_keys: Iterable[HostKey] | HostKey | None = None,
@@ -160,6 +180,7 @@ class Server(EventEmitter):
         if debug:
             _enable_debug_logging()
 
+        raise_open_files_limit()
         self._loop = loop or Loop("pylibssh-server")
         self._bind = lib.ssh_bind_new()
         if self._bind == NULL:
@@ -188,6 +209,16 @@ class Server(EventEmitter):
         self._unauthenticated: set[ServerSession] = set()
         self._dropped = 0  # connections refused since max_startups throttling began
         self.address: tuple[Any, ...] | None = None
+        #: with workers: the worker's index (0 to workers - 1) in a worker, None in the
+        #: supervisor (and in a server without workers)
+        self.worker: int | None = None
+        self._worker_sockets: list[socket.socket] = []  # made by listen(), for the workers
+        self._ready_callback: Callable[..., Any] | None = None
+        self._supervisor: _workers.Supervisor | None = None
+        self._draining = False
+        self._drain_timer: Any = None
+        self._accept_batch = _ACCEPT_BATCH
+        self._close_callbacks: list[Callable[[], Any]] = []  # the supervisor's close(callback)
 
     def _bind_option(self, option: str, value: str, what: str) -> None:
         rc = lib.ssh_bind_options_set(self._bind, getattr(lib, option), value.encode())
@@ -214,27 +245,45 @@ class Server(EventEmitter):
             raise RuntimeError(f"the server already listens on {self.address}")
         if not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"invalid port {port!r}")
+        if self._worker_sockets:
+            raise RuntimeError(f"the server already listens on {self.address}")
         infos = socket.getaddrinfo(address or "0.0.0.0", port, type=socket.SOCK_STREAM,
                                    flags=socket.AI_PASSIVE)
-        family, kind, proto, _, addr = infos[0]
-        sock = socket.socket(family, kind, proto)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            sock.bind(addr)
-            sock.listen(backlog or self._options["backlog"])
-            sock.setblocking(False)
-        except BaseException:
-            sock.close()
-            raise
-        self._sock = sock
-        self._fd = sock.fileno()
-        self.address = sock.getsockname()
-        self._loop.add_reader(self._fd, self._on_acceptable)
+        count = self._options["workers"]
+        socks = _workers.listening_sockets(infos[0], backlog or self._options["backlog"],
+                                           count or 1, self._options["reuse_port"] if count
+                                           else False)
+        self.address = socks[0].getsockname()
+        if count:
+            # the workers accept (serve_forever forks them); this process only keeps these
+            self._worker_sockets = socks
+            self._ready_callback = callback
+            log.info("listening on %s:%d with %d worker(s) (%s)", self.address[0],
+                     self.address[1], count, "a socket each" if len(socks) > 1
+                     else "one shared socket")
+            return self
+        self._adopt_listener(socks[0])
         log.info("listening on %s:%d", self.address[0], self.address[1])
         self._loop.call_soon(self._ready, callback)
         return self
+
+    def _adopt_listener(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._fd = sock.fileno()
+        self._loop.add_reader(self._fd, self._on_acceptable)
+
+    def _serve_as_worker(self, index: int, sock: socket.socket, shared: bool) -> None:
+        """In a new worker process (workers.py): accept on ``sock`` from this process's loop.
+        A worker that ``shared`` its socket with others takes one connection per wakeup (they
+        all wake for each), so that they share the connections arriving together."""
+        self.worker = index
+        if shared:
+            self._accept_batch = 1
+        self._worker_sockets = []
+        self._supervisor = None
+        with self._loop.lock:
+            self._adopt_listener(sock)
+            self._loop.call_soon(self._ready, self._ready_callback)
 
     def _ready(self, callback: Callable[..., Any] | None) -> None:
         if self._closed:
@@ -271,7 +320,7 @@ class Server(EventEmitter):
 
     def _on_acceptable(self) -> None:
         descriptors.take_spare()
-        for _ in range(_ACCEPT_BATCH):
+        for _ in range(self._accept_batch):
             if self._sock is None:
                 return
             try:
@@ -282,10 +331,12 @@ class Server(EventEmitter):
                 if (exc.errno in (errno.EMFILE, errno.ENFILE)
                         and descriptors.shed_connection(self._sock)):
                     # the client learns it now, rather than waiting in the listen queue
-                    log.warning("out of file descriptors: a new connection was closed")
+                    log.warning("out of file descriptors: a new connection was closed (%s)",
+                                exhausted_message(exc) or exc)
                     continue
                 # nothing to shed it with: pause accepting instead of spinning on it
-                log.warning("accept failed (%s); pausing new connections for 0.5 s", exc)
+                log.warning("accept failed (%s); pausing new connections for 0.5 s: %s", exc,
+                            exhausted_message(exc) or "")
                 self._loop.remove_reader(self._fd)
                 self._loop.call_later(0.5, self._resume_accepting)
                 return
@@ -305,8 +356,10 @@ class Server(EventEmitter):
         listen; its loop must run (:meth:`start`, or a thread that waits on it).
         ``max_startups`` applies: a refused socket gets sshd's ``Exceeded MaxStartups`` line, is
         closed, and :class:`~pylibssh.errors.SSHConnectionError` is raised."""
-        if self._closed:
-            raise ClosedError("the server is closed")
+        if self._closed or self._draining:
+            raise ClosedError("the server is " + ("closed" if self._closed else "draining"))
+        if self._options["workers"] and self.worker is None:
+            raise RuntimeError("a server with workers accepts connections in its workers")
         if not isinstance(sock, socket.socket) or sock.type != socket.SOCK_STREAM:
             raise TypeError("accept_socket() takes a connected stream socket")
         if address is None:
@@ -396,26 +449,136 @@ class Server(EventEmitter):
     def _session_closed(self, session: ServerSession) -> None:
         self._sessions.discard(session)
         self._unauthenticated.discard(session)
+        if self._draining and not self._sessions:
+            self._loop.call_soon(self.close)  # not inside the session's teardown
 
     # -- running ---------------------------------------------------------------------------------
 
     def serve_forever(self, timeout: float | None = None) -> bool:
         """Serve until :meth:`close` (from a listener, a timer or another thread) or
         ``loop.stop()``; with ``timeout``, at most that many seconds. Runs the loop in this
-        thread, or waits for the thread that runs it. True when the server was closed."""
+        thread, or waits for the thread that runs it. True when the server was closed.
+
+        With ``workers``: forks the workers (the first time) and supervises them until they
+        have all stopped (True: SIGTERM/SIGINT, :meth:`drain` or :meth:`close`) or ``timeout``
+        passed (False; they keep running). Signals are taken only when this runs in the main
+        thread. RuntimeError if the server's loop runs (it must not before the fork)."""
+        if self._options["workers"] and self.worker is None:
+            return self._supervise(timeout)
         if not self._closed and self._sock is None:
             raise RuntimeError("call listen() before serve_forever()")
         return self._loop.wait_for(lambda: self._closed, timeout)
 
+    def _supervise(self, timeout: float | None) -> bool:
+        if self._supervisor is None:
+            if self._closed:
+                return True
+            if not self._worker_sockets:
+                raise RuntimeError("call listen() before serve_forever()")
+            if self._loop.running:
+                raise RuntimeError("the server's loop runs in a thread: workers cannot be "
+                                   "forked from it (do not start() a server with workers)")
+            self._supervisor = _workers.Supervisor(self, self._worker_sockets,
+                                                   self._options["workers"],
+                                                   self._options["drain_timeout"])
+        done = self._supervisor.run(timeout)
+        if done and not self._closed:
+            with self._loop.lock:
+                self._closed = True
+                self._worker_sockets = []
+                lib.ssh_bind_free(self._bind)
+                self._bind = NULL
+            for callback in self._close_callbacks:
+                try:
+                    callback()
+                except Exception:
+                    log.exception("a close() callback raised")
+            self._close_callbacks.clear()
+        return done
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """In the supervisor of a server with workers: the workers' process ids, by index
+        (empty before ``serve_forever()`` and once they stopped)."""
+        return self._supervisor.pids if self._supervisor is not None else []
+
     def start(self) -> Any:
         """Run the server's loop in a background thread (returns the thread); stop with
-        :meth:`close` or ``server.loop.stop()`` from any thread."""
+        :meth:`close` or ``server.loop.stop()`` from any thread. RuntimeError for a server
+        with workers, which serves from ``serve_forever()``."""
+        if self._options["workers"] and self.worker is None:
+            raise RuntimeError("a server with workers runs them from serve_forever()")
         return self._loop.start()
+
+    def reload(self) -> None:
+        """Emit ``reload`` on the loop thread (from any thread): listeners reread what they
+        loaded at start (authorized keys, configuration). With workers, from the supervisor:
+        every worker does (as SIGHUP does)."""
+        if self._supervisor is not None:
+            self._supervisor.reload()
+            return
+        if not self._closed:
+            self._loop.call_soon(self._emit_safely, "reload")
+
+    def drain(self, timeout: Any = ..., callback: Callable[[], Any] | None = None) -> None:
+        """Stop accepting (the listening socket is closed: new connections are refused) and
+        :meth:`close` once every session has ended, or after ``timeout`` seconds (default: the
+        server's ``drain_timeout``; None: no limit), disconnecting the sessions left then.
+        ``callback()`` is called at the close. Idempotent; safe from any thread. With workers,
+        from the supervisor: every worker drains (as SIGTERM does), and ``serve_forever()``
+        returns once they have stopped."""
+        if timeout is ...:
+            timeout = self._options["drain_timeout"]
+        elif timeout is not None:
+            timeout = parse_time(timeout)
+        if self._supervisor is not None:
+            if callback is not None:
+                raise TypeError("drain() takes no callback in the supervisor of a server "
+                                "with workers: serve_forever() returns once they stopped")
+            self._supervisor.stop(graceful=True)
+            return
+        with self._loop.lock:
+            if self._closed:
+                if callback is not None:
+                    callback()
+                return
+            if callback is not None:
+                self.once("close", callback)
+            if self._draining:
+                return
+            self._draining = True
+            self._stop_listening()
+            log.info("draining: %d session(s) left%s", len(self._sessions),
+                     f", disconnected in {timeout:g} s" if timeout is not None and self._sessions
+                     else "")
+            if not self._sessions:
+                self._loop.call_soon(self.close)
+            elif timeout is not None:
+                self._drain_timer = self._loop.call_later(timeout, self.close)
+        if not self._loop.in_loop_thread():
+            self._loop.wakeup()
+
+    def _stop_listening(self) -> None:
+        if self._sock is not None:
+            self._loop.remove_fd(self._fd)
+            self._sock.close()
+            self._sock = None
+        for sock in self._worker_sockets:
+            sock.close()
+        self._worker_sockets = []
 
     def close(self, callback: Callable[[], Any] | None = None) -> None:
         """Stop accepting, disconnect every session (their channels close first) and free the
         host keys; ``close`` is emitted (and ``callback()`` called) before this returns.
-        Idempotent; safe from any thread and from listeners."""
+        Idempotent; safe from any thread and from listeners. With workers, from the
+        supervisor: every worker does so at once, and ``serve_forever()`` returns once they
+        have stopped (``callback()`` is called then, in its thread; no event is emitted in the
+        supervisor: its listeners run in the workers)."""
+        if self._supervisor is not None and not self._supervisor.done:
+            if callback is not None:
+                self._close_callbacks.append(callback)
+            self._supervisor.stop(graceful=False)
+            return
         with self._loop.lock:
             if self._closed:
                 if callback is not None:
@@ -424,10 +587,10 @@ class Server(EventEmitter):
             if callback is not None:
                 self.once("close", callback)
             self._closed = True
-            if self._sock is not None:
-                self._loop.remove_fd(self._fd)
-                self._sock.close()
-                self._sock = None
+            if self._drain_timer is not None:
+                self._drain_timer.cancel()
+                self._drain_timer = None
+            self._stop_listening()
             for session in list(self._sessions):
                 session.close(timeout=None)  # at once: the loop may stop right after this
             self._sessions.clear()
@@ -532,6 +695,17 @@ def _validate(opts: dict[str, Any]) -> None:
     if isinstance(backlog, bool) or not isinstance(backlog, int) or backlog < 1:
         raise ValueError(f"backlog must be an integer >= 1, not {backlog!r}")
     auth_method_mask(opts["auth_methods"])
+    workers = opts["workers"]
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise ValueError(f"workers must be an integer >= 1 or None, not {workers!r}")
+    if opts["reuse_port"] not in (None, True, False):
+        raise ValueError(f"reuse_port must be True, False or None, not {opts['reuse_port']!r}")
+    if opts["drain_timeout"] is not None:
+        try:
+            opts["drain_timeout"] = parse_time(opts["drain_timeout"])
+        except ValueError as exc:
+            raise ValueError(f"drain_timeout: {exc}") from None
 
 
 _debug_handler: logging.Handler | None = None

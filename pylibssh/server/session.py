@@ -65,6 +65,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pylibssh.server")
 
+#: requests one session takes per pass of the loop: a client that sends a burst of them shares
+#: the loop with the others
+_MESSAGES_PER_PASS = 64
+
 
 def emit_request(emitter: EventEmitter, event: str, msg: Message) -> None:
     """Give ``msg`` to the listeners of ``event``; with none, or when a listener raises and nobody
@@ -135,6 +139,16 @@ class ServerSession(LoopSession):
     #: set on the session, in the ``connection`` listener, before the client opens channels)
     channel_class = ServerChannel
 
+    # rarely set: class-level defaults (see LoopSession: fewer than 30 instance attributes)
+    agent_forwarding = False  # a channel accepted auth-agent-req (see ServerChannel)
+    _kbdint_user: str | None = None
+    _must_disconnect = ""  # a reason, once a limit was reached
+    _shutting_down = False  # close() waits for the client to take its output
+    # authentication replies waiting for their time (a failure's minimum time, and the replies
+    # decided after it): (due, send), in request order; made at the first failure
+    _held_replies: deque[tuple[float, Callable[[], None]]] | None = None
+    _reply_timer: Any = None
+
     def __init__(self, server: Server, c_session, address: Any):
         super().__init__(server._loop, c_session)
         self.server = server
@@ -147,18 +161,10 @@ class ServerSession(LoopSession):
         self._messages: set[Message] = set()
         self._sftp_servers: set[SFTPServer] = set()
         self._by_channel: dict[int, ServerChannel] = {}
-        self._kbdint_user: str | None = None
-        self._must_disconnect = ""  # a reason, once a limit was reached
-        self._shutting_down = False  # close() waits for the client to take its output
         self._auth_mask = server._auth_mask  # the methods offered now (see set_auth_methods)
         self._last_activity = self._loop.time()
         self._timers: list[Any] = []
         self._auth_requests = 0  # requests taken (keyboard-interactive answers apart)
-        # authentication replies waiting for their time (a failure's minimum time, and the
-        # replies decided after it): (due, send), in request order
-        self._held_replies: deque[tuple[float, Callable[[], None]]] = deque()
-        self._reply_timer: Any = None
-        self.agent_forwarding = False  # a channel accepted auth-agent-req (see ServerChannel)
         _live.inc("sessions")
 
     def _start(self) -> None:
@@ -197,6 +203,7 @@ class ServerSession(LoopSession):
                       self.cipher_in, self.client_banner)
             self.connected = True
             self.server._emit_connection(self)
+        taken = 0
         while not (self._closed or self._closing):
             if self._must_disconnect:
                 # before taking another request: ssh_message_get may already have read the
@@ -205,11 +212,19 @@ class ServerSession(LoopSession):
                 return
             if self._held_replies:
                 break  # no request is taken while an authentication reply waits
+            if taken:
+                if taken >= _MESSAGES_PER_PASS:
+                    self.kick()  # the rest in the next pass, after the loop's other work
+                    break
+                if lib.pylibssh_session_pending_output(self._s, 0) >= self.input_hold_water:
+                    break  # the client does not read the replies: the pass holds its input
             # with an empty queue ssh_message_get polls the socket: that poll is needed (skipping
-            # it left some of 60 concurrent clients waiting forever, tests/test_server_scale.py)
+            # it left some of 60 concurrent clients waiting forever, tests/test_server_scale.py),
+            # and it is why a client that keeps the socket full needs the bounds above
             c_msg = lib.ssh_message_get(self._s)
             if c_msg == NULL:
                 break
+            taken += 1
             if self._shutting_down:  # closing: nothing new is served
                 if lib.ssh_message_type(c_msg) == lib.SSH_REQUEST_CHANNEL:
                     # its channel may be gone already (a reply would use it): no answer
@@ -345,6 +360,8 @@ class ServerSession(LoopSession):
             due = max(due, self._held_replies[-1][0])
         else:
             self._loop.remove_reader(self._fd)  # the client waits in its socket buffer
+        if self._held_replies is None:
+            self._held_replies = deque()
         self._held_replies.append((due, send))
         if self._reply_timer is None:
             self._reply_timer = self._loop.call_at(self._held_replies[0][0], self._send_held)
@@ -623,7 +640,7 @@ class ServerSession(LoopSession):
         if self._reply_timer is not None:
             self._reply_timer.cancel()
             self._reply_timer = None
-        self._held_replies.clear()  # their messages are freed below, unanswered
+        self._held_replies = None  # their messages are freed below, unanswered
         # queued messages go before channels and the session (their replies would use both)
         for msg in list(self._messages):
             msg._discard()

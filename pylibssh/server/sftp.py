@@ -186,16 +186,22 @@ class SFTPMessage:
 
     @property
     def open_flags(self) -> OpenFlags | None:
+        """For an ``open`` request, its SSH_FXF flags as :class:`~pylibssh.sftp.OpenFlags` (READ,
+        WRITE, APPEND, CREAT, TRUNC, EXCL); None for other requests.
+        :func:`~pylibssh.sftp.open_flags_to_os` turns them into ``os.open`` flags."""
         return None if self.flags is None else OpenFlags(self.flags & int(
             OpenFlags.READ | OpenFlags.WRITE | OpenFlags.APPEND | OpenFlags.CREAT
             | OpenFlags.TRUNC | OpenFlags.EXCL))
 
     @property
     def replied(self) -> bool:
+        """True once the request has had its reply (a second reply raises
+        :class:`~pylibssh.errors.AlreadyRepliedError`)."""
         return self._replied
 
     @property
     def channel(self) -> ServerChannel:
+        """The :class:`~pylibssh.server.ServerChannel` the SFTP session runs on."""
         return self._server.channel
 
     # -- replies ---------------------------------------------------------------------------------

@@ -232,12 +232,18 @@ class LocalFilesystem:
         return done, st
 
     def real(self, path: str, follow: bool = True) -> str:
+        """The real path of client path ``path`` (see :meth:`resolve`, whose errors it raises);
+        symbolic links in the last component followed only when ``follow`` (default True)."""
         return self.resolve(path, follow)[0]
 
     def attrs_of(self, st: os.stat_result) -> SFTPAttributes:
+        """The SFTP attributes sent for an :func:`os.stat` result (a subclass may change what
+        clients see, e.g. hide owners)."""
         return SFTPAttributes.from_stat(st)
 
     def long_name(self, name: str, st: os.stat_result) -> str:
+        """The ``ls -l`` line READDIR sends for ``name`` (numeric owners when the backend's
+        ``numeric_ids`` is set)."""
         return long_name(name, SFTPAttributes.from_stat(st), nlink=st.st_nlink,
                          numeric=self.numeric_ids)
 
@@ -355,6 +361,8 @@ class LocalSFTPSession:
             self.fs._release(self._connection, _File.descriptors)
 
     def close_all(self) -> None:
+        """Close every handle this channel still holds (run when the channel closes); errors closing
+        one are ignored."""
         for handle, obj in self.handles.items():
             try:
                 self._forget(handle, obj)
@@ -365,6 +373,11 @@ class LocalSFTPSession:
     # -- files ---------------------------------------------------------------------------------
 
     def open(self, msg: SFTPMessage) -> None:
+        """``sftp:open``: open a regular file (created with the request's permissions, default 0o666
+        less the umask) and reply with its handle. Refuses what is not a regular file, and
+        handles beyond the connection's or the process's cap. Its errors (an :class:`OSError`)
+        become the matching status reply. Refused with PERMISSION_DENIED when the backend is
+        read-only for a write open."""
         pflags = msg.flags or 0
         if pflags & _WRITE_FLAGS:
             self._writable()
@@ -398,6 +411,8 @@ class LocalSFTPSession:
         msg.reply_handle(handle)
 
     def close(self, msg: SFTPMessage) -> None:
+        """``sftp:close``: close a file or directory handle. Its errors (an :class:`OSError`) become
+        the matching status reply."""
         handle = msg.handle or b""
         obj = self.handles.pop(handle, None)
         if obj is None:
@@ -406,11 +421,15 @@ class LocalSFTPSession:
         msg.reply_status("ok")
 
     def read(self, msg: SFTPMessage) -> None:
+        """``sftp:read``: read up to the request's length (at most 255 KiB) at its offset; an empty
+        reply is EOF. Its errors (an :class:`OSError`) become the matching status reply."""
         f = self._file(msg)
         data = os.pread(f.fd, min(msg.length or 0, MAX_READ), msg.offset or 0)
         msg.reply_data(data)  # empty: EOF
 
     def write(self, msg: SFTPMessage) -> None:
+        """``sftp:write``: write the data at the request's offset; the status is sent once it is all
+        in the file. Its errors (an :class:`OSError`) become the matching status reply."""
         f = self._file(msg)
         view = memoryview(msg.data or b"")
         offset = msg.offset or 0
@@ -421,20 +440,28 @@ class LocalSFTPSession:
         msg.reply_status("ok")
 
     def fsync(self, msg: SFTPMessage) -> None:
+        """``sftp:fsync`` (``fsync@openssh.com``): sync an open file to stable storage. Its errors
+        (an :class:`OSError`) become the matching status reply."""
         os.fsync(self._file(msg).fd)
         msg.reply_status("ok")
 
     # -- attributes ----------------------------------------------------------------------------
 
     def stat(self, msg: SFTPMessage) -> None:
+        """``sftp:stat``: the attributes of a path, symbolic links followed (inside the root). Its
+        errors (an :class:`OSError`) become the matching status reply."""
         msg.reply_attr(self.fs.attrs_of(os.stat(self.fs.real(msg.filename or ""),
                                                 follow_symlinks=False)))
 
     def lstat(self, msg: SFTPMessage) -> None:
+        """``sftp:lstat``: the attributes of a path, the last component not followed. Its errors (an
+        :class:`OSError`) become the matching status reply."""
         msg.reply_attr(self.fs.attrs_of(os.lstat(self.fs.real(msg.filename or "",
                                                               follow=False))))
 
     def fstat(self, msg: SFTPMessage) -> None:
+        """``sftp:fstat``: the attributes of an open file. Its errors (an :class:`OSError`) become
+        the matching status reply."""
         msg.reply_attr(self.fs.attrs_of(os.fstat(self._file(msg).fd)))
 
     def _apply(self, target: Any, attrs: SFTPAttributes | None, follow: bool = True) -> None:
@@ -469,20 +496,31 @@ class LocalSFTPSession:
                 os.utime(target, (atime, mtime), follow_symlinks=follow)
 
     def setstat(self, msg: SFTPMessage) -> None:
+        """``sftp:setstat``: change a path's size, permissions, owner or times (those the request
+        carries). Its errors (an :class:`OSError`) become the matching status reply. Refused with
+        PERMISSION_DENIED when the backend is read-only."""
         self._apply(self.fs.real(msg.filename or ""), msg.attrs)
         msg.reply_status("ok")
 
     def lsetstat(self, msg: SFTPMessage) -> None:
+        """``sftp:lsetstat`` (``lsetstat@openssh.com``): as :meth:`setstat` without following a
+        final symbolic link. Its errors (an :class:`OSError`) become the matching status reply.
+        Refused with PERMISSION_DENIED when the backend is read-only."""
         self._apply(self.fs.real(msg.filename or "", follow=False), msg.attrs, follow=False)
         msg.reply_status("ok")
 
     def fsetstat(self, msg: SFTPMessage) -> None:
+        """``sftp:fsetstat``: as :meth:`setstat` on an open file. Its errors (an :class:`OSError`)
+        become the matching status reply. Refused with PERMISSION_DENIED when the backend is
+        read-only."""
         self._apply(self._file(msg).fd, msg.attrs)
         msg.reply_status("ok")
 
     # -- directories ---------------------------------------------------------------------------
 
     def opendir(self, msg: SFTPMessage) -> None:
+        """``sftp:opendir``: open a directory for reading and reply with its handle (the cap on
+        handles applies). Its errors (an :class:`OSError`) become the matching status reply."""
         real, virtual = self.fs.resolve(msg.filename or "")
 
         def opener() -> _Dir:
@@ -498,6 +536,9 @@ class LocalSFTPSession:
         msg.reply_handle(self._new_handle(opener, _Dir.descriptors))
 
     def readdir(self, msg: SFTPMessage) -> None:
+        """``sftp:readdir``: the next page of entries (at most 100, or about 40 KiB), with ``ls -l``
+        long names; an empty page is EOF. Its errors (an :class:`OSError`) become the matching
+        status reply."""
         obj = self.handles.get(msg.handle or b"")
         if not isinstance(obj, _Dir):
             raise _err(errno.EBADF, "invalid handle")
@@ -519,6 +560,9 @@ class LocalSFTPSession:
         msg.reply_names(names)  # empty: EOF
 
     def mkdir(self, msg: SFTPMessage) -> None:
+        """``sftp:mkdir``: create a directory with the request's permissions (default 0o777 less the
+        umask). Its errors (an :class:`OSError`) become the matching status reply. Refused with
+        PERMISSION_DENIED when the backend is read-only."""
         self._writable()
         mode = 0o777
         if msg.attrs is not None and msg.attrs.permissions is not None:
@@ -527,6 +571,9 @@ class LocalSFTPSession:
         msg.reply_status("ok")
 
     def rmdir(self, msg: SFTPMessage) -> None:
+        """``sftp:rmdir``: remove an empty directory (never the root). Its errors (an
+        :class:`OSError`) become the matching status reply. Refused with PERMISSION_DENIED when
+        the backend is read-only."""
         self._writable()
         real, virtual = self.fs.resolve(msg.filename or "", follow=False)
         if virtual == "/":
@@ -535,6 +582,9 @@ class LocalSFTPSession:
         msg.reply_status("ok")
 
     def remove(self, msg: SFTPMessage) -> None:
+        """``sftp:remove``: remove a file or a symbolic link (a directory is refused). Its errors
+        (an :class:`OSError`) become the matching status reply. Refused with PERMISSION_DENIED
+        when the backend is read-only."""
         self._writable()
         real = self.fs.real(msg.filename or "", follow=False)
         if stat.S_ISDIR(os.lstat(real).st_mode):
@@ -545,6 +595,8 @@ class LocalSFTPSession:
     # -- names ---------------------------------------------------------------------------------
 
     def realpath(self, msg: SFTPMessage) -> None:
+        """``sftp:realpath``: the canonical client path (inside the root) of a path, ``.`` being the
+        root. Its errors (an :class:`OSError`) become the matching status reply."""
         real, virtual = self.fs.resolve(msg.filename or ".")
         try:
             attrs = self.fs.attrs_of(os.stat(real, follow_symlinks=False))
@@ -553,6 +605,9 @@ class LocalSFTPSession:
         msg.reply_name(virtual, attrs)
 
     def expand_path(self, msg: SFTPMessage) -> None:
+        """``sftp:expand-path`` (``expand-path@openssh.com``): as :meth:`realpath`, ``~`` and ``~/``
+        being the root (another user's ``~name`` does not exist). Its errors (an
+        :class:`OSError`) become the matching status reply."""
         path = msg.filename or "."
         if path == "~" or path.startswith("~/"):
             path = "/" + path[2:]  # the served directory is the client's home
@@ -562,10 +617,16 @@ class LocalSFTPSession:
         msg.reply_name(virtual, None)
 
     def readlink(self, msg: SFTPMessage) -> None:
+        """``sftp:readlink``: a symbolic link's target, as stored. Its errors (an :class:`OSError`)
+        become the matching status reply."""
         target = os.readlink(self.fs.real(msg.filename or "", follow=False))
         msg.reply_name(target, None)
 
     def symlink(self, msg: SFTPMessage) -> None:
+        """``sftp:symlink``: create a symbolic link (OpenSSH's argument order: ``filename`` is the
+        target, stored as given, ``newpath`` the link); a link is always followed inside the
+        root. Its errors (an :class:`OSError`) become the matching status reply. Refused with
+        PERMISSION_DENIED when the backend is read-only."""
         # OpenSSH's order: filename is the link's target (stored as given: it is interpreted
         # inside the root when followed), newpath the link to create
         self._writable()
@@ -573,12 +634,18 @@ class LocalSFTPSession:
         msg.reply_status("ok")
 
     def hardlink(self, msg: SFTPMessage) -> None:
+        """``sftp:hardlink`` (``hardlink@openssh.com``): create a hard link ``newpath`` to
+        ``filename``. Its errors (an :class:`OSError`) become the matching status reply. Refused
+        with PERMISSION_DENIED when the backend is read-only."""
         self._writable()
         os.link(self.fs.real(msg.filename or "", follow=False),
                 self.fs.real(msg.newpath or "", follow=False), follow_symlinks=False)
         msg.reply_status("ok")
 
     def rename(self, msg: SFTPMessage) -> None:
+        """``sftp:rename``: rename, refusing to replace an existing target (FILE_ALREADY_EXISTS,
+        sent to a version-3 client as FAILURE). Its errors (an :class:`OSError`) become the
+        matching status reply. Refused with PERMISSION_DENIED when the backend is read-only."""
         # SSH_FXP_RENAME must not replace an existing target (draft-02)
         self._writable()
         old = self.fs.real(msg.filename or "", follow=False)
@@ -589,6 +656,9 @@ class LocalSFTPSession:
         msg.reply_status("ok")
 
     def posix_rename(self, msg: SFTPMessage) -> None:
+        """``sftp:posix-rename`` (``posix-rename@openssh.com``): rename, replacing an existing
+        target. Its errors (an :class:`OSError`) become the matching status reply. Refused with
+        PERMISSION_DENIED when the backend is read-only."""
         self._writable()
         os.rename(self.fs.real(msg.filename or "", follow=False),
                   self.fs.real(msg.newpath or "", follow=False))
@@ -597,12 +667,18 @@ class LocalSFTPSession:
     # -- file systems --------------------------------------------------------------------------
 
     def statvfs(self, msg: SFTPMessage) -> None:
+        """``sftp:statvfs`` (``statvfs@openssh.com``): the file system's figures for a path. Its
+        errors (an :class:`OSError`) become the matching status reply."""
         msg.reply_statvfs(os.statvfs(self.fs.real(msg.filename or "")))
 
     def fstatvfs(self, msg: SFTPMessage) -> None:
+        """``sftp:fstatvfs`` (``fstatvfs@openssh.com``): the file system's figures for an open file.
+        Its errors (an :class:`OSError`) become the matching status reply."""
         msg.reply_statvfs(os.fstatvfs(self._file(msg).fd))
 
     def limits(self, msg: SFTPMessage) -> None:
+        """``sftp:limits`` (``limits@openssh.com``): the packet, read and write lengths this server
+        takes, and its cap on open handles."""
         msg.reply_limits(max_open_handles=self.fs.max_handles)
 
 

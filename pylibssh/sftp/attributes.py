@@ -29,24 +29,31 @@ class Stat(int):
         return Stat((int(self) & 0o7777) | kind)
 
     def reg(self) -> Stat:
+        """This mode as a regular file's (``S_IFREG``), the permission bits kept."""
         return self._with_type(_stat.S_IFREG)
 
     def dir(self) -> Stat:
+        """This mode as a directory's (``S_IFDIR``), the permission bits kept."""
         return self._with_type(_stat.S_IFDIR)
 
     def lnk(self) -> Stat:
+        """This mode as a symbolic link's (``S_IFLNK``), the permission bits kept."""
         return self._with_type(_stat.S_IFLNK)
 
     def chr(self) -> Stat:
+        """This mode as a character device's (``S_IFCHR``), the permission bits kept."""
         return self._with_type(_stat.S_IFCHR)
 
     def blk(self) -> Stat:
+        """This mode as a block device's (``S_IFBLK``), the permission bits kept."""
         return self._with_type(_stat.S_IFBLK)
 
     def fifo(self) -> Stat:
+        """This mode as a FIFO's (``S_IFIFO``), the permission bits kept."""
         return self._with_type(_stat.S_IFIFO)
 
     def sock(self) -> Stat:
+        """This mode as a socket's (``S_IFSOCK``), the permission bits kept."""
         return self._with_type(_stat.S_IFSOCK)
 
     def __repr__(self) -> str:
@@ -68,6 +75,8 @@ class SFTPAttributes:
 
     @classmethod
     def from_stat(cls, st: os.stat_result) -> SFTPAttributes:
+        """The attributes of an :func:`os.stat` result: size, uid, gid, mode (``permissions``),
+        atime and mtime (whole seconds)."""
         return cls(size=st.st_size, uid=st.st_uid, gid=st.st_gid, permissions=st.st_mode,
                    atime=int(st.st_atime), mtime=int(st.st_mtime))
 
@@ -93,14 +102,17 @@ class SFTPAttributes:
 
     @property
     def is_dir(self) -> bool:
+        """True when ``permissions`` is known and says directory."""
         return self.permissions is not None and _stat.S_ISDIR(self.permissions)
 
     @property
     def is_file(self) -> bool:
+        """True when ``permissions`` is known and says regular file."""
         return self.permissions is not None and _stat.S_ISREG(self.permissions)
 
     @property
     def is_symlink(self) -> bool:
+        """True when ``permissions`` is known and says symbolic link."""
         return self.permissions is not None and _stat.S_ISLNK(self.permissions)
 
 

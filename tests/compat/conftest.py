@@ -16,7 +16,6 @@ import pytest
 
 from openssh import TEST_PASSWORD, TEST_USER
 
-# "pylibssh" joins once pylibssh.compat.paramiko exists (issue 7)
 IMPLEMENTATIONS = ["paramiko", "pylibssh"]
 
 DEADLINE = 20  # seconds for any single network operation in these tests

@@ -9,7 +9,9 @@ Two ways in::
     import paramiko                                 # paramiko.client, paramiko.sftp_client...)
                                                     # resolves here, for libraries too
 
-Differences from paramiko are listed in docs/compat-paramiko.md.
+Each name does what paramiko's documentation (docs.paramiko.org) says of it; the docstrings
+here are short, and say where this layer differs. Differences from paramiko are listed in
+docs/compat-paramiko.md.
 """
 
 from __future__ import annotations
@@ -168,4 +170,5 @@ def uninstall() -> None:
 
 
 def installed() -> bool:
+    """True while :func:`install` is in effect (``import paramiko`` gives this layer)."""
     return _installed and sys.modules.get("paramiko") is _self()

@@ -27,11 +27,14 @@ SSH_AGENT_RSA_SHA2_512 = 4
 
 
 class AgentSSH:
+    """paramiko's base of :class:`Agent`: the connection to an ssh-agent and the keys it lists."""
+
     def __init__(self):
         self._conn = None
         self._keys = ()
 
     def get_keys(self):
+        """The agent's keys, as a tuple of :class:`AgentKey` (empty without an agent)."""
         return self._keys
 
     def _connect(self, conn):
@@ -86,6 +89,7 @@ class Agent(AgentSSH):
             self._connect(conn)
 
     def close(self):
+        """Close the connection to the agent."""
         self._close()
 
 
@@ -114,9 +118,11 @@ class AgentKey(PKey):
         return self.name
 
     def get_bits(self):
+        """The key's size in bits (0 when the type is unknown here)."""
         return self.inner_key.get_bits() if self.inner_key is not None else 0
 
     def get_base64(self):
+        """The public key as the base64 blob of an ``authorized_keys`` line."""
         return base64.b64encode(self.asbytes()).decode()
 
     @property

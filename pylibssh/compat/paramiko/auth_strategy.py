@@ -26,11 +26,16 @@ class AuthSource:
         return self._repr()
 
     def authenticate(self, transport):
+        """Try this source on ``transport`` for its user; returns the server's list of methods that
+        may continue (paramiko's ``auth_*`` result). Subclasses implement it."""
         raise NotImplementedError
 
 
 class NoneAuth(AuthSource):
+    """The ``none`` method: asks the server what it allows, or logs in where nothing is needed."""
+
     def authenticate(self, transport):
+        """Try ``none`` (``Transport.auth_none``)."""
         return transport.auth_none(self.username)
 
 
@@ -45,15 +50,22 @@ class Password(AuthSource):
         return self._repr(user=self.username)
 
     def authenticate(self, transport):
+        """Try the password the source's getter returns (``Transport.auth_password``)."""
         return transport.auth_password(self.username, self.password_getter())
 
 
 class PrivateKey(AuthSource):
+    """A source that authenticates with a private key (``Transport.auth_publickey``); subclasses say
+    where the key comes from."""
+
     def authenticate(self, transport):
+        """Try the key (``Transport.auth_publickey``)."""
         return transport.auth_publickey(self.username, self.pkey)
 
 
 class InMemoryPrivateKey(PrivateKey):
+    """A private key given as a :class:`~pylibssh.compat.paramiko.pkey.PKey` object."""
+
     def __init__(self, username, pkey):
         super().__init__(username=username)
         self.pkey = pkey
@@ -68,6 +80,8 @@ class InMemoryPrivateKey(PrivateKey):
 
 
 class OnDiskPrivateKey(PrivateKey):
+    """A private key loaded from a file (with the ssh_config or the caller as its origin)."""
+
     def __init__(self, username, source, path, pkey):
         super().__init__(username=username)
         self.source = source
@@ -114,9 +128,12 @@ class AuthStrategy:
         self.log = get_logger(__name__.replace("pylibssh.compat.", ""))
 
     def get_sources(self):
+        """The sources to try, in order (subclasses yield them); the base class has none."""
         raise NotImplementedError
 
     def authenticate(self, transport):
+        """Try each source of :meth:`get_sources` on ``transport`` until one logs in; returns the
+        :class:`AuthResult`, or raises :class:`AuthFailure` listing every attempt when none did."""
         succeeded = False
         overall_result = AuthResult(strategy=self)
         for source in self.get_sources():

@@ -191,53 +191,66 @@ class Channel:
         return f"<paramiko.Channel {self.chanid} ({state}) (pylibssh)>"
 
     def get_id(self):
+        """The channel's number (its local SSH channel id)."""
         return self.chanid
 
     def get_name(self):
+        """The name given with :meth:`set_name`."""
         return self._name
 
     def set_name(self, name):
+        """Name the channel (for logs and :meth:`get_name`)."""
         self._name = name
 
     def get_transport(self):
+        """The :class:`~pylibssh.compat.paramiko.transport.Transport` the channel belongs to."""
         return self.transport
 
     def getpeername(self):
+        """The server's address (the transport's socket peer)."""
         return self.transport.getpeername()
 
     # -- state ----------------------------------------------------------------------------------
 
     @property
     def closed(self):
+        """True once the channel is closed."""
         ch = self._chan
         return ch is None or ch.closed or self._closed_by_us
 
     @property
     def active(self):
+        """True while the channel is open."""
         return not self.closed
 
     @property
     def eof_received(self):
+        """True once the peer sent EOF."""
         ch = self._chan
         return ch is None or ch.eof_received or ch.finished
 
     @property
     def eof_sent(self):
+        """True once EOF was sent (:meth:`shutdown_write`)."""
         ch = self._chan
         return ch is None or ch.eof_sent
 
     @property
     def exit_status(self):
+        """The exit status received (``-1`` until then)."""
         ch = self._chan
         if ch is None or ch.exit_status is None:
             return -1
         return ch.exit_status
 
     def exit_status_ready(self):
+        """True once the command's exit status has arrived."""
         ch = self._chan
         return ch is None or ch.exit_status is not None or ch.finished or self._closed_by_us
 
     def recv_exit_status(self):
+        """Wait for the command's exit status and return it (``-1`` when the channel ended without
+        one); output nobody reads no longer holds the window meanwhile."""
         ch = self._chan
         if ch is None:
             return -1
@@ -250,21 +263,29 @@ class Channel:
     # -- requests -------------------------------------------------------------------------------
 
     def get_pty(self, term="vt100", width=80, height=24, width_pixels=0, height_pixels=0):
+        """Ask for a pseudo-terminal (``term``, default ``vt100``, 80x24 characters). Raises
+        ``SSHException`` when the server refuses."""
         t = term.encode() if isinstance(term, str) else term
         self._request("pty", lambda c: lib.ssh_channel_request_pty_size(c, t, width, height))
 
     def invoke_shell(self):
+        """Start a shell on the channel. Raises ``SSHException`` when the server refuses."""
         self._request("shell", lambda c: lib.ssh_channel_request_shell(c))
 
     def exec_command(self, command):
+        """Run ``command`` on the channel. Raises ``SSHException`` when the server refuses."""
         cmd = command.encode() if isinstance(command, str) else bytes(command)
         self._request("exec", lambda c: lib.ssh_channel_request_exec(c, cmd))
 
     def invoke_subsystem(self, subsystem):
+        """Start subsystem ``subsystem`` (e.g. ``sftp``). Raises ``SSHException`` when the server
+        refuses."""
         sub = subsystem.encode()
         self._request("subsystem", lambda c: lib.ssh_channel_request_subsystem(c, sub))
 
     def resize_pty(self, width=80, height=24, width_pixels=0, height_pixels=0):
+        """Tell the server the terminal's new size (a ``window-change`` request). Raises
+        ``SSHException`` on a closed channel."""
         ch = self._chan
         if self.closed:
             raise SSHException("Channel is not open")
@@ -274,6 +295,8 @@ class Channel:
         self._loop.wakeup()
 
     def update_environment(self, environment):
+        """Send each variable of ``environment`` as an ``env`` request (before the command). Raises
+        ``SSHException`` naming the first one the server refuses."""
         for name, value in environment.items():
             try:
                 self.set_environment_variable(name, value)
@@ -287,15 +310,23 @@ class Channel:
         self._request("env", lambda c: lib.ssh_channel_request_env(c, n, v))
 
     def request_x11(self, *args, **kwargs):
+        """Not supported by this layer: raises
+        :class:`~pylibssh.compat.paramiko.ssh_exception.SSHException` (pylibssh's own client has
+        ``forward_x11``)."""
         raise SSHException("X11 forwarding is not supported by pylibssh.compat.paramiko")
 
     def request_forward_agent(self, handler):
+        """Not supported by this layer: raises ``SSHException`` (pylibssh's own client has
+        ``forward_agent``)."""
         raise SSHException("agent forwarding is not supported by pylibssh.compat.paramiko")
 
     def send_exit_status(self, status):
+        """Send the exit status ``status`` to the client (server side)."""
         self._chan.send_exit_status(status)
 
     def set_combine_stderr(self, combine):
+        """With True, stderr is delivered through :meth:`recv` too, in arrival order; returns the
+        previous setting."""
         old = self.combine_stderr
         self.combine_stderr = bool(combine)
         ch = self._chan
@@ -310,12 +341,17 @@ class Channel:
     # -- timeouts -------------------------------------------------------------------------------
 
     def settimeout(self, timeout):
+        """The time limit of later blocking calls in seconds (None: wait forever, 0.0: non-
+        blocking)."""
         self.timeout = timeout
 
     def gettimeout(self):
+        """The time limit set by :meth:`settimeout` (None by default)."""
         return self.timeout
 
     def setblocking(self, blocking):
+        """``setblocking(False)`` is ``settimeout(0.0)``, ``setblocking(True)``
+        ``settimeout(None)``."""
         self.settimeout(None if blocking else 0.0)
 
     # -- reading --------------------------------------------------------------------------------
@@ -345,16 +381,21 @@ class Channel:
         return data
 
     def recv(self, nbytes):
+        """Up to ``nbytes`` bytes of output, waiting within the timeout until some arrive; ``b''``
+        at EOF. Raises :class:`socket.timeout` when none came in time."""
         return self._recv(nbytes, False)
 
     def recv_stderr(self, nbytes):
+        """As :meth:`recv`, for stderr."""
         return self._recv(nbytes, True)
 
     def recv_ready(self):
+        """True when :meth:`recv` would return data without waiting."""
         ch = self._chan
         return bool(ch is not None and ch._bufs[0])
 
     def recv_stderr_ready(self):
+        """True when :meth:`recv_stderr` would return data without waiting."""
         ch = self._chan
         return bool(ch is not None and ch._bufs[1])
 
@@ -418,29 +459,41 @@ class Channel:
         return len(part)
 
     def send(self, s):
+        """Wait (within the timeout) until the peer's window has room, then send what it takes of
+        ``s``; returns the number of bytes sent. Raises :class:`OSError` on a closed channel or
+        after EOF."""
         return self._send_some(s)
 
     def send_stderr(self, s):
+        """As :meth:`send`, on the stderr stream (server side)."""
         return self._send_some(s, stderr=True)
 
     def sendall(self, s):
+        """Send all of ``s``: queued at once, waiting (within the timeout) while more than the
+        channel's limit waits. Raises :class:`OSError` on a closed channel or after EOF."""
         self._send(s)
 
     def sendall_stderr(self, s):
+        """As :meth:`sendall`, on the stderr stream (server side)."""
         self._send(s, stderr=True)
 
     # -- files ----------------------------------------------------------------------------------
 
     def makefile(self, *params):
+        """A :class:`ChannelFile` over the channel (read its output, write its input); arguments as
+        ``open``'s mode and buffering."""
         return ChannelFile(*([self] + list(params)))
 
     def makefile_stderr(self, *params):
+        """A :class:`ChannelStderrFile` over the channel's stderr."""
         return ChannelStderrFile(*([self] + list(params)))
 
     def makefile_stdin(self, *params):
+        """A :class:`ChannelStdinFile`: writes go to the channel's input, closing it sends EOF."""
         return ChannelStdinFile(*([self] + list(params)))
 
     def fileno(self):
+        """A descriptor (a pipe's read end) readable while output or EOF waits, for ``select``."""
         ch = self._chan
         with self._loop.lock:
             if ch.pipe is None:
@@ -452,13 +505,17 @@ class Channel:
     # -- ending ---------------------------------------------------------------------------------
 
     def shutdown(self, how):
+        """``how`` 1 or 2 sends EOF (as :meth:`shutdown_write`); 0 (stop reading) changes nothing
+        here."""
         if how in (1, 2):
             self.shutdown_write()
 
     def shutdown_read(self):
+        """``shutdown(0)``: changes nothing here (output keeps arriving in the buffers)."""
         self.shutdown(0)
 
     def shutdown_write(self):
+        """Send EOF: the peer sees the end of its input."""
         ch = self._chan
         if ch is not None and not ch.closed and not ch.eof_sent:
             ch.send_eof()
@@ -466,6 +523,7 @@ class Channel:
             self._log(logging.DEBUG, f"EOF sent ({self._name})")
 
     def close(self):
+        """Close the channel (idempotent)."""
         ch = self._chan
         if ch is None or self._closed_by_us:
             return
@@ -525,6 +583,7 @@ class ChannelStdinFile(ChannelFile):
     """A file object over a channel's stdin: closing it sends EOF."""
 
     def close(self):
+        """Send EOF on the channel, then close the file."""
         super().close()
         self.channel.shutdown_write()
 

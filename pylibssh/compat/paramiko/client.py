@@ -34,6 +34,8 @@ class MissingHostKeyPolicy:
     :meth:`missing_host_key` (raise to refuse, return to accept)."""
 
     def missing_host_key(self, client, hostname, key):
+        """Called for a server key that is not in the host keys: return to accept it, raise to
+        refuse (the connection then fails with that exception)."""
         pass
 
 
@@ -42,6 +44,8 @@ class AutoAddPolicy(MissingHostKeyPolicy):
     loaded)."""
 
     def missing_host_key(self, client, hostname, key):
+        """Accept the key and add it to the client's host keys (saved to the file given to
+        ``load_host_keys``)."""
         client._host_keys.add(hostname, key.get_name(), key)
         if client._host_keys_filename is not None:
             client.save_host_keys(client._host_keys_filename)
@@ -51,6 +55,7 @@ class RejectPolicy(MissingHostKeyPolicy):
     """Refuse unknown hosts (the default)."""
 
     def missing_host_key(self, client, hostname, key):
+        """Refuse the key: raises :class:`~pylibssh.compat.paramiko.ssh_exception.SSHException`."""
         raise SSHException(f"Server {hostname!r} not found in known_hosts")
 
 
@@ -58,6 +63,7 @@ class WarningPolicy(MissingHostKeyPolicy):
     """Accept unknown hosts with a Python warning."""
 
     def missing_host_key(self, client, hostname, key):
+        """Accept the key for this connection, with a warning on the ``paramiko.client`` logger."""
         warnings.warn("Unknown {} host key for {}: {}".format(
             key.get_name(), hostname, hexlify(key.get_fingerprint())))
 
@@ -81,6 +87,8 @@ class SSHClient:
     # -- host keys ------------------------------------------------------------------------------
 
     def load_system_host_keys(self, filename=None):
+        """Read known_hosts ``filename`` (default ``~/.ssh/known_hosts``, missing allowed) as system
+        keys, which are never saved."""
         if filename is None:
             filename = os.path.expanduser("~/.ssh/known_hosts")
             try:
@@ -91,10 +99,13 @@ class SSHClient:
         self._system_host_keys.load(filename)
 
     def load_host_keys(self, filename):
+        """Read known_hosts ``filename``; new keys are saved to it by :class:`AutoAddPolicy`. Raises
+        :class:`OSError` when it cannot be read."""
         self._host_keys_filename = filename
         self._host_keys.load(filename)
 
     def save_host_keys(self, filename):
+        """Write the client's host keys to ``filename``."""
         # the file may have changed on disk: merge what it holds now
         if os.path.exists(filename) and filename == self._host_keys_filename:
             self._host_keys.load(filename)
@@ -104,12 +115,17 @@ class SSHClient:
                     f.write(f"{hostname} {keytype} {key.get_base64()}\n")
 
     def get_host_keys(self):
+        """The client's own :class:`~pylibssh.compat.paramiko.hostkeys.HostKeys` (what
+        ``load_host_keys`` read and new keys added)."""
         return self._host_keys
 
     def set_log_channel(self, name):
+        """Log to the logger ``name`` (default ``paramiko.transport``) from the next connection."""
         self._log_channel = name
 
     def set_missing_host_key_policy(self, policy):
+        """The :class:`MissingHostKeyPolicy` (a class or an instance) for unknown server keys; the
+        default is :class:`RejectPolicy`."""
         if inspect.isclass(policy):
             policy = policy()
         self._policy = policy
@@ -303,6 +319,7 @@ class SSHClient:
     # -- using the connection -------------------------------------------------------------------
 
     def close(self):
+        """Close the transport and its channels (idempotent)."""
         if self._transport is None:
             return
         self._transport.close()
@@ -333,6 +350,8 @@ class SSHClient:
 
     def invoke_shell(self, term="vt100", width=80, height=24, width_pixels=0, height_pixels=0,
                      environment=None):
+        """Open a channel with a pseudo-terminal (``term``, default ``vt100``, 80x24 characters) and
+        a shell; returns the channel."""
         chan = self._transport.open_session()
         chan.get_pty(term, width, height, width_pixels, height_pixels)
         if environment:
@@ -341,7 +360,9 @@ class SSHClient:
         return chan
 
     def open_sftp(self):
+        """Open an :class:`~pylibssh.compat.paramiko.sftp_client.SFTPClient` on the connection."""
         return self._transport.open_sftp_client()
 
     def get_transport(self):
+        """The :class:`~pylibssh.compat.paramiko.transport.Transport` once connected, else None."""
         return self._transport

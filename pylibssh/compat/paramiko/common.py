@@ -61,10 +61,12 @@ o70 = 0o70
 
 
 def byte_ord(c):
+    """The int value of one byte (``c`` an int or a one-byte ``bytes``)."""
     return c if isinstance(c, int) else ord(c)
 
 
 def byte_chr(c):
+    """The one byte ``c`` (an int 0-255) as ``bytes``."""
     return bytes([c])
 
 

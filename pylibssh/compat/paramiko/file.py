@@ -13,6 +13,9 @@ from .common import asbytes
 
 
 class BufferedFile:
+    """paramiko's base of the channel and SFTP file objects: buffered reads (``read``, ``readline``,
+    iteration) and writes, text or binary by mode. Subclasses provide ``_read`` and ``_write``."""
+
     SEEK_SET = io.SEEK_SET
     SEEK_CUR = io.SEEK_CUR
     SEEK_END = io.SEEK_END
@@ -64,6 +67,7 @@ class BufferedFile:
 
     @property
     def closed(self):
+        """True once the file is closed."""
         return self._closed
 
     def _check_closed(self):
@@ -71,6 +75,7 @@ class BufferedFile:
             raise OSError("File is closed")
 
     def close(self):
+        """Flush what is buffered and close the file (idempotent)."""
         if self._closed:
             return
         try:
@@ -79,20 +84,25 @@ class BufferedFile:
             self._closed = True
 
     def flush(self):
+        """Write out what is buffered."""
         if self._wbuffer:
             data, self._wbuffer = bytes(self._wbuffer), bytearray()
             self._write_all(data)
 
     def readable(self):
+        """True when the file was opened for reading."""
         return bool(self._flags & self.FLAG_READ)
 
     def writable(self):
+        """True when the file was opened for writing."""
         return bool(self._flags & self.FLAG_WRITE)
 
     def seekable(self):
+        """False: a stream cannot seek (SFTP files can)."""
         return False
 
     def readinto(self, buff):
+        """Read into the buffer ``buff``; returns the number of bytes read (0 at EOF)."""
         data = self.read(len(buff))
         buff[: len(data)] = data
         return len(data)
@@ -214,6 +224,8 @@ class BufferedFile:
             self.newlines += (newline,)
 
     def readlines(self, sizehint=None):
+        """The remaining lines as a list (stopping once about ``sizehint`` bytes are read, when
+        given)."""
         lines = []
         total = 0
         while True:
@@ -227,12 +239,16 @@ class BufferedFile:
         return lines
 
     def seek(self, offset, whence=0):
+        """Raises :class:`OSError`: a stream cannot seek (SFTP files override this)."""
         raise OSError("File does not support seeking.")
 
     def tell(self):
+        """The position in the file: bytes read or written so far."""
         return self._pos
 
     def write(self, data):
+        """Write ``data`` (str is encoded as UTF-8); buffered per line or block depending on the
+        mode. Raises :class:`OSError` on a file not open for writing."""
         data = asbytes(data)
         self._check_closed()
         if not self._flags & self.FLAG_WRITE:
@@ -252,10 +268,12 @@ class BufferedFile:
             self.flush()
 
     def writelines(self, sequence):
+        """Write each item of ``sequence``."""
         for line in sequence:
             self.write(line)
 
     def xreadlines(self):
+        """The file itself (an iterator over its lines), as paramiko."""
         return self
 
     def _write_all(self, data):

@@ -62,6 +62,8 @@ class HostKeyEntry:
             return None
 
     def to_line(self):
+        """The entry as one known_hosts line (with a newline), or None for an entry without a key.
+        """
         if self.valid:
             return f"{','.join(self.hostnames)} {self.key.get_name()} {self.key.get_base64()}\n"
         return None
@@ -125,6 +127,7 @@ class HostKeys(MutableMapping):
             self.load(filename)
 
     def add(self, hostname, keytype, key):
+        """Record ``key`` for ``hostname`` (replacing a key of the same type)."""
         for e in self._entries:
             if (hostname in e.hostnames) and (e.key.get_name() == keytype):
                 e.key = key
@@ -132,6 +135,8 @@ class HostKeys(MutableMapping):
         self._entries.append(HostKeyEntry([hostname], key))
 
     def load(self, filename):
+        """Read an OpenSSH known_hosts file into these keys (hashed names included; bad lines are
+        skipped). Raises :class:`OSError` when it cannot be read."""
         with open(filename) as f:
             for lineno, line in enumerate(f, 1):
                 line = line.strip()
@@ -151,6 +156,7 @@ class HostKeys(MutableMapping):
                         self._entries.append(e)
 
     def save(self, filename):
+        """Write these keys to ``filename`` in known_hosts format."""
         with open(filename, "w") as f:
             for e in self._entries:
                 line = e.to_line()
@@ -158,6 +164,7 @@ class HostKeys(MutableMapping):
                     f.write(line)
 
     def lookup(self, hostname):
+        """The keys known for ``hostname`` as a dict of key type to key, or None."""
         entries = []
         for e in self._entries:
             if self._hostname_matches(hostname, e):
@@ -174,6 +181,7 @@ class HostKeys(MutableMapping):
         return False
 
     def check(self, hostname, key):
+        """True when ``key`` is the key recorded for ``hostname`` and its type."""
         k = self.lookup(hostname)
         if k is None:
             return False

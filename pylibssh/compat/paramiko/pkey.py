@@ -240,6 +240,7 @@ class PKey:
         return name.split("-")[0].upper()
 
     def get_bits(self):
+        """The key's size in bits."""
         return self._lkey.bits
 
     def can_sign(self):
@@ -256,6 +257,7 @@ class PKey:
         return self._lkey.fingerprint("sha256")
 
     def get_base64(self):
+        """The public key as the base64 blob of an ``authorized_keys`` line."""
         return self._lkey.public_base64
 
     # -- export ---------------------------------------------------------------------------------
@@ -403,10 +405,13 @@ class RSAKey(PKey):
 
     @classmethod
     def identifiers(cls):
+        """The algorithm names an RSA key signs with (``rsa-sha2-512``, ``rsa-sha2-256``, ``ssh-
+        rsa``) and its certificate type."""
         return list(cls.HASHES.keys()) + ["ssh-rsa", "ssh-rsa" + _CERT_SUFFIX]
 
     @property
     def size(self):
+        """The modulus's size in bits (as :meth:`get_bits`)."""
         return self.get_bits()
 
     def __str__(self):
@@ -439,10 +444,12 @@ class ECDSAKey(PKey):
 
     @classmethod
     def identifiers(cls):
+        """The ECDSA key types: ``ecdsa-sha2-nistp256``, ``-nistp384``, ``-nistp521``."""
         return ["ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521"]
 
     @classmethod
     def supported_key_format_identifiers(cls):
+        """As :meth:`identifiers`."""
         return cls.identifiers()
 
     def __str__(self):
@@ -470,6 +477,8 @@ class DSSKey(PKey):
 
     @staticmethod
     def generate(bits=1024, progress_func=None):
+        """Raises :class:`~pylibssh.compat.paramiko.ssh_exception.SSHException`: DSA keys are not
+        supported (paramiko 4 removed them; the class exists so that older code imports)."""
         raise SSHException("DSA (ssh-dss) keys are not supported")
 
 
@@ -536,4 +545,6 @@ def _wrap(key: Key, cls=PKey) -> PKey:
 
 
 def key_from_pylibssh(key: Key) -> PKey:
+    """The paramiko key object (``RSAKey``, ``ECDSAKey``, ``Ed25519Key``, or ``PKey``) around a
+    :class:`pylibssh.Key`."""
     return _wrap(key)

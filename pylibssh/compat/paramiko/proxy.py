@@ -20,6 +20,11 @@ __all__ = ["ProxyCommand"]
 
 
 class ProxyCommand:
+    """paramiko's ProxyCommand: runs ``command_line`` (split as a shell would, without a shell) with
+    a socket as its stdin and stdout, and carries the SSH connection over it. Raises
+    :class:`~pylibssh.compat.paramiko.ssh_exception.ProxyCommandFailure` when the command cannot
+    start."""
+
     def __init__(self, command_line):
         self.cmd = shlex.split(command_line)
         self._command_line = command_line
@@ -41,15 +46,20 @@ class ProxyCommand:
         return socket.socket(fileno=os.dup(self._sock.fileno()))
 
     def fileno(self):
+        """The socket's descriptor (for ``select``)."""
         return self._sock.fileno()
 
     def send(self, content):
+        """Send ``content`` to the command; returns the bytes sent. Raises ``ProxyCommandFailure``
+        on a failure."""
         try:
             return self._sock.send(content)
         except OSError as e:
             raise ProxyCommandFailure(self._command_line, e.strerror) from e
 
     def recv(self, size):
+        """Up to ``size`` bytes from the command, waiting within the timeout. Raises
+        :class:`socket.timeout` when it passes, ``ProxyCommandFailure`` on a failure."""
         self._sock.settimeout(self.timeout)
         try:
             return self._sock.recv(size)
@@ -59,6 +69,8 @@ class ProxyCommand:
             raise ProxyCommandFailure(self._command_line, e.strerror) from e
 
     def close(self):
+        """Close the socket and end the command (SIGTERM to its process group, SIGKILL after 2 s).
+        """
         try:
             self._sock.close()
         finally:
@@ -78,6 +90,7 @@ class ProxyCommand:
 
     @property
     def closed(self):
+        """True once the command has exited."""
         return self.process.returncode is not None
 
     @property
@@ -85,4 +98,5 @@ class ProxyCommand:
         return self.closed
 
     def settimeout(self, timeout):
+        """The time limit of :meth:`recv`, in seconds (None, the default: no limit)."""
         self.timeout = timeout

@@ -51,53 +51,80 @@ class ServerInterface:
     """paramiko's server-side policy interface, with paramiko's documented defaults (refuse)."""
 
     def check_channel_request(self, kind, chanid):
+        """May the client open a channel of ``kind`` (``session``)? Return OPEN_SUCCEEDED or an
+        OPEN_FAILED_* reason. The default refuses (administratively prohibited)."""
         return OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 
     def get_allowed_auths(self, username):
+        """The methods offered to ``username``, comma-separated (default ``password``)."""
         return "password"
 
     def check_auth_none(self, username):
+        """Let ``username`` in without credentials? AUTH_SUCCESSFUL, AUTH_PARTIALLY_SUCCESSFUL or
+        AUTH_FAILED. The default returns AUTH_FAILED."""
         return AUTH_FAILED
 
     def check_auth_password(self, username, password):
+        """Is ``password`` right for ``username``? The default returns AUTH_FAILED."""
         return AUTH_FAILED
 
     def check_auth_publickey(self, username, key):
+        """May ``key`` log ``username`` in? Called for the client's probe and for its signed
+        request; only a request whose signature was verified logs in, so answering for the key
+        alone is safe. The default returns AUTH_FAILED."""
         return AUTH_FAILED
 
     def check_auth_interactive(self, username, submethods):
+        """Start keyboard-interactive for ``username``: return an :class:`InteractiveQuery` (its
+        prompts go to the client) or AUTH_FAILED. The default returns AUTH_FAILED."""
         return AUTH_FAILED
 
     def check_auth_interactive_response(self, responses):
+        """Judge the answers to the last query (a list of str): AUTH_SUCCESSFUL, AUTH_FAILED, or
+        another :class:`InteractiveQuery`. The default returns AUTH_FAILED."""
         return AUTH_FAILED
 
     def check_auth_gssapi_with_mic(self, username, gss_authenticated=AUTH_FAILED,
                                    cc_file=None):
+        """GSSAPI is not supported: never called by this layer. The default returns AUTH_FAILED."""
         return AUTH_FAILED
 
     def check_auth_gssapi_keyex(self, username, gss_authenticated=AUTH_FAILED, cc_file=None):
+        """GSSAPI is not supported: never called by this layer. The default returns AUTH_FAILED."""
         return AUTH_FAILED
 
     def enable_auth_gssapi(self):
+        """False: GSSAPI is not supported."""
         return False
 
     def check_port_forward_request(self, address, port):
+        """May the client have the server listen on ``address``:``port`` (``ssh -R``)? Return the
+        port bound (for port 0) or False. The default refuses."""
         return False
 
     def cancel_port_forward_request(self, address, port):
+        """The client cancels a forward it asked for earlier."""
         pass
 
     def check_global_request(self, kind, msg):
+        """Another global request ``kind``: return True/False (or a tuple of values for the reply).
+        The default refuses."""
         return False
 
     def check_channel_pty_request(self, channel, term, width, height, pixelwidth,
                                   pixelheight, modes):
+        """May the client have a pseudo-terminal (``term``, size, ``modes`` as sent)? The default
+        refuses."""
         return False
 
     def check_channel_shell_request(self, channel):
+        """May the client start a shell on ``channel``? Serve it on another thread after accepting.
+        The default refuses."""
         return False
 
     def check_channel_exec_request(self, channel, command):
+        """May the client run ``command`` (bytes) on ``channel``? Serve it on another thread after
+        accepting. The default refuses."""
         return False
 
     def check_channel_subsystem_request(self, channel, name):
@@ -113,22 +140,31 @@ class ServerInterface:
 
     def check_channel_window_change_request(self, channel, width, height, pixelwidth,
                                             pixelheight):
+        """The client's terminal has a new size: return True to accept. The default refuses."""
         return False
 
     def check_channel_x11_request(self, channel, single_connection, auth_protocol,
                                   auth_cookie, screen_number):
+        """May the client have X11 forwarding on ``channel``? The default refuses."""
         return False
 
     def check_channel_forward_agent_request(self, channel):
+        """May the client have agent forwarding on ``channel``? The default refuses."""
         return False
 
     def check_channel_direct_tcpip_request(self, chanid, origin, destination):
+        """May the client open a connection from ``origin`` to ``destination`` (``(host, port)``
+        pairs, ``ssh -L``)? Return OPEN_SUCCEEDED or an OPEN_FAILED_* reason. The default refuses
+        (administratively prohibited)."""
         return OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 
     def check_channel_env_request(self, channel, name, value):
+        """May the client set ``name`` to ``value`` (bytes) for its command? The default refuses."""
         return False
 
     def get_banner(self):
+        """A banner and its language tag to show the client before authentication, or ``(None,
+        None)`` (the default: none)."""
         return (None, None)
 
 
@@ -146,6 +182,8 @@ class InteractiveQuery:
                 self.add_prompt(x[0], x[1])
 
     def add_prompt(self, prompt, echo=True):
+        """Add a prompt; ``echo`` (default True) says whether the client shows the answer as it is
+        typed."""
         self.prompts.append((prompt, echo))
 
 
@@ -161,6 +199,7 @@ class SubsystemHandler(threading.Thread):
         self.__server = server
 
     def get_server(self):
+        """The :class:`ServerInterface` of the transport the subsystem runs on."""
         return self.__server
 
     def _run(self):
@@ -174,9 +213,12 @@ class SubsystemHandler(threading.Thread):
             pass
 
     def start_subsystem(self, name, transport, channel):
+        """Serve the subsystem ``name`` on ``channel`` (runs on the handler's thread); subclasses
+        implement it. Returning ends the subsystem."""
         pass
 
     def finish_subsystem(self):
+        """Called once the subsystem has ended: closes the channel."""
         self.__channel.close()
 
 
@@ -269,6 +311,9 @@ class ServerTransport:
     # -- setting up (caller's thread, then the loop) ---------------------------------------------
 
     def attach(self, session, event):
+        """Listen to ``session``'s events (authentication, channels, global requests) and answer
+        them through the transport's :class:`ServerInterface`; ``event`` is set once the session
+        is authenticated or gone."""
         self.session = session
 
         def on_connection(s):

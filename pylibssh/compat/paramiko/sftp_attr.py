@@ -121,4 +121,5 @@ class SFTPAttributes:
         return "%s   1 %-8d %-8d %8d %-12s %s" % (ks, uid, gid, size, datestr, filename)
 
     def asbytes(self):
+        """``str(self)`` (an ``ls -l`` style line) as UTF-8 bytes, as paramiko."""
         return str(self).encode()

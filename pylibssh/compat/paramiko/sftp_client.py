@@ -51,6 +51,8 @@ def converted(fn):
 
 
 def attributes(a: _NativeAttributes, filename=None, longname=None) -> SFTPAttributes:
+    """paramiko's :class:`~pylibssh.compat.paramiko.sftp_attr.SFTPAttributes` for attributes of
+    pylibssh's SFTP client, with the entry's ``filename`` and ``longname`` when given."""
     return SFTPAttributes._from_native(a, filename, longname)
 
 
@@ -119,6 +121,8 @@ class SFTPClient(BaseSFTP):
 
     @classmethod
     def from_transport(cls, t, window_size=None, max_packet_size=None):
+        """An SFTP client on a new channel of the authenticated transport ``t`` (the window and
+        packet sizes are libssh's). Raises ``SSHException`` when ``t`` is not authenticated."""
         if not t.is_authenticated():
             raise SSHException("the transport is not authenticated")
         return cls(t)
@@ -134,6 +138,7 @@ class SFTPClient(BaseSFTP):
     # -- session --------------------------------------------------------------------------------
 
     def close(self):
+        """Close the SFTP session and its channel."""
         self._native.close()
 
     def __enter__(self):
@@ -143,30 +148,48 @@ class SFTPClient(BaseSFTP):
         self.close()
 
     def get_channel(self):
+        """The channel object the session runs on (``settimeout``, ``get_transport``, ``closed``,
+        ``close``)."""
         return self._channel
 
     # -- directories ----------------------------------------------------------------------------
 
     @converted
     def listdir_attr(self, path="."):
+        """The entries of directory ``path`` (default the current one) as ``SFTPAttributes`` with
+        ``filename`` and ``longname``, without ``.`` and ``..``. Raises the :class:`IOError`
+        subclass of the server's status (e.g. ``FileNotFoundError``), as paramiko."""
         return [attributes(e.attrs, e.filename, e.longname)
                 for e in self._native.scandir(self._adjust_cwd(path))]
 
     def listdir(self, path="."):
+        """The names in directory ``path`` (default the current one), without ``.`` and ``..``.
+        Raises the :class:`IOError` subclass of the server's status (e.g. ``FileNotFoundError``),
+        as paramiko."""
         return [a.filename for a in self.listdir_attr(path)]
 
     def listdir_iter(self, path=".", read_aheads=50):
+        """An iterator over :meth:`listdir_attr`'s entries (``read_aheads`` is accepted; the listing
+        is read at once)."""
         return iter(self.listdir_attr(path))
 
     @converted
     def mkdir(self, path, mode=0o777):
+        """Create directory ``path`` with ``mode`` (default 0o777, less the server's umask). Raises
+        the :class:`IOError` subclass of the server's status (e.g. ``FileNotFoundError``), as
+        paramiko."""
         self._native.mkdir(self._adjust_cwd(path), mode)
 
     @converted
     def rmdir(self, path):
+        """Remove the empty directory ``path``. Raises the :class:`IOError` subclass of the server's
+        status (e.g. ``FileNotFoundError``), as paramiko."""
         self._native.rmdir(self._adjust_cwd(path))
 
     def chdir(self, path=None):
+        """Make ``path`` the current directory for relative paths (None: no current directory).
+        Raises ``SFTPError(ENOTDIR)`` when it is not a directory, and the status errors of
+        ``stat``."""
         if path is None:
             self._cwd = None
             return
@@ -175,16 +198,24 @@ class SFTPClient(BaseSFTP):
         self._cwd = self.normalize(path)
 
     def getcwd(self):
+        """The current directory set by :meth:`chdir` (None when none is)."""
         return self._cwd
 
     @converted
     def normalize(self, path):
+        """The server's canonical absolute form of ``path`` (SSH_FXP_REALPATH). Raises the
+        :class:`IOError` subclass of the server's status (e.g. ``FileNotFoundError``), as
+        paramiko."""
         return self._native.realpath(self._adjust_cwd(path))
 
     # -- files ----------------------------------------------------------------------------------
 
     @converted
     def open(self, filename, mode="r", bufsize=-1):
+        """Open remote file ``filename``; ``mode`` as Python's (``r``, ``w``, ``a``, ``x``, ``+``,
+        ``b``), new files created with 0o666 less the server's umask. Returns an
+        :class:`~pylibssh.compat.paramiko.sftp_file.SFTPFile`. Raises the :class:`IOError`
+        subclass of the server's status (e.g. ``FileNotFoundError``), as paramiko."""
         from .sftp_file import SFTPFile
 
         path = self._adjust_cwd(filename)
@@ -195,6 +226,8 @@ class SFTPClient(BaseSFTP):
 
     @converted
     def remove(self, path):
+        """Remove the file ``path`` (not a directory). Raises the :class:`IOError` subclass of the
+        server's status (e.g. ``FileNotFoundError``), as paramiko."""
         self._native.remove(self._adjust_cwd(path))
 
     unlink = remove
@@ -217,14 +250,22 @@ class SFTPClient(BaseSFTP):
 
     @converted
     def posix_rename(self, oldpath, newpath):
+        """Rename, replacing an existing target (``posix-rename@openssh.com``). Raises the
+        :class:`IOError` subclass of the server's status (e.g. ``FileNotFoundError``), as
+        paramiko."""
         self._native.posix_rename(self._adjust_cwd(oldpath), self._adjust_cwd(newpath))
 
     @converted
     def stat(self, path):
+        """The attributes of ``path``, symbolic links followed. Raises the :class:`IOError` subclass
+        of the server's status (e.g. ``FileNotFoundError``), as paramiko."""
         return attributes(self._native.stat(self._adjust_cwd(path)))
 
     @converted
     def lstat(self, path):
+        """The attributes of ``path`` itself (a symbolic link is not followed). Raises the
+        :class:`IOError` subclass of the server's status (e.g. ``FileNotFoundError``), as
+        paramiko."""
         return attributes(self._native.lstat(self._adjust_cwd(path)))
 
     @converted
@@ -243,22 +284,33 @@ class SFTPClient(BaseSFTP):
 
     @converted
     def readlink(self, path):
+        """The target of the symbolic link ``path``. Raises the :class:`IOError` subclass of the
+        server's status (e.g. ``FileNotFoundError``), as paramiko."""
         return self._native.readlink(self._adjust_cwd(path))
 
     @converted
     def chmod(self, path, mode):
+        """Set the permissions of ``path`` to ``mode``. Raises the :class:`IOError` subclass of the
+        server's status (e.g. ``FileNotFoundError``), as paramiko."""
         self._native.chmod(self._adjust_cwd(path), mode)
 
     @converted
     def chown(self, path, uid, gid):
+        """Set the owner and group ids of ``path``. Raises the :class:`IOError` subclass of the
+        server's status (e.g. ``FileNotFoundError``), as paramiko."""
         self._native.chown(self._adjust_cwd(path), uid, gid)
 
     @converted
     def utime(self, path, times):
+        """Set the access and modification times of ``path`` (``times`` an ``(atime, mtime)`` pair;
+        None: now). Raises the :class:`IOError` subclass of the server's status (e.g.
+        ``FileNotFoundError``), as paramiko."""
         self._native.utime(self._adjust_cwd(path), times)
 
     @converted
     def truncate(self, path, size):
+        """Change the size of the file ``path`` to ``size`` bytes. Raises the :class:`IOError`
+        subclass of the server's status (e.g. ``FileNotFoundError``), as paramiko."""
         self._native.truncate(self._adjust_cwd(path), size)
 
     # -- transfers ------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ class SFTPFile(BufferedFile):
 
     @converted
     def close(self):
+        """Flush and close the remote file (idempotent)."""
         if self._closed:
             return
         try:
@@ -40,6 +41,7 @@ class SFTPFile(BufferedFile):
         pass  # the pylibssh file closes itself when collected
 
     def seekable(self):
+        """True: SFTP files seek."""
         return True
 
     @converted
@@ -54,6 +56,9 @@ class SFTPFile(BufferedFile):
 
     @converted
     def seek(self, offset, whence=0):
+        """Move to ``offset`` relative to ``whence`` (0: the start, 1: the position, 2: the end);
+        what is buffered is written first. Raises the :class:`IOError` subclass of the server's
+        status (e.g. ``FileNotFoundError``), as paramiko."""
         self.flush()
         if whence == self.SEEK_CUR:
             offset, whence = self._pos + offset, self.SEEK_SET
@@ -63,10 +68,14 @@ class SFTPFile(BufferedFile):
         self._pos = self._realpos = pos
 
     def tell(self):
+        """The current position in the file."""
         return self._pos
 
     @converted
     def flush(self):
+        """Send what is buffered and wait for the server's acknowledgements. Raises the
+        :class:`IOError` subclass of the server's status (e.g. ``FileNotFoundError``), as
+        paramiko."""
         super().flush()
         self._f.flush()
 
@@ -79,34 +88,53 @@ class SFTPFile(BufferedFile):
         """Reads always pipeline ahead; nothing to start."""
 
     def readv(self, chunks, max_concurrent_prefetch_requests=None):
+        """For each ``(offset, size)`` of ``chunks``, yield the bytes read there (reads are
+        pipelined by pylibssh's file object)."""
         for offset, size in chunks:
             self.seek(offset)
             yield self.read(size)
 
     @converted
     def stat(self):
+        """The file's attributes (SSH_FXP_FSTAT). Raises the :class:`IOError` subclass of the
+        server's status (e.g. ``FileNotFoundError``), as paramiko."""
         return attributes(self._f.stat())
 
     def chmod(self, mode):
+        """Set the file's permissions to ``mode``. Raises the :class:`IOError` subclass of the
+        server's status (e.g. ``FileNotFoundError``), as paramiko."""
         self.sftp.chmod(self._path, mode)
 
     def chown(self, uid, gid):
+        """Set the file's owner and group ids. Raises the :class:`IOError` subclass of the server's
+        status (e.g. ``FileNotFoundError``), as paramiko."""
         self.sftp.chown(self._path, uid, gid)
 
     def utime(self, times):
+        """Set the file's access and modification times (``times`` an ``(atime, mtime)`` pair; None:
+        now). Raises the :class:`IOError` subclass of the server's status (e.g.
+        ``FileNotFoundError``), as paramiko."""
         self.sftp.utime(self._path, times)
 
     def truncate(self, size):
+        """Change the file's size to ``size`` bytes. Raises the :class:`IOError` subclass of the
+        server's status (e.g. ``FileNotFoundError``), as paramiko."""
         self.sftp.truncate(self._path, size)
 
     def check(self, hash_algorithm, offset=0, length=0, block_size=0):
+        """Not supported (OpenSSH's servers do not implement ``check-file`` either): raises
+        :class:`OSError`."""
         raise OSError("check-file is not supported by pylibssh.compat.paramiko")
 
     def gettimeout(self):
+        """The time limit of the session's calls (its channel's timeout)."""
         return self.sftp.get_channel().gettimeout()
 
     def settimeout(self, timeout):
+        """Set the time limit of the session's calls in seconds (None: no limit)."""
         self.sftp.get_channel().settimeout(timeout)
 
     def setblocking(self, blocking):
+        """``setblocking(False)`` is ``settimeout(0.0)``, ``setblocking(True)``
+        ``settimeout(None)``."""
         self.settimeout(None if blocking else 0.0)

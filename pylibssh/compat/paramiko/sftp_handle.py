@@ -24,6 +24,8 @@ class SFTPHandle:
         self.__tell = None
 
     def close(self):
+        """Close the handle's ``readfile`` and ``writefile`` when it has them (subclasses may do
+        more)."""
         readfile = getattr(self, "readfile", None)
         if readfile is not None:
             readfile.close()
@@ -76,9 +78,13 @@ class SFTPHandle:
         return SFTP_OK
 
     def stat(self):
+        """The open file's attributes as ``SFTPAttributes``, or an SFTP status code; the default
+        answers SFTP_OP_UNSUPPORTED."""
         return SFTP_OP_UNSUPPORTED
 
     def chattr(self, attr):
+        """Change the open file's attributes; return an SFTP status code. The default answers
+        SFTP_OP_UNSUPPORTED."""
         return SFTP_OP_UNSUPPORTED
 
     # -- used by SFTPServer --------------------------------------------------------------------

@@ -87,12 +87,16 @@ class SFTPServer(BaseSFTP, SubsystemHandler):
         self.server.session_started()
 
     def start_subsystem(self, name, transport, channel):
+        """Start the SFTP session (``session_started``) and wait, on the handler's thread, until the
+        channel or the transport closes; the requests are answered on the transport's loop
+        thread."""
         self._ensure_started()
         while not self._sftp_done.wait(0.5):
             if channel.closed or not transport.is_active():
                 break
 
     def finish_subsystem(self):
+        """End the SFTP session: ``session_ended``, close the channel and every open handle."""
         self.server.session_ended()
         super().finish_subsystem()
         for f in list(self.file_table.values()) + list(self.folder_table.values()):

@@ -63,7 +63,8 @@ class PartialAuthentication(AuthenticationException):
 
 
 class UnableToAuthenticate(AuthenticationException):
-    pass
+    """paramiko's authentication error for a method that cannot be used (a subclass of
+    ``AuthenticationException``)."""
 
 
 class ChannelException(SSHException, ChannelOpenError):
@@ -134,15 +135,17 @@ class NoValidConnectionsError(SSHConnectionError):
 
 
 class CouldNotCanonicalize(SSHException):
-    pass
+    """``CanonicalizeHostname`` found no canonical name while ``CanonicalizeFallbackLocal`` is
+    off."""
 
 
 class ConfigParseError(SSHException):
-    pass
+    """An ssh_config file could not be parsed."""
 
 
 class MessageOrderError(SSHException):
-    pass
+    """paramiko's error for an out-of-order protocol message (kept for imports; libssh enforces the
+    order itself)."""
 
 
 assert issubclass(NoValidConnectionsError, socket.error)

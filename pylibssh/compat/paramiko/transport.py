@@ -196,12 +196,19 @@ class SecurityOptions:
             raise ValueError(f"unknown {_WHAT[kind]}: {', '.join(map(str, unknown))}")
         self._transport._preferred[kind] = list(value)
 
-    ciphers = property(lambda s: s._get("ciphers"), lambda s, v: s._set("ciphers", v))
-    digests = property(lambda s: s._get("macs"), lambda s, v: s._set("macs", v))
-    kex = property(lambda s: s._get("kex"), lambda s, v: s._set("kex", v))
-    key_types = property(lambda s: s._get("keys"), lambda s, v: s._set("keys", v))
+    _SETTING = (" in order of preference; set a tuple or list (before the key exchange) to"
+                " choose. Raises TypeError for another type, ValueError naming unknown ones.")
+    ciphers = property(lambda s: s._get("ciphers"), lambda s, v: s._set("ciphers", v),
+                       doc="The ciphers" + _SETTING)
+    digests = property(lambda s: s._get("macs"), lambda s, v: s._set("macs", v),
+                       doc="The MACs" + _SETTING)
+    kex = property(lambda s: s._get("kex"), lambda s, v: s._set("kex", v),
+                   doc="The key-exchange methods" + _SETTING)
+    key_types = property(lambda s: s._get("keys"), lambda s, v: s._set("keys", v),
+                         doc="The host-key types" + _SETTING)
     compression = property(lambda s: s._get("compression"),
-                           lambda s, v: s._set("compression", v))
+                           lambda s, v: s._set("compression", v),
+                           doc="The compression methods" + _SETTING)
 
 
 _WHAT = {"ciphers": "cipher", "macs": "digest", "kex": "key exchange", "keys": "key type",
@@ -347,6 +354,7 @@ class Transport:
 
     @property
     def active(self):
+        """True while the connection is up (settable, as paramiko's attribute)."""
         return self._active and not self._session.closed
 
     @active.setter
@@ -375,12 +383,18 @@ class Transport:
         self._compress = compress
         self._preferred.pop("compression", None)
 
-    preferred_ciphers = property(lambda self: tuple(self._algorithms("ciphers")))
-    preferred_macs = property(lambda self: tuple(self._algorithms("macs")))
-    preferred_keys = property(lambda self: tuple(self._algorithms("keys")))
-    preferred_pubkeys = property(lambda self: tuple(self._algorithms("keys")))
-    preferred_kex = property(lambda self: tuple(self._algorithms("kex")))
-    preferred_compression = property(lambda self: tuple(self._algorithms("compression")))
+    preferred_ciphers = property(lambda self: tuple(self._algorithms("ciphers")),
+                                 doc="The ciphers offered, in order (less the disabled ones).")
+    preferred_macs = property(lambda self: tuple(self._algorithms("macs")),
+                              doc="The MACs offered, in order (less the disabled ones).")
+    preferred_keys = property(lambda self: tuple(self._algorithms("keys")),
+                              doc="The host-key types accepted, in order.")
+    preferred_pubkeys = property(lambda self: tuple(self._algorithms("keys")),
+                                 doc="The public-key types used to authenticate, in order.")
+    preferred_kex = property(lambda self: tuple(self._algorithms("kex")),
+                             doc="The key-exchange methods offered, in order.")
+    preferred_compression = property(lambda self: tuple(self._algorithms("compression")),
+                                     doc="The compression methods offered, in order.")
 
     # -- waiting --------------------------------------------------------------------------------
 
@@ -492,6 +506,8 @@ class Transport:
                 self.auth_publickey(username, pkey)
 
     def get_remote_server_key(self):
+        """The server's host key (a ``PKey``). Raises ``SSHException`` before the key exchange or
+        once closed."""
         if not self.active or self._server_key is None:
             raise SSHException("No existing session")
         return self._server_key
@@ -731,6 +747,9 @@ class Transport:
         return self._auth_result("keyboard-interactive", rc, allowed)
 
     def auth_interactive_dumb(self, username, handler=None, submethods=""):
+        """Keyboard-interactive authentication answered on the terminal (prompts printed, answers
+        read with ``input()``), or by ``handler(title, instructions, prompts)`` when given.
+        Returns the methods that may continue; raises ``AuthenticationException`` on failure."""
         if not handler:
             def handler(title, instructions, prompt_list):
                 answers = []
@@ -758,20 +777,25 @@ class Transport:
         return self._username
 
     def get_banner(self):
+        """None: libssh gives no access to the server's pre-authentication banner here."""
         return None
 
     # -- state ----------------------------------------------------------------------------------
 
     def is_active(self):
+        """True while the connection is up."""
         return self.active
 
     def getpeername(self):
+        """The address of the socket's peer (``('unknown', 0)`` when the socket object has none)."""
         gp = getattr(self.sock, "getpeername", None)
         if gp is None:
             return "unknown", 0
         return gp()
 
     def set_keepalive(self, interval):
+        """Send a keepalive every ``interval`` seconds (0: none); as paramiko's, it never ends the
+        connection. Not sent in server mode."""
         if self._server_mode is not None:
             return  # server mode: not sent (see docs/compat-paramiko.md)
         # paramiko's keepalive never drops the connection: a huge miss count
@@ -786,15 +810,20 @@ class Transport:
         self.logger = get_logger(name)
 
     def get_log_channel(self):
+        """The logger name set with ``set_log_channel`` (default ``paramiko.transport``)."""
         return self.log_name
 
     def set_hexdump(self, hexdump):
+        """Accepted and ignored: packets are not dumped (libssh's log at ``pylibssh._log.PACKET``
+        level shows them)."""
         pass
 
     def get_hexdump(self):
+        """False: packets are never dumped here."""
         return False
 
     def getName(self):
+        """The name of the transport's thread (the loop's)."""
         return self._loop.name
 
     # -- channels -------------------------------------------------------------------------------
@@ -810,11 +839,17 @@ class Transport:
         self._channels.pop(channel.chanid, None)
 
     def open_session(self, window_size=None, max_packet_size=None, timeout=None):
+        """Open a ``session`` channel (for exec, shell, subsystem). Raises ``ChannelException`` when
+        the server refuses, ``SSHException`` on a timeout or a closed transport."""
         return self.open_channel("session", window_size=window_size,
                                  max_packet_size=max_packet_size, timeout=timeout)
 
     def open_channel(self, kind, dest_addr=None, src_addr=None, window_size=None,
                      max_packet_size=None, timeout=None):
+        """Open a channel of ``kind`` (``session``, ``direct-tcpip`` to ``dest_addr`` from
+        ``src_addr``; in server mode only ``forwarded-tcpip``), waiting at most ``timeout``
+        (default the transport's ``channel_timeout``). Raises ``ChannelException`` with the
+        server's reason, ``SSHException`` on a timeout or a closed transport."""
         if not self.is_active():
             raise SSHException("SSH session not active")
         t = timeout if timeout is not None else self.channel_timeout
@@ -840,6 +875,7 @@ class Transport:
         return self.open_channel("forwarded-tcpip", dest_addr, src_addr)
 
     def open_sftp_client(self):
+        """An :class:`~pylibssh.compat.paramiko.sftp_client.SFTPClient` on a new channel."""
         from .sftp_client import SFTPClient
 
         return SFTPClient.from_transport(self)
@@ -922,6 +958,8 @@ class Transport:
                          daemon=True, name="paramiko-forward").start()
 
     def cancel_port_forward(self, address, port):
+        """Ask the server to stop listening on ``address``:``port`` (``cancel-tcpip-forward``);
+        failures are ignored, as paramiko."""
         if not self.is_active():
             return
         self._forward_handlers.pop(port, None)
@@ -1005,6 +1043,7 @@ class Transport:
     # -- closing --------------------------------------------------------------------------------
 
     def close(self):
+        """Close the connection, its channels and the transport's thread (idempotent)."""
         if self._closed:
             return
         self._closed = True
@@ -1032,9 +1071,11 @@ class Transport:
         self.close()
 
     def join(self, timeout=None):
+        """Nothing to wait for: :meth:`close` has already stopped the transport's thread."""
         pass
 
     def is_alive(self):
+        """As :meth:`is_active` (paramiko's Thread API)."""
         return self.is_active()
 
     def __del__(self):

@@ -26,6 +26,8 @@ class PFilter:
     """Adds ``_threadid`` to log records (the field :func:`log_to_file`'s format prints)."""
 
     def filter(self, record):
+        """Add the thread's id to ``record`` (as ``_threadid``) for paramiko's log format; always
+        keeps the record."""
         record._threadid = get_thread_id()
         return True
 
@@ -56,30 +58,38 @@ def log_to_file(filename, level=DEBUG):
 
 
 def load_host_keys(filename):
+    """A :class:`~pylibssh.compat.paramiko.hostkeys.HostKeys` read from known_hosts ``filename``."""
     from .hostkeys import HostKeys
 
     return HostKeys(filename)
 
 
 def parse_ssh_config(file_obj):
+    """An :class:`~pylibssh.compat.paramiko.config.SSHConfig` parsed from the open file
+    ``file_obj``."""
     config = SSHConfig()
     config.parse(file_obj)
     return config
 
 
 def lookup_ssh_host_config(hostname, config):
+    """``config.lookup(hostname)``: the options that apply to ``hostname``."""
     return config.lookup(hostname)
 
 
 def b(s, encoding="utf8"):
+    """``s`` as bytes: str encoded with ``encoding`` (default UTF-8), bytes unchanged."""
     return s.encode(encoding) if isinstance(s, str) else s
 
 
 def u(s, encoding="utf8"):
+    """``s`` as str: bytes decoded with ``encoding`` (default UTF-8), str unchanged."""
     return s.decode(encoding) if isinstance(s, bytes) else s
 
 
 class ClosingContextManager:
+    """Mixin: ``with obj:`` closes ``obj`` at the end of the block."""
+
     def __enter__(self):
         return self
 
