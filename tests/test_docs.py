@@ -221,6 +221,7 @@ TESTED = {
     "client_hosts.py": "test_client_guide_examples",
     "client_transfer.py": "test_client_guide_examples",
     "logging_debug.py": "test_client_guide_examples",
+    "asyncio_client.py": "test_asyncio_guide_example",
 }
 
 
@@ -459,3 +460,11 @@ def test_client_guide_examples(tmp_path, home):
     result = run_example("logging_debug.py", tmp_path, env)
     assert result.stdout == "0\n"
     assert "pylibssh.libssh PACKET ssh_connect: libssh 0.12" in result.stderr
+
+
+@pytest.mark.peer
+def test_asyncio_guide_example(tmp_path, home):
+    out = run_example("asyncio_client.py", tmp_path, example_env(home)).stdout
+    assert out == ("run: 42\nprocess: STREAMED\ntimed out; still usable: yes\n"
+                   "sftp: written with pylibssh.asyncio\nbanner: SSH\n"
+                   "web1 0\nweb2 0\nweb3 0\n")

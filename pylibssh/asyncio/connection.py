@@ -76,6 +76,7 @@ class SSHClientConnection:
 
     @property
     def closed(self) -> bool:
+        """True once the connection is closed (by :meth:`close`, the server or a failure)."""
         return self._client.closed
 
     @property

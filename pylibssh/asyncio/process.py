@@ -207,6 +207,7 @@ class SSHWriter:
         self._ch.write(data)
 
     def writelines(self, lines: Any) -> None:
+        """:meth:`write` each of ``lines``."""
         for line in lines:
             self.write(line)
 
@@ -229,9 +230,11 @@ class SSHWriter:
         self._ch.send_eof()
 
     def can_write_eof(self) -> bool:
+        """True: a channel can always send EOF."""
         return True
 
     def is_closing(self) -> bool:
+        """True once EOF was sent or the channel closed."""
         return self._ch.closed or self._ch.eof_sent
 
     def close(self) -> None:

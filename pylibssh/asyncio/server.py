@@ -132,6 +132,7 @@ class SSHServer:
 
     @property
     def closed(self) -> bool:
+        """True once the server is closed."""
         return self._server.closed
 
     async def wait_closed(self) -> None:

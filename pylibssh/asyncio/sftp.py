@@ -464,6 +464,7 @@ class SFTPClient:
 
     @property
     def closed(self) -> bool:
+        """True once the SFTP session ended (closed, or its channel or connection went)."""
         return self._engine.closed
 
     async def wait_closed(self) -> None:
@@ -587,6 +588,7 @@ class SFTPClientFile:
 
     @property
     def closed(self) -> bool:
+        """True once :meth:`close` was called."""
         return self._handle is None
 
     async def __aenter__(self) -> SFTPClientFile:
