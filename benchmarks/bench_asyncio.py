@@ -16,20 +16,31 @@ adds a row on uvloop):
 Twice: forced to aes128-gcm@openssh.com + curve25519-sha256, and with each client's defaults.
 Ratios are printed to asyncssh, to the blocking client and to OpenSSH.
 
-    ./dev bench asyncio [--quick] [--only NAME,...] [--config gcm|default|both] [--repeat N]
-                        [--uvloop]
+Then the servers (``--no-server`` skips them): examples/asyncio_server.py (pylibssh.asyncio,
+LocalFilesystem) and asyncssh's server (``SFTPServer`` chrooted to the same directory), each in
+its own process, serve one 256 MiB file down and up to asyncssh's client and to OpenSSH's
+``sftp`` (aes128-gcm forced on the clients); the servers take turns run by run; wall time
+(connection included) and the server process's CPU, best of ``--repeat``.
+
+    ./dev bench asyncio [--quick] [--only=NAME,...|--only=server] [--config=gcm|default|both]
+                        [--repeat N] [--uvloop] [--no-server]
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 from benchmarks import bench_client
 from benchmarks.bench_client import CIPHER, KEX, Env, bench_env, measure_workloads, parse_args
-from benchmarks.common import report
+from benchmarks.common import ROOT, MiB, Result, Timer, proc_cpu_seconds, report
+from openssh import OpenSSHClient, keygen  # noqa: E402  (bench_client put tests/ on the path)
 
 import pylibssh.asyncio as pa  # noqa: E402
 
@@ -155,9 +166,116 @@ def run(fn, env: Env, impl: str, forced: bool) -> None:
     return fn(env, impl, forced)
 
 
+# -- the servers ------------------------------------------------------------------------------
+
+ASYNCSSH_SERVER = """
+import asyncio, sys, asyncssh
+async def main():
+    root, key, authorized = sys.argv[1:4]
+    server = await asyncssh.create_server(
+        asyncssh.SSHServer, "127.0.0.1", 0, server_host_keys=[key],
+        authorized_client_keys=authorized,
+        sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=root))
+    print("listening on port", server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+asyncio.run(main())
+"""
+
+
+def _start(args: list[str]) -> tuple[subprocess.Popen, int]:
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    line = proc.stdout.readline()
+    match = re.search(r" port (\d+)$", line.strip())
+    if not match:
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"{args[1]} did not start: {line!r}")
+    return proc, int(match.group(1))
+
+
+def server_benchmarks(args, work: Path) -> None:
+    size = (64 if args.quick else 256) * MiB
+    root = work / "served"
+    root.mkdir()
+    local = work / "local.bin"
+    with open(local, "wb") as f:
+        for _ in range(size // MiB):
+            f.write(os.urandom(MiB))
+    shutil.copy(local, root / "big.bin")
+    key = keygen(work / "id_ed25519", "ed25519")
+    host_key = keygen(work / "host_ed25519", "ed25519")
+    pub = str(key) + ".pub"
+    servers = {
+        "pylibssh.asyncio": _start([sys.executable, os.path.join(ROOT, "examples",
+                                                                "asyncio_server.py"),
+                                    "--port", "0", "--root", str(root), "--host-key",
+                                    str(host_key), "--user", "bench:unused",
+                                    "--authorized-keys", pub]),
+        "asyncssh": _start([sys.executable, "-c", ASYNCSSH_SERVER, str(root), str(host_key),
+                            pub]),
+    }
+    out = work / "down.bin"
+
+    def asyncssh_client(port: int, get: bool) -> None:
+        import asyncssh
+
+        async def run():
+            async with asyncssh.connect("127.0.0.1", port, username="bench",
+                                        client_keys=[str(key)], known_hosts=None,
+                                        agent_path=None, config=None,
+                                        encryption_algs=[CIPHER]) as c:
+                async with c.start_sftp_client() as s:
+                    await (s.get("/big.bin", str(out)) if get else s.put(str(local), "/up.bin"))
+        asyncio.run(run())
+
+    def openssh_client(port: int, get: bool) -> None:
+        client = OpenSSHClient(work / f"ssh-{port}", port, user="bench", identity=key)
+        batch = f"get /big.bin {out}\n" if get else f"put {local} /up.bin\n"
+        result = client.sftp(batch, timeout=600, extra=["-c", CIPHER])
+        if result.returncode != 0:
+            raise RuntimeError(f"sftp: {result.stderr.decode()[-300:]}")
+
+    clients = {"asyncssh client": asyncssh_client, "OpenSSH sftp": openssh_client}
+    try:
+        for client_name, client in clients.items():
+            results: list[Result] = []
+            for get in (True, False):
+                name = f"server sftp {'down' if get else 'up'}"
+                walls: dict[str, list[float]] = {s: [] for s in servers}
+                cpus: dict[str, list[float]] = {s: [] for s in servers}
+                for _ in range(args.repeat):
+                    for server, (proc, port) in servers.items():
+                        before = proc_cpu_seconds(proc.pid)
+                        with Timer() as t:
+                            client(port, get)
+                        walls[server].append(t.wall)
+                        cpus[server].append(proc_cpu_seconds(proc.pid) - before)
+                        if get and out.stat().st_size != size:
+                            raise RuntimeError(f"{server}: {out.stat().st_size} bytes")
+                for server in servers:
+                    best = min(walls[server])
+                    cpu = cpus[server][walls[server].index(best)]
+                    print(f"  {name} {client_name:<16} {server:<17} {size / MiB / best:7.1f} "
+                          f"MiB/s server cpu {cpu:.2f} s", flush=True)
+                    results.append(Result(name, server, best, "MiB/s", size / MiB / best, cpu,
+                                          walls[server]))
+            report(f"asyncio servers, {client_name} as the client (server CPU)", results,
+                   "asyncssh", save_as=f"asyncio-server-{client_name.split()[0].lower()}")
+    finally:
+        for proc, _port in servers.values():
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+
+
 def main(argv: list[str]) -> None:
     uv = "--uvloop" in argv
-    argv = [a for a in argv if a != "--uvloop"]
+    with_server = "--no-server" not in argv
+    argv = [a for a in argv if a not in ("--uvloop", "--no-server")]
     bench_client.WORKLOADS["256-hosts"] = (many_hosts_256, "hosts")
     workloads = list(OURS)
     args = parse_args(argv, __doc__, workloads, IMPLS + (["pylibssh.asyncio-uv"] if uv else []),
@@ -168,21 +286,31 @@ def main(argv: list[str]) -> None:
             return [i for i in args.impls if i not in ("openssh", "pylibssh")]
         return args.impls
 
+    server_only = args.only == ["server"]  # (--only=server: the servers' section alone)
     fanout_cpu: dict[str, float] = {}
-    with bench_env("pylibssh-bench-asyncio-", args.quick) as env:
-        for forced in args.configs:
-            label = f"{CIPHER} + {KEX}" if forced else "defaults"
-            results = measure_workloads(env, forced, args, impls_for, run)
-            for r in results:
-                if r.name.endswith("-hosts"):
-                    hosts = FANOUT if r.name == "256-hosts" else bench_client.HOSTS
-                    fanout_cpu[f"{label} {r.name} {r.impl}"] = r.cpu / hosts
-            for base in ("asyncssh", "pylibssh", "openssh"):
-                report(f"asyncio, {label} (vs {base})", results, base,
-                       save_as=f"asyncio-{'gcm' if forced else 'default'}-vs-{base}")
-    print("client CPU per connection (fan-out):")
-    for key, value in fanout_cpu.items():
-        print(f"  {key:<60} {value * 1000:7.2f} ms")
+    if not server_only:
+        with bench_env("pylibssh-bench-asyncio-", args.quick) as env:
+            for forced in args.configs:
+                label = f"{CIPHER} + {KEX}" if forced else "defaults"
+                results = measure_workloads(env, forced, args, impls_for, run)
+                for r in results:
+                    if r.name.endswith("-hosts"):
+                        hosts = FANOUT if r.name == "256-hosts" else bench_client.HOSTS
+                        fanout_cpu[f"{label} {r.name} {r.impl}"] = r.cpu / hosts
+                for base in ("asyncssh", "pylibssh", "openssh"):
+                    report(f"asyncio, {label} (vs {base})", results, base,
+                           save_as=f"asyncio-{'gcm' if forced else 'default'}-vs-{base}")
+        print("client CPU per connection (fan-out):")
+        for key, value in fanout_cpu.items():
+            print(f"  {key:<60} {value * 1000:7.2f} ms")
+    else:
+        print(f"load: {os.getloadavg()}", flush=True)
+    if with_server:
+        work = Path(tempfile.mkdtemp(prefix="pylibssh-bench-asyncio-server-"))
+        try:
+            server_benchmarks(args, work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
