@@ -8,9 +8,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import shutil
 import socket
 import struct
+import tempfile
 import threading
+from pathlib import Path
 
 import asyncssh
 import pytest
@@ -164,6 +167,57 @@ def test_forwarding_against_sshd(loop_kind, sshd, client_key, known_hosts):
             r, w = await conn.open_connection("127.0.0.1", port)
             assert await echo_through(r, w, data) == data
     run_on(loop_kind, main())
+
+
+@pytest.fixture
+def sockdir():
+    """A directory sshd's (unprivileged) user can reach, for UNIX sockets."""
+    d = tempfile.mkdtemp(prefix="aiofw", dir="/tmp")
+    os.chmod(d, 0o777)
+    yield Path(d)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_unix_socket_forwarding_against_sshd(loop_kind, sshd, client_key, known_hosts,
+                                             sockdir):
+    """UNIX variants: local UNIX sockets and ports carried to a UNIX-socket service on the
+    server's side, open_unix_connection, and a remote UNIX listener."""
+    async def main():
+        unix_path = str(sockdir / "service.sock")
+        unix_service = await asyncio.start_unix_server(_echo_or_get, unix_path)
+        os.chmod(unix_path, 0o777)
+        async with unix_service, pa.connect(
+                "127.0.0.1", sshd.port, sshd.user, keys=[str(client_key)],
+                known_hosts=str(known_hosts), config=None, agent=False, look_for_keys=False,
+                timeout=DEADLINE, op_timeout=DEADLINE) as conn:
+            listen = str(sockdir / "local.sock")
+            fwd = await conn.forward_local_path(listen, unix_path)
+            await fetch("", 0, 500_000, streams=await asyncio.open_unix_connection(listen))
+            fwd.close()
+            fwd = await conn.forward_local_port_to_path("127.0.0.1", 0, unix_path)
+            await fetch("127.0.0.1", fwd.port, 123_456)
+            fwd.close()
+            await fetch("", 0, 1 << 20, streams=await conn.open_unix_connection(unix_path))
+            remote = str(sockdir / "remote.sock")
+            rfwd = await conn.forward_remote_path(remote, unix_path)
+            deadline = asyncio.get_running_loop().time() + DEADLINE
+            while not os.path.exists(remote) and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.01)
+            await fetch("", 0, 200_000, streams=await asyncio.open_unix_connection(remote))
+            rfwd.close()
+    run_on(loop_kind, main())
+
+
+async def _echo_or_get(reader, writer):
+    """The service's protocol on a UNIX socket (see start_service)."""
+    try:
+        line = await reader.readline()
+        if line.startswith(b"GET "):
+            body = body_for(int(line.split()[1]))
+            writer.write(hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
+            await writer.drain()
+    finally:
+        writer.close()
 
 
 class _Server(asyncssh.SSHServer):
