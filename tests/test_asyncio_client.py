@@ -184,3 +184,21 @@ def test_blocking_call_on_the_loop_raises(loop_kind, opts):
                 conn.client.run("true")
             assert (await conn.run("echo ok")).stdout == b"ok\n"
     run_on(loop_kind, main())
+
+
+def test_finished_loops_are_not_kept(loop_kind, opts):
+    """The engine's per-loop state does not keep an asyncio loop alive once it is done."""
+    import gc
+    import weakref
+
+    from pylibssh.asyncio import _loop
+
+    async def use():
+        async with pa.connect(**opts) as conn:
+            await conn.run("true")
+        return weakref.ref(asyncio.get_running_loop())
+
+    refs = [run_on(loop_kind, use()) for _ in range(3)]
+    gc.collect()
+    assert [r() for r in refs] == [None] * 3
+    assert not any(r() in _loop._loops for r in refs)

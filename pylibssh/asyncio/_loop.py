@@ -65,12 +65,22 @@ class AsyncioLoop(Loop):
     _released = True  # (nothing of the selector loop's to release when collected)
 
     def __init__(self, aio: asyncio.AbstractEventLoop):  # noqa: the selector loop's is not run
-        self.aio = aio
+        # (weakly: the loops are kept in a WeakKeyDictionary whose values must not hold
+        # their keys, or every asyncio loop that ever used pylibssh would stay in memory)
+        self._aio = weakref.ref(aio)
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
         self._cond_waiters = 0
         self._thread = threading.get_ident()
-        self._fds: dict[int, list[Callable[[], Any] | None]] = {}  # fd -> [reader, writer]
+        self._fds: dict[int, int] = {}  # fd -> 1 (reader) | 2 (writer)
+
+    @property
+    def aio(self) -> asyncio.AbstractEventLoop:
+        """The asyncio loop (RuntimeError once it was collected)."""
+        aio = self._aio()
+        if aio is None:
+            raise RuntimeError("the asyncio loop is gone")
+        return aio
 
     # -- time and scheduling -------------------------------------------------------------------
 
@@ -149,30 +159,36 @@ class AsyncioLoop(Loop):
 
     def remove_fd(self, fd: int) -> None:
         """Forget ``fd`` (before it is closed: its number is reused by the next open)."""
-        entry = self._fds.pop(fd, None)
-        if entry is not None:
+        mask = self._fds.pop(fd, 0)
+        if mask:
             self._check_thread("remove_fd")
-            if entry[0] is not None:
-                self.aio.remove_reader(fd)
-            if entry[1] is not None:
-                self.aio.remove_writer(fd)
+            aio = self._aio()
+            if aio is not None and not aio.is_closed():
+                if mask & 1:
+                    aio.remove_reader(fd)
+                if mask & 2:
+                    aio.remove_writer(fd)
 
     def _set(self, fd: int, which: int, callback: Callable[[], Any] | None) -> None:
+        # only the asyncio loop holds the callbacks: what they keep alive (a lingering
+        # socket, its timer) goes with that loop when it is closed and dropped
         self._check_thread("add_reader" if callback else "remove_reader")
-        entry = self._fds.get(fd)
-        if entry is None:
-            if callback is None:
-                return
-            entry = self._fds[fd] = [None, None]
-        entry[which] = callback
-        add, remove = ((self.aio.add_reader, self.aio.remove_reader) if which == 0
-                       else (self.aio.add_writer, self.aio.remove_writer))
+        aio = self.aio
+        bit = 1 << which
+        mask = self._fds.get(fd, 0)
         if callback is None:
-            remove(fd)
-            if entry[0] is None and entry[1] is None:
+            if not mask & bit:
+                return
+            mask &= ~bit
+            if mask:
+                self._fds[fd] = mask
+            else:
                 del self._fds[fd]
+            if not aio.is_closed():
+                (aio.remove_reader if which == 0 else aio.remove_writer)(fd)
         else:
-            add(fd, self._run, callback, ())
+            self._fds[fd] = mask | bit
+            (aio.add_reader if which == 0 else aio.add_writer)(fd, self._run, callback, ())
 
     # -- running -------------------------------------------------------------------------------
 
@@ -181,11 +197,15 @@ class AsyncioLoop(Loop):
 
     @property
     def running(self) -> bool:
-        return not self.aio.is_closed()
+        """True while the asyncio loop is open."""
+        aio = self._aio()
+        return aio is not None and not aio.is_closed()
 
     @property
     def closed(self) -> bool:
-        return self.aio.is_closed()
+        """True once the asyncio loop is closed (or gone)."""
+        aio = self._aio()
+        return aio is None or aio.is_closed()
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
         """A blocking wait: only from another thread (the asyncio loop keeps running); on the
@@ -218,7 +238,7 @@ class AsyncioLoop(Loop):
         """Run the teardown of an object collected without ``close()`` on the loop's thread,
         between callbacks, with the lock held (at once when the asyncio loop is closed). Any
         thread, and from a finalizer."""
-        if self.aio.is_closed():
+        if self.closed:
             self._run(teardown, ())
         else:
             try:
@@ -236,7 +256,7 @@ class AsyncioLoop(Loop):
         """The asyncio loop is its owner's to close."""
 
     def __repr__(self) -> str:
-        return f"<pylibssh.asyncio.AsyncioLoop on {self.aio!r} fds={len(self._fds)}>"
+        return f"<pylibssh.asyncio.AsyncioLoop on {self._aio()!r} fds={len(self._fds)}>"
 
 
 _loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncioLoop] = \
