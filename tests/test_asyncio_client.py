@@ -202,3 +202,17 @@ def test_finished_loops_are_not_kept(loop_kind, opts):
     gc.collect()
     assert [r() for r in refs] == [None] * 3
     assert not any(r() in _loop._loops for r in refs)
+
+
+def test_async_with_waits_for_the_lingering_close(loop_kind, opts):
+    """Leaving ``async with`` ends the lingering close (the server read the DISCONNECT):
+    nothing of the connection stays on the loop for the collector to find."""
+    async def main():
+        async with pa.connect(**opts) as conn:
+            await conn.run("true")
+        assert pa.engine_loop()._fds == {}
+        conn = await pa.connect(**opts)
+        conn.close()
+        await conn.wait_closed()
+        assert pa.engine_loop()._fds == {}
+    run_on(loop_kind, main())

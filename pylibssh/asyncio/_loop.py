@@ -14,7 +14,7 @@ import asyncio
 import logging
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -73,6 +73,7 @@ class AsyncioLoop(Loop):
         self._cond_waiters = 0
         self._thread = threading.get_ident()
         self._fds: dict[int, int] = {}  # fd -> 1 (reader) | 2 (writer)
+        self._watchers: dict[int, list[asyncio.Future]] = {}  # see released()
 
     @property
     def aio(self) -> asyncio.AbstractEventLoop:
@@ -157,9 +158,28 @@ class AsyncioLoop(Loop):
     def remove_writer(self, fd: int) -> None:
         self._set(fd, 1, None)
 
+    def released(self, fds: Iterable[int]) -> list[asyncio.Future]:
+        """Futures that complete when each of ``fds`` still registered now is given up (a
+        lingering close ending): what a ``wait_closed`` awaits, so that a connection closed
+        just before the program's loop ends does not leave its socket to the collector."""
+        out = []
+        for fd in fds:
+            if fd in self._fds:
+                f = self.aio.create_future()
+                self._watchers.setdefault(fd, []).append(f)
+                out.append(f)
+        return out
+
+    def _gone(self, fd: int) -> None:
+        for f in self._watchers.pop(fd, ()):
+            if not f.done():
+                f.set_result(None)
+
     def remove_fd(self, fd: int) -> None:
         """Forget ``fd`` (before it is closed: its number is reused by the next open)."""
         mask = self._fds.pop(fd, 0)
+        if self._watchers:
+            self._gone(fd)
         if mask:
             self._check_thread("remove_fd")
             aio = self._aio()
@@ -184,6 +204,8 @@ class AsyncioLoop(Loop):
                 self._fds[fd] = mask
             else:
                 del self._fds[fd]
+                if self._watchers:
+                    self._gone(fd)
             if not aio.is_closed():
                 (aio.remove_reader if which == 0 else aio.remove_writer)(fd)
         else:

@@ -57,6 +57,7 @@ class SSHClientConnection:
         self._client = client
         self._session = client._session
         self._closed_event = asyncio.Event()
+        self._lingering: list[asyncio.Future] = []
         self._session.on("close", self._closed_event.set)
         if self._session.closed:
             self._closed_event.set()
@@ -88,18 +89,27 @@ class SSHClientConnection:
         return self._client.timeout if timeout is ... else timeout
 
     def close(self) -> None:
-        """Disconnect (idempotent): forwards first, then the session."""
+        """Disconnect (idempotent): forwards first, then the session. The socket lingers
+        until the server has read the DISCONNECT (at most 2 s): :meth:`wait_closed`."""
+        loop = self._session._loop
+        before = set(loop._fds)
         self._client.close()
+        self._lingering += loop.released(set(loop._fds) - before)
 
     async def wait_closed(self) -> None:
-        """Wait until the connection is closed (by :meth:`close`, the server, or a failure)."""
+        """Wait until the connection is closed (by :meth:`close`, the server, or a failure)
+        and its socket released."""
         await self._closed_event.wait()
+        lingering, self._lingering = self._lingering, []
+        if lingering:
+            await asyncio.gather(*lingering)
 
     async def __aenter__(self) -> SSHClientConnection:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
         self.close()
+        await self.wait_closed()
 
     def __repr__(self) -> str:
         o = self._client.options
@@ -234,6 +244,7 @@ class _Connecting:
     async def __aexit__(self, *exc: Any) -> None:
         if self._conn is not None:
             self._conn.close()
+            await self._conn.wait_closed()
 
 
 def connect(host: str | None = None, port: int | None = None, user: str | None = None, *,

@@ -88,6 +88,7 @@ class SSHServer:
     def __init__(self, server: Server):
         self._server = server
         self._closed = asyncio.Event()
+        self._lingering: list[asyncio.Future] = []
         server.on("close", self._closed.set)
 
     @property
@@ -127,8 +128,12 @@ class SSHServer:
         return self
 
     def close(self) -> None:
-        """Stop listening and disconnect every session (idempotent)."""
+        """Stop listening and disconnect every session (idempotent); :meth:`wait_closed`
+        waits until their sockets are released too."""
+        loop = self._server.loop
+        before = set(loop._fds)
         self._server.close()
+        self._lingering += loop.released(set(loop._fds) - before)
 
     @property
     def closed(self) -> bool:
@@ -136,8 +141,11 @@ class SSHServer:
         return self._server.closed
 
     async def wait_closed(self) -> None:
-        """Wait until the server is closed."""
+        """Wait until the server is closed and its sessions' sockets are released."""
         await self._closed.wait()
+        lingering, self._lingering = self._lingering, []
+        if lingering:
+            await asyncio.gather(*lingering)
 
     async def serve_forever(self) -> None:
         """Serve until :meth:`close` (from a listener or another task); cancelled, it closes
@@ -153,6 +161,7 @@ class SSHServer:
 
     async def __aexit__(self, *exc: Any) -> None:
         self.close()
+        await self.wait_closed()
 
     def __repr__(self) -> str:
         return f"<pylibssh.asyncio.SSHServer {self._server!r}>"
