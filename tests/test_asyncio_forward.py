@@ -110,7 +110,7 @@ def test_one_loop_client_server_and_service(loop_kind, host_key_files, tmp_path)
 
         kh = tmp_path / "known_hosts"
         async with server, service:
-            pub = open(str(host_key_files["ed25519"]) + ".pub").read().split()[:2]
+            pub = Path(str(host_key_files["ed25519"]) + ".pub").read_text().split()[:2]
             kh.write_text(f"[127.0.0.1]:{server.port} {' '.join(pub)}\n")
             async with pa.connect("127.0.0.1", server.port, "tester", password=PASSWORD,
                                   known_hosts=str(kh), config=None, agent=False,
@@ -243,7 +243,7 @@ def test_our_client_against_asyncssh_server(loop_kind, host_key_files, client_ke
             authorized_client_keys=str(client_keys["ed25519"]) + ".pub",
             process_factory=process, encoding=None, sftp_factory=True)
         port = server.sockets[0].getsockname()[1]
-        pub = open(str(host_key_files["ed25519"]) + ".pub").read().split()[:2]
+        pub = Path(str(host_key_files["ed25519"]) + ".pub").read_text().split()[:2]
         kh = tmp_path / "known_hosts"
         kh.write_text(f"[127.0.0.1]:{port} {' '.join(pub)}\n")
         try:
