@@ -152,6 +152,9 @@ def test_mget_mput_trees_and_batches(loop_kind, opts, tmp_path):
             assert file_sha(got / name) == sha(blobs[name])
         with pytest.raises(FileNotFoundError):
             await sftp.mget(f"{base}/small/nothing*", got)
+        # a directory without recurse=True is an error, not an empty file
+        with pytest.raises(pa.SFTPError):
+            await sftp.get(f"{base}/tree", tmp_path / "not-a-tree")
     with_sftp(loop_kind, opts, body)
 
 

@@ -117,9 +117,9 @@ class AsyncioLoop(Loop):
         return timer
 
     def _fire(self, timer: _Timer) -> None:
-        call, timer._handle = timer._call, None
+        timer._handle = None
+        call = timer._call
         if call is not None:
-            timer._call = None
             self._run(*call)
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Future:

@@ -331,14 +331,13 @@ class SFTPClient:
         local = os.fspath(localpath) if localpath is not None else "."
         into_dir = len(sources) > 1 or os.path.isdir(local)
         pairs: list[tuple[str, str]] = []
-        # (one STAT each, all in flight at once: a batch of small files costs one round trip)
-        stats = await asyncio.gather(*(self.stat(src) for src in sources))
+        # only a recursive copy asks what each source is (all STATs in flight at once);
+        # otherwise a directory fails in its transfer, as a file the server cannot read does
+        stats = (await asyncio.gather(*(self.stat(src) for src in sources)) if recurse
+                 else [None] * len(sources))
         for src, attrs in zip(sources, stats):
             dst = os.path.join(local, posixpath.basename(src.rstrip("/"))) if into_dir else local
-            if attrs.is_dir:
-                if not recurse:
-                    raise SFTPError(SFTPStatus.FAILURE, f"{src} is a directory (recurse=True "
-                                    "copies it)")
+            if attrs is not None and attrs.is_dir:
                 await self._walk_down(src, dst, pairs, preserve)
             else:
                 pairs.append((src, dst))
@@ -518,14 +517,20 @@ class SFTPClientFile:
                     self._pos = pos + len(data)
                 return data
         chunk = eng.read_chunk
-        futures = [eng.read(h, pos + i, min(chunk, size - i), self.path, t)
-                   for i in range(0, size, chunk)]
-        parts = [await wrap(f) for f in futures]
         out = bytearray()
-        for part in parts:
-            out += part
-            if len(part) < chunk:
-                break  # the end of the file (or a server that sent less: stop at the gap)
+        done = False
+        # IN_FLIGHT requests at a time: a large read does not flood the server
+        for start in range(0, size, chunk * IN_FLIGHT):
+            futures = [eng.read(h, pos + i, min(chunk, size - i), self.path, t)
+                       for i in range(start, min(size, start + chunk * IN_FLIGHT), chunk)]
+            for f in futures:
+                part = await wrap(f)
+                if not done:
+                    out += part
+                    # the end of the file, or a server that sent less: stop at the gap
+                    done = len(part) < chunk and len(out) < size
+            if done:
+                break
         data = bytes(out)
         if offset is None:
             self._pos = pos + len(data)
@@ -540,10 +545,11 @@ class SFTPClientFile:
         pos = self._pos if offset is None else offset
         view = memoryview(data).cast("B")
         chunk = eng.write_chunk
-        futures = [eng.write(h, pos + i, view[i:i + chunk], self.path, t)
-                   for i in range(0, len(view), chunk)]
-        for f in futures:
-            await wrap(f)
+        for start in range(0, len(view), chunk * IN_FLIGHT):
+            futures = [eng.write(h, pos + i, view[i:i + chunk], self.path, t)
+                       for i in range(start, min(len(view), start + chunk * IN_FLIGHT), chunk)]
+            for f in futures:
+                await wrap(f)
         if offset is None:
             self._pos = pos + len(view)
         return len(view)
