@@ -117,6 +117,7 @@ class SFTPClient:
 
     @property
     def server_version(self) -> int:
+        """The SFTP version the server answered with (3 for every server in use)."""
         self._check()
         return self._engine.version
 
@@ -144,6 +145,7 @@ class SFTPClient:
     normalize = realpath
 
     def getcwd(self) -> str:
+        """The server's idea of the current directory: ``realpath(".")``."""
         return self.realpath(".")
 
     def expand_path(self, path: str, timeout: Any = ...) -> str:
@@ -156,6 +158,7 @@ class SFTPClient:
         return self.wait(self._engine.home_directory(u, self._t(timeout)), timeout)
 
     def readlink(self, path: str, timeout: Any = ...) -> str:
+        """The target of the symbolic link ``path``."""
         return self.wait(self._engine.readlink(path, self._t(timeout)), timeout)
 
     def symlink(self, target: str, link: str, timeout: Any = ...) -> None:
@@ -174,11 +177,14 @@ class SFTPClient:
     posix_rename = rename
 
     def remove(self, path: str, timeout: Any = ...) -> None:
+        """Remove the file ``path`` (``FileNotFoundError`` when it is missing)."""
         self.wait(self._engine.remove(path, self._t(timeout)), timeout)
 
     unlink = remove
 
     def mkdir(self, path: str, mode: int = 0o777, timeout: Any = ...) -> None:
+        """Create the directory ``path`` with permissions ``mode`` (less the server's umask;
+        ``FileExistsError`` when it exists)."""
         self.wait(self._engine.mkdir(path, mode, self._t(timeout)), timeout)
 
     def makedirs(self, path: str, mode: int = 0o777, exist_ok: bool = True) -> None:
@@ -196,15 +202,19 @@ class SFTPClient:
             self.mkdir(q, mode)
 
     def rmdir(self, path: str, timeout: Any = ...) -> None:
+        """Remove the empty directory ``path``."""
         self.wait(self._engine.rmdir(path, self._t(timeout)), timeout)
 
     def stat(self, path: str, timeout: Any = ...) -> SFTPAttributes:
+        """Attributes of ``path``, symbolic links followed."""
         return self.wait(self._engine.stat(path, self._t(timeout)), timeout)
 
     def lstat(self, path: str, timeout: Any = ...) -> SFTPAttributes:
+        """Attributes of ``path`` itself (a symbolic link is not followed)."""
         return self.wait(self._engine.lstat(path, self._t(timeout)), timeout)
 
     def exists(self, path: str) -> bool:
+        """Whether ``path`` exists (a dangling symbolic link does); other errors raise."""
         try:
             self.lstat(path)
             return True
@@ -212,12 +222,14 @@ class SFTPClient:
             return False
 
     def isdir(self, path: str) -> bool:
+        """Whether ``path`` is a directory (following symbolic links); False when missing."""
         try:
             return self.stat(path).is_dir
         except FileNotFoundError:
             return False
 
     def setstat(self, path: str, attrs: SFTPAttributes | dict, timeout: Any = ...) -> None:
+        """Set what ``attrs`` carries (size, uid+gid, permissions, atime+mtime) on ``path``."""
         self.wait(self._engine.setstat(path, SFTPAttributes.from_dict(attrs), self._t(timeout)),
                   timeout)
 
@@ -227,18 +239,22 @@ class SFTPClient:
                                         self._t(timeout)), timeout)
 
     def chmod(self, path: str, mode: int, timeout: Any = ...) -> None:
+        """Set the permissions of ``path``."""
         self.setstat(path, SFTPAttributes(permissions=mode), timeout)
 
     def chown(self, path: str, uid: int, gid: int, timeout: Any = ...) -> None:
+        """Set the owner and group of ``path`` (numeric ids)."""
         self.setstat(path, SFTPAttributes(uid=uid, gid=gid), timeout)
 
     def utime(self, path: str, times: tuple[float, float] | None = None,
               timeout: Any = ...) -> None:
+        """Set the access and modification times of ``path`` (default: now; whole seconds)."""
         now = time.time()
         atime, mtime = times if times is not None else (now, now)
         self.setstat(path, SFTPAttributes(atime=int(atime), mtime=int(mtime)), timeout)
 
     def truncate(self, path: str, size: int, timeout: Any = ...) -> None:
+        """Set the size of the file ``path``."""
         self.setstat(path, SFTPAttributes(size=size), timeout)
 
     def statvfs(self, path: str = ".", timeout: Any = ...) -> StatVFS:
@@ -254,6 +270,7 @@ class SFTPClient:
     listdir_attr = scandir
 
     def listdir(self, path: str = ".", timeout: Any = ...) -> list[str]:
+        """The names in the directory ``path`` (``.`` and ``..`` left out)."""
         return [e.filename for e in self.scandir(path, timeout)]
 
     def walk(self, top: str) -> Iterator[tuple[str, list[str], list[str]]]:
@@ -285,10 +302,12 @@ class SFTPClient:
     file = open
 
     def read_bytes(self, path: str) -> bytes:
+        """The whole content of the remote file ``path``."""
         with self.open(path, "rb") as f:
             return f.read()
 
     def write_bytes(self, path: str, data: bytes) -> None:
+        """Replace the remote file ``path`` with ``data`` (created when missing)."""
         with self.open(path, "wb") as f:
             f.write(data)
 
@@ -402,6 +421,7 @@ class SFTPClient:
 
     @property
     def closed(self) -> bool:
+        """The session ended (closed, or failed)."""
         return self._engine.closed
 
     def __enter__(self) -> SFTPClient:
@@ -541,6 +561,7 @@ class SFTPFile(io.RawIOBase):
         return data
 
     def readinto(self, b) -> int:
+        """Read into the writable buffer ``b``: the number of bytes read (0 at the end)."""
         data = self.read(len(b))
         b[:len(data)] = data
         return len(data)
@@ -567,6 +588,8 @@ class SFTPFile(io.RawIOBase):
     # -- writing --------------------------------------------------------------------------------
 
     def write(self, data) -> int:
+        """Write ``data`` at the current position (pipelined: a failed WRITE raises at a
+        later write, flush or close): its length."""
         if not self._writable:
             raise io.UnsupportedOperation("not writable")
         view = memoryview(data).cast("B")
@@ -612,6 +635,7 @@ class SFTPFile(io.RawIOBase):
         return self._pos
 
     def stat(self, timeout: Any = ...) -> SFTPAttributes:
+        """Attributes of the open file (FSTAT), after the writes still in flight."""
         handle = self._check()
         self._flush_writes()
         return self._wait(self._eng.fstat(handle, self.name, self._sftp._t(timeout)), timeout)
@@ -629,6 +653,7 @@ class SFTPFile(io.RawIOBase):
         self._wait(self._eng.fsync(handle, self.name, self._sftp._t(timeout)), timeout)
 
     def statvfs(self, timeout: Any = ...) -> StatVFS:
+        """``fstatvfs@openssh.com``: the file system holding the open file."""
         handle = self._check()
         return self._wait(self._eng.fstatvfs(handle, self.name, self._sftp._t(timeout)), timeout)
 
@@ -662,6 +687,7 @@ class SFTPFile(io.RawIOBase):
 
     @property
     def closed(self) -> bool:
+        """The file is closed (or its SFTP session ended)."""
         return self._h is None or self._eng.closed
 
     def __enter__(self) -> SFTPFile:

@@ -329,6 +329,7 @@ class SFTPEngine:
 
     @property
     def session(self) -> ClientSession:
+        """The client session whose channel carries this SFTP session."""
         return self._session
 
     def _versioned(self) -> Any:
@@ -627,16 +628,21 @@ class SFTPEngine:
                               "lsetstat", p, _ok_of("lsetstat", p), timeout)
 
     def remove(self, path: str, timeout: Any = ...) -> Future:
+        """Remove the file ``path``: None (an SFTPError such as ``FileNotFoundError``
+        otherwise)."""
         p = _path(path)
         return self._call(FXP.REMOVE, codec.string(p), "remove", p, _ok_of("remove", p),
                           timeout)
 
     def mkdir(self, path: str, mode: int = 0o777, timeout: Any = ...) -> Future:
+        """Create the directory ``path`` with permissions ``mode`` (default 0o777, less the
+        server's umask): None (``FileExistsError`` when it exists)."""
         p = _path(path)
         return self._call(FXP.MKDIR, codec.string(p) + codec.attrs_bytes(
             SFTPAttributes(permissions=mode)), "mkdir", p, _ok_of("mkdir", p), timeout)
 
     def rmdir(self, path: str, timeout: Any = ...) -> Future:
+        """Remove the empty directory ``path``: None (an SFTPError otherwise)."""
         p = _path(path)
         return self._call(FXP.RMDIR, codec.string(p), "rmdir", p, _ok_of("rmdir", p), timeout)
 
@@ -647,6 +653,7 @@ class SFTPEngine:
                           _name_of("realpath", p), timeout)
 
     def readlink(self, path: str, timeout: Any = ...) -> Future:
+        """The target of the symbolic link ``path``: ``str``."""
         p = _path(path)
         return self._call(FXP.READLINK, codec.string(p), "readlink", p,
                           _name_of("readlink", p), timeout)
@@ -744,11 +751,14 @@ class SFTPEngine:
         return f
 
     def fstat(self, handle: bytes, name: str | None = None, timeout: Any = ...) -> Future:
+        """Attributes of an open file: :class:`SFTPAttributes` (``name``: the path, for
+        error messages)."""
         return self._call(FXP.FSTAT, codec.string(handle), "fstat", name,
                           _attrs_of("fstat", name), timeout)
 
     def fsetstat(self, handle: bytes, attrs: SFTPAttributes, name: str | None = None,
                  timeout: Any = ...) -> Future:
+        """Set what ``attrs`` carries on an open file: None."""
         return self._call(FXP.FSETSTAT, codec.string(handle) + _attrs_bytes(attrs), "fsetstat",
                           name, _ok_of("fsetstat", name), timeout)
 
@@ -758,6 +768,8 @@ class SFTPEngine:
                               _ok_of("fsync", name), timeout)
 
     def fstatvfs(self, handle: bytes, name: str | None = None, timeout: Any = ...) -> Future:
+        """``fstatvfs@openssh.com``: :class:`StatVFS` of the file system holding an open
+        file."""
         return self._extended("fstatvfs@openssh.com", codec.string(handle), "fstatvfs", name,
                               _statvfs_of("fstatvfs", name), timeout)
 
@@ -771,6 +783,8 @@ class SFTPEngine:
                               timeout)
 
     def opendir(self, path: str, timeout: Any = ...) -> Future:
+        """Open the directory ``path`` for :meth:`readdir`: its handle (``bytes``; close it
+        with :meth:`close_handle`)."""
         p = _path(path)
         return self._call(FXP.OPENDIR, codec.string(p), "opendir", p, _handle_of("opendir", p),
                           timeout)

@@ -150,6 +150,7 @@ def status_payload(code: int, message: str | bytes = "", language: str | bytes =
 
 
 def handle_payload(handle: bytes) -> bytes:
+    """A HANDLE reply's fields (after the id): the handle as an SSH string."""
     return string(handle)
 
 
@@ -213,15 +214,19 @@ class Reader:
         return start
 
     def u8(self) -> int:
+        """The next byte."""
         return self.data[self._need(1)]
 
     def u32(self) -> int:
+        """The next big-endian uint32."""
         return _U32.unpack_from(self.data, self._need(4))[0]
 
     def u64(self) -> int:
+        """The next big-endian uint64."""
         return _U64.unpack_from(self.data, self._need(8))[0]
 
     def string(self) -> bytes:
+        """The next SSH string's bytes (length-prefixed)."""
         n = self.u32()
         start = self._need(n)
         return bytes(self.data[start:start + n])
@@ -239,6 +244,7 @@ class Reader:
         return self.string().decode("utf-8", "replace")
 
     def attrs(self) -> SFTPAttributes:
+        """The next ATTRS structure (its extended pairs are read and dropped)."""
         flags = self.u32()
         a = SFTPAttributes()
         if flags & Attr.SIZE:
@@ -256,12 +262,14 @@ class Reader:
         return a
 
     def rest(self) -> bytes:
+        """Every byte left, consumed."""
         data = bytes(self.data[self.pos:])
         self.pos = len(self.data)
         return data
 
     @property
     def remaining(self) -> int:
+        """How many bytes are left to read."""
         return len(self.data) - self.pos
 
 
@@ -277,6 +285,8 @@ class PacketSplitter:
         self.max_packet = max_packet
 
     def feed(self, data: Bytes) -> list[tuple[int, memoryview]]:
+        """Add ``data``: the ``(type, payload)`` pairs now complete, in order (each payload a
+        view of its own copy). A length out of range raises :class:`SFTPDecodeError`."""
         buf = self._buf
         buf += data
         out: list[tuple[int, memoryview]] = []
@@ -309,6 +319,7 @@ def parse_status(payload: Bytes) -> tuple[int, str]:
 
 
 def parse_handle(payload: Bytes) -> bytes:
+    """A HANDLE reply's handle (the payload after the id)."""
     return Reader(payload).string()
 
 
