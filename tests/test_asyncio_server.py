@@ -38,7 +38,7 @@ async def make_server(host_key_files, root=None, *, auth_gate=None, log=None, ke
     fs = LocalFilesystem(root) if root is not None else None
 
     @server.on("connection")
-    async def on_connection(session):
+    def on_connection(session):  # (plain: the session's listeners are there at once)
         @session.on("auth")
         async def on_auth(msg):
             if log is not None:

@@ -8,8 +8,9 @@ replies and an ``sftp:*`` listener can await storage, while the loop serves ever
 An exception an async listener raises is logged and its request, when still unanswered, gets
 the default reply (an SFTP request: the status matching the exception), as for a plain listener.
 
-Register a session's or channel's listeners before the listener that receives it first awaits:
-requests that arrive meanwhile find no listener and get the default reply.
+Register a session's or channel's listeners from a plain (not ``async``) listener, such as the
+``connection`` one: an async listener runs as a task, later, and requests that arrive meanwhile
+find no listener and get the default reply.
 """
 
 from __future__ import annotations
