@@ -100,7 +100,7 @@ class build_ext_with_libssh(build_ext):
                 f.write(config)
         private = self._libssh.get("private_include_dirs")
         if private:
-            # after the public headers: only csrc/pylibssh_server.c includes a private one
+            # after the public headers: only csrc/pylibssh_private.c includes a private one
             ext.include_dirs += private
             ext.define_macros.append(("PYLIBSSH_PRIVATE_HEADERS", "1"))
 
@@ -202,7 +202,7 @@ class build_ext_with_libssh(build_ext):
             found = glob.glob(os.path.join(libdir, "libssh*"))
             raise BuildError(f"libssh built, but {shared} is missing (found: {found})")
         # the pinned release's private headers (its source tree and generated config.h, both in
-        # CMake's ExternalProject tree): csrc/pylibssh_server.c reads a few message fields that
+        # CMake's ExternalProject tree): csrc/pylibssh_private.c reads a few fields that
         # libssh has no getter for, with exactly this release's struct layout
         project = os.path.join(build_dir, f"libssh-{fetch.RELEASE['version']}", "src")
         private = [os.path.join(project, "libssh", "include"), os.path.join(project, "libssh-build")]

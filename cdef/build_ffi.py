@@ -2,7 +2,8 @@
 
 setup.py names this file in ``cffi_modules``; cffi executes it and takes ``ffi``. The C
 declarations are the ``.h`` files beside it, one per libssh header, plus ``python_callbacks.h``
-(every C->Python callback) and ``glue.h`` (our C in ``csrc/``). Where libssh's headers and library
+(every C->Python callback), ``glue.h`` (our C in ``csrc/``) and ``private.h`` (what needs libssh's
+private structs or our patches, with a flag per capability). Where libssh's headers and library
 are found is decided by setup.py's build step, which adds the directories to the extension.
 """
 
@@ -21,6 +22,7 @@ DECLARATIONS = [
     "sftp.h",
     "sftpserver.h",
     "glue.h",
+    "private.h",
     "sftp_client.h",
     "python_callbacks.h",
 ]
@@ -49,7 +51,7 @@ def make_ffi():
         '#include "pylibssh_glue.h"\n#include "pylibssh_sftp_client.h"\n',
         sources=[_rel("csrc/pylibssh_glue.c"), _rel("csrc/pylibssh_server.c"),
                  _rel("csrc/pylibssh_sftp.c"), _rel("csrc/pylibssh_client.c"),
-                 _rel("csrc/pylibssh_sftp_client.c")],
+                 _rel("csrc/pylibssh_private.c"), _rel("csrc/pylibssh_sftp_client.c")],
         include_dirs=[_rel("csrc")],
         libraries=["ssh"],
         define_macros=[("PYLIBSSH_VERSION", f'"{package_version()}"')],

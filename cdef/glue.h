@@ -41,26 +41,9 @@ void pylibssh_sock_sink_detach(struct pylibssh_sock_sink *s);
 /* libssh's poll (timeout 0), again while each one adds to the holding sink ``s``; -1 when
  * libssh fails, else 1 when ``session`` has output waiting to be sent */
 int pylibssh_sink_poll(ssh_event event, ssh_session session, struct pylibssh_sock_sink *s);
-/* bytes of SSH packets libssh holds for the session's socket: its output buffer, and with
- * ``queued`` the packets held back during a key re-exchange; -1 unknown (built without libssh's
- * private headers) */
-int64_t pylibssh_session_pending_output(ssh_session session, int queued);
-/* write libssh's output buffer to the socket as far as it takes it, reading nothing; the bytes
- * left, or -1 (an error, for libssh's next poll to report; or unknown, as above) */
-int64_t pylibssh_session_flush_output(ssh_session session);
 /* end the session (libssh's error state) when the peer sends channel data beyond the window
- * (libssh itself drops the packet and goes on); SSH_ERROR without the private headers */
+ * (libssh itself drops the packet and goes on); SSH_ERROR without PYLIBSSH_HAS_WINDOW_GUARD */
 int pylibssh_enforce_windows(ssh_session session);
-
-/* --- server (csrc/pylibssh_server.c) ---
- * Fields of a queued ssh_message that libssh parses but exposes through no public getter; they
- * read libssh's private struct and work only when built against the vendored release (otherwise
- * pylibssh_have_message_internals() is 0 and the getters return -1). */
-int pylibssh_have_message_internals(void);
-/* a pty-req's encoded terminal modes (RFC 4254 8); *data points into msg: copy before freeing */
-int pylibssh_message_pty_modes(ssh_message msg, const unsigned char **data, size_t *len);
-/* 1/0: whether the peer asked for a reply to a channel or global request; -1 unknown */
-int pylibssh_message_want_reply(ssh_message msg);
 
 /* --- SFTP server (csrc/pylibssh_sftp.c) ---
  * A channel data callback that counts the complete SFTP packets libssh buffered for the channel
@@ -119,24 +102,18 @@ int pylibssh_sftp_serve_direct(sftp_session sftp, ssh_channel channel,
                                uint32_t max_read, uint64_t budget);
 
 
-/* --- client (csrc/pylibssh_client.c) ---
- * 1/0: whether libssh has queued ssh_messages (ssh_message_get would poll when none are);
- * -1 unknown (built without libssh's private headers) */
-int pylibssh_session_has_messages(ssh_session session);
-/* the negotiated host-key algorithm (NULL before the key exchange, or without the private
- * headers); owned by the session */
-const char *pylibssh_session_hostkey_algo(ssh_session session);
+/* --- client (csrc/pylibssh_client.c) --- */
 /* TCP_QUICKACK on a socket (0, or -1 with errno) */
 int pylibssh_tcp_quickack(int fd);
 /* SO_RCVLOWAT on a socket (0, or -1 with errno) */
 int pylibssh_tcp_rcvlowat(int fd, int bytes);
 /* Global requests' replies, in order (csrc/pylibssh_client.c): a packet handler placed before
  * libssh's keeps a FIFO of the outstanding want-reply requests and gives each reply to its own
- * request. ``r`` must live as long as the session; -1 without the private headers.
+ * request. ``r`` must live as long as the session; -1 without PYLIBSSH_HAS_GLOBAL_REPLIES.
  * pylibssh_global_expect(r, kind) -> the request's seq number (call before sending; -1: queue
  * full); _unexpect: it was not sent; _forget: give up waiting (libssh's state freed);
  * _result: -1 not answered yet, -2 unknown, else 1 success / 0 failure (and the port a
- * tcpip-forward got). pylibssh_global_idle: libssh's own reply state is free (1). */
+ * tcpip-forward got). */
 #define PYLIBSSH_GLOBAL_LIBSSH ...
 #define PYLIBSSH_GLOBAL_OWN ...
 #define PYLIBSSH_GLOBAL_NOBODY ...
@@ -148,7 +125,6 @@ struct pylibssh_global_replies {
     ...;
 };
 int pylibssh_track_global_replies(ssh_session session, struct pylibssh_global_replies *r);
-int pylibssh_global_idle(ssh_session session);
 int64_t pylibssh_global_expect(struct pylibssh_global_replies *r, int kind);
 void pylibssh_global_unexpect(struct pylibssh_global_replies *r, uint32_t seq);
 void pylibssh_global_forget(ssh_session session, struct pylibssh_global_replies *r,
@@ -160,14 +136,14 @@ int pylibssh_send_keepalive(ssh_session session, struct pylibssh_global_replies 
 /* a want-reply global request with one string (streamlocal-forward@openssh.com, its cancel);
  * expect its reply (PYLIBSSH_GLOBAL_OWN) first */
 int pylibssh_global_request_path(ssh_session session, const char *name, const char *path);
-/* any global request: ``data`` (already SSH-encoded) follows the want-reply flag, and a
- * 5-byte string after it absorbs the trailer; expect its reply (PYLIBSSH_GLOBAL_OWN) first
- * when ``want_reply`` */
+/* any global request: ``data`` (already SSH-encoded) follows the want-reply flag; expect its
+ * reply (PYLIBSSH_GLOBAL_OWN) first when ``want_reply`` */
 int pylibssh_global_request_raw(ssh_session session, const char *name, const uint8_t *data,
                                 size_t len, int want_reply);
 /* forwarding (csrc/pylibssh_server.c): OpenSSH's UNIX-socket requests, which libssh 0.12 does not
  * parse, arrive as queued messages of these subtypes once pylibssh_server_enable_streamlocal()
- * put its packet handler before libssh's; a channel open refused with a reason code; a
+ * put its packet handler before libssh's (PYLIBSSH_HAS_STREAMLOCAL); a channel open refused with
+ * a reason code (libssh's default refusal without PYLIBSSH_HAS_OPEN_FAILURE_REASON); a
  * forwarded-streamlocal channel open (SSH_AGAIN, then the open-response callback). */
 #define PYLIBSSH_GLOBAL_REQUEST_STREAMLOCAL_FORWARD ...
 #define PYLIBSSH_GLOBAL_REQUEST_CANCEL_STREAMLOCAL_FORWARD ...

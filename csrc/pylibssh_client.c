@@ -1,23 +1,22 @@
-/* Client-side uses of libssh's private session struct (see pylibssh_server.c for why and how
- * the private headers are used; without them the answer is "unknown").
+/* The client's side of global requests and of OpenSSH's UNIX-socket forwarding.
  *
- * - ssh_message_get() polls the socket when nothing is queued; the client takes queued channel
- *   opens after every poll of a busy session, so it first asks whether any are queued.
- * - Replies to global requests (SSH_MSG_REQUEST_SUCCESS / FAILURE) carry no request id: they
- *   come in the order of the requests that want one. libssh keeps one reply state per session,
- *   which its keepalive and its tcpip-forward senders share, so a keepalive's reply could be
- *   taken for a forward's. A packet handler placed before libssh's keeps a FIFO of the
- *   outstanding want-reply requests and gives each reply to its own request: to libssh's
- *   waiting call (tcpip-forward, cancel), to pylibssh (its own requests:
- *   streamlocal-forward@openssh.com and its cancel, which libssh cannot send), or to nobody
- *   (keepalives). It also records the port of a tcpip-forward's success: libssh reads it from
- *   whatever packet it processed last (its own FIXME).
- * - The negotiated host-key algorithm (rsa-sha2-512, ssh-ed25519...), which libssh has no getter
- *   for (it has them for the cipher, MAC and key exchange).
- * - forwarded-streamlocal@openssh.com channel opens: libssh queues them as "unknown" without
- *   the socket path; the same handler queues them as messages of pylibssh's own subtype with
- *   the path as the destination.
- * This file must not include Python.h (libssh's config.h and pyconfig.h clash). */
+ * Replies to global requests (SSH_MSG_REQUEST_SUCCESS / FAILURE) carry no request id: they come
+ * in the order of the requests that want one. libssh keeps one reply state per session, which
+ * its keepalive and its tcpip-forward senders share, so a keepalive's reply could be taken for a
+ * forward's. A packet handler placed before libssh's keeps a FIFO of the outstanding want-reply
+ * requests and gives each reply to its own request: to libssh's waiting call (tcpip-forward,
+ * cancel), to pylibssh (its own requests: streamlocal-forward@openssh.com and its cancel, which
+ * libssh cannot send, and any request of the paramiko layer's), or to nobody (keepalives). It
+ * also records the port of a tcpip-forward's success: libssh reads it from whatever packet it
+ * processed last (its own FIXME).
+ *
+ * forwarded-streamlocal@openssh.com channel opens: libssh queues them as "unknown" without the
+ * socket path; the same handler queues them as messages of pylibssh's own subtype with the path
+ * as the destination.
+ *
+ * What needs libssh's private state (the handler's place, libssh's reply state, the queued
+ * messages, sending a message libssh has no function for) is pylibssh_private.c's; without it
+ * pylibssh_track_global_replies() fails and none of this is used. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,51 +28,20 @@
 #include <libssh/callbacks.h>
 
 #include "pylibssh_glue.h"
-
-#ifdef PYLIBSSH_PRIVATE_HEADERS
-#include "config.h" /* libssh's generated configuration: priv.h needs it */
-#include <libssh/priv.h>
-#include <libssh/session.h>
-#include <libssh/buffer.h>
-#include <libssh/messages.h>
-#include <libssh/misc.h>
-#include <libssh/ssh2.h>
-#include <libssh/crypto.h>
-
+#include "pylibssh_private.h"
 #include "pylibssh_wire.h"
-
-int pylibssh_session_has_messages(ssh_session session)
-{
-    if (session == NULL) {
-        return -1;
-    }
-    return session->ssh_message_list != NULL && session->ssh_message_list->root != NULL;
-}
-
-const char *pylibssh_session_hostkey_algo(ssh_session session)
-{
-    struct ssh_crypto_struct *crypto;
-
-    if (session == NULL) {
-        return NULL;
-    }
-    crypto = session->current_crypto != NULL ? session->current_crypto : session->next_crypto;
-    if (crypto == NULL) {
-        return NULL;
-    }
-    return crypto->kex_methods[SSH_HOSTKEYS];
-}
 
 #define RING(seq) ((seq) % PYLIBSSH_GLOBAL_QUEUE)
 
 static int global_reply_cb(ssh_session session, uint8_t type, ssh_buffer packet, void *user)
 {
     struct pylibssh_global_replies *r = user;
-    int success = type == SSH2_MSG_REQUEST_SUCCESS;
+    int success = type == PYLIBSSH_MSG_REQUEST_SUCCESS;
     int32_t port = -1;
     uint32_t seq;
     const uint8_t *p;
 
+    (void)session;
     if (success) {
         r->successes++;
         if (ssh_buffer_get_len(packet) >= 4) { /* peek: libssh's own handler may run next */
@@ -92,50 +60,39 @@ static int global_reply_cb(ssh_session session, uint8_t type, ssh_buffer packet,
     if (r->kinds[RING(seq)] == PYLIBSSH_GLOBAL_LIBSSH) {
         return SSH_PACKET_NOT_USED; /* libssh's waiting call takes it */
     }
-    (void)session;
     return SSH_PACKET_USED; /* pylibssh's own request, or nobody waits (keepalive) */
 }
 
 static int forwarded_streamlocal_open(ssh_session session, uint8_t type, ssh_buffer packet,
-                                    void *user)
+                                      void *user)
 {
     (void)type;
     (void)user;
-    if (!session->client) {
-        return SSH_PACKET_NOT_USED;
-    }
-    return queue_streamlocal_open(session, packet, "forwarded-streamlocal@openssh.com",
-                                  PYLIBSSH_CHANNEL_FORWARDED_STREAMLOCAL);
+    return pylibssh_queue_streamlocal_open(session, packet, "forwarded-streamlocal@openssh.com",
+                                           PYLIBSSH_CHANNEL_FORWARDED_STREAMLOCAL, 1);
 }
 
 /* SSH2_MSG_REQUEST_SUCCESS (81), SSH2_MSG_REQUEST_FAILURE (82) .. SSH2_MSG_CHANNEL_OPEN (90) */
-static ssh_packet_callback client_callbacks[SSH2_MSG_CHANNEL_OPEN - SSH2_MSG_REQUEST_SUCCESS + 1] = {
+static ssh_packet_callback client_callbacks[PYLIBSSH_MSG_CHANNEL_OPEN -
+                                            PYLIBSSH_MSG_REQUEST_SUCCESS + 1] = {
     [0] = global_reply_cb,
     [1] = global_reply_cb,
-    [SSH2_MSG_CHANNEL_OPEN - SSH2_MSG_REQUEST_SUCCESS] = forwarded_streamlocal_open,
+    [PYLIBSSH_MSG_CHANNEL_OPEN - PYLIBSSH_MSG_REQUEST_SUCCESS] = forwarded_streamlocal_open,
 };
 
 int pylibssh_track_global_replies(ssh_session session, struct pylibssh_global_replies *r)
 {
-    if (session == NULL || r == NULL || session->packet_callbacks == NULL) {
+    if (session == NULL || r == NULL || !PYLIBSSH_HAS_GLOBAL_REPLIES) {
         return -1;
     }
     memset(r, 0, sizeof(*r));
     r->last_port = -1;
-    r->callbacks.start = SSH2_MSG_REQUEST_SUCCESS;
-    r->callbacks.n_callbacks = SSH2_MSG_CHANNEL_OPEN - SSH2_MSG_REQUEST_SUCCESS + 1;
+    r->callbacks.start = PYLIBSSH_MSG_REQUEST_SUCCESS;
+    r->callbacks.n_callbacks = PYLIBSSH_MSG_CHANNEL_OPEN - PYLIBSSH_MSG_REQUEST_SUCCESS + 1;
     r->callbacks.callbacks = client_callbacks;
     r->callbacks.user = r;
     /* first in the list, before libssh's handlers */
-    return list_add(session->packet_callbacks, &r->callbacks, 1);
-}
-
-int pylibssh_global_idle(ssh_session session)
-{
-    if (session == NULL) {
-        return -1;
-    }
-    return session->global_req_state == SSH_CHANNEL_REQ_STATE_NONE;
+    return pylibssh_packet_handler_add(session, &r->callbacks) == SSH_OK ? 0 : -1;
 }
 
 int64_t pylibssh_global_expect(struct pylibssh_global_replies *r, int kind)
@@ -164,10 +121,9 @@ void pylibssh_global_forget(ssh_session session, struct pylibssh_global_replies 
     if (r->answered > seq || r->sent <= seq) {
         return; /* answered already, or not ours */
     }
-    if (r->kinds[RING(seq)] == PYLIBSSH_GLOBAL_LIBSSH && session != NULL &&
-        session->global_req_state == SSH_CHANNEL_REQ_STATE_PENDING) {
+    if (r->kinds[RING(seq)] == PYLIBSSH_GLOBAL_LIBSSH) {
         /* libssh's call was abandoned (timeout): free its state for the next request */
-        session->global_req_state = SSH_CHANNEL_REQ_STATE_NONE;
+        pylibssh_global_release(session);
     }
     r->kinds[RING(seq)] = PYLIBSSH_GLOBAL_NOBODY; /* its reply is dropped */
 }
@@ -193,7 +149,7 @@ int pylibssh_send_keepalive(ssh_session session, struct pylibssh_global_replies 
     if (session == NULL || r == NULL) {
         return SSH_ERROR;
     }
-    if (session->global_req_state != SSH_CHANNEL_REQ_STATE_NONE) {
+    if (pylibssh_global_idle(session) != 1) {
         /* libssh waits for a forward's reply: its keepalive would take that reply. The
          * forward's reply is traffic too; skip this one. */
         return SSH_AGAIN;
@@ -203,140 +159,61 @@ int pylibssh_send_keepalive(ssh_session session, struct pylibssh_global_replies 
         return SSH_AGAIN; /* many unanswered already */
     }
     ssh_send_keepalive(session); /* sends, leaves libssh's state pending */
-    if (session->global_req_state == SSH_CHANNEL_REQ_STATE_PENDING) {
-        session->global_req_state = SSH_CHANNEL_REQ_STATE_NONE; /* our handler takes the reply */
-    }
-    if (session->session_state == SSH_SESSION_STATE_ERROR) {
+    pylibssh_global_release(session); /* our handler takes the reply */
+    if (ssh_get_status(session) & SSH_CLOSED_ERROR) {
         pylibssh_global_unexpect(r, (uint32_t)seq);
         return SSH_ERROR;
     }
     return SSH_OK;
 }
 
+/* a global request: its name, the want-reply flag, then ``data`` (already SSH-encoded fields) */
+static int send_global_request(ssh_session session, const char *name, int want_reply,
+                               const void *data, size_t len)
+{
+    ssh_buffer out = ssh_buffer_new();
+    int rc = SSH_ERROR;
+
+    if (out == NULL) {
+        return SSH_ERROR;
+    }
+    if (put_u8(out, PYLIBSSH_MSG_GLOBAL_REQUEST) == 0 && put_cstring(out, name) == 0 &&
+        put_u8(out, want_reply ? 1 : 0) == 0 &&
+        (len == 0 || ssh_buffer_add_data(out, data, (uint32_t)len) == 0)) {
+        rc = pylibssh_send_packet(session, ssh_buffer_get(out), ssh_buffer_get_len(out));
+    }
+    ssh_buffer_free(out);
+    return rc;
+}
+
 int pylibssh_global_request_path(ssh_session session, const char *name, const char *path)
 {
-    ssh_buffer out;
+    ssh_buffer fields;
+    int rc = SSH_ERROR;
 
     if (session == NULL || name == NULL || path == NULL) {
         return SSH_ERROR;
     }
-    out = session->out_buffer;
-    if (put_u8(out, SSH2_MSG_GLOBAL_REQUEST) < 0 ||
-        put_string(out, name, (uint32_t)strlen(name)) < 0 || put_u8(out, 1) < 0 ||
-        put_string(out, path, (uint32_t)strlen(path)) < 0) {
-        ssh_buffer_reinit(out);
+    fields = ssh_buffer_new();
+    if (fields == NULL) {
         return SSH_ERROR;
     }
-    /* a trailing string (ignored by OpenSSH, which reads only the path) absorbs the trailer */
-    return send_with_trailer(session);
+    if (put_cstring(fields, path) == 0) {
+        rc = send_global_request(session, name, 1, ssh_buffer_get(fields),
+                                 ssh_buffer_get_len(fields));
+    }
+    ssh_buffer_free(fields);
+    return rc;
 }
 
 int pylibssh_global_request_raw(ssh_session session, const char *name, const uint8_t *data,
                                 size_t len, int want_reply)
 {
-    ssh_buffer out;
-
-    if (session == NULL || name == NULL || (data == NULL && len != 0)) {
+    if (session == NULL || name == NULL || (data == NULL && len != 0) || len > UINT32_MAX) {
         return SSH_ERROR;
     }
-    out = session->out_buffer;
-    if (put_u8(out, SSH2_MSG_GLOBAL_REQUEST) < 0 ||
-        put_string(out, name, (uint32_t)strlen(name)) < 0 || put_u8(out, want_reply ? 1 : 0) < 0 ||
-        (len != 0 && ssh_buffer_add_data(out, data, (uint32_t)len) < 0)) {
-        ssh_buffer_reinit(out);
-        return SSH_ERROR;
-    }
-    /* one more string after the data absorbs the trailer (servers that read the request's
-     * fields in order and not to the end, as OpenSSH's, do not see it) */
-    return send_with_trailer(session);
+    return send_global_request(session, name, want_reply, data, len);
 }
-
-#else /* !PYLIBSSH_PRIVATE_HEADERS */
-
-int pylibssh_global_request_raw(ssh_session session, const char *name, const uint8_t *data,
-                                size_t len, int want_reply)
-{
-    (void)session;
-    (void)name;
-    (void)data;
-    (void)len;
-    (void)want_reply;
-    return SSH_ERROR;
-}
-
-int pylibssh_global_idle(ssh_session session)
-{
-    (void)session;
-    return -1;
-}
-
-int64_t pylibssh_global_expect(struct pylibssh_global_replies *r, int kind)
-{
-    (void)r;
-    (void)kind;
-    return -1;
-}
-
-void pylibssh_global_unexpect(struct pylibssh_global_replies *r, uint32_t seq)
-{
-    (void)r;
-    (void)seq;
-}
-
-void pylibssh_global_forget(ssh_session session, struct pylibssh_global_replies *r,
-                            uint32_t seq)
-{
-    (void)session;
-    (void)r;
-    (void)seq;
-}
-
-int pylibssh_global_result(struct pylibssh_global_replies *r, uint32_t seq, int32_t *port)
-{
-    (void)r;
-    (void)seq;
-    (void)port;
-    return -2;
-}
-
-int pylibssh_send_keepalive(ssh_session session, struct pylibssh_global_replies *r)
-{
-    (void)r;
-    /* the first call clears a reply to the previous keepalive, the second sends; while one is
-     * unanswered both only check for its reply */
-    ssh_send_keepalive(session);
-    ssh_send_keepalive(session);
-    return SSH_OK;
-}
-
-int pylibssh_global_request_path(ssh_session session, const char *name, const char *path)
-{
-    (void)session;
-    (void)name;
-    (void)path;
-    return SSH_ERROR;
-}
-
-int pylibssh_track_global_replies(ssh_session session, struct pylibssh_global_replies *r)
-{
-    (void)session;
-    (void)r;
-    return -1;
-}
-
-int pylibssh_session_has_messages(ssh_session session)
-{
-    (void)session;
-    return -1;
-}
-
-const char *pylibssh_session_hostkey_algo(ssh_session session)
-{
-    (void)session;
-    return NULL;
-}
-
-#endif
 
 /* Acknowledge received segments at once (Linux; elsewhere a no-op). A server that sends two
  * small packets in a row without TCP_NODELAY (sshd outside interactive sessions: its post-login

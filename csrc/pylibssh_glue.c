@@ -177,95 +177,6 @@ int pylibssh_sink_poll(ssh_event event, ssh_session session, struct pylibssh_soc
     return (ssh_get_poll_flags(session) & SSH_WRITE_PENDING) ? 1 : 0;
 }
 
-/* --- output libssh holds for the socket ---------------------------------------------------
- * libssh appends every packet it sends to its socket's output buffer and writes from it when
- * the socket is writable; with a peer that takes everything its SSH windows allow, or asks for
- * replies, but does not read its socket, that buffer grows without bound, and libssh has no
- * public getter for its size (ssh_get_poll_flags only says whether it is empty). struct
- * ssh_socket_struct is private to libssh's src/socket.c (no header declares it): its leading
- * fields, unchanged since libssh 0.5, are mirrored here from the pinned release, and the mirror
- * is trusted only while its descriptor is the session's (ssh_get_fd). */
-#ifdef PYLIBSSH_PRIVATE_HEADERS
-#include "config.h" /* libssh's generated configuration: priv.h needs it */
-#include <libssh/priv.h>
-#include <libssh/session.h>
-#include <libssh/misc.h>
-
-struct pylibssh_socket_head { /* src/socket.c: struct ssh_socket_struct, first fields */
-    socket_t fd;
-    int fd_is_socket;
-    int last_errno;
-    int read_wontblock;
-    int write_wontblock;
-    int data_except;
-    int state; /* enum ssh_socket_states_e */
-    ssh_buffer out_buffer;
-};
-
-static struct pylibssh_socket_head *socket_head(ssh_session session)
-{
-    struct pylibssh_socket_head *head;
-
-    if (session == NULL || session->socket == NULL) {
-        return NULL;
-    }
-    head = (struct pylibssh_socket_head *)session->socket;
-    if (head->fd == SSH_INVALID_SOCKET || head->fd != ssh_get_fd(session) ||
-        head->out_buffer == NULL) {
-        return NULL;
-    }
-    return head;
-}
-
-int64_t pylibssh_session_pending_output(ssh_session session, int queued)
-{
-    const struct pylibssh_socket_head *head = socket_head(session);
-    const struct ssh_iterator *it;
-    int64_t total;
-
-    if (head == NULL) {
-        return -1;
-    }
-    total = ssh_buffer_get_len(head->out_buffer);
-    if (queued && session->out_queue != NULL) {
-        for (it = session->out_queue->root; it != NULL; it = it->next) {
-            total += ssh_buffer_get_len((ssh_buffer)it->data);
-        }
-    }
-    return total;
-}
-
-/* What libssh's POLLOUT handling does (src/socket.c, ssh_socket_nonblocking_flush), without
- * its poll, which would also read and process the peer's input. An error is left for libssh's
- * next poll to find (the socket reports it again). libssh exports no way to drop the front of
- * a buffer but to copy it out: the bytes sent are copied into a scratch area. */
-int64_t pylibssh_session_flush_output(ssh_session session)
-{
-    struct pylibssh_socket_head *head = socket_head(session);
-    char scratch[16384];
-    uint32_t len;
-    ssize_t n;
-
-    if (head == NULL || head->data_except || !head->fd_is_socket) {
-        return -1;
-    }
-    while ((len = ssh_buffer_get_len(head->out_buffer)) > 0) {
-        n = send(head->fd, ssh_buffer_get(head->out_buffer),
-                 len < sizeof(scratch) ? len : sizeof(scratch), MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return errno == EAGAIN || errno == EWOULDBLOCK ? (int64_t)len : -1;
-        }
-        ssh_buffer_get_data(head->out_buffer, scratch, (uint32_t)n);
-        if (session->socket_counter != NULL) {
-            session->socket_counter->out_bytes += (uint64_t)n;
-        }
-    }
-    return 0;
-}
-
 /* --- channel data beyond the window ------------------------------------------------------
  * libssh drops a CHANNEL_DATA packet larger than the channel's window, logs a warning and goes
  * on: a peer that ignores the window loses data silently and can make every packet cost a log
@@ -274,49 +185,36 @@ int64_t pylibssh_session_flush_output(ssh_session session)
  * within the window, and those for channels libssh does not know (it ignores them), are left to
  * libssh. */
 #include <stdio.h>
-#include <libssh/buffer.h>
-#include <libssh/channels.h>
-#include <libssh/messages.h>
-#include <libssh/ssh2.h>
+#include "pylibssh_private.h"
 #include "pylibssh_wire.h"
 
 static int window_check(ssh_session session, uint8_t type, ssh_buffer packet, void *user)
 {
     const uint8_t *p = ssh_buffer_get(packet);
     const uint8_t *end = p + ssh_buffer_get_len(packet);
-    const struct ssh_iterator *it;
-    ssh_channel channel;
-    uint32_t id, code, len;
+    uint32_t id, code, len, window;
+    char message[128];
 
     (void)user;
     if (read_u32(&p, end, &id) != 0 ||
-        (type == SSH2_MSG_CHANNEL_EXTENDED_DATA && read_u32(&p, end, &code) != 0) ||
-        read_u32(&p, end, &len) != 0 || session->channels == NULL) {
+        (type == PYLIBSSH_MSG_CHANNEL_EXTENDED_DATA && read_u32(&p, end, &code) != 0) ||
+        read_u32(&p, end, &len) != 0) {
         return SSH_PACKET_NOT_USED; /* malformed: libssh's handler says so */
     }
-    for (it = session->channels->root; it != NULL; it = it->next) {
-        channel = (ssh_channel)it->data;
-        if (channel->local_channel != id) {
-            continue;
-        }
-        if (len <= channel->local_window) {
-            return SSH_PACKET_NOT_USED;
-        }
-        session->common.error.error_code = SSH_FATAL;
-        snprintf(session->common.error.error_buffer, sizeof(session->common.error.error_buffer),
-                 "the peer ignored channel %u's window (%u bytes sent, %u allowed)", id, len,
-                 channel->local_window);
-        session->session_state = SSH_SESSION_STATE_ERROR;
-        return SSH_PACKET_USED;
+    if (pylibssh_channel_local_window(session, id, &window) != 0 || len <= window) {
+        return SSH_PACKET_NOT_USED;
     }
-    return SSH_PACKET_NOT_USED;
+    snprintf(message, sizeof(message),
+             "the peer ignored channel %u's window (%u bytes sent, %u allowed)", id, len, window);
+    pylibssh_session_fail(session, message);
+    return SSH_PACKET_USED;
 }
 
 /* SSH2_MSG_CHANNEL_DATA (94), SSH2_MSG_CHANNEL_EXTENDED_DATA (95) */
 static ssh_packet_callback window_callbacks[2] = {window_check, window_check};
 
 static struct ssh_packet_callbacks_struct window_packet_callbacks = {
-    .start = SSH2_MSG_CHANNEL_DATA,
+    .start = PYLIBSSH_MSG_CHANNEL_DATA,
     .n_callbacks = 2,
     .callbacks = window_callbacks,
     .user = NULL,
@@ -324,40 +222,5 @@ static struct ssh_packet_callbacks_struct window_packet_callbacks = {
 
 int pylibssh_enforce_windows(ssh_session session)
 {
-    if (session == NULL) {
-        return SSH_ERROR;
-    }
-    if (session->packet_callbacks == NULL) {
-        /* libssh creates it at the client's banner and appends its own handlers after this
-         * one; it frees the list with free() (ssh_list_new is internal) */
-        session->packet_callbacks = calloc(1, sizeof(struct ssh_list));
-        if (session->packet_callbacks == NULL) {
-            return SSH_ERROR;
-        }
-    }
-    return list_add(session->packet_callbacks, &window_packet_callbacks, 1) == 0 ? SSH_OK
-                                                                               : SSH_ERROR;
+    return pylibssh_packet_handler_add(session, &window_packet_callbacks);
 }
-
-#else /* !PYLIBSSH_PRIVATE_HEADERS */
-
-int pylibssh_enforce_windows(ssh_session session)
-{
-    (void)session;
-    return SSH_ERROR;
-}
-
-int64_t pylibssh_session_pending_output(ssh_session session, int queued)
-{
-    (void)session;
-    (void)queued;
-    return -1;
-}
-
-int64_t pylibssh_session_flush_output(ssh_session session)
-{
-    (void)session;
-    return -1;
-}
-
-#endif

@@ -16,6 +16,8 @@
 #include <libssh/sftp.h>
 #include <libssh/sftpserver.h>
 
+#include "pylibssh_private.h"
+
 const char *pylibssh_build_version(void);
 int pylibssh_vendored(void);
 
@@ -49,14 +51,9 @@ void pylibssh_sock_sink_detach(struct pylibssh_sock_sink *s);
 /* libssh's poll (timeout 0), again while each one adds to the holding sink ``s``; -1 when
  * libssh fails, else 1 when ``session`` has output waiting to be sent */
 int pylibssh_sink_poll(ssh_event event, ssh_session session, struct pylibssh_sock_sink *s);
-int64_t pylibssh_session_pending_output(ssh_session session, int queued);
-int64_t pylibssh_session_flush_output(ssh_session session);
+/* channel data beyond the window ends the session (libssh drops it and goes on); SSH_ERROR
+ * without PYLIBSSH_HAS_WINDOW_GUARD */
 int pylibssh_enforce_windows(ssh_session session);
-
-/* --- server (csrc/pylibssh_server.c) --- */
-int pylibssh_have_message_internals(void);
-int pylibssh_message_pty_modes(ssh_message msg, const unsigned char **data, size_t *len);
-int pylibssh_message_want_reply(ssh_message msg);
 
 /* --- SFTP server (csrc/pylibssh_sftp.c) --- */
 /* The wire values the C fast path uses (pylibssh/sftp/codec.py holds Python's; a test compares
@@ -118,8 +115,6 @@ int pylibssh_sftp_serve_direct(sftp_session sftp, ssh_channel channel,
 
 
 /* --- client (csrc/pylibssh_client.c) --- */
-int pylibssh_session_has_messages(ssh_session session);
-const char *pylibssh_session_hostkey_algo(ssh_session session);
 /* TCP_QUICKACK on a socket (0, or -1 with errno) */
 int pylibssh_tcp_quickack(int fd);
 /* SO_RCVLOWAT on a socket (0, or -1 with errno) */
@@ -140,7 +135,6 @@ struct pylibssh_global_replies {
     int32_t ports[PYLIBSSH_GLOBAL_QUEUE];  /* a success's leading uint32, -1 if none */
 };
 int pylibssh_track_global_replies(ssh_session session, struct pylibssh_global_replies *r);
-int pylibssh_global_idle(ssh_session session);
 int64_t pylibssh_global_expect(struct pylibssh_global_replies *r, int kind);
 void pylibssh_global_unexpect(struct pylibssh_global_replies *r, uint32_t seq);
 void pylibssh_global_forget(ssh_session session, struct pylibssh_global_replies *r,
@@ -159,5 +153,10 @@ int pylibssh_global_request_raw(ssh_session session, const char *name, const uin
 int pylibssh_channel_open_reply_failure(ssh_message msg, uint32_t code, const char *desc);
 int pylibssh_channel_open_forwarded_streamlocal(ssh_channel channel, const char *socket_path);
 int pylibssh_server_enable_streamlocal(ssh_session session);
+/* (C only) queue a streamlocal channel open of type ``name`` as a message of ``subtype``, on a
+ * client (``want_client`` 1) or server session; for a packet handler: SSH_PACKET_USED or
+ * SSH_PACKET_NOT_USED */
+int pylibssh_queue_streamlocal_open(ssh_session session, ssh_buffer packet, const char *name,
+                                    int subtype, int want_client);
 
 #endif

@@ -14,6 +14,7 @@ from . import _binding
 from ._version import __version__
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
+from .errors import ChannelOpenFailure
 from .keys import Key, KeyType, load_authorized_keys
 from .loop import Loop
 from .sftp import SFTPAttributes, SFTPStatus, Stat
@@ -79,5 +80,6 @@ __all__ = [
     "Process",
     "ProcessError",
     "RunResult",
+    "ChannelOpenFailure",
     *_errors_all,
 ]

@@ -42,6 +42,60 @@ if not getattr(_libssh, "_pylibssh_initialised", False):
 NULL = ffi.NULL
 
 
+class Capabilities:
+    """What this build can do beyond libssh's public API: each needs libssh's private structs
+    or a function our patches add (csrc/pylibssh_private.c), so it exists only when the
+    extension is built against the vendored libssh. Read once from the extension's
+    ``PYLIBSSH_HAS_*`` flags; the code of each feature checks its flag here and, without it,
+    works without the feature (or raises :class:`~pylibssh.errors.UnsupportedError` where a
+    user asks for it). Tests turn a flag off to see a build without it."""
+
+    #: a pty request's terminal modes (``ChannelRequestMessage.modes``); without: None
+    pty_modes: bool = bool(lib.PYLIBSSH_HAS_PTY_MODES)
+    #: whether a queued request wants a reply; without: every request is answered
+    want_reply: bool = bool(lib.PYLIBSSH_HAS_WANT_REPLY)
+    #: the output libssh holds for the socket (``LoopSession.pending_output``), which bounds a
+    #: peer that does not read its socket; without: -1, and no bound
+    pending_output: bool = bool(lib.PYLIBSSH_HAS_PENDING_OUTPUT)
+    #: how the socket failed, to classify errors; without: libssh's message decides
+    socket_state: bool = bool(lib.PYLIBSSH_HAS_SOCKET_STATE)
+    #: channel data beyond the window ends the session; without: libssh drops it and goes on
+    window_guard: bool = bool(lib.PYLIBSSH_HAS_WINDOW_GUARD)
+    #: whether libssh queued messages, asked without a poll; without: one poll more per pass
+    message_peek: bool = bool(lib.PYLIBSSH_HAS_MESSAGE_PEEK)
+    #: the negotiated host-key algorithm; without: None
+    hostkey_algo: bool = bool(lib.PYLIBSSH_HAS_HOSTKEY_ALGO)
+    #: each global request's reply to its own request, global requests of any kind; without:
+    #: libssh's keepalive and tcpip-forward only
+    global_replies: bool = bool(lib.PYLIBSSH_HAS_GLOBAL_REPLIES)
+    #: OpenSSH's UNIX-socket forwarding, client and server; without: refused
+    streamlocal: bool = bool(lib.PYLIBSSH_HAS_STREAMLOCAL)
+    #: a channel open refused with the application's reason; without: libssh's refusal
+    #: ("administratively prohibited")
+    open_failure_reason: bool = bool(lib.PYLIBSSH_HAS_OPEN_FAILURE_REASON)
+
+    def names(self) -> list[str]:
+        """The capabilities this build has."""
+        return [name for name in _CAPABILITY_NAMES if getattr(self, name)]
+
+    def __repr__(self) -> str:
+        return f"<pylibssh capabilities: {', '.join(self.names()) or 'none'}>"
+
+
+_CAPABILITY_NAMES = [name for name, value in vars(Capabilities).items()
+                     if isinstance(value, bool)]
+
+#: this build's capabilities beyond libssh's public API
+HAS = Capabilities()
+
+
+def unsupported(capability: str, what: str) -> str:
+    """The message for a feature this build lacks (``capability``, a :class:`Capabilities`
+    name): what was asked and why it cannot be done."""
+    return (f"{what} is not available: this build of pylibssh uses a libssh without the "
+            f"internals or patches it needs ({capability}); build against the vendored libssh")
+
+
 def text(ptr, errors: str = "replace") -> str | None:
     """A C string as ``str`` (None for NULL). Copies at once: libssh's strings are short-lived."""
     if ptr == NULL:

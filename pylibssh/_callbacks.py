@@ -5,6 +5,11 @@ write would re-enter the callbacks) nor free anything, and no exception may unwi
 one hands the event to its Python owner's ``_c_*`` method, which only records it; the owning
 session dispatches recorded events once libssh has returned (see ``_session.LoopSession``).
 
+An exception raised inside one (pygit2's pattern) is stored on the channel, which the session
+closes with it once libssh has returned (``Channel._fail``: ``error`` is emitted, and whoever
+waits on the channel raises that exception); the data callback then reports the bytes taken,
+so libssh neither keeps them nor holds the window shut in the meantime.
+
 ``userdata`` is an ``ffi.new_handle(owner)`` that the owner keeps alive for as long as its
 callback struct is registered.
 """
@@ -12,6 +17,7 @@ callback struct is registered.
 from __future__ import annotations
 
 import logging
+import sys
 
 from ._binding import ffi, lib
 
@@ -22,8 +28,14 @@ def _owner(userdata):
     return ffi.from_handle(userdata)
 
 
-def _fail(what: str) -> None:
-    log.exception("internal error in libssh %s callback", what)
+def _fail(userdata, what: str) -> None:
+    """The callback ``what`` raised (the exception being handled): give it to its channel."""
+    exc = sys.exc_info()[1]
+    try:
+        _owner(userdata)._c_failed(exc)
+        log.debug("libssh %s callback raised %r: the channel closes with it", what, exc)
+    except BaseException:
+        log.exception("internal error in libssh %s callback", what)
 
 
 @ffi.def_extern()
@@ -31,8 +43,8 @@ def pylibssh_channel_data_cb(session, channel, data, length, is_stderr, userdata
     try:
         return _owner(userdata)._c_data(data, length, bool(is_stderr))
     except BaseException:
-        _fail("channel data")
-        return 0
+        _fail(userdata, "channel data")
+        return length
 
 
 @ffi.def_extern()
@@ -40,7 +52,7 @@ def pylibssh_channel_eof_cb(session, channel, userdata):
     try:
         _owner(userdata)._c_eof()
     except BaseException:
-        _fail("channel eof")
+        _fail(userdata, "channel eof")
 
 
 @ffi.def_extern()
@@ -48,7 +60,7 @@ def pylibssh_channel_close_cb(session, channel, userdata):
     try:
         _owner(userdata)._c_close()
     except BaseException:
-        _fail("channel close")
+        _fail(userdata, "channel close")
 
 
 @ffi.def_extern()
@@ -56,7 +68,7 @@ def pylibssh_channel_signal_cb(session, channel, signal, userdata):
     try:
         _owner(userdata)._c_signal(ffi.string(signal).decode("ascii", "replace"))
     except BaseException:
-        _fail("channel signal")
+        _fail(userdata, "channel signal")
 
 
 @ffi.def_extern()
@@ -64,7 +76,7 @@ def pylibssh_channel_exit_status_cb(session, channel, status, userdata):
     try:
         _owner(userdata)._c_exit_status(status)
     except BaseException:
-        _fail("channel exit-status")
+        _fail(userdata, "channel exit-status")
 
 
 @ffi.def_extern()
@@ -77,7 +89,7 @@ def pylibssh_channel_exit_signal_cb(session, channel, signal, core, errmsg, lang
             ffi.string(lang).decode("ascii", "replace") if lang else "",
         )
     except BaseException:
-        _fail("channel exit-signal")
+        _fail(userdata, "channel exit-signal")
 
 
 @ffi.def_extern()
@@ -85,7 +97,7 @@ def pylibssh_channel_write_wontblock_cb(session, channel, nbytes, userdata):
     try:
         _owner(userdata)._c_write_wontblock(nbytes)
     except BaseException:
-        _fail("channel write-wontblock")
+        _fail(userdata, "channel write-wontblock")
     return 0
 
 
@@ -94,7 +106,7 @@ def pylibssh_channel_open_resp_cb(session, channel, is_success, userdata):
     try:
         _owner(userdata)._c_open_response(bool(is_success))
     except BaseException:
-        _fail("channel open-response")
+        _fail(userdata, "channel open-response")
 
 
 @ffi.def_extern()
@@ -102,7 +114,7 @@ def pylibssh_channel_auth_agent_req_cb(session, channel, userdata):
     try:
         _owner(userdata)._c_auth_agent_req()
     except BaseException:
-        _fail("channel auth-agent-req")
+        _fail(userdata, "channel auth-agent-req")
 
 
 def new_channel_callbacks(owner):

@@ -2,7 +2,14 @@
 
 Events (node-libssh's names): ``data`` (bytes, is_stderr), ``end`` (the peer sent EOF),
 ``close``, ``drain`` (buffered output went out), ``signal`` (name), ``exit-status`` (code),
-``exit-signal`` (name, core_dumped, message, lang).
+``exit-signal`` (name, core_dumped, message, lang), ``error`` (the exception that closed the
+channel: see :attr:`Channel.error`).
+
+Errors in the data path: an exception raised inside one of the channel's libssh callbacks, or
+by a ``data`` listener (the bytes would be lost), closes the channel with that exception: what
+is queued is dropped, the peer gets CHANNEL_CLOSE, ``error`` and ``close`` are emitted, and
+:attr:`Channel.error` holds it for whoever waits on the channel (a client's ``Process`` raises
+it). A listener of another event that raises is only logged.
 
 Flow control, both ways:
 
@@ -79,6 +86,8 @@ class Channel(EventEmitter):
         self._remote_closed = False
         self.exit_status: int | None = None
         self.exit_signal: tuple[str, bool, str, str] | None = None
+        #: the exception that closed the channel (raised in its data path), else None
+        self.error: BaseException | None = None
         session._add_channel(self)
 
     # -- libssh callbacks (inside libssh: record only) -------------------------------------------
@@ -125,6 +134,30 @@ class Channel(EventEmitter):
         """Inside libssh: record only (the request's state must be visible to the requests
         queued in the same poll, which are dispatched before recorded events)."""
 
+    def _c_failed(self, exc: BaseException) -> None:
+        """Inside libssh: one of this channel's callbacks raised ``exc``. Record it; the channel
+        is closed with it once libssh has returned (never from inside a callback)."""
+        if self.error is None and not self._closed:
+            self.error = exc
+            self._session.defer(self._fail, exc)
+
+    def _fail(self, exc: BaseException) -> None:
+        """Close the channel because of ``exc`` (outside libssh): the queued output is dropped,
+        the peer gets CHANNEL_CLOSE, ``error`` then ``close`` are emitted; :attr:`error` keeps
+        ``exc`` for the code that waits on the channel."""
+        if self._closed:
+            return
+        if self.error is None:
+            self.error = exc
+        log.debug("%r: closed by %r", self, exc)
+        self._out.clear()
+        self._out_bytes = 0
+        self._eof_held = self._close_held = False
+        if self.listener_count("error"):
+            self._emit_safely("error", exc)
+        if not self._closed:
+            self._control(_CLOSE, None)  # ssh_channel_close, then the channel is freed
+
     # -- dispatched events (outside libssh) ------------------------------------------------------
 
     def _deliver(self, chunk: bytes, is_stderr: bool) -> None:
@@ -133,7 +166,16 @@ class Channel(EventEmitter):
 
     def _on_data(self, chunk: bytes, is_stderr: bool) -> None:
         """Where incoming bytes go; the default emits ``data``. Subclasses may buffer instead."""
-        self._emit_safely("data", chunk, is_stderr)
+        self._emit_data(chunk, is_stderr)
+
+    def _emit_data(self, chunk: bytes, is_stderr: bool) -> None:
+        """``data`` to its listeners; one that raises closes the channel with its exception
+        (the bytes it did not take would be lost without a word)."""
+        try:
+            self.emit("data", chunk, is_stderr)
+        except Exception as exc:
+            log.exception("a channel 'data' listener raised; the channel is closed")
+            self._fail(exc)
 
     def _on_eof(self) -> None:
         if self._paused or self._resume_scheduled:

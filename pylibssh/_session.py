@@ -16,7 +16,10 @@ requests wait in its own socket) until the socket took the buffer below half tha
 
 Ownership: the session owns its ``ssh_session``, its ``ssh_event`` and every channel opened on it.
 :meth:`LoopSession.close` tears them down in the order libssh needs (see ``_teardown``), exactly
-once; ``ffi.gc`` is not used for sessions because the order matters.
+once; ``ffi.gc`` is not used for sessions because the order matters. A session collected without
+``close()`` says so with a ``ResourceWarning`` and hands the same teardown to its loop
+(``Loop._reap``: run with the loop's lock, never inside a libssh call), which frees its channels
+first, then the session and its socket.
 """
 
 from __future__ import annotations
@@ -29,10 +32,10 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from . import _log
-from ._binding import NULL, ffi, lib
+from ._binding import HAS, NULL, ffi, lib
 from .errors import ClosedError, SSHError, error_from
 from .events import EventEmitter
-from .loop import Loop
+from .loop import Loop, reap_unclosed
 
 if TYPE_CHECKING:
     from ._channel import Channel
@@ -113,11 +116,19 @@ class LoopSession(EventEmitter):
     # when it changes: CPython shares the attribute names of instances with fewer than 30
     # attributes, and a server session past that carried a dict of its own (1.6 KiB, against
     # 0.3 KiB shared; a server holds thousands of sessions)
-    _error: SSHError | None = None
+    #: what ended the session when it was not closed: raised to whoever waits on it
+    _error: BaseException | None = None
     _input_held = False  # see input_hold_water
     # channels whose output waits for libssh's buffer to drain (by id, in arrival order); the
     # empty mapping is shared, each session gets its own dict when a channel first waits
     _output_waiters: Mapping[int, Channel] = MappingProxyType({})
+
+    #: owned by an object whose own ResourceWarning covers it (a Client's session)
+    _owned = False
+    #: a socket given to libssh with SSH_OPTIONS_FD, which libssh 0.12 never closes (it closes
+    #: only sockets it made or accepted): closed after ssh_free (a class default: server
+    #: sessions never set it and keep one attribute fewer)
+    _given_fd = -1
 
     def __init__(self, loop: Loop, c_session=None):
         super().__init__()
@@ -157,7 +168,8 @@ class LoopSession(EventEmitter):
             raise MemoryError("ssh_event_new failed")
         # a peer sending beyond a channel's window is disconnected (libssh would drop the data,
         # log a warning per packet and go on)
-        lib.pylibssh_enforce_windows(self._s)
+        if HAS.window_guard:
+            lib.pylibssh_enforce_windows(self._s)
         self._loop.add_reader(self._fd, self._on_ready)
         self._update_interest()
 
@@ -246,10 +258,23 @@ class LoopSession(EventEmitter):
                 fn, args = self._pending.pop(0)
                 try:
                     fn(*args)
-                except Exception:
-                    log.exception("unhandled exception in a %s event handler", type(self).__name__)
+                except Exception as exc:
+                    self._dispatch_failed(fn, exc)
         finally:
             self._dispatching = False
+
+    def _dispatch_failed(self, fn: Callable[..., Any], exc: Exception) -> None:
+        """A recorded event's handler raised (listeners are called safely: this is pylibssh's
+        own code). One of a channel's closes that channel with the exception (its data path
+        failed: going on could lose or reorder data); anything else is logged."""
+        from ._channel import Channel
+
+        owner = getattr(fn, "__self__", None)
+        if isinstance(owner, Channel) and not owner.closed:
+            log.exception("%r: internal error in its data path; closing it", owner)
+            owner._fail(exc)
+        else:
+            log.exception("unhandled exception in a %s event handler", type(self).__name__)
 
     #: answer libssh's after-send POLLOUT with a poll(0) in the pass (below) rather than a trip
     #: through the selector: the server's request/reply traffic (SFTP) gains. Client sessions
@@ -282,7 +307,7 @@ class LoopSession(EventEmitter):
             if self._pending or self._counters[0].in_bytes != received:
                 self.kick()  # it read input too: a pass takes it (messages, buffered data)
             want = bool(lib.ssh_get_poll_flags(self._s) & lib.SSH_WRITE_PENDING)
-        if (want and self._in_event
+        if (want and self._in_event and HAS.pending_output
                 and lib.pylibssh_session_pending_output(self._s, 0) >= self.input_hold_water):
             self._hold_input()
             return
@@ -328,11 +353,13 @@ class LoopSession(EventEmitter):
         closed; -1 when this build cannot tell (a system libssh: no bound is applied then)."""
         if self._closed or self._s == NULL:
             return 0
+        if not HAS.pending_output:
+            return -1
         return lib.pylibssh_session_pending_output(self._s, 1)
 
     def _output_full(self) -> bool:
         """Whether channels must keep their output for now (loop lock held)."""
-        return (not self._closed
+        return (not self._closed and HAS.pending_output
                 and lib.pylibssh_session_pending_output(self._s, 1) >= self.output_high_water)
 
     def _wait_output(self, channel: Channel) -> None:
@@ -371,9 +398,10 @@ class LoopSession(EventEmitter):
     # -- ending ---------------------------------------------------------------------------------
 
     def _fail(self, exc: BaseException) -> None:
-        """An unexpected error in session processing: log it, report it, drop the session."""
+        """An unexpected error in session processing: log it, report it, drop the session
+        (whoever waits on it gets ``exc``)."""
+        self._error = exc
         if isinstance(exc, SSHError):
-            self._error = exc
             log.debug("%r failed: %s", self, exc)
         else:
             log.exception("internal error in %r", self)
@@ -432,6 +460,12 @@ class LoopSession(EventEmitter):
             lib.ssh_silent_disconnect(self._s)
         lib.ssh_free(self._s)
         self._s = NULL
+        if self._given_fd >= 0:
+            try:
+                os.close(self._given_fd)
+            except OSError:
+                pass
+            self._given_fd = -1
         self._closed = True
         self._pending.clear()
         try:
@@ -459,6 +493,14 @@ class LoopSession(EventEmitter):
     @property
     def closed(self) -> bool:
         return self._closed
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True) and not self._closing:
+            reap_unclosed(self, self._loop, self._collected, warn=not self._owned)
+
+    def _collected(self) -> None:
+        """Free what a session collected without close() holds (the loop's reaper runs it)."""
+        self._teardown(send_disconnect=False)
 
     def _check_open(self) -> None:
         if self._closed or self._closing:

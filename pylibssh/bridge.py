@@ -338,8 +338,11 @@ class Bridge:
 def pylibssh_sink_dirty_cb(userdata):
     try:
         ffi.from_handle(userdata)._c_sink_dirty()
-    except BaseException:
-        log.exception("internal error in the socket sink's callback")
+    except BaseException as exc:  # (never into libssh) the bridge's channel closes with it
+        try:
+            ffi.from_handle(userdata).channel._c_failed(exc)
+        except BaseException:
+            log.exception("internal error in the socket sink's callback")
 
 
 def bridge(channel: Channel, sock: socket.socket,

@@ -1,16 +1,20 @@
 """pylibssh's exceptions, and the one helper that turns libssh's return codes into them.
 
 Every error carries libssh's own message where libssh gave one. ``SSH_AGAIN`` is never an error:
-:func:`check` hands it back to the caller, whose loop waits and retries.
+:func:`check` hands it back to the caller, whose loop waits and retries. The class of an error
+comes from what libssh reports: the session's state, its socket's state (``HAS.socket_state``),
+its error code; its message decides only where libssh records nothing else (each such case is
+commented in ``_MESSAGE_CLASSES``).
 """
 
 from __future__ import annotations
 
+import enum
 import errno
 import re
 from typing import Any
 
-from ._binding import NULL, ffi, lib
+from ._binding import HAS, NULL, ffi, lib
 
 __all__ = [
     "SSHError",
@@ -33,6 +37,7 @@ __all__ = [
     "WrongPassphraseError",
     "UnsupportedKeyTypeError",
     "ClosedError",
+    "UnsupportedError",
     "SFTPError",
     "SFTPNoSuchFileError",
     "SFTPPermissionError",
@@ -109,12 +114,61 @@ class ChannelError(SSHError):
     """A channel operation failed."""
 
 
-class ChannelOpenError(ChannelError):
-    """The peer refused to open a channel. ``reason`` is the SSH reason code when known."""
+class ChannelOpenFailure(enum.IntEnum):
+    """Why a peer refused to open a channel: RFC 4254 section 5.1's reason codes (the one table
+    of them: the server's ``reject`` takes them, a refused open carries one as
+    :attr:`ChannelOpenError.reason`). ``label`` is the RFC's wording, ``short_name`` the name
+    ssh2 (node) uses."""
 
-    def __init__(self, message: str = "", *, reason: int | None = None, code: int | None = None):
+    ADMINISTRATIVELY_PROHIBITED = 1
+    CONNECT_FAILED = 2
+    UNKNOWN_CHANNEL_TYPE = 3
+    RESOURCE_SHORTAGE = 4
+
+    @property
+    def label(self) -> str:
+        """The RFC's words: "administratively prohibited", "connect failed"..."""
+        return self.name.lower().replace("_", " ")
+
+    @property
+    def short_name(self) -> str:
+        """ssh2's name: "prohibited", "connect-failed", "unknown-channel-type",
+        "resource-shortage"."""
+        if self is ChannelOpenFailure.ADMINISTRATIVELY_PROHIBITED:
+            return "prohibited"
+        return self.name.lower().replace("_", "-")
+
+    @classmethod
+    def lookup(cls, reason: str | int) -> ChannelOpenFailure | int:
+        """The reason for a code (an ``int`` outside the RFC's stays an ``int``) or a name
+        (``short_name``, or the member's name in any case). Raises ``ValueError`` for an
+        unknown name or a code outside 0..2**32-1."""
+        if isinstance(reason, str):
+            for member in cls:
+                if reason in (member.short_name, member.name, member.name.lower()):
+                    return member
+            names = ", ".join(m.short_name for m in cls)
+            raise ValueError(f"unknown channel open failure reason {reason!r}; use: {names}")
+        code = int(reason)
+        if not 0 <= code < 1 << 32:
+            raise ValueError(f"a channel open failure reason is a uint32, not {code}")
+        try:
+            return cls(code)
+        except ValueError:
+            return code
+
+
+class ChannelOpenError(ChannelError):
+    """The peer refused to open a channel. ``reason`` is the protocol's reason code (a
+    :class:`ChannelOpenFailure`, or an ``int`` outside RFC 4254's four) and ``description`` the
+    peer's text, when the peer answered with a refusal; both None when the open failed
+    otherwise."""
+
+    def __init__(self, message: str = "", *, reason: ChannelOpenFailure | int | None = None,
+                 description: str | None = None, code: int | None = None):
         super().__init__(message, code=code)
         self.reason = reason
+        self.description = description
 
 
 class RequestDeniedError(SSHError):
@@ -143,6 +197,11 @@ class UnsupportedKeyTypeError(KeyFormatError):
 
 class ClosedError(SSHError, ValueError):
     """The object was closed; it cannot be used any more."""
+
+
+class UnsupportedError(SSHError, NotImplementedError):
+    """This build of pylibssh cannot do what was asked: it needs libssh's internals or a patch
+    of ours, which a build against a system libssh lacks (see ``pylibssh._binding.HAS``)."""
 
 
 class SFTPError(SSHError, OSError):
@@ -248,19 +307,35 @@ def sftp_status_for(exc: BaseException) -> int:
     return lib.SSH_FX_FAILURE
 
 
-# libssh reports most failures as SSH_FATAL with a message; these patterns pick the class.
+# Where libssh records a failure only in its message (no state, no code but SSH_FATAL), the
+# message picks the class; each case says which failure it is.
 _MESSAGE_CLASSES: list[tuple[re.Pattern[str], type[SSHError]]] = [
+    # a timeout of libssh's own blocking calls (its TCP connect, a blocking read)
     (re.compile(r"timed? ?out|timeout", re.I), SSHTimeoutError),
+    # the peer closed the connection (an end of file, for which libssh's socket keeps no
+    # state), or, without HAS.socket_state, the socket failed
+    (re.compile(r"^Socket error"), DisconnectedError),
+    # libssh's own TCP connect (pylibssh connects sockets itself; ssh_connect with a host name
+    # does it in libssh): name resolution, refusal, other connect errors
     (re.compile(r"resolve hostname|Name or service not known|nodename nor servname|"
                 r"Temporary failure in name resolution|No address associated", re.I),
      HostNotFoundError),
     (re.compile(r"Connection refused", re.I), SSHConnectionRefusedError),
-    (re.compile(r"disconnect|closed by|Connection reset|Broken pipe|Socket error|"
-                r"Socket exception|connection lost|remote host closed", re.I), DisconnectedError),
     (re.compile(r"Error from connect|Network is unreachable|No route to host", re.I),
      SSHConnectionError),
-    (re.compile(r"kex error|no match for method|negotiat|key exchange failed", re.I), ProtocolError),
 ]
+
+# a socket's failed read or write (its errno, HAS.socket_state); any other errno: disconnected
+_ERRNO_CLASSES: dict[int, type[SSHError]] = {
+    errno.ETIMEDOUT: SSHTimeoutError,
+    errno.ECONNREFUSED: SSHConnectionRefusedError,
+}
+
+# libssh keeps a refused channel open's reason code and description only in its error message
+# (channels.c: "Channel opening failure: channel %u error (%u) %s", code SSH_REQUEST_DENIED)
+_OPEN_FAILURE = re.compile(r"Channel opening failure: channel \d+ error \((\d+)\) ?(.*)", re.S)
+
+_SESSION = ffi.typeof("ssh_session")
 
 
 def last_error(owner) -> tuple[str, int]:
@@ -271,20 +346,45 @@ def last_error(owner) -> tuple[str, int]:
     return msg, lib.ssh_get_error_code(owner)
 
 
+def _session_class(owner, msg: str) -> type[SSHError] | None:
+    """The class of a failure of ``owner`` (a session or a bind), from what libssh reports."""
+    session = owner is not None and owner != NULL and ffi.typeof(owner) == _SESSION
+    status = lib.ssh_get_status(owner) if session else 0
+    if status & lib.SSH_CLOSED:
+        return DisconnectedError  # the peer sent DISCONNECT (libssh's DISCONNECTED state)
+    if session and HAS.socket_state:
+        err = lib.pylibssh_session_socket_errno(owner)
+        if err > 0:
+            return _ERRNO_CLASSES.get(err, DisconnectedError)
+    for pattern, candidate in _MESSAGE_CLASSES:
+        if pattern.search(msg):
+            return candidate
+    if status & lib.SSH_CLOSED_ERROR:
+        # libssh's error state with a sound socket: the peer broke the protocol, or the key
+        # exchange found nothing both sides support
+        return ProtocolError
+    return None
+
+
 def error_from(owner, what: str = "", default: type[SSHError] = SSHError) -> SSHError:
-    """Build the exception for the error libssh recorded on ``owner``."""
+    """Build the exception for the error libssh recorded on ``owner`` (a session or a bind):
+    ``default`` (the caller's context), or, when that is :class:`SSHError` or
+    :class:`SSHConnectionError`, the class libssh's state says (see :func:`_session_class`). A
+    refused channel open becomes :class:`ChannelOpenError` with its reason."""
     msg, code = last_error(owner)
-    cls: type[SSHError] = default
-    # libssh's codes only say recoverable (SSH_REQUEST_DENIED) or fatal; the message says what
-    if default is SSHError or default is SSHConnectionError:
-        for pattern, candidate in _MESSAGE_CLASSES:
-            if pattern.search(msg):
-                cls = candidate
-                break
     if what and msg:
         text = f"{what}: {msg}"
     else:
         text = what or msg or "libssh reported an error without a message"
+    opened = _OPEN_FAILURE.search(msg) if code == lib.SSH_REQUEST_DENIED else None
+    if opened is not None and default in (SSHError, ChannelError, ChannelOpenError):
+        reason = ChannelOpenFailure.lookup(int(opened.group(1)))
+        if isinstance(reason, ChannelOpenFailure):
+            text = f"{text} ({reason.label})"
+        return ChannelOpenError(text, reason=reason, description=opened.group(2), code=code)
+    cls: type[SSHError] = default
+    if default is SSHError or default is SSHConnectionError:
+        cls = _session_class(owner, msg) or default
     return cls(text, code=code)
 
 

@@ -10,6 +10,13 @@ on the same lock, so a waiter never blocks the loop.
 
 The loop can run in the calling thread (:meth:`Loop.run_forever`, :meth:`Loop.run_until`) or in a
 background thread (:meth:`Loop.start`), and be stopped from any thread (:meth:`Loop.stop`).
+
+Objects collected without ``close()`` (sessions, clients: see ``__del__`` in their modules) hand
+their teardown to their loop (:meth:`Loop._reap`): a finalizer may run on any thread, even inside
+a libssh callback, so it never calls libssh itself. The loop runs the teardowns between its
+callbacks, with its lock held; a closed loop, or one being collected (then nothing can be using
+its objects), runs them at once. A loop collected without ``close()`` says so with a
+``ResourceWarning``, as asyncio's does.
 """
 
 from __future__ import annotations
@@ -25,12 +32,13 @@ import selectors
 import socket
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-__all__ = ["Loop", "TimerHandle", "locked", "get_default_loop"]
+__all__ = ["Loop", "TimerHandle", "locked", "get_default_loop", "reap_unclosed"]
 
 log = logging.getLogger("pylibssh.loop")
 
@@ -123,14 +131,16 @@ class Loop:
         self._ready: deque[tuple[Callable[..., Any], tuple]] = deque()
         self._stopping = False
         self._closed = False
+        self._released = True  # (until the resources below exist: see __del__)
+        #: created by an object whose own ResourceWarning covers it (a Client's, a Server's)
+        self._owned = False
+        # teardowns of objects collected without close() (see _reap)
+        self._reaps: deque[Callable[[], Any]] = deque()
         self._thread: threading.Thread | None = None
         self._running_thread: int | None = None
         self._sleeping = False
-        # the self-pipe: another thread writes a byte to interrupt select()
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
-        self._selector.register(self._wake_r.fileno(), EVENT_READ, None)
+        self._new_wakeup()
+        self._released = False
         self._solo_poller: Any = None  # see solo_wait
         self._solo_fd: int | None = None
         self._solo_key: int | None = None
@@ -188,9 +198,9 @@ class Loop:
         # a "sleeping" flag first would lose that wakeup
         if threading.get_ident() != self._running_thread and not self._closed:
             try:
-                self._wake_w.send(b"\0")
-            except (BlockingIOError, OSError):
-                pass  # the pipe is full: the loop will wake anyway
+                os.write(self._wake_w, b"\0")
+            except OSError:
+                pass  # the pipe is full: the loop will wake anyway (or it was just closed)
 
     # -- file descriptors -----------------------------------------------------------------------
 
@@ -252,7 +262,7 @@ class Loop:
         """One iteration: wait for readiness (at most ``timeout`` seconds, less if a timer is due
         or work is ready), then run fd callbacks, due timers and scheduled calls."""
         with self.lock:
-            if self._ready:
+            if self._ready or self._reaps:
                 timeout = 0
             elif self._timers:
                 due = max(0.0, self._timers[0].when - self.time())
@@ -293,6 +303,8 @@ class Loop:
             for _ in range(len(self._ready)):
                 callback, args = self._ready.popleft()
                 self._run(callback, args)
+            if self._reaps:
+                self._run_reaps()
             self._notify()
 
     def run_forever(self) -> None:
@@ -362,7 +374,7 @@ class Loop:
         when nobody runs the loop (so this is not a loop callback), ``fd`` is the only one
         registered and no call is scheduled. The loop then counts as running in this thread
         (other threads wait on :attr:`cond` or wake it) until :meth:`release_solo`."""
-        if (self._running_thread is not None or self._ready or self._closed
+        if (self._running_thread is not None or self._ready or self._reaps or self._closed
                 or len(self._fds) != 1 or fd not in self._fds):
             return False
         self._enter()
@@ -376,7 +388,7 @@ class Loop:
         ``write``) or another thread wakes the loop: True, look again. False: ``deadline``
         passed. None: the loop has other work (a scheduled call, a due timer, another fd): go
         back to :meth:`wait_for`. Called once per pass of a blocking read: kept lean."""
-        if self._ready or len(self._fds) != 1:
+        if self._ready or self._reaps or len(self._fds) != 1:
             return None
         ms = -1
         until = deadline
@@ -400,7 +412,7 @@ class Loop:
             return None if until != deadline else False
         if len(events) > 1 or events[0][0] != fd:
             self._drain_wakeup()
-            if self._ready or len(self._fds) != 1:
+            if self._ready or self._reaps or len(self._fds) != 1:
                 return None
         return True
 
@@ -408,7 +420,7 @@ class Loop:
         poller = self._solo_poller
         if poller is None:
             poller = self._solo_poller = select.poll()
-            poller.register(self._wake_r.fileno(), select.POLLIN)
+            poller.register(self._wake_r, select.POLLIN)
         if self._solo_fd is not None and self._solo_fd != fd:
             poller.unregister(self._solo_fd)
         poller.register(fd, select.POLLIN | (select.POLLOUT if write else 0))
@@ -442,19 +454,67 @@ class Loop:
             thread.join(timeout)
 
     def close(self, timeout: float = 10.0) -> None:
-        """Stop the loop (and its thread) and release its resources. Idempotent."""
+        """Stop the loop (and its thread) and release its resources. Idempotent. From a loop
+        callback, the loop stops and is released once the running call returns."""
         if self._closed:
             return
         self.stop()
+        if self.in_loop_thread():
+            self._closed = True  # released by _leave, after this iteration
+            return
         self.join(timeout)
         with self.lock:
             self._closed = True
-            self._selector.close()
-            self._wake_r.close()
-            self._wake_w.close()
-            self._fds.clear()
-            self._timers.clear()
-            self._ready.clear()
+            self._release()
+
+    def _release(self) -> None:
+        """Free the loop's own resources, after the teardowns still waiting (lock held)."""
+        if self._released:
+            return
+        self._run_reaps()
+        self._released = True
+        self._selector.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+        self._fds.clear()
+        self._timers.clear()
+        self._ready.clear()
+
+    # -- objects collected without close() ------------------------------------------------------
+
+    def _reap(self, teardown: Callable[[], Any]) -> None:
+        """Run ``teardown`` (a collected object's: it frees C objects) where libssh may be
+        called: by the loop between its callbacks, with the lock held, at its next iteration;
+        at once on a closed loop (nothing drives it: the calling thread takes the lock). Any
+        thread, and from a finalizer: it only queues and wakes the loop. An idle loop nobody
+        runs keeps it until it runs, is closed or is collected."""
+        self._reaps.append(teardown)  # deque.append is atomic
+        if not self._closed:
+            self.wakeup()
+        elif not self.in_loop_thread():  # (a loop closed from its callback: _leave runs it)
+            self._run_reaps()
+
+    def _run_reaps(self) -> None:
+        with self.lock:
+            while self._reaps:
+                teardown = self._reaps.popleft()
+                try:
+                    teardown()
+                except Exception:
+                    log.exception("freeing an object collected without close(): %r", teardown)
+
+    def __del__(self) -> None:
+        # collected: no thread runs the loop or is inside a call on its objects (they would
+        # hold it), so the teardowns its objects queued run here
+        if getattr(self, "_released", True):
+            return
+        try:
+            if not self._closed and not self._owned:
+                warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self)
+            self._closed = True
+            self._release()
+        except Exception:  # (at interpreter exit modules may be gone)
+            pass
 
     @property
     def closed(self) -> bool:
@@ -467,7 +527,7 @@ class Loop:
         the fork stays held forever in the child. Descriptors registered before the fork are
         forgotten; timers and scheduled calls stay. The caller is the child's only thread."""
         for old in (self._wake_r, self._wake_w):
-            old.close()
+            os.close(old)
         self._selector.close()
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
@@ -478,14 +538,21 @@ class Loop:
         self._running_thread = None
         self._stopping = False
         self._sleeping = False
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
-        self._selector.register(self._wake_r.fileno(), EVENT_READ, None)
+        self._new_wakeup()
         self._solo_poller = None
         self._solo_fd = self._solo_key = None
 
     # -- internals ------------------------------------------------------------------------------
+
+    def _new_wakeup(self) -> None:
+        # the self-pipe: another thread writes a byte to interrupt select(). Kept as descriptors:
+        # socket objects collected in the same cycle as the loop would warn before __del__
+        # closed them
+        wake_r, wake_w = socket.socketpair()
+        wake_r.setblocking(False)
+        wake_w.setblocking(False)
+        self._wake_r, self._wake_w = wake_r.detach(), wake_w.detach()
+        self._selector.register(self._wake_r, EVENT_READ, None)
 
     def _enter(self) -> None:
         if self._closed:
@@ -500,6 +567,8 @@ class Loop:
         self._running_thread = None
         self._stopping = False
         with self.lock:
+            if self._closed:
+                self._release()  # closed from one of its callbacks
             self._notify()
 
     def _notify(self) -> None:
@@ -509,7 +578,7 @@ class Loop:
 
     def _drain_wakeup(self) -> None:
         try:
-            while self._wake_r.recv(4096):
+            while os.read(self._wake_r, 4096):
                 pass
         except (BlockingIOError, OSError):
             pass
@@ -524,6 +593,21 @@ class Loop:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "running" if self.running else "idle"
         return f"<pylibssh.Loop {self.name} {state} fds={len(self._fds)}>"
+
+
+def reap_unclosed(obj: object, loop: Loop, teardown: Callable[[], Any], *,
+                  warn: bool = True) -> None:
+    """What ``__del__`` of an object that owns C objects does when it was not closed: a
+    ``ResourceWarning`` naming ``obj`` (unless ``warn`` is false: its owner's warning names it),
+    then ``teardown`` (which frees them, in order) handed to ``loop`` (:meth:`Loop._reap`: run
+    between the loop's callbacks with its lock held, never from the finalizer's own frame).
+    Never raises: a finalizer may run at interpreter exit."""
+    try:
+        if warn:
+            warnings.warn(f"unclosed {obj!r}", ResourceWarning, source=obj)
+        loop._reap(teardown)
+    except Exception:
+        pass
 
 
 def locked(method: F) -> F:

@@ -88,8 +88,11 @@ def test_refused_destination(connect):
     port = closed.getsockname()[1]
     closed.close()  # nothing listens there
     t0 = time.monotonic()
-    with pytest.raises(pylibssh.ChannelOpenError, match="(?i)refused|connect failed"):
+    with pytest.raises(pylibssh.ChannelOpenError, match="(?i)refused|connect failed") as info:
         c.open_tunnel("127.0.0.1", port)
+    # the protocol's reason, and the server's own words
+    assert info.value.reason == pylibssh.ChannelOpenFailure.CONNECT_FAILED
+    assert "refused" in info.value.description.lower()
     # through a local forward: the connection is closed, the listener reports why
     fwd = c.forward_local_port("127.0.0.1", 0, "127.0.0.1", port)
     errors = []

@@ -5,6 +5,7 @@ import socket
 import threading
 
 import pytest
+from clientkit import connect, known_hosts  # noqa: F401  (fixtures)
 
 import pylibssh
 from pylibssh import errors
@@ -102,3 +103,45 @@ def test_sftp_status_table_both_ways():
     for status, err in errors.SFTP_STATUS_TO_ERRNO.items():
         if err and status != lib.SSH_FX_NO_SUCH_PATH:
             assert errors.ERRNO_TO_SFTP_STATUS.get(err, status) == status or err == errno.EIO
+
+
+# -- classified by what libssh reports --------------------------------------------------------------
+
+
+@pytest.mark.peer
+def test_no_common_cipher_with_sshd_is_a_protocol_error(connect):
+    """libssh's error state with a sound socket: negotiation failed."""
+    with pytest.raises(pylibssh.ProtocolError, match="no match"):
+        connect(ciphers=["aes128-cbc"])  # OpenSSH 9 offers no CBC cipher
+
+
+@pytest.mark.peer
+def test_a_refused_channel_open_carries_the_reason(connect):
+    c = connect()
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    with pytest.raises(pylibssh.ChannelOpenError) as info:
+        c.open_channel_to("127.0.0.1", port)
+    assert info.value.reason is pylibssh.ChannelOpenFailure.CONNECT_FAILED
+    assert info.value.reason.label == "connect failed"
+    assert info.value.description and "(connect failed)" in str(info.value)
+
+
+def test_channel_open_failure_table():
+    F = pylibssh.ChannelOpenFailure
+    assert [(int(r), r.short_name) for r in F] == [
+        (1, "prohibited"), (2, "connect-failed"), (3, "unknown-channel-type"),
+        (4, "resource-shortage")]
+    assert F.lookup("connect-failed") is F.CONNECT_FAILED
+    assert F.lookup("RESOURCE_SHORTAGE") is F.RESOURCE_SHORTAGE
+    assert F.lookup(3) is F.UNKNOWN_CHANNEL_TYPE
+    assert F.lookup(77) == 77 and type(F.lookup(77)) is int  # a code past the RFC's, kept
+    with pytest.raises(ValueError, match="prohibited"):
+        F.lookup("nope")
+    with pytest.raises(ValueError):
+        F.lookup(1 << 32)
+    from pylibssh.compat.paramiko import common
+    assert common.OPEN_FAILED_CONNECT_FAILED == 2
+    assert common.CONNECTION_FAILED_CODE[4] == "Resource shortage"

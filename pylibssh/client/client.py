@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import getpass
+import logging
 import os
 import select
 import socket
@@ -25,7 +26,7 @@ from .._binding import lib
 from .._channel import Channel
 from ..errors import HostNotFoundError, SSHConnectionError, SSHConnectionRefusedError
 from ..keys import Key
-from ..loop import Loop
+from ..loop import Loop, reap_unclosed
 from ._task import AGAIN, TaskGen, wait
 from .auth import Credentials, KbdintCallback, KeySource, authenticate
 from .forward import _bridge
@@ -43,6 +44,8 @@ from .process import (
 from .session import ClientSession, set_option
 
 __all__ = ["Client", "ConnectOptions", "connect", "connect_async"]
+
+log = logging.getLogger("pylibssh.client")
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -211,7 +214,11 @@ class _ProxyCommand:
 
 class Client(ForwardingMixin):
     """An authenticated SSH connection. Create with :func:`connect` (blocking) or
-    :func:`connect_async` (a future, for many connections from one thread)."""
+    :func:`connect_async` (a future, for many connections from one thread).
+
+    Close it (``close()``, or ``with``). One collected without ``close()`` says so with a
+    ``ResourceWarning`` and its connection, forwards and own loop are freed by its loop (see
+    :meth:`Loop._reap <pylibssh.loop.Loop._reap>`), as asyncio frees a transport."""
 
     def __init__(self, session: ClientSession, options: ConnectOptions, own_loop: bool,
                  helpers: list[Any]):
@@ -222,6 +229,11 @@ class Client(ForwardingMixin):
         self._helpers = helpers  # proxies and jump clients that live as long as this one
         self.timeout = options.op_timeout
         self._forwards: list[Any] = []  # listeners and remote forwards (forwarding.py)
+        self._close_called = False
+        # their collection is this client's: its warning names them
+        session._owned = True
+        if own_loop:
+            self._loop._owned = True
 
     # -- running commands -------------------------------------------------------------------------
 
@@ -317,6 +329,7 @@ class Client(ForwardingMixin):
 
     def close(self) -> None:
         """Disconnect (idempotent)."""
+        self._close_called = True
         self._close_forwards()
         session = self._session
         session.close()
@@ -330,6 +343,32 @@ class Client(ForwardingMixin):
         for helper in self._helpers:
             helper.close()
         self._helpers = []
+
+    def __del__(self) -> None:
+        if not getattr(self, "_close_called", True):
+            self._close_called = True
+            reap_unclosed(self, self._loop, self._collected)
+
+    def _collected(self) -> None:
+        """Free what a client collected without close() holds (its loop's reaper runs it, with
+        the loop's lock held): forwards, the connection (no DISCONNECT: nothing waits for a
+        lingering close), helpers, and its own loop."""
+        try:
+            self._close_forwards()
+        finally:
+            self._session._teardown(send_disconnect=False)
+            for helper in self._helpers:
+                try:
+                    if isinstance(helper, Client):  # a jump host's connection: ours to free
+                        helper._close_called = True
+                        helper._collected()
+                    else:
+                        helper.close()
+                except Exception:
+                    log.exception("freeing %r", helper)
+            self._helpers = []
+            if self._own_loop:
+                self._loop.close()
 
     def __enter__(self) -> Client:
         return self
@@ -417,6 +456,8 @@ def _start(options: ConnectOptions, loop: Loop | None) -> tuple[Future, ClientSe
             _configure(session, o)
     except BaseException:
         session.close()
+        if own:
+            the_loop.close()
         raise
     task = session.start_task(_connect_gen(session, o, helpers),
                               f"connecting to {o.host}:{o.port}", o.timeout)

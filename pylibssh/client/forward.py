@@ -15,19 +15,19 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import re
 import socket
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from .._binding import NULL, ffi, lib
+from .._binding import HAS, NULL, ffi, lib, unsupported
 from ..bridge import Bridge
 from .._channel import Channel
 from ..errors import (
     ChannelOpenError,
     RequestDeniedError,
     SSHError,
+    UnsupportedError,
     error_from,
     last_error,
 )
@@ -42,10 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("pylibssh.client")
 
 DEFAULT_TIMEOUT = 30.0
-
-_OPEN_FAILURES = {1: "administratively prohibited", 2: "connect failed",
-                  3: "unknown channel type", 4: "resource shortage"}
-
 
 def ensure_running(client: Client) -> None:
     """Forwarding needs the loop to run when no call waits: start a client's own loop in a
@@ -70,7 +66,8 @@ def open_direct_gen(session: ClientSession, dest: str | tuple[str, int],
                     orig: tuple[str, int] = ("127.0.0.1", 0)) -> TaskGen:
     """Open a ``direct-tcpip`` channel to ``(host, port)`` or a ``direct-streamlocal`` one to a
     socket path; the channel, paused. A refusal raises :class:`ChannelOpenError` with the
-    server's reason ("Connection refused", "administratively prohibited"...)."""
+    server's reason (``reason``: "administratively prohibited"...) and text
+    (``description``: "Connection refused"...)."""
     c = lib.ssh_channel_new(session._s)
     if c == NULL:  # pragma: no cover - out of memory
         raise ChannelOpenError("ssh_channel_new failed")
@@ -95,11 +92,7 @@ def open_direct_gen(session: ClientSession, dest: str | tuple[str, int],
         if rc == lib.SSH_AGAIN:
             return AGAIN
         if rc < 0:
-            err = error_from(session._s, what, ChannelOpenError)
-            m = re.search(r"error \((\d)\)", str(err))
-            if m and int(m.group(1)) in _OPEN_FAILURES:  # RFC 4254 5.1 reason codes
-                raise type(err)(f"{err} ({_OPEN_FAILURES[int(m.group(1))]})")
-            raise err
+            raise error_from(session._s, what, ChannelOpenError)
         return rc
 
     try:
@@ -186,11 +179,13 @@ def global_request_gen(session: ClientSession, call: Callable[[], int], what: st
 
 def own_global_request_gen(session: ClientSession, name: str, arg: str, what: str) -> TaskGen:
     """Send a want-reply global request with one string argument that libssh has no sender for
-    (``streamlocal-forward@openssh.com``, its cancel) and wait for its reply."""
+    (``streamlocal-forward@openssh.com``, its cancel) and wait for its reply. Raises
+    :class:`UnsupportedError` in a build without ``HAS.streamlocal``."""
+    if not HAS.streamlocal:
+        raise UnsupportedError(unsupported("streamlocal", what))
     replies = session.global_replies()
     if replies is None:
-        raise SSHError(f"{what}: needs the vendored libssh (this build cannot send "
-                       f"{name})")
+        raise UnsupportedError(unsupported("global_replies", what))
     seq: int | None = None
     c_name, c_arg = name.encode(), arg.encode()
     if b"\0" in c_arg:
@@ -236,13 +231,13 @@ def own_global_request_gen(session: ClientSession, name: str, arg: str, what: st
 
 def raw_global_request_gen(session: ClientSession, name: str, payload: bytes, want_reply: bool,
                            what: str) -> TaskGen:
-    """Send any global request (``payload``: its fields after the want-reply flag, SSH-encoded;
-    one more short string follows them, which servers that read the fields they expect do not
-    see). With ``want_reply``, wait for the reply: its leading uint32 (-1 when it had none);
-    raises RequestDeniedError when the server refused. Without, returns None once sent."""
+    """Send any global request (``payload``: its fields after the want-reply flag,
+    SSH-encoded). With ``want_reply``, wait for the reply: its leading uint32 (-1 when it had
+    none); raises RequestDeniedError when the server refused. Without, returns None once sent.
+    Raises :class:`UnsupportedError` in a build without ``HAS.global_replies``."""
     replies = session.global_replies()
     if replies is None:
-        raise SSHError(f"{what}: needs the vendored libssh (this build cannot send {name})")
+        raise UnsupportedError(unsupported("global_replies", what))
     seq: int | None = None
     c_name = name.encode()
 

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._binding import NULL, ffi, lib
+from .._binding import HAS, NULL, ffi, lib
 from .._channel import Channel
 from ..errors import AlreadyRepliedError, ChannelOpenError, error_from
 
@@ -144,7 +144,7 @@ class Incoming:
         """Take what libssh queued (after a poll, loop lock held); never blocks."""
         s = self._session
         while not s._closed:
-            if lib.pylibssh_session_has_messages(s._s) == 0:
+            if HAS.message_peek and lib.pylibssh_session_has_messages(s._s) == 0:
                 return  # ssh_message_get would poll the socket for nothing
             msg = lib.ssh_message_get(s._s)
             if msg == NULL:

@@ -155,7 +155,7 @@ class ClientChannel(Channel):
         buf = self._bufs[1 if is_stderr else 0]
         buf.append(chunk)
         if self.listener_count("data"):
-            self._emit_safely("data", chunk, is_stderr)
+            self._emit_data(chunk, is_stderr)
         if not self.collect and len(buf) > self.buffer_limit and not self._paused:
             self._paused = True  # resumed by read()
 
@@ -243,6 +243,8 @@ class ClientChannel(Channel):
         def poll() -> Any:
             nonlocal sent
             if self._closed:
+                if self.error is not None:
+                    raise self.error  # what closed it
                 if sent and self._remote_closed:
                     # a quick command's whole answer (reply, output, exit status, close) can
                     # arrive in one poll, driven by another thread, before this task looks again
@@ -332,6 +334,8 @@ def run_gen(session: ClientSession, command: str, input: bytes | None,
         channel.write(input)
     channel.send_eof()
     yield lambda: True if channel.finished else AGAIN
+    if channel.error is not None:
+        raise channel.error  # an error in its data path closed it
     return RunResult(command, bytes(channel._bufs[0]), bytes(channel._bufs[1]),
                      channel.exit_status, channel.exit_signal[0] if channel.exit_signal else None)
 
@@ -347,8 +351,9 @@ class Process:
     byte; ``b""`` at end of output), ``write``/``close_stdin`` feed its input, ``wait`` waits for
     its exit. Each blocking call takes a ``timeout`` (default: the client's) and raises
     :class:`~pylibssh.errors.SSHTimeoutError`. When the connection fails under the command
-    (a keepalive gets no answer, the socket breaks), the end of the output raises that error
-    rather than looking like the command's end.
+    (a keepalive gets no answer, the socket breaks), or an error in the channel's data path
+    closed it (:attr:`ClientChannel.error <pylibssh._channel.Channel.error>`), the end of the
+    output raises that error rather than looking like the command's end.
     """
 
     def __init__(self, channel: ClientChannel, command: str | None, timeout: float | None):
@@ -392,10 +397,13 @@ class Process:
         return data
 
     def _check_connection(self) -> None:
-        """At the end of the output (read, readline, read_until_eof, wait): if the connection
-        failed under the command (keepalive, a broken socket) rather than the command ending,
-        raise that error instead of looking like a normal end."""
+        """At the end of the output (read, readline, read_until_eof, wait): if an error in the
+        channel's data path closed it, or the connection failed under the command (keepalive,
+        a broken socket) rather than the command ending, raise that error instead of looking
+        like a normal end."""
         ch = self.channel
+        if ch.error is not None:
+            raise ch.error
         error = ch._session._error
         if error is not None and ch.exit_status is None and ch.exit_signal is None:
             raise error
@@ -437,8 +445,12 @@ class Process:
         """Send ``data`` to stdin; waits while more than the channel's high-water mark is
         queued for the server's window."""
         ch = self.channel
+        if ch.error is not None:
+            raise ch.error
         ch.write(data)
         self._wait(lambda: ch.buffered < ch.high_water or ch.closed, timeout, "write")
+        if ch.error is not None:
+            raise ch.error
         if ch.closed and ch.buffered:
             raise ChannelError("the channel closed before the input was sent")
 

@@ -14,7 +14,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from .._binding import ffi, lib
+from .._binding import HAS, NULL, ffi, lib
 from .._session import LoopSession
 from ..errors import (
     DisconnectedError,
@@ -152,14 +152,13 @@ class ClientSession(LoopSession):
         super()._teardown(send_disconnect)
         tasks, self._tasks = self._tasks, []
         for task in tasks:
-            exc = error or DisconnectedError("the connection was closed")
-            task.throw(exc if isinstance(exc, SSHError) else DisconnectedError(str(exc)))
+            task.throw(error or DisconnectedError("the connection was closed"))
 
     def global_replies(self):
         """The global-request reply FIFO (C, csrc/pylibssh_client.c), installed on first use
-        (before any want-reply global request is sent); None without libssh's private headers.
+        (before any want-reply global request is sent); None without ``HAS.global_replies``.
         Kept as long as the session object."""
-        if self._global_replies is None:
+        if self._global_replies is None and HAS.global_replies:
             r = ffi.new("struct pylibssh_global_replies *")
             with self._loop.lock:
                 self._check_open()
@@ -213,7 +212,8 @@ class ClientSession(LoopSession):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError:
                 pass  # not TCP (a socketpair to a proxy)
-            set_option(self._s, "fd", sock.detach())
+            self._given_fd = sock.detach()  # ours to close (see LoopSession._given_fd)
+            set_option(self._s, "fd", self._given_fd)
         def connect() -> Any:
             self._check_open()
             rc = lib.ssh_connect(self._s)

@@ -28,12 +28,12 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._binding import NULL, lib
+from .._binding import HAS, NULL, lib
 from .._channel import Channel
-from ..errors import ChannelError, error_from
+from ..errors import ChannelError, ChannelOpenFailure, error_from
 from ..loop import locked
 from . import _live
-from .messages import Message, _text
+from .messages import Message, _text, want_reply
 
 if TYPE_CHECKING:
     from .session import ServerSession
@@ -48,13 +48,8 @@ __all__ = [
 
 log = logging.getLogger("pylibssh.server")
 
-# RFC 4254 5.1 reason codes, by the names ssh2 and OpenSSH use
-OPEN_FAILURE_REASONS = {
-    "prohibited": 1,              # SSH_OPEN_ADMINISTRATIVELY_PROHIBITED
-    "connect-failed": 2,          # SSH_OPEN_CONNECT_FAILED
-    "unknown-channel-type": 3,    # SSH_OPEN_UNKNOWN_CHANNEL_TYPE
-    "resource-shortage": 4,       # SSH_OPEN_RESOURCE_SHORTAGE
-}
+# RFC 4254 5.1 reason codes by ssh2's names (a view of errors.ChannelOpenFailure)
+OPEN_FAILURE_REASONS = {reason.short_name: int(reason) for reason in ChannelOpenFailure}
 
 # channel-open subtypes -> session events
 OPEN_EVENTS = {
@@ -146,14 +141,19 @@ class ChannelOpenMessage(Message):
     @locked
     def reject(self, reason: str | int = "prohibited", description: str = "") -> None:
         """Refuse the channel with an RFC 4254 reason: ``prohibited``, ``connect-failed``,
-        ``unknown-channel-type``, ``resource-shortage`` (or the number), and a description the
-        client shows (OpenSSH prints it)."""
-        code = reason if isinstance(reason, int) else OPEN_FAILURE_REASONS.get(reason)
-        if code is None:
-            raise ValueError(f"unknown reason {reason!r}; use: {', '.join(OPEN_FAILURE_REASONS)}")
+        ``unknown-channel-type``, ``resource-shortage``, a
+        :class:`~pylibssh.errors.ChannelOpenFailure` or its number, and a description the
+        client shows (OpenSSH prints it). Raises ``ValueError`` for an unknown reason. A build
+        without ``HAS.open_failure_reason`` (a system libssh) sends libssh's own refusal
+        (administratively prohibited) whatever the reason."""
+        code = ChannelOpenFailure.lookup(reason)
         if not self._begin_reply():
             return
-        rc = lib.pylibssh_channel_open_reply_failure(self._msg, code, description.encode())
+        if HAS.open_failure_reason:
+            rc = lib.pylibssh_channel_open_reply_failure(self._msg, int(code),
+                                                         description.encode())
+        else:
+            rc = lib.ssh_message_reply_default(self._msg)
         self._sent(rc, "open failure")
 
     reply_default = reject  # the protocol's default answer: refused ("prohibited")
@@ -180,8 +180,7 @@ class GlobalRequestMessage(Message):
     def __init__(self, session: ServerSession, c_msg, name: str):
         super().__init__(session, c_msg)
         self.name = self.subtype = name
-        want = lib.pylibssh_message_want_reply(c_msg)
-        self.want_reply = True if want < 0 else bool(want)
+        self.want_reply = want_reply(c_msg)
         address = _text(lib.ssh_message_global_request_address(c_msg))
         if "streamlocal" in name:
             self.socket_path = address

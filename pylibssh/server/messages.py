@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
-from .._binding import NULL, ffi, lib
+from .._binding import HAS, NULL, ffi, lib
 from ..errors import AlreadyRepliedError, ClosedError
 from ..keys import Key, load_authorized_keys
 from ..loop import locked
@@ -105,6 +105,16 @@ def _text(ptr) -> str | None:
     if ptr == NULL:
         return None
     return ffi.string(ptr).decode("utf-8", "surrogateescape")
+
+
+def want_reply(c_msg) -> bool:
+    """Whether the client waits for the answer to a channel or global request. True where this
+    build cannot tell (``HAS.want_reply``): the request then waits for a reply like one that
+    wants it, and libssh's reply functions send nothing for a request that wanted none."""
+    if not HAS.want_reply:
+        return True
+    want = lib.pylibssh_message_want_reply(c_msg)
+    return True if want < 0 else bool(want)
 
 
 # -- terminal modes (RFC 4254 section 8) -------------------------------------------------------
@@ -467,8 +477,7 @@ class ChannelRequestMessage(Message):
         super().__init__(channel._session, c_msg)  # type: ignore[arg-type]
         self.channel = channel
         self.subtype = subtype
-        want = lib.pylibssh_message_want_reply(c_msg)
-        self.want_reply = True if want < 0 else bool(want)
+        self.want_reply = want_reply(c_msg)
         channel._requests.add(self)
         if subtype == "exec":
             self.exec_command = _text(lib.ssh_message_channel_request_command(c_msg))
@@ -486,7 +495,8 @@ class ChannelRequestMessage(Message):
                 self.term = _text(lib.ssh_message_channel_request_pty_term(c_msg)) or ""
                 data = ffi.new("const unsigned char **")
                 size = ffi.new("size_t *")
-                if lib.pylibssh_message_pty_modes(c_msg, data, size) == 0:
+                # (without HAS.pty_modes the modes are unknown: None)
+                if HAS.pty_modes and lib.pylibssh_message_pty_modes(c_msg, data, size) == 0:
                     raw = bytes(ffi.buffer(data[0], size[0])) if data[0] != NULL else b""
                     self.modes_raw = raw
                     self.modes = decode_tty_modes(raw)

@@ -31,7 +31,7 @@ from .._binding import NULL, lib
 from ..errors import ClosedError, SSHConnectionError, UnsupportedKeyTypeError, error_from
 from ..events import EventEmitter
 from ..keys import Key, KeyType
-from ..loop import Loop, locked
+from ..loop import Loop, locked, reap_unclosed
 from . import descriptors
 from . import workers as _workers
 from .fdlimit import exhausted_message, raise_open_files_limit
@@ -182,6 +182,7 @@ class Server(EventEmitter):
 
         raise_open_files_limit()
         self._loop = loop or Loop("pylibssh-server")
+        self._loop._owned = loop is None  # (its collection is the server's: see __del__)
         self._bind = lib.ssh_bind_new()
         if self._bind == NULL:
             raise MemoryError("ssh_bind_new failed")
@@ -610,6 +611,12 @@ class Server(EventEmitter):
             self.emit(event, *args)
         except Exception:
             log.exception("a server %r listener raised", event)
+
+    def __del__(self) -> None:
+        # collected without close(): say so, and let the loop close it (sessions and their
+        # channels, the listening socket, the bind), never from here (see Loop._reap)
+        if not getattr(self, "_closed", True):
+            reap_unclosed(self, self._loop, self.close)
 
     def __enter__(self) -> Server:
         return self

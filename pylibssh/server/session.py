@@ -26,9 +26,16 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._binding import NULL, ffi, lib
+from .._binding import HAS, NULL, ffi, lib, unsupported
 from .._session import LoopSession
-from ..errors import ChannelError, DisconnectedError, ProtocolError, error_from
+from ..errors import (
+    ChannelError,
+    ChannelOpenFailure,
+    DisconnectedError,
+    ProtocolError,
+    UnsupportedError,
+    error_from,
+)
 from ..events import EventEmitter
 from ..loop import locked
 from . import _live
@@ -37,7 +44,6 @@ from .sftp import SFTPServer
 from .forwarding import (
     GLOBAL_REQUESTS,
     OPEN_EVENTS,
-    OPEN_FAILURE_REASONS,
     ChannelOpenMessage,
     ForwardChannel,
     GlobalRequestMessage,
@@ -139,6 +145,8 @@ class ServerSession(LoopSession):
     #: set on the session, in the ``connection`` listener, before the client opens channels)
     channel_class = ServerChannel
 
+    # collected only with its server, whose ResourceWarning names it (see Server.__del__)
+    _owned = True
     # rarely set: class-level defaults (see LoopSession: fewer than 30 instance attributes)
     agent_forwarding = False  # a channel accepted auth-agent-req (see ServerChannel)
     _kbdint_user: str | None = None
@@ -194,8 +202,9 @@ class ServerSession(LoopSession):
             self._kex_done = True
             self._join_event()
             # OpenSSH's UNIX-socket forwarding requests, which libssh does not parse, become
-            # queued messages (csrc/pylibssh_server.c); without it they are refused
-            if lib.pylibssh_server_enable_streamlocal(self._s) != lib.SSH_OK:
+            # queued messages (csrc/pylibssh_server.c); without it libssh refuses them
+            if (not HAS.streamlocal
+                    or lib.pylibssh_server_enable_streamlocal(self._s) != lib.SSH_OK):
                 log.debug("%r: streamlocal forwarding unavailable", self)
             self._auth_mask = self.server._auth_mask
             lib.ssh_set_auth_methods(self._s, self._auth_mask)
@@ -216,7 +225,8 @@ class ServerSession(LoopSession):
                 if taken >= _MESSAGES_PER_PASS:
                     self.kick()  # the rest in the next pass, after the loop's other work
                     break
-                if lib.pylibssh_session_pending_output(self._s, 0) >= self.input_hold_water:
+                if (HAS.pending_output and lib.pylibssh_session_pending_output(self._s, 0)
+                        >= self.input_hold_water):
                     break  # the client does not read the replies: the pass holds its input
             # with an empty queue ssh_message_get polls the socket: that poll is needed (skipping
             # it left some of 60 concurrent clients waiting forever, tests/test_server_scale.py),
@@ -434,8 +444,12 @@ class ServerSession(LoopSession):
             if limit is not None and self._client_channels(sessions) >= limit:
                 what = "sessions" if sessions else "forwarding channels"
                 log.info("%r: channel open refused: %d %s open (%s)", self, limit, what, option)
-                lib.pylibssh_channel_open_reply_failure(
-                    c_msg, OPEN_FAILURE_REASONS["prohibited"], f"too many {what}".encode())
+                if HAS.open_failure_reason:
+                    lib.pylibssh_channel_open_reply_failure(
+                        c_msg, ChannelOpenFailure.ADMINISTRATIVELY_PROHIBITED,
+                        f"too many {what}".encode())
+                else:
+                    lib.ssh_message_reply_default(c_msg)
                 lib.ssh_message_free(c_msg)
                 return
         if kind in OPEN_EVENTS:
@@ -515,7 +529,11 @@ class ServerSession(LoopSession):
     def forward_out_streamlocal(self, socket_path: str, callback: OpenCallback | None = None
                                 ) -> OutgoingChannel:
         """Open a ``forwarded-streamlocal@openssh.com`` channel for a connection that arrived
-        on a UNIX socket the client asked to forward (``socket_path`` as it asked)."""
+        on a UNIX socket the client asked to forward (``socket_path`` as it asked). Raises
+        :class:`~pylibssh.errors.UnsupportedError` in a build without streamlocal forwarding
+        (a system libssh), where no client can have asked for it."""
+        if not HAS.streamlocal:
+            raise UnsupportedError(unsupported("streamlocal", "forwarded-streamlocal channels"))
         return self._open("forwarded-streamlocal@openssh.com", {"socket_path": socket_path},
                           forwarded_streamlocal_opener(socket_path), callback)
 

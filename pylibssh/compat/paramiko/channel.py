@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import socket
 import threading
 
 from ..._binding import NULL, lib
 from ..._channel import Channel as Channel_
 from ...client.process import ClientChannel
-from ...errors import ChannelError, ChannelOpenError, RequestDeniedError, SSHError
+from ...errors import (
+    ChannelError,
+    ChannelOpenError,
+    ChannelOpenFailure,
+    RequestDeniedError,
+    SSHError,
+)
 from .common import asbytes
 from .file import BufferedFile
 from .ssh_exception import ChannelException, SSHException
@@ -83,15 +88,13 @@ def _env_bytes(value) -> bytes:
     return str(value).encode("utf-8")
 
 
-_REASON = re.compile(r"error \((\d+)\)\s*(.*)")
-
-
 def channel_exception(exc: SSHError) -> ChannelException:
-    """paramiko's ChannelException for a refused channel open (reason code from libssh)."""
-    m = _REASON.search(str(exc))
-    if m:
-        return ChannelException(int(m.group(1)), m.group(2) or str(exc))
-    return ChannelException(getattr(exc, "reason", None) or 2, str(exc))
+    """paramiko's ChannelException for a refused channel open: the server's reason code and
+    text (``ChannelOpenError.reason``/``description``); "connect failed" for another failure."""
+    reason = getattr(exc, "reason", None)
+    if reason is None:
+        return ChannelException(int(ChannelOpenFailure.CONNECT_FAILED), str(exc))
+    return ChannelException(int(reason), getattr(exc, "description", None) or str(exc))
 
 
 class _StateEvent:

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import logging
 
-# channel open failure reasons (RFC 4254)
-OPEN_SUCCEEDED = 0
-OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED = 1
-OPEN_FAILED_CONNECT_FAILED = 2
-OPEN_FAILED_UNKNOWN_CHANNEL_TYPE = 3
-OPEN_FAILED_RESOURCE_SHORTAGE = 4
+from ...errors import ChannelOpenFailure
 
-CONNECTION_FAILED_CODE = {
-    1: "Administratively prohibited",
-    2: "Connect failed",
-    3: "Unknown channel type",
-    4: "Resource shortage",
-}
+# channel open failure reasons (RFC 4254: pylibssh's one table, errors.ChannelOpenFailure)
+OPEN_SUCCEEDED = 0
+OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED = int(ChannelOpenFailure.ADMINISTRATIVELY_PROHIBITED)
+OPEN_FAILED_CONNECT_FAILED = int(ChannelOpenFailure.CONNECT_FAILED)
+OPEN_FAILED_UNKNOWN_CHANNEL_TYPE = int(ChannelOpenFailure.UNKNOWN_CHANNEL_TYPE)
+OPEN_FAILED_RESOURCE_SHORTAGE = int(ChannelOpenFailure.RESOURCE_SHORTAGE)
+
+CONNECTION_FAILED_CODE = {int(reason): reason.label.capitalize() for reason in ChannelOpenFailure}
 
 # ServerInterface.check_auth_* results
 AUTH_SUCCESSFUL, AUTH_PARTIALLY_SUCCESSFUL, AUTH_FAILED = range(3)

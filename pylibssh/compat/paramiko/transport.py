@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 
-from ..._binding import NULL, ffi, lib
+from ..._binding import HAS, NULL, ffi, lib
 from ...client.auth import _auth_poller, _kbdint, method_names
 from ...client.hostkeys import server_key
 from ...client.session import ClientSession, set_option
@@ -328,7 +328,8 @@ class Transport:
         ins, outs = text(lib.ssh_get_cipher_in(s)), text(lib.ssh_get_cipher_out(s))
         self.local_cipher, self.remote_cipher = outs or "", ins or ""
         self.local_mac, self.remote_mac = text(lib.ssh_get_hmac_out(s)), text(lib.ssh_get_hmac_in(s))
-        self.host_key_type = text(lib.pylibssh_session_hostkey_algo(s))
+        self.host_key_type = (text(lib.pylibssh_session_hostkey_algo(s)) if HAS.hostkey_algo
+                              else None)
         if self.host_key_type is None and self._server_key is not None:
             self.host_key_type = self._server_key.get_name()
         kex = text(lib.ssh_get_kex_algo(s))
