@@ -166,6 +166,7 @@ def test_many_connections_one_loop(loop_kind, opts):
         while engine._fds and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.05)
         assert engine._fds == {}
+        assert fd_count() == base  # every connection's socket is closed
     run_on(loop_kind, main())
 
 
