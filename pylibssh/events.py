@@ -7,12 +7,26 @@ lets a listener's exception propagate to the emitter's owner, which decides what
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 __all__ = ["EventEmitter"]
 
 Listener = Callable[..., Any]
+
+#: how an ``async def`` listener is called: set by :mod:`pylibssh.asyncio` to a function that
+#: wraps it (``(event, listener) -> listener``) so that each call runs as a task on the running
+#: asyncio loop; without it a coroutine listener is a plain function (its coroutine never runs)
+coroutine_listener: Callable[[str, Listener], Listener] | None = None
+
+
+def _adapt(event: str, listener: Listener) -> Listener:
+    if coroutine_listener is not None and inspect.iscoroutinefunction(listener):
+        wrapper = coroutine_listener(event, listener)
+        wrapper._pylibssh_once_of = listener  # type: ignore[attr-defined]  # (for off())
+        return wrapper
+    return listener
 
 
 class EventEmitter:
@@ -31,7 +45,7 @@ class EventEmitter:
                 self.on(event, fn)
                 return fn
             return decorator
-        self._listeners.setdefault(event, []).append(listener)
+        self._listeners.setdefault(event, []).append(_adapt(event, listener))
         return self
 
     add_listener = on
@@ -43,7 +57,7 @@ class EventEmitter:
                 self.once(event, fn)
                 return fn
             return decorator
-        target = listener
+        target = _adapt(event, listener)
 
         def wrapper(*args: Any) -> Any:
             self.off(event, wrapper)

@@ -185,6 +185,7 @@ TESTED = {
     "client_transfer.py": "test_client_guide_examples",
     "logging_debug.py": "test_client_guide_examples",
     "fsspec_data.py": "test_fsspec_guide_example",
+    "asyncio_client.py": "test_asyncio_guide_example",
 }
 
 
@@ -428,3 +429,11 @@ def test_client_guide_examples(tmp_path, home):
 def test_fsspec_guide_example(tmp_path, home):
     out = run_example("fsspec_data.py", tmp_path, example_env(home)).stdout
     assert out == ("44850\n300 ['city']\n{'Lima': 14950, 'Oslo': 14850, 'Pune': 15050}\n")
+
+
+@pytest.mark.peer
+def test_asyncio_guide_example(tmp_path, home):
+    out = run_example("asyncio_client.py", tmp_path, example_env(home)).stdout
+    assert out == ("run: 42\nprocess: STREAMED\ntimed out; still usable: yes\n"
+                   "sftp: written with pylibssh.asyncio\nbanner: SSH\n"
+                   "web1 0\nweb2 0\nweb3 0\n")

@@ -1,0 +1,331 @@
+"""The engine on a running asyncio loop: :class:`AsyncioLoop` offers what sessions, channels and
+the server take from a :class:`pylibssh.loop.Loop` (readiness callbacks, timers, scheduling, the
+lock) on top of the asyncio loop's own ``add_reader``/``add_writer``/``call_at``. No thread and no
+polling timer: the asyncio loop waits for the session sockets with everything else it serves.
+
+Every pylibssh object on an :class:`AsyncioLoop` belongs to the asyncio loop's thread. Its lock
+exists because the engine's code takes it; on one thread it is never contended. Blocking waits
+(the synchronous client's calls) raise :class:`RuntimeError` there: coroutines await instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import weakref
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from ..loop import Loop
+
+__all__ = ["AsyncioLoop", "engine_loop", "wrap"]
+
+log = logging.getLogger("pylibssh.asyncio")
+
+T = TypeVar("T")
+
+
+class _Timer:
+    """A call scheduled with :meth:`AsyncioLoop.call_at` (the interface of
+    :class:`pylibssh.loop.TimerHandle`): ``cancel()`` drops the callback at once."""
+
+    __slots__ = ("when", "_call", "_handle")
+
+    def __init__(self, when: float, call: tuple[Callable[..., Any], tuple]):
+        self.when = when
+        self._call: tuple[Callable[..., Any], tuple] | None = call
+        self._handle: asyncio.TimerHandle | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self._call is None
+
+    @property
+    def callback(self) -> Callable[..., Any] | None:
+        call = self._call
+        return None if call is None else call[0]
+
+    def cancel(self) -> None:
+        self._call = None
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.cancel()
+
+
+class AsyncioLoop(Loop):
+    """The interface of :class:`pylibssh.loop.Loop` on an asyncio event loop (the default loop
+    or uvloop). Get the one for the running loop with :func:`engine_loop`. (A subclass so that
+    what takes a ``Loop`` takes it; it overrides everything the engine calls and keeps none of
+    the selector loop's state.)"""
+
+    name = "pylibssh-asyncio"
+    _owned = False
+    _released = True  # (nothing of the selector loop's to release when collected)
+
+    def __init__(self, aio: asyncio.AbstractEventLoop):  # noqa: the selector loop's is not run
+        # (weakly: the loops are kept in a WeakKeyDictionary whose values must not hold
+        # their keys, or every asyncio loop that ever used pylibssh would stay in memory)
+        self._aio = weakref.ref(aio)
+        self.lock = threading.RLock()
+        self.cond = threading.Condition(self.lock)
+        self._cond_waiters = 0
+        self._thread = threading.get_ident()
+        self._fds: dict[int, int] = {}  # fd -> 1 (reader) | 2 (writer)
+        self._watchers: dict[int, list[asyncio.Future]] = {}  # see released()
+
+    @property
+    def aio(self) -> asyncio.AbstractEventLoop:
+        """The asyncio loop (RuntimeError once it was collected)."""
+        aio = self._aio()
+        if aio is None:
+            raise RuntimeError("the asyncio loop is gone")
+        return aio
+
+    # -- time and scheduling -------------------------------------------------------------------
+
+    def time(self) -> float:
+        return self.aio.time()
+
+    def _run(self, callback: Callable[..., Any], args: tuple) -> None:
+        with self.lock:
+            try:
+                callback(*args)
+            except Exception:
+                # as the selector loop: a failing callback must not stop the others
+                log.exception("unhandled exception in loop callback %r", callback)
+            if self._cond_waiters:
+                self.cond.notify_all()
+
+    def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
+        """Run ``callback(*args)`` on the loop's thread, under the lock, soon (any thread)."""
+        if threading.get_ident() == self._thread:
+            self.aio.call_soon(self._run, callback, args)
+        else:
+            self.aio.call_soon_threadsafe(self._run, callback, args)
+
+    call_soon_threadsafe = call_soon
+
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> _Timer:
+        return self.call_at(self.time() + max(0.0, delay), callback, *args)
+
+    def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> _Timer:
+        timer = _Timer(when, (callback, args))
+        self._check_thread("call_at")
+        timer._handle = self.aio.call_at(when, self._fire, timer)
+        return timer
+
+    def _fire(self, timer: _Timer) -> None:
+        timer._handle = None
+        call = timer._call
+        if call is not None:
+            self._run(*call)
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future:
+        """Run ``fn(*args)`` on the loop's thread; the returned future carries its result."""
+        future: Future = Future()
+
+        def run() -> None:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:
+                    future.set_exception(exc)
+
+        self.call_soon(run)
+        return future
+
+    def wakeup(self) -> None:
+        """Nothing to interrupt: asyncio's loop sees new readiness interest and calls at once."""
+
+    # -- file descriptors ----------------------------------------------------------------------
+
+    def _check_thread(self, what: str) -> None:
+        if threading.get_ident() != self._thread:
+            raise RuntimeError(f"{what}: pylibssh objects on an asyncio loop belong to that "
+                               "loop's thread (use loop.call_soon_threadsafe)")
+
+    def add_reader(self, fd: int, callback: Callable[[], Any]) -> None:
+        self._set(fd, 0, callback)
+
+    def add_writer(self, fd: int, callback: Callable[[], Any]) -> None:
+        self._set(fd, 1, callback)
+
+    def remove_reader(self, fd: int) -> None:
+        self._set(fd, 0, None)
+
+    def remove_writer(self, fd: int) -> None:
+        self._set(fd, 1, None)
+
+    def released(self, fds: Iterable[int]) -> list[asyncio.Future]:
+        """Futures that complete when each of ``fds`` still registered now is given up (a
+        lingering close ending): what a ``wait_closed`` awaits, so that a connection closed
+        just before the program's loop ends does not leave its socket to the collector."""
+        out = []
+        for fd in fds:
+            if fd in self._fds:
+                f = self.aio.create_future()
+                self._watchers.setdefault(fd, []).append(f)
+                out.append(f)
+        return out
+
+    def _gone(self, fd: int) -> None:
+        for f in self._watchers.pop(fd, ()):
+            if not f.done():
+                f.set_result(None)
+
+    def remove_fd(self, fd: int) -> None:
+        """Forget ``fd`` (before it is closed: its number is reused by the next open)."""
+        mask = self._fds.pop(fd, 0)
+        if self._watchers:
+            self._gone(fd)
+        if mask:
+            self._check_thread("remove_fd")
+            aio = self._aio()
+            if aio is not None and not aio.is_closed():
+                if mask & 1:
+                    aio.remove_reader(fd)
+                if mask & 2:
+                    aio.remove_writer(fd)
+
+    def _set(self, fd: int, which: int, callback: Callable[[], Any] | None) -> None:
+        # only the asyncio loop holds the callbacks: what they keep alive (a lingering
+        # socket, its timer) goes with that loop when it is closed and dropped
+        self._check_thread("add_reader" if callback else "remove_reader")
+        aio = self.aio
+        bit = 1 << which
+        mask = self._fds.get(fd, 0)
+        if callback is None:
+            if not mask & bit:
+                return
+            mask &= ~bit
+            if mask:
+                self._fds[fd] = mask
+            else:
+                del self._fds[fd]
+                if self._watchers:
+                    self._gone(fd)
+            if not aio.is_closed():
+                (aio.remove_reader if which == 0 else aio.remove_writer)(fd)
+        else:
+            self._fds[fd] = mask | bit
+            (aio.add_reader if which == 0 else aio.add_writer)(fd, self._run, callback, ())
+
+    # -- running -------------------------------------------------------------------------------
+
+    def in_loop_thread(self) -> bool:
+        return threading.get_ident() == self._thread
+
+    @property
+    def running(self) -> bool:
+        """True while the asyncio loop is open."""
+        aio = self._aio()
+        return aio is not None and not aio.is_closed()
+
+    @property
+    def closed(self) -> bool:
+        """True once the asyncio loop is closed (or gone)."""
+        aio = self._aio()
+        return aio is None or aio.is_closed()
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
+        """A blocking wait: only from another thread (the asyncio loop keeps running); on the
+        loop's own thread it would never return, so it raises :class:`RuntimeError`."""
+        if self.in_loop_thread():
+            raise RuntimeError("a blocking pylibssh call on the asyncio loop's thread would "
+                               "never return: use pylibssh.asyncio's coroutines")
+        with self.cond:
+            self._cond_waiters += 1
+            try:
+                return self.cond.wait_for(predicate, timeout)
+            finally:
+                self._cond_waiters -= 1
+
+    def run_until(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
+        return self.wait_for(predicate, timeout)
+
+    def claim_solo(self, fd: int) -> bool:
+        """Never: the asyncio loop, not a reader, waits for the sockets."""
+        return False
+
+    def release_solo(self) -> None:  # pragma: no cover - claim_solo never succeeds
+        pass
+
+    def _notify(self) -> None:
+        if self._cond_waiters:
+            self.cond.notify_all()
+
+    def _reap(self, teardown: Callable[[], Any]) -> None:
+        """Run the teardown of an object collected without ``close()`` on the loop's thread,
+        between callbacks, with the lock held (at once when the asyncio loop is closed). Any
+        thread, and from a finalizer."""
+        if self.closed:
+            self._run(teardown, ())
+        else:
+            try:
+                self.aio.call_soon_threadsafe(self._run, teardown, ())
+            except RuntimeError:  # closed meanwhile
+                self._run(teardown, ())
+
+    def start(self) -> None:  # type: ignore[override]
+        """The asyncio loop runs already."""
+
+    def stop(self) -> None:
+        """The asyncio loop is its owner's to stop."""
+
+    def close(self, timeout: float = 0.0) -> None:  # noqa: D102
+        """The asyncio loop is its owner's to close."""
+
+    def __repr__(self) -> str:
+        return f"<pylibssh.asyncio.AsyncioLoop on {self._aio()!r} fds={len(self._fds)}>"
+
+
+_loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncioLoop] = \
+    weakref.WeakKeyDictionary()
+
+
+def engine_loop(aio: asyncio.AbstractEventLoop | None = None) -> AsyncioLoop:
+    """The :class:`AsyncioLoop` of ``aio`` (default: the running loop), made on first use."""
+    aio = aio or asyncio.get_running_loop()
+    loop = _loops.get(aio)
+    if loop is None:
+        loop = _loops[aio] = AsyncioLoop(aio)
+    return loop
+
+
+def wrap(future: Future, aio: asyncio.AbstractEventLoop | None = None,
+         on_cancel: Callable[[], Any] | None = None) -> asyncio.Future:
+    """An asyncio future that completes with the engine's ``future``. The engine completes its
+    futures on the loop's thread, so the result is copied over at once (``asyncio.wrap_future``
+    would go through ``call_soon_threadsafe`` and a wakeup every time). ``on_cancel`` runs when
+    the asyncio future is cancelled while the engine's is not done (to stop the work)."""
+    aio = aio or asyncio.get_running_loop()
+    out = aio.create_future()
+    thread = threading.get_ident()
+
+    def copy(f: Future) -> None:
+        if out.done():
+            return
+        if f.cancelled():
+            out.cancel()
+            return
+        exc = f.exception()
+        if exc is not None:
+            out.set_exception(exc)
+        else:
+            out.set_result(f.result())
+
+    def done(f: Future) -> None:
+        if threading.get_ident() == thread:
+            copy(f)
+        else:
+            aio.call_soon_threadsafe(copy, f)
+
+    if on_cancel is not None:
+        def cancelled(o: asyncio.Future) -> None:
+            if o.cancelled() and not future.done():
+                on_cancel()
+        out.add_done_callback(cancelled)
+    future.add_done_callback(done)
+    return out

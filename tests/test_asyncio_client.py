@@ -1,0 +1,219 @@
+"""pylibssh.asyncio's client against OpenSSH's sshd, on asyncio's default loop and on uvloop:
+connect (the blocking client's options), run, processes and their streams, cancellation (the
+channel closes, the connection goes on, nothing is left: fds, tasks, channels), many
+connections from one loop without a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import threading
+
+import pytest
+
+import pylibssh
+import pylibssh.asyncio as pa
+from asynciokit import fd_count, run_on  # noqa: F401
+from clientkit import DEADLINE, known_hosts  # noqa: F401
+
+pytestmark = [pytest.mark.peer, pytest.mark.parametrize("loop_kind", ["asyncio", "uvloop"])]
+
+
+@pytest.fixture
+def opts(sshd, client_key, known_hosts):
+    return dict(host="127.0.0.1", port=sshd.port, user=sshd.user, keys=[str(client_key)],
+                known_hosts=str(known_hosts), config=None, agent=False, look_for_keys=False,
+                timeout=DEADLINE, op_timeout=DEADLINE)
+
+
+def test_connect_and_run(loop_kind, opts):
+    async def main():
+        threads = set(threading.enumerate())
+        async with pa.connect(**opts) as conn:
+            r = await conn.run("echo hello; echo oops >&2; exit 3")
+            assert (r.stdout, r.stderr, r.exit_status) == (b"hello\n", b"oops\n", 3)
+            with pytest.raises(pa.ProcessError):
+                await conn.run("exit 4", check=True)
+            big = os.urandom(3 << 20)
+            r = await conn.run("sha256sum", input=big)
+            assert r.stdout.split()[0].decode() == hashlib.sha256(big).hexdigest()
+            assert conn.host_key is not None
+            # the engine added no thread
+            assert not set(threading.enumerate()) - threads  # (no new thread)
+        assert conn.closed
+    run_on(loop_kind, main())
+
+
+def test_connect_errors(loop_kind, opts, sshd, tmp_path):
+    async def main():
+        with pytest.raises(pylibssh.HostKeyError):
+            await pa.connect(**dict(opts, known_hosts=str(tmp_path / "none")))
+        with pytest.raises(pylibssh.AuthenticationError):
+            await pa.connect(**dict(opts, keys=[]))
+        with pytest.raises(pylibssh.SSHConnectionRefusedError):
+            from openssh import free_port
+            await pa.connect(**dict(opts, port=free_port()))
+    run_on(loop_kind, main())
+
+
+def test_process_streams(loop_kind, opts):
+    async def main():
+        async with pa.connect(**opts) as conn:
+            proc = await conn.create_process("cat; echo err >&2; exit 5")
+            proc.stdin.write(b"line one\nline two\npartial")
+            await proc.stdin.drain()
+            assert await proc.stdout.readline() == b"line one\n"
+            assert await proc.stdout.readexactly(5) == b"line "
+            proc.stdin.write_eof()
+            lines = [line async for line in proc.stdout]
+            assert lines == [b"two\n", b"partial"]
+            assert await proc.stdout.read() == b""
+            assert await proc.stderr.read() == b"err\n"
+            result = await proc.wait()
+            assert result.exit_status == 5 and proc.returncode == 5
+            with pytest.raises(asyncio.IncompleteReadError):
+                await proc.stdout.readexactly(1)
+
+            # a large stream both ways, read while written, with a checksum
+            proc = await conn.create_process("cat")
+            data = os.urandom(8 << 20)
+
+            async def feed():
+                for i in range(0, len(data), 1 << 20):
+                    proc.stdin.write(data[i:i + (1 << 20)])
+                    await proc.stdin.drain()
+                proc.stdin.write_eof()
+            feeder = asyncio.create_task(feed())
+            got = await proc.stdout.read()
+            await feeder
+            assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
+            assert (await proc.wait()).exit_status == 0
+    run_on(loop_kind, main())
+
+
+def test_terminal_and_signals(loop_kind, opts):
+    async def main():
+        async with pa.connect(**opts) as conn:
+            proc = await conn.create_process(
+                "stty size; read x; stty size", term_type="xterm", term_size=(100, 30))
+            assert await proc.stdout.readline() == b"30 100\r\n"
+            proc.change_terminal_size(120, 40)
+            proc.stdin.write(b"go\n")
+            out = b""
+            while b"40 120" not in out:
+                chunk = await proc.stdout.read(1024)
+                assert chunk, out
+                out += chunk
+            await proc.wait()
+
+            # (a signal before the command started would go nowhere: it says when it runs)
+            proc = await conn.create_process("echo started; exec sleep 30")
+            assert await proc.stdout.readline() == b"started\n"
+            proc.terminate()
+            result = await proc.wait()
+            assert result.exit_signal == "TERM" and proc.returncode == -15
+    run_on(loop_kind, main())
+
+
+def test_cancellation_leaves_connection_usable(loop_kind, opts):
+    async def main():
+        async with pa.connect(**opts) as conn:
+            await conn.run("true")  # (settle the lazily made objects before counting)
+            fds, tasks = fd_count(), len(asyncio.all_tasks())
+            session = conn.client.session
+            # a run cut by asyncio.timeout
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.5):
+                    await conn.run("sleep 30")
+            # a read cut by wait_for
+            proc = await conn.create_process("sleep 30")
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(proc.stdout.read(10), 0.5)
+            # a task cancelled while it waits
+            proc2 = await conn.create_process("sleep 30")
+            task = asyncio.create_task(proc2.wait())
+            await asyncio.sleep(0.2)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            # the channels go away (the server answers their close); the connection runs on
+            deadline = asyncio.get_running_loop().time() + DEADLINE
+            while session.channels and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.05)
+            assert session.channels == []
+            assert (await conn.run("echo still")).stdout == b"still\n"
+            assert fd_count() == fds
+            assert len(asyncio.all_tasks()) == tasks
+    run_on(loop_kind, main())
+
+
+def test_many_connections_one_loop(loop_kind, opts):
+    async def main():
+        threads = set(threading.enumerate())
+        base = fd_count()
+        conns = await asyncio.gather(*(pa.connect(**opts) for _ in range(16)))
+        # one socket each, no thread
+        assert fd_count() - base == 16
+        assert not set(threading.enumerate()) - threads  # (no new thread)
+        results = await asyncio.gather(*(c.run(f"echo {i}") for i, c in enumerate(conns)))
+        assert [r.stdout for r in results] == [f"{i}\n".encode() for i in range(16)]
+        for c in conns:
+            c.close()
+        # the lingering closes end once the server answers: nothing stays on the loop
+        engine = pa.engine_loop()
+        deadline = asyncio.get_running_loop().time() + DEADLINE
+        while engine._fds and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        assert engine._fds == {}
+        assert fd_count() == base  # every connection's socket is closed
+    run_on(loop_kind, main())
+
+
+def test_proxy_jump(loop_kind, opts, sshd):
+    async def main():
+        async with pa.connect(**dict(opts, proxy_jump=f"{sshd.user}@127.0.0.1:{sshd.port}")
+                              ) as conn:
+            assert (await conn.run("echo jumped")).stdout == b"jumped\n"
+    run_on(loop_kind, main())
+
+
+def test_blocking_call_on_the_loop_raises(loop_kind, opts):
+    async def main():
+        async with pa.connect(**opts) as conn:
+            with pytest.raises(RuntimeError, match="coroutines"):
+                conn.client.run("true")
+            assert (await conn.run("echo ok")).stdout == b"ok\n"
+    run_on(loop_kind, main())
+
+
+def test_finished_loops_are_not_kept(loop_kind, opts):
+    """The engine's per-loop state does not keep an asyncio loop alive once it is done."""
+    import gc
+    import weakref
+
+    from pylibssh.asyncio import _loop
+
+    async def use():
+        async with pa.connect(**opts) as conn:
+            await conn.run("true")
+        return weakref.ref(asyncio.get_running_loop())
+
+    refs = [run_on(loop_kind, use()) for _ in range(3)]
+    gc.collect()
+    assert [r() for r in refs] == [None] * 3
+    assert not any(r() in _loop._loops for r in refs)
+
+
+def test_async_with_waits_for_the_lingering_close(loop_kind, opts):
+    """Leaving ``async with`` ends the lingering close (the server read the DISCONNECT):
+    nothing of the connection stays on the loop for the collector to find."""
+    async def main():
+        async with pa.connect(**opts) as conn:
+            await conn.run("true")
+        assert pa.engine_loop()._fds == {}
+        conn = await pa.connect(**opts)
+        conn.close()
+        await conn.wait_closed()
+        assert pa.engine_loop()._fds == {}
+    run_on(loop_kind, main())
