@@ -57,6 +57,9 @@ _CLOSE = "close"
 class Channel(EventEmitter):
     """One channel of a :class:`~pylibssh._session.LoopSession`."""
 
+    events = frozenset({"data", "end", "close", "error", "drain", "signal", "exit-status",
+                        "exit-signal"})
+
     #: write() returns False once this many bytes wait for the peer's window
     high_water = 1 << 20
 

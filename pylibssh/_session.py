@@ -107,6 +107,8 @@ class LoopSession(EventEmitter):
     :meth:`_on_disconnect`.
     """
 
+    events = frozenset({"error", "close"})
+
     #: channels stop handing output to libssh while it holds this many bytes for the socket
     #: (see :attr:`pending_output`), and start again below half of it
     output_high_water = 1 << 20

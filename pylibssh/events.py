@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = ["EventEmitter"]
 
@@ -35,11 +35,23 @@ class EventEmitter:
     emitting thread; an exception a listener raises propagates to the emitter's owner (see the
     module's text)."""
 
+    #: the names of the events this emitter emits (None: any name); ``on`` and ``once`` refuse a
+    #: listener for another name, which would never be called
+    events: ClassVar[frozenset[str] | None] = None
+
     def __init__(self) -> None:
         self._listeners: dict[str, list[Listener]] = {}
 
+    def _check_event(self, event: str) -> None:
+        known = self.events
+        if known is not None and event not in known:
+            raise ValueError(f"{type(self).__name__} emits no {event!r} event; its events are "
+                             + ", ".join(sorted(known)))
+
     def on(self, event: str, listener: Listener | None = None) -> Any:
-        """Add a listener; without one, return a decorator (``@server.on("connection")``)."""
+        """Add a listener; without one, return a decorator (``@server.on("connection")``).
+        Raises ValueError for an event name this emitter never emits (:attr:`events`)."""
+        self._check_event(event)
         if listener is None:
             def decorator(fn: Listener) -> Listener:
                 self.on(event, fn)
@@ -51,7 +63,8 @@ class EventEmitter:
     add_listener = on
 
     def once(self, event: str, listener: Listener | None = None) -> Any:
-        """Add a listener that is removed after its first call."""
+        """Add a listener that is removed after its first call (ValueError as :meth:`on`)."""
+        self._check_event(event)
         if listener is None:
             def decorator(fn: Listener) -> Listener:
                 self.once(event, fn)

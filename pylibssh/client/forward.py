@@ -316,6 +316,8 @@ class _Forward(EventEmitter):
     """What forwarders share: the ``closed`` state, safe event emission, ``with`` support
     (closing at the end)."""
 
+    events = frozenset({"connection", "error", "close"})
+
     _closed: bool
 
     def _emit(self, event: str, *args: Any) -> None:

@@ -23,8 +23,8 @@ from .._channel import Channel
 from ..errors import ChannelError
 from ..loop import locked
 from . import _live
-from .messages import ChannelRequestMessage, PtyInfo
-from .sftp import SFTPServer
+from .messages import CHANNEL_REQUEST_EVENTS, ChannelRequestMessage, PtyInfo
+from .sftp import SFTP_EVENTS, SFTPServer
 
 if TYPE_CHECKING:
     from .session import ServerSession
@@ -45,6 +45,9 @@ class ServerChannel(Channel):
     ``subsystem`` request switches the channel to SFTP instead (``sftp:*`` events,
     :mod:`pylibssh.server.sftp`).
     """
+
+    events = Channel.events | {"auth-agent", "sftpmessage", *CHANNEL_REQUEST_EVENTS.values(),
+                               *("sftp:" + name for name in SFTP_EVENTS)}
 
     def __init__(self, session: ServerSession, c_channel):
         super().__init__(session, c_channel)

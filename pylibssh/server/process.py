@@ -67,6 +67,8 @@ class ChildProcess(EventEmitter):
     """A child process wired to a channel (see :func:`spawn`). Event ``exit`` (returncode, as
     :class:`subprocess.Popen` reports it: negative for a signal)."""
 
+    events = frozenset({"exit"})
+
     def __init__(self, channel: ServerChannel, command: str | Sequence[str] | None, *,
                  shell: str | None, env: Mapping[str, str] | None, cwd: str | None,
                  pty: PtyInfo | bool | None):

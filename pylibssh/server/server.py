@@ -152,6 +152,8 @@ class Server(EventEmitter):
     (:mod:`pylibssh.server.fdlimit`): every connection costs one.
     """
 
+    events = frozenset({"connection", "ready", "close", "reload"})
+
     def __init__(self, *, host_keys: Iterable[HostKey] | HostKey | None = None,
                  banner: str | None = None, loop: Loop | None = None, debug: bool = False,
                  **options: Any):

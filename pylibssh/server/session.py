@@ -141,6 +141,9 @@ class ServerSession(LoopSession):
     ``auth_user`` (once authenticated), ``auth_failures``, ``client_banner``.
     """
 
+    events = LoopSession.events | {"auth", "session", "channel", "request",
+                                   *OPEN_EVENTS.values()}
+
     #: the class of the session channels clients open (a :class:`ServerChannel` subclass may be
     #: set on the session, in the ``connection`` listener, before the client opens channels)
     channel_class = ServerChannel

@@ -65,6 +65,9 @@ EXTENSIONS = {
     "expand-path@openssh.com": ("expand-path", "1"),
 }
 
+#: the channel events of SFTP requests (``sftp:<name>``)
+SFTP_EVENTS = frozenset({*REQUEST_TYPES.values(), *(name for name, _ in EXTENSIONS.values())})
+
 #: reply bytes that may wait for the client (in the channel's queue, or libssh's output buffer)
 #: before no more requests are taken
 _OUTPUT_BUDGET = 1 << 20
