@@ -51,6 +51,7 @@ def test_system_libssh_switch_links_the_given_library(tmp_path):
     wheel = glob.glob(str(tmp_path / "dist" / "*.whl"))[0]
     names = zipfile.ZipFile(wheel).namelist()
     assert not any("libssh.so" in n for n in names), "a system-libssh wheel must not bundle it"
+    assert "pylibssh/py.typed" in names  # PEP 561: type checkers read the annotations
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", wheel],
