@@ -266,7 +266,13 @@ def test_spawn_resets_signals_in_the_child_only_when_needed():
     otherwise inherit an ignored or blocked signal; else subprocess uses vfork."""
     from pylibssh.server import process
 
-    assert not process._signals_to_reset()
+    def state() -> str:
+        ignored = [signal.Signals(s).name for s in process._RESET_SIGNALS
+                   if signal.getsignal(s) == signal.SIG_IGN]
+        blocked = [signal.Signals(s).name for s in signal.pthread_sigmask(signal.SIG_BLOCK, ())]
+        return f"ignored {ignored}, blocked {blocked}"
+
+    assert not process._signals_to_reset(), state()
     previous = signal.signal(signal.SIGQUIT, signal.SIG_IGN)
     try:
         assert process._signals_to_reset()
@@ -277,7 +283,7 @@ def test_spawn_resets_signals_in_the_child_only_when_needed():
         assert process._signals_to_reset()
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGUSR2])
-    assert not process._signals_to_reset()
+    assert not process._signals_to_reset(), state()
 
 # -- the pieces, in this process ----------------------------------------------------------------
 
