@@ -30,6 +30,7 @@ from ..client.process import RunResult, command_line
 from ..client.socks import SOCKSForwarder
 from ..errors import SSHError, SSHTimeoutError
 from ..keys import Key
+from ..timeouts import DEFAULT, Timeout, resolve
 from ._loop import engine_loop, wrap
 from .process import SSHClientProcess, process_gen, run_gen
 
@@ -86,7 +87,7 @@ class SSHClientConnection:
         return self._client.timeout
 
     def _t(self, timeout: Any) -> float | None:
-        return self._client.timeout if timeout is ... else timeout
+        return resolve(timeout, self._client.timeout)
 
     def close(self) -> None:
         """Disconnect (idempotent): forwards first, then the session. The socket lingers
@@ -120,7 +121,7 @@ class SSHClientConnection:
 
     async def run(self, command: str | list[str], *, input: bytes | str | None = None,
                   env: Mapping[str, str] | None = None, pty: bool = False,
-                  check: bool = False, timeout: Any = ...) -> RunResult:
+                  check: bool = False, timeout: Timeout = DEFAULT) -> RunResult:
         """Run ``command`` to completion: a :class:`~pylibssh.client.RunResult` (stdout,
         stderr, exit status and signal). ``input`` is sent to its stdin, then EOF. ``check``:
         raise :class:`~pylibssh.client.ProcessError` for a non-zero status. ``timeout``: the
@@ -138,7 +139,7 @@ class SSHClientConnection:
                              term_type: str | None = None,
                              term_size: tuple[int, int] = (80, 24),
                              subsystem: str | None = None,
-                             timeout: Any = ...) -> SSHClientProcess:
+                             timeout: Timeout = DEFAULT) -> SSHClientProcess:
         """Start ``command`` (a shell when None, or ``subsystem``) and return its
         :class:`SSHClientProcess` with its streams. ``term_type`` ("xterm"...) asks for a
         pseudo-terminal of ``term_size`` (columns, rows). ``timeout`` bounds opening the
@@ -153,7 +154,7 @@ class SSHClientConnection:
 
     # -- SFTP -------------------------------------------------------------------------------------
 
-    def start_sftp_client(self, *, timeout: Any = ...) -> Any:
+    def start_sftp_client(self, *, timeout: Timeout = DEFAULT) -> Any:
         """An SFTP session: ``async with conn.start_sftp_client() as sftp`` (or ``await``);
         see :class:`~pylibssh.asyncio.sftp.SFTPClient`. ``timeout``: seconds each request may
         wait for its reply (default the connection's ``op_timeout``, else 60 s)."""
@@ -162,7 +163,7 @@ class SSHClientConnection:
 
     # -- forwarding -------------------------------------------------------------------------------
 
-    async def open_connection(self, host: str, port: int, *, timeout: Any = ...
+    async def open_connection(self, host: str, port: int, *, timeout: Timeout = DEFAULT
                               ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """A connection to ``host:port`` from the server (``direct-tcpip``) as an asyncio
         ``(StreamReader, StreamWriter)`` pair. Raises
@@ -170,7 +171,7 @@ class SSHClientConnection:
         sock = await self._tunnel((host, int(port)), timeout)
         return await asyncio.open_connection(sock=sock)
 
-    async def open_unix_connection(self, path: str, *, timeout: Any = ...
+    async def open_unix_connection(self, path: str, *, timeout: Timeout = DEFAULT
                                    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """Like :meth:`open_connection`, to a UNIX socket on the server."""
         sock = await self._tunnel(path, timeout)
@@ -210,7 +211,7 @@ class SSHClientConnection:
         return SOCKSForwarder(self._client, (listen_host, listen_port))
 
     async def forward_remote_port(self, listen_host: str, listen_port: int, dest_host: str,
-                                  dest_port: int, *, timeout: Any = ...) -> RemoteForwarder:
+                                  dest_port: int, *, timeout: Timeout = DEFAULT) -> RemoteForwarder:
         """Ask the server to listen on ``listen_host:listen_port`` (0: it picks, see
         ``.port``) and carry each connection to ``dest_host:dest_port`` on this side
         (``ssh -R``). Raises :class:`~pylibssh.errors.RequestDeniedError` when refused."""
@@ -219,7 +220,7 @@ class SSHClientConnection:
         return await wrap(start_remote_async(self._client, fwd, self._t(timeout)))
 
     async def forward_remote_path(self, listen_path: str, dest_path: str, *,
-                                  timeout: Any = ...) -> RemoteForwarder:
+                                  timeout: Timeout = DEFAULT) -> RemoteForwarder:
         """Ask the server to listen on its UNIX socket ``listen_path``; carry each connection
         to the local UNIX socket ``dest_path``."""
         fwd = RemoteForwarder(self._client, listen_path, dest_path, None)

@@ -28,6 +28,7 @@ from ..errors import HostNotFoundError, SSHConnectionError, SSHConnectionRefused
 from ..algorithms import Algorithms
 from ..keys import Key
 from ..loop import Loop, reap_unclosed
+from ..timeouts import DEFAULT, Timeout, resolve
 from ._task import AGAIN, TaskGen, wait
 from .auth import Credentials, KbdintCallback, KeySource, authenticate
 from .forward import _bridge
@@ -239,7 +240,7 @@ class Client(ForwardingMixin):
     # -- running commands -------------------------------------------------------------------------
 
     def _t(self, timeout: Any) -> float | None:
-        return self.timeout if timeout is ... else timeout
+        return resolve(timeout, self.timeout)
 
     def run_async(self, command: str | list[str], *, input: bytes | str | None = None,
                   env: Mapping[str, str] | None = None, pty: bool = False,
@@ -251,7 +252,7 @@ class Client(ForwardingMixin):
                                         f"running {cmd!r}", timeout).future
 
     def run(self, command: str | list[str], *, input: bytes | str | None = None,
-            env: Mapping[str, str] | None = None, pty: bool = False, timeout: Any = ...,
+            env: Mapping[str, str] | None = None, pty: bool = False, timeout: Timeout = DEFAULT,
             check: bool = False) -> RunResult:
         """Run ``command`` to completion: its stdout, stderr, exit status and exit signal.
         Output of any size is collected without deadlock."""
@@ -263,7 +264,7 @@ class Client(ForwardingMixin):
 
     def exec(self, command: str | list[str], *, env: Mapping[str, str] | None = None,
              pty: bool = False, term: str = "xterm", cols: int = 80, rows: int = 24,
-             timeout: Any = ...) -> Process:
+             timeout: Timeout = DEFAULT) -> Process:
         """Start ``command`` and return a streaming :class:`Process`."""
         cmd = command_line(command)
         gen = open_session_gen(self._session, setup_requests(
@@ -272,18 +273,18 @@ class Client(ForwardingMixin):
 
     def shell(self, *, term: str = "xterm", cols: int = 80, rows: int = 24,
               env: Mapping[str, str] | None = None, pty: bool = True,
-              timeout: Any = ...) -> Process:
+              timeout: Timeout = DEFAULT) -> Process:
         """An interactive shell, on a pseudo-terminal unless ``pty=False``."""
         gen = open_session_gen(self._session, setup_requests(
             None, env=env, pty=pty, term=term, cols=cols, rows=rows, shell=True))
         return open_process(self._session, gen, None, self._t(timeout))
 
-    def subsystem(self, name: str, *, timeout: Any = ...) -> Process:
+    def subsystem(self, name: str, *, timeout: Timeout = DEFAULT) -> Process:
         """Start a subsystem ("sftp", "netconf"...) and return its :class:`Process`."""
         gen = open_session_gen(self._session, setup_requests(None, subsystem=name))
         return open_process(self._session, gen, None, self._t(timeout))
 
-    def sftp(self, timeout: Any = ...):
+    def sftp(self, timeout: Timeout = DEFAULT):
         """An :class:`~pylibssh.client.sftp.SFTPClient` on this connection."""
         from .sftp import SFTPClient
         return SFTPClient(self, self._t(timeout))
@@ -516,7 +517,7 @@ def _open_jump(given: ConnectOptions, o: ConnectOptions, loop: Loop | None
     return client, client.open_channel_to(o.host, o.port or 22)
 
 
-def _open_channel_to(self: Client, host: str, port: int, timeout: Any = ...) -> Channel:
+def _open_channel_to(self: Client, host: str, port: int, timeout: Timeout = DEFAULT) -> Channel:
     """A direct-tcpip channel from the server to ``host:port`` (what ProxyJump uses). It is
     returned paused, so nothing is lost before a listener is attached: call ``resume()``."""
     session = self._session

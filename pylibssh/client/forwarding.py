@@ -13,6 +13,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from ..errors import SSHError
+from ..timeouts import DEFAULT, Timeout
 from .agent_x11 import AgentForwarding, X11Forwarding
 from .forward import (
     LocalForwarder,
@@ -37,7 +38,7 @@ class ForwardingMixin:
 
     # -- tunnels ----------------------------------------------------------------------------------
 
-    def open_tunnel(self, host: str, port: int, *, timeout: Any = ...) -> socket.socket:
+    def open_tunnel(self, host: str, port: int, *, timeout: Timeout = DEFAULT) -> socket.socket:
         """A connected socket to ``host:port`` as seen from the server (``direct-tcpip``): a
         real socket (one end of a socketpair the loop pumps to the channel), so it can be given
         to anything that takes a socket, e.g. ``connect(..., sock=tunnel)`` to hop to a host
@@ -45,7 +46,7 @@ class ForwardingMixin:
         server's reason when it cannot connect."""
         return open_tunnel(self, (host, int(port)), self._fwd_timeout(timeout))  # type: ignore
 
-    def open_unix_tunnel(self, path: str, *, timeout: Any = ...) -> socket.socket:
+    def open_unix_tunnel(self, path: str, *, timeout: Timeout = DEFAULT) -> socket.socket:
         """Like :meth:`open_tunnel`, to a UNIX socket on the server
         (``direct-streamlocal@openssh.com``)."""
         return open_tunnel(self, path, self._fwd_timeout(timeout))  # type: ignore[arg-type]
@@ -82,7 +83,7 @@ class ForwardingMixin:
     def forward_remote_port(self, listen_host: str, listen_port: int,
                             dest_host: str | None = None, dest_port: int | None = None, *,
                             handler: RequestHandler | None = None,
-                            timeout: Any = ...) -> RemoteForwarder:
+                            timeout: Timeout = DEFAULT) -> RemoteForwarder:
         """Ask the server to listen on ``listen_host:listen_port`` (``""``: all its addresses;
         port 0: the server picks one, see ``.port``). Each connection is carried to
         ``dest_host:dest_port`` on this side, or given to ``handler(request)``, which calls
@@ -98,7 +99,7 @@ class ForwardingMixin:
     def forward_remote_port_async(self, listen_host: str, listen_port: int,
                                   dest_host: str | None = None, dest_port: int | None = None,
                                   *, handler: RequestHandler | None = None,
-                                  timeout: Any = ...) -> Future:
+                                  timeout: Timeout = DEFAULT) -> Future:
         """:meth:`forward_remote_port` without waiting (for many clients on one loop, or from a
         loop callback): a future whose result is the :class:`RemoteForwarder`."""
         if handler is None and dest_host is None:
@@ -108,14 +109,14 @@ class ForwardingMixin:
         return start_remote_async(self, fwd, self._fwd_timeout(timeout))  # type: ignore
 
     def forward_remote_port_to_path(self, listen_host: str, listen_port: int, dest_path: str,
-                                    *, timeout: Any = ...) -> RemoteForwarder:
+                                    *, timeout: Timeout = DEFAULT) -> RemoteForwarder:
         """Like :meth:`forward_remote_port`, carrying connections to a local UNIX socket."""
         fwd = RemoteForwarder(self, (listen_host, int(listen_port)), dest_path, None)
         return start_remote(self, fwd, self._fwd_timeout(timeout))  # type: ignore[arg-type]
 
     def forward_remote_path(self, listen_path: str, dest_path: str | None = None, *,
                             handler: RequestHandler | None = None,
-                            timeout: Any = ...) -> RemoteForwarder:
+                            timeout: Timeout = DEFAULT) -> RemoteForwarder:
         """Ask the server to listen on its UNIX socket ``listen_path`` (``ssh -R
         /remote.sock:/local.sock``, ``streamlocal-forward@openssh.com``). Each connection is
         carried to the local UNIX socket ``dest_path``, or given to ``handler(request)`` (see
@@ -125,13 +126,13 @@ class ForwardingMixin:
 
     def forward_remote_path_async(self, listen_path: str, dest_path: str | None = None, *,
                                   handler: RequestHandler | None = None,
-                                  timeout: Any = ...) -> Future:
+                                  timeout: Timeout = DEFAULT) -> Future:
         """:meth:`forward_remote_path` without waiting: a future of the RemoteForwarder."""
         return self._forward_remote_path(listen_path, dest_path, handler, timeout,
                                          start_remote_async)
 
     def forward_remote_path_to_port(self, listen_path: str, dest_host: str, dest_port: int,
-                                    *, timeout: Any = ...) -> RemoteForwarder:
+                                    *, timeout: Timeout = DEFAULT) -> RemoteForwarder:
         """Like :meth:`forward_remote_path`, carrying connections to ``dest_host:dest_port``
         on this side (``ssh -R /remote.sock:host:port``)."""
         return self._forward_remote_path(listen_path, (dest_host, int(dest_port)), None,

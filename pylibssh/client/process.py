@@ -22,6 +22,7 @@ from .._bytequeue import ByteQueue
 from .._channel import Channel
 from ..errors import ChannelError, ChannelOpenError, RequestDeniedError, SSHError, SSHTimeoutError
 from ..loop import locked
+from ..timeouts import DEFAULT, Timeout, resolve
 from ._task import AGAIN, TaskGen, wait
 
 if TYPE_CHECKING:
@@ -363,7 +364,7 @@ class Process:
         self._loop = channel._loop
 
     def _t(self, timeout: Any) -> float | None:
-        return self.timeout if timeout is ... else timeout
+        return resolve(timeout, self.timeout)
 
     def _wait(self, predicate, timeout: Any, what: str, deadline: float | None = None) -> None:
         t = self._t(timeout)
@@ -408,14 +409,14 @@ class Process:
         if error is not None and ch.exit_status is None and ch.exit_signal is None:
             raise error
 
-    def read(self, n: int = -1, timeout: Any = ...) -> bytes:
+    def read(self, n: int = -1, timeout: Timeout = DEFAULT) -> bytes:
         """Up to ``n`` bytes of stdout (all buffered when -1); ``b""`` once it has ended."""
         return self._read(False, n, timeout)
 
-    def read_stderr(self, n: int = -1, timeout: Any = ...) -> bytes:
+    def read_stderr(self, n: int = -1, timeout: Timeout = DEFAULT) -> bytes:
         return self._read(True, n, timeout)
 
-    def read_until_eof(self, timeout: Any = ...) -> tuple[bytes, bytes]:
+    def read_until_eof(self, timeout: Timeout = DEFAULT) -> tuple[bytes, bytes]:
         """Everything the command writes until it closes (stdout, stderr), without deadlock
         however large either one is."""
         ch = self.channel
@@ -430,7 +431,7 @@ class Process:
         self._check_connection()
         return bytes(out), bytes(err)
 
-    def readline(self, timeout: Any = ...) -> bytes:
+    def readline(self, timeout: Timeout = DEFAULT) -> bytes:
         ch = self.channel
         buf = ch._bufs[0]
         self._wait(lambda: b"\n" in buf or ch.eof_received or ch.finished, timeout, "readline")
@@ -441,7 +442,7 @@ class Process:
             self._check_connection()
         return line
 
-    def write(self, data: bytes | str, timeout: Any = ...) -> None:
+    def write(self, data: bytes | str, timeout: Timeout = DEFAULT) -> None:
         """Send ``data`` to stdin; waits while more than the channel's high-water mark is
         queued for the server's window."""
         ch = self.channel
@@ -457,7 +458,7 @@ class Process:
     def close_stdin(self) -> None:
         self.channel.send_eof()
 
-    def wait(self, timeout: Any = ...) -> int | None:
+    def wait(self, timeout: Timeout = DEFAULT) -> int | None:
         """Wait until the command has exited and the channel is closed; its exit status (None
         when it was killed by a signal: see :attr:`exit_signal`). Output still unread stays
         readable."""

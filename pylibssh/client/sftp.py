@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ClosedError, SFTPError, SSHError, sftp_error
 from ..sftp import SFTPAttributes, SFTPStatus
 from ..sftp.constants import os_to_open_flags
+from ..timeouts import DEFAULT, Timeout
 from ._task import wait
 from .sftp_engine import (
     DEFAULT_TIMEOUT,
@@ -101,9 +102,9 @@ class SFTPClient:
         return self._engine
 
     def _t(self, timeout: Any) -> float | None:
-        return self.timeout if timeout is ... or timeout is None else timeout
+        return self.timeout if timeout is DEFAULT or timeout is None else timeout
 
-    def wait(self, future: Future, timeout: Any = ..., what: str = "SFTP") -> Any:
+    def wait(self, future: Future, timeout: Timeout = DEFAULT, what: str = "SFTP") -> Any:
         """The result of one of :attr:`engine`'s futures, waiting for it (the loop runs
         meanwhile). ``timeout`` bounds the wait past the requests' own deadlines."""
         t = self._t(timeout)
@@ -127,7 +128,7 @@ class SFTPClient:
         self._check()
         return {k: v.decode("utf-8", "replace") for k, v in self._engine.extensions.items()}
 
-    def limits(self, timeout: Any = ...) -> SFTPLimits:
+    def limits(self, timeout: Timeout = DEFAULT) -> SFTPLimits:
         """The server's limits (``limits@openssh.com``, or what every server takes)."""
         self._check()
         return self._engine.limits
@@ -138,7 +139,7 @@ class SFTPClient:
 
     # -- paths ----------------------------------------------------------------------------------
 
-    def realpath(self, path: str = ".", timeout: Any = ...) -> str:
+    def realpath(self, path: str = ".", timeout: Timeout = DEFAULT) -> str:
         """The canonical absolute path (``normalize`` in paramiko)."""
         return self.wait(self._engine.realpath(path, self._t(timeout)), timeout)
 
@@ -148,41 +149,41 @@ class SFTPClient:
         """The server's idea of the current directory: ``realpath(".")``."""
         return self.realpath(".")
 
-    def expand_path(self, path: str, timeout: Any = ...) -> str:
+    def expand_path(self, path: str, timeout: Timeout = DEFAULT) -> str:
         """``expand-path@openssh.com``: ``~`` and ``~user`` expanded, made absolute."""
         return self.wait(self._engine.expand_path(path, self._t(timeout)), timeout)
 
-    def home_directory(self, user: str | None = None, timeout: Any = ...) -> str:
+    def home_directory(self, user: str | None = None, timeout: Timeout = DEFAULT) -> str:
         """``home-directory`` extension: a user's home (the login user's by default)."""
         u = user or self._client.options.user or ""
         return self.wait(self._engine.home_directory(u, self._t(timeout)), timeout)
 
-    def readlink(self, path: str, timeout: Any = ...) -> str:
+    def readlink(self, path: str, timeout: Timeout = DEFAULT) -> str:
         """The target of the symbolic link ``path``."""
         return self.wait(self._engine.readlink(path, self._t(timeout)), timeout)
 
-    def symlink(self, target: str, link: str, timeout: Any = ...) -> None:
+    def symlink(self, target: str, link: str, timeout: Timeout = DEFAULT) -> None:
         """Create ``link`` pointing to ``target``."""
         self.wait(self._engine.symlink(target, link, self._t(timeout)), timeout)
 
-    def hardlink(self, existing: str, new: str, timeout: Any = ...) -> None:
+    def hardlink(self, existing: str, new: str, timeout: Timeout = DEFAULT) -> None:
         """``hardlink@openssh.com``."""
         self.wait(self._engine.hardlink(existing, new, self._t(timeout)), timeout)
 
-    def rename(self, old: str, new: str, timeout: Any = ...) -> None:
+    def rename(self, old: str, new: str, timeout: Timeout = DEFAULT) -> None:
         """Rename; ``posix-rename@openssh.com`` when the server has it (so an existing ``new``
         is replaced atomically), plain v3 rename otherwise."""
         self.wait(self._engine.rename(old, new, self._t(timeout)), timeout)
 
     posix_rename = rename
 
-    def remove(self, path: str, timeout: Any = ...) -> None:
+    def remove(self, path: str, timeout: Timeout = DEFAULT) -> None:
         """Remove the file ``path`` (``FileNotFoundError`` when it is missing)."""
         self.wait(self._engine.remove(path, self._t(timeout)), timeout)
 
     unlink = remove
 
-    def mkdir(self, path: str, mode: int = 0o777, timeout: Any = ...) -> None:
+    def mkdir(self, path: str, mode: int = 0o777, timeout: Timeout = DEFAULT) -> None:
         """Create the directory ``path`` with permissions ``mode`` (less the server's umask;
         ``FileExistsError`` when it exists)."""
         self.wait(self._engine.mkdir(path, mode, self._t(timeout)), timeout)
@@ -201,15 +202,15 @@ class SFTPClient:
         for q in reversed(parts):
             self.mkdir(q, mode)
 
-    def rmdir(self, path: str, timeout: Any = ...) -> None:
+    def rmdir(self, path: str, timeout: Timeout = DEFAULT) -> None:
         """Remove the empty directory ``path``."""
         self.wait(self._engine.rmdir(path, self._t(timeout)), timeout)
 
-    def stat(self, path: str, timeout: Any = ...) -> SFTPAttributes:
+    def stat(self, path: str, timeout: Timeout = DEFAULT) -> SFTPAttributes:
         """Attributes of ``path``, symbolic links followed."""
         return self.wait(self._engine.stat(path, self._t(timeout)), timeout)
 
-    def lstat(self, path: str, timeout: Any = ...) -> SFTPAttributes:
+    def lstat(self, path: str, timeout: Timeout = DEFAULT) -> SFTPAttributes:
         """Attributes of ``path`` itself (a symbolic link is not followed)."""
         return self.wait(self._engine.lstat(path, self._t(timeout)), timeout)
 
@@ -228,48 +229,48 @@ class SFTPClient:
         except FileNotFoundError:
             return False
 
-    def setstat(self, path: str, attrs: SFTPAttributes | dict, timeout: Any = ...) -> None:
+    def setstat(self, path: str, attrs: SFTPAttributes | dict, timeout: Timeout = DEFAULT) -> None:
         """Set what ``attrs`` carries (size, uid+gid, permissions, atime+mtime) on ``path``."""
         self.wait(self._engine.setstat(path, SFTPAttributes.from_dict(attrs), self._t(timeout)),
                   timeout)
 
-    def lsetstat(self, path: str, attrs: SFTPAttributes | dict, timeout: Any = ...) -> None:
+    def lsetstat(self, path: str, attrs: SFTPAttributes | dict, timeout: Timeout = DEFAULT) -> None:
         """``lsetstat@openssh.com``: set attributes of a symlink itself."""
         self.wait(self._engine.lsetstat(path, SFTPAttributes.from_dict(attrs),
                                         self._t(timeout)), timeout)
 
-    def chmod(self, path: str, mode: int, timeout: Any = ...) -> None:
+    def chmod(self, path: str, mode: int, timeout: Timeout = DEFAULT) -> None:
         """Set the permissions of ``path``."""
         self.setstat(path, SFTPAttributes(permissions=mode), timeout)
 
-    def chown(self, path: str, uid: int, gid: int, timeout: Any = ...) -> None:
+    def chown(self, path: str, uid: int, gid: int, timeout: Timeout = DEFAULT) -> None:
         """Set the owner and group of ``path`` (numeric ids)."""
         self.setstat(path, SFTPAttributes(uid=uid, gid=gid), timeout)
 
     def utime(self, path: str, times: tuple[float, float] | None = None,
-              timeout: Any = ...) -> None:
+              timeout: Timeout = DEFAULT) -> None:
         """Set the access and modification times of ``path`` (default: now; whole seconds)."""
         now = time.time()
         atime, mtime = times if times is not None else (now, now)
         self.setstat(path, SFTPAttributes(atime=int(atime), mtime=int(mtime)), timeout)
 
-    def truncate(self, path: str, size: int, timeout: Any = ...) -> None:
+    def truncate(self, path: str, size: int, timeout: Timeout = DEFAULT) -> None:
         """Set the size of the file ``path``."""
         self.setstat(path, SFTPAttributes(size=size), timeout)
 
-    def statvfs(self, path: str = ".", timeout: Any = ...) -> StatVFS:
+    def statvfs(self, path: str = ".", timeout: Timeout = DEFAULT) -> StatVFS:
         """``statvfs@openssh.com``."""
         return self.wait(self._engine.statvfs(path, self._t(timeout)), timeout)
 
     # -- directories --------------------------------------------------------------------------
 
-    def scandir(self, path: str = ".", timeout: Any = ...) -> list[SFTPName]:
+    def scandir(self, path: str = ".", timeout: Timeout = DEFAULT) -> list[SFTPName]:
         """Entries of a directory with their attributes (``.`` and ``..`` left out)."""
         return self._wait_long(self._engine.listdir(path, self._t(timeout)), "listing")
 
     listdir_attr = scandir
 
-    def listdir(self, path: str = ".", timeout: Any = ...) -> list[str]:
+    def listdir(self, path: str = ".", timeout: Timeout = DEFAULT) -> list[str]:
         """The names in the directory ``path`` (``.`` and ``..`` left out)."""
         return [e.filename for e in self.scandir(path, timeout)]
 
@@ -286,7 +287,7 @@ class SFTPClient:
     # -- files ----------------------------------------------------------------------------------
 
     def open(self, path: str, mode: str = "r", permissions: int = 0o644,
-             timeout: Any = ...) -> SFTPFile:
+             timeout: Timeout = DEFAULT) -> SFTPFile:
         """A file object (binary) that pipelines reads and writes internally."""
         flags = _open_flags(mode)
         handle = self.wait(self._engine.open(path, os_to_open_flags(flags),
@@ -318,7 +319,7 @@ class SFTPClient:
 
     def get(self, remote: str, local: str | os.PathLike, *, progress: Progress | None = None,
             preserve: bool = False, resume: bool = False, recursive: bool = False,
-            in_flight: int = IN_FLIGHT, timeout: Any = ...) -> int:
+            in_flight: int = IN_FLIGHT, timeout: Timeout = DEFAULT) -> int:
         """Download ``remote`` to ``local`` with ``in_flight`` requests pipelined; returns the
         bytes transferred. ``resume``: continue a partial local file after checking that its
         last block matches the remote file. ``preserve``: copy mode and times.
@@ -335,7 +336,7 @@ class SFTPClient:
 
     def put(self, local: str | os.PathLike, remote: str, *, progress: Progress | None = None,
             preserve: bool = False, resume: bool = False, recursive: bool = False,
-            in_flight: int = IN_FLIGHT, timeout: Any = ...) -> int:
+            in_flight: int = IN_FLIGHT, timeout: Timeout = DEFAULT) -> int:
         """Upload ``local`` to ``remote`` (pipelined); returns the bytes transferred. Same
         options as :meth:`get`."""
         local = os.fspath(local)
@@ -346,14 +347,14 @@ class SFTPClient:
             in_flight=in_flight, timeout=self._t(timeout)), "upload")
         return result.transferred
 
-    def put_many(self, pairs, *, in_flight: int = MANY_FILES, timeout: Any = ...) -> int:
+    def put_many(self, pairs, *, in_flight: int = MANY_FILES, timeout: Timeout = DEFAULT) -> int:
         """Upload many files: ``pairs`` of (local, remote), up to ``in_flight`` files open at
         once so their round trips overlap. Returns the bytes sent; raises the first error after
         the others finished."""
         return self._wait_long(self._engine.put_many(pairs, in_flight=in_flight,
                                                      timeout=self._t(timeout)), "upload")
 
-    def get_many(self, pairs, *, in_flight: int = MANY_FILES, timeout: Any = ...) -> int:
+    def get_many(self, pairs, *, in_flight: int = MANY_FILES, timeout: Timeout = DEFAULT) -> int:
         """Download many files: ``pairs`` of (remote, local); like :meth:`put_many`."""
         return self._wait_long(self._engine.get_many(pairs, in_flight=in_flight,
                                                      timeout=self._t(timeout)), "download")
@@ -471,7 +472,7 @@ class SFTPFile(io.RawIOBase):
             self._eng._check()
         return self._h
 
-    def _wait(self, future: Future, timeout: Any = ...) -> Any:
+    def _wait(self, future: Future, timeout: Timeout = DEFAULT) -> Any:
         return self._sftp.wait(future, timeout, f"SFTP on {self.name!r}")
 
     def _begin_read(self, length: int) -> None:
@@ -511,7 +512,7 @@ class SFTPFile(io.RawIOBase):
     def seekable(self) -> bool:
         return True
 
-    def _fill(self, want: int, timeout: Any = ...) -> None:
+    def _fill(self, want: int, timeout: Timeout = DEFAULT) -> None:
         """Read until ``want`` bytes are buffered or EOF, keeping read-ahead going."""
         self._check()
         self._flush_writes()
@@ -634,7 +635,7 @@ class SFTPFile(io.RawIOBase):
             self._cancel_reads()
         return self._pos
 
-    def stat(self, timeout: Any = ...) -> SFTPAttributes:
+    def stat(self, timeout: Timeout = DEFAULT) -> SFTPAttributes:
         """Attributes of the open file (FSTAT), after the writes still in flight."""
         handle = self._check()
         self._flush_writes()
@@ -646,13 +647,13 @@ class SFTPFile(io.RawIOBase):
         self._sftp.setstat(self.name, SFTPAttributes(size=size))
         return size
 
-    def fsync(self, timeout: Any = ...) -> None:
+    def fsync(self, timeout: Timeout = DEFAULT) -> None:
         """``fsync@openssh.com``: the server flushes the file to disk."""
         handle = self._check()
         self._flush_writes()
         self._wait(self._eng.fsync(handle, self.name, self._sftp._t(timeout)), timeout)
 
-    def statvfs(self, timeout: Any = ...) -> StatVFS:
+    def statvfs(self, timeout: Timeout = DEFAULT) -> StatVFS:
         """``fstatvfs@openssh.com``: the file system holding the open file."""
         handle = self._check()
         return self._wait(self._eng.fstatvfs(handle, self.name, self._sftp._t(timeout)), timeout)

@@ -47,6 +47,7 @@ from ..errors import ClosedError, SFTPError, SSHError, SSHTimeoutError, sftp_err
 from ..sftp import SFTPAttributes, SFTPStatus, codec
 from ..sftp.codec import FXP, SFTPDecodeError
 from ..sftp.constants import OpenFlags
+from ..timeouts import DEFAULT, Timeout, resolve
 from ._task import AGAIN, TaskGen
 from .process import ClientChannel, open_session_gen, setup_requests
 
@@ -365,7 +366,7 @@ class SFTPEngine:
     # -- sending ----------------------------------------------------------------------------------
 
     def _t(self, timeout: Any) -> float | None:
-        return self.timeout if timeout is ... else timeout
+        return resolve(timeout, self.timeout)
 
     def _track(self, req: _Request) -> int:
         """Give ``req`` an id and a deadline (loop lock held); its id."""
@@ -647,61 +648,61 @@ class SFTPEngine:
 
     # -- requests: paths ---------------------------------------------------------------------------
 
-    def stat(self, path: str, timeout: Any = ...) -> Future:
+    def stat(self, path: str, timeout: Timeout = DEFAULT) -> Future:
         """Attributes of ``path`` (symbolic links followed): :class:`SFTPAttributes`."""
         p = _path(path)
         return self._call(FXP.STAT, codec.string(p), "stat", p, _attrs_of("stat", p), timeout)
 
-    def lstat(self, path: str, timeout: Any = ...) -> Future:
+    def lstat(self, path: str, timeout: Timeout = DEFAULT) -> Future:
         """Attributes of ``path`` itself."""
         p = _path(path)
         return self._call(FXP.LSTAT, codec.string(p), "lstat", p, _attrs_of("lstat", p),
                           timeout)
 
-    def setstat(self, path: str, attrs: SFTPAttributes, timeout: Any = ...) -> Future:
+    def setstat(self, path: str, attrs: SFTPAttributes, timeout: Timeout = DEFAULT) -> Future:
         """Set what ``attrs`` carries (size, uid+gid, permissions, atime+mtime) on ``path``."""
         p = _path(path)
         return self._call(FXP.SETSTAT, codec.string(p) + _attrs_bytes(attrs), "setstat", p,
                           _ok_of("setstat", p), timeout)
 
-    def lsetstat(self, path: str, attrs: SFTPAttributes, timeout: Any = ...) -> Future:
+    def lsetstat(self, path: str, attrs: SFTPAttributes, timeout: Timeout = DEFAULT) -> Future:
         """``lsetstat@openssh.com``: :meth:`setstat` on a symbolic link itself."""
         p = _path(path)
         return self._extended("lsetstat@openssh.com", codec.string(p) + _attrs_bytes(attrs),
                               "lsetstat", p, _ok_of("lsetstat", p), timeout)
 
-    def remove(self, path: str, timeout: Any = ...) -> Future:
+    def remove(self, path: str, timeout: Timeout = DEFAULT) -> Future:
         """Remove the file ``path``: None (an SFTPError such as ``FileNotFoundError``
         otherwise)."""
         p = _path(path)
         return self._call(FXP.REMOVE, codec.string(p), "remove", p, _ok_of("remove", p),
                           timeout)
 
-    def mkdir(self, path: str, mode: int = 0o777, timeout: Any = ...) -> Future:
+    def mkdir(self, path: str, mode: int = 0o777, timeout: Timeout = DEFAULT) -> Future:
         """Create the directory ``path`` with permissions ``mode`` (default 0o777, less the
         server's umask): None (``FileExistsError`` when it exists)."""
         p = _path(path)
         return self._call(FXP.MKDIR, codec.string(p) + codec.attrs_bytes(
             SFTPAttributes(permissions=mode)), "mkdir", p, _ok_of("mkdir", p), timeout)
 
-    def rmdir(self, path: str, timeout: Any = ...) -> Future:
+    def rmdir(self, path: str, timeout: Timeout = DEFAULT) -> Future:
         """Remove the empty directory ``path``: None (an SFTPError otherwise)."""
         p = _path(path)
         return self._call(FXP.RMDIR, codec.string(p), "rmdir", p, _ok_of("rmdir", p), timeout)
 
-    def realpath(self, path: str = ".", timeout: Any = ...) -> Future:
+    def realpath(self, path: str = ".", timeout: Timeout = DEFAULT) -> Future:
         """The canonical absolute path: ``str``."""
         p = _path(path)
         return self._call(FXP.REALPATH, codec.string(p), "realpath", p,
                           _name_of("realpath", p), timeout)
 
-    def readlink(self, path: str, timeout: Any = ...) -> Future:
+    def readlink(self, path: str, timeout: Timeout = DEFAULT) -> Future:
         """The target of the symbolic link ``path``: ``str``."""
         p = _path(path)
         return self._call(FXP.READLINK, codec.string(p), "readlink", p,
                           _name_of("readlink", p), timeout)
 
-    def symlink(self, target: str, link: str, timeout: Any = ...) -> Future:
+    def symlink(self, target: str, link: str, timeout: Timeout = DEFAULT) -> Future:
         """Create ``link`` pointing to ``target``. OpenSSH takes the two in the reverse of the
         draft's order (its PROTOCOL file, 4.1): sent in OpenSSH's order to OpenSSH, in the
         draft's to other servers, as libssh does."""
@@ -710,7 +711,7 @@ class SFTPEngine:
                   else codec.string(ln) + codec.string(t))
         return self._call(FXP.SYMLINK, fields, "symlink", ln, _ok_of("symlink", ln), timeout)
 
-    def rename(self, old: str, new: str, timeout: Any = ...) -> Future:
+    def rename(self, old: str, new: str, timeout: Timeout = DEFAULT) -> Future:
         """Rename: ``posix-rename@openssh.com`` when the server offers it (an existing ``new``
         is replaced atomically), plain v3 RENAME otherwise (which refuses to replace)."""
         o, n = _path(old), _path(new)
@@ -719,31 +720,31 @@ class SFTPEngine:
         return self._call(FXP.RENAME, codec.string(o) + codec.string(n), "rename", o,
                           _ok_of("rename", o), timeout)
 
-    def posix_rename(self, old: str, new: str, timeout: Any = ...) -> Future:
+    def posix_rename(self, old: str, new: str, timeout: Timeout = DEFAULT) -> Future:
         """``posix-rename@openssh.com``: rename, replacing ``new`` atomically."""
         o, n = _path(old), _path(new)
         return self._extended("posix-rename@openssh.com", codec.string(o) + codec.string(n),
                               "rename", o, _ok_of("rename", o), timeout)
 
-    def hardlink(self, existing: str, new: str, timeout: Any = ...) -> Future:
+    def hardlink(self, existing: str, new: str, timeout: Timeout = DEFAULT) -> Future:
         """``hardlink@openssh.com``."""
         o, n = _path(existing), _path(new)
         return self._extended("hardlink@openssh.com", codec.string(o) + codec.string(n),
                               "hardlink", o, _ok_of("hardlink", o), timeout)
 
-    def statvfs(self, path: str = ".", timeout: Any = ...) -> Future:
+    def statvfs(self, path: str = ".", timeout: Timeout = DEFAULT) -> Future:
         """``statvfs@openssh.com``: :class:`StatVFS`."""
         p = _path(path)
         return self._extended("statvfs@openssh.com", codec.string(p), "statvfs", p,
                               _statvfs_of("statvfs", p), timeout)
 
-    def expand_path(self, path: str, timeout: Any = ...) -> Future:
+    def expand_path(self, path: str, timeout: Timeout = DEFAULT) -> Future:
         """``expand-path@openssh.com``: ``~`` and ``~user`` expanded, made absolute."""
         p = _path(path)
         return self._extended("expand-path@openssh.com", codec.string(p), "expand-path", p,
                               _name_of("expand-path", p), timeout)
 
-    def home_directory(self, user: str = "", timeout: Any = ...) -> Future:
+    def home_directory(self, user: str = "", timeout: Timeout = DEFAULT) -> Future:
         """The ``home-directory`` extension: ``user``'s home (the login user's for "")."""
         return self._extended("home-directory", codec.string(user), "home-directory", None,
                               _name_of("home-directory", None), timeout)
@@ -756,25 +757,25 @@ class SFTPEngine:
     # -- requests: handles -------------------------------------------------------------------------
 
     def open(self, path: str, pflags: int, attrs: SFTPAttributes | None = None,
-             timeout: Any = ...) -> Future:
+             timeout: Timeout = DEFAULT) -> Future:
         """Open ``path`` with SFTP open flags (:class:`~pylibssh.sftp.OpenFlags`): its handle."""
         p = _path(path)
         return self._call(FXP.OPEN, codec.open_payload(p, pflags, attrs), "open", p,
                           _handle_of("open", p), timeout)
 
-    def close_handle(self, handle: bytes, name: str | None = None, timeout: Any = ...) -> Future:
+    def close_handle(self, handle: bytes, name: str | None = None, timeout: Timeout = DEFAULT) -> Future:
         """CLOSE a file or directory handle (``name``: the path, for error messages)."""
         return self._call(FXP.CLOSE, codec.string(handle), "close", name, _ok_of("close", name),
                           timeout)
 
     def read(self, handle: bytes, offset: int, length: int, name: str | None = None,
-             timeout: Any = ...) -> Future:
+             timeout: Timeout = DEFAULT) -> Future:
         """Up to ``length`` bytes at ``offset``: ``bytes`` (``b""`` at the end of the file)."""
         return self._call(FXP.READ, codec.read_payload(handle, offset, length), "read", name,
                           _data_of(name), timeout)
 
     def write(self, handle: bytes, offset: int, data: bytes | bytearray | memoryview,
-              name: str | None = None, timeout: Any = ...) -> Future:
+              name: str | None = None, timeout: Timeout = DEFAULT) -> Future:
         """Write ``data`` at ``offset`` (the caller keeps it unchanged until the future is done;
         at most :attr:`write_chunk` bytes is what every server takes)."""
         f = _future()
@@ -793,31 +794,31 @@ class SFTPEngine:
                 _settle(f, exc=exc)
         return f
 
-    def fstat(self, handle: bytes, name: str | None = None, timeout: Any = ...) -> Future:
+    def fstat(self, handle: bytes, name: str | None = None, timeout: Timeout = DEFAULT) -> Future:
         """Attributes of an open file: :class:`SFTPAttributes` (``name``: the path, for
         error messages)."""
         return self._call(FXP.FSTAT, codec.string(handle), "fstat", name,
                           _attrs_of("fstat", name), timeout)
 
     def fsetstat(self, handle: bytes, attrs: SFTPAttributes, name: str | None = None,
-                 timeout: Any = ...) -> Future:
+                 timeout: Timeout = DEFAULT) -> Future:
         """Set what ``attrs`` carries on an open file: None."""
         return self._call(FXP.FSETSTAT, codec.string(handle) + _attrs_bytes(attrs), "fsetstat",
                           name, _ok_of("fsetstat", name), timeout)
 
-    def fsync(self, handle: bytes, name: str | None = None, timeout: Any = ...) -> Future:
+    def fsync(self, handle: bytes, name: str | None = None, timeout: Timeout = DEFAULT) -> Future:
         """``fsync@openssh.com``: the server flushes the file to its disk."""
         return self._extended("fsync@openssh.com", codec.string(handle), "fsync", name,
                               _ok_of("fsync", name), timeout)
 
-    def fstatvfs(self, handle: bytes, name: str | None = None, timeout: Any = ...) -> Future:
+    def fstatvfs(self, handle: bytes, name: str | None = None, timeout: Timeout = DEFAULT) -> Future:
         """``fstatvfs@openssh.com``: :class:`StatVFS` of the file system holding an open
         file."""
         return self._extended("fstatvfs@openssh.com", codec.string(handle), "fstatvfs", name,
                               _statvfs_of("fstatvfs", name), timeout)
 
     def copy_data(self, read_handle: bytes, read_offset: int, length: int,
-                  write_handle: bytes, write_offset: int, timeout: Any = ...) -> Future:
+                  write_handle: bytes, write_offset: int, timeout: Timeout = DEFAULT) -> Future:
         """The ``copy-data`` extension: the server copies ``length`` bytes (0: to the end) from
         one open file to another. Servers that do not offer it answer OP_UNSUPPORTED."""
         fields = (codec.string(read_handle) + struct.pack(">QQ", read_offset, length)
@@ -825,14 +826,14 @@ class SFTPEngine:
         return self._extended("copy-data", fields, "copy-data", None, _ok_of("copy-data", None),
                               timeout)
 
-    def opendir(self, path: str, timeout: Any = ...) -> Future:
+    def opendir(self, path: str, timeout: Timeout = DEFAULT) -> Future:
         """Open the directory ``path`` for :meth:`readdir`: its handle (``bytes``; close it
         with :meth:`close_handle`)."""
         p = _path(path)
         return self._call(FXP.OPENDIR, codec.string(p), "opendir", p, _handle_of("opendir", p),
                           timeout)
 
-    def readdir(self, handle: bytes, name: str | None = None, timeout: Any = ...) -> Future:
+    def readdir(self, handle: bytes, name: str | None = None, timeout: Timeout = DEFAULT) -> Future:
         """The next entries of an open directory: a list of :class:`SFTPName` (empty at its
         end)."""
         def parse(kind: int, payload: Any) -> list[SFTPName]:
@@ -842,7 +843,7 @@ class SFTPEngine:
             return [SFTPName(f, ln, a) for f, ln, a in names]
         return self._call(FXP.READDIR, codec.string(handle), "readdir", name, parse, timeout)
 
-    def listdir(self, path: str = ".", timeout: Any = ...) -> Future:
+    def listdir(self, path: str = ".", timeout: Timeout = DEFAULT) -> Future:
         """Every entry of a directory (``.`` and ``..`` left out): OPENDIR, READDIR until its
         end, CLOSE."""
         p = _path(path)
@@ -872,7 +873,7 @@ class SFTPEngine:
 
     def get(self, remote: str, local: str | os.PathLike, *, resume: bool = False,
             preserve: bool = False, progress: Progress | None = None,
-            in_flight: int = IN_FLIGHT, timeout: Any = ...) -> Future:
+            in_flight: int = IN_FLIGHT, timeout: Timeout = DEFAULT) -> Future:
         """Download ``remote`` into the local file ``local`` (created or truncated; with
         ``resume``, continued after checking that its last 64 KiB match the remote file):
         :class:`TransferResult` with the bytes written and the remote attributes. The file's
@@ -889,7 +890,7 @@ class SFTPEngine:
     def put(self, local: str | os.PathLike, remote: str, *, resume: bool = False,
             preserve: bool = False, progress: Progress | None = None,
             in_flight: int = IN_FLIGHT, permissions: int | None = None,
-            stat_after: bool = False, timeout: Any = ...) -> Future:
+            stat_after: bool = False, timeout: Timeout = DEFAULT) -> Future:
         """Upload the local file ``local`` as ``remote`` (created with ``permissions``, by
         default the local file's, or truncated; with ``resume``, continued after checking the
         last 64 KiB): :class:`TransferResult`. WRITEs stay ``in_flight``, then the CLOSE (and
@@ -901,14 +902,14 @@ class SFTPEngine:
         return f
 
     def get_many(self, pairs: Iterable[tuple[Any, Any]], *, in_flight: int = MANY_FILES,
-                 timeout: Any = ...) -> Future:
+                 timeout: Timeout = DEFAULT) -> Future:
         """Download (remote, local) pairs, ``in_flight`` files at once: the bytes written, or
         the first error once every file has had its turn."""
         return _Many(self, [(_path(r), os.fspath(lo)) for r, lo in pairs], False, in_flight,
                      self._t(timeout)).future
 
     def put_many(self, pairs: Iterable[tuple[Any, Any]], *, in_flight: int = MANY_FILES,
-                 timeout: Any = ...) -> Future:
+                 timeout: Timeout = DEFAULT) -> Future:
         """Upload (local, remote) pairs, ``in_flight`` files at once: the bytes sent, or the
         first error once every file has had its turn."""
         return _Many(self, [(os.fspath(lo), _path(r)) for lo, r in pairs], True, in_flight,

@@ -32,6 +32,7 @@ from ..errors import ClosedError, SSHConnectionError, UnsupportedKeyTypeError, e
 from ..events import EventEmitter
 from ..keys import Key, KeyType
 from ..loop import Loop, locked, reap_unclosed
+from ..timeouts import DEFAULT, Timeout
 from . import descriptors
 from . import workers as _workers
 from .fdlimit import exhausted_message, raise_open_files_limit
@@ -523,14 +524,14 @@ class Server(EventEmitter):
         if not self._closed:
             self._loop.call_soon(self._emit_safely, "reload")
 
-    def drain(self, timeout: Any = ..., callback: Callable[[], Any] | None = None) -> None:
+    def drain(self, timeout: Timeout = DEFAULT, callback: Callable[[], Any] | None = None) -> None:
         """Stop accepting (the listening socket is closed: new connections are refused) and
         :meth:`close` once every session has ended, or after ``timeout`` seconds (default: the
         server's ``drain_timeout``; None: no limit), disconnecting the sessions left then.
         ``callback()`` is called at the close. Idempotent; safe from any thread. With workers,
         from the supervisor: every worker drains (as SIGTERM does), and ``serve_forever()``
         returns once they have stopped."""
-        if timeout is ...:
+        if timeout is DEFAULT:
             timeout = self._options["drain_timeout"]
         elif timeout is not None:
             timeout = parse_time(timeout)

@@ -23,6 +23,7 @@ from ...errors import (
     RequestDeniedError,
     SSHError,
 )
+from ...timeouts import DEFAULT, resolve
 from .common import asbytes
 from .file import BufferedFile
 from .ssh_exception import ChannelException, SSHException
@@ -150,8 +151,8 @@ class Channel:
     def _loop(self):
         return self.transport._loop
 
-    def _wait(self, predicate, timeout=..., what="operation"):
-        t = self.timeout if timeout is ... else timeout
+    def _wait(self, predicate, timeout=DEFAULT, what="operation"):
+        t = resolve(timeout, self.timeout)
         loop = self._loop
         if loop.closed:
             ok = predicate()
@@ -376,7 +377,7 @@ class Channel:
             return False
 
         if not buf:  # data already waiting is taken without a round through the condition
-            self._wait(ready, ..., "recv")
+            self._wait(ready, DEFAULT, "recv")
         with self._loop.lock:
             data = ch._take(is_stderr, nbytes)
             if not ch._bufs[0] and not ch._bufs[1] and not (ch.eof_received or ch.finished):
@@ -429,7 +430,7 @@ class Channel:
             ch.write(data, stderr=stderr)
         except (ChannelError, SSHError) as exc:
             raise OSError(str(exc)) from exc
-        self._wait(lambda: ch.buffered < ch.high_water or ch.closed, ..., "send")
+        self._wait(lambda: ch.buffered < ch.high_water or ch.closed, DEFAULT, "send")
         return len(data)
 
     def _send_some(self, data, stderr=False):
@@ -449,7 +450,7 @@ class Channel:
                 room.append(n)
             return bool(n)
 
-        self._wait(ready, ..., "send")
+        self._wait(ready, DEFAULT, "send")
         with self._loop.lock:
             if ch.closed or not room:
                 raise OSError("Socket is closed")
