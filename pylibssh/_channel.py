@@ -234,6 +234,7 @@ class Channel(EventEmitter):
         return ok
 
     def write_stderr(self, data: bytes | bytearray | memoryview | str) -> bool:
+        """Write ``data`` as extended data (stderr); as :meth:`write`."""
         return self.write(data, stderr=True)
 
     @locked
@@ -253,12 +254,17 @@ class Channel(EventEmitter):
 
     @locked
     def send_exit_status(self, status: int) -> None:
+        """Tell the peer the command's exit status. Queued behind the data already written; raises
+        ChannelError when the channel is closed."""
         self._check_writable(allow_eof=True)
         self._queue_control(_EXIT_STATUS, int(status))
 
     @locked
     def send_exit_signal(self, name: str, core_dumped: bool = False, message: str = "",
                          lang: str = "") -> None:
+        """Tell the peer the command ended by signal ``name`` (``TERM``, without ``SIG``), with
+        ``core_dumped``, ``message`` and ``lang``. Queued behind the data already written;
+        raises ChannelError when the channel is closed."""
         self._check_writable(allow_eof=True)
         self._queue_control(_EXIT_SIGNAL, (name, core_dumped, message, lang))
 
@@ -377,6 +383,8 @@ class Channel(EventEmitter):
 
     @property
     def paused(self) -> bool:
+        """Whether reading from the peer is paused (the window is not reopened until
+        :meth:`resume`)."""
         return self._paused
 
     def _deliver_held(self) -> None:
@@ -442,10 +450,12 @@ class Channel(EventEmitter):
 
     @property
     def closed(self) -> bool:
+        """Whether the channel is closed (by either side, or by an error)."""
         return self._closed
 
     @property
     def session(self) -> LoopSession:
+        """The session the channel belongs to."""
         return self._session
 
     def __repr__(self) -> str:

@@ -396,6 +396,7 @@ class LoopSession(EventEmitter):
 
     @property
     def channels(self) -> list[Channel]:
+        """The session's open channels (a copy)."""
         return list(self._channels.values())
 
     # -- ending ---------------------------------------------------------------------------------
@@ -495,6 +496,7 @@ class LoopSession(EventEmitter):
 
     @property
     def closed(self) -> bool:
+        """Whether the session is closed."""
         return self._closed
 
     def __del__(self) -> None:
@@ -511,6 +513,7 @@ class LoopSession(EventEmitter):
 
     @property
     def loop(self) -> Loop:
+        """The loop that drives the session."""
         return self._loop
 
     # -- information ----------------------------------------------------------------------------
@@ -523,14 +526,19 @@ class LoopSession(EventEmitter):
 
     @property
     def kex_algorithm(self) -> str | None:
+        """The key exchange method (None before it or once closed); see :attr:`algorithms`."""
         return self._info(lib.ssh_get_kex_algo)
 
     @property
     def cipher_in(self) -> str | None:
+        """The cipher of what this side receives (None before the key exchange or once closed); see
+        :attr:`algorithms`."""
         return self._info(lib.ssh_get_cipher_in)
 
     @property
     def cipher_out(self) -> str | None:
+        """The cipher of what this side sends (None before the key exchange or once closed); see
+        :attr:`algorithms`."""
         return self._info(lib.ssh_get_cipher_out)
 
     @property

@@ -323,6 +323,7 @@ class Bridge:
 
     @property
     def closed(self) -> bool:
+        """Whether the socket side is closed."""
         return self._sock_closed
 
     def close(self) -> None:
@@ -336,6 +337,8 @@ class Bridge:
 
 @ffi.def_extern()
 def pylibssh_sink_dirty_cb(userdata):
+    """C callback: the socket sink has bytes for the bridge (an exception closes its channel with
+    it)."""
     try:
         ffi.from_handle(userdata)._c_sink_dirty()
     except BaseException as exc:  # (never into libssh) the bridge's channel closes with it

@@ -143,6 +143,9 @@ def _max_startups(text: str) -> MaxStartups:
 
 
 def serve(args: argparse.Namespace) -> int:
+    """``pylibssh serve``: serve ``args.root`` over SFTP (and exec/shell when allowed) until
+    SIGTERM or Ctrl-C, with workers when asked; returns the exit status. Raises OSError when the
+    address cannot be bound."""
     from .server import create_server, spawn
     from .server.sftp_local import LocalFilesystem
 
@@ -312,6 +315,8 @@ def _whoami() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``pylibssh`` on the command line: parse ``argv`` (default: ``sys.argv[1:]``) and run the
+    command; returns the exit status (1 when serving fails with an OSError, 2 for no command)."""
     args = _parser().parse_args(argv)
     if args.command == "serve":
         try:

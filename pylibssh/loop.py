@@ -83,14 +83,17 @@ class TimerHandle:
 
     @property
     def cancelled(self) -> bool:
+        """Whether the timer was cancelled (or has run)."""
         return self._call is None
 
     @property
     def callback(self) -> Callable[..., Any] | None:
+        """The callback the timer will call (None once cancelled or run)."""
         call = self._call
         return None if call is None else call[0]
 
     def cancel(self) -> None:
+        """Cancel the timer (from any thread; nothing if it ran already)."""
         if self._call is None:
             return
         # a cancelled handle stays in the heap until it is due (a login grace timer: minutes);
@@ -149,6 +152,7 @@ class Loop:
 
     @staticmethod
     def time() -> float:
+        """The loop's clock (:func:`time.monotonic`), which timers use."""
         return time.monotonic()
 
     def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
@@ -159,9 +163,13 @@ class Loop:
     call_soon_threadsafe = call_soon
 
     def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
+        """Call ``callback(*args)`` on the loop after ``delay`` seconds; returns a handle to cancel
+        it (from any thread)."""
         return self.call_at(self.time() + max(0.0, delay), callback, *args)
 
     def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
+        """Call ``callback(*args)`` on the loop at :meth:`time` ``when``; returns a handle to
+        cancel it (from any thread)."""
         handle = TimerHandle(when, callback, args, self)
         with self.lock:
             heapq.heappush(self._timers, handle)
@@ -205,15 +213,19 @@ class Loop:
     # -- file descriptors -----------------------------------------------------------------------
 
     def add_reader(self, fd: int, callback: Callable[[], Any]) -> None:
+        """Call ``callback()`` on the loop whenever ``fd`` is readable (replacing a reader it had)."""
         self._set(fd, "reader", callback)
 
     def remove_reader(self, fd: int) -> None:
+        """Stop watching ``fd`` for reading."""
         self._set(fd, "reader", None)
 
     def add_writer(self, fd: int, callback: Callable[[], Any]) -> None:
+        """Call ``callback()`` on the loop whenever ``fd`` is writable (replacing a writer it had)."""
         self._set(fd, "writer", callback)
 
     def remove_writer(self, fd: int) -> None:
+        """Stop watching ``fd`` for writing."""
         self._set(fd, "writer", None)
 
     def remove_fd(self, fd: int) -> None:
@@ -252,10 +264,12 @@ class Loop:
     # -- running --------------------------------------------------------------------------------
 
     def in_loop_thread(self) -> bool:
+        """Whether the calling thread is the one running the loop now."""
         return self._running_thread == threading.get_ident()
 
     @property
     def running(self) -> bool:
+        """Whether a thread is running the loop."""
         return self._running_thread is not None
 
     def run_once(self, timeout: float | None = None) -> None:
@@ -381,6 +395,7 @@ class Loop:
         return True
 
     def release_solo(self) -> None:
+        """End a solo wait begun with :meth:`claim_solo`: the loop runs again."""
         self._leave()
 
     def solo_wait(self, fd: int, write: bool, deadline: float | None) -> bool | None:
@@ -449,6 +464,8 @@ class Loop:
         return self._thread
 
     def join(self, timeout: float | None = None) -> None:
+        """Wait up to ``timeout`` seconds (None: no limit) for the loop's own thread to end
+        (nothing when called from it)."""
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
@@ -518,6 +535,7 @@ class Loop:
 
     @property
     def closed(self) -> bool:
+        """Whether the loop is closed."""
         return self._closed
 
     def _after_fork(self) -> None:

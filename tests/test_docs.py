@@ -25,82 +25,6 @@ DOCS = ROOT / "docs"
 sys.path.insert(0, str(DOCS / "_ext"))
 from pylibssh_api import is_private_module, public_modules  # noqa: E402
 
-# Public names without a docstring in modules that other work is changing right now (the
-# client's engine, the server's workers, the loop and errors): their docstrings land with the
-# engine and worker changes. Each entry is the name as this test reports it; a name that gets
-# a docstring must leave the list (the test says so).
-UNDOCUMENTED_FOR_NOW = {
-    # pylibssh/bridge.py, cli.py
-    "pylibssh.bridge.Bridge.closed",
-    "pylibssh.bridge.pylibssh_sink_dirty_cb",
-    "pylibssh.cli.main",
-    "pylibssh.cli.serve",
-    # pylibssh/_channel.py, _session.py (the members server and client channels and
-    # sessions inherit)
-    "pylibssh._channel.Channel.closed",
-    "pylibssh._channel.Channel.paused",
-    "pylibssh._channel.Channel.send_exit_signal",
-    "pylibssh._channel.Channel.send_exit_status",
-    "pylibssh._channel.Channel.session",
-    "pylibssh._channel.Channel.write_stderr",
-    "pylibssh._session.LoopSession.channels",
-    "pylibssh._session.LoopSession.cipher_in",
-    "pylibssh._session.LoopSession.cipher_out",
-    "pylibssh._session.LoopSession.closed",
-    "pylibssh._session.LoopSession.kex_algorithm",
-    "pylibssh._session.LoopSession.loop",
-    # pylibssh/client/
-    "pylibssh.client.auth.authenticate",
-    "pylibssh.client.auth.method_names",
-    "pylibssh.client.client.Client.session",
-    "pylibssh.client.client.Client.loop",
-    "pylibssh.client.client.Client.host_key",
-    "pylibssh.client.client.Client.closed",
-    "pylibssh.client.client.Client.is_active",
-    "pylibssh.client.forward.start_remote",
-    "pylibssh.client.hostkeys.normalize_policy",
-    "pylibssh.client.incoming.ChannelOpenRequest.answered",
-    "pylibssh.client.incoming.Incoming.add_handler",
-    "pylibssh.client.incoming.Incoming.remove_handler",
-    "pylibssh.client.incoming.Incoming.close",
-    "pylibssh.client.process.ClientChannel.request",
-    "pylibssh.client.process.command_line",
-    "pylibssh.client.process.open_process",
-    "pylibssh.client.process.run_gen",
-    "pylibssh.client.process.setup_requests",
-    "pylibssh.client.process.Process.read_stderr",
-    "pylibssh.client.process.Process.readline",
-    "pylibssh.client.process.Process.close_stdin",
-    "pylibssh.client.process.Process.exit_status",
-    "pylibssh.client.process.Process.exit_signal",
-    "pylibssh.client.process.Process.returncode",
-    "pylibssh.client.process.Process.close",
-    "pylibssh.client.process.RunResult.check",
-    "pylibssh.client.session.ClientSession.bytes_received",
-    "pylibssh.client.session.ClientSession.bytes_sent",
-    # pylibssh/loop.py
-    "pylibssh.loop.Loop.time",
-    "pylibssh.loop.Loop.call_later",
-    "pylibssh.loop.Loop.call_at",
-    "pylibssh.loop.Loop.add_reader",
-    "pylibssh.loop.Loop.remove_reader",
-    "pylibssh.loop.Loop.add_writer",
-    "pylibssh.loop.Loop.remove_writer",
-    "pylibssh.loop.Loop.in_loop_thread",
-    "pylibssh.loop.Loop.running",
-    "pylibssh.loop.Loop.release_solo",
-    "pylibssh.loop.Loop.join",
-    "pylibssh.loop.Loop.closed",
-    "pylibssh.loop.TimerHandle.cancelled",
-    "pylibssh.loop.TimerHandle.callback",
-    "pylibssh.loop.TimerHandle.cancel",
-    # pylibssh/server/server.py, session.py
-    "pylibssh.server.server.Server.loop",
-    "pylibssh.server.server.Server.listening",
-    "pylibssh.server.server.Server.closed",
-    "pylibssh.server.session.ServerSession.client_banner",
-}
-
 
 def _own_members(cls: type) -> dict[str, object]:
     """A class's public methods and properties: those it defines, and those it inherits from
@@ -144,11 +68,7 @@ def undocumented_names() -> list[str]:
 
 def test_every_public_name_has_a_docstring():
     missing = undocumented_names()
-    new = [name for name in missing if name not in UNDOCUMENTED_FOR_NOW]
-    assert not new, "public names without a docstring:\n  " + "\n  ".join(new)
-    stale = sorted(UNDOCUMENTED_FOR_NOW - set(missing))
-    assert not stale, ("documented now, so remove them from UNDOCUMENTED_FOR_NOW:\n  "
-                       + "\n  ".join(stale))
+    assert not missing, "public names without a docstring:\n  " + "\n  ".join(missing)
 
 
 # -- the site builds ---------------------------------------------------------------------------

@@ -67,6 +67,8 @@ class Credentials:
 
 
 def method_names(mask: int) -> tuple[str, ...]:
+    """The names of the authentication methods in libssh's bit ``mask`` (``publickey``,
+    ``password``...)."""
     return tuple(name for bit, name in _METHOD_NAMES.items() if mask & bit)
 
 
@@ -83,6 +85,9 @@ def _auth_poller(session: ClientSession, fn: Callable[[], int]) -> Callable[[], 
 
 
 def authenticate(session: ClientSession, user: str, creds: Credentials) -> TaskGen:
+    """A task that authenticates ``user`` with ``creds`` (public keys, the agent, a password,
+    keyboard-interactive, in that order, as the server allows); it ends with the method that
+    succeeded and raises AuthenticationError naming the methods tried."""
     s = session._s
     u = user.encode()
     tried: list[str] = []

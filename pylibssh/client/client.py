@@ -311,14 +311,17 @@ class Client(ForwardingMixin):
 
     @property
     def session(self) -> ClientSession:
+        """The engine session under this client."""
         return self._session
 
     @property
     def loop(self) -> Loop:
+        """The loop that drives the connection."""
         return self._loop
 
     @property
     def host_key(self) -> Key | None:
+        """The server's host key (None when it was not received)."""
         return self._session.host_key
 
     @property
@@ -330,10 +333,12 @@ class Client(ForwardingMixin):
 
     @property
     def closed(self) -> bool:
+        """Whether the connection is closed."""
         return self._session.closed
 
     @property
     def is_active(self) -> bool:
+        """Whether the connection is open (``not closed``, as paramiko names it)."""
         return not self._session.closed
 
     def close(self) -> None:

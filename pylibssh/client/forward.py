@@ -657,6 +657,8 @@ def start_remote_async(client: Client, fwd: RemoteForwarder, timeout: float | No
 
 
 def start_remote(client: Client, fwd: RemoteForwarder, timeout: float | None) -> RemoteForwarder:
+    """Ask the server to listen for ``fwd`` and wait for its answer (``timeout`` seconds, a default
+    when None); returns ``fwd``. Raises RequestDeniedError when the server refuses."""
     t = timeout or DEFAULT_TIMEOUT
     future = start_remote_async(client, fwd, t)
     return wait(client._loop, future, t + 5, "requesting the remote forward")

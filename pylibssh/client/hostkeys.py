@@ -33,6 +33,9 @@ POLICIES = ("strict", "accept-new", "auto-add", "ignore")
 
 
 def normalize_policy(policy: HostKeyPolicy) -> HostKeyPolicy:
+    """The canonical name of a host key ``policy`` (``strict``, ``accept-new``, ``auto-add``,
+    ``ignore``, or their aliases), or the callable itself. Raises ValueError for an unknown
+    name."""
     if callable(policy):
         return policy
     name = str(policy).lower().replace("_", "-")

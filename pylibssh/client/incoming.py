@@ -72,6 +72,7 @@ class ChannelOpenRequest:
 
     @property
     def answered(self) -> bool:
+        """Whether the request was accepted or refused."""
         return self._msg is None
 
     def _take(self):
@@ -133,9 +134,12 @@ class Incoming:
         self.pending: set[ChannelOpenRequest] = set()
 
     def add_handler(self, kind: str, handler: Handler) -> None:
+        """Call ``handler(request)`` for each channel open of ``kind`` the server sends (in order
+        of registration; the first that answers wins)."""
         self.handlers.setdefault(kind, []).append(handler)
 
     def remove_handler(self, kind: str, handler: Handler) -> None:
+        """Remove a handler added with :meth:`add_handler` (unknown ones are ignored)."""
         handlers = self.handlers.get(kind, [])
         if handler in handlers:
             handlers.remove(handler)
@@ -183,6 +187,7 @@ class Incoming:
             request.reject()
 
     def close(self) -> None:
+        """Refuse the requests still waiting and forget the handlers."""
         pending, self.pending = self.pending, set()
         for request in pending:
             request._drop()

@@ -55,6 +55,7 @@ class RunResult:
         return self.exit_status
 
     def check(self) -> RunResult:
+        """This result when the exit status is 0; raises ProcessError otherwise."""
         if self.exit_status != 0:
             raise ProcessError(self)
         return self
@@ -238,6 +239,9 @@ class ClientChannel(Channel):
     # -- requests (pollers for tasks) -------------------------------------------------------------
 
     def request(self, what: str, fn) -> Any:
+        """A task that sends the channel request made by ``fn(channel)`` (``what`` names it in
+        errors) and ends with libssh's answer; raises the error that closed the channel, or
+        ChannelError when the server refused."""
         session = self._session
         sent = False
 
@@ -308,6 +312,9 @@ def open_session_gen(session: ClientSession, setup: list[tuple[str, Any]],
 def setup_requests(command: str | None = None, *, env: Mapping[str, str] | None = None,
                    pty: bool = False, term: str = "xterm", cols: int = 80, rows: int = 24,
                    shell: bool = False, subsystem: str | None = None) -> list[tuple[str, Any]]:
+    """The channel requests that set a session channel up, in order: ``env`` variables, a pty of
+    ``term`` ``cols`` x ``rows`` when ``pty``, then ``command`` (exec), a ``shell`` or a
+    ``subsystem``; each as (name, ``fn(channel)``)."""
     out: list[tuple[str, Any]] = []
     for name, value in (env or {}).items():
         n, v = str(name).encode(), str(value).encode()
@@ -329,6 +336,8 @@ def setup_requests(command: str | None = None, *, env: Mapping[str, str] | None 
 
 def run_gen(session: ClientSession, command: str, input: bytes | None,
             env: Mapping[str, str] | None, pty: bool) -> TaskGen:
+    """A task that runs ``command`` (with ``input`` on stdin, ``env``, a ``pty`` when asked) to its
+    end and returns its :class:`RunResult`."""
     channel = yield from open_session_gen(session, setup_requests(command, env=env, pty=pty),
                                           collect=True)
     if input and not channel.finished:  # a command that ended already takes no input
@@ -342,6 +351,7 @@ def run_gen(session: ClientSession, command: str, input: bytes | None,
 
 
 def command_line(command: str | list[str]) -> str:
+    """``command`` as one command line (a list is quoted with :func:`shlex.join`)."""
     return command if isinstance(command, str) else shlex.join(command)
 
 
@@ -414,6 +424,7 @@ class Process:
         return self._read(False, n, timeout)
 
     def read_stderr(self, n: int = -1, timeout: Timeout = DEFAULT) -> bytes:
+        """Read up to ``n`` bytes of stderr (-1: until EOF); as :meth:`read`."""
         return self._read(True, n, timeout)
 
     def read_until_eof(self, timeout: Timeout = DEFAULT) -> tuple[bytes, bytes]:
@@ -432,6 +443,8 @@ class Process:
         return bytes(out), bytes(err)
 
     def readline(self, timeout: Timeout = DEFAULT) -> bytes:
+        """One line of stdout with its newline (the rest at EOF, b"" after it). Raises
+        SSHTimeoutError after ``timeout`` (default: the process's)."""
         ch = self.channel
         buf = ch._bufs[0]
         self._wait(lambda: b"\n" in buf or ch.eof_received or ch.finished, timeout, "readline")
@@ -456,6 +469,7 @@ class Process:
             raise ChannelError("the channel closed before the input was sent")
 
     def close_stdin(self) -> None:
+        """Send EOF: the command reads no more input."""
         self.channel.send_eof()
 
     def wait(self, timeout: Timeout = DEFAULT) -> int | None:
@@ -472,15 +486,18 @@ class Process:
 
     @property
     def exit_status(self) -> int | None:
+        """The command's exit status (None until it arrives, or when it ended by signal)."""
         return self.channel.exit_status
 
     @property
     def exit_signal(self) -> str | None:
+        """The signal that ended the command (``TERM``...), or None."""
         sig = self.channel.exit_signal
         return sig[0] if sig else None
 
     @property
     def returncode(self) -> int | None:
+        """The exit status once the channel finished, None before (as :mod:`subprocess`)."""
         return self.exit_status if self.channel.finished else None
 
     @locked
@@ -507,6 +524,7 @@ class Process:
         self.channel._session.kick()
 
     def close(self) -> None:
+        """Close the channel (the command gets SIGHUP from the server, as with ``ssh``)."""
         self.channel.close()
 
     def __enter__(self) -> Process:
@@ -521,6 +539,8 @@ class Process:
 
 def open_process(session: ClientSession, gen: TaskGen, command: str | None,
                  timeout: float | None) -> Process:
+    """Run the task ``gen`` that opens a channel for ``command`` and wait for it (``timeout``
+    seconds, None: no limit); returns the :class:`Process`."""
     task = session.start_task(gen, f"opening {command or 'a channel'}", timeout)
     channel = wait(session._loop, task.future, None if timeout is None else timeout + 5,
                    "opening the channel")

@@ -287,9 +287,11 @@ class ClientSession(LoopSession):
 
     @property
     def bytes_received(self) -> int:
+        """Bytes received on the socket so far."""
         return self._counters[1].in_bytes
 
     @property
     def bytes_sent(self) -> int:
+        """Bytes sent on the socket so far."""
         return self._counters[0].out_bytes
 

@@ -306,14 +306,17 @@ class Server(EventEmitter):
 
     @property
     def loop(self) -> Loop:
+        """The loop that drives the server."""
         return self._loop
 
     @property
     def listening(self) -> bool:
+        """Whether the server is listening (open and bound)."""
         return self._sock is not None and not self._closed
 
     @property
     def closed(self) -> bool:
+        """Whether the server is closed."""
         return self._closed
 
     @property

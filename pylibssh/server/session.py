@@ -687,6 +687,8 @@ class ServerSession(LoopSession):
 
     @property
     def client_banner(self) -> str | None:
+        """The client's version banner (``SSH-2.0-OpenSSH_9.2p1``...), None before it arrives or
+        once closed."""
         return self._info(lib.ssh_get_clientbanner)
 
     def __repr__(self) -> str:
