@@ -219,11 +219,13 @@ class Reader:
 
     def u32(self) -> int:
         """The next big-endian uint32."""
-        return _U32.unpack_from(self.data, self._need(4))[0]
+        value: int = _U32.unpack_from(self.data, self._need(4))[0]
+        return value
 
     def u64(self) -> int:
         """The next big-endian uint64."""
-        return _U64.unpack_from(self.data, self._need(8))[0]
+        value: int = _U64.unpack_from(self.data, self._need(8))[0]
+        return value
 
     def string(self) -> bytes:
         """The next SSH string's bytes (length-prefixed)."""
