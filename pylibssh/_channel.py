@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._binding import NULL, CData, ffi, lib
 from ._callbacks import new_channel_callbacks
@@ -57,8 +57,8 @@ _CLOSE = "close"
 class Channel(EventEmitter):
     """One channel of a :class:`~pylibssh._session.LoopSession`."""
 
-    events = frozenset({"data", "end", "close", "error", "drain", "signal", "exit-status",
-                        "exit-signal"})
+    events: ClassVar[frozenset[str]] = frozenset({
+        "data", "end", "close", "error", "drain", "signal", "exit-status", "exit-signal"})
 
     #: write() returns False once this many bytes wait for the peer's window
     high_water = 1 << 20

@@ -29,7 +29,7 @@ import os
 import socket
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import _log
 from .algorithms import Algorithms
@@ -107,7 +107,7 @@ class LoopSession(EventEmitter):
     :meth:`_on_disconnect`.
     """
 
-    events = frozenset({"error", "close"})
+    events: ClassVar[frozenset[str]] = frozenset({"error", "close"})
 
     #: channels stop handing output to libssh while it holds this many bytes for the socket
     #: (see :attr:`pending_output`), and start again below half of it

@@ -25,11 +25,13 @@ STRICT_CORE = [
     "pylibssh/_session.py",
     "pylibssh/_version.py",
     "pylibssh/algorithms.py",
+    "pylibssh/bridge.py",
     "pylibssh/errors.py",
     "pylibssh/events.py",
     "pylibssh/keys.py",
     "pylibssh/loop.py",
     "pylibssh/timeouts.py",
+    "pylibssh/server",
     "pylibssh/sftp",
 ]
 
