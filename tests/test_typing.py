@@ -28,6 +28,7 @@ STRICT_CORE = [
     "pylibssh/bridge.py",
     "pylibssh/client/__init__.py",
     "pylibssh/client/_task.py",
+    "pylibssh/client/agent_x11.py",
     "pylibssh/client/auth.py",
     "pylibssh/client/config.py",
     "pylibssh/client/forward.py",
