@@ -24,10 +24,10 @@ from ..errors import AlreadyRepliedError, ClosedError
 from ..keys import Key, load_authorized_keys
 from ..loop import locked
 from . import _live
+from .sftp import SFTPServer
 
 if TYPE_CHECKING:
     from .channel import ServerChannel
-    from .sftp import SFTPServer
     from .session import ServerSession
 
 __all__ = [
