@@ -6,7 +6,7 @@ initialises libssh once per process and refuses an extension built for another p
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Protocol, TypeVar
 
 from ._version import __version__
 
@@ -18,7 +18,25 @@ except ImportError as exc:  # pragma: no cover - only without a build
         f"{exc}. Build it with `pip install .` (see README)."
     ) from exc
 
-ffi: Any = _libssh.ffi
+# cffi ships no type information: a C pointer or struct is a CData (Any), named so that
+# signatures say which arguments are C values; ``lib`` is Any, and ``ffi`` is Any but for the
+# decorator that makes a Python function a C callback (which must keep the function's type) and
+# ``string``, which gives bytes for the ``char *`` this binding reads
+CData = Any
+_Function = TypeVar("_Function", bound=Callable[..., Any])
+
+
+class _FFI(Protocol):
+    def def_extern(
+        self, name: str = ..., onerror: Callable[..., Any] | None = ...,
+    ) -> Callable[[_Function], _Function]: ...
+
+    def string(self, cdata: CData, maxlen: int = ...) -> bytes: ...
+
+    def __getattr__(self, name: str) -> Any: ...
+
+
+ffi: _FFI = _libssh.ffi
 lib: Any = _libssh.lib
 
 BUILD_VERSION: str = ffi.string(lib.pylibssh_build_version()).decode()
@@ -99,7 +117,7 @@ def unsupported(capability: str, what: str) -> str:
             f"internals or patches it needs ({capability}); build against the vendored libssh")
 
 
-def text(ptr, errors: str = "replace") -> str | None:
+def text(ptr: CData, errors: str = "replace") -> str | None:
     """A C string as ``str`` (None for NULL). Copies at once: libssh's strings are short-lived."""
     if ptr == NULL:
         return None
@@ -119,7 +137,7 @@ def to_bytes(value: str | bytes | bytearray | memoryview, what: str = "value") -
     return data
 
 
-def take_string(ptr) -> str | None:
+def take_string(ptr: CData) -> str | None:
     """Copy a ``char *`` that libssh allocated for us, then free it with ssh_string_free_char."""
     if ptr == NULL:
         return None

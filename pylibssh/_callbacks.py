@@ -19,18 +19,24 @@ from __future__ import annotations
 import logging
 import sys
 
-from ._binding import ffi, lib
+from typing import TYPE_CHECKING, cast
+
+from ._binding import CData, ffi, lib
+
+if TYPE_CHECKING:
+    from ._channel import Channel
 
 log = logging.getLogger("pylibssh")
 
 
-def _owner(userdata):
-    return ffi.from_handle(userdata)
+def _owner(userdata: CData) -> Channel:
+    # cffi gives Any; a local to say Channel would cost a few ns on every callback
+    return ffi.from_handle(userdata)  # type: ignore[no-any-return]
 
 
-def _fail(userdata, what: str) -> None:
+def _fail(userdata: CData, what: str) -> None:
     """The callback ``what`` raised (the exception being handled): give it to its channel."""
-    exc = sys.exc_info()[1]
+    exc = cast(BaseException, sys.exc_info()[1])  # called in an except block: never None
     try:
         _owner(userdata)._c_failed(exc)
         log.debug("libssh %s callback raised %r: the channel closes with it", what, exc)
@@ -39,7 +45,9 @@ def _fail(userdata, what: str) -> None:
 
 
 @ffi.def_extern()
-def pylibssh_channel_data_cb(session, channel, data, length, is_stderr, userdata):
+def pylibssh_channel_data_cb(
+    session: CData, channel: CData, data: CData, length: int, is_stderr: int, userdata: CData,
+) -> int:
     try:
         return _owner(userdata)._c_data(data, length, bool(is_stderr))
     except BaseException:
@@ -48,7 +56,7 @@ def pylibssh_channel_data_cb(session, channel, data, length, is_stderr, userdata
 
 
 @ffi.def_extern()
-def pylibssh_channel_eof_cb(session, channel, userdata):
+def pylibssh_channel_eof_cb(session: CData, channel: CData, userdata: CData) -> None:
     try:
         _owner(userdata)._c_eof()
     except BaseException:
@@ -56,7 +64,7 @@ def pylibssh_channel_eof_cb(session, channel, userdata):
 
 
 @ffi.def_extern()
-def pylibssh_channel_close_cb(session, channel, userdata):
+def pylibssh_channel_close_cb(session: CData, channel: CData, userdata: CData) -> None:
     try:
         _owner(userdata)._c_close()
     except BaseException:
@@ -64,7 +72,9 @@ def pylibssh_channel_close_cb(session, channel, userdata):
 
 
 @ffi.def_extern()
-def pylibssh_channel_signal_cb(session, channel, signal, userdata):
+def pylibssh_channel_signal_cb(
+    session: CData, channel: CData, signal: CData, userdata: CData,
+) -> None:
     try:
         _owner(userdata)._c_signal(ffi.string(signal).decode("ascii", "replace"))
     except BaseException:
@@ -72,7 +82,9 @@ def pylibssh_channel_signal_cb(session, channel, signal, userdata):
 
 
 @ffi.def_extern()
-def pylibssh_channel_exit_status_cb(session, channel, status, userdata):
+def pylibssh_channel_exit_status_cb(
+    session: CData, channel: CData, status: int, userdata: CData,
+) -> None:
     try:
         _owner(userdata)._c_exit_status(status)
     except BaseException:
@@ -80,7 +92,10 @@ def pylibssh_channel_exit_status_cb(session, channel, status, userdata):
 
 
 @ffi.def_extern()
-def pylibssh_channel_exit_signal_cb(session, channel, signal, core, errmsg, lang, userdata):
+def pylibssh_channel_exit_signal_cb(
+    session: CData, channel: CData, signal: CData, core: int, errmsg: CData, lang: CData,
+    userdata: CData,
+) -> None:
     try:
         _owner(userdata)._c_exit_signal(
             ffi.string(signal).decode("ascii", "replace") if signal else "",
@@ -93,7 +108,9 @@ def pylibssh_channel_exit_signal_cb(session, channel, signal, core, errmsg, lang
 
 
 @ffi.def_extern()
-def pylibssh_channel_write_wontblock_cb(session, channel, nbytes, userdata):
+def pylibssh_channel_write_wontblock_cb(
+    session: CData, channel: CData, nbytes: int, userdata: CData,
+) -> int:
     try:
         _owner(userdata)._c_write_wontblock(nbytes)
     except BaseException:
@@ -102,7 +119,9 @@ def pylibssh_channel_write_wontblock_cb(session, channel, nbytes, userdata):
 
 
 @ffi.def_extern()
-def pylibssh_channel_open_resp_cb(session, channel, is_success, userdata):
+def pylibssh_channel_open_resp_cb(
+    session: CData, channel: CData, is_success: int, userdata: CData,
+) -> None:
     try:
         _owner(userdata)._c_open_response(bool(is_success))
     except BaseException:
@@ -110,14 +129,14 @@ def pylibssh_channel_open_resp_cb(session, channel, is_success, userdata):
 
 
 @ffi.def_extern()
-def pylibssh_channel_auth_agent_req_cb(session, channel, userdata):
+def pylibssh_channel_auth_agent_req_cb(session: CData, channel: CData, userdata: CData) -> None:
     try:
         _owner(userdata)._c_auth_agent_req()
     except BaseException:
         _fail(userdata, "channel auth-agent-req")
 
 
-def new_channel_callbacks(owner):
+def new_channel_callbacks(owner: Channel) -> tuple[CData, CData]:
     """A filled ``ssh_channel_callbacks_struct`` for ``owner`` and the handle it must keep."""
     handle = ffi.new_handle(owner)
     cb = ffi.new("struct ssh_channel_callbacks_struct *")
@@ -134,7 +153,7 @@ def new_channel_callbacks(owner):
     return cb, handle
 
 
-def new_agent_request_callbacks(handle):
+def new_agent_request_callbacks(handle: CData) -> CData:
     """A second callback struct, for a channel that accepts agent forwarding: libssh answers
     ``auth-agent-req@openssh.com`` with success exactly when such a callback is registered."""
     cb = ffi.new("struct ssh_channel_callbacks_struct *")

@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from ._binding import NULL, ffi, lib
+from ._binding import NULL, CData, ffi, lib
 from ._callbacks import new_channel_callbacks
 from .errors import ChannelError, ClosedError, error_from
 from .events import EventEmitter
@@ -57,13 +57,13 @@ _CLOSE = "close"
 class Channel(EventEmitter):
     """One channel of a :class:`~pylibssh._session.LoopSession`."""
 
-    events = frozenset({"data", "end", "close", "error", "drain", "signal", "exit-status",
-                        "exit-signal"})
+    events: ClassVar[frozenset[str]] = frozenset({
+        "data", "end", "close", "error", "drain", "signal", "exit-status", "exit-signal"})
 
     #: write() returns False once this many bytes wait for the peer's window
     high_water = 1 << 20
 
-    def __init__(self, session: LoopSession, c_channel):
+    def __init__(self, session: LoopSession, c_channel: CData):
         super().__init__()
         if c_channel == NULL:
             raise ChannelError("no channel")
@@ -95,7 +95,7 @@ class Channel(EventEmitter):
 
     # -- libssh callbacks (inside libssh: record only) -------------------------------------------
 
-    def _c_data(self, data, length: int, is_stderr: bool) -> int:
+    def _c_data(self, data: CData, length: int, is_stderr: bool) -> int:
         if self._paused or self._closed or not length:
             # libssh keeps the bytes and does not grow the window (none are left when a data
             # callback before this one took them all: pylibssh/bridge.py's socket sink)
@@ -362,7 +362,8 @@ class Channel(EventEmitter):
         while output is queued or libssh's buffer for the socket is full (loop lock held)."""
         if self._out or self._closed or self._session._output_full():
             return 0
-        return lib.ssh_channel_window_size(self._ch)
+        window: int = lib.ssh_channel_window_size(self._ch)
+        return window
 
     # -- input flow control -------------------------------------------------------------------
 

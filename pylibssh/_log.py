@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from ._binding import ffi, lib
+from ._binding import CData, ffi, lib
 
 TRACE = 5
 PACKET = 7
@@ -35,14 +35,14 @@ _TO_PYTHON = {
 def verbosity_for(level: int) -> int:
     """The libssh verbosity that emits exactly what a Python logger at ``level`` would keep."""
     if level <= TRACE:
-        return lib.SSH_LOG_TRACE
+        return int(lib.SSH_LOG_TRACE)
     if level <= PACKET:
-        return lib.SSH_LOG_DEBUG
+        return int(lib.SSH_LOG_DEBUG)
     if level <= logging.DEBUG:
-        return lib.SSH_LOG_INFO
+        return int(lib.SSH_LOG_INFO)
     if level <= logging.WARNING:
-        return lib.SSH_LOG_WARN
-    return lib.SSH_LOG_NONE
+        return int(lib.SSH_LOG_WARN)
+    return int(lib.SSH_LOG_NONE)
 
 
 # libssh 0.12 keeps its log callback and log level per thread (LIBSSH_THREAD in log.c): a
@@ -71,7 +71,7 @@ def ensure_thread() -> None:
 
 
 @ffi.def_extern()
-def pylibssh_log_cb(priority, function, buffer, userdata):
+def pylibssh_log_cb(priority: int, function: CData, buffer: CData, userdata: CData) -> None:
     # never let anything unwind into libssh
     try:
         level = _TO_PYTHON.get(priority, logging.DEBUG)

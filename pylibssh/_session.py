@@ -29,11 +29,11 @@ import os
 import socket
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import _log
 from .algorithms import Algorithms
-from ._binding import HAS, NULL, ffi, lib
+from ._binding import HAS, NULL, CData, ffi, lib
 from .errors import ClosedError, SSHError, error_from
 from .events import EventEmitter
 from .loop import Loop, reap_unclosed
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pylibssh")
 
-_CLOSED_MASK = lib.SSH_CLOSED | lib.SSH_CLOSED_ERROR
+_CLOSED_MASK: int = lib.SSH_CLOSED | lib.SSH_CLOSED_ERROR
 _LINGER_SECONDS = 2.0
 
 
@@ -107,7 +107,7 @@ class LoopSession(EventEmitter):
     :meth:`_on_disconnect`.
     """
 
-    events = frozenset({"error", "close"})
+    events: ClassVar[frozenset[str]] = frozenset({"error", "close"})
 
     #: channels stop handing output to libssh while it holds this many bytes for the socket
     #: (see :attr:`pending_output`), and start again below half of it
@@ -133,7 +133,7 @@ class LoopSession(EventEmitter):
     #: sessions never set it and keep one attribute fewer)
     _given_fd = -1
 
-    def __init__(self, loop: Loop, c_session=None):
+    def __init__(self, loop: Loop, c_session: CData = None):
         super().__init__()
         self._loop = loop
         _log.sync_verbosity()
@@ -149,7 +149,7 @@ class LoopSession(EventEmitter):
         self._in_event = False
         self._fd = -1
         # a list, not a deque (0.06 KiB, not 0.75): a few events per poll
-        self._pending: list[tuple[Callable[..., Any], tuple]] = []
+        self._pending: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
         self._channels: dict[int, Channel] = {}
         self._closed = False
         self._closing = False
@@ -358,7 +358,8 @@ class LoopSession(EventEmitter):
             return 0
         if not HAS.pending_output:
             return -1
-        return lib.pylibssh_session_pending_output(self._s, 1)
+        pending: int = lib.pylibssh_session_pending_output(self._s, 1)
+        return pending
 
     def _output_full(self) -> bool:
         """Whether channels must keep their output for now (loop lock held)."""
@@ -369,7 +370,7 @@ class LoopSession(EventEmitter):
         """``channel`` keeps its output until libssh's buffer drained (loop lock held)."""
         if not isinstance(self._output_waiters, dict):
             self._output_waiters = {}
-        self._output_waiters[id(channel)] = channel  # type: ignore[index]
+        self._output_waiters[id(channel)] = channel
 
     def _forget_output_waiter(self, channel: Channel) -> None:
         if id(channel) in self._output_waiters:
@@ -518,7 +519,7 @@ class LoopSession(EventEmitter):
 
     # -- information ----------------------------------------------------------------------------
 
-    def _info(self, fn) -> str | None:
+    def _info(self, fn: Callable[[CData], CData]) -> str | None:
         if self._closed:
             return None
         ptr = fn(self._s)

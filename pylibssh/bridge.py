@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ._binding import ffi, lib
+from ._binding import CData, ffi, lib
 from ._channel import Channel
 
 __all__ = ["Bridge", "bridge"]
@@ -121,6 +121,7 @@ class Bridge:
         # returns: read into one reused buffer instead of a new bytes object per read (a large
         # allocation, with an mmap and page faults, each time)
         window = self.channel._sendable()
+        data: bytes | memoryview
         try:
             if window > 0:
                 view = _read_buffer()
@@ -290,7 +291,8 @@ class Bridge:
     @property
     def bytes_out(self) -> int:
         """Bytes written to the socket from the channel."""
-        return self._bytes_out + self._sink.bytes
+        sent: int = self._bytes_out + self._sink.bytes
+        return sent
 
     def _close_socket(self) -> None:
         if self._sock_closed:
@@ -336,7 +338,7 @@ class Bridge:
 
 
 @ffi.def_extern()
-def pylibssh_sink_dirty_cb(userdata):
+def pylibssh_sink_dirty_cb(userdata: CData) -> None:
     """C callback: the socket sink has bytes for the bridge (an exception closes its channel with
     it)."""
     try:

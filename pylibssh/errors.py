@@ -14,7 +14,7 @@ import errno
 import re
 from typing import Any
 
-from ._binding import HAS, NULL, ffi, lib
+from ._binding import HAS, NULL, CData, ffi, lib
 
 __all__ = [
     "SSHError",
@@ -241,7 +241,7 @@ def sftp_error(status: int, message: str = "", filename: str | None = None) -> S
 
 # SFTP status codes (draft-ietf-secsh-filexfer-02) and errno, one table used both ways: the client
 # raises SFTPError with the errno; the server turns an OSError into the status.
-SFTP_STATUS_NAMES = {
+SFTP_STATUS_NAMES: dict[int, str] = {
     lib.SSH_FX_OK: "OK",
     lib.SSH_FX_EOF: "EOF",
     lib.SSH_FX_NO_SUCH_FILE: "NO_SUCH_FILE",
@@ -257,7 +257,7 @@ SFTP_STATUS_NAMES = {
     lib.SSH_FX_WRITE_PROTECT: "WRITE_PROTECT",
     lib.SSH_FX_NO_MEDIA: "NO_MEDIA",
 }
-SFTP_STATUS_TO_ERRNO = {
+SFTP_STATUS_TO_ERRNO: dict[int, int] = {
     lib.SSH_FX_EOF: 0,
     lib.SSH_FX_NO_SUCH_FILE: errno.ENOENT,
     lib.SSH_FX_PERMISSION_DENIED: errno.EACCES,
@@ -273,7 +273,7 @@ SFTP_STATUS_TO_ERRNO = {
     lib.SSH_FX_NO_MEDIA: errno.ENODEV,
 }
 # errno -> status for server replies; what is not listed becomes FAILURE
-ERRNO_TO_SFTP_STATUS = {
+ERRNO_TO_SFTP_STATUS: dict[int, int] = {
     errno.ENOENT: lib.SSH_FX_NO_SUCH_FILE,
     errno.ENOTDIR: lib.SSH_FX_NO_SUCH_FILE,
     errno.ELOOP: lib.SSH_FX_NO_SUCH_FILE,
@@ -288,6 +288,7 @@ ERRNO_TO_SFTP_STATUS = {
     errno.EBADMSG: lib.SSH_FX_BAD_MESSAGE,
     errno.EINVAL: lib.SSH_FX_BAD_MESSAGE,
 }
+_FX_FAILURE: int = lib.SSH_FX_FAILURE
 
 
 _SFTP_STATUS_CLASSES: dict[int, type[SFTPError]] = {
@@ -303,8 +304,8 @@ def sftp_status_for(exc: BaseException) -> int:
     if isinstance(exc, SFTPError):
         return exc.status
     if isinstance(exc, OSError) and exc.errno is not None:
-        return ERRNO_TO_SFTP_STATUS.get(exc.errno, lib.SSH_FX_FAILURE)
-    return lib.SSH_FX_FAILURE
+        return ERRNO_TO_SFTP_STATUS.get(exc.errno, _FX_FAILURE)
+    return _FX_FAILURE
 
 
 # Where libssh records a failure only in its message (no state, no code but SSH_FATAL), the
@@ -338,15 +339,16 @@ _OPEN_FAILURE = re.compile(r"Channel opening failure: channel \d+ error \((\d+)\
 _SESSION = ffi.typeof("ssh_session")
 
 
-def last_error(owner) -> tuple[str, int]:
+def last_error(owner: CData) -> tuple[str, int]:
     """libssh's current error text and code on a session or bind (copied at once)."""
     if owner is None or owner == NULL:
         return "", lib.SSH_NO_ERROR
     msg = ffi.string(lib.ssh_get_error(owner)).decode("utf-8", "replace")
-    return msg, lib.ssh_get_error_code(owner)
+    code: int = lib.ssh_get_error_code(owner)
+    return msg, code
 
 
-def _session_class(owner, msg: str) -> type[SSHError] | None:
+def _session_class(owner: CData, msg: str) -> type[SSHError] | None:
     """The class of a failure of ``owner`` (a session or a bind), from what libssh reports."""
     session = owner is not None and owner != NULL and ffi.typeof(owner) == _SESSION
     status = lib.ssh_get_status(owner) if session else 0
@@ -366,7 +368,7 @@ def _session_class(owner, msg: str) -> type[SSHError] | None:
     return None
 
 
-def error_from(owner, what: str = "", default: type[SSHError] = SSHError) -> SSHError:
+def error_from(owner: CData, what: str = "", default: type[SSHError] = SSHError) -> SSHError:
     """Build the exception for the error libssh recorded on ``owner`` (a session or a bind):
     ``default`` (the caller's context), or, when that is :class:`SSHError` or
     :class:`SSHConnectionError`, the class libssh's state says (see :func:`_session_class`). A
@@ -388,7 +390,7 @@ def error_from(owner, what: str = "", default: type[SSHError] = SSHError) -> SSH
     return cls(text, code=code)
 
 
-def check(rc: int, owner=None, what: str = "", default: type[SSHError] = SSHError) -> int:
+def check(rc: int, owner: CData = None, what: str = "", default: type[SSHError] = SSHError) -> int:
     """Return ``rc`` when it is not an error (``SSH_AGAIN`` included); raise otherwise.
 
     ``owner`` is the ``ssh_session`` or ``ssh_bind`` whose ``ssh_get_error`` explains the failure.

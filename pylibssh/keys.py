@@ -16,7 +16,7 @@ import struct
 from collections.abc import Iterable
 from typing import Union
 
-from ._binding import NULL, ffi, lib, take_string, to_bytes
+from ._binding import NULL, CData, ffi, lib, take_string, to_bytes
 from .errors import (
     KeyFormatError,
     PassphraseRequiredError,
@@ -58,7 +58,7 @@ _GENERATE_NAMES = {
     "ecdsa-sha2-nistp521": KeyType.ECDSA_P521,
 }
 _ECDSA_BITS = {256: KeyType.ECDSA_P256, 384: KeyType.ECDSA_P384, 521: KeyType.ECDSA_P521}
-_FIXED_BITS = {
+_FIXED_BITS: dict[int, int] = {
     KeyType.ED25519: 256,
     KeyType.ECDSA_P256: 256,
     KeyType.ECDSA_P384: 384,
@@ -78,7 +78,7 @@ class Key:
 
     __slots__ = ("_key", "comment", "options", "__weakref__")
 
-    def __init__(self, _key, comment: str | None = None, options: str | None = None):
+    def __init__(self, _key: CData, comment: str | None = None, options: str | None = None):
         # private constructor: takes ownership of an ssh_key cdata
         if _key == NULL:
             raise KeyFormatError("no key")
@@ -220,7 +220,7 @@ class Key:
     @property
     def type(self) -> KeyType | int:
         """The key's :class:`KeyType` (a plain int for a type this binding has no name for)."""
-        t = lib.ssh_key_type(self._key)
+        t: int = lib.ssh_key_type(self._key)
         try:
             return KeyType(t)
         except ValueError:
@@ -241,7 +241,7 @@ class Key:
     def bits(self) -> int:
         """The key's size in bits: 256 for Ed25519, the curve's size for ECDSA (256, 384, 521), the
         modulus's for RSA; 0 when unknown."""
-        fixed = _FIXED_BITS.get(self.type)  # type: ignore[call-overload]
+        fixed = _FIXED_BITS.get(self.type)
         if fixed:
             return fixed
         if self.type == KeyType.RSA:
@@ -332,7 +332,7 @@ class Key:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Key):
             return NotImplemented
-        return lib.ssh_key_cmp(self._key, other._key, lib.SSH_KEY_CMP_PUBLIC) == 0
+        return bool(lib.ssh_key_cmp(self._key, other._key, lib.SSH_KEY_CMP_PUBLIC) == 0)
 
     def __hash__(self) -> int:
         return hash(self.public_blob)
@@ -341,7 +341,7 @@ class Key:
         kind = "private" if self.is_private else "public"
         return f"<pylibssh.Key {self.type_name} {kind} {self.fingerprint()}>"
 
-    def _dup(self):
+    def _dup(self) -> CData:
         """A new ssh_key copy for libssh APIs that take ownership of the key they are given."""
         dup = lib.ssh_key_dup(self._key)
         if dup == NULL:

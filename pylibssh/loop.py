@@ -72,12 +72,12 @@ class TimerHandle:
     __slots__ = ("when", "_call", "_seq", "_loop")
     _counter = itertools.count()
 
-    def __init__(self, when: float, callback: Callable[..., Any], args: tuple,
+    def __init__(self, when: float, callback: Callable[..., Any], args: tuple[Any, ...],
                  loop: Loop | None = None):
         self.when = when
         # (callback, args) in one attribute: the loop reads it once, so a cancel() from another
         # thread either wins (nothing runs) or comes too late, never half-way
-        self._call: tuple[Callable[..., Any], tuple] | None = (callback, args)
+        self._call: tuple[Callable[..., Any], tuple[Any, ...]] | None = (callback, args)
         self._seq = next(self._counter)
         self._loop = loop
 
@@ -122,6 +122,9 @@ class _FdEntry:
 class Loop:
     """A selector loop with fd readiness callbacks, timers and thread-safe scheduling."""
 
+    #: the process that made the default loop (get_default_loop: a forked child makes its own)
+    _pid = -1
+
     def __init__(self, name: str = "pylibssh-loop"):
         self.name = name
         self.lock = threading.RLock()
@@ -131,7 +134,7 @@ class Loop:
         self._fds: dict[int, _FdEntry] = {}
         self._timers: list[TimerHandle] = []
         self._cancelled_timers = 0
-        self._ready: deque[tuple[Callable[..., Any], tuple]] = deque()
+        self._ready: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
         self._stopping = False
         self._closed = False
         self._released = True  # (until the resources below exist: see __del__)
@@ -186,9 +189,9 @@ class Loop:
                 heapq.heapify(self._timers)
                 self._cancelled_timers = 0
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         """Run ``fn(*args)`` on the loop thread; the returned future carries its result."""
-        future: Future = Future()
+        future: Future[Any] = Future()
 
         def run() -> None:
             if future.set_running_or_notify_cancel():
@@ -291,7 +294,7 @@ class Loop:
                 restore(self.lock, depth)
                 self._sleeping = False
             for key, mask in events:
-                entry = key.data
+                entry: _FdEntry | None = key.data
                 if entry is None:
                     self._drain_wakeup()
                     continue
@@ -601,7 +604,7 @@ class Loop:
         except (BlockingIOError, OSError):
             pass
 
-    def _run(self, callback: Callable[..., Any], args: tuple) -> None:
+    def _run(self, callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
         try:
             callback(*args)
         except Exception:
@@ -655,6 +658,6 @@ def get_default_loop() -> Loop:
     with _default_lock:
         if _default_loop is None or _default_loop.closed or _default_loop._pid != os.getpid():
             _default_loop = Loop("pylibssh-default-loop")
-            _default_loop._pid = os.getpid()  # type: ignore[attr-defined]
+            _default_loop._pid = os.getpid()
             _default_loop.start()
         return _default_loop

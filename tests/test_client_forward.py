@@ -730,9 +730,11 @@ def x11_sshd(tmp_path_factory, client_key):
     server.cleanup()
 
 
-def test_x11_to_a_display_with_a_fake_cookie(x11_sshd, client_key, tmp_path):
+@pytest.mark.parametrize("auth_protocol", ["MIT-MAGIC-COOKIE-1", None])
+def test_x11_to_a_display_with_a_fake_cookie(x11_sshd, client_key, tmp_path, auth_protocol):
     """Without a handler, x11 channels reach the local display; the server only ever sees a
-    fake cookie, which the client swaps for the real one (as ssh -X does)."""
+    fake cookie, which the client swaps for the real one (as ssh -X does). A cookie given
+    without its protocol is an MIT-MAGIC-COOKIE-1."""
     xserver = None
     for _ in range(50):
         xserver = socket.socket()
@@ -765,7 +767,7 @@ def test_x11_to_a_display_with_a_fake_cookie(x11_sshd, client_key, tmp_path):
                          known_hosts=str(kh), config=None, agent=False, look_for_keys=False,
                          timeout=DEADLINE, op_timeout=DEADLINE)
     try:
-        x = c.forward_x11(display=display, auth_protocol="MIT-MAGIC-COOKIE-1", auth_cookie=real)
+        x = c.forward_x11(display=display, auth_protocol=auth_protocol, auth_cookie=real)
         assert x.auth_cookie != real
         r = c.run(["python3", "-c", X11_WITH_COOKIE])
         assert r.exit_status == 0, r.stderr

@@ -44,6 +44,13 @@ def test_status_names_both_ways():
             status_code(bad)
 
 
+def test_status_members_are_the_error_table():
+    from pylibssh.errors import SFTP_STATUS_NAMES
+
+    assert {m.value: m.name for m in SFTPStatus} == SFTP_STATUS_NAMES
+    assert [m.value for m in SFTPStatus] == sorted(SFTP_STATUS_NAMES)
+
+
 def test_attributes_dict_round_trip_and_unknown_keys():
     attrs = SFTPAttributes.from_dict({"permissions": Stat("644").reg(), "size": 3, "uid": 101,
                                       "gid": 202, "atime": 5, "mtime": 6})

@@ -42,7 +42,7 @@ class Task:
     __slots__ = ("future", "name", "_gen", "_poller", "_timer", "_owner", "_running")
 
     def __init__(self, owner: Any, gen: TaskGen, name: str, timeout: float | None = None):
-        self.future: Future = Future()
+        self.future: Future[Any] = Future()
         self.future.set_running_or_notify_cancel()
         self.name = name
         self._gen: TaskGen | None = gen
@@ -130,7 +130,7 @@ class Task:
         return f"<Task {self.name} {'done' if self.done else 'running'}>"
 
 
-def wait(loop: Loop, future: Future, timeout: float | None, what: str) -> Any:
+def wait(loop: Loop, future: Future[Any], timeout: float | None, what: str) -> Any:
     """Block until ``future`` is done (driving ``loop`` if nobody runs it); its result."""
     if not loop.wait_for(future.done, timeout):
         raise SSHTimeoutError(f"{what} timed out after {timeout:g} s")

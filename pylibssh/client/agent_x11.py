@@ -13,7 +13,7 @@ import secrets
 import socket
 import subprocess
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._binding import lib
 from ..bridge import Bridge
@@ -22,6 +22,7 @@ from .forward import _bridge, _connect_local, ensure_running
 from .incoming import AUTH_AGENT, X11, ChannelOpenRequest
 
 if TYPE_CHECKING:
+    from .._channel import Channel
     from .client import Client
 
 log = logging.getLogger("pylibssh.client")
@@ -29,13 +30,13 @@ log = logging.getLogger("pylibssh.client")
 
 def _bridge_to(client: Client, request: ChannelOpenRequest, dest: str | tuple[str, int],
                what: str, bridges: set[Bridge],
-               rewrite: Callable[[bytes], bytes | bool | None] | None = None) -> None:
+               rewrite: Callable[[bytes], bytes | Literal[False] | None] | None = None) -> None:
     """Connect to ``dest`` on this side, then accept and bridge (or reject). ``rewrite`` sees
     the channel's first bytes until it returns what to send instead (None: need more;
     False: refuse)."""
     loop = client._loop
 
-    def start(channel, sock: socket.socket) -> None:
+    def start(channel: Channel, sock: socket.socket) -> None:
         if rewrite is None:
             bridge = _bridge(channel, sock, bridges.discard)
             if not bridge.closed:
@@ -142,7 +143,7 @@ def _pad4(n: int) -> int:
 
 
 def _x11_rewrite(buf: bytes, fake: tuple[bytes, bytes], real: tuple[bytes, bytes]
-                 ) -> bytes | bool | None:
+                 ) -> bytes | Literal[False] | None:
     """The X11 connection setup in ``buf`` with the fake authorization (what the server's X
     clients were given) replaced by the real one, as ``ssh -X`` does; None while incomplete,
     False when the client presented anything else."""
@@ -151,7 +152,7 @@ def _x11_rewrite(buf: bytes, fake: tuple[bytes, bytes], real: tuple[bytes, bytes
     order = buf[0:1]
     if order not in (b"B", b"l"):
         return False
-    bo = "big" if order == b"B" else "little"
+    bo: Literal["big", "little"] = "big" if order == b"B" else "little"
     name_len = int.from_bytes(buf[6:8], bo)
     data_len = int.from_bytes(buf[8:10], bo)
     end = 12 + _pad4(name_len) + _pad4(data_len)
@@ -180,16 +181,15 @@ class X11Forwarding:
         self.handler = handler
         self.display = display or os.environ.get("DISPLAY")
         self.bridges: set[Bridge] = set()
+        self._real: tuple[bytes, bytes] | None = None
         if handler is None:
             if not self.display:
                 raise SSHError("X11 forwarding needs a handler or a display ($DISPLAY unset)")
             self.target = _display_target(self.display)
-        self._real: tuple[bytes, bytes] | None = None
-        if handler is None:
             # the server gets a fake cookie; each x11 channel's setup must present it and gets
             # the display's real one instead (the real cookie never leaves this machine)
-            found = ((auth_protocol, auth_cookie) if auth_cookie
-                     else _xauth_cookie(self.display))  # type: ignore[arg-type]
+            found = ((auth_protocol or "MIT-MAGIC-COOKIE-1", auth_cookie) if auth_cookie
+                     else _xauth_cookie(self.display))
             if found:
                 self._real = (found[0].encode(), bytes.fromhex(found[1]))
             auth_protocol, auth_cookie = "MIT-MAGIC-COOKIE-1", None
@@ -211,5 +211,6 @@ class X11Forwarding:
             _bridge_to(self.client, request, self.target, "X11", self.bridges)
         else:
             fake = (self.auth_protocol.encode(), bytes.fromhex(self.auth_cookie))
+            real = self._real
             _bridge_to(self.client, request, self.target, "X11", self.bridges,
-                       rewrite=lambda buf: _x11_rewrite(buf, fake, self._real))
+                       rewrite=lambda buf: _x11_rewrite(buf, fake, real))

@@ -5,6 +5,7 @@ partial success (multi-factor: the server asks for more methods) followed throug
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -118,7 +119,8 @@ def authenticate(session: ClientSession, user: str, creds: Credentials) -> TaskG
         if allowed & lib.SSH_AUTH_METHOD_PUBLICKEY and pending_keys:
             key = pending_keys.pop(0)
             tried.append(f"publickey ({key.type_name} {key.fingerprint()})")
-            step = _auth_poller(session, lambda k=key: lib.ssh_userauth_publickey(s, u, k._key))
+            step = _auth_poller(
+                session, functools.partial(lib.ssh_userauth_publickey, s, u, key._key))
         elif allowed & lib.SSH_AUTH_METHOD_PUBLICKEY and agent and not agent_done:
             agent_done = True
             tried.append("publickey (agent)")
@@ -167,7 +169,7 @@ def _kbdint(session: ClientSession, u: bytes, callback: KbdintCallback | None,
         if callback is not None:
             answers = list(callback(name, instruction, prompts))
         else:  # answer password prompts with the password, as OpenSSH does
-            answers = [password if "password" in p.lower() else "" for p, _ in prompts]
+            answers = [(password or "") if "password" in p.lower() else "" for p, _ in prompts]
         if len(answers) != len(prompts):
             raise AuthenticationError(
                 f"keyboard-interactive: {len(prompts)} prompts, {len(answers)} answers")

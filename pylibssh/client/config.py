@@ -50,7 +50,8 @@ import socket
 import subprocess
 import sys
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from .client import ConnectOptions
@@ -97,7 +98,7 @@ _INCLUDE_START = object()
 _INCLUDE_END = object()
 
 
-def _lines(path: str, depth: int = 0):
+def _lines(path: str, depth: int = 0) -> Iterator[tuple[Any, str]]:  # key: str or a marker
     if depth > 16:
         raise ValueError(f"ssh_config: Include nested too deeply at {path}")
     try:
@@ -253,8 +254,7 @@ def _read_pass(path: str, st: _Pass) -> None:
         if not active:
             continue
         if key in _MULTI:
-            result.setdefault(key, [])
-            result[key].append(value)  # type: ignore[union-attr]
+            cast("list[str]", result.setdefault(key, [])).append(value)
         elif key not in result:
             result[key] = value
 
@@ -431,7 +431,7 @@ _IfAddrs._fields_ = [("next", ctypes.POINTER(_IfAddrs)), ("name", ctypes.c_char_
                      ("flags", ctypes.c_uint), ("addr", ctypes.c_void_p)]
 
 
-def _interface_addresses() -> list:
+def _interface_addresses() -> list[Any]:
     """The addresses of the up interfaces (getifaddrs(3), as ssh reads them)."""
     import ipaddress
 
@@ -492,7 +492,7 @@ def apply_config(o: ConnectOptions) -> ConnectOptions:
     if o.port is None and "port" in cfg:
         o.port = int(str(cfg["port"]))
     if not o.keys and "identityfile" in cfg:
-        o.keys = [_expand(v, o, original) for v in cfg["identityfile"]  # type: ignore[union-attr]
+        o.keys = [_expand(v, o, original) for v in cast("list[str]", cfg["identityfile"])
                   if os.path.exists(_expand(v, o, original))]
     if _yes(cfg.get("identitiesonly", "no")):
         o.agent = False if o.keys else o.agent

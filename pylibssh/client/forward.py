@@ -36,6 +36,7 @@ from ._task import AGAIN, TaskGen, wait
 from .incoming import FORWARDED_STREAMLOCAL, FORWARDED_TCPIP, ChannelOpenRequest
 
 if TYPE_CHECKING:
+    from ..loop import Loop
     from .client import Client
     from .session import ClientSession
 
@@ -73,6 +74,7 @@ def open_direct_gen(session: ClientSession, dest: str | tuple[str, int],
         raise ChannelOpenError("ssh_channel_new failed")
     channel = Channel(session, c)
     channel._paused = True  # hold what arrives until the bridge attaches
+    fn: Callable[[], int]
     if isinstance(dest, str):
         path = dest.encode()
         what = f"opening a channel to {dest}"
@@ -211,7 +213,7 @@ def own_global_request_gen(session: ClientSession, name: str, arg: str, what: st
 
     def poll() -> Any:
         session._check_open()
-        rc = lib.pylibssh_global_result(replies, seq, NULL)  # type: ignore[arg-type]
+        rc = lib.pylibssh_global_result(replies, seq, NULL)
         if rc == -1:
             return AGAIN
         if rc == 0:
@@ -262,7 +264,7 @@ def raw_global_request_gen(session: ClientSession, name: str, payload: bytes, wa
 
     def poll() -> Any:
         session._check_open()
-        rc = lib.pylibssh_global_result(replies, seq, port)  # type: ignore[arg-type]
+        rc = lib.pylibssh_global_result(replies, seq, port)
         if rc == -1:
             return AGAIN
         if rc == 0:
@@ -402,7 +404,7 @@ class _Listener(_Forward):
         task = session.start_task(open_direct_gen(session, dest, orig), f"forward to {dest}",
                                   self._client.timeout or DEFAULT_TIMEOUT)
 
-        def done(f: Future) -> None:
+        def done(f: Future[Any]) -> None:
             exc = f.exception()
             if on_open is not None:
                 try:
@@ -469,7 +471,7 @@ class LocalForwarder(_Listener):
 
 # -- remote forwarding ---------------------------------------------------------------------------
 
-def _connect_local(loop, dest: str | tuple[str, int],
+def _connect_local(loop: Loop, dest: str | tuple[str, int],
                    done: Callable[[socket.socket | None, BaseException | None], Any]) -> None:
     """A nonblocking connect on the loop; ``done(sock, None)`` or ``done(None, exc)``."""
     try:
@@ -642,13 +644,13 @@ class RemoteForwarder(_Forward):
         return f"<RemoteForwarder {where} -> {self.dest or self.handler} {len(self.bridges)} open>"
 
 
-def start_remote_async(client: Client, fwd: RemoteForwarder, timeout: float | None) -> Future:
+def start_remote_async(client: Client, fwd: RemoteForwarder, timeout: float | None) -> Future[Any]:
     """Send the forward's request; the future's result is ``fwd`` once the server agreed."""
     ensure_running(client)
     t = timeout or DEFAULT_TIMEOUT
     task = client._session.start_task(fwd._start_gen(), f"remote forward {fwd.listen}", t)
 
-    def done(f: Future) -> None:
+    def done(f: Future[Any]) -> None:
         if f.exception() is None:
             client._forwards.append(fwd)
 
@@ -661,4 +663,5 @@ def start_remote(client: Client, fwd: RemoteForwarder, timeout: float | None) ->
     when None); returns ``fwd``. Raises RequestDeniedError when the server refuses."""
     t = timeout or DEFAULT_TIMEOUT
     future = start_remote_async(client, fwd, t)
-    return wait(client._loop, future, t + 5, "requesting the remote forward")
+    started: RemoteForwarder = wait(client._loop, future, t + 5, "requesting the remote forward")
+    return started

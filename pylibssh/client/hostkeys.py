@@ -21,7 +21,7 @@ import os
 from collections.abc import Callable
 from typing import Union
 
-from .._binding import NULL, ffi, lib
+from .._binding import NULL, CData, ffi, lib
 from ..errors import HostKeyChangedError, HostKeyError, UnknownHostKeyError, error_from
 from ..keys import Key
 
@@ -48,7 +48,7 @@ def normalize_policy(policy: HostKeyPolicy) -> HostKeyPolicy:
     return name
 
 
-def server_key(s) -> Key:
+def server_key(s: CData) -> Key:
     """The host key the server presented (after key exchange)."""
     out = ffi.new("ssh_key *")
     if lib.ssh_get_server_publickey(s, out) != lib.SSH_OK:
@@ -85,7 +85,7 @@ def _display(host: str, port: int) -> str:
     return host if port == 22 else f"[{host}]:{port}"
 
 
-def verify_host_key(s, host: str, port: int, policy: HostKeyPolicy,
+def verify_host_key(s: CData, host: str, port: int, policy: HostKeyPolicy,
                     known_hosts: str | None, global_known_hosts: str | None = None) -> Key:
     """Check the server's key on session ``s`` (its KNOWNHOSTS option is set); returns it."""
     key = server_key(s)

@@ -14,15 +14,29 @@ import http.client
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import ssl
+
+    import urllib3
+
     from .client import Client
+
+    # to checkers the mixin is the connection it is mixed into
+    _Connection = http.client.HTTPConnection
+else:
+    _Connection = object
 
 __all__ = ["HTTPConnection", "HTTPSConnection", "pool_manager"]
 
 
-class _Tunneled:
+class _Tunneled(_Connection):
     """``connect()`` opens a tunnel to the HTTP host (or to the proxy, with ``set_tunnel``)."""
 
     ssh_client: Client
+    if TYPE_CHECKING:  # http.client's own state that connect() uses (typeshed leaves it out)
+        _tunnel_host: str | None
+        _context: ssl.SSLContext
+
+        def _tunnel(self) -> None: ...
 
     def connect(self) -> None:
         timeout = self.timeout if isinstance(self.timeout, (int, float)) else None
@@ -55,7 +69,7 @@ class HTTPSConnection(_Tunneled, http.client.HTTPSConnection):
         self.ssh_client = client
 
 
-def pool_manager(client: Client, **kwargs: Any):
+def pool_manager(client: Client, **kwargs: Any) -> urllib3.PoolManager:
     """A ``urllib3.PoolManager`` whose HTTP and HTTPS connections are tunnels through
     ``client``. ``kwargs`` go to PoolManager (``retries``, ``timeout``, ``cert_reqs``...)."""
     import urllib3

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._binding import HAS, NULL, ffi, lib
+from .._binding import HAS, NULL, CData, ffi, lib
 from .._channel import Channel
 from ..errors import AlreadyRepliedError, ChannelOpenError, error_from
 
@@ -42,7 +42,7 @@ _KINDS = {
 }
 
 
-def _str(p) -> str:
+def _str(p: CData) -> str:
     return ffi.string(p).decode("utf-8", "replace") if p != NULL else ""
 
 
@@ -51,7 +51,7 @@ class ChannelOpenRequest:
     :class:`~pylibssh._channel.Channel`: attach listeners, then ``resume()``; or hand it to
     :class:`~pylibssh.bridge.Bridge`) or :meth:`reject`. Any thread, any time, once."""
 
-    def __init__(self, session: ClientSession, c_msg, kind: str):
+    def __init__(self, session: ClientSession, c_msg: CData, kind: str):
         self._session = session
         self._loop = session._loop
         self._msg = c_msg
@@ -75,7 +75,7 @@ class ChannelOpenRequest:
         """Whether the request was accepted or refused."""
         return self._msg is None
 
-    def _take(self):
+    def _take(self) -> CData:
         if self._msg is None:
             raise AlreadyRepliedError("this channel open request was already answered")
         msg, self._msg = self._msg, None

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import logging
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._binding import NULL, ffi, lib
+from .._binding import NULL, CData, ffi, lib
 from .._bytequeue import ByteQueue
 from .._channel import Channel
 from ..errors import ChannelError, ChannelOpenError, RequestDeniedError, SSHError, SSHTimeoutError
@@ -92,8 +92,9 @@ class ClientChannel(Channel):
     bulk_pass = 64 << 10
     bulk_lowat = 256 << 10
     bulk_wait = 0.002
+    _session: ClientSession
 
-    def __init__(self, session: ClientSession, c_channel):
+    def __init__(self, session: ClientSession, c_channel: CData):
         super().__init__(session, c_channel)
         self._bufs: tuple[ByteQueue, ByteQueue] = (ByteQueue(), ByteQueue())
         self.collect = False  # run(): keep everything, never pause
@@ -138,7 +139,7 @@ class ClientChannel(Channel):
             self._session._staged.discard(self)
         super()._free(session_gone)
 
-    def _c_data(self, data, length: int, is_stderr: bool) -> int:
+    def _c_data(self, data: CData, length: int, is_stderr: bool) -> int:
         # inside libssh: appending to our own buffer is only recording (no libssh call), and
         # it saves a copy and a deferred call per packet on the hot path of large outputs
         if self._stage is not None and self._stage.len:
@@ -224,7 +225,8 @@ class ClientChannel(Channel):
                         return self._take(False, n)
                     if got:
                         st.len = 0
-                        return ffi.buffer(self._stage_buf, got)[:]
+                        taken: bytes = ffi.buffer(self._stage_buf, got)[:]
+                        return taken
                     if self.eof_received or self._remote_closed or self._closed:
                         return None  # the general path returns what is left, then b""
                     if self._paused or st.blocked:
@@ -238,7 +240,7 @@ class ClientChannel(Channel):
 
     # -- requests (pollers for tasks) -------------------------------------------------------------
 
-    def request(self, what: str, fn) -> Any:
+    def request(self, what: str, fn: Callable[[CData], int]) -> Any:
         """A task that sends the channel request made by ``fn(channel)`` (``what`` names it in
         errors) and ends with libssh's answer; raises the error that closed the channel, or
         ChannelError when the server refused."""
@@ -376,7 +378,7 @@ class Process:
     def _t(self, timeout: Any) -> float | None:
         return resolve(timeout, self.timeout)
 
-    def _wait(self, predicate, timeout: Any, what: str, deadline: float | None = None) -> None:
+    def _wait(self, predicate: Callable[[], Any], timeout: Any, what: str, deadline: float | None = None) -> None:
         t = self._t(timeout)
         wait = t if deadline is None else max(0.0, deadline - self._loop.time())
         if not self._loop.wait_for(predicate, wait):

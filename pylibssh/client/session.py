@@ -14,7 +14,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from .._binding import HAS, NULL, ffi, lib
+from .._binding import HAS, NULL, CData, ffi, lib
 from .._session import LoopSession
 from ..errors import (
     DisconnectedError,
@@ -23,7 +23,7 @@ from ..errors import (
     SSHTimeoutError,
     error_from,
 )
-from ..loop import Loop
+from ..loop import Loop, TimerHandle
 from ._task import AGAIN, Task, TaskGen
 from .incoming import Incoming
 
@@ -58,7 +58,7 @@ _OPTION_TYPES: dict[str, tuple[int, str]] = {
 }
 
 
-def set_option(s, name: str, value: Any) -> None:
+def set_option(s: CData, name: str, value: Any) -> None:
     """``ssh_options_set`` with the right C type for ``name``; raises on refusal."""
     option, kind = _OPTION_TYPES[name]
     if kind == "str":
@@ -88,7 +88,7 @@ class ClientSession(LoopSession):
         lib.ssh_set_blocking(self._s, 0)
         set_option(self._s, "process_config", False)  # ssh_config is applied by config.py
         self._tasks: list[Task] = []
-        self._keepalive_timer = None
+        self._keepalive_timer: TimerHandle | None = None
         self._quickack_left = self.quickack_reads
         self._keepalive_seen = 0
         self._keepalive_missed = 0
@@ -100,9 +100,9 @@ class ClientSession(LoopSession):
         self.session_requests: list[tuple[str, Any]] = []
         # one libssh global request at a time (forward.global_request_gen)
         self._global_busy = False
-        self._global_replies = None
+        self._global_replies: CData = None
         # channels whose C receivers are drained after each poll (ClientChannel, SFTPChannel)
-        self._staged: set = set()
+        self._staged: set[Any] = set()  # each with a _drain_stage()
 
     # -- tasks ----------------------------------------------------------------------------------
 
@@ -156,7 +156,7 @@ class ClientSession(LoopSession):
         for task in tasks:
             task.throw(error or DisconnectedError("the connection was closed"))
 
-    def global_replies(self):
+    def global_replies(self) -> CData:
         """The global-request reply FIFO (C, csrc/pylibssh_client.c), installed on first use
         (before any want-reply global request is sent); None without ``HAS.global_replies``.
         Kept as long as the session object."""
@@ -288,10 +288,12 @@ class ClientSession(LoopSession):
     @property
     def bytes_received(self) -> int:
         """Bytes received on the socket so far."""
-        return self._counters[1].in_bytes
+        received: int = self._counters[1].in_bytes
+        return received
 
     @property
     def bytes_sent(self) -> int:
         """Bytes sent on the socket so far."""
-        return self._counters[0].out_bytes
+        sent: int = self._counters[0].out_bytes
+        return sent
 

@@ -15,9 +15,9 @@ listener refuses agent forwarding.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from .._binding import NULL, ffi, lib
+from .._binding import NULL, CData, ffi, lib
 from .._callbacks import new_agent_request_callbacks
 from .._channel import Channel
 from ..errors import ChannelError
@@ -46,10 +46,12 @@ class ServerChannel(Channel):
     :mod:`pylibssh.server.sftp`).
     """
 
-    events = Channel.events | {"auth-agent", "sftpmessage", *CHANNEL_REQUEST_EVENTS.values(),
-                               *("sftp:" + name for name in SFTP_EVENTS)}
+    events: ClassVar[frozenset[str]] = Channel.events | {
+        "auth-agent", "sftpmessage", *CHANNEL_REQUEST_EVENTS.values(),
+        *("sftp:" + name for name in SFTP_EVENTS)}
+    _session: ServerSession
 
-    def __init__(self, session: ServerSession, c_channel):
+    def __init__(self, session: ServerSession, c_channel: CData):
         super().__init__(session, c_channel)
         self._key = int(ffi.cast("uintptr_t", c_channel))
         self._requests: set[ChannelRequestMessage] = set()
@@ -88,7 +90,7 @@ class ServerChannel(Channel):
 
     def _agent_requested(self) -> None:
         self.agent_forwarded = True
-        self._session.agent_forwarding = True  # type: ignore[attr-defined]
+        self._session.agent_forwarding = True
 
     def _on_auth_agent_req(self) -> None:
         self._emit_safely("auth-agent")

@@ -33,16 +33,20 @@ import socket
 import stat
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from ..bridge import Bridge
 from .forwarding import ChannelOpenMessage, ForwardChannel, GlobalRequestMessage
+
+if TYPE_CHECKING:
+    from ..loop import TimerHandle
+    from .session import ServerSession
 
 __all__ = ["connect_handler", "listen_handler", "Allow"]
 
 log = logging.getLogger("pylibssh.server")
 
-Allow = Union[str, tuple, Callable[[str, Any], bool], Iterable[Any]]
+Allow = Union[str, tuple[Any, ...], Callable[[str, Any], bool], Iterable[Any]]
 
 CONNECT_TIMEOUT = 10.0
 
@@ -74,8 +78,7 @@ def _matcher(allow: Allow) -> Callable[[str, Any], bool]:
             if entry == "*":
                 rules.append(lambda host, port: True)
             elif entry.startswith("/"):
-                rules.append(lambda host, port, pat=entry: port is None
-                             and fnmatch.fnmatchcase(host, pat))
+                rules.append(_path_rule(entry))
             else:
                 rules.append(_rule(*_split_hostport(entry)))
         else:
@@ -89,6 +92,12 @@ def _rule(host_pat: str, port_pat: str) -> Callable[[str, Any], bool]:
     def rule(host: str, port: Any) -> bool:
         return (port is not None and fnmatch.fnmatchcase((host or "").lower(), host_pat)
                 and fnmatch.fnmatchcase(str(port), port_pat))
+    return rule
+
+
+def _path_rule(path_pat: str) -> Callable[[str, Any], bool]:
+    def rule(host: str, port: Any) -> bool:
+        return port is None and fnmatch.fnmatchcase(host, path_pat)
     return rule
 
 
@@ -130,8 +139,8 @@ class _Connector:
         self.timeout = timeout
         self.on_bridge = on_bridge
         self.sock: socket.socket | None = None
-        self.timer = None
-        self.addresses: list[tuple] = []
+        self.timer: TimerHandle | None = None
+        self.addresses: list[tuple[Any, ...]] = []
         self.last_error: OSError | None = None
 
     def start(self) -> None:
@@ -157,7 +166,7 @@ class _Connector:
             infos, err = [], exc
         self.loop.call_soon(self._resolved, infos, err)
 
-    def _resolved(self, infos: list, err: OSError | None) -> None:
+    def _resolved(self, infos: list[Any], err: OSError | None) -> None:
         with self.loop.lock:
             if self.msg.replied:
                 return
@@ -209,6 +218,8 @@ class _Connector:
 
     def _connected(self) -> None:
         sock, self.sock = self.sock, None
+        if sock is None:
+            return
         self._cancel_timer()
         if self.msg.replied or self.session.closed:
             self.loop.remove_fd(sock.fileno())
@@ -264,7 +275,7 @@ _LOOPBACK_NAMES = ("localhost",)
 class _Listener:
     """A listening socket for one remote forward of one session."""
 
-    def __init__(self, session, request: GlobalRequestMessage, sock: socket.socket,
+    def __init__(self, session: ServerSession, request: GlobalRequestMessage, sock: socket.socket,
                  forwarders: _Forwards):
         self.session = session
         self.loop = session.loop
@@ -289,19 +300,21 @@ class _Listener:
                 return
             conn.setblocking(False)
             try:
-                if self.unix:
-                    self.session.forward_out_streamlocal(
-                        self.path, lambda err, ch, c=conn: self._opened(err, ch, c))
+                if self.path is not None:
+                    self.session.forward_out_streamlocal(self.path, self._opener(conn))
                 else:
                     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                     self.session.forward_out(
-                        self.bind_addr, self.port, peer[0], peer[1],
-                        lambda err, ch, c=conn: self._opened(err, ch, c))
+                        self.bind_addr, self.port, peer[0], peer[1], self._opener(conn))
             except Exception as exc:  # the session is closing
                 log.debug("%r: cannot forward a connection: %s", self.session, exc)
                 conn.close()
                 self.close()
                 return
+
+    def _opener(self, conn: socket.socket
+                ) -> Callable[[BaseException | None, ForwardChannel | None], None]:
+        return lambda err, channel: self._opened(err, channel, conn)
 
     def _opened(self, err: BaseException | None, channel: ForwardChannel | None,
                 conn: socket.socket) -> None:
@@ -332,7 +345,7 @@ class _Listener:
 class _Forwards:
     """The remote forwards of one session, closed with it."""
 
-    def __init__(self, session):
+    def __init__(self, session: ServerSession):
         self.session = session
         self.listeners: dict[Any, _Listener] = {}
         session.on("close", self.close)
@@ -363,7 +376,7 @@ def listen_handler(allow: Allow, *, gateway_ports: bool = False, backlog: int = 
     allowed = _matcher(allow)
     sessions: dict[int, _Forwards] = {}
 
-    def forwards_of(session) -> _Forwards:
+    def forwards_of(session: ServerSession) -> _Forwards:
         entry = sessions.get(id(session))
         if entry is None or entry.session is not session:
             entry = sessions[id(session)] = _Forwards(session)
@@ -392,7 +405,8 @@ def listen_handler(allow: Allow, *, gateway_ports: bool = False, backlog: int = 
     return on_request
 
 
-def _listen_tcp(msg: GlobalRequestMessage, forwards: _Forwards, allowed, gateway_ports: bool,
+def _listen_tcp(msg: GlobalRequestMessage, forwards: _Forwards, allowed: Callable[[str, Any], bool],
+                gateway_ports: bool,
                 backlog: int) -> None:
     addr, port = msg.bind_addr or "", msg.bind_port or 0
     if not allowed(addr, port):
@@ -423,7 +437,8 @@ def _listen_tcp(msg: GlobalRequestMessage, forwards: _Forwards, allowed, gateway
     msg.reject()
 
 
-def _listen_unix(msg: GlobalRequestMessage, forwards: _Forwards, allowed, backlog: int) -> None:
+def _listen_unix(msg: GlobalRequestMessage, forwards: _Forwards,
+                 allowed: Callable[[str, Any], bool], backlog: int) -> None:
     path = msg.socket_path or ""
     if not path or not allowed(path, None):
         log.info("%r: remote forward to %s refused (not allowed)", msg.session, path)

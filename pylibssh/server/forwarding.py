@@ -28,7 +28,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._binding import HAS, NULL, ffi, lib
+from .._binding import HAS, NULL, CData, ffi, lib
 from .._channel import Channel
 from ..errors import ChannelError, ChannelOpenFailure, error_from
 from ..loop import locked
@@ -52,7 +52,7 @@ log = logging.getLogger("pylibssh.server")
 OPEN_FAILURE_REASONS = {reason.short_name: int(reason) for reason in ChannelOpenFailure}
 
 # channel-open subtypes -> session events
-OPEN_EVENTS = {
+OPEN_EVENTS: dict[int, str] = {
     lib.SSH_CHANNEL_DIRECT_TCPIP: "tcpip",
     lib.PYLIBSSH_CHANNEL_DIRECT_STREAMLOCAL: "openssh.streamlocal",
 }
@@ -73,7 +73,7 @@ class ForwardChannel(Channel):
     a plain duplex stream — ``write``/``end``/``close``, ``pause``/``resume``, events ``data``,
     ``end``, ``drain``, ``close``. ``kind`` names the channel type, ``info`` its addresses."""
 
-    def __init__(self, session: ServerSession, c_channel, kind: str, info: dict[str, Any]):
+    def __init__(self, session: ServerSession, c_channel: CData, kind: str, info: dict[str, Any]):
         super().__init__(session, c_channel)
         self.kind = kind
         self.info = info
@@ -101,7 +101,7 @@ class ChannelOpenMessage(Message):
     dest_port: int | None = None
     socket_path: str | None = None
 
-    def __init__(self, session: ServerSession, c_msg, subtype: str):
+    def __init__(self, session: ServerSession, c_msg: CData, subtype: str):
         super().__init__(session, c_msg)
         self.subtype = subtype
         if subtype == "tcpip":
@@ -182,7 +182,7 @@ class GlobalRequestMessage(Message):
     #: the fields of a request pylibssh does not parse (None for the forwarding requests)
     data: bytes | None = None
 
-    def __init__(self, session: ServerSession, c_msg, name: str):
+    def __init__(self, session: ServerSession, c_msg: CData, name: str):
         super().__init__(session, c_msg)
         self.name = self.subtype = name
         self.want_reply = want_reply(c_msg)
@@ -347,4 +347,5 @@ def x11_opener(origin_addr: str, origin_port: int) -> Callable[[Any], int]:
 def agent_opener() -> Callable[[Any], int]:
     """How to open an ``auth-agent@openssh.com`` channel to the client (a connection to its
     forwarded ssh-agent). Used with :class:`OutgoingChannel`."""
-    return lib.ssh_channel_open_auth_agent
+    opener: Callable[[Any], int] = lib.ssh_channel_open_auth_agent
+    return opener

@@ -19,11 +19,12 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
-from .._binding import HAS, NULL, ffi, lib
+from .._binding import HAS, NULL, CData, ffi, lib
 from ..errors import AlreadyRepliedError, ClosedError
 from ..keys import Key, load_authorized_keys
 from ..loop import locked
 from . import _live
+from .sftp import SFTPServer
 
 if TYPE_CHECKING:
     from .channel import ServerChannel
@@ -53,7 +54,7 @@ _AUTH_METHODS = {
     lib.SSH_AUTH_METHOD_GSSAPI_MIC: "gssapi-with-mic",
 }
 # what users may write when they choose the offered methods
-_METHOD_ALIASES = {
+_METHOD_ALIASES: dict[str, int] = {
     "none": lib.SSH_AUTH_METHOD_NONE,
     "password": lib.SSH_AUTH_METHOD_PASSWORD,
     "publickey": lib.SSH_AUTH_METHOD_PUBLICKEY,
@@ -100,14 +101,14 @@ def auth_method_names(mask: int) -> list[str]:
     return [name for bit, name in _AUTH_METHODS.items() if mask & bit]
 
 
-def _text(ptr) -> str | None:
+def _text(ptr: CData) -> str | None:
     # surrogateescape: commands and names are bytes on the wire; os.fsencode() gets them back
     if ptr == NULL:
         return None
     return ffi.string(ptr).decode("utf-8", "surrogateescape")
 
 
-def want_reply(c_msg) -> bool:
+def want_reply(c_msg: CData) -> bool:
     """Whether the client waits for the answer to a channel or global request. True where this
     build cannot tell (``HAS.want_reply``): the request then waits for a reply like one that
     wants it, and libssh's reply functions send nothing for a request that wanted none."""
@@ -168,7 +169,7 @@ class Message:
     type = "request"
     subtype: str = "unknown"
 
-    def __init__(self, session: ServerSession, c_msg):
+    def __init__(self, session: ServerSession, c_msg: CData):
         self._session = session
         self._loop = session._loop
         self._msg = c_msg
@@ -252,7 +253,7 @@ class AuthMessage(Message):
 
     type = "auth"
 
-    def __init__(self, session: ServerSession, c_msg):
+    def __init__(self, session: ServerSession, c_msg: CData):
         super().__init__(session, c_msg)
         method = lib.ssh_message_subtype(c_msg)
         self.subtype = _AUTH_METHODS.get(method, "unknown")
@@ -299,7 +300,8 @@ class AuthMessage(Message):
         ``password``, ``publickey``, ``keyboard-interactive``, ...)."""
         return self.subtype
 
-    def compare_public_key(self, other: Key | str | bytes | os.PathLike | Iterable[Any]) -> bool:
+    def compare_public_key(self, other: Key | str | bytes | os.PathLike[str] | Iterable[Any]
+                           ) -> bool:
         """True when the offered public key equals ``other``: a :class:`~pylibssh.Key`, an
         OpenSSH public key line, the text of a ``.pub``/``authorized_keys`` file (any line may
         match), a path to such a file, or an iterable of those. Malformed key text raises
@@ -473,8 +475,8 @@ class ChannelRequestMessage(Message):
     x11_auth_cookie: str | None = None
     x11_screen_number: int | None = None
 
-    def __init__(self, channel: ServerChannel, c_msg, subtype: str):
-        super().__init__(channel._session, c_msg)  # type: ignore[arg-type]
+    def __init__(self, channel: ServerChannel, c_msg: CData, subtype: str):
+        super().__init__(channel._session, c_msg)
         self.channel = channel
         self.subtype = subtype
         self.want_reply = want_reply(c_msg)
@@ -531,7 +533,7 @@ class ChannelRequestMessage(Message):
         self._sent(rc, "success")
 
     @locked
-    def sftp_accept(self):
+    def sftp_accept(self) -> SFTPServer:
         """Accept a ``subsystem`` request for ``sftp`` and switch the channel to SFTP: from now
         on the channel emits ``sftp:<type>`` and ``sftpmessage`` events (see
         :mod:`pylibssh.server.sftp`). Returns the channel's :class:`SFTPServer`."""

@@ -534,10 +534,8 @@ class Server(EventEmitter):
         ``callback()`` is called at the close. Idempotent; safe from any thread. With workers,
         from the supervisor: every worker drains (as SIGTERM does), and ``serve_forever()``
         returns once they have stopped."""
-        if timeout is DEFAULT:
-            timeout = self._options["drain_timeout"]
-        elif timeout is not None:
-            timeout = parse_time(timeout)
+        seconds: float | None = (self._options["drain_timeout"] if timeout is DEFAULT
+                                 else None if timeout is None else parse_time(timeout))
         if self._supervisor is not None:
             if callback is not None:
                 raise TypeError("drain() takes no callback in the supervisor of a server "
@@ -556,12 +554,12 @@ class Server(EventEmitter):
             self._draining = True
             self._stop_listening()
             log.info("draining: %d session(s) left%s", len(self._sessions),
-                     f", disconnected in {timeout:g} s" if timeout is not None and self._sessions
+                     f", disconnected in {seconds:g} s" if seconds is not None and self._sessions
                      else "")
             if not self._sessions:
                 self._loop.call_soon(self.close)
-            elif timeout is not None:
-                self._drain_timer = self._loop.call_later(timeout, self.close)
+            elif seconds is not None:
+                self._drain_timer = self._loop.call_later(seconds, self.close)
         if not self._loop.in_loop_thread():
             self._loop.wakeup()
 

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from .._binding import HAS, NULL, ffi, lib, text, unsupported
+from .._binding import HAS, NULL, CData, ffi, lib, text, unsupported
 from .._session import LoopSession
 from ..errors import (
     ChannelError,
@@ -67,6 +67,7 @@ _METHOD_BITS = {name: method_bit(name) for name in
                 ("none", "password", "publickey", "hostbased", "interactive", "gssapi-with-mic")}
 
 if TYPE_CHECKING:
+    from .._channel import Channel
     from .server import Server
 
 log = logging.getLogger("pylibssh.server")
@@ -105,7 +106,7 @@ class SessionOpenMessage(ChannelOpenMessage):
 
     channel_type = "session"
 
-    def __init__(self, session: ServerSession, c_msg):
+    def __init__(self, session: ServerSession, c_msg: CData):
         Message.__init__(self, session, c_msg)
         self.subtype = "session"
 
@@ -141,8 +142,8 @@ class ServerSession(LoopSession):
     ``auth_user`` (once authenticated), ``auth_failures``, ``client_banner``.
     """
 
-    events = LoopSession.events | {"auth", "session", "channel", "request",
-                                   *OPEN_EVENTS.values()}
+    events: ClassVar[frozenset[str]] = LoopSession.events | {
+        "auth", "session", "channel", "request", *OPEN_EVENTS.values()}
 
     #: the class of the session channels clients open (a :class:`ServerChannel` subclass may be
     #: set on the session, in the ``connection`` listener, before the client opens channels)
@@ -160,7 +161,7 @@ class ServerSession(LoopSession):
     _held_replies: deque[tuple[float, Callable[[], None]]] | None = None
     _reply_timer: Any = None
 
-    def __init__(self, server: Server, c_session, address: Any):
+    def __init__(self, server: Server, c_session: CData, address: Any):
         super().__init__(server._loop, c_session)
         self.server = server
         self.remote_address = address
@@ -251,7 +252,7 @@ class ServerSession(LoopSession):
 
     _poll_after_send = True
 
-    def _handle_message(self, c_msg) -> None:
+    def _handle_message(self, c_msg: CData) -> None:
         kind = lib.ssh_message_type(c_msg)
         if kind == lib.SSH_REQUEST_AUTH:
             self._on_auth(AuthMessage(self, c_msg))
@@ -274,7 +275,7 @@ class ServerSession(LoopSession):
                 log.debug("%r: global request %d refused", self, lib.ssh_message_subtype(c_msg))
             self._reply_raw(c_msg)
 
-    def _on_global_request(self, c_msg) -> None:
+    def _on_global_request(self, c_msg: CData) -> None:
         name = GLOBAL_REQUESTS.get(lib.ssh_message_subtype(c_msg)) or \
             text(lib.pylibssh_global_request_name(c_msg)) or ""
         msg = GlobalRequestMessage(self, c_msg, name)
@@ -286,7 +287,7 @@ class ServerSession(LoopSession):
             msg._replied = True
             msg._release()
 
-    def _reply_raw(self, c_msg) -> None:
+    def _reply_raw(self, c_msg: CData) -> None:
         lib.ssh_message_reply_default(c_msg)
         lib.ssh_message_free(c_msg)
 
@@ -427,7 +428,7 @@ class ServerSession(LoopSession):
         self.kick()
 
     @locked
-    def set_auth_methods(self, methods) -> None:
+    def set_auth_methods(self, methods: Iterable[str] | str) -> None:
         """The authentication methods offered to this client from now on, e.g.
         ``["publickey", "password", "keyboard-interactive"]``."""
         mask = auth_method_mask(methods)
@@ -437,7 +438,7 @@ class ServerSession(LoopSession):
 
     # -- channels --------------------------------------------------------------------------------
 
-    def _on_channel_open(self, c_msg) -> None:
+    def _on_channel_open(self, c_msg: CData) -> None:
         kind = lib.ssh_message_subtype(c_msg)
         if not self.authenticated:
             # libssh's packet filter already drops such sessions; never let one through
@@ -503,15 +504,15 @@ class ServerSession(LoopSession):
                 count += isinstance(msg, SessionOpenMessage) == sessions
         return count
 
-    def _new_session_channel(self, c_channel) -> ServerChannel:
+    def _new_session_channel(self, c_channel: CData) -> ServerChannel:
         channel = self.channel_class(self, c_channel)
         self._by_channel[channel._key] = channel
         return channel
 
     # -- channels to the client ------------------------------------------------------------------
 
-    def _open(self, kind: str, info: dict[str, Any], opener, callback: OpenCallback | None
-              ) -> OutgoingChannel:
+    def _open(self, kind: str, info: dict[str, Any], opener: Callable[[Any], int],
+              callback: OpenCallback | None) -> OutgoingChannel:
         self._check_open()
         if not self.authenticated:
             raise ChannelError("the client is not authenticated")
@@ -560,7 +561,7 @@ class ServerSession(LoopSession):
             raise ChannelError("the client did not forward its agent (or it was not accepted)")
         return self._open("auth-agent@openssh.com", {}, agent_opener(), callback)
 
-    def _on_channel_request(self, c_msg) -> None:
+    def _on_channel_request(self, c_msg: CData) -> None:
         c_channel = lib.ssh_message_channel_request_channel(c_msg)
         channel = self._by_channel.get(int(ffi.cast("uintptr_t", c_channel)))
         if channel is None or channel.closed:
@@ -596,7 +597,7 @@ class ServerSession(LoopSession):
                     log.exception("an 'error' listener raised")
         super()._on_disconnect(status)
 
-    def _forget_channel(self, channel) -> None:
+    def _forget_channel(self, channel: Channel) -> None:
         super()._forget_channel(channel)
         key = getattr(channel, "_key", None)
         if key is not None and self._by_channel.get(key) is channel:

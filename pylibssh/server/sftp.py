@@ -34,7 +34,7 @@ import struct
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-from .._binding import NULL, ffi, lib
+from .._binding import NULL, CData, ffi, lib
 from ..errors import (ERRNO_TO_SFTP_STATUS, AlreadyRepliedError, ChannelError, ClosedError,
                       error_from, sftp_status_for)
 from ..sftp import OpenFlags, SFTPAttributes, SFTPStatus, status_code, status_for_version
@@ -50,7 +50,8 @@ __all__ = ["SFTPServer", "SFTPMessage", "REQUEST_TYPES", "EXTENSIONS"]
 log = logging.getLogger("pylibssh.server.sftp")
 
 # request types -> node-libssh's names
-REQUEST_TYPES = {kind: kind.name.lower() for kind in FXP if FXP.OPEN <= kind <= FXP.SYMLINK}
+REQUEST_TYPES: dict[int, str] = {
+    kind: kind.name.lower() for kind in FXP if FXP.OPEN <= kind <= FXP.SYMLINK}
 REQUEST_TYPES[FXP.EXTENDED] = "extended"
 
 # OpenSSH's extensions: wire name -> (event name, version advertised in SSH_FXP_VERSION)
@@ -79,13 +80,14 @@ _SLICE = 0.005
 _DIRECT_TYPES = (FXP.READ, FXP.WRITE, FXP.CLOSE)
 
 
-def _ssh_string(s) -> bytes | None:
+def _ssh_string(s: CData) -> bytes | None:
     if s == NULL:
         return None
-    return ffi.buffer(lib.ssh_string_data(s), lib.ssh_string_len(s))[:]
+    data: bytes = ffi.buffer(lib.ssh_string_data(s), lib.ssh_string_len(s))[:]
+    return data
 
 
-def _py_attrs(c) -> SFTPAttributes | None:
+def _py_attrs(c: CData) -> SFTPAttributes | None:
     if c == NULL:
         return None
     f = c.flags
@@ -99,10 +101,11 @@ def _py_attrs(c) -> SFTPAttributes | None:
     )
 
 
-def _payload(c_msg) -> bytes:
+def _payload(c_msg: CData) -> bytes:
     """A request's payload as it came (the request id onwards)."""
     buf = lib.pylibssh_sftp_message_packet(c_msg)
-    return ffi.buffer(lib.ssh_buffer_get(buf), lib.ssh_buffer_get_len(buf))[:]
+    payload: bytes = ffi.buffer(lib.ssh_buffer_get(buf), lib.ssh_buffer_get_len(buf))[:]
+    return payload
 
 
 class SFTPMessage:
@@ -133,7 +136,7 @@ class SFTPMessage:
     extension: str | None = None
     payload: bytes | None = None
 
-    def __init__(self, server: SFTPServer, c_msg, kind: int):
+    def __init__(self, server: SFTPServer, c_msg: CData, kind: int):
         self._server = server
         self._msg = c_msg
         self._replied = False
@@ -168,7 +171,7 @@ class SFTPMessage:
             # from the request itself: libssh's copy is a C string, cut at a NUL byte
             self.filename = Reader(_payload(c_msg), 4).path()
 
-    def _parse_extended(self, c_msg) -> None:
+    def _parse_extended(self, c_msg: CData) -> None:
         raw = _payload(c_msg)
         r = Reader(raw, 4)  # after the request id
         self.extension = r.string().decode("utf-8", "replace")
@@ -209,7 +212,7 @@ class SFTPMessage:
 
     # -- replies ---------------------------------------------------------------------------------
 
-    def _reply(self, kind: int, body: bytes | list) -> None:
+    def _reply(self, kind: int, body: bytes | list[bytes | memoryview]) -> None:
         """Send one reply packet: ``body`` follows the request id."""
         with self._server._loop.lock:
             if self._replied:
@@ -357,8 +360,8 @@ class SFTPServer:
         self.version = 3
         self.extensions: list[str] = []  # offered in SSH_FXP_VERSION
         self.requests = 0  # served so far (statistics, tests)
-        self._direct = None  # the local backend's file handles served in C (_direct_add)
-        self._direct_closed: Callable[[bytes], None] | None = None
+        self._direct: CData = None  # the local backend's file handles served in C (_direct_add)
+        self._direct_closed: Callable[[bytes], None] = lambda handle: None
 
     # -- pulling requests ------------------------------------------------------------------------
 
@@ -430,11 +433,13 @@ class SFTPServer:
             c_msg, d.handoff = d.handoff, NULL
             self._handle(c_msg)
             return True
-        return d.served > 0
+        served: int = d.served
+        return served > 0
 
     def _held_back(self) -> bool:
         """Do complete requests wait in libssh's buffer (for room to reply)?"""
-        return self._counter.taken < self._counter.complete
+        held: bool = self._counter.taken < self._counter.complete
+        return held
 
     def _pump(self) -> None:
         """Send replies that waited for the window, then pull and dispatch the requests that are
@@ -483,7 +488,7 @@ class SFTPServer:
                  "malformed" if known else "unknown")
         self._write_raw(reply(FXP.STATUS, rid or 0, status_payload(status, text)))
 
-    def _handle(self, c_msg) -> None:
+    def _handle(self, c_msg: CData) -> None:
         kind = lib.sftp_client_message_get_type(c_msg)
         if kind == FXP.INIT:
             lib.sftp_client_message_free(c_msg)
@@ -503,7 +508,7 @@ class SFTPServer:
         self._outstanding.add(msg)
         self._dispatch(msg)
 
-    def _reply_raw_status(self, c_msg, status: int, text: str) -> None:
+    def _reply_raw_status(self, c_msg: CData, status: int, text: str) -> None:
         rid = socket.ntohl(c_msg.id)
         lib.sftp_client_message_free(c_msg)
         self._write_raw(reply(FXP.STATUS, rid, status_payload(status, text)))

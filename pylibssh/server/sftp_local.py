@@ -40,7 +40,7 @@ import stat
 import struct
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .descriptors import handle_budget
 from ..sftp.codec import MAX_READ
@@ -85,7 +85,7 @@ class LocalFilesystem:
     connection keeps open, all its SFTP channels together. One instance may serve any number of
     channels (:meth:`attach`). Raises NotADirectoryError when ``root`` is not a directory."""
 
-    def __init__(self, root: str | os.PathLike, read_only: bool = False,
+    def __init__(self, root: str | os.PathLike[str], read_only: bool = False,
                  numeric_ids: bool = False, max_handles: int | None = None):
         real = os.path.realpath(os.fspath(root))
         if not os.path.isdir(real):
@@ -490,10 +490,11 @@ class LocalSFTPSession:
         if attrs.atime is not None or attrs.mtime is not None:
             atime = attrs.atime if attrs.atime is not None else attrs.mtime
             mtime = attrs.mtime if attrs.mtime is not None else attrs.atime
+            times = cast("tuple[int, int]", (atime, mtime))  # one is given, and stands for both
             if isinstance(target, int):
-                os.utime(target, (atime, mtime))
+                os.utime(target, times)
             else:
-                os.utime(target, (atime, mtime), follow_symlinks=follow)
+                os.utime(target, times, follow_symlinks=follow)
 
     def setstat(self, msg: SFTPMessage) -> None:
         """``sftp:setstat``: change a path's size, permissions, owner or times (those the request

@@ -97,13 +97,14 @@ def reuse_port_option() -> int | None:
     """The socket option with which the kernel spreads connections to one port over several
     listening sockets, or None where there is none."""
     if hasattr(socket, "SO_REUSEPORT_LB"):  # FreeBSD
-        return socket.SO_REUSEPORT_LB
+        option: int = socket.SO_REUSEPORT_LB
+        return option
     if hasattr(socket, "SO_REUSEPORT") and sys.platform.startswith(("linux", "dragonfly")):
         return socket.SO_REUSEPORT
     return None
 
 
-def listening_sockets(info: tuple, backlog: int, count: int, reuse_port: bool | None
+def listening_sockets(info: tuple[Any, ...], backlog: int, count: int, reuse_port: bool | None
                       ) -> list[socket.socket]:
     """Listening sockets for ``info`` (a ``getaddrinfo`` entry): ``count`` sockets bound to
     the same address with :func:`reuse_port_option` when ``reuse_port`` is not False and the

@@ -9,7 +9,7 @@ import pwd
 import stat as _stat
 import time
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 __all__ = ["SFTPAttributes", "Stat", "long_name"]
 
@@ -19,7 +19,7 @@ class Stat(int):
     == ``0o100644``. A string is read as octal digits (node-libssh's ``Stat('755')``); an int is
     the mode itself (``Stat(0o644)``). The result is an int, usable wherever a mode is."""
 
-    def __new__(cls, mode: int | str = 0):
+    def __new__(cls, mode: int | str = 0) -> Stat:
         value = int(mode, 8) if isinstance(mode, str) else int(mode)
         if not 0 <= value <= 0o177777:
             raise ValueError(f"not a file mode: {mode!r}")
@@ -116,12 +116,14 @@ class SFTPAttributes:
         return self.permissions is not None and _stat.S_ISLNK(self.permissions)
 
 
-def _owner_name(uid: int | None, lookup, cache: dict) -> str:
+def _owner_name(uid: int | None, lookup: Callable[[int], tuple[Any, ...]],
+                cache: dict[int, str]) -> str:
     if uid is None:
         return "?"
     if uid not in cache:
         try:
-            cache[uid] = lookup(uid)[0]
+            name: str = lookup(uid)[0]
+            cache[uid] = name
         except (KeyError, OverflowError):
             cache[uid] = str(uid)
     return cache[uid]

@@ -11,13 +11,28 @@ import enum
 import os
 
 from .._binding import lib
-from ..errors import SFTP_STATUS_NAMES
 
-SFTPStatus = enum.IntEnum(  # type: ignore[misc]
-    "SFTPStatus", [(name, code) for code, name in sorted(SFTP_STATUS_NAMES.items())],
-    module=__name__,
-)
-SFTPStatus.__doc__ = "SFTP status codes: ``SFTPStatus.NO_SUCH_FILE`` == 2, ..."
+class SFTPStatus(enum.IntEnum):
+    """SFTP status codes: ``SFTPStatus.NO_SUCH_FILE`` == 2, ...
+
+    The members are the names of :data:`pylibssh.errors.SFTP_STATUS_NAMES`, spelled out so that
+    type checkers know them (tests/test_sftp_types.py checks the two agree)."""
+
+    OK = lib.SSH_FX_OK
+    EOF = lib.SSH_FX_EOF
+    NO_SUCH_FILE = lib.SSH_FX_NO_SUCH_FILE
+    PERMISSION_DENIED = lib.SSH_FX_PERMISSION_DENIED
+    FAILURE = lib.SSH_FX_FAILURE
+    BAD_MESSAGE = lib.SSH_FX_BAD_MESSAGE
+    NO_CONNECTION = lib.SSH_FX_NO_CONNECTION
+    CONNECTION_LOST = lib.SSH_FX_CONNECTION_LOST
+    OP_UNSUPPORTED = lib.SSH_FX_OP_UNSUPPORTED
+    INVALID_HANDLE = lib.SSH_FX_INVALID_HANDLE
+    NO_SUCH_PATH = lib.SSH_FX_NO_SUCH_PATH
+    FILE_ALREADY_EXISTS = lib.SSH_FX_FILE_ALREADY_EXISTS
+    WRITE_PROTECT = lib.SSH_FX_WRITE_PROTECT
+    NO_MEDIA = lib.SSH_FX_NO_MEDIA
+
 
 # node-libssh's names (its replyStatus map) and a few obvious aliases
 _ALIASES = {
@@ -55,7 +70,7 @@ def status_code(status: int | str) -> SFTPStatus:
 
 # the codes of later drafts -> the closest code a version-3 client knows (OpenSSH's sftp-server
 # answers FAILURE for an invalid handle and for an existing target)
-_V3_EQUIVALENT = {
+_V3_EQUIVALENT: dict[int, int] = {
     SFTPStatus.INVALID_HANDLE: SFTPStatus.FAILURE,
     SFTPStatus.NO_SUCH_PATH: SFTPStatus.NO_SUCH_FILE,
     SFTPStatus.FILE_ALREADY_EXISTS: SFTPStatus.FAILURE,
