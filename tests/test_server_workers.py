@@ -272,18 +272,31 @@ def test_spawn_resets_signals_in_the_child_only_when_needed():
         blocked = [signal.Signals(s).name for s in signal.pthread_sigmask(signal.SIG_BLOCK, ())]
         return f"ignored {ignored}, blocked {blocked}"
 
-    assert not process._signals_to_reset(), state()
-    previous = signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+    # a test runner started as a background job inherits SIGINT and SIGQUIT ignored (POSIX
+    # shells do that): start from default dispositions and no blocked signal, restored after
+    saved = {s: signal.getsignal(s) for s in process._RESET_SIGNALS if s != signal.SIGPIPE}
+    saved_mask = signal.pthread_sigmask(signal.SIG_SETMASK, ())
     try:
-        assert process._signals_to_reset()
+        for s, handler in saved.items():
+            if handler == signal.SIG_IGN:
+                signal.signal(s, signal.SIG_DFL)
+        assert not process._signals_to_reset(), state()
+        previous = signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+        try:
+            assert process._signals_to_reset()
+        finally:
+            signal.signal(signal.SIGQUIT, previous)
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2])
+        try:
+            assert process._signals_to_reset()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGUSR2])
+        assert not process._signals_to_reset(), state()
     finally:
-        signal.signal(signal.SIGQUIT, previous)
-    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2])
-    try:
-        assert process._signals_to_reset()
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGUSR2])
-    assert not process._signals_to_reset(), state()
+        for s, handler in saved.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, saved_mask)
+
 
 # -- the pieces, in this process ----------------------------------------------------------------
 
