@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..client._task import TaskGen
-from ..client.client import Client, ConnectOptions, _finish_options, _start
+from ..client.client import Client, ConnectOptions, _finish_options, _start, jump_hops
 from ..client.forward import (
     DEFAULT_TIMEOUT,
     LocalForwarder,
@@ -310,25 +310,12 @@ async def _open_jump(given: ConnectOptions, o: ConnectOptions
                      ) -> tuple[SSHClientConnection, Any]:
     """Connect through the ProxyJump hosts (``[user@]host[:port]``, comma separated) hop by
     hop; the last hop's connection and a paused direct-tcpip channel from it to the target."""
-    jumps = o.proxy_jump
-    hops = jumps if not isinstance(jumps, str) else jumps.split(",")
-    hops = [h.strip() for h in hops if h.strip() and h.strip().lower() != "none"]
     conn: SSHClientConnection | None = None
     try:
-        for hop in hops:
-            user, _, hostport = hop.rpartition("@")
-            host, port = hostport, None
-            if hostport.startswith("["):
-                host, _, rest = hostport[1:].partition("]")
-                port = int(rest[1:]) if rest.startswith(":") else None
-            elif hostport.count(":") == 1:
-                host, p = hostport.split(":")
-                port = int(p)
-            hop_opts = replace(given, host=host, port=port, user=user or None,
-                               proxy_jump=None, proxy_command=None, sock=None, password=None,
-                               host_key_alias=None)
+        for hop_opts in jump_hops(given, o.proxy_jump):
             if conn is not None:
-                hop_opts = replace(hop_opts, sock=await _open_channel(conn, host, port or 22))
+                hop_opts = replace(hop_opts, sock=await _open_channel(
+                    conn, hop_opts.host, hop_opts.port or 22))
             nxt = await _connect(hop_opts)
             if conn is not None:
                 nxt._client._helpers.append(conn._client)

@@ -489,16 +489,16 @@ def _start(options: ConnectOptions, loop: Loop | None) -> tuple[Future, ClientSe
     return outer, session, helpers, own
 
 
-def _open_jump(given: ConnectOptions, o: ConnectOptions, loop: Loop | None
-               ) -> tuple[Client, Channel]:
-    """Connect through the ProxyJump hosts (``[user@]host[:port]`` comma list), returning the
-    last jump client and a direct-tcpip channel from it to the target. Each hop gets the
-    caller's own options (not the target's config), with its own ssh_config entry applied."""
-    jumps = o.proxy_jump
-    hops = jumps if not isinstance(jumps, str) else jumps.split(",")
-    hops = [h.strip() for h in hops if h.strip() and h.strip().lower() != "none"]
-    client: Client | None = None
-    for hop in hops:
+def jump_hops(given: ConnectOptions, proxy_jump: str | Sequence[str]) -> list[ConnectOptions]:
+    """The options of each ProxyJump hop (``[user@]host[:port]``, ``[v6]:port``; a comma list or
+    a sequence; ``none`` skipped), in order: the caller's ``given`` options with the hop's host,
+    port and user, and nothing that belongs to the target (its proxy, socket, password, host key
+    alias)."""
+    hops = proxy_jump if not isinstance(proxy_jump, str) else proxy_jump.split(",")
+    out = []
+    for hop in (h.strip() for h in hops):
+        if not hop or hop.lower() == "none":
+            continue
         user, _, hostport = hop.rpartition("@")
         host, port = hostport, None
         if hostport.startswith("["):
@@ -507,8 +507,18 @@ def _open_jump(given: ConnectOptions, o: ConnectOptions, loop: Loop | None
         elif hostport.count(":") == 1:
             host, p = hostport.split(":")
             port = int(p)
-        hop_opts = replace(given, host=host, port=port, user=user or None, proxy_jump=None,
-                           proxy_command=None, sock=None, password=None, host_key_alias=None)
+        out.append(replace(given, host=host, port=port, user=user or None, proxy_jump=None,
+                           proxy_command=None, sock=None, password=None, host_key_alias=None))
+    return out
+
+
+def _open_jump(given: ConnectOptions, o: ConnectOptions, loop: Loop | None
+               ) -> tuple[Client, Channel]:
+    """Connect through the ProxyJump hosts (``[user@]host[:port]`` comma list), returning the
+    last jump client and a direct-tcpip channel from it to the target. Each hop gets the
+    caller's own options (not the target's config), with its own ssh_config entry applied."""
+    client: Client | None = None
+    for hop_opts in jump_hops(given, o.proxy_jump):
         hop_opts = _finish_options(hop_opts)
         hop_opts.proxy_jump = None  # the chain is driven from here, hop by hop
         if client is not None:
