@@ -16,15 +16,13 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import Any
 
 from ..loop import Loop
 
 __all__ = ["AsyncioLoop", "engine_loop", "wrap"]
 
 log = logging.getLogger("pylibssh.asyncio")
-
-T = TypeVar("T")
 
 
 class _Timer:
@@ -121,20 +119,6 @@ class AsyncioLoop(Loop):
         call = timer._call
         if call is not None:
             self._run(*call)
-
-    def submit(self, fn: Callable[..., T], *args: Any) -> Future:
-        """Run ``fn(*args)`` on the loop's thread; the returned future carries its result."""
-        future: Future = Future()
-
-        def run() -> None:
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(fn(*args))
-                except BaseException as exc:
-                    future.set_exception(exc)
-
-        self.call_soon(run)
-        return future
 
     def wakeup(self) -> None:
         """Nothing to interrupt: asyncio's loop sees new readiness interest and calls at once."""
