@@ -1033,6 +1033,25 @@ class _Transfer:
                 self.fail(exc)
         return reply
 
+    #: set by each kind of transfer: the offset it resumes at, and whether the resume check waits
+    start: int
+    verifying: bool
+
+    def _check_resume(self) -> bool:
+        """When resuming, read the remote bytes just before ``start`` (up to _RESUME_CHECK) for
+        ``_on_verify`` to compare with the local file's; False when there is nothing to resume."""
+        if not self.start:
+            return False
+        assert self.handle is not None
+        n = min(self.start, _RESUME_CHECK)
+        self.verifying = True
+        self.eng._send(FXP.READ, codec.read_payload(self.handle, self.start - n, n),
+                       self.request("read", lambda k, p: self._on_verify(k, p, n)))
+        return True
+
+    def _on_verify(self, kind: int, payload: Any, n: int) -> None:
+        raise NotImplementedError
+
     def send_close(self) -> None:
         if self.handle is not None and not self.close_sent:
             self.close_sent = True
@@ -1195,14 +1214,8 @@ class _Download(_Transfer):
         elif not self.created:
             os.ftruncate(self.fd, 0)
         self.next = self.contig = self.start
-        if self.start:
-            assert self.handle is not None
-            n = min(self.start, _RESUME_CHECK)
-            self.verifying = True
-            self.eng._send(FXP.READ, codec.read_payload(self.handle, self.start - n, n),
-                           self.request("read", lambda k, p: self._on_verify(k, p, n)))
-            return
-        self._pump()
+        if not self._check_resume():
+            self._pump()
 
     def _on_verify(self, kind: int, payload: Any, n: int) -> None:
         self.verifying = False
@@ -1489,13 +1502,8 @@ class _Upload(_Transfer):
         self.handle = codec.parse_handle(_expect(kind, payload, FXP.HANDLE, "open",
                                                  self.remote))
         self.next = self.start
-        if self.start:
-            n = min(self.start, _RESUME_CHECK)
-            self.verifying = True
-            self.eng._send(FXP.READ, codec.read_payload(self.handle, self.start - n, n),
-                           self.request("read", lambda k, p: self._on_verify(k, p, n)))
-            return
-        self._pump()
+        if not self._check_resume():
+            self._pump()
 
     def _on_verify(self, kind: int, payload: Any, n: int) -> None:
         self.verifying = False
