@@ -39,6 +39,21 @@ class Serve(CliServe):
         self.known_hosts.write_text(f"[127.0.0.1]:{self.port} {key.public_line()}\n")
 
 
+@pytest.fixture
+def fs(sshd, client_key, known_hosts):
+    """A file system on the test sshd, closed after the test (the module imports ``known_hosts``
+    from clientkit)."""
+    fs = sshd_fs(sshd, client_key, known_hosts)
+    yield fs
+    fs.close()
+
+
+@pytest.fixture
+def base(fs, sshd):
+    """A fresh directory in the sshd user's home, removed after the test."""
+    yield from fresh_dir(fs, f"/home/{sshd.user}")
+
+
 @pytest.fixture(scope="module")
 def serve(tmp_path_factory, client_keys):
     """A running ``pylibssh serve`` (module-wide)."""

@@ -15,8 +15,10 @@ import time
 import fsspec
 import pytest
 from clientkit import known_hosts  # noqa: F401 - a fixture
-from fsspeckit import (  # noqa: F401 - serve and no_cached_connections are fixtures
+from fsspeckit import (  # noqa: F401 - base, fs, serve and no_cached_connections are fixtures
+    base,
     fresh_dir,
+    fs,
     no_cached_connections,
     serve,
     serve_fs,
@@ -30,18 +32,6 @@ from pylibssh.fsspec import SFTPFileSystem, register_sftp
 from pylibssh.server.sftp_local import LocalFilesystem
 
 pytestmark = [pytest.mark.peer, pytest.mark.usefixtures("no_cached_connections")]
-
-
-@pytest.fixture
-def fs(sshd, client_key, known_hosts):  # noqa: F811
-    fs = sshd_fs(sshd, client_key, known_hosts)
-    yield fs
-    fs.close()
-
-
-@pytest.fixture
-def base(fs, sshd):
-    yield from fresh_dir(fs, f"/home/{sshd.user}")
 
 
 @pytest.fixture

@@ -13,21 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from clientkit import known_hosts  # noqa: F401 - a fixture
-from fsspeckit import fresh_dir, no_cached_connections, sshd_fs  # noqa: F401 - a fixture
+from fsspeckit import base, fs, no_cached_connections  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.peer, pytest.mark.usefixtures("no_cached_connections")]
-
-
-@pytest.fixture
-def fs(sshd, client_key, known_hosts):  # noqa: F811
-    fs = sshd_fs(sshd, client_key, known_hosts)
-    yield fs
-    fs.close()
-
-
-@pytest.fixture
-def base(fs, sshd):
-    yield from fresh_dir(fs, f"/home/{sshd.user}")
 
 
 @pytest.fixture
