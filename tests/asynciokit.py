@@ -1,5 +1,6 @@
 """Helpers for the asyncio tests (tests/test_asyncio*.py): running a coroutine on asyncio's
-default loop or on uvloop, and counting this process's descriptors."""
+default loop or on uvloop, counting this process's descriptors, and the options that log in to
+the test sshd."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import gc
 import os
 from collections.abc import Coroutine
 from typing import Any
+
+import pytest
+from clientkit import DEADLINE
 
 
 def run_on(kind: str, coro: Coroutine[Any, Any, Any], timeout: float = 120.0) -> Any:
@@ -34,3 +38,12 @@ def fd_count() -> int:
     dropped with them, are closed then rather than in the middle of a count)."""
     gc.collect()
     return len(os.listdir(f"/proc/{os.getpid()}/fd"))
+
+
+@pytest.fixture
+def opts(sshd, client_key, known_hosts):
+    """``pylibssh.asyncio.connect``'s options for the test sshd (the module imports
+    ``known_hosts`` from clientkit)."""
+    return dict(host="127.0.0.1", port=sshd.port, user=sshd.user, keys=[str(client_key)],
+                known_hosts=str(known_hosts), config=None, agent=False, look_for_keys=False,
+                timeout=DEADLINE, op_timeout=DEADLINE)

@@ -14,17 +14,10 @@ import pytest
 
 import pylibssh
 import pylibssh.asyncio as pa
-from asynciokit import fd_count, run_on  # noqa: F401
+from asynciokit import fd_count, opts, run_on  # noqa: F401 - opts is a fixture
 from clientkit import DEADLINE, known_hosts  # noqa: F401
 
 pytestmark = [pytest.mark.peer, pytest.mark.parametrize("loop_kind", ["asyncio", "uvloop"])]
-
-
-@pytest.fixture
-def opts(sshd, client_key, known_hosts):
-    return dict(host="127.0.0.1", port=sshd.port, user=sshd.user, keys=[str(client_key)],
-                known_hosts=str(known_hosts), config=None, agent=False, look_for_keys=False,
-                timeout=DEADLINE, op_timeout=DEADLINE)
 
 
 def test_connect_and_run(loop_kind, opts):
