@@ -1,6 +1,5 @@
 """The raw layer: the compiled module, its constants, its version stamp, ssh_init once."""
 
-import importlib
 import os
 import subprocess
 import sys
@@ -52,10 +51,16 @@ def test_extension_for_another_version_is_refused():
 
 
 def test_ssh_init_runs_once():
-    ext = sys.modules["pylibssh._libssh"]
-    assert ext._pylibssh_init_calls == 1
-    importlib.reload(_binding)
-    assert ext._pylibssh_init_calls == 1
+    # in a child: a reload here would give later importers another HAS than the one tests patch
+    code = (
+        "import importlib, sys, pylibssh._binding as b\n"
+        "ext = sys.modules['pylibssh._libssh']\n"
+        "before = ext._pylibssh_init_calls\n"
+        "importlib.reload(b)\n"
+        "print(before, ext._pylibssh_init_calls)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["1", "1"], out.stderr
 
 
 def test_libssh_version_is_the_pinned_release():

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STRICT_CORE = [
     "pylibssh/__init__.py",
     "pylibssh/__main__.py",
-    "pylibssh/_binding.py",
+    "pylibssh/_binding",
     "pylibssh/_bytequeue.py",
     "pylibssh/_callbacks.py",
     "pylibssh/_channel.py",

@@ -1,17 +1,20 @@
-"""The one module that imports the compiled extension (L1).
+"""The binding layer: the one package that calls into the compiled extension.
 
-Everything else reaches libssh through ``ffi`` and ``lib`` from here. Importing this module
-initialises libssh once per process and refuses an extension built for another package version.
+This module imports it (``ffi``, ``lib``), initialises libssh once per process, refuses an
+extension built for another package version and reads the build's capabilities (``HAS``). The
+package's other modules hold the calls into ``lib``, one module per libssh area, each with its
+error check; the engine and the front ends call those and hold C objects only as opaque
+handles (:data:`CData`).
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Protocol, TypeVar
 
-from ._version import __version__
+from .._version import __version__
 
 try:
-    from . import _libssh  # type: ignore[attr-defined]
+    from .. import _libssh  # type: ignore[attr-defined]
 except ImportError as exc:  # pragma: no cover - only without a build
     raise ImportError(
         "pylibssh's compiled extension (pylibssh._libssh) is missing or cannot load: "
