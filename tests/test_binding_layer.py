@@ -16,7 +16,6 @@ NOT_YET_MOVED = {
     "client/agent_x11.py", "client/auth.py", "client/client.py", "client/forward.py",
     "client/hostkeys.py", "client/incoming.py", "client/process.py", "client/session.py",
     "client/sftp_engine.py",
-    "server/channel.py", "server/sftp.py",
     "asyncio/process.py",
     "compat/paramiko/channel.py",
     "compat/paramiko/sftp_client.py", "compat/paramiko/transport.py",
