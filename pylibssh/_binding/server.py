@@ -12,7 +12,7 @@ import os
 from typing import Callable
 
 from ..errors import ProtocolError, SSHError, error_from
-from . import NULL, CData, ffi, lib
+from . import HAS, NULL, CData, ffi, lib
 
 __all__ = [
     "ALGORITHM_OPTIONS",
@@ -110,7 +110,7 @@ def enable_streamlocal(session: CData) -> bool:
     """Let OpenSSH's UNIX-socket forwarding requests, which libssh does not parse, reach the
     message queue (csrc/pylibssh_server.c). False where this build cannot (``HAS.streamlocal``
     off) or libssh refused; the requests are then refused by libssh."""
-    return bool(lib.pylibssh_server_enable_streamlocal(session) == lib.SSH_OK)
+    return HAS.streamlocal and lib.pylibssh_server_enable_streamlocal(session) == lib.SSH_OK
 
 
 def send_issue_banner(session: CData, text: str) -> None:

@@ -224,8 +224,7 @@ class ServerSession(LoopSession):
             self._join_event()
             # OpenSSH's UNIX-socket forwarding requests, which libssh does not parse, become
             # queued messages (csrc/pylibssh_server.c); without it libssh refuses them
-            if (not HAS.streamlocal
-                    or not _server.enable_streamlocal(self._s)):
+            if not _server.enable_streamlocal(self._s):
                 log.debug("%r: streamlocal forwarding unavailable", self)
             self._auth_mask = self.server._auth_mask
             _server.set_auth_methods(self._s, self._auth_mask)

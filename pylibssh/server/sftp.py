@@ -98,8 +98,6 @@ def _py_attrs(c_msg: CData) -> SFTPAttributes | None:
     )
 
 
-_payload = _c.message_payload
-
 
 class SFTPMessage:
     """One SFTP request. ``type`` is node-libssh's name (``"open"``, ``"read"``, ...,
@@ -145,23 +143,23 @@ class SFTPMessage:
             self.handle = _c.message_handle(c_msg)
             self.attrs = _py_attrs(c_msg)
         elif kind in (FXP.RENAME, FXP.SYMLINK):
-            r = Reader(_payload(c_msg), 4)
+            r = Reader(_c.message_payload(c_msg), 4)
             self.filename, self.newpath = r.path(), r.path()
         elif kind == FXP.OPEN:
-            self.filename = Reader(_payload(c_msg), 4).path()
+            self.filename = Reader(_c.message_payload(c_msg), 4).path()
             self.flags = _c.message_flags(c_msg)
             self.attrs = _py_attrs(c_msg)
         elif kind in (FXP.MKDIR, FXP.SETSTAT):
-            self.filename = Reader(_payload(c_msg), 4).path()
+            self.filename = Reader(_c.message_payload(c_msg), 4).path()
             self.attrs = _py_attrs(c_msg)
         elif kind == FXP.EXTENDED:
             self._parse_extended(c_msg)
         else:  # stat, lstat, opendir, remove, rmdir, realpath, readlink
             # from the request itself: libssh's copy is a C string, cut at a NUL byte
-            self.filename = Reader(_payload(c_msg), 4).path()
+            self.filename = Reader(_c.message_payload(c_msg), 4).path()
 
     def _parse_extended(self, c_msg: CData) -> None:
-        raw = _payload(c_msg)
+        raw = _c.message_payload(c_msg)
         r = Reader(raw, 4)  # after the request id
         self.extension = r.string().decode("utf-8", "replace")
         known = EXTENSIONS.get(self.extension)
