@@ -45,6 +45,8 @@ from .sftp_engine import (
 )
 
 if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
     from .client import Client
 
 log = logging.getLogger("pylibssh.client")
@@ -561,10 +563,12 @@ class SFTPFile(io.RawIOBase):
         self._pos += len(data)
         return data
 
-    def readinto(self, b) -> int:
-        """Read into the writable buffer ``b``: the number of bytes read (0 at the end)."""
-        data = self.read(len(b))
-        b[:len(data)] = data
+    def readinto(self, b: WriteableBuffer) -> int:
+        """Read into the writable buffer ``b`` (bytes-like, of any item size): the number of
+        bytes read (0 at the end)."""
+        with memoryview(b) as view, view.cast("B") as target:
+            data = self.read(target.nbytes)
+            target[:len(data)] = data
         return len(data)
 
     def readline(self, size: int | None = -1) -> bytes:
