@@ -232,12 +232,14 @@ class SFTPClient:
         except FileNotFoundError:
             return False
 
-    def setstat(self, path: str, attrs: SFTPAttributes | dict[str, Any], timeout: Timeout = DEFAULT) -> None:
+    def setstat(self, path: str, attrs: SFTPAttributes | dict[str, Any],
+                timeout: Timeout = DEFAULT) -> None:
         """Set what ``attrs`` carries (size, uid+gid, permissions, atime+mtime) on ``path``."""
         self.wait(self._engine.setstat(path, SFTPAttributes.from_dict(attrs), self._t(timeout)),
                   timeout)
 
-    def lsetstat(self, path: str, attrs: SFTPAttributes | dict[str, Any], timeout: Timeout = DEFAULT) -> None:
+    def lsetstat(self, path: str, attrs: SFTPAttributes | dict[str, Any],
+                 timeout: Timeout = DEFAULT) -> None:
         """``lsetstat@openssh.com``: set attributes of a symlink itself."""
         self.wait(self._engine.lsetstat(path, SFTPAttributes.from_dict(attrs),
                                         self._t(timeout)), timeout)
@@ -350,14 +352,16 @@ class SFTPClient:
             in_flight=in_flight, timeout=self._t(timeout)), "upload")
         return result.transferred
 
-    def put_many(self, pairs: Iterable[tuple[str | os.PathLike[str], str]], *, in_flight: int = MANY_FILES, timeout: Timeout = DEFAULT) -> int:
+    def put_many(self, pairs: Iterable[tuple[str | os.PathLike[str], str]], *,
+                 in_flight: int = MANY_FILES, timeout: Timeout = DEFAULT) -> int:
         """Upload many files: ``pairs`` of (local, remote), up to ``in_flight`` files open at
         once so their round trips overlap. Returns the bytes sent; raises the first error after
         the others finished."""
         return self._wait_long(self._engine.put_many(pairs, in_flight=in_flight,
                                                      timeout=self._t(timeout)), "upload")
 
-    def get_many(self, pairs: Iterable[tuple[str, str | os.PathLike[str]]], *, in_flight: int = MANY_FILES, timeout: Timeout = DEFAULT) -> int:
+    def get_many(self, pairs: Iterable[tuple[str, str | os.PathLike[str]]], *,
+                 in_flight: int = MANY_FILES, timeout: Timeout = DEFAULT) -> int:
         """Download many files: ``pairs`` of (remote, local); like :meth:`put_many`."""
         return self._wait_long(self._engine.get_many(pairs, in_flight=in_flight,
                                                      timeout=self._t(timeout)), "download")

@@ -668,7 +668,8 @@ class SFTPEngine:
         return self._call(FXP.SETSTAT, codec.string(p) + _attrs_bytes(attrs), "setstat", p,
                           _ok_of("setstat", p), timeout)
 
-    def lsetstat(self, path: str, attrs: SFTPAttributes, timeout: Timeout = DEFAULT) -> Future[None]:
+    def lsetstat(self, path: str, attrs: SFTPAttributes,
+                 timeout: Timeout = DEFAULT) -> Future[None]:
         """``lsetstat@openssh.com``: :meth:`setstat` on a symbolic link itself."""
         p = _path(path)
         return self._extended("lsetstat@openssh.com", codec.string(p) + _attrs_bytes(attrs),
@@ -766,7 +767,8 @@ class SFTPEngine:
         return self._call(FXP.OPEN, codec.open_payload(p, pflags, attrs), "open", p,
                           _handle_of("open", p), timeout)
 
-    def close_handle(self, handle: bytes, name: str | None = None, timeout: Timeout = DEFAULT) -> Future[None]:
+    def close_handle(self, handle: bytes, name: str | None = None,
+                     timeout: Timeout = DEFAULT) -> Future[None]:
         """CLOSE a file or directory handle (``name``: the path, for error messages)."""
         return self._call(FXP.CLOSE, codec.string(handle), "close", name, _ok_of("close", name),
                           timeout)
@@ -797,7 +799,8 @@ class SFTPEngine:
                 _settle(f, exc=exc)
         return f
 
-    def fstat(self, handle: bytes, name: str | None = None, timeout: Timeout = DEFAULT) -> Future[SFTPAttributes]:
+    def fstat(self, handle: bytes, name: str | None = None,
+              timeout: Timeout = DEFAULT) -> Future[SFTPAttributes]:
         """Attributes of an open file: :class:`SFTPAttributes` (``name``: the path, for
         error messages)."""
         return self._call(FXP.FSTAT, codec.string(handle), "fstat", name,
@@ -809,19 +812,22 @@ class SFTPEngine:
         return self._call(FXP.FSETSTAT, codec.string(handle) + _attrs_bytes(attrs), "fsetstat",
                           name, _ok_of("fsetstat", name), timeout)
 
-    def fsync(self, handle: bytes, name: str | None = None, timeout: Timeout = DEFAULT) -> Future[None]:
+    def fsync(self, handle: bytes, name: str | None = None,
+              timeout: Timeout = DEFAULT) -> Future[None]:
         """``fsync@openssh.com``: the server flushes the file to its disk."""
         return self._extended("fsync@openssh.com", codec.string(handle), "fsync", name,
                               _ok_of("fsync", name), timeout)
 
-    def fstatvfs(self, handle: bytes, name: str | None = None, timeout: Timeout = DEFAULT) -> Future[StatVFS]:
+    def fstatvfs(self, handle: bytes, name: str | None = None,
+                 timeout: Timeout = DEFAULT) -> Future[StatVFS]:
         """``fstatvfs@openssh.com``: :class:`StatVFS` of the file system holding an open
         file."""
         return self._extended("fstatvfs@openssh.com", codec.string(handle), "fstatvfs", name,
                               _statvfs_of("fstatvfs", name), timeout)
 
     def copy_data(self, read_handle: bytes, read_offset: int, length: int,
-                  write_handle: bytes, write_offset: int, timeout: Timeout = DEFAULT) -> Future[None]:
+                  write_handle: bytes, write_offset: int,
+                  timeout: Timeout = DEFAULT) -> Future[None]:
         """The ``copy-data`` extension: the server copies ``length`` bytes (0: to the end) from
         one open file to another. Servers that do not offer it answer OP_UNSUPPORTED."""
         fields = (codec.string(read_handle) + struct.pack(">QQ", read_offset, length)
@@ -836,7 +842,8 @@ class SFTPEngine:
         return self._call(FXP.OPENDIR, codec.string(p), "opendir", p, _handle_of("opendir", p),
                           timeout)
 
-    def readdir(self, handle: bytes, name: str | None = None, timeout: Timeout = DEFAULT) -> Future[list[SFTPName]]:
+    def readdir(self, handle: bytes, name: str | None = None,
+                timeout: Timeout = DEFAULT) -> Future[list[SFTPName]]:
         """The next entries of an open directory: a list of :class:`SFTPName` (empty at its
         end)."""
         def parse(kind: int, payload: Any) -> list[SFTPName]:
@@ -1000,8 +1007,8 @@ class _Transfer:
     """What downloads and uploads share: the engine, the future, the local descriptor, the
     remote handle, the requests in flight, and how a transfer ends."""
 
-    def __init__(self, eng: SFTPEngine, future: Future[TransferResult], remote: str, progress: Progress | None,
-                 in_flight: int, timeout: float | None):
+    def __init__(self, eng: SFTPEngine, future: Future[TransferResult], remote: str,
+                 progress: Progress | None, in_flight: int, timeout: float | None):
         self.eng = eng
         self.future = future
         self.remote = remote
@@ -1099,8 +1106,8 @@ class _Transfer:
 
 
 class _Download(_Transfer):
-    def __init__(self, eng: SFTPEngine, future: Future[TransferResult], remote: str, local: str, resume: bool,
-                 preserve: bool, progress: Progress | None, in_flight: int,
+    def __init__(self, eng: SFTPEngine, future: Future[TransferResult], remote: str, local: str,
+                 resume: bool, preserve: bool, progress: Progress | None, in_flight: int,
                  timeout: float | None):
         super().__init__(eng, future, remote, progress, in_flight, timeout)
         self.local = local
@@ -1439,8 +1446,8 @@ class _Download(_Transfer):
 
 
 class _Upload(_Transfer):
-    def __init__(self, eng: SFTPEngine, future: Future[TransferResult], local: str, remote: str, resume: bool,
-                 preserve: bool, progress: Progress | None, in_flight: int,
+    def __init__(self, eng: SFTPEngine, future: Future[TransferResult], local: str, remote: str,
+                 resume: bool, preserve: bool, progress: Progress | None, in_flight: int,
                  permissions: int | None, stat_after: bool, timeout: float | None):
         super().__init__(eng, future, remote, progress, in_flight, timeout)
         self.local = local
