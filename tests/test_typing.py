@@ -27,6 +27,7 @@ STRICT_CORE = [
     "pylibssh/_session.py",
     "pylibssh/_version.py",
     "pylibssh/algorithms.py",
+    "pylibssh/asyncio/_loop.py",
     "pylibssh/cli.py",
     "pylibssh/bridge.py",
     "pylibssh/client/__init__.py",

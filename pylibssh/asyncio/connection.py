@@ -31,7 +31,7 @@ from ..client.socks import SOCKSForwarder
 from ..errors import SSHError, SSHTimeoutError
 from ..keys import Key
 from ..timeouts import DEFAULT, Timeout, resolve
-from ._loop import engine_loop, wrap
+from ._loop import asyncio_loop_of, engine_loop, wrap
 from .process import SSHClientProcess, process_gen, run_gen
 
 __all__ = ["connect", "SSHClientConnection"]
@@ -58,7 +58,8 @@ class SSHClientConnection:
         self._client = client
         self._session = client._session
         self._closed_event = asyncio.Event()
-        self._lingering: list[asyncio.Future] = []
+        self._loop = asyncio_loop_of(client.loop)
+        self._lingering: list[asyncio.Future[None]] = []
         self._session.on("close", self._closed_event.set)
         if self._session.closed:
             self._closed_event.set()
@@ -92,10 +93,7 @@ class SSHClientConnection:
     def close(self) -> None:
         """Disconnect (idempotent): forwards first, then the session. The socket lingers
         until the server has read the DISCONNECT (at most 2 s): :meth:`wait_closed`."""
-        loop = self._session._loop
-        before = set(loop._fds)
-        self._client.close()
-        self._lingering += loop.released(set(loop._fds) - before)
+        self._lingering += self._loop.close_lingering(self._client.close)
 
     async def wait_closed(self) -> None:
         """Wait until the connection is closed (by :meth:`close`, the server, or a failure)

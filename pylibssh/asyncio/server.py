@@ -23,7 +23,7 @@ from typing import Any
 from .. import events
 from ..server import Server
 from ..server.server import HostKey
-from ._loop import engine_loop
+from ._loop import asyncio_loop_of, engine_loop
 
 __all__ = ["create_server", "SSHServer"]
 
@@ -89,7 +89,8 @@ class SSHServer:
     def __init__(self, server: Server):
         self._server = server
         self._closed = asyncio.Event()
-        self._lingering: list[asyncio.Future] = []
+        self._loop = asyncio_loop_of(server.loop)
+        self._lingering: list[asyncio.Future[None]] = []
         server.on("close", self._closed.set)
 
     @property
@@ -131,10 +132,7 @@ class SSHServer:
     def close(self) -> None:
         """Stop listening and disconnect every session (idempotent); :meth:`wait_closed`
         waits until their sockets are released too."""
-        loop = self._server.loop
-        before = set(loop._fds)
-        self._server.close()
-        self._lingering += loop.released(set(loop._fds) - before)
+        self._lingering += self._loop.close_lingering(self._server.close)
 
     @property
     def closed(self) -> bool:
