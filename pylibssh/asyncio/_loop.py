@@ -14,7 +14,7 @@ import asyncio
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -275,6 +275,21 @@ def engine_loop(aio: asyncio.AbstractEventLoop | None = None) -> AsyncioLoop:
     if loop is None:
         loop = _loops[aio] = AsyncioLoop(aio)
     return loop
+
+
+async def within(aw: Awaitable[_T], timeout: float | None) -> _T:
+    """``await aw``, cancelled after ``timeout`` seconds (None: no limit) with
+    :class:`TimeoutError`: ``asyncio.timeout`` where Python has it (3.11 on), else
+    ``asyncio.wait_for`` (which runs ``aw`` as a task of its own, and raises asyncio's own
+    TimeoutError before 3.11)."""
+    timeout_after = getattr(asyncio, "timeout", None)
+    if timeout_after is not None:
+        async with timeout_after(timeout):
+            return await aw
+    try:
+        return await asyncio.wait_for(aw, timeout)
+    except asyncio.TimeoutError:
+        raise TimeoutError(f"timed out after {timeout:g} s") from None
 
 
 def asyncio_loop_of(loop: Loop) -> AsyncioLoop:

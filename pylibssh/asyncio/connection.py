@@ -31,7 +31,7 @@ from ..client.socks import SOCKSForwarder
 from ..errors import SSHError, SSHTimeoutError
 from ..keys import Key
 from ..timeouts import DEFAULT, Timeout, resolve
-from ._loop import asyncio_loop_of, engine_loop, wrap
+from ._loop import asyncio_loop_of, engine_loop, within, wrap
 from .process import SSHClientProcess, process_gen, run_gen
 
 __all__ = ["connect", "SSHClientConnection"]
@@ -291,8 +291,8 @@ async def _connect(options: ConnectOptions) -> SSHClientConnection:
 
     try:
         t = options.timeout
-        async with asyncio.timeout(None if t is None else t + 5):
-            client: Client = await wrap(future, on_cancel=give_up)
+        client: Client = await within(wrap(future, on_cancel=give_up),
+                                      None if t is None else t + 5)
     except BaseException as exc:
         session.close()
         for h in helpers:

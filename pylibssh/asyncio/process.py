@@ -23,6 +23,7 @@ from ..client.process import (
     setup_requests,
 )
 from ..errors import ChannelError
+from ._loop import within
 
 if TYPE_CHECKING:
     from ..client.session import ClientSession
@@ -286,10 +287,13 @@ class SSHClientProcess:
         ch.collect = True
         if ch._paused:
             ch.resume()
+
+        async def finished() -> None:
+            while not ch.finished:
+                await ch.changed()
+
         try:
-            async with asyncio.timeout(timeout):
-                while not ch.finished:
-                    await ch.changed()
+            await within(finished(), timeout)
         except BaseException:
             ch.close()
             raise
