@@ -28,6 +28,8 @@ STRICT_CORE = [
     "pylibssh/_version.py",
     "pylibssh/algorithms.py",
     "pylibssh/asyncio/_loop.py",
+    "pylibssh/asyncio/connection.py",
+    "pylibssh/asyncio/server.py",
     "pylibssh/cli.py",
     "pylibssh/bridge.py",
     "pylibssh/client/__init__.py",

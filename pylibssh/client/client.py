@@ -489,12 +489,13 @@ def _start(options: ConnectOptions, loop: Loop | None) -> tuple[Future, ClientSe
     return outer, session, helpers, own
 
 
-def jump_hops(given: ConnectOptions, proxy_jump: str | Sequence[str]) -> list[ConnectOptions]:
+def jump_hops(given: ConnectOptions, proxy_jump: str | Sequence[str] | None
+              ) -> list[ConnectOptions]:
     """The options of each ProxyJump hop (``[user@]host[:port]``, ``[v6]:port``; a comma list or
-    a sequence; ``none`` skipped), in order: the caller's ``given`` options with the hop's host,
+    a sequence; ``none`` skipped; None: no hop), in order: the caller's ``given`` options with the hop's host,
     port and user, and nothing that belongs to the target (its proxy, socket, password, host key
     alias)."""
-    hops = proxy_jump if not isinstance(proxy_jump, str) else proxy_jump.split(",")
+    hops = proxy_jump.split(",") if isinstance(proxy_jump, str) else proxy_jump or ()
     out = []
     for hop in (h.strip() for h in hops):
         if not hop or hop.lower() == "none":
