@@ -30,6 +30,7 @@ STRICT_CORE = [
     "pylibssh/asyncio/_loop.py",
     "pylibssh/asyncio/connection.py",
     "pylibssh/asyncio/server.py",
+    "pylibssh/asyncio/sftp.py",
     "pylibssh/cli.py",
     "pylibssh/bridge.py",
     "pylibssh/client/__init__.py",
