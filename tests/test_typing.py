@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 #: the core held to ``mypy --strict`` (paths from the repository's root). Outside it: compat/
-#: (the paramiko layer, never); asyncio/ and client/client.py, which mypy --strict still faults.
+#: (the paramiko layer, never) and client/client.py, which mypy --strict still faults.
 #: fsspec gives no types: the two classes built on its own carry an ignore of that error
 STRICT_CORE = [
     "pylibssh/__init__.py",
@@ -27,10 +27,7 @@ STRICT_CORE = [
     "pylibssh/_session.py",
     "pylibssh/_version.py",
     "pylibssh/algorithms.py",
-    "pylibssh/asyncio/_loop.py",
-    "pylibssh/asyncio/connection.py",
-    "pylibssh/asyncio/server.py",
-    "pylibssh/asyncio/sftp.py",
+    "pylibssh/asyncio",
     "pylibssh/cli.py",
     "pylibssh/bridge.py",
     "pylibssh/client/__init__.py",
