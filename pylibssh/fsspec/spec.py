@@ -432,15 +432,17 @@ class SFTPFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec has no ty
                 raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
             size = attrs.size or 0
         start = start or 0
-        if start < 0:
-            start = max(0, size + start)  # type: ignore[operator]
-        if end is None:
-            end = size
-        elif end < 0:
-            end = max(0, size + end)  # type: ignore[operator]
-        if end <= start:  # type: ignore[operator]
+        if size is not None:  # (known whenever a bound is missing or counts from the end)
+            if start < 0:
+                start = max(0, size + start)
+            if end is None:
+                end = size
+            elif end < 0:
+                end = max(0, size + end)
+        assert end is not None
+        if end <= start:
             return b""
-        return await sftp.read(handle, start, end, path)  # type: ignore[arg-type]
+        return await sftp.read(handle, start, end, path)
 
     async def _cat_ranges(self, paths: list[str], starts: Any, ends: Any,
                           max_gap: int | None = None, batch_size: int | None = None,
