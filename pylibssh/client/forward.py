@@ -350,7 +350,7 @@ class _Listener(_Forward):
     def __init__(self, client: Client, listen: str | tuple[str, int]):
         super().__init__()
         self._client = client
-        self._loop = client._loop
+        self._loop: Loop = client._loop
         self._sock = _listen(listen)
         self.bridges: set[Bridge] = set()
         self._closed = False

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._binding import HAS, NULL, CData, ffi, lib
 from .._session import LoopSession
@@ -26,6 +26,9 @@ from ..errors import (
 from ..loop import Loop, TimerHandle
 from ._task import AGAIN, Task, TaskGen
 from .incoming import Incoming
+
+if TYPE_CHECKING:
+    from ..keys import Key
 
 log = logging.getLogger("pylibssh.client")
 
@@ -93,7 +96,7 @@ class ClientSession(LoopSession):
         self._keepalive_seen = 0
         self._keepalive_missed = 0
         self.authenticated = False
-        self.host_key = None
+        self.host_key: Key | None = None  # the server's, once verified
         # channels the server opens (remote forwarding, agent, X11) and their handlers
         self._incoming = Incoming(self)
         # requests sent on every new session channel before exec/shell (agent, X11 forwarding)
