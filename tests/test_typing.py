@@ -32,6 +32,7 @@ STRICT_CORE = [
     "pylibssh/client/_task.py",
     "pylibssh/client/agent_x11.py",
     "pylibssh/client/auth.py",
+    "pylibssh/client/channels.py",
     "pylibssh/client/config.py",
     "pylibssh/client/forward.py",
     "pylibssh/client/hostkeys.py",
