@@ -13,14 +13,9 @@ BINDING = "_binding/"
 NOT_YET_MOVED = {
     "__init__.py", "_callbacks.py", "_channel.py", "_log.py", "_session.py", "bridge.py",
     "errors.py", "keys.py", "sftp/constants.py",
-    "client/agent_x11.py", "client/auth.py",
-    "client/hostkeys.py", "client/incoming.py",
-    "client/sftp_engine.py",
     "server/channel.py", "server/forwarding.py", "server/messages.py", "server/server.py",
     "server/session.py", "server/sftp.py",
-    "asyncio/process.py",
     "compat/paramiko/server.py",
-    "compat/paramiko/sftp_client.py", "compat/paramiko/transport.py",
 }
 
 IMPORTS_C = re.compile(

@@ -312,19 +312,17 @@ def cancel_forward(session: CData, host: bytes | None, port: int) -> int:
 has_messages: Callable[[CData], int] = lib.pylibssh_session_has_messages
 
 
-def next_channel_open(session: CData) -> tuple[CData, int] | None:
-    """The next channel open libssh queued, with its SSH_CHANNEL_* subtype; None when nothing
-    waits. Other queued messages (global requests the server sends) get libssh's default
-    answer on the way."""
-    while True:
-        msg = lib.ssh_message_get(session)
-        if msg == NULL:
-            return None
-        if lib.ssh_message_type(msg) == SSH_REQUEST_CHANNEL_OPEN:
-            subtype: int = lib.ssh_message_subtype(msg)
-            return msg, subtype
-        lib.ssh_message_reply_default(msg)
-        lib.ssh_message_free(msg)
+def next_message(session: CData) -> tuple[CData, int] | None:
+    """The next message libssh queued (without waiting) and, for a channel open, its
+    SSH_CHANNEL_* subtype (-1 for any other message); None when nothing waits. The caller
+    answers or frees it."""
+    msg = lib.ssh_message_get(session)
+    if msg == NULL:
+        return None
+    if lib.ssh_message_type(msg) != SSH_REQUEST_CHANNEL_OPEN:
+        return msg, -1
+    subtype: int = lib.ssh_message_subtype(msg)
+    return msg, subtype
 
 
 def _text(p: CData) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from . import CData, lib
+from . import HAS, NULL, CData, ffi, lib
 
 # -- used by the client
 
@@ -27,3 +27,39 @@ def get_fd(session: CData) -> int:
     """The session's socket (-1 when it has none)."""
     fd: int = lib.ssh_get_fd(session)
     return fd
+
+
+def ascii_text(ptr: CData) -> str | None:
+    """A C string of libssh's (an algorithm's name, a banner) as ``str``, None for NULL."""
+    return ffi.string(ptr).decode("ascii", "replace") if ptr != NULL else None
+
+
+def kex_algorithm(session: CData) -> str | None:
+    """The key exchange method, None before it."""
+    return ascii_text(lib.ssh_get_kex_algo(session))
+
+
+def cipher_in(session: CData) -> str | None:
+    """The cipher of what this side receives, None before the key exchange."""
+    return ascii_text(lib.ssh_get_cipher_in(session))
+
+
+def cipher_out(session: CData) -> str | None:
+    """The cipher of what this side sends, None before the key exchange."""
+    return ascii_text(lib.ssh_get_cipher_out(session))
+
+
+def hmac_in(session: CData) -> str | None:
+    """The MAC of what this side receives, None before the key exchange."""
+    return ascii_text(lib.ssh_get_hmac_in(session))
+
+
+def hmac_out(session: CData) -> str | None:
+    """The MAC of what this side sends, None before the key exchange."""
+    return ascii_text(lib.ssh_get_hmac_out(session))
+
+
+def hostkey_algorithm(session: CData) -> str | None:
+    """The negotiated host-key algorithm; None before the key exchange or without
+    ``HAS.hostkey_algo``."""
+    return ascii_text(lib.pylibssh_session_hostkey_algo(session)) if HAS.hostkey_algo else None
