@@ -16,6 +16,7 @@ from ._task import AGAIN, TaskGen
 if TYPE_CHECKING:
     from .session import ClientSession
 
+#: the kinds of channel a client opens (RFC 4254's names, OpenSSH's for UNIX sockets)
 SESSION = "session"
 DIRECT_TCPIP = "direct-tcpip"
 DIRECT_STREAMLOCAL = "direct-streamlocal@openssh.com"
