@@ -13,14 +13,9 @@ BINDING = "_binding/"
 NOT_YET_MOVED = {
     "__init__.py", "_callbacks.py", "_channel.py", "_log.py", "_session.py", "bridge.py",
     "errors.py", "keys.py", "sftp/constants.py",
-    "client/agent_x11.py", "client/auth.py", "client/client.py", "client/forward.py",
-    "client/hostkeys.py", "client/incoming.py", "client/process.py", "client/session.py",
-    "client/sftp_engine.py",
     "server/channel.py", "server/forwarding.py", "server/messages.py", "server/server.py",
     "server/session.py", "server/sftp.py",
-    "asyncio/process.py",
-    "compat/paramiko/channel.py", "compat/paramiko/server.py",
-    "compat/paramiko/sftp_client.py", "compat/paramiko/transport.py",
+    "compat/paramiko/server.py",
 }
 
 IMPORTS_C = re.compile(

@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._binding import channel as channel_api
 from ..client._task import AGAIN, TaskGen
 from ..client.process import (
     ClientChannel,
@@ -308,18 +309,16 @@ class SSHClientProcess:
                              pixheight: int = 0) -> None:
         """Tell the server the terminal's new size (window-change). Raises
         :class:`~pylibssh.errors.ChannelError` once the channel is closed."""
-        from .._binding import lib
         ch = self.channel
         if ch.closed:
             raise ChannelError("the channel is closed")
         with ch._loop.lock:
-            lib.ssh_channel_change_pty_size(ch._ch, width, height)
+            channel_api.change_pty_size(ch._ch, width, height)
             ch._session.kick()
 
     def send_signal(self, signal: str | int) -> None:
         """Send a signal ("TERM", "INT", "KILL"..., or its number). OpenSSH delivers it to
         the command."""
-        from .._binding import lib
         ch = self.channel
         if ch.closed:
             raise ChannelError("the channel is closed")
@@ -328,7 +327,7 @@ class SSHClientProcess:
             signal = _signal.Signals(signal).name
         name = signal.upper().removeprefix("SIG")
         with ch._loop.lock:
-            lib.ssh_channel_request_send_signal(ch._ch, name.encode())
+            channel_api.send_signal(ch._ch, name)
             ch._session.kick()
 
     def terminate(self) -> None:

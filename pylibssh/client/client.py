@@ -22,7 +22,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from .._binding import lib
+from .._binding.client import set_option
 from .._channel import Channel
 from ..errors import HostNotFoundError, SSHConnectionError, SSHConnectionRefusedError
 from ..algorithms import Algorithms
@@ -30,6 +30,7 @@ from ..keys import Key
 from ..loop import Loop, reap_unclosed
 from ..timeouts import DEFAULT, Timeout, resolve
 from ._task import AGAIN, TaskGen, wait
+from .channels import DIRECT_TCPIP, open_channel_gen
 from .auth import Credentials, KbdintCallback, KeySource, authenticate
 from .forward import _bridge
 from .forwarding import ForwardingMixin
@@ -43,7 +44,7 @@ from .process import (
     run_gen,
     setup_requests,
 )
-from .session import ClientSession, set_option
+from .session import ClientSession
 
 if TYPE_CHECKING:
     import pylibssh.client.sftp  # (by its full name: the API reference has three SFTPClients)
@@ -555,23 +556,10 @@ def _open_channel_to(self: Client, host: str, port: int, timeout: Timeout = DEFA
     """A direct-tcpip channel from the server to ``host:port`` (what ProxyJump uses). It is
     returned paused, so nothing is lost before a listener is attached: call ``resume()``."""
     session = self._session
-    h = host.encode()
-
-    def gen() -> TaskGen:
-        c = lib.ssh_channel_new(session._s)
-        channel = Channel(session, c)
-        channel._paused = True  # hold what arrives until the user listens (resume())
-        try:
-            yield session.call(
-                lambda: lib.ssh_channel_open_forward(channel._ch, h, port, b"127.0.0.1", 0),
-                f"opening a channel to {host}:{port}")
-        except BaseException:
-            channel._free(session_gone=False)
-            raise
-        return channel
-
     t = self._t(timeout) or DEFAULT_TIMEOUT
-    task = session.start_task(gen(), f"channel to {host}:{port}", t)
+    task = session.start_task(
+        open_channel_gen(session, DIRECT_TCPIP, (host, port), paused=True),
+        f"channel to {host}:{port}", t)
     channel: Channel = wait(self._loop, task.future, t + 5, "opening the channel")
     return channel
 

@@ -42,7 +42,14 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._binding import ffi, lib
+from .._binding import channel as channel_api
+from .._binding import client as client_api
+from .._binding import sftp as sftp_api
+from .._binding.constants import (
+    PYLIBSSH_SFTP_BULK_DONE,
+    PYLIBSSH_SFTP_BULK_READ,
+    PYLIBSSH_SFTP_WRITTEN,
+)
 from ..errors import ClosedError, SFTPError, SSHError, SSHTimeoutError, sftp_error
 from ..sftp import SFTPAttributes, SFTPStatus, codec
 from ..sftp.codec import FXP, SFTPDecodeError
@@ -78,9 +85,9 @@ _T = TypeVar("_T")
 _U32 = struct.Struct(">I")
 _HEAD = struct.Struct(">IB")
 _WRITTEN = struct.Struct(">II")  # the C receiver's record after the id: bytes, errno
-_WRITTEN_KIND = lib.PYLIBSSH_SFTP_WRITTEN
-_BULK_READ = lib.PYLIBSSH_SFTP_BULK_READ
-_BULK_DONE = lib.PYLIBSSH_SFTP_BULK_DONE
+_WRITTEN_KIND = PYLIBSSH_SFTP_WRITTEN
+_BULK_READ = PYLIBSSH_SFTP_BULK_READ
+_BULK_DONE = PYLIBSSH_SFTP_BULK_DONE
 _BULK_READ_RECORD = struct.Struct(">IIQIBII")  # id, bulk, offset, length, written, bytes, errno
 _BULK_REPORT_EVERY = 1 << 20  # bytes between progress calls of a bulk download
 _RESUME_CHECK = 65536  # resuming compares this many bytes before the point of resumption
@@ -217,7 +224,7 @@ class SFTPChannel(ClientChannel):
 
     def _c_data(self, data: Any, length: int, is_stderr: bool) -> int:
         if is_stderr and length and not self._closed:
-            log.debug("SFTP server stderr: %r", ffi.buffer(data, min(length, 200))[:])
+            log.debug("SFTP server stderr: %r", channel_api.copy_data(data, min(length, 200)))
             return length
         return super()._c_data(data, length, is_stderr)
 
@@ -301,9 +308,7 @@ class SFTPEngine:
         self._channel = channel
         #: the default request timeout
         self.timeout = timeout
-        self._rx = ffi.gc(ffi.new("struct pylibssh_sftp_rx *"), lib.pylibssh_sftp_rx_free)
-        if lib.pylibssh_sftp_rx_init(self._rx, codec.MAX_PACKET + 1024) != 0:
-            raise MemoryError("the SFTP receiver")
+        self._rx = sftp_api.new_receiver(codec.MAX_PACKET + 1024)
         self._pending: dict[int, _Request] = {}
         self._by_timeout: dict[float, OrderedDict[int, _Request]] = {}
         self._timer: Any = None
@@ -316,9 +321,9 @@ class SFTPEngine:
         self.extensions: dict[str, bytes] = {}
         self.limits = SFTPLimits(codec.MAX_PACKET, CHUNK, CHUNK, 0)
         self.read_chunk = self.write_chunk = CHUNK
-        self._is_openssh = bool(lib.ssh_get_openssh_version(session._s))
+        self._is_openssh = bool(client_api.openssh_version(session._s))
         with self._loop.lock:
-            if not channel._add_c_callbacks(lib.pylibssh_sftp_rx_callbacks(self._rx), self._rx):
+            if not channel._add_c_callbacks(sftp_api.receiver_callbacks(self._rx), self._rx):
                 raise ClosedError("the SFTP channel closed")
             channel.engine = self
             session._staged.add(channel)
@@ -402,8 +407,7 @@ class SFTPEngine:
         held = self._held
         rx = self._rx
         if rx.send_len:  # READs the receiver's bulk downloads call for
-            held.append(ffi.buffer(rx.send, rx.send_len)[:])
-            lib.pylibssh_sftp_rx_sent(rx)
+            held.append(sftp_api.take_requests(rx))
         if held:
             self._held = []
             self._channel.write(held[0] if len(held) == 1 else b"".join(held))
@@ -420,7 +424,7 @@ class SFTPEngine:
         """Stop waiting for these requests: their replies are dropped when they come."""
         for rid in rids:
             self._forget(rid)
-            lib.pylibssh_sftp_rx_forget(self._rx, rid)
+            sftp_api.forget(self._rx, rid)
 
     def _call(self, kind: int, payload: bytes, what: str, path: str | None,
               parse: Callable[[int, Any], _T], timeout: Timeout) -> Future[_T]:
@@ -498,8 +502,7 @@ class SFTPEngine:
         for _ in range(_RECEIVE_ROUNDS):
             n = rx.out_len
             if n:
-                data = ffi.buffer(rx.out, n)[:]
-                lib.pylibssh_sftp_rx_taken(rx)
+                data = sftp_api.take_replies(rx)
                 try:
                     self._dispatch(data)
                 except SFTPDecodeError as exc:
@@ -641,7 +644,7 @@ class SFTPEngine:
         session_error = self._session._error
         self._end(session_error if session_error is not None else SFTPError(
             SFTPStatus.CONNECTION_LOST, "the SFTP channel closed"))
-        lib.pylibssh_sftp_rx_free(self._rx)
+        sftp_api.free_receiver(self._rx)
 
     def close(self) -> None:
         """End the session: requests still waiting fail with ClosedError, and the channel
@@ -1098,7 +1101,7 @@ class _Transfer:
     def release_local(self, ok: bool) -> None:
         if self.fd >= 0:
             fd, self.fd = self.fd, -1
-            lib.pylibssh_sftp_rx_forget_fd(self.eng._rx, fd)
+            sftp_api.forget_fd(self.eng._rx, fd)
             os.close(fd)
 
     def check_done(self) -> None:
@@ -1244,7 +1247,7 @@ class _Download(_Transfer):
         rid = eng._send(FXP.READ, codec.read_payload(self.handle, offset, length),
                         self.request("read", lambda k, p: self._on_read(k, p, rid)))
         self.inflight[rid] = (offset, length)
-        if lib.pylibssh_sftp_rx_expect(eng._rx, rid, self.fd, offset, length) != 0:
+        if sftp_api.expect_read(eng._rx, rid, self.fd, offset, length) != 0:
             raise MemoryError("registering a READ")
 
     def _pump(self) -> None:
@@ -1273,8 +1276,8 @@ class _Download(_Transfer):
     def _bulk_begin(self, end: int) -> None:
         eng = self.eng
         assert self.handle is not None
-        bulk = lib.pylibssh_sftp_rx_bulk_start(eng._rx, self.fd, self.handle, len(self.handle),
-                                               self.next, end, self.chunk, self.in_flight)
+        bulk = sftp_api.bulk_start(eng._rx, self.fd, self.handle, self.next, end, self.chunk,
+                                   self.in_flight)
         if bulk < 0:
             raise MemoryError("starting a bulk download")
         self.bulk, self.bulk_used, self.bulk_begin = bulk, True, self.next
@@ -1306,9 +1309,10 @@ class _Download(_Transfer):
     def _bulk_contig(self) -> int:
         """The end of what is in the file from the bulk's start on: its lowest READ still in
         flight or taken over by Python (all lower ones are written)."""
-        eng = self.eng
-        b = eng._rx.bulks[self.bulk]
-        lo = lib.pylibssh_sftp_rx_bulk_done_to(eng._rx, self.bulk)
+        eng, bulk = self.eng, self.bulk
+        assert bulk is not None  # only called while the bulk runs
+        b = eng._rx.bulks[bulk]
+        lo = sftp_api.bulk_done_to(eng._rx, bulk)
         for offset, _ in self.handed:
             lo = min(lo, offset)
         contig: int = max(self.contig, min(lo, b.next))
@@ -1350,7 +1354,7 @@ class _Download(_Transfer):
             return
         eng = self.eng
         eng._bulks.pop(self.bulk, None)
-        lib.pylibssh_sftp_rx_bulk_end(eng._rx, self.bulk)
+        sftp_api.bulk_end(eng._rx, self.bulk)
         self.bulk = None
         if self.watch is not None:
             eng._forget(self.watch.rid)
@@ -1432,7 +1436,7 @@ class _Download(_Transfer):
             self._bulk_stop()
         if self.fd >= 0 and not ok:
             fd = self.fd
-            lib.pylibssh_sftp_rx_forget_fd(self.eng._rx, fd)
+            sftp_api.forget_fd(self.eng._rx, fd)
             if self.started:
                 try:  # keep what arrived in order: a resumed download continues from there
                     os.ftruncate(fd, max(self.contig, self.start))
