@@ -80,6 +80,8 @@ class Channel(EventEmitter):
         self._out: deque[tuple[Any, Any]] = deque()
         self._out_bytes = 0
         self._need_drain = False
+        self._flushing = False  # see _flush
+        self._flush_again = False
         self._paused = False
         self._resume_scheduled = False
         self._eof_held = False
@@ -290,7 +292,23 @@ class Channel(EventEmitter):
 
     def _flush(self) -> None:
         """Send queued output as far as the peer's window and libssh's output buffer allow
-        (loop lock held)."""
+        (loop lock held). A call made while one runs (from code that runs in its middle: a
+        finalizer the garbage collector or a released buffer runs on the loop's thread may
+        write to this channel) leaves the work to the running one, which goes on once its
+        pass ends: the queue's head stays the running pass's, nothing is sent twice or lost."""
+        if self._flushing:
+            self._flush_again = True
+            return
+        self._flushing = True
+        try:
+            self._flush_again = True
+            while self._flush_again:
+                self._flush_again = False
+                self._flush_pass()
+        finally:
+            self._flushing = False
+
+    def _flush_pass(self) -> None:
         session = self._session
         while self._out and not self._closed:
             item, arg = self._out[0]
