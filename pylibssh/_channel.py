@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ._binding import NULL, CData
 from ._binding import channel as c_channel
 from ._binding.constants import SSH_ERROR
-from ._callbacks import new_channel_callbacks
+from ._binding.callbacks import new_channel_callbacks
 from .errors import ChannelError, ClosedError, error_from
 from .events import EventEmitter
 from .loop import locked
