@@ -11,7 +11,6 @@ BINDING = "_binding/"
 
 #: modules outside the binding layer that still call C themselves, while they move into it
 NOT_YET_MOVED = {
-    "__init__.py",
     "client/agent_x11.py", "client/auth.py", "client/client.py", "client/forward.py",
     "client/hostkeys.py", "client/incoming.py", "client/process.py", "client/session.py",
     "client/sftp_engine.py",
