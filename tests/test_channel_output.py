@@ -35,33 +35,28 @@ class _WritesWhenFreed(bytearray):
 
 def test_write_from_inside_a_flush_is_sent_once_in_order(connect):
     c = connect()
-    # more than sshd's first window (2 MiB), so that what follows waits in the queue and goes
-    # out in one flush once the window opens; the finalizer runs when that flush moves from the
-    # middle item to the last one. libssh may take window adjustments while the test queues
-    # (the write polls for them), and send the middle item at once: then the finalizer runs in
-    # the test's thread (the order still holds) and the test tries again
-    first = bytes(range(256)) * (8 * MiB // 256)
+    p = c.exec("sha256sum")
+    ch = p.channel
+    fired: list = []
+    # the session holds channel output while libssh's buffer for the socket holds
+    # output_high_water bytes: with 0, everything below is queued before anything is sent (the
+    # window alone would not do: libssh's write takes the window adjustments that have arrived)
+    ch.session.output_high_water = 0
+    first = bytes(range(256)) * (4 * MiB // 256)  # more than sshd's window: several flushes
     middle, last, late = b"M" * 1000, b"L" * 70000, b"Z" * 50000
-    expected = hashlib.sha256(first + middle + last + late).hexdigest()
-    in_flush = 0
-    for _attempt in range(5):
-        p = c.exec("sha256sum")
-        ch = p.channel
-        fired: list = []
-        with ch._loop.lock:  # the loop's flush waits for the lock
-            ch.write(first)
-            data = _WritesWhenFreed(middle, ch, late, fired)
-            ch.write(data)
-            ch.write(last)
-            del data  # the queue holds the last reference, unless it was sent already
-        assert c.loop.wait_for(lambda: bool(fired) or ch.closed, 60)
-        assert len(fired) == 1 and isinstance(fired[0], bool), fired
-        assert ch.error is None
-        p.close_stdin()
-        out, _err = p.read_until_eof(timeout=60)
-        assert out.split()[0].decode() == expected
-        assert p.wait(timeout=60) == 0
-        in_flush += fired[0]
-        if in_flush:
-            break
-    assert in_flush, "the finalizer never ran inside the loop's flush"
+    with ch._loop.lock:
+        ch.write(first)
+        data = _WritesWhenFreed(middle, ch, late, fired)
+        ch.write(data)
+        ch.write(last)
+        del data  # the queue holds the last reference: the flush that sends it drops it
+        assert ch.buffered == len(first) + len(middle) + len(last)
+        del ch.session.output_high_water
+        ch.session.kick()
+    assert c.loop.wait_for(lambda: bool(fired) or ch.closed, 60)
+    assert fired == [True], "the finalizer did not run on the loop's thread, or its write failed"
+    assert ch.error is None
+    p.close_stdin()
+    out, _err = p.read_until_eof(timeout=60)
+    assert out.split()[0].decode() == hashlib.sha256(first + middle + last + late).hexdigest()
+    assert p.wait(timeout=60) == 0
