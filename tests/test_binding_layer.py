@@ -11,8 +11,6 @@ BINDING = "_binding/"
 
 #: modules outside the binding layer that still call C themselves, while they move into it
 NOT_YET_MOVED = {
-    "__init__.py", "_callbacks.py", "_channel.py", "_log.py", "_session.py", "bridge.py",
-    "errors.py", "keys.py", "sftp/constants.py",
     "server/channel.py", "server/forwarding.py", "server/messages.py", "server/server.py",
     "server/session.py", "server/sftp.py",
     "compat/paramiko/server.py",
