@@ -49,8 +49,7 @@ class LibsshVersion(NamedTuple):
 
 def libssh_version() -> LibsshVersion:
     """The version of the libssh in use, e.g. ``0.12.2/openssl/zlib``."""
-    full = _binding.ffi.string(_binding.lib.ssh_version(0)).decode()
-    version, *backends = full.split("/")
+    version, *backends = _binding.LIBSSH_VERSION.split("/")
     return LibsshVersion(version, tuple(backends), _binding.VENDORED)
 
 

@@ -33,8 +33,10 @@ import logging
 from collections import deque
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ._binding import NULL, CData, ffi, lib
-from ._callbacks import new_channel_callbacks
+from ._binding import NULL, CData
+from ._binding import channel as c_channel
+from ._binding.constants import SSH_ERROR
+from ._binding.callbacks import new_channel_callbacks
 from .errors import ChannelError, ClosedError, error_from
 from .events import EventEmitter
 from .loop import locked
@@ -63,21 +65,23 @@ class Channel(EventEmitter):
     #: write() returns False once this many bytes wait for the peer's window
     high_water = 1 << 20
 
-    def __init__(self, session: LoopSession, c_channel: CData):
+    def __init__(self, session: LoopSession, ssh_channel: CData):
         super().__init__()
-        if c_channel == NULL:
+        if ssh_channel == NULL:
             raise ChannelError("no channel")
         self._session = session
         self._loop = session._loop
-        self._ch = c_channel
+        self._ch = ssh_channel
         self._cb, self._handle = new_channel_callbacks(self)
-        if lib.ssh_set_channel_callbacks(c_channel, self._cb) != lib.SSH_OK:
+        if not c_channel.set_callbacks(ssh_channel, self._cb):
             raise error_from(session._s, "ssh_set_channel_callbacks")
         self._c_callbacks: list[tuple[Any, Any]] = []  # (struct pointer, what keeps it alive)
         self._undelivered = 0  # data chunks taken from libssh, not yet delivered
         self._out: deque[tuple[Any, Any]] = deque()
         self._out_bytes = 0
         self._need_drain = False
+        self._flushing = False  # see _flush
+        self._flush_again = False
         self._paused = False
         self._resume_scheduled = False
         self._eof_held = False
@@ -100,7 +104,7 @@ class Channel(EventEmitter):
             # libssh keeps the bytes and does not grow the window (none are left when a data
             # callback before this one took them all: pylibssh/bridge.py's socket sink)
             return 0
-        chunk = ffi.buffer(data, length)[:]
+        chunk = c_channel.copy_data(data, length)
         self._undelivered += 1
         self._session.defer(self._deliver, chunk, is_stderr)
         return length
@@ -288,7 +292,23 @@ class Channel(EventEmitter):
 
     def _flush(self) -> None:
         """Send queued output as far as the peer's window and libssh's output buffer allow
-        (loop lock held)."""
+        (loop lock held). A call made while one runs (from code that runs in its middle: a
+        finalizer the garbage collector or a released buffer runs on the loop's thread may
+        write to this channel) leaves the work to the running one, which goes on once its
+        pass ends: the queue's head stays the running pass's, nothing is sent twice or lost."""
+        if self._flushing:
+            self._flush_again = True
+            return
+        self._flushing = True
+        try:
+            self._flush_again = True
+            while self._flush_again:
+                self._flush_again = False
+                self._flush_pass()
+        finally:
+            self._flushing = False
+
+    def _flush_pass(self) -> None:
         session = self._session
         while self._out and not self._closed:
             item, arg = self._out[0]
@@ -301,10 +321,7 @@ class Channel(EventEmitter):
                 break
             view: memoryview = item
             chunk = view[:_MAX_CHUNK]
-            if arg:
-                n = lib.ssh_channel_write_stderr(self._ch, ffi.from_buffer(chunk), len(chunk))
-            else:
-                n = lib.ssh_channel_write(self._ch, ffi.from_buffer(chunk), len(chunk))
+            n = c_channel.write(self._ch, chunk, arg)
             if n < 0:
                 err = error_from(self._session._s, "channel write", ChannelError)
                 self._out.clear()
@@ -326,19 +343,16 @@ class Channel(EventEmitter):
 
     def _control(self, kind: str, arg: Any) -> None:
         if kind == _EOF:
-            rc = lib.ssh_channel_send_eof(self._ch)
+            rc = c_channel.send_eof(self._ch)
         elif kind == _EXIT_STATUS:
-            rc = lib.ssh_channel_request_send_exit_status(self._ch, arg)
+            rc = c_channel.send_exit_status(self._ch, arg)
         elif kind == _EXIT_SIGNAL:
-            name, core, message, lang = arg
-            rc = lib.ssh_channel_request_send_exit_signal(
-                self._ch, name.encode(), int(core), message.encode(), lang.encode()
-            )
+            rc = c_channel.send_exit_signal(self._ch, *arg)
         else:  # _CLOSE
-            rc = lib.ssh_channel_close(self._ch)
+            c_channel.close(self._ch)
             self._free(session_gone=False)
             return
-        if rc == lib.SSH_ERROR:
+        if rc == SSH_ERROR:
             log.debug("%r: %s failed: %s", self, kind, error_from(self._session._s))
 
     def _check_writable(self, allow_eof: bool = False) -> None:
@@ -355,15 +369,14 @@ class Channel(EventEmitter):
     @property
     def window(self) -> int:
         """The peer's current window: what can be sent without waiting."""
-        return 0 if self._closed else lib.ssh_channel_window_size(self._ch)
+        return 0 if self._closed else c_channel.window_size(self._ch)
 
     def _sendable(self) -> int:
         """What a write would hand to libssh at once, past no queue: the peer's window, or 0
         while output is queued or libssh's buffer for the socket is full (loop lock held)."""
         if self._out or self._closed or self._session._output_full():
             return 0
-        window: int = lib.ssh_channel_window_size(self._ch)
-        return window
+        return c_channel.window_size(self._ch)
 
     # -- input flow control -------------------------------------------------------------------
 
@@ -391,13 +404,13 @@ class Channel(EventEmitter):
     def _deliver_held(self) -> None:
         with self._loop.lock:
             self._resume_scheduled = False
-            buf = ffi.new("char[]", _READ_CHUNK)
-            for is_stderr in (0, 1):
+            buf = c_channel.new_read_buffer(_READ_CHUNK)
+            for is_stderr in (False, True):
                 while not self._paused and not self._closed:
-                    n = lib.ssh_channel_read_nonblocking(self._ch, buf, _READ_CHUNK, is_stderr)
-                    if n <= 0:
+                    chunk = c_channel.read_nonblocking(self._ch, buf, _READ_CHUNK, is_stderr)
+                    if not chunk:
                         break
-                    self._on_data(ffi.buffer(buf, n)[:], bool(is_stderr))
+                    self._on_data(chunk, is_stderr)
             if not self._paused:
                 if self._eof_held:
                     self._eof_held = False
@@ -413,7 +426,7 @@ class Channel(EventEmitter):
         """Register a C callback struct before the channel's own (it sees data first); it is
         removed at the latest when the channel is freed (libssh may keep a channel freed
         locally until the peer's close). ``keep`` owns the struct's memory. Loop lock held."""
-        if self._closed or lib.ssh_set_channel_callbacks(self._ch, cb) != lib.SSH_OK:
+        if self._closed or not c_channel.set_callbacks(self._ch, cb):
             return False
         self._c_callbacks.append((cb, keep))
         return True
@@ -423,7 +436,7 @@ class Channel(EventEmitter):
             if other == cb:
                 del self._c_callbacks[i]
                 if not self._closed:
-                    lib.ssh_remove_channel_callbacks(self._ch, cb)
+                    c_channel.remove_callbacks(self._ch, cb)
                 return
 
     # -- lifetime -------------------------------------------------------------------------------
@@ -437,11 +450,11 @@ class Channel(EventEmitter):
         ch, self._ch = self._ch, NULL
         if ch != NULL:
             if not session_gone or self._session._s != NULL:
-                lib.ssh_remove_channel_callbacks(ch, self._cb)
+                c_channel.remove_callbacks(ch, self._cb)
                 for cb, _keep in self._c_callbacks:
-                    lib.ssh_remove_channel_callbacks(ch, cb)
+                    c_channel.remove_callbacks(ch, cb)
             self._c_callbacks.clear()
-            lib.ssh_channel_free(ch)  # sends CLOSE if the channel is still open
+            c_channel.free(ch)  # sends CLOSE if the channel is still open
         self._out.clear()
         self._out_bytes = 0
         self._session._forget_channel(self)

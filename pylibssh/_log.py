@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 import threading
 
-from ._binding import CData, ffi, lib
+from ._binding import log as c_log
+from ._binding.constants import (
+    SSH_LOG_DEBUG, SSH_LOG_INFO, SSH_LOG_NONE, SSH_LOG_TRACE, SSH_LOG_WARN)
 
 TRACE = 5
 PACKET = 7
@@ -25,24 +27,24 @@ logger.addHandler(logging.NullHandler())  # a library never prints unless the ap
 libssh_logger = logging.getLogger("pylibssh.libssh")
 
 _TO_PYTHON = {
-    lib.SSH_LOG_WARN: logging.WARNING,
-    lib.SSH_LOG_INFO: logging.DEBUG,
-    lib.SSH_LOG_DEBUG: PACKET,
-    lib.SSH_LOG_TRACE: TRACE,
+    SSH_LOG_WARN: logging.WARNING,
+    SSH_LOG_INFO: logging.DEBUG,
+    SSH_LOG_DEBUG: PACKET,
+    SSH_LOG_TRACE: TRACE,
 }
 
 
 def verbosity_for(level: int) -> int:
     """The libssh verbosity that emits exactly what a Python logger at ``level`` would keep."""
     if level <= TRACE:
-        return int(lib.SSH_LOG_TRACE)
+        return SSH_LOG_TRACE
     if level <= PACKET:
-        return int(lib.SSH_LOG_DEBUG)
+        return SSH_LOG_DEBUG
     if level <= logging.DEBUG:
-        return int(lib.SSH_LOG_INFO)
+        return SSH_LOG_INFO
     if level <= logging.WARNING:
-        return int(lib.SSH_LOG_WARN)
-    return int(lib.SSH_LOG_NONE)
+        return SSH_LOG_WARN
+    return SSH_LOG_NONE
 
 
 # libssh 0.12 keeps its log callback and log level per thread (LIBSSH_THREAD in log.c): a
@@ -55,11 +57,11 @@ def sync_verbosity() -> int:
     """Set libssh's verbosity in this thread from the ``pylibssh.libssh`` logger, with this
     thread's log callback installed; returns the verbosity."""
     if not getattr(_thread, "installed", False):
-        lib.ssh_set_log_callback(lib.pylibssh_log_cb)
+        c_log.install_callback()
         _thread.installed = True
     wanted = verbosity_for(libssh_logger.getEffectiveLevel())
-    if lib.ssh_get_log_level() != wanted:
-        lib.ssh_set_log_level(wanted)
+    if c_log.get_level() != wanted:
+        c_log.set_level(wanted)
     return wanted
 
 
@@ -70,16 +72,13 @@ def ensure_thread() -> None:
         sync_verbosity()
 
 
-@ffi.def_extern()
-def pylibssh_log_cb(priority: int, function: CData, buffer: CData, userdata: CData) -> None:
-    # never let anything unwind into libssh
-    try:
-        level = _TO_PYTHON.get(priority, logging.DEBUG)
-        if libssh_logger.isEnabledFor(level):
-            message = ffi.string(buffer).decode("utf-8", "replace")
-            libssh_logger.log(level, "%s", message)
-    except Exception:  # pragma: no cover - logging itself failed
-        pass
+def _wanted(priority: int) -> bool:
+    return libssh_logger.isEnabledFor(_TO_PYTHON.get(priority, logging.DEBUG))
 
 
+def _emit(priority: int, message: str) -> None:
+    libssh_logger.log(_TO_PYTHON.get(priority, logging.DEBUG), "%s", message)
+
+
+c_log.set_sink(_wanted, _emit)
 sync_verbosity()

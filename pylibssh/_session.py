@@ -33,7 +33,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import _log
 from .algorithms import Algorithms
-from ._binding import HAS, NULL, CData, ffi, lib
+from ._binding import HAS, NULL, CData
+from ._binding import session as c_session
+from ._binding.constants import (
+    SSH_CLOSED, SSH_CLOSED_ERROR, SSH_COMP_C_S, SSH_COMP_S_C, SSH_ERROR, SSH_OK, SSH_WRITE_PENDING)
 from .errors import ClosedError, SSHError, error_from
 from .events import EventEmitter
 from .loop import Loop, reap_unclosed
@@ -43,7 +46,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pylibssh")
 
-_CLOSED_MASK: int = lib.SSH_CLOSED | lib.SSH_CLOSED_ERROR
+_CLOSED_MASK: int = SSH_CLOSED | SSH_CLOSED_ERROR
 _LINGER_SECONDS = 2.0
 
 
@@ -133,18 +136,15 @@ class LoopSession(EventEmitter):
     #: sessions never set it and keep one attribute fewer)
     _given_fd = -1
 
-    def __init__(self, loop: Loop, c_session: CData = None):
+    def __init__(self, loop: Loop, ssh_session: CData = None):
         super().__init__()
         self._loop = loop
         _log.sync_verbosity()
-        if c_session is None:
-            c_session = lib.ssh_new()
-            if c_session == NULL:
-                raise MemoryError("ssh_new failed")
-        self._s = c_session
-        # libssh's byte and packet counts: [0] socket bytes, [1] SSH payload (ssh_set_counters)
-        self._counters = ffi.new("struct ssh_counter_struct[2]")
-        lib.ssh_set_counters(c_session, self._counters + 0, self._counters + 1)
+        if ssh_session is None:
+            ssh_session = c_session.new()
+        self._s = ssh_session
+        # libssh's byte and packet counts: [0] socket bytes, [1] SSH payload
+        self._counters = c_session.new_counters(ssh_session)
         self._event = NULL
         self._in_event = False
         self._fd = -1
@@ -162,17 +162,15 @@ class LoopSession(EventEmitter):
 
     def _attach(self) -> None:
         """Register the session's socket with the loop (the fd must exist by now)."""
-        lib.ssh_set_blocking(self._s, 0)
-        self._fd = lib.ssh_get_fd(self._s)
+        c_session.set_blocking(self._s, False)
+        self._fd = c_session.get_fd(self._s)
         if self._fd < 0:
             raise error_from(self._s, "the session has no socket")
-        self._event = lib.ssh_event_new()
-        if self._event == NULL:
-            raise MemoryError("ssh_event_new failed")
+        self._event = c_session.event_new()
         # a peer sending beyond a channel's window is disconnected (libssh would drop the data,
         # log a warning per packet and go on)
         if HAS.window_guard:
-            lib.pylibssh_enforce_windows(self._s)
+            c_session.enforce_windows(self._s)
         self._loop.add_reader(self._fd, self._on_ready)
         self._update_interest()
 
@@ -181,7 +179,7 @@ class LoopSession(EventEmitter):
         once the session has polled (ssh_connect / ssh_handle_key_exchange do); until then the
         subclass's own nonblocking calls drive the socket."""
         if not self._in_event:
-            self._in_event = lib.ssh_event_add_session(self._event, self._s) == lib.SSH_OK
+            self._in_event = c_session.event_add_session(self._event, self._s)
         return self._in_event
 
     # -- the poll cycle -------------------------------------------------------------------------
@@ -192,8 +190,8 @@ class LoopSession(EventEmitter):
             return
         _log.ensure_thread()
         if self._join_event():
-            rc = lib.ssh_event_dopoll(self._event, 0)
-            if rc == lib.SSH_ERROR and not (lib.ssh_get_status(self._s) & _CLOSED_MASK):
+            rc = c_session.event_dopoll(self._event, 0)
+            if rc == SSH_ERROR and not (c_session.get_status(self._s) & _CLOSED_MASK):
                 # dopoll reports poll errors; the session's own state tells whether it is dead
                 log.debug("ssh_event_dopoll: %s", error_from(self._s))
         self._service()
@@ -222,7 +220,7 @@ class LoopSession(EventEmitter):
             self._in_service = False
         if self._closed:
             return
-        status = lib.ssh_get_status(self._s)
+        status = c_session.get_status(self._s)
         if status & _CLOSED_MASK and not self._closing:
             self._on_disconnect(status)
             return
@@ -288,7 +286,7 @@ class LoopSession(EventEmitter):
     def _update_interest(self) -> None:
         if self._closed or self._fd < 0 or self._input_held:
             return  # (held: _flush_held watches the socket)
-        want = bool(lib.ssh_get_poll_flags(self._s) & lib.SSH_WRITE_PENDING)
+        want = bool(c_session.get_poll_flags(self._s) & SSH_WRITE_PENDING)
         tries = 3 if self._poll_after_send else 0
         while want and not self._writer_registered and self._in_event and tries:
             # libssh asks for POLLOUT after every send, even when all of it went out; a poll(0)
@@ -296,8 +294,8 @@ class LoopSession(EventEmitter):
             # two epoll_ctl calls per packet sent. Input it reads is serviced in the next pass.
             tries -= 1
             received = self._counters[0].in_bytes
-            rc = lib.ssh_event_dopoll(self._event, 0)
-            status = lib.ssh_get_status(self._s)
+            rc = c_session.event_dopoll(self._event, 0)
+            status = c_session.get_status(self._s)
             if status & _CLOSED_MASK:
                 # the peer left and libssh closed the socket: end now, as the pass would, before
                 # the loop can accept a connection that reuses the fd number
@@ -305,13 +303,13 @@ class LoopSession(EventEmitter):
                 if not (self._closed or self._closing):
                     self._on_disconnect(status)
                 return
-            if rc != lib.SSH_OK:
+            if rc != SSH_OK:
                 break  # nothing ready: the socket's buffer is full
             if self._pending or self._counters[0].in_bytes != received:
                 self.kick()  # it read input too: a pass takes it (messages, buffered data)
-            want = bool(lib.ssh_get_poll_flags(self._s) & lib.SSH_WRITE_PENDING)
+            want = bool(c_session.get_poll_flags(self._s) & SSH_WRITE_PENDING)
         if (want and self._in_event and HAS.pending_output
-                and lib.pylibssh_session_pending_output(self._s, 0) >= self.input_hold_water):
+                and c_session.pending_output(self._s, 0) >= self.input_hold_water):
             self._hold_input()
             return
         if want != self._writer_registered:
@@ -328,7 +326,7 @@ class LoopSession(EventEmitter):
         would), and only write to the socket when it is writable (see :meth:`_flush_held`)."""
         self._input_held = True
         log.debug("%r: the peer does not read its socket (%d bytes wait): its input is not "
-                  "read until it does", self, lib.pylibssh_session_pending_output(self._s, 0))
+                  "read until it does", self, c_session.pending_output(self._s, 0))
         self._loop.remove_reader(self._fd)
         self._loop.add_writer(self._fd, self._flush_held)
         self._writer_registered = True
@@ -339,7 +337,7 @@ class LoopSession(EventEmitter):
         reports) read and serve the peer again."""
         if self._closed:
             return
-        if lib.pylibssh_session_flush_output(self._s) * 2 >= self.input_hold_water:
+        if c_session.flush_output(self._s) * 2 >= self.input_hold_water:
             return
         log.debug("%r: the peer reads again: its input is read again", self)
         self._input_held = False
@@ -358,13 +356,12 @@ class LoopSession(EventEmitter):
             return 0
         if not HAS.pending_output:
             return -1
-        pending: int = lib.pylibssh_session_pending_output(self._s, 1)
-        return pending
+        return c_session.pending_output(self._s, 1)
 
     def _output_full(self) -> bool:
         """Whether channels must keep their output for now (loop lock held)."""
         return (not self._closed and HAS.pending_output
-                and lib.pylibssh_session_pending_output(self._s, 1) >= self.output_high_water)
+                and c_session.pending_output(self._s, 1) >= self.output_high_water)
 
     def _wait_output(self, channel: Channel) -> None:
         """``channel`` keeps its output until libssh's buffer drained (loop lock held)."""
@@ -379,7 +376,7 @@ class LoopSession(EventEmitter):
     def _release_output(self) -> None:
         """Let the waiting channels write again once libssh's buffer is below half the mark;
         each goes to the back of the line if it fills the buffer again (fair to the others)."""
-        if lib.pylibssh_session_pending_output(self._s, 1) * 2 >= self.output_high_water:
+        if c_session.pending_output(self._s, 1) * 2 >= self.output_high_water:
             return
         waiters = list(self._output_waiters.values())
         if waiters:
@@ -419,7 +416,7 @@ class LoopSession(EventEmitter):
 
     def _on_disconnect(self, status: int) -> None:
         """The peer went away (or the connection broke). Subclasses may extend."""
-        if status & lib.SSH_CLOSED_ERROR:
+        if status & SSH_CLOSED_ERROR:
             msg = error_from(self._s).message
             if msg:
                 log.debug("%r closed: %s", self, msg)
@@ -452,18 +449,18 @@ class LoopSession(EventEmitter):
             self._flush_nowait()
         if self._event != NULL:
             if self._in_event:
-                lib.ssh_event_remove_session(self._event, self._s)
-            lib.ssh_event_free(self._event)
+                c_session.event_remove_session(self._event, self._s)
+            c_session.event_free(self._event)
             self._event = NULL
         if send_disconnect:
             # a second descriptor keeps the socket open past ssh_disconnect's close(): see _linger
             linger_fd = _dup(self._fd)
-            lib.ssh_disconnect(self._s)
+            c_session.disconnect(self._s)
             if linger_fd >= 0:
                 _linger(self._loop, linger_fd)
         else:
-            lib.ssh_silent_disconnect(self._s)
-        lib.ssh_free(self._s)
+            c_session.silent_disconnect(self._s)
+        c_session.free(self._s)
         self._s = NULL
         if self._given_fd >= 0:
             try:
@@ -487,9 +484,9 @@ class LoopSession(EventEmitter):
         if not self._in_event:
             return
         for _ in range(3):
-            if not lib.ssh_get_poll_flags(self._s) & lib.SSH_WRITE_PENDING:
+            if not c_session.get_poll_flags(self._s) & SSH_WRITE_PENDING:
                 return
-            if lib.ssh_event_dopoll(self._event, 0) == lib.SSH_ERROR:
+            if c_session.event_dopoll(self._event, 0) == SSH_ERROR:
                 return
 
     def _before_teardown(self) -> None:
@@ -520,46 +517,48 @@ class LoopSession(EventEmitter):
     # -- information ----------------------------------------------------------------------------
 
     def _info(self, fn: Callable[[CData], CData]) -> str | None:
+        """What ``fn`` reads from the open session: a ``str`` (or None), or a C string that is
+        copied at once; None once the session is closed."""
         if self._closed:
             return None
-        ptr = fn(self._s)
-        return ffi.string(ptr).decode("ascii", "replace") if ptr != NULL else None
+        value = fn(self._s)
+        return value if value is None or isinstance(value, str) else c_session.ascii_text(value)
 
     @property
     def kex_algorithm(self) -> str | None:
         """The key exchange method (None before it or once closed); see :attr:`algorithms`."""
-        return self._info(lib.ssh_get_kex_algo)
+        return self._info(c_session.kex_algorithm)
 
     @property
     def cipher_in(self) -> str | None:
         """The cipher of what this side receives (None before the key exchange or once closed); see
         :attr:`algorithms`."""
-        return self._info(lib.ssh_get_cipher_in)
+        return self._info(c_session.cipher_in)
 
     @property
     def cipher_out(self) -> str | None:
         """The cipher of what this side sends (None before the key exchange or once closed); see
         :attr:`algorithms`."""
-        return self._info(lib.ssh_get_cipher_out)
+        return self._info(c_session.cipher_out)
 
     @property
     def algorithms(self) -> Algorithms | None:
         """The algorithms the key exchange agreed on (see :class:`~pylibssh.algorithms.
         Algorithms`), after a re-exchange its latest; None before the first key exchange ends
         or once the session is closed."""
-        cipher_out = self._info(lib.ssh_get_cipher_out)
+        cipher_out = self._info(c_session.cipher_out)
         if cipher_out is None:
             return None
         client = self._is_client_side
-        send_comp, recv_comp = ((lib.SSH_COMP_C_S, lib.SSH_COMP_S_C) if client
-                                else (lib.SSH_COMP_S_C, lib.SSH_COMP_C_S))
+        send_comp, recv_comp = ((SSH_COMP_C_S, SSH_COMP_S_C) if client
+                                else (SSH_COMP_S_C, SSH_COMP_C_S))
         return Algorithms(
-            kex=self._info(lib.ssh_get_kex_algo),
-            host_key=self._info(lib.pylibssh_session_hostkey_algo) if HAS.hostkey_algo else None,
+            kex=self._info(c_session.kex_algorithm),
+            host_key=self._info(c_session.hostkey_algorithm),
             send_cipher=cipher_out,
-            recv_cipher=self._info(lib.ssh_get_cipher_in),
-            send_mac=self._info(lib.ssh_get_hmac_out),
-            recv_mac=self._info(lib.ssh_get_hmac_in),
+            recv_cipher=self._info(c_session.cipher_in),
+            send_mac=self._info(c_session.hmac_out),
+            recv_mac=self._info(c_session.hmac_in),
             send_compression=self._kex_method(send_comp),
             recv_compression=self._kex_method(recv_comp),
         )
@@ -568,7 +567,4 @@ class LoopSession(EventEmitter):
     _is_client_side = False
 
     def _kex_method(self, which: int) -> str | None:
-        if not HAS.hostkey_algo or self._closed:
-            return None
-        ptr = lib.pylibssh_session_kex_method(self._s, which)
-        return ffi.string(ptr).decode("ascii", "replace") if ptr != NULL else None
+        return None if self._closed else c_session.kex_method(self._s, which)

@@ -24,14 +24,13 @@ from __future__ import annotations
 import errno
 import itertools
 import logging
-import os
 import socket
 import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ._binding import CData, ffi, lib
+from ._binding.callbacks import new_socket_sink, sink_attach, sink_detach, sink_flush
 from ._channel import Channel
 
 __all__ = ["Bridge", "bridge"]
@@ -82,16 +81,11 @@ class Bridge:
         self._done = False
         self.bytes_in = 0   # socket -> channel
         self._bytes_out = 0  # channel -> socket, through Python
-        self._sink = ffi.new("struct pylibssh_sock_sink *")
-        self._sink_buf = ffi.new("char[]", _SINK)
-        self._handle = ffi.new_handle(self)
-        lib.pylibssh_sock_sink_init(self._sink, self._fd, self._sink_buf, _SINK,
-                                    lib.pylibssh_sink_dirty_cb, self._handle)
-        self._sink_cb = lib.pylibssh_sock_sink_callbacks(self._sink)
+        self._sink, self._sink_cb, self._sink_keep = new_socket_sink(self._fd, _SINK, self)
         self._own_cb = channel._cb  # the sink points at it until detached
         with self._loop.lock:
-            if channel._add_c_callbacks(self._sink_cb, self._sink):
-                lib.pylibssh_sock_sink_attach(self._sink, self._own_cb)
+            if channel._add_c_callbacks(self._sink_cb, self._sink_keep):
+                sink_attach(self._sink, self._own_cb)
             channel.on("data", self._on_data)
             channel.on("end", self._on_end)
             channel.on("drain", self._on_drain)
@@ -208,13 +202,14 @@ class Bridge:
     def _flush_out(self) -> None:
         """Send what is queued: the C sink's buffer, then Python's queue (scatter-gather);
         wait for writability if the socket is full."""
-        left = lib.pylibssh_sock_sink_flush(self._sink)
+        try:
+            left = sink_flush(self._sink)
+        except OSError as exc:
+            log.debug("%r: socket write failed: %s", self, exc)
+            self._abort()
+            return
         if left:
-            if left < 0:
-                log.debug("%r: socket write failed: %s", self, os.strerror(ffi.errno))
-                self._abort()
-            else:
-                self._set_writing(True)
+            self._set_writing(True)
             return
         while self._out:
             try:
@@ -285,7 +280,7 @@ class Bridge:
             self.channel.close()
 
     def _stop_sink(self) -> None:
-        lib.pylibssh_sock_sink_detach(self._sink)  # the channel's own data callback is back
+        sink_detach(self._sink)  # the channel's own data callback is back
         self.channel._remove_c_callbacks(self._sink_cb)
 
     @property
@@ -335,19 +330,6 @@ class Bridge:
 
     def __repr__(self) -> str:
         return f"<Bridge fd={self._fd} in={self.bytes_in} out={self.bytes_out}>"
-
-
-@ffi.def_extern()
-def pylibssh_sink_dirty_cb(userdata: CData) -> None:
-    """C callback: the socket sink has bytes for the bridge (an exception closes its channel with
-    it)."""
-    try:
-        ffi.from_handle(userdata)._c_sink_dirty()
-    except BaseException as exc:  # (never into libssh) the bridge's channel closes with it
-        try:
-            ffi.from_handle(userdata).channel._c_failed(exc)
-        except BaseException:
-            log.exception("internal error in the socket sink's callback")
 
 
 def bridge(channel: Channel, sock: socket.socket,

@@ -31,11 +31,23 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
 from .keys import Key, load_authorized_keys
 from .server.limits import LIMIT_DEFAULTS, MaxStartups, parse_time
 from .server.workers import default_workers
+
+if TYPE_CHECKING:
+    from .server import (
+        AuthMessage,
+        ChannelRequestMessage,
+        LocalFilesystem,
+        Server,
+        ServerChannel,
+        ServerSession,
+    )
 
 log = logging.getLogger("pylibssh.serve")
 
@@ -178,7 +190,7 @@ def serve(args: argparse.Namespace) -> int:
                            workers=workers, drain_timeout=args.drain_timeout)
 
     @server.on("reload")
-    def reload_keys():  # SIGHUP; in each worker
+    def reload_keys() -> None:  # SIGHUP; in each worker
         try:
             keys[:] = read_authorized_keys(args.authorized_keys)
         except (OSError, ValueError) as exc:
@@ -189,9 +201,9 @@ def serve(args: argparse.Namespace) -> int:
         out.flush()  # the workers share the stream
 
     @server.on("connection")
-    def on_connection(session):
+    def on_connection(session: ServerSession) -> None:
         @session.on("auth")
-        def on_auth(message):
+        def on_auth(message: AuthMessage) -> None:
             if message.subtype == "publickey" and any(message.compare_public_key(k)
                                                       for k in keys):
                 return message.reply_auth_success()  # a probe gets pk_ok, see the README
@@ -201,9 +213,9 @@ def serve(args: argparse.Namespace) -> int:
             message.reply_default()
 
         @session.on("channel")
-        def on_channel(channel):
+        def on_channel(channel: ServerChannel) -> None:
             @channel.on("subsystem")
-            def on_subsystem(message):
+            def on_subsystem(message: ChannelRequestMessage) -> None:
                 if message.subsystem != "sftp":
                     return message.reply_default()
                 message.sftp_accept()
@@ -214,12 +226,12 @@ def serve(args: argparse.Namespace) -> int:
                 channel.on("env", lambda message: message.reply_success())
 
                 @channel.on("shell")
-                def on_shell(message):
+                def on_shell(message: ChannelRequestMessage) -> None:
                     message.reply_success()
                     spawn(channel, cwd=fs.root)
 
                 @channel.on("exec")
-                def on_exec(message):
+                def on_exec(message: ChannelRequestMessage) -> None:
                     message.reply_success()
                     spawn(channel, message.exec_command, cwd=fs.root)
 
@@ -245,19 +257,20 @@ def serve(args: argparse.Namespace) -> int:
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def serve_here(server, announce_it: Callable[[], None], args: argparse.Namespace) -> None:
+def serve_here(server: Server, announce_it: Callable[[], None], args: argparse.Namespace) -> None:
     """Serve from this process: the loop runs in its own thread and this one waits, so that
     signals (which reach only the main thread) never land inside a libssh callback."""
     stops: list[int] = []
 
-    def stop(signum, frame):  # SIGTERM like Ctrl-C (and Ctrl-C even if inherited as ignored)
+    # SIGTERM like Ctrl-C (and Ctrl-C even if inherited as ignored)
+    def stop(signum: int, frame: FrameType | None) -> None:
         stops.append(signum)
         if len(stops) == 1:
             server.drain()
         else:
             server.close()
 
-    def reload(signum, frame):
+    def reload(signum: int, frame: FrameType | None) -> None:
         server.reload()
 
     handlers = {signal.SIGINT: stop, signal.SIGTERM: stop, signal.SIGHUP: reload}
@@ -280,10 +293,15 @@ def read_authorized_keys(path: str | None) -> list[Key]:
     return load_authorized_keys(path)
 
 
-def announce(server, args, fs, key, key_path, created, keys, password, generated, out) -> None:
+def announce(server: Server, args: argparse.Namespace, fs: LocalFilesystem, key: Key,
+             key_path: Path, created: bool, keys: list[Key], password: str | None,
+             generated: bool, out: TextIO) -> None:
     """What the user needs to connect: address, host key, how to log in."""
     port = server.port
-    say = lambda text="": print(text, file=out, flush=True)  # noqa: E731
+
+    def say(text: str = "") -> None:
+        print(text, file=out, flush=True)
+
     say(f"pylibssh {__version__} serving {fs.root}"
         f"{' (read-only)' if args.read_only else ''} over SFTP on {args.host} port {port}")
     say(f"host key {key.fingerprint()} ({'new, ' if created else ''}{key_path})")

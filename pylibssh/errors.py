@@ -14,7 +14,15 @@ import errno
 import re
 from typing import Any
 
-from ._binding import HAS, NULL, CData, ffi, lib
+from ._binding import CData
+from ._binding.constants import (
+    SSH_AGAIN, SSH_CLOSED, SSH_CLOSED_ERROR, SSH_EOF, SSH_FX_BAD_MESSAGE, SSH_FX_CONNECTION_LOST,
+    SSH_FX_EOF, SSH_FX_FAILURE, SSH_FX_FILE_ALREADY_EXISTS, SSH_FX_INVALID_HANDLE,
+    SSH_FX_NO_CONNECTION, SSH_FX_NO_MEDIA, SSH_FX_NO_SUCH_FILE, SSH_FX_NO_SUCH_PATH, SSH_FX_OK,
+    SSH_FX_OP_UNSUPPORTED, SSH_FX_PERMISSION_DENIED, SSH_FX_WRITE_PROTECT, SSH_REQUEST_DENIED)
+# last_error is this module's too: the engine and front ends read libssh's error text through it
+from ._binding.errors import last_error as last_error
+from ._binding.errors import session_status, socket_errno
 
 __all__ = [
     "SSHError",
@@ -242,60 +250,60 @@ def sftp_error(status: int, message: str = "", filename: str | None = None) -> S
 # SFTP status codes (draft-ietf-secsh-filexfer-02) and errno, one table used both ways: the client
 # raises SFTPError with the errno; the server turns an OSError into the status.
 SFTP_STATUS_NAMES: dict[int, str] = {
-    lib.SSH_FX_OK: "OK",
-    lib.SSH_FX_EOF: "EOF",
-    lib.SSH_FX_NO_SUCH_FILE: "NO_SUCH_FILE",
-    lib.SSH_FX_PERMISSION_DENIED: "PERMISSION_DENIED",
-    lib.SSH_FX_FAILURE: "FAILURE",
-    lib.SSH_FX_BAD_MESSAGE: "BAD_MESSAGE",
-    lib.SSH_FX_NO_CONNECTION: "NO_CONNECTION",
-    lib.SSH_FX_CONNECTION_LOST: "CONNECTION_LOST",
-    lib.SSH_FX_OP_UNSUPPORTED: "OP_UNSUPPORTED",
-    lib.SSH_FX_INVALID_HANDLE: "INVALID_HANDLE",
-    lib.SSH_FX_NO_SUCH_PATH: "NO_SUCH_PATH",
-    lib.SSH_FX_FILE_ALREADY_EXISTS: "FILE_ALREADY_EXISTS",
-    lib.SSH_FX_WRITE_PROTECT: "WRITE_PROTECT",
-    lib.SSH_FX_NO_MEDIA: "NO_MEDIA",
+    SSH_FX_OK: "OK",
+    SSH_FX_EOF: "EOF",
+    SSH_FX_NO_SUCH_FILE: "NO_SUCH_FILE",
+    SSH_FX_PERMISSION_DENIED: "PERMISSION_DENIED",
+    SSH_FX_FAILURE: "FAILURE",
+    SSH_FX_BAD_MESSAGE: "BAD_MESSAGE",
+    SSH_FX_NO_CONNECTION: "NO_CONNECTION",
+    SSH_FX_CONNECTION_LOST: "CONNECTION_LOST",
+    SSH_FX_OP_UNSUPPORTED: "OP_UNSUPPORTED",
+    SSH_FX_INVALID_HANDLE: "INVALID_HANDLE",
+    SSH_FX_NO_SUCH_PATH: "NO_SUCH_PATH",
+    SSH_FX_FILE_ALREADY_EXISTS: "FILE_ALREADY_EXISTS",
+    SSH_FX_WRITE_PROTECT: "WRITE_PROTECT",
+    SSH_FX_NO_MEDIA: "NO_MEDIA",
 }
 SFTP_STATUS_TO_ERRNO: dict[int, int] = {
-    lib.SSH_FX_EOF: 0,
-    lib.SSH_FX_NO_SUCH_FILE: errno.ENOENT,
-    lib.SSH_FX_PERMISSION_DENIED: errno.EACCES,
-    lib.SSH_FX_FAILURE: errno.EIO,
-    lib.SSH_FX_BAD_MESSAGE: errno.EBADMSG,
-    lib.SSH_FX_NO_CONNECTION: errno.ENOTCONN,
-    lib.SSH_FX_CONNECTION_LOST: errno.ECONNRESET,
-    lib.SSH_FX_OP_UNSUPPORTED: errno.EOPNOTSUPP,
-    lib.SSH_FX_INVALID_HANDLE: errno.EBADF,
-    lib.SSH_FX_NO_SUCH_PATH: errno.ENOENT,
-    lib.SSH_FX_FILE_ALREADY_EXISTS: errno.EEXIST,
-    lib.SSH_FX_WRITE_PROTECT: errno.EROFS,
-    lib.SSH_FX_NO_MEDIA: errno.ENODEV,
+    SSH_FX_EOF: 0,
+    SSH_FX_NO_SUCH_FILE: errno.ENOENT,
+    SSH_FX_PERMISSION_DENIED: errno.EACCES,
+    SSH_FX_FAILURE: errno.EIO,
+    SSH_FX_BAD_MESSAGE: errno.EBADMSG,
+    SSH_FX_NO_CONNECTION: errno.ENOTCONN,
+    SSH_FX_CONNECTION_LOST: errno.ECONNRESET,
+    SSH_FX_OP_UNSUPPORTED: errno.EOPNOTSUPP,
+    SSH_FX_INVALID_HANDLE: errno.EBADF,
+    SSH_FX_NO_SUCH_PATH: errno.ENOENT,
+    SSH_FX_FILE_ALREADY_EXISTS: errno.EEXIST,
+    SSH_FX_WRITE_PROTECT: errno.EROFS,
+    SSH_FX_NO_MEDIA: errno.ENODEV,
 }
 # errno -> status for server replies; what is not listed becomes FAILURE
 ERRNO_TO_SFTP_STATUS: dict[int, int] = {
-    errno.ENOENT: lib.SSH_FX_NO_SUCH_FILE,
-    errno.ENOTDIR: lib.SSH_FX_NO_SUCH_FILE,
-    errno.ELOOP: lib.SSH_FX_NO_SUCH_FILE,
-    errno.EACCES: lib.SSH_FX_PERMISSION_DENIED,
-    errno.EPERM: lib.SSH_FX_PERMISSION_DENIED,
-    errno.EBADF: lib.SSH_FX_INVALID_HANDLE,
-    errno.EEXIST: lib.SSH_FX_FILE_ALREADY_EXISTS,
-    errno.EROFS: lib.SSH_FX_WRITE_PROTECT,
-    errno.EOPNOTSUPP: lib.SSH_FX_OP_UNSUPPORTED,
-    errno.ENOSYS: lib.SSH_FX_OP_UNSUPPORTED,
-    errno.ENODEV: lib.SSH_FX_NO_MEDIA,
-    errno.EBADMSG: lib.SSH_FX_BAD_MESSAGE,
-    errno.EINVAL: lib.SSH_FX_BAD_MESSAGE,
+    errno.ENOENT: SSH_FX_NO_SUCH_FILE,
+    errno.ENOTDIR: SSH_FX_NO_SUCH_FILE,
+    errno.ELOOP: SSH_FX_NO_SUCH_FILE,
+    errno.EACCES: SSH_FX_PERMISSION_DENIED,
+    errno.EPERM: SSH_FX_PERMISSION_DENIED,
+    errno.EBADF: SSH_FX_INVALID_HANDLE,
+    errno.EEXIST: SSH_FX_FILE_ALREADY_EXISTS,
+    errno.EROFS: SSH_FX_WRITE_PROTECT,
+    errno.EOPNOTSUPP: SSH_FX_OP_UNSUPPORTED,
+    errno.ENOSYS: SSH_FX_OP_UNSUPPORTED,
+    errno.ENODEV: SSH_FX_NO_MEDIA,
+    errno.EBADMSG: SSH_FX_BAD_MESSAGE,
+    errno.EINVAL: SSH_FX_BAD_MESSAGE,
 }
-_FX_FAILURE: int = lib.SSH_FX_FAILURE
+_FX_FAILURE: int = SSH_FX_FAILURE
 
 
 _SFTP_STATUS_CLASSES: dict[int, type[SFTPError]] = {
-    lib.SSH_FX_NO_SUCH_FILE: SFTPNoSuchFileError,
-    lib.SSH_FX_NO_SUCH_PATH: SFTPNoSuchFileError,
-    lib.SSH_FX_PERMISSION_DENIED: SFTPPermissionError,
-    lib.SSH_FX_FILE_ALREADY_EXISTS: SFTPFileExistsError,
+    SSH_FX_NO_SUCH_FILE: SFTPNoSuchFileError,
+    SSH_FX_NO_SUCH_PATH: SFTPNoSuchFileError,
+    SSH_FX_PERMISSION_DENIED: SFTPPermissionError,
+    SSH_FX_FILE_ALREADY_EXISTS: SFTPFileExistsError,
 }
 
 
@@ -336,32 +344,18 @@ _ERRNO_CLASSES: dict[int, type[SSHError]] = {
 # (channels.c: "Channel opening failure: channel %u error (%u) %s", code SSH_REQUEST_DENIED)
 _OPEN_FAILURE = re.compile(r"Channel opening failure: channel \d+ error \((\d+)\) ?(.*)", re.S)
 
-_SESSION = ffi.typeof("ssh_session")
-
-
-def last_error(owner: CData) -> tuple[str, int]:
-    """libssh's current error text and code on a session or bind (copied at once)."""
-    if owner is None or owner == NULL:
-        return "", lib.SSH_NO_ERROR
-    msg = ffi.string(lib.ssh_get_error(owner)).decode("utf-8", "replace")
-    code: int = lib.ssh_get_error_code(owner)
-    return msg, code
-
-
 def _session_class(owner: CData, msg: str) -> type[SSHError] | None:
     """The class of a failure of ``owner`` (a session or a bind), from what libssh reports."""
-    session = owner is not None and owner != NULL and ffi.typeof(owner) == _SESSION
-    status = lib.ssh_get_status(owner) if session else 0
-    if status & lib.SSH_CLOSED:
+    status = session_status(owner)
+    if status & SSH_CLOSED:
         return DisconnectedError  # the peer sent DISCONNECT (libssh's DISCONNECTED state)
-    if session and HAS.socket_state:
-        err = lib.pylibssh_session_socket_errno(owner)
-        if err > 0:
-            return _ERRNO_CLASSES.get(err, DisconnectedError)
+    err = socket_errno(owner)  # (0 without HAS.socket_state)
+    if err > 0:
+        return _ERRNO_CLASSES.get(err, DisconnectedError)
     for pattern, candidate in _MESSAGE_CLASSES:
         if pattern.search(msg):
             return candidate
-    if status & lib.SSH_CLOSED_ERROR:
+    if status & SSH_CLOSED_ERROR:
         # libssh's error state with a sound socket: the peer broke the protocol, or the key
         # exchange found nothing both sides support
         return ProtocolError
@@ -378,7 +372,7 @@ def error_from(owner: CData, what: str = "", default: type[SSHError] = SSHError)
         text = f"{what}: {msg}"
     else:
         text = what or msg or "libssh reported an error without a message"
-    opened = _OPEN_FAILURE.search(msg) if code == lib.SSH_REQUEST_DENIED else None
+    opened = _OPEN_FAILURE.search(msg) if code == SSH_REQUEST_DENIED else None
     if opened is not None and default in (SSHError, ChannelError, ChannelOpenError):
         reason = ChannelOpenFailure.lookup(int(opened.group(1)))
         if isinstance(reason, ChannelOpenFailure):
@@ -395,8 +389,8 @@ def check(rc: int, owner: CData = None, what: str = "", default: type[SSHError] 
 
     ``owner`` is the ``ssh_session`` or ``ssh_bind`` whose ``ssh_get_error`` explains the failure.
     """
-    if rc >= 0 or rc == lib.SSH_AGAIN:
+    if rc >= 0 or rc == SSH_AGAIN:
         return rc
-    if rc == lib.SSH_EOF:
+    if rc == SSH_EOF:
         raise ChannelError(f"{what}: the channel is at end of file" if what else "end of file")
     raise error_from(owner, what, default)

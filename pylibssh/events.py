@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing's own from Python 3.11
 
 __all__ = ["EventEmitter"]
 
 Listener = Callable[..., Any]
+#: a listener's own type, which the decorator form of ``on`` and ``once`` gives back
+ListenerT = TypeVar("ListenerT", bound=Listener)
 
 #: how an ``async def`` listener is called: set by :mod:`pylibssh.asyncio` to a function that
 #: wraps it (``(event, listener) -> listener``) so that each call runs as a task on the running
@@ -48,12 +53,18 @@ class EventEmitter:
             raise ValueError(f"{type(self).__name__} emits no {event!r} event; its events are "
                              + ", ".join(sorted(known)))
 
-    def on(self, event: str, listener: Listener | None = None) -> Any:
+    @overload
+    def on(self, event: str) -> Callable[[ListenerT], ListenerT]: ...
+    @overload
+    def on(self, event: str, listener: Listener) -> Self: ...
+
+    def on(self, event: str, listener: Listener | None = None
+           ) -> Callable[[ListenerT], ListenerT] | Self:
         """Add a listener; without one, return a decorator (``@server.on("connection")``).
         Raises ValueError for an event name this emitter never emits (:attr:`events`)."""
         self._check_event(event)
         if listener is None:
-            def decorator(fn: Listener) -> Listener:
+            def decorator(fn: ListenerT) -> ListenerT:
                 self.on(event, fn)
                 return fn
             return decorator
@@ -62,11 +73,17 @@ class EventEmitter:
 
     add_listener = on
 
-    def once(self, event: str, listener: Listener | None = None) -> Any:
+    @overload
+    def once(self, event: str) -> Callable[[ListenerT], ListenerT]: ...
+    @overload
+    def once(self, event: str, listener: Listener) -> Self: ...
+
+    def once(self, event: str, listener: Listener | None = None
+             ) -> Callable[[ListenerT], ListenerT] | Self:
         """Add a listener that is removed after its first call (ValueError as :meth:`on`)."""
         self._check_event(event)
         if listener is None:
-            def decorator(fn: Listener) -> Listener:
+            def decorator(fn: ListenerT) -> ListenerT:
                 self.once(event, fn)
                 return fn
             return decorator

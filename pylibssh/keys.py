@@ -16,7 +16,11 @@ import struct
 from collections.abc import Iterable
 from typing import Union
 
-from ._binding import NULL, CData, ffi, lib, take_string, to_bytes
+from ._binding import NULL, CData, to_bytes
+from ._binding import keys as c_keys
+from ._binding.constants import (
+    SSH_FILE_FORMAT_OPENSSH, SSH_FILE_FORMAT_PEM, SSH_KEYTYPE_ECDSA_P256, SSH_KEYTYPE_ECDSA_P384,
+    SSH_KEYTYPE_ECDSA_P521, SSH_KEYTYPE_ED25519, SSH_KEYTYPE_RSA, SSH_KEYTYPE_UNKNOWN)
 from .errors import (
     KeyFormatError,
     PassphraseRequiredError,
@@ -33,17 +37,17 @@ Passphrase = Union[str, bytes, None]
 class KeyType(enum.IntEnum):
     """libssh's key types that pylibssh generates and uses."""
 
-    RSA = lib.SSH_KEYTYPE_RSA
-    ECDSA_P256 = lib.SSH_KEYTYPE_ECDSA_P256
-    ECDSA_P384 = lib.SSH_KEYTYPE_ECDSA_P384
-    ECDSA_P521 = lib.SSH_KEYTYPE_ECDSA_P521
-    ED25519 = lib.SSH_KEYTYPE_ED25519
+    RSA = SSH_KEYTYPE_RSA
+    ECDSA_P256 = SSH_KEYTYPE_ECDSA_P256
+    ECDSA_P384 = SSH_KEYTYPE_ECDSA_P384
+    ECDSA_P521 = SSH_KEYTYPE_ECDSA_P521
+    ED25519 = SSH_KEYTYPE_ED25519
 
     @property
     def ssh_name(self) -> str:
         """The key type's name in SSH, e.g. ``ssh-ed25519``, ``ecdsa-sha2-nistp256``, ``ssh-rsa``
         (libssh's ``ssh_key_type_to_char``)."""
-        return ffi.string(lib.ssh_key_type_to_char(self)).decode()
+        return c_keys.type_name(self)
 
 
 # the names users pass to Key.generate (OpenSSH's `ssh-keygen -t` spellings and the wire names)
@@ -64,7 +68,7 @@ _FIXED_BITS: dict[int, int] = {
     KeyType.ECDSA_P384: 384,
     KeyType.ECDSA_P521: 521,
 }
-_FORMATS = {"openssh": lib.SSH_FILE_FORMAT_OPENSSH, "pem": lib.SSH_FILE_FORMAT_PEM}
+_FORMATS = {"openssh": SSH_FILE_FORMAT_OPENSSH, "pem": SSH_FILE_FORMAT_PEM}
 _OPENSSH_MAGIC = b"openssh-key-v1\0"
 
 
@@ -82,7 +86,7 @@ class Key:
         # private constructor: takes ownership of an ssh_key cdata
         if _key == NULL:
             raise KeyFormatError("no key")
-        self._key = ffi.gc(_key, lib.ssh_key_free)
+        self._key = c_keys.own(_key)
         self.comment = comment
         self.options = options
 
@@ -115,17 +119,10 @@ class Key:
             if bits < 2048 or bits > 16384:
                 raise ValueError(f"RSA keys must have 2048 to 16384 bits, not {bits}")
 
-        ctx = ffi.gc(lib.ssh_pki_ctx_new(), lib.ssh_pki_ctx_free)
-        if ctx == NULL:
-            raise MemoryError("ssh_pki_ctx_new failed")
-        if ktype == KeyType.RSA:
-            size = ffi.new("int *", bits)
-            if lib.ssh_pki_ctx_options_set(ctx, lib.SSH_PKI_OPTION_RSA_KEY_SIZE, size) != 0:
-                raise ValueError(f"libssh refused an RSA key size of {bits}")
-        out = ffi.new("ssh_key *")
-        if lib.ssh_pki_generate_key(int(ktype), ctx, out) != lib.SSH_OK:
+        key = c_keys.generate(int(ktype), bits if ktype == KeyType.RSA else None)
+        if key is None:
             raise KeyFormatError(f"libssh could not generate a {ktype.ssh_name} key")
-        return cls(out[0], comment=comment)
+        return cls(key, comment=comment)
 
     @classmethod
     def from_private_bytes(cls, data: str | bytes, passphrase: Passphrase = None) -> Key:
@@ -142,15 +139,14 @@ class Key:
             raise PassphraseRequiredError("the private key is encrypted: a passphrase is needed")
         # never pass NULL: libssh would then let OpenSSL prompt on the terminal
         secret = to_bytes(passphrase, "passphrase") if passphrase is not None else b""
-        out = ffi.new("ssh_key *")
-        rc = lib.ssh_pki_import_privkey_base64(text, secret, ffi.NULL, ffi.NULL, out)
-        if rc != lib.SSH_OK:
+        imported = c_keys.import_private(text, secret)
+        if imported is None:
             if encrypted:
                 raise WrongPassphraseError("wrong passphrase, or the encrypted key is corrupt")
             raise KeyFormatError("libssh could not read the private key (corrupt, truncated or "
                                  "of an unsupported type)")
-        key = cls(out[0])
-        if not lib.ssh_key_is_private(key._key):
+        key = cls(imported)
+        if not c_keys.is_private(key._key):
             raise KeyFormatError("the data holds no private key")
         return key
 
@@ -197,8 +193,8 @@ class Key:
     @classmethod
     def _from_public_base64(cls, type_name: str, b64: str, comment: str | None,
                             options: str | None) -> Key:
-        ktype = lib.ssh_key_type_from_name(type_name.encode())
-        if ktype == lib.SSH_KEYTYPE_UNKNOWN:
+        ktype = c_keys.type_from_name(type_name)
+        if ktype == SSH_KEYTYPE_UNKNOWN:
             raise UnsupportedKeyTypeError(f"unsupported key type {type_name!r}")
         try:
             blob = base64.b64decode(b64, validate=True)
@@ -206,21 +202,17 @@ class Key:
             raise KeyFormatError("the public key's base64 is invalid") from None
         if _blob_type(blob) != type_name:
             raise KeyFormatError(f"the key data is not a {type_name} key")
-        out = ffi.new("ssh_key *")
-        if "-cert-" in type_name:
-            rc = lib.ssh_pki_import_cert_base64(b64.encode(), ktype, out)
-        else:
-            rc = lib.ssh_pki_import_pubkey_base64(b64.encode(), ktype, out)
-        if rc != lib.SSH_OK:
+        key = c_keys.import_public(b64, ktype, certificate="-cert-" in type_name)
+        if key is None:
             raise KeyFormatError(f"libssh could not read the {type_name} public key")
-        return cls(out[0], comment=comment, options=options)
+        return cls(key, comment=comment, options=options)
 
     # -- properties ------------------------------------------------------------------------------
 
     @property
     def type(self) -> KeyType | int:
         """The key's :class:`KeyType` (a plain int for a type this binding has no name for)."""
-        t: int = lib.ssh_key_type(self._key)
+        t = c_keys.key_type(self._key)
         try:
             return KeyType(t)
         except ValueError:
@@ -229,13 +221,13 @@ class Key:
     @property
     def type_name(self) -> str:
         """The SSH name of the key type, e.g. ``ssh-ed25519``, ``ecdsa-sha2-nistp256``."""
-        return ffi.string(lib.ssh_key_type_to_char(lib.ssh_key_type(self._key))).decode()
+        return c_keys.type_name(c_keys.key_type(self._key))
 
     @property
     def is_private(self) -> bool:
         """True when the key holds its private part (loaded from a private key or generated), False
         for a public key."""
-        return bool(lib.ssh_key_is_private(self._key))
+        return c_keys.is_private(self._key)
 
     @property
     def bits(self) -> int:
@@ -253,10 +245,10 @@ class Key:
     def public_base64(self) -> str:
         """The public key as the base64 blob of an ``authorized_keys`` line (without type or
         comment). Raises :class:`~pylibssh.errors.KeyFormatError` if libssh cannot export it."""
-        out = ffi.new("char **")
-        if lib.ssh_pki_export_pubkey_base64(self._key, out) != lib.SSH_OK:
+        exported = c_keys.export_public_base64(self._key)
+        if exported is None:
             raise KeyFormatError("libssh could not export the public key")
-        return take_string(out[0]) or ""
+        return exported
 
     @property
     def public_blob(self) -> bytes:
@@ -265,10 +257,10 @@ class Key:
 
     def public_key(self) -> Key:
         """The public half as its own key (a public key returns a copy of itself)."""
-        out = ffi.new("ssh_key *")
-        if lib.ssh_pki_export_privkey_to_pubkey(self._key, out) != lib.SSH_OK:
+        public = c_keys.export_public(self._key)
+        if public is None:
             raise KeyFormatError("libssh could not derive the public key")
-        return Key(out[0], comment=self.comment)
+        return Key(public, comment=self.comment)
 
     def public_line(self, comment: str | None = None) -> str:
         """The OpenSSH public key line (``type base64 [comment]``), as in ``*.pub`` files."""
@@ -298,16 +290,12 @@ class Key:
             fmt = _FORMATS[format.lower()]
         except KeyError:
             raise ValueError(f"unknown key format {format!r}; use 'openssh' or 'pem'") from None
-        secret = to_bytes(passphrase, "passphrase") if passphrase else ffi.NULL
-        out = ffi.new("char **")
-        rc = lib.ssh_pki_export_privkey_base64_format(
-            self._key, secret, ffi.NULL, ffi.NULL, out, fmt
-        )
-        if rc != lib.SSH_OK:
+        secret = to_bytes(passphrase, "passphrase") if passphrase else None
+        text = c_keys.export_private(self._key, secret, fmt)
+        if text is None:
             raise UnsupportedKeyTypeError(
                 f"libssh could not export this {self.type_name} key in {format} format"
             )
-        text = take_string(out[0]) or ""
         return text.encode() if text.endswith("\n") else (text + "\n").encode()
 
     def write_private_file(self, path: PathLike, passphrase: Passphrase = None,
@@ -332,7 +320,7 @@ class Key:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Key):
             return NotImplemented
-        return bool(lib.ssh_key_cmp(self._key, other._key, lib.SSH_KEY_CMP_PUBLIC) == 0)
+        return c_keys.same_public(self._key, other._key)
 
     def __hash__(self) -> int:
         return hash(self.public_blob)
@@ -343,10 +331,7 @@ class Key:
 
     def _dup(self) -> CData:
         """A new ssh_key copy for libssh APIs that take ownership of the key they are given."""
-        dup = lib.ssh_key_dup(self._key)
-        if dup == NULL:
-            raise MemoryError("ssh_key_dup failed")
-        return dup
+        return c_keys.dup(self._key)
 
 
 # -- helpers ---------------------------------------------------------------------------------------

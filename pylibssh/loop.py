@@ -153,8 +153,7 @@ class Loop:
 
     # -- time and scheduling --------------------------------------------------------------------
 
-    @staticmethod
-    def time() -> float:
+    def time(self) -> float:
         """The loop's clock (:func:`time.monotonic`), which timers use."""
         return time.monotonic()
 
@@ -449,8 +448,9 @@ class Loop:
         self._stopping = True
         self.wakeup()
 
-    def start(self) -> threading.Thread:
-        """Run the loop in a background (daemon) thread; :meth:`stop` or :meth:`close` ends it."""
+    def start(self) -> threading.Thread | None:
+        """Run the loop in a background (daemon) thread, which it returns; :meth:`stop` or
+        :meth:`close` ends it. (None from a loop that other code runs: an AsyncioLoop.)"""
         with self.lock:
             if self._thread is not None and self._thread.is_alive():
                 return self._thread

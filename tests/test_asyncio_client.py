@@ -156,9 +156,9 @@ def test_many_connections_one_loop(loop_kind, opts):
         # the lingering closes end once the server answers: nothing stays on the loop
         engine = pa.engine_loop()
         deadline = asyncio.get_running_loop().time() + DEADLINE
-        while engine._fds and asyncio.get_running_loop().time() < deadline:
+        while engine._masks and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.05)
-        assert engine._fds == {}
+        assert engine._masks == {}
         assert fd_count() == base  # every connection's socket is closed
     run_on(loop_kind, main())
 
@@ -204,9 +204,24 @@ def test_async_with_waits_for_the_lingering_close(loop_kind, opts):
     async def main():
         async with pa.connect(**opts) as conn:
             await conn.run("true")
-        assert pa.engine_loop()._fds == {}
+        assert pa.engine_loop()._masks == {}
         conn = await pa.connect(**opts)
         conn.close()
         await conn.wait_closed()
-        assert pa.engine_loop()._fds == {}
+        assert pa.engine_loop()._masks == {}
+    run_on(loop_kind, main())
+
+
+def test_connect_and_wait_without_asyncio_timeout(loop_kind, opts, monkeypatch):
+    """Python 3.9 and 3.10 have no ``asyncio.timeout``: connect and a process's
+    ``wait(timeout=...)`` work without it (taken away here, on a Python that has it), and the
+    wait still ends with TimeoutError, the channel closed and the connection usable."""
+    async def main():
+        monkeypatch.delattr(asyncio, "timeout")  # (run_on's own bound is entered already)
+        async with pa.connect(**opts) as conn:
+            proc = await conn.create_process("sleep 30")
+            with pytest.raises(TimeoutError):
+                await proc.wait(timeout=0.5)
+            assert proc.channel.closed
+            assert (await conn.run("echo ok")).stdout == b"ok\n"
     run_on(loop_kind, main())

@@ -9,18 +9,6 @@ import re
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "pylibssh"
 BINDING = "_binding/"
 
-#: modules outside the binding layer that still call C themselves, while they move into it
-NOT_YET_MOVED = {
-    "__init__.py", "_callbacks.py", "_channel.py", "_log.py", "_session.py", "bridge.py",
-    "errors.py", "keys.py", "sftp/constants.py",
-    "client/agent_x11.py", "client/auth.py", "client/client.py", "client/forward.py",
-    "client/hostkeys.py", "client/incoming.py", "client/process.py", "client/session.py",
-    "client/sftp_engine.py",
-    "asyncio/process.py",
-    "compat/paramiko/channel.py",
-    "compat/paramiko/sftp_client.py", "compat/paramiko/transport.py",
-}
-
 IMPORTS_C = re.compile(
     r"from \.+_binding import [^\n]*\b(lib|ffi)\b|_binding\.(lib|ffi)\b|import _libssh"
     r"|from \.+_binding import \($(?:[^)]*?)\b(lib|ffi)\b", re.M)
@@ -36,6 +24,4 @@ def modules_calling_c() -> set[str]:
 
 
 def test_only_the_binding_layer_calls_c():
-    found = modules_calling_c()
-    assert found - NOT_YET_MOVED == set(), "a module outside pylibssh/_binding/ calls C"
-    assert NOT_YET_MOVED - found == set(), "a listed module no longer calls C: drop it from the list"
+    assert modules_calling_c() == set(), "a module outside pylibssh/_binding/ calls C"

@@ -12,7 +12,14 @@ import time
 import pytest
 
 import pylibssh
-from clientkit import DEADLINE, clients_on_one_loop, connect, known_hosts  # noqa: F401
+from clientkit import (  # noqa: F401
+    DEADLINE,
+    clients_on_one_loop,
+    connect,
+    known_hosts,
+    known_hosts_for,
+)
+from openssh import OpenSSHServer
 
 pytestmark = pytest.mark.peer
 
@@ -401,3 +408,41 @@ def test_keepalive_ends_a_blocked_read_from_a_dead_peer(sshd, connect):
             p.wait(timeout=1)  # not an exit without a status
     finally:
         proxy.close()
+
+
+@pytest.fixture(scope="module")
+def sshd_no_sessions(tmp_path_factory, client_key):
+    """An sshd that refuses every session channel (MaxSessions 0: forwarding only)."""
+    server = OpenSSHServer(tmp_path_factory.mktemp("sshd-nosessions"), {"MaxSessions": "0"})
+    server.authorize((client_key.parent / "id_ed25519.pub").read_text())
+    server.start()
+    yield server
+    server.cleanup()
+
+
+def test_a_refused_session_channel_carries_the_reason(sshd_no_sessions, client_key, tmp_path):
+    """Commands and SFTP open their channel through the one opener: the server's reason code
+    and text reach the caller, and the connection stays usable."""
+    server = sshd_no_sessions
+    kh = known_hosts_for(server, tmp_path / "kh")
+    c = pylibssh.connect("127.0.0.1", server.port, server.user, keys=[str(client_key)],
+                         known_hosts=str(kh), config=None, agent=False, look_for_keys=False,
+                         timeout=DEADLINE, op_timeout=DEADLINE)
+    try:
+        for attempt in (lambda: c.run("true"), lambda: c.exec("true"), c.sftp):
+            with pytest.raises(pylibssh.ChannelOpenError) as info:
+                attempt()
+            # what sshd answers when it cannot start a session: "open failed", reason 2
+            assert info.value.reason is pylibssh.ChannelOpenFailure.CONNECT_FAILED
+            assert info.value.description == "open failed"
+            assert "opening a session channel" in str(info.value)
+        # forwarding is still allowed: the session survived the refusals
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            tunnel = c.open_tunnel("127.0.0.1", listener.getsockname()[1])
+            accepted, _ = listener.accept()
+            with tunnel, accepted:
+                tunnel.sendall(b"ping")
+                accepted.settimeout(DEADLINE)
+                assert accepted.recv(4) == b"ping"
+    finally:
+        c.close()

@@ -404,3 +404,21 @@ def test_small_files_one_call_each_from_several_threads(sftp, tmp_path):
     assert (tmp_path / "kept").read_bytes() == b"mine"  # nor is an existing file truncated
     with pytest.raises(FileNotFoundError):
         s.put(tmp_path / "s0-1", f"{work}/no-such-dir/file")
+
+
+def test_file_readinto_takes_any_writable_buffer(sftp):
+    """readinto fills a buffer of any item size (an ``array('I')``, a memoryview cast to 'H')
+    byte for byte, as ``io.RawIOBase`` promises, and says how many bytes it read."""
+    import array
+
+    p = f"{sftp.base}/words"
+    data = bytes(range(1, 25))
+    sftp.write_bytes(p, data)
+    with sftp.open(p, "rb") as f:
+        words = array.array("I", [0] * 4)  # 16 bytes in 4 items
+        assert f.readinto(words) == 16
+        assert words.tobytes() == data[:16]
+        halves = memoryview(bytearray(16)).cast("H")  # 16 bytes in 8 items
+        assert f.readinto(halves) == 8  # what is left
+        assert halves.tobytes() == data[16:] + bytes(8)
+        assert f.readinto(words) == 0

@@ -51,6 +51,8 @@ if BUILD_VERSION != __version__:
 
 #: True when the extension links the libssh release pinned in vendor/libssh
 VENDORED: bool = bool(lib.pylibssh_vendored())
+#: the libssh in use and its backends, as libssh says (``0.12.2/openssl/zlib``)
+LIBSSH_VERSION: str = ffi.string(lib.ssh_version(0)).decode()
 
 # ssh_init() must run once before any other call; with the library loaded once per process the
 # flag lives on the extension module, so a reload of this module does not initialise twice.

@@ -14,39 +14,31 @@ import asyncio
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, TypeVar
 
-from ..loop import Loop
+from ..loop import Loop, TimerHandle
 
 __all__ = ["AsyncioLoop", "engine_loop", "wrap"]
 
 log = logging.getLogger("pylibssh.asyncio")
 
+_T = TypeVar("_T")
 
-class _Timer:
-    """A call scheduled with :meth:`AsyncioLoop.call_at` (the interface of
-    :class:`pylibssh.loop.TimerHandle`): ``cancel()`` drops the callback at once."""
 
-    __slots__ = ("when", "_call", "_handle")
+class _Timer(TimerHandle):
+    """A call scheduled with :meth:`AsyncioLoop.call_at` on asyncio's own timer:
+    ``cancel()`` drops the callback at once and cancels that timer."""
 
-    def __init__(self, when: float, call: tuple[Callable[..., Any], tuple]):
-        self.when = when
-        self._call: tuple[Callable[..., Any], tuple] | None = call
+    __slots__ = ("_handle",)
+
+    def __init__(self, when: float, callback: Callable[..., Any], args: tuple[Any, ...]):
+        super().__init__(when, callback, args)  # no loop: asyncio's holds the timer
         self._handle: asyncio.TimerHandle | None = None
 
-    @property
-    def cancelled(self) -> bool:
-        return self._call is None
-
-    @property
-    def callback(self) -> Callable[..., Any] | None:
-        call = self._call
-        return None if call is None else call[0]
-
     def cancel(self) -> None:
-        self._call = None
+        super().cancel()
         handle, self._handle = self._handle, None
         if handle is not None:
             handle.cancel()
@@ -69,9 +61,9 @@ class AsyncioLoop(Loop):
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
         self._cond_waiters = 0
-        self._thread = threading.get_ident()
-        self._fds: dict[int, int] = {}  # fd -> 1 (reader) | 2 (writer)
-        self._watchers: dict[int, list[asyncio.Future]] = {}  # see released()
+        self._thread_id = threading.get_ident()
+        self._masks: dict[int, int] = {}  # fd -> 1 (reader) | 2 (writer)
+        self._watchers: dict[int, list[asyncio.Future[None]]] = {}  # see released()
 
     @property
     def aio(self) -> asyncio.AbstractEventLoop:
@@ -86,7 +78,7 @@ class AsyncioLoop(Loop):
     def time(self) -> float:
         return self.aio.time()
 
-    def _run(self, callback: Callable[..., Any], args: tuple) -> None:
+    def _run(self, callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
         with self.lock:
             try:
                 callback(*args)
@@ -98,7 +90,7 @@ class AsyncioLoop(Loop):
 
     def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
         """Run ``callback(*args)`` on the loop's thread, under the lock, soon (any thread)."""
-        if threading.get_ident() == self._thread:
+        if threading.get_ident() == self._thread_id:
             self.aio.call_soon(self._run, callback, args)
         else:
             self.aio.call_soon_threadsafe(self._run, callback, args)
@@ -109,7 +101,7 @@ class AsyncioLoop(Loop):
         return self.call_at(self.time() + max(0.0, delay), callback, *args)
 
     def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> _Timer:
-        timer = _Timer(when, (callback, args))
+        timer = _Timer(when, callback, args)
         self._check_thread("call_at")
         timer._handle = self.aio.call_at(when, self._fire, timer)
         return timer
@@ -126,33 +118,40 @@ class AsyncioLoop(Loop):
     # -- file descriptors ----------------------------------------------------------------------
 
     def _check_thread(self, what: str) -> None:
-        if threading.get_ident() != self._thread:
+        if threading.get_ident() != self._thread_id:
             raise RuntimeError(f"{what}: pylibssh objects on an asyncio loop belong to that "
                                "loop's thread (use loop.call_soon_threadsafe)")
 
     def add_reader(self, fd: int, callback: Callable[[], Any]) -> None:
-        self._set(fd, 0, callback)
+        self._update(fd, 0, callback)
 
     def add_writer(self, fd: int, callback: Callable[[], Any]) -> None:
-        self._set(fd, 1, callback)
+        self._update(fd, 1, callback)
 
     def remove_reader(self, fd: int) -> None:
-        self._set(fd, 0, None)
+        self._update(fd, 0, None)
 
     def remove_writer(self, fd: int) -> None:
-        self._set(fd, 1, None)
+        self._update(fd, 1, None)
 
-    def released(self, fds: Iterable[int]) -> list[asyncio.Future]:
+    def released(self, fds: Iterable[int]) -> list[asyncio.Future[None]]:
         """Futures that complete when each of ``fds`` still registered now is given up (a
         lingering close ending): what a ``wait_closed`` awaits, so that a connection closed
         just before the program's loop ends does not leave its socket to the collector."""
-        out = []
+        out: list[asyncio.Future[None]] = []
         for fd in fds:
-            if fd in self._fds:
+            if fd in self._masks:
                 f = self.aio.create_future()
                 self._watchers.setdefault(fd, []).append(f)
                 out.append(f)
         return out
+
+    def close_lingering(self, close: Callable[[], Any]) -> list[asyncio.Future[None]]:
+        """Call ``close()``; :meth:`released` of the descriptors it left registered (sockets
+        whose close lingers until the peer has read the last message)."""
+        before = set(self._masks)
+        close()
+        return self.released(set(self._masks) - before)
 
     def _gone(self, fd: int) -> None:
         for f in self._watchers.pop(fd, ()):
@@ -161,7 +160,7 @@ class AsyncioLoop(Loop):
 
     def remove_fd(self, fd: int) -> None:
         """Forget ``fd`` (before it is closed: its number is reused by the next open)."""
-        mask = self._fds.pop(fd, 0)
+        mask = self._masks.pop(fd, 0)
         if self._watchers:
             self._gone(fd)
         if mask:
@@ -173,33 +172,33 @@ class AsyncioLoop(Loop):
                 if mask & 2:
                     aio.remove_writer(fd)
 
-    def _set(self, fd: int, which: int, callback: Callable[[], Any] | None) -> None:
+    def _update(self, fd: int, which: int, callback: Callable[[], Any] | None) -> None:
         # only the asyncio loop holds the callbacks: what they keep alive (a lingering
         # socket, its timer) goes with that loop when it is closed and dropped
         self._check_thread("add_reader" if callback else "remove_reader")
         aio = self.aio
         bit = 1 << which
-        mask = self._fds.get(fd, 0)
+        mask = self._masks.get(fd, 0)
         if callback is None:
             if not mask & bit:
                 return
             mask &= ~bit
             if mask:
-                self._fds[fd] = mask
+                self._masks[fd] = mask
             else:
-                del self._fds[fd]
+                del self._masks[fd]
                 if self._watchers:
                     self._gone(fd)
             if not aio.is_closed():
                 (aio.remove_reader if which == 0 else aio.remove_writer)(fd)
         else:
-            self._fds[fd] = mask | bit
+            self._masks[fd] = mask | bit
             (aio.add_reader if which == 0 else aio.add_writer)(fd, self._run, callback, ())
 
     # -- running -------------------------------------------------------------------------------
 
     def in_loop_thread(self) -> bool:
-        return threading.get_ident() == self._thread
+        return threading.get_ident() == self._thread_id
 
     @property
     def running(self) -> bool:
@@ -252,7 +251,7 @@ class AsyncioLoop(Loop):
             except RuntimeError:  # closed meanwhile
                 self._run(teardown, ())
 
-    def start(self) -> None:  # type: ignore[override]
+    def start(self) -> None:
         """The asyncio loop runs already."""
 
     def stop(self) -> None:
@@ -262,7 +261,7 @@ class AsyncioLoop(Loop):
         """The asyncio loop is its owner's to close."""
 
     def __repr__(self) -> str:
-        return f"<pylibssh.asyncio.AsyncioLoop on {self._aio()!r} fds={len(self._fds)}>"
+        return f"<pylibssh.asyncio.AsyncioLoop on {self._aio()!r} fds={len(self._masks)}>"
 
 
 _loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncioLoop] = \
@@ -278,17 +277,41 @@ def engine_loop(aio: asyncio.AbstractEventLoop | None = None) -> AsyncioLoop:
     return loop
 
 
-def wrap(future: Future, aio: asyncio.AbstractEventLoop | None = None,
-         on_cancel: Callable[[], Any] | None = None) -> asyncio.Future:
+async def within(aw: Awaitable[_T], timeout: float | None) -> _T:
+    """``await aw``, cancelled after ``timeout`` seconds (None: no limit) with
+    :class:`TimeoutError`: ``asyncio.timeout`` where Python has it (3.11 on), else
+    ``asyncio.wait_for`` (which runs ``aw`` as a task of its own, and raises asyncio's own
+    TimeoutError before 3.11)."""
+    timeout_after = getattr(asyncio, "timeout", None)
+    if timeout_after is not None:
+        async with timeout_after(timeout):
+            return await aw
+    try:
+        return await asyncio.wait_for(aw, timeout)
+    except asyncio.TimeoutError:
+        raise TimeoutError(f"timed out after {timeout:g} s") from None
+
+
+def asyncio_loop_of(loop: Loop) -> AsyncioLoop:
+    """``loop`` as the :class:`AsyncioLoop` it is; TypeError for another kind of loop (the
+    asyncio front end's objects live on one, as :func:`engine_loop` gives)."""
+    if not isinstance(loop, AsyncioLoop):
+        raise TypeError(f"{loop!r} is not an asyncio loop: pylibssh.asyncio's objects are made "
+                        "by its connect() and create_server()")
+    return loop
+
+
+def wrap(future: Future[_T], aio: asyncio.AbstractEventLoop | None = None,
+         on_cancel: Callable[[], Any] | None = None) -> asyncio.Future[_T]:
     """An asyncio future that completes with the engine's ``future``. The engine completes its
     futures on the loop's thread, so the result is copied over at once (``asyncio.wrap_future``
     would go through ``call_soon_threadsafe`` and a wakeup every time). ``on_cancel`` runs when
     the asyncio future is cancelled while the engine's is not done (to stop the work)."""
     aio = aio or asyncio.get_running_loop()
-    out = aio.create_future()
+    out: asyncio.Future[_T] = aio.create_future()
     thread = threading.get_ident()
 
-    def copy(f: Future) -> None:
+    def copy(f: Future[_T]) -> None:
         if out.done():
             return
         if f.cancelled():
@@ -300,14 +323,14 @@ def wrap(future: Future, aio: asyncio.AbstractEventLoop | None = None,
         else:
             out.set_result(f.result())
 
-    def done(f: Future) -> None:
+    def done(f: Future[_T]) -> None:
         if threading.get_ident() == thread:
             copy(f)
         else:
             aio.call_soon_threadsafe(copy, f)
 
     if on_cancel is not None:
-        def cancelled(o: asyncio.Future) -> None:
+        def cancelled(o: asyncio.Future[_T]) -> None:
             if o.cancelled() and not future.done():
                 on_cancel()
         out.add_done_callback(cancelled)

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Generator, Mapping
+from collections.abc import Coroutine, Generator, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..client._task import TaskGen
 from ..client.client import Client, ConnectOptions, _finish_options, _start, jump_hops
@@ -31,13 +31,18 @@ from ..client.socks import SOCKSForwarder
 from ..errors import SSHError, SSHTimeoutError
 from ..keys import Key
 from ..timeouts import DEFAULT, Timeout, resolve
-from ._loop import engine_loop, wrap
+from ._loop import asyncio_loop_of, engine_loop, within, wrap
 from .process import SSHClientProcess, process_gen, run_gen
+
+if TYPE_CHECKING:
+    from .._channel import Channel
+    from ..client.session import ClientSession
+    from .sftp import _Starting
 
 __all__ = ["connect", "SSHClientConnection"]
 
 
-async def _await_task(session: Any, gen: TaskGen, what: str, timeout: float | None) -> Any:
+async def _await_task(session: ClientSession, gen: TaskGen, what: str, timeout: float | None) -> Any:
     """Run ``gen`` as a task of ``session``; its result. Cancelling the await throws
     :class:`asyncio.CancelledError` into the task, whose cleanup closes what it opened."""
     task = session.start_task(gen, what, timeout)
@@ -58,7 +63,8 @@ class SSHClientConnection:
         self._client = client
         self._session = client._session
         self._closed_event = asyncio.Event()
-        self._lingering: list[asyncio.Future] = []
+        self._loop = asyncio_loop_of(client.loop)
+        self._lingering: list[asyncio.Future[None]] = []
         self._session.on("close", self._closed_event.set)
         if self._session.closed:
             self._closed_event.set()
@@ -86,16 +92,13 @@ class SSHClientConnection:
         """The default ``timeout`` of later calls (``op_timeout``)."""
         return self._client.timeout
 
-    def _t(self, timeout: Any) -> float | None:
+    def _t(self, timeout: Timeout) -> float | None:
         return resolve(timeout, self._client.timeout)
 
     def close(self) -> None:
         """Disconnect (idempotent): forwards first, then the session. The socket lingers
         until the server has read the DISCONNECT (at most 2 s): :meth:`wait_closed`."""
-        loop = self._session._loop
-        before = set(loop._fds)
-        self._client.close()
-        self._lingering += loop.released(set(loop._fds) - before)
+        self._lingering += self._loop.close_lingering(self._client.close)
 
     async def wait_closed(self) -> None:
         """Wait until the connection is closed (by :meth:`close`, the server, or a failure)
@@ -154,7 +157,7 @@ class SSHClientConnection:
 
     # -- SFTP -------------------------------------------------------------------------------------
 
-    def start_sftp_client(self, *, timeout: Timeout = DEFAULT) -> Any:
+    def start_sftp_client(self, *, timeout: Timeout = DEFAULT) -> _Starting:
         """An SFTP session: ``async with conn.start_sftp_client() as sftp`` (or ``await``);
         see :class:`~pylibssh.asyncio.sftp.SFTPClient`. ``timeout``: seconds each request may
         wait for its reply (default the connection's ``op_timeout``, else 60 s)."""
@@ -177,7 +180,7 @@ class SSHClientConnection:
         sock = await self._tunnel(path, timeout)
         return await asyncio.open_connection(sock=sock)
 
-    async def _tunnel(self, dest: str | tuple[str, int], timeout: Any) -> socket.socket:
+    async def _tunnel(self, dest: str | tuple[str, int], timeout: Timeout) -> socket.socket:
         t = self._t(timeout) or DEFAULT_TIMEOUT
         channel = await _await_task(self._session, open_direct_gen(self._session, dest),
                                     f"tunnel to {dest}", t)
@@ -231,7 +234,7 @@ class _Connecting:
     """What :func:`connect` returns: awaitable (the connection) and an async context manager
     (closing it at the end)."""
 
-    def __init__(self, coro: Any):
+    def __init__(self, coro: Coroutine[Any, Any, SSHClientConnection]):
         self._coro = coro
         self._conn: SSHClientConnection | None = None
 
@@ -293,8 +296,8 @@ async def _connect(options: ConnectOptions) -> SSHClientConnection:
 
     try:
         t = options.timeout
-        async with asyncio.timeout(None if t is None else t + 5):
-            client: Client = await wrap(future, on_cancel=give_up)
+        client: Client = await within(wrap(future, on_cancel=give_up),
+                                      None if t is None else t + 5)
     except BaseException as exc:
         session.close()
         for h in helpers:
@@ -307,7 +310,7 @@ async def _connect(options: ConnectOptions) -> SSHClientConnection:
 
 
 async def _open_jump(given: ConnectOptions, o: ConnectOptions
-                     ) -> tuple[SSHClientConnection, Any]:
+                     ) -> tuple[SSHClientConnection, Channel]:
     """Connect through the ProxyJump hosts (``[user@]host[:port]``, comma separated) hop by
     hop; the last hop's connection and a paused direct-tcpip channel from it to the target."""
     conn: SSHClientConnection | None = None
@@ -328,9 +331,10 @@ async def _open_jump(given: ConnectOptions, o: ConnectOptions
         raise
 
 
-async def _open_channel(conn: SSHClientConnection, host: str, port: int) -> Any:
+async def _open_channel(conn: SSHClientConnection, host: str, port: int) -> Channel:
     session = conn._session
     t = conn.timeout or DEFAULT_TIMEOUT
-    return await _await_task(session, open_direct_gen(session, (host, port)),
-                             f"channel to {host}:{port}", t)
+    channel: Channel = await _await_task(session, open_direct_gen(session, (host, port)),
+                                         f"channel to {host}:{port}", t)
+    return channel
 

@@ -10,9 +10,10 @@ cancellation) closes the channel: the connection and its other channels go on.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._binding import channel as channel_api
 from ..client._task import AGAIN, TaskGen
 from ..client.process import (
     ClientChannel,
@@ -23,8 +24,10 @@ from ..client.process import (
     setup_requests,
 )
 from ..errors import ChannelError
+from ._loop import within
 
 if TYPE_CHECKING:
+    from .._binding import CData
     from ..client.session import ClientSession
 
 __all__ = ["SSHClientProcess", "SSHReader", "SSHWriter", "ProcessError", "RunResult"]
@@ -34,9 +37,9 @@ class AsyncChannel(ClientChannel):
     """A :class:`ClientChannel` that wakes the coroutines waiting for it whenever its state
     changes (bytes in, EOF, close, output drained)."""
 
-    def __init__(self, session: ClientSession, c_channel: Any):
+    def __init__(self, session: ClientSession, c_channel: CData):
         super().__init__(session, c_channel)
-        self._waiters: list[asyncio.Future] = []
+        self._waiters: list[asyncio.Future[None]] = []
 
     def _wake(self) -> None:
         waiters, self._waiters = self._waiters, []
@@ -54,7 +57,7 @@ class AsyncChannel(ClientChannel):
             if not w.done():
                 w.cancel()
 
-    def _c_data(self, data: Any, length: int, is_stderr: bool) -> int:
+    def _c_data(self, data: CData, length: int, is_stderr: bool) -> int:
         n = super()._c_data(data, length, is_stderr)
         if n and self._waiters:
             self._wake()
@@ -206,7 +209,7 @@ class SSHWriter:
         :class:`~pylibssh.errors.ClosedError` once the channel is closed."""
         self._ch.write(data)
 
-    def writelines(self, lines: Any) -> None:
+    def writelines(self, lines: Iterable[bytes | bytearray | memoryview | str]) -> None:
         """:meth:`write` each of ``lines``."""
         for line in lines:
             self.write(line)
@@ -286,10 +289,13 @@ class SSHClientProcess:
         ch.collect = True
         if ch._paused:
             ch.resume()
+
+        async def finished() -> None:
+            while not ch.finished:
+                await ch.changed()
+
         try:
-            async with asyncio.timeout(timeout):
-                while not ch.finished:
-                    await ch.changed()
+            await within(finished(), timeout)
         except BaseException:
             ch.close()
             raise
@@ -303,18 +309,16 @@ class SSHClientProcess:
                              pixheight: int = 0) -> None:
         """Tell the server the terminal's new size (window-change). Raises
         :class:`~pylibssh.errors.ChannelError` once the channel is closed."""
-        from .._binding import lib
         ch = self.channel
         if ch.closed:
             raise ChannelError("the channel is closed")
         with ch._loop.lock:
-            lib.ssh_channel_change_pty_size(ch._ch, width, height)
+            channel_api.change_pty_size(ch._ch, width, height)
             ch._session.kick()
 
     def send_signal(self, signal: str | int) -> None:
         """Send a signal ("TERM", "INT", "KILL"..., or its number). OpenSSH delivers it to
         the command."""
-        from .._binding import lib
         ch = self.channel
         if ch.closed:
             raise ChannelError("the channel is closed")
@@ -323,7 +327,7 @@ class SSHClientProcess:
             signal = _signal.Signals(signal).name
         name = signal.upper().removeprefix("SIG")
         with ch._loop.lock:
-            lib.ssh_channel_request_send_signal(ch._ch, name.encode())
+            channel_api.send_signal(ch._ch, name)
             ch._session.kick()
 
     def terminate(self) -> None:

@@ -17,22 +17,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterable
+from typing import TYPE_CHECKING, Any, overload
 
 from .. import events
-from ..server import Server
+from ..events import Listener, ListenerT
+from ..server import Server, ServerSession
 from ..server.server import HostKey
-from ._loop import engine_loop
+from ._loop import asyncio_loop_of, engine_loop
 
 __all__ = ["create_server", "SSHServer"]
 
 log = logging.getLogger("pylibssh.server")
 
-_tasks: set[asyncio.Task] = set()  # listener tasks, kept referenced until they end
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+_tasks: set[asyncio.Task[Any]] = set()  # listener tasks, kept referenced until they end
 
 
-def _default_reply(args: tuple, exc: BaseException) -> None:
+def _default_reply(args: tuple[Any, ...], exc: BaseException) -> None:
     """What a plain listener's exception gets: the default reply for a request left
     unanswered (an SFTP request: the status matching ``exc``)."""
     for arg in args:
@@ -47,7 +51,8 @@ def _default_reply(args: tuple, exc: BaseException) -> None:
             log.debug("default reply after a failed listener", exc_info=True)
 
 
-def _coroutine_listener(event: str, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+def _coroutine_listener(event: str, fn: Callable[..., Coroutine[Any, Any, Any]]
+                        ) -> Callable[..., Any]:
     """Wrap an ``async def`` listener: each call runs it as a task of the running loop."""
 
     def listener(*args: Any) -> None:
@@ -59,7 +64,7 @@ def _coroutine_listener(event: str, fn: Callable[..., Awaitable[Any]]) -> Callab
         task = loop.create_task(fn(*args))
         _tasks.add(task)
 
-        def done(t: asyncio.Task) -> None:
+        def done(t: asyncio.Task[Any]) -> None:
             _tasks.discard(t)
             if t.cancelled():
                 _default_reply(args, asyncio.CancelledError())
@@ -89,7 +94,8 @@ class SSHServer:
     def __init__(self, server: Server):
         self._server = server
         self._closed = asyncio.Event()
-        self._lingering: list[asyncio.Future] = []
+        self._loop = asyncio_loop_of(server.loop)
+        self._lingering: list[asyncio.Future[None]] = []
         server.on("close", self._closed.set)
 
     @property
@@ -103,25 +109,41 @@ class SSHServer:
         return self._server.port
 
     @property
-    def address(self) -> Any:
+    def address(self) -> tuple[Any, ...] | None:
         """The listening socket's address."""
         return self._server.address
 
     @property
-    def sessions(self) -> list[Any]:
+    def sessions(self) -> list[ServerSession]:
         """The connections being served."""
         return self._server.sessions
 
-    def on(self, event: str, listener: Callable[..., Any] | None = None) -> Any:
+    @overload
+    def on(self, event: str) -> Callable[[ListenerT], ListenerT]: ...
+    @overload
+    def on(self, event: str, listener: Listener) -> Self: ...
+
+    def on(self, event: str, listener: Listener | None = None
+           ) -> Callable[[ListenerT], ListenerT] | Self:
         """Add a listener (``async def`` or plain) for the server's ``connection`` or
         ``close`` event; without one, a decorator."""
-        result = self._server.on(event, listener)
-        return self if listener is not None else result
+        if listener is None:
+            return self._server.on(event)
+        self._server.on(event, listener)
+        return self
 
-    def once(self, event: str, listener: Callable[..., Any] | None = None) -> Any:
+    @overload
+    def once(self, event: str) -> Callable[[ListenerT], ListenerT]: ...
+    @overload
+    def once(self, event: str, listener: Listener) -> Self: ...
+
+    def once(self, event: str, listener: Listener | None = None
+             ) -> Callable[[ListenerT], ListenerT] | Self:
         """Like :meth:`on`, removed after its first call."""
-        result = self._server.once(event, listener)
-        return self if listener is not None else result
+        if listener is None:
+            return self._server.once(event)
+        self._server.once(event, listener)
+        return self
 
     def off(self, event: str, listener: Callable[..., Any]) -> SSHServer:
         """Remove a listener."""
@@ -131,10 +153,7 @@ class SSHServer:
     def close(self) -> None:
         """Stop listening and disconnect every session (idempotent); :meth:`wait_closed`
         waits until their sockets are released too."""
-        loop = self._server.loop
-        before = set(loop._fds)
-        self._server.close()
-        self._lingering += loop.released(set(loop._fds) - before)
+        self._lingering += self._loop.close_lingering(self._server.close)
 
     @property
     def closed(self) -> bool:

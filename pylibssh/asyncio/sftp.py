@@ -22,9 +22,9 @@ import fnmatch
 import io
 import os
 import posixpath
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Coroutine, Generator, Sequence
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..client.sftp import _open_flags
 from ..client.sftp_engine import (
@@ -44,12 +44,14 @@ from ..sftp.constants import os_to_open_flags
 from ._loop import wrap
 
 if TYPE_CHECKING:
+    from ..client.session import ClientSession
     from .connection import SSHClientConnection
 
 __all__ = ["SFTPClient", "SFTPClientFile", "SFTPName", "StatVFS", "SFTPLimits"]
 
 #: progress_handler(source path, destination path, bytes done, total bytes)
 ProgressHandler = Callable[[str, str, int, int], Any]
+_T = TypeVar("_T")
 
 
 class _Cancelled(Exception):
@@ -92,7 +94,7 @@ class SFTPClient:
         """The extensions the server offered, with their data."""
         return dict(self._engine.extensions)
 
-    async def _do(self, future: Future) -> Any:
+    async def _do(self, future: Future[_T]) -> _T:
         return await wrap(future)
 
     # -- paths ------------------------------------------------------------------------------------
@@ -113,7 +115,7 @@ class SFTPClient:
         """Attributes of ``path`` itself (a symbolic link is not followed)."""
         return await self._do(self._engine.lstat(path, self.timeout))
 
-    async def setstat(self, path: str, attrs: SFTPAttributes | dict) -> None:
+    async def setstat(self, path: str, attrs: SFTPAttributes | dict[str, Any]) -> None:
         """Set attributes (mode, owner, times, size) of ``path``."""
         await self._do(self._engine.setstat(path, SFTPAttributes.from_dict(attrs),
                                             self.timeout))
@@ -262,7 +264,8 @@ class SFTPClient:
 
     # -- transfers --------------------------------------------------------------------------------
 
-    async def _transfer(self, start: Callable[[Callable[[int, int], None]], Future],
+    async def _transfer(self,
+                        start: Callable[[Callable[[int, int], None]], Future[TransferResult]],
                         src: str, dst: str, progress: ProgressHandler | None) -> int:
         cancelled = False
 
@@ -296,8 +299,9 @@ class SFTPClient:
                                             timeout=self.timeout),
             local, remote, progress)
 
-    async def get(self, remotepaths: str | Sequence[str], localpath: str | os.PathLike | None
-                  = None, *, preserve: bool = False, recurse: bool = False,
+    async def get(self, remotepaths: str | Sequence[str],
+                  localpath: str | os.PathLike[str] | None = None, *,
+                  preserve: bool = False, recurse: bool = False,
                   resume: bool = False, progress_handler: ProgressHandler | None = None,
                   max_requests: int = IN_FLIGHT) -> int:
         """Download one or more remote files (directories too with ``recurse``) to
@@ -309,8 +313,8 @@ class SFTPClient:
         return await self._get(sources, localpath, preserve, recurse, resume, progress_handler,
                                max_requests)
 
-    async def mget(self, patterns: str | Sequence[str], localpath: str | os.PathLike | None
-                   = None, **kwargs: Any) -> int:
+    async def mget(self, patterns: str | Sequence[str],
+                   localpath: str | os.PathLike[str] | None = None, **kwargs: Any) -> int:
         """:meth:`get` with remote glob patterns (``*.log``, ``data/*/part-?``); a pattern
         that matches nothing is an error (``FileNotFoundError``-compatible)."""
         sources: list[str] = []
@@ -325,7 +329,7 @@ class SFTPClient:
                                kwargs.pop("progress_handler", None),
                                kwargs.pop("max_requests", IN_FLIGHT), **kwargs)
 
-    async def _get(self, sources: list[str], localpath: str | os.PathLike | None,
+    async def _get(self, sources: list[str], localpath: str | os.PathLike[str] | None,
                    preserve: bool, recurse: bool, resume: bool,
                    progress: ProgressHandler | None, max_requests: int) -> int:
         local = os.fspath(localpath) if localpath is not None else "."
@@ -364,7 +368,7 @@ class SFTPClient:
             if a.mtime is not None:
                 os.utime(local, (a.atime or a.mtime, a.mtime))
 
-    async def put(self, localpaths: str | os.PathLike | Sequence[str | os.PathLike],
+    async def put(self, localpaths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
                   remotepath: str | None = None, *, preserve: bool = False,
                   recurse: bool = False, resume: bool = False,
                   progress_handler: ProgressHandler | None = None,
@@ -573,7 +577,7 @@ class SFTPClientFile:
         """The open file's attributes."""
         return await wrap(self._engine.fstat(self._h(), self.path, self._sftp.timeout))
 
-    async def setstat(self, attrs: SFTPAttributes | dict) -> None:
+    async def setstat(self, attrs: SFTPAttributes | dict[str, Any]) -> None:
         """Set the open file's attributes."""
         await wrap(self._engine.fsetstat(self._h(), SFTPAttributes.from_dict(attrs),
                                          self.path, self._sftp.timeout))
@@ -607,14 +611,18 @@ class SFTPClientFile:
         return f"<pylibssh.asyncio.SFTPClientFile {self.path!r}>"
 
 
-async def _start(session: Any, timeout: float | None) -> SFTPEngine:
+async def _start(session: ClientSession, timeout: float | None) -> SFTPEngine:
     """An SFTP session on ``session``'s connection. Cancelled, the start goes on and the
     session it makes is closed."""
     future = start_engine(session, timeout)
     try:
         return await wrap(future)
     except asyncio.CancelledError:
-        future.add_done_callback(lambda f: f.exception() is None and f.result().close())
+        def close_it(f: Future[SFTPEngine]) -> None:
+            if f.exception() is None:
+                f.result().close()
+
+        future.add_done_callback(close_it)
         raise
 
 
@@ -622,7 +630,7 @@ class _Starting:
     """What :meth:`SSHClientConnection.start_sftp_client` returns: awaitable (the client)
     and an async context manager (closing it at the end)."""
 
-    def __init__(self, coro: Any):
+    def __init__(self, coro: Coroutine[Any, Any, SFTPClient]):
         self._coro = coro
         self._sftp: SFTPClient | None = None
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Generator
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import SSHTimeoutError
 from ..loop import Loop, TimerHandle
@@ -34,6 +34,7 @@ AGAIN: Any = _Again()
 
 Poller = Callable[[], Any]
 TaskGen = Generator[Poller, Any, Any]
+_T = TypeVar("_T")
 
 
 class Task:
@@ -130,7 +131,7 @@ class Task:
         return f"<Task {self.name} {'done' if self.done else 'running'}>"
 
 
-def wait(loop: Loop, future: Future[Any], timeout: float | None, what: str) -> Any:
+def wait(loop: Loop, future: Future[_T], timeout: float | None, what: str) -> _T:
     """Block until ``future`` is done (driving ``loop`` if nobody runs it); its result."""
     if not loop.wait_for(future.done, timeout):
         raise SSHTimeoutError(f"{what} timed out after {timeout:g} s")

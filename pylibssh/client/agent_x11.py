@@ -15,7 +15,7 @@ import subprocess
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._binding import lib
+from .._binding import channel as channel_api
 from ..bridge import Bridge
 from ..errors import SSHError
 from .forward import _bridge, _connect_local, ensure_running
@@ -106,7 +106,7 @@ class AgentForwarding:
         session = client._session
         with client._loop.lock:
             session.session_requests.append(
-                ("agent forwarding", lambda ch: lib.ssh_channel_request_auth_agent(ch)))
+                ("agent forwarding", channel_api.request_auth_agent))
             session._incoming.add_handler(AUTH_AGENT, self._on_request)
         ensure_running(client)
 
@@ -199,8 +199,8 @@ class X11Forwarding:
         session = client._session
         with client._loop.lock:
             session.session_requests.append(
-                ("X11 forwarding", lambda ch: lib.ssh_channel_request_x11(
-                    ch, int(single_connection), proto, cookie, screen)))
+                ("X11 forwarding", lambda ch: channel_api.request_x11(
+                    ch, single_connection, proto, cookie, screen)))
             session._incoming.add_handler(X11, self._on_request)
         ensure_running(client)
 

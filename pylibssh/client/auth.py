@@ -12,7 +12,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from .._binding import NULL, ffi, lib
+from .._binding import client as client_api
+from .._binding.constants import (
+    SSH_AUTH_AGAIN,
+    SSH_AUTH_DENIED,
+    SSH_AUTH_ERROR,
+    SSH_AUTH_INFO,
+    SSH_AUTH_METHOD_GSSAPI_MIC,
+    SSH_AUTH_METHOD_HOSTBASED,
+    SSH_AUTH_METHOD_INTERACTIVE,
+    SSH_AUTH_METHOD_NONE,
+    SSH_AUTH_METHOD_PASSWORD,
+    SSH_AUTH_METHOD_PUBLICKEY,
+    SSH_AUTH_PARTIAL,
+    SSH_AUTH_SUCCESS,
+)
 from ..errors import AuthenticationError, KeyFormatError, error_from
 from ..keys import Key
 from ._task import AGAIN, TaskGen
@@ -25,12 +39,12 @@ KbdintCallback = Callable[[str, str, list[tuple[str, bool]]], Sequence[str]]
 KeySource = Union[str, "os.PathLike[str]", Key]
 
 _METHOD_NAMES = {
-    lib.SSH_AUTH_METHOD_NONE: "none",
-    lib.SSH_AUTH_METHOD_PASSWORD: "password",
-    lib.SSH_AUTH_METHOD_PUBLICKEY: "publickey",
-    lib.SSH_AUTH_METHOD_HOSTBASED: "hostbased",
-    lib.SSH_AUTH_METHOD_INTERACTIVE: "keyboard-interactive",
-    lib.SSH_AUTH_METHOD_GSSAPI_MIC: "gssapi-with-mic",
+    SSH_AUTH_METHOD_NONE: "none",
+    SSH_AUTH_METHOD_PASSWORD: "password",
+    SSH_AUTH_METHOD_PUBLICKEY: "publickey",
+    SSH_AUTH_METHOD_HOSTBASED: "hostbased",
+    SSH_AUTH_METHOD_INTERACTIVE: "keyboard-interactive",
+    SSH_AUTH_METHOD_GSSAPI_MIC: "gssapi-with-mic",
 }
 DEFAULT_IDENTITIES = ("id_ed25519", "id_ecdsa", "id_rsa")
 
@@ -77,9 +91,9 @@ def _auth_poller(session: ClientSession, fn: Callable[[], int]) -> Callable[[], 
     def poll() -> Any:
         session._check_open()
         rc = fn()
-        if rc == lib.SSH_AUTH_AGAIN:
+        if rc == SSH_AUTH_AGAIN:
             return AGAIN
-        if rc == lib.SSH_AUTH_ERROR:
+        if rc == SSH_AUTH_ERROR:
             raise error_from(session._s, "authentication", AuthenticationError)
         return rc
     return poll
@@ -101,43 +115,43 @@ def authenticate(session: ClientSession, user: str, creds: Credentials) -> TaskG
     if keys and (creds.methods is None or "publickey" in creds.methods):
         # the first key goes out at once: a "none" request first would cost the server a
         # round trip (its failure lists the methods, and so does a failed key)
-        rc = lib.SSH_AUTH_DENIED
-        allowed_mask = lib.SSH_AUTH_METHOD_PUBLICKEY
+        rc = SSH_AUTH_DENIED
+        allowed_mask = SSH_AUTH_METHOD_PUBLICKEY
     else:
-        rc = yield _auth_poller(session, lambda: lib.ssh_userauth_none(s, u))
-    while rc != lib.SSH_AUTH_SUCCESS:
+        rc = yield _auth_poller(session, lambda: client_api.userauth_none(s, u))
+    while rc != SSH_AUTH_SUCCESS:
         if allowed_mask is not None:
             allowed, allowed_mask = allowed_mask, None
         else:
-            allowed = lib.ssh_userauth_list(s, u)
+            allowed = client_api.userauth_list(s, u)
         names = method_names(allowed)
         if creds.methods is not None:
             allowed &= sum(b for b, n in _METHOD_NAMES.items() if n in creds.methods)
-        if rc == lib.SSH_AUTH_PARTIAL:
+        if rc == SSH_AUTH_PARTIAL:
             log.debug("partial success; the server now asks for %s", names)
         step = None
-        if allowed & lib.SSH_AUTH_METHOD_PUBLICKEY and pending_keys:
+        if allowed & SSH_AUTH_METHOD_PUBLICKEY and pending_keys:
             key = pending_keys.pop(0)
             tried.append(f"publickey ({key.type_name} {key.fingerprint()})")
             step = _auth_poller(
-                session, functools.partial(lib.ssh_userauth_publickey, s, u, key._key))
-        elif allowed & lib.SSH_AUTH_METHOD_PUBLICKEY and agent and not agent_done:
+                session, functools.partial(client_api.userauth_publickey, s, u, key._key))
+        elif allowed & SSH_AUTH_METHOD_PUBLICKEY and agent and not agent_done:
             agent_done = True
             tried.append("publickey (agent)")
-            step = _auth_poller(session, lambda: lib.ssh_userauth_agent(s, u))
-        elif (allowed & lib.SSH_AUTH_METHOD_INTERACTIVE and not kbd_done
+            step = _auth_poller(session, lambda: client_api.userauth_agent(s, u))
+        elif (allowed & SSH_AUTH_METHOD_INTERACTIVE and not kbd_done
               and (creds.kbdint is not None or password is not None)):
             kbd_done = True
             tried.append("keyboard-interactive")
             rc = yield from _kbdint(session, u, creds.kbdint, password)
             if password is not None and creds.kbdint is None:
-                pw_done = pw_done or rc == lib.SSH_AUTH_SUCCESS
+                pw_done = pw_done or rc == SSH_AUTH_SUCCESS
             continue
-        elif allowed & lib.SSH_AUTH_METHOD_PASSWORD and password is not None and not pw_done:
+        elif allowed & SSH_AUTH_METHOD_PASSWORD and password is not None and not pw_done:
             pw_done = True
             tried.append("password")
             pw = password.encode()
-            step = _auth_poller(session, lambda: lib.ssh_userauth_password(s, u, pw))
+            step = _auth_poller(session, lambda: client_api.userauth_password(s, u, pw))
         if step is None:
             raise AuthenticationError(
                 f"authentication as {user!r} failed: the server allows "
@@ -151,21 +165,13 @@ def authenticate(session: ClientSession, user: str, creds: Credentials) -> TaskG
 def _kbdint(session: ClientSession, u: bytes, callback: KbdintCallback | None,
             password: str | None) -> TaskGen:
     s = session._s
-    rc = yield _auth_poller(session, lambda: lib.ssh_userauth_kbdint(s, u, NULL))
+    rc = yield _auth_poller(session, lambda: client_api.userauth_kbdint(s, u))
     rounds = 0
-    while rc == lib.SSH_AUTH_INFO:
+    while rc == SSH_AUTH_INFO:
         rounds += 1
         if rounds > 20:
             raise AuthenticationError("keyboard-interactive: too many rounds")
-        name = ffi.string(lib.ssh_userauth_kbdint_getname(s)).decode("utf-8", "replace")
-        instruction = ffi.string(lib.ssh_userauth_kbdint_getinstruction(s)).decode(
-            "utf-8", "replace")
-        prompts = []
-        echo = ffi.new("char *")
-        for i in range(lib.ssh_userauth_kbdint_getnprompts(s)):
-            text = ffi.string(lib.ssh_userauth_kbdint_getprompt(s, i, echo)).decode(
-                "utf-8", "replace")
-            prompts.append((text, echo[0] != b"\0"))
+        name, instruction, prompts = client_api.kbdint_questions(s)
         if callback is not None:
             answers = list(callback(name, instruction, prompts))
         else:  # answer password prompts with the password, as OpenSSH does
@@ -175,7 +181,6 @@ def _kbdint(session: ClientSession, u: bytes, callback: KbdintCallback | None,
                 f"keyboard-interactive: {len(prompts)} prompts, {len(answers)} answers")
         for i, answer in enumerate(answers):
             data = answer.encode() if isinstance(answer, str) else bytes(answer)
-            if lib.ssh_userauth_kbdint_setanswer(s, i, data) < 0:
-                raise error_from(s, "keyboard-interactive answer", AuthenticationError)
-        rc = yield _auth_poller(session, lambda: lib.ssh_userauth_kbdint(s, u, NULL))
+            client_api.kbdint_answer(s, i, data)
+        rc = yield _auth_poller(session, lambda: client_api.userauth_kbdint(s, u))
     return rc

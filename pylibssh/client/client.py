@@ -17,12 +17,12 @@ import os
 import select
 import socket
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._binding import lib
+from .._binding.client import set_option
 from .._channel import Channel
 from ..errors import HostNotFoundError, SSHConnectionError, SSHConnectionRefusedError
 from ..algorithms import Algorithms
@@ -30,6 +30,7 @@ from ..keys import Key
 from ..loop import Loop, reap_unclosed
 from ..timeouts import DEFAULT, Timeout, resolve
 from ._task import AGAIN, TaskGen, wait
+from .channels import DIRECT_TCPIP, open_channel_gen
 from .auth import Credentials, KbdintCallback, KeySource, authenticate
 from .forward import _bridge
 from .forwarding import ForwardingMixin
@@ -43,7 +44,12 @@ from .process import (
     run_gen,
     setup_requests,
 )
-from .session import ClientSession, set_option
+from .session import ClientSession
+
+if TYPE_CHECKING:
+    import pylibssh.client.sftp  # (by its full name: the API reference has three SFTPClients)
+
+    from .forward import _Forward
 
 __all__ = ["Client", "ConnectOptions", "connect", "connect_async"]
 
@@ -140,7 +146,8 @@ def _configure(session: ClientSession, o: ConnectOptions) -> None:
         set_option(s, "rekey_data", o.rekey_data)
 
 
-def _resolve(host: str, port: int) -> list[tuple]:
+def _resolve(host: str, port: int
+             ) -> Sequence[tuple[socket.AddressFamily, socket.SocketKind, int, str, Any]]:
     try:
         return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
@@ -174,7 +181,12 @@ def _tcp_connect_gen(session: ClientSession, host: str, port: int) -> TaskGen:
             return True if _writable_now(fd) else AGAIN
 
         tasks = session._tasks
-        loop.add_writer(fd, lambda: [t.poke() for t in list(tasks)])
+
+        def poke_tasks() -> None:
+            for t in list(tasks):
+                t.poke()
+
+        loop.add_writer(fd, poke_tasks)
         try:
             yield writable
         except BaseException:
@@ -199,8 +211,8 @@ class _ProxyCommand:
         command = (command.replace("%h", host).replace("%p", str(port))
                    .replace("%r", user).replace("%%", "%"))
         ours, theirs = socket.socketpair()
-        self.proc = subprocess.Popen(command, shell=True, stdin=theirs, stdout=theirs,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(command, shell=True, stdin=theirs.fileno(),
+                                     stdout=theirs.fileno(), start_new_session=True)
         theirs.close()
         self.sock = ours
 
@@ -225,12 +237,12 @@ class Client(ForwardingMixin):
     def __init__(self, session: ClientSession, options: ConnectOptions, own_loop: bool,
                  helpers: list[Any]):
         self._session = session
-        self._loop = session._loop
+        self._loop: Loop = session._loop
         self.options = options
         self._own_loop = own_loop
         self._helpers = helpers  # proxies and jump clients that live as long as this one
         self.timeout = options.op_timeout
-        self._forwards: list[Any] = []  # listeners and remote forwards (forwarding.py)
+        self._forwards: list[_Forward] = []  # listeners and remote forwards (forwarding.py)
         self._close_called = False
         # their collection is this client's: its warning names them
         session._owned = True
@@ -239,12 +251,12 @@ class Client(ForwardingMixin):
 
     # -- running commands -------------------------------------------------------------------------
 
-    def _t(self, timeout: Any) -> float | None:
+    def _t(self, timeout: Timeout) -> float | None:
         return resolve(timeout, self.timeout)
 
     def run_async(self, command: str | list[str], *, input: bytes | str | None = None,
                   env: Mapping[str, str] | None = None, pty: bool = False,
-                  timeout: float | None = None) -> Future:
+                  timeout: float | None = None) -> Future[RunResult]:
         """Start ``command``; the future's result is a :class:`RunResult`."""
         cmd = command_line(command)
         data = input.encode() if isinstance(input, str) else input
@@ -284,16 +296,16 @@ class Client(ForwardingMixin):
         gen = open_session_gen(self._session, setup_requests(None, subsystem=name))
         return open_process(self._session, gen, None, self._t(timeout))
 
-    def sftp(self, timeout: Timeout = DEFAULT):
+    def sftp(self, timeout: Timeout = DEFAULT) -> pylibssh.client.sftp.SFTPClient:
         """An :class:`~pylibssh.client.sftp.SFTPClient` on this connection."""
-        from .sftp import SFTPClient
+        from .sftp import SFTPClient  # (on first use: most programs never import it)
         return SFTPClient(self, self._t(timeout))
 
     # the same machinery as SFTPClient.put_many/get_many, on an SFTP session of their own that
     # closes when they end: one thread moves files to and from many hosts on one loop, as
     # run_async runs commands
     def sftp_put_many_async(self, pairs: Sequence[tuple[Any, Any]], *, in_flight: int = 64,
-                            timeout: float | None = None) -> Future:
+                            timeout: float | None = None) -> Future[int]:
         """Upload (local, remote) ``pairs`` like :meth:`SFTPClient.put_many
         <pylibssh.client.sftp.SFTPClient.put_many>`, without blocking: the future's result is
         the bytes sent, or the first error once every file has had its turn. ``timeout``:
@@ -302,10 +314,16 @@ class Client(ForwardingMixin):
         return transfer_many(self._session, pairs, True, in_flight, timeout)
 
     def sftp_get_many_async(self, pairs: Sequence[tuple[Any, Any]], *, in_flight: int = 64,
-                            timeout: float | None = None) -> Future:
+                            timeout: float | None = None) -> Future[int]:
         """Download (remote, local) ``pairs``; like :meth:`sftp_put_many_async`."""
         from .sftp_engine import transfer_many
         return transfer_many(self._session, pairs, False, in_flight, timeout)
+
+    def open_channel_to(self, host: str, port: int, timeout: Timeout = DEFAULT) -> Channel:
+        """A direct-tcpip channel from the server to ``host:port`` (what ProxyJump uses). It is
+        returned paused, so nothing is lost before a listener is attached: call ``resume()``.
+        Raises :class:`~pylibssh.errors.SSHError` when the server refuses."""
+        return _open_channel_to(self, host, port, timeout)
 
     # -- state ------------------------------------------------------------------------------------
 
@@ -434,6 +452,7 @@ def _connect_gen(session: ClientSession, o: ConnectOptions, helpers: list[Any]) 
             os.path.expanduser(o.global_known_hosts) if o.global_known_hosts else None)
         creds = Credentials(o.password, o.keys, o.passphrase, o.agent, o.look_for_keys,
                             o.kbdint, o.auth_methods)
+        assert o.user is not None  # (_finish_options set it)
         yield from authenticate(session, o.user, creds)
         if o.keepalive_interval:
             session.start_keepalive(o.keepalive_interval, o.keepalive_count_max)
@@ -449,12 +468,12 @@ def _connect_gen(session: ClientSession, o: ConnectOptions, helpers: list[Any]) 
 
 
 class _Closer:
-    def __init__(self, fn):
+    def __init__(self, fn: Callable[[], Any]):
         self.close = fn
 
 
-def _start(options: ConnectOptions, loop: Loop | None) -> tuple[Future, ClientSession,
-                                                                 list[Any], bool]:
+def _start(options: ConnectOptions, loop: Loop | None
+           ) -> tuple[Future[Client], ClientSession, list[Any], bool]:
     o = _finish_options(options)
     helpers: list[Any] = []
     if o.proxy_jump and o.sock is None and not o.proxy_command:
@@ -475,9 +494,9 @@ def _start(options: ConnectOptions, loop: Loop | None) -> tuple[Future, ClientSe
         raise
     task = session.start_task(_connect_gen(session, o, helpers),
                               f"connecting to {o.host}:{o.port}", o.timeout)
-    outer: Future = Future()
+    outer: Future[Client] = Future()
 
-    def done(f: Future) -> None:
+    def done(f: Future[Any]) -> None:
         if f.exception() is not None:
             if own and not the_loop.running:
                 pass  # closed by the waiter
@@ -489,12 +508,13 @@ def _start(options: ConnectOptions, loop: Loop | None) -> tuple[Future, ClientSe
     return outer, session, helpers, own
 
 
-def jump_hops(given: ConnectOptions, proxy_jump: str | Sequence[str]) -> list[ConnectOptions]:
+def jump_hops(given: ConnectOptions, proxy_jump: str | Sequence[str] | None
+              ) -> list[ConnectOptions]:
     """The options of each ProxyJump hop (``[user@]host[:port]``, ``[v6]:port``; a comma list or
-    a sequence; ``none`` skipped), in order: the caller's ``given`` options with the hop's host,
-    port and user, and nothing that belongs to the target (its proxy, socket, password, host key
-    alias)."""
-    hops = proxy_jump if not isinstance(proxy_jump, str) else proxy_jump.split(",")
+    a sequence; ``none`` skipped; None: no hop), in order: the caller's ``given`` options with
+    the hop's host, port and user, and nothing that belongs to the target (its proxy, socket,
+    password, host key alias)."""
+    hops = proxy_jump.split(",") if isinstance(proxy_jump, str) else proxy_jump or ()
     out = []
     for hop in (h.strip() for h in hops):
         if not hop or hop.lower() == "none":
@@ -536,27 +556,12 @@ def _open_channel_to(self: Client, host: str, port: int, timeout: Timeout = DEFA
     """A direct-tcpip channel from the server to ``host:port`` (what ProxyJump uses). It is
     returned paused, so nothing is lost before a listener is attached: call ``resume()``."""
     session = self._session
-    h = host.encode()
-
-    def gen() -> TaskGen:
-        c = lib.ssh_channel_new(session._s)
-        channel = Channel(session, c)
-        channel._paused = True  # hold what arrives until the user listens (resume())
-        try:
-            yield session.call(
-                lambda: lib.ssh_channel_open_forward(channel._ch, h, port, b"127.0.0.1", 0),
-                f"opening a channel to {host}:{port}")
-        except BaseException:
-            channel._free(session_gone=False)
-            raise
-        return channel
-
     t = self._t(timeout) or DEFAULT_TIMEOUT
-    task = session.start_task(gen(), f"channel to {host}:{port}", t)
-    return wait(self._loop, task.future, t + 5, "opening the channel")
-
-
-Client.open_channel_to = _open_channel_to  # type: ignore[attr-defined]
+    task = session.start_task(
+        open_channel_gen(session, DIRECT_TCPIP, (host, port), paused=True),
+        f"channel to {host}:{port}", t)
+    channel: Channel = wait(self._loop, task.future, t + 5, "opening the channel")
+    return channel
 
 
 def connect(host: str | None = None, port: int | None = None, user: str | None = None, *,
@@ -586,7 +591,7 @@ def connect(host: str | None = None, port: int | None = None, user: str | None =
 
 
 def connect_async(host: str, port: int | None = None, user: str | None = None, *,
-                  loop: Loop, **kwargs: Any) -> Future:
+                  loop: Loop, **kwargs: Any) -> Future[Client]:
     """Start connecting on ``loop`` (which the caller runs, e.g. ``loop.run_until``); the
     future's result is a :class:`Client`."""
     options = ConnectOptions(host, port, user, **kwargs)

@@ -20,11 +20,12 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from .._binding import HAS, NULL, ffi, lib, unsupported
+from .._binding import HAS, unsupported
+from .._binding import client as client_api
+from .._binding.constants import SSH_AGAIN, SSH_REQUEST_DENIED
 from ..bridge import Bridge
 from .._channel import Channel
 from ..errors import (
-    ChannelOpenError,
     RequestDeniedError,
     SSHError,
     UnsupportedError,
@@ -33,6 +34,7 @@ from ..errors import (
 )
 from ..events import EventEmitter
 from ._task import AGAIN, TaskGen, wait
+from .channels import DIRECT_STREAMLOCAL, DIRECT_TCPIP, open_channel_gen
 from .incoming import FORWARDED_STREAMLOCAL, FORWARDED_TCPIP, ChannelOpenRequest
 
 if TYPE_CHECKING:
@@ -66,43 +68,11 @@ def _bridge(channel: Channel, sock: socket.socket,
 def open_direct_gen(session: ClientSession, dest: str | tuple[str, int],
                     orig: tuple[str, int] = ("127.0.0.1", 0)) -> TaskGen:
     """Open a ``direct-tcpip`` channel to ``(host, port)`` or a ``direct-streamlocal`` one to a
-    socket path; the channel, paused. A refusal raises :class:`ChannelOpenError` with the
-    server's reason (``reason``: "administratively prohibited"...) and text
-    (``description``: "Connection refused"...)."""
-    c = lib.ssh_channel_new(session._s)
-    if c == NULL:  # pragma: no cover - out of memory
-        raise ChannelOpenError("ssh_channel_new failed")
-    channel = Channel(session, c)
-    channel._paused = True  # hold what arrives until the bridge attaches
-    fn: Callable[[], int]
-    if isinstance(dest, str):
-        path = dest.encode()
-        what = f"opening a channel to {dest}"
-        fn = lambda: lib.ssh_channel_open_forward_unix(  # noqa: E731
-            channel._ch, path, orig[0].encode(), orig[1])
-    else:
-        host, port = dest[0].encode(), int(dest[1])
-        what = f"opening a channel to {dest[0]}:{dest[1]}"
-        fn = lambda: lib.ssh_channel_open_forward(  # noqa: E731
-            channel._ch, host, port, orig[0].encode(), orig[1])
-
-    def poll() -> Any:
-        session._check_open()
-        if channel.closed:
-            raise ChannelOpenError(f"{what}: the channel was closed")
-        rc = fn()
-        if rc == lib.SSH_AGAIN:
-            return AGAIN
-        if rc < 0:
-            raise error_from(session._s, what, ChannelOpenError)
-        return rc
-
-    try:
-        yield poll
-    except BaseException:
-        channel._free(session_gone=False)
-        raise
-    return channel
+    socket path; the channel, paused (it holds what arrives until the bridge attaches). A
+    refusal raises :class:`~pylibssh.errors.ChannelOpenError` with the server's reason (``reason``:
+    "administratively prohibited"...) and text (``description``: "Connection refused"...)."""
+    kind = DIRECT_STREAMLOCAL if isinstance(dest, str) else DIRECT_TCPIP
+    return open_channel_gen(session, kind, dest, orig, paused=True)
 
 
 def open_tunnel(client: Client, dest: str | tuple[str, int], timeout: float | None) -> socket.socket:
@@ -130,8 +100,8 @@ def open_tunnel(client: Client, dest: str | tuple[str, int], timeout: float | No
 def _forget(session: ClientSession, replies: Any, seq: int | None) -> None:
     """A request given up (timeout, error): its reply, when it comes, goes to nobody."""
     if replies is not None and seq is not None and seq >= 0:
-        if lib.pylibssh_global_result(replies, seq, NULL) == -1:
-            lib.pylibssh_global_forget(session._s, replies, seq)
+        if client_api.global_result(replies, seq) == -1:
+            client_api.global_forget(session._s, replies, seq)
 
 
 def global_request_gen(session: ClientSession, call: Callable[[], int], what: str) -> TaskGen:
@@ -143,7 +113,7 @@ def global_request_gen(session: ClientSession, call: Callable[[], int], what: st
     def acquire() -> Any:
         session._check_open()
         if session._global_busy or (replies is not None
-                                    and lib.pylibssh_global_idle(session._s) == 0):
+                                    and not client_api.global_idle(session._s)):
             return AGAIN  # libssh waits for another reply
         session._global_busy = True
         return True
@@ -151,11 +121,11 @@ def global_request_gen(session: ClientSession, call: Callable[[], int], what: st
     def poll() -> Any:
         session._check_open()
         rc = call()
-        if rc == lib.SSH_AGAIN:
+        if rc == SSH_AGAIN:
             return AGAIN
         if rc < 0:
             msg, code = last_error(session._s)
-            if code == lib.SSH_REQUEST_DENIED:
+            if code == SSH_REQUEST_DENIED:
                 raise RequestDeniedError(f"the server refused {what}")
             raise SSHError(f"{what}: {msg}")
         return rc
@@ -163,14 +133,15 @@ def global_request_gen(session: ClientSession, call: Callable[[], int], what: st
     yield acquire
     try:
         if replies is not None:
-            seq = lib.pylibssh_global_expect(replies, lib.PYLIBSSH_GLOBAL_LIBSSH)
+            seq = client_api.global_expect(replies, own=False)
             if seq < 0:
                 raise SSHError(f"{what}: too many global requests wait for their replies")
         yield poll
-        port = ffi.new("int32_t *", -1)
+        port = client_api.new_reply_port()
         if seq is not None:
-            lib.pylibssh_global_result(replies, seq, port)
-        return port[0]
+            client_api.global_result(replies, seq, port)
+        result: int = port[0]
+        return result
     except BaseException:
         _forget(session, replies, seq)
         raise
@@ -196,16 +167,16 @@ def own_global_request_gen(session: ClientSession, name: str, arg: str, what: st
     def send() -> Any:
         nonlocal seq
         session._check_open()
-        if not session._global_busy and lib.pylibssh_global_idle(session._s) == 0:
+        if not session._global_busy and not client_api.global_idle(session._s):
             # libssh waits for the reply to a request sent without the FIFO (straight through
             # libssh, e.g. by the paramiko layer): it comes first, so send after it
             return AGAIN
-        seq = lib.pylibssh_global_expect(replies, lib.PYLIBSSH_GLOBAL_OWN)
+        seq = client_api.global_expect(replies, own=True)
         if seq < 0:
             seq = None
             return AGAIN  # many replies outstanding: wait for some
-        if lib.pylibssh_global_request_path(session._s, c_name, c_arg) != lib.SSH_OK:
-            lib.pylibssh_global_unexpect(replies, seq)
+        if not client_api.global_request_path(session._s, c_name, c_arg):
+            client_api.global_unexpect(replies, seq)
             seq = None
             raise error_from(session._s, f"{what}: sending the request")
         session.kick()
@@ -213,7 +184,8 @@ def own_global_request_gen(session: ClientSession, name: str, arg: str, what: st
 
     def poll() -> Any:
         session._check_open()
-        rc = lib.pylibssh_global_result(replies, seq, NULL)
+        assert seq is not None  # (reserved by send)
+        rc = client_api.global_result(replies, seq)
         if rc == -1:
             return AGAIN
         if rc == 0:
@@ -246,17 +218,16 @@ def raw_global_request_gen(session: ClientSession, name: str, payload: bytes, wa
     def send() -> Any:
         nonlocal seq
         session._check_open()
-        if not session._global_busy and lib.pylibssh_global_idle(session._s) == 0:
+        if not session._global_busy and not client_api.global_idle(session._s):
             return AGAIN  # a request sent straight through libssh waits for its reply first
         if want_reply:
-            seq = lib.pylibssh_global_expect(replies, lib.PYLIBSSH_GLOBAL_OWN)
+            seq = client_api.global_expect(replies, own=True)
             if seq < 0:
                 seq = None
                 return AGAIN  # many replies outstanding: wait for some
-        if lib.pylibssh_global_request_raw(session._s, c_name, ffi.from_buffer(payload),
-                                           len(payload), 1 if want_reply else 0) != lib.SSH_OK:
+        if not client_api.global_request_raw(session._s, c_name, payload, want_reply):
             if seq is not None:
-                lib.pylibssh_global_unexpect(replies, seq)
+                client_api.global_unexpect(replies, seq)
                 seq = None
             raise error_from(session._s, f"{what}: sending the request")
         session.kick()
@@ -264,7 +235,8 @@ def raw_global_request_gen(session: ClientSession, name: str, payload: bytes, wa
 
     def poll() -> Any:
         session._check_open()
-        rc = lib.pylibssh_global_result(replies, seq, port)
+        assert seq is not None  # (reserved by send)
+        rc = client_api.global_result(replies, seq, port)
         if rc == -1:
             return AGAIN
         if rc == 0:
@@ -273,7 +245,7 @@ def raw_global_request_gen(session: ClientSession, name: str, payload: bytes, wa
             raise SSHError(f"{what}: the reply was lost")
         return port[0]
 
-    port = ffi.new("int32_t *", -1)
+    port = client_api.new_reply_port()
     try:
         yield send
         if not want_reply:
@@ -350,7 +322,7 @@ class _Listener(_Forward):
     def __init__(self, client: Client, listen: str | tuple[str, int]):
         super().__init__()
         self._client = client
-        self._loop = client._loop
+        self._loop: Loop = client._loop
         self._sock = _listen(listen)
         self.bridges: set[Bridge] = set()
         self._closed = False
@@ -549,16 +521,16 @@ class RemoteForwarder(_Forward):
         return self
 
     def _start_tcp_gen(self, session: ClientSession) -> TaskGen:
-        addr = self.host.encode() if self.host else NULL
+        addr = self.host.encode() if self.host else None
         tracked = session.global_replies() is not None
         # with the reply FIFO the port comes from the reply itself; libssh reads it from the
         # last packet it processed (its FIXME) and fails when that one is shorter
-        bound = NULL if tracked else ffi.new("int *")
+        bound = None if tracked else client_api.new_bound_port()
         port = yield from global_request_gen(
-            session, lambda: lib.ssh_channel_listen_forward(session._s, addr, self.port, bound),
+            session, lambda: client_api.listen_forward(session._s, addr, self.port, bound),
             f"remote forwarding on {self.host or '*'}:{self.port}")
         if self.port == 0:
-            if not tracked:
+            if bound is not None:  # (not tracked)
                 port = bound[0]
             if not 0 < port < 65536:
                 raise SSHError("the server did not say which port it listens on")
@@ -632,7 +604,7 @@ class RemoteForwarder(_Forward):
         else:
             addr = self.host.encode() if self.host else b""
             gen = global_request_gen(
-                session, lambda: lib.ssh_channel_cancel_forward(session._s, addr, self.port),
+                session, lambda: client_api.cancel_forward(session._s, addr, self.port),
                 "cancelling a forward")
         task = session.start_task(gen, "cancelling a forward", t)
         if self._loop.in_loop_thread():

@@ -10,7 +10,7 @@ import os
 import socket
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import SSHError
 from ..timeouts import DEFAULT, Timeout
@@ -25,16 +25,26 @@ from .forward import (
 from .incoming import ChannelOpenRequest
 from .socks import SOCKSForwarder
 
+if TYPE_CHECKING:
+    import http.client
+
+    import urllib3
+
+    from .client import Client
+    from .forward import _Forward
+
 RequestHandler = Callable[[ChannelOpenRequest], Any]
 
 
 class ForwardingMixin:
-    """Port, socket, SOCKS, agent and X11 forwarding on a client connection."""
+    """Port, socket, SOCKS, agent and X11 forwarding on a client connection (mixed into
+    :class:`~pylibssh.client.Client` and nothing else)."""
 
-    _forwards: list[Any]
+    _forwards: list[_Forward]
 
-    def _fwd_timeout(self, timeout: Any) -> float | None:
-        return self._t(timeout)  # type: ignore[attr-defined]
+    def _as_client(self) -> Client:
+        # what the forwarders take; only Client mixes this class in
+        return cast("Client", self)
 
     # -- tunnels ----------------------------------------------------------------------------------
 
@@ -44,12 +54,14 @@ class ForwardingMixin:
         to anything that takes a socket, e.g. ``connect(..., sock=tunnel)`` to hop to a host
         only the server reaches. Raises :class:`~pylibssh.errors.ChannelOpenError` with the
         server's reason when it cannot connect."""
-        return open_tunnel(self, (host, int(port)), self._fwd_timeout(timeout))  # type: ignore
+        client = self._as_client()
+        return open_tunnel(client, (host, int(port)), client._t(timeout))
 
     def open_unix_tunnel(self, path: str, *, timeout: Timeout = DEFAULT) -> socket.socket:
         """Like :meth:`open_tunnel`, to a UNIX socket on the server
         (``direct-streamlocal@openssh.com``)."""
-        return open_tunnel(self, path, self._fwd_timeout(timeout))  # type: ignore[arg-type]
+        client = self._as_client()
+        return open_tunnel(client, path, client._t(timeout))
 
     # -- local forwarding ---------------------------------------------------------------------------
 
@@ -57,26 +69,31 @@ class ForwardingMixin:
                            dest_port: int) -> LocalForwarder:
         """Listen on ``listen_host:listen_port`` (port 0: any free one, see ``.port``) and
         carry each connection to ``dest_host:dest_port`` from the server (``ssh -L``)."""
-        return LocalForwarder(self, (listen_host, listen_port), (dest_host, int(dest_port)))
+        client = self._as_client()
+        return LocalForwarder(client, (listen_host, listen_port), (dest_host, int(dest_port)))
 
     def forward_local_port_to_path(self, listen_host: str, listen_port: int,
                                    dest_path: str) -> LocalForwarder:
         """Listen on a local port; connect each connection to the server's UNIX socket."""
-        return LocalForwarder(self, (listen_host, listen_port), dest_path)
+        client = self._as_client()
+        return LocalForwarder(client, (listen_host, listen_port), dest_path)
 
     def forward_local_path(self, listen_path: str, dest_path: str) -> LocalForwarder:
         """Listen on a local UNIX socket; connect to the server's UNIX socket ``dest_path``."""
-        return LocalForwarder(self, listen_path, dest_path)
+        client = self._as_client()
+        return LocalForwarder(client, listen_path, dest_path)
 
     def forward_local_path_to_port(self, listen_path: str, dest_host: str,
                                    dest_port: int) -> LocalForwarder:
         """Listen on a local UNIX socket; connect to ``dest_host:dest_port`` from the server."""
-        return LocalForwarder(self, listen_path, (dest_host, int(dest_port)))
+        client = self._as_client()
+        return LocalForwarder(client, listen_path, (dest_host, int(dest_port)))
 
     def forward_socks(self, listen_host: str = "127.0.0.1", listen_port: int = 0
                       ) -> SOCKSForwarder:
         """A local SOCKS5/SOCKS4a proxy whose connections leave from the server (``ssh -D``)."""
-        return SOCKSForwarder(self, (listen_host, listen_port))
+        client = self._as_client()
+        return SOCKSForwarder(client, (listen_host, listen_port))
 
     # -- remote forwarding --------------------------------------------------------------------------
 
@@ -90,29 +107,32 @@ class ForwardingMixin:
         ``request.accept()`` (a paused Channel) or ``request.reject()``. Raises
         :class:`~pylibssh.errors.RequestDeniedError` when the server refuses (port in use,
         forwarding not allowed)."""
+        client = self._as_client()
         if handler is None and dest_host is None:
             raise SSHError("forward_remote_port needs dest_host/dest_port or a handler")
         dest = None if dest_host is None else (dest_host, int(dest_port or 0))
-        fwd = RemoteForwarder(self, (listen_host, int(listen_port)), dest, handler)
-        return start_remote(self, fwd, self._fwd_timeout(timeout))  # type: ignore[arg-type]
+        fwd = RemoteForwarder(client, (listen_host, int(listen_port)), dest, handler)
+        return start_remote(client, fwd, client._t(timeout))
 
     def forward_remote_port_async(self, listen_host: str, listen_port: int,
                                   dest_host: str | None = None, dest_port: int | None = None,
                                   *, handler: RequestHandler | None = None,
-                                  timeout: Timeout = DEFAULT) -> Future:
+                                  timeout: Timeout = DEFAULT) -> Future[RemoteForwarder]:
         """:meth:`forward_remote_port` without waiting (for many clients on one loop, or from a
         loop callback): a future whose result is the :class:`RemoteForwarder`."""
+        client = self._as_client()
         if handler is None and dest_host is None:
             raise SSHError("forward_remote_port needs dest_host/dest_port or a handler")
         dest = None if dest_host is None else (dest_host, int(dest_port or 0))
-        fwd = RemoteForwarder(self, (listen_host, int(listen_port)), dest, handler)
-        return start_remote_async(self, fwd, self._fwd_timeout(timeout))  # type: ignore
+        fwd = RemoteForwarder(client, (listen_host, int(listen_port)), dest, handler)
+        return start_remote_async(client, fwd, client._t(timeout))
 
     def forward_remote_port_to_path(self, listen_host: str, listen_port: int, dest_path: str,
                                     *, timeout: Timeout = DEFAULT) -> RemoteForwarder:
         """Like :meth:`forward_remote_port`, carrying connections to a local UNIX socket."""
-        fwd = RemoteForwarder(self, (listen_host, int(listen_port)), dest_path, None)
-        return start_remote(self, fwd, self._fwd_timeout(timeout))  # type: ignore[arg-type]
+        client = self._as_client()
+        fwd = RemoteForwarder(client, (listen_host, int(listen_port)), dest_path, None)
+        return start_remote(client, fwd, client._t(timeout))
 
     def forward_remote_path(self, listen_path: str, dest_path: str | None = None, *,
                             handler: RequestHandler | None = None,
@@ -122,41 +142,46 @@ class ForwardingMixin:
         carried to the local UNIX socket ``dest_path``, or given to ``handler(request)`` (see
         :meth:`forward_remote_port`). Raises :class:`~pylibssh.errors.RequestDeniedError` when
         the server refuses (the path exists, forwarding not allowed)."""
-        return self._forward_remote_path(listen_path, dest_path, handler, timeout, start_remote)
+        client = self._as_client()
+        fwd = self._remote_path_forwarder(listen_path, dest_path, handler)
+        return start_remote(client, fwd, client._t(timeout))
 
     def forward_remote_path_async(self, listen_path: str, dest_path: str | None = None, *,
                                   handler: RequestHandler | None = None,
-                                  timeout: Timeout = DEFAULT) -> Future:
+                                  timeout: Timeout = DEFAULT) -> Future[RemoteForwarder]:
         """:meth:`forward_remote_path` without waiting: a future of the RemoteForwarder."""
-        return self._forward_remote_path(listen_path, dest_path, handler, timeout,
-                                         start_remote_async)
+        client = self._as_client()
+        fwd = self._remote_path_forwarder(listen_path, dest_path, handler)
+        return start_remote_async(client, fwd, client._t(timeout))
 
     def forward_remote_path_to_port(self, listen_path: str, dest_host: str, dest_port: int,
                                     *, timeout: Timeout = DEFAULT) -> RemoteForwarder:
         """Like :meth:`forward_remote_path`, carrying connections to ``dest_host:dest_port``
         on this side (``ssh -R /remote.sock:host:port``)."""
-        return self._forward_remote_path(listen_path, (dest_host, int(dest_port)), None,
-                                         timeout, start_remote)
+        client = self._as_client()
+        fwd = self._remote_path_forwarder(listen_path, (dest_host, int(dest_port)), None)
+        return start_remote(client, fwd, client._t(timeout))
 
-    def _forward_remote_path(self, listen_path: str, dest: str | tuple[str, int] | None,
-                             handler: RequestHandler | None, timeout: Any,
-                             start: Callable[..., Any]) -> Any:
+    def _remote_path_forwarder(self, listen_path: str,
+                               dest: str | tuple[str, int] | None,
+                               handler: RequestHandler | None) -> RemoteForwarder:
+        client = self._as_client()
         if handler is None and dest is None:
             raise SSHError("forward_remote_path needs dest_path or a handler")
         if not isinstance(listen_path, str) or not listen_path:
             raise SSHError(f"forward_remote_path needs a socket path, not {listen_path!r}")
-        fwd = RemoteForwarder(self, listen_path, dest, handler)  # type: ignore[arg-type]
-        return start(self, fwd, self._fwd_timeout(timeout))
+        return RemoteForwarder(client, listen_path, dest, handler)
 
     # -- agent and X11 ------------------------------------------------------------------------------
 
     def forward_agent(self, path: str | None = None) -> AgentForwarding:
         """Forward the local ssh-agent (``path``, default ``$SSH_AUTH_SOCK``) to the commands
         and shells started from now on (``ssh -A``)."""
+        client = self._as_client()
         path = path or os.environ.get("SSH_AUTH_SOCK")
         if not path:
             raise SSHError("agent forwarding needs an agent: SSH_AUTH_SOCK is not set")
-        return AgentForwarding(self, path)  # type: ignore[arg-type]
+        return AgentForwarding(client, path)
 
     def forward_x11(self, handler: RequestHandler | None = None, *, display: str | None = None,
                     auth_protocol: str | None = None, auth_cookie: str | None = None,
@@ -164,22 +189,25 @@ class ForwardingMixin:
         """Request X11 forwarding on the commands and shells started from now on (``ssh -X``).
         The server's ``x11`` channels go to ``handler(request)``, or are bridged to the local
         ``display`` (default ``$DISPLAY``, its cookie from ``xauth``)."""
-        return X11Forwarding(self, handler, display, auth_protocol,  # type: ignore[arg-type]
+        client = self._as_client()
+        return X11Forwarding(client, handler, display, auth_protocol,
                              auth_cookie, screen, single_connection)
 
     # -- HTTP -----------------------------------------------------------------------------------
 
     def http_connection(self, host: str, port: int | None = None, *, https: bool = False,
-                        **kwargs: Any):
+                        **kwargs: Any) -> http.client.HTTPConnection:
         """An ``http.client`` (HTTPS)Connection to ``host`` through this connection."""
+        client = self._as_client()
         from .http import HTTPConnection, HTTPSConnection
         cls = HTTPSConnection if https else HTTPConnection
-        return cls(self, host, port, **kwargs)
+        return cls(client, host, port, **kwargs)
 
-    def http_pool_manager(self, **kwargs: Any):
+    def http_pool_manager(self, **kwargs: Any) -> urllib3.PoolManager:
         """A ``urllib3.PoolManager`` whose requests go through this connection."""
+        client = self._as_client()
         from .http import pool_manager
-        return pool_manager(self, **kwargs)
+        return pool_manager(client, **kwargs)
 
     # -- closing --------------------------------------------------------------------------------
 

@@ -21,7 +21,14 @@ import os
 from collections.abc import Callable
 from typing import Union
 
-from .._binding import NULL, CData, ffi, lib
+from .._binding import CData
+from .._binding import client as client_api
+from .._binding.constants import (
+    SSH_KNOWN_HOSTS_CHANGED,
+    SSH_KNOWN_HOSTS_ERROR,
+    SSH_KNOWN_HOSTS_OK,
+    SSH_KNOWN_HOSTS_OTHER,
+)
 from ..errors import HostKeyChangedError, HostKeyError, UnknownHostKeyError, error_from
 from ..keys import Key
 
@@ -50,17 +57,13 @@ def normalize_policy(policy: HostKeyPolicy) -> HostKeyPolicy:
 
 def server_key(s: CData) -> Key:
     """The host key the server presented (after key exchange)."""
-    out = ffi.new("ssh_key *")
-    if lib.ssh_get_server_publickey(s, out) != lib.SSH_OK:
-        raise error_from(s, "the server's host key", HostKeyError)
-    return Key(out[0])
+    return Key(client_api.server_public_key(s))
 
 
 def _known_keys(files: list[str], host: str, port: int) -> list[Key]:
     """The keys recorded for ``host`` in ``files`` (libssh matches plain and hashed names)."""
     name = _display(host, port).encode()
     found: list[Key] = []
-    entry = ffi.new("struct ssh_knownhosts_entry **")
     for path in files:
         try:
             with open(path, "rb") as f:
@@ -71,13 +74,9 @@ def _known_keys(files: list[str], host: str, port: int) -> list[Key]:
             line = line.strip()
             if not line or line.startswith((b"#", b"@")):
                 continue
-            if lib.ssh_known_hosts_parse_line(name, line, entry) == lib.SSH_OK:
-                try:
-                    if entry[0].publickey != NULL:
-                        found.append(Key(lib.ssh_key_dup(entry[0].publickey)))
-                finally:
-                    lib.ssh_knownhosts_entry_free(entry[0])
-                    entry[0] = NULL
+            key = client_api.known_hosts_key(name, line)
+            if key is not None:
+                found.append(Key(key))
     return found
 
 
@@ -92,10 +91,10 @@ def verify_host_key(s: CData, host: str, port: int, policy: HostKeyPolicy,
     if policy == "ignore":
         return key
     where = _display(host, port)
-    state = lib.ssh_session_is_known_server(s)
-    if state == lib.SSH_KNOWN_HOSTS_OK:
+    state = client_api.is_known_server(s)
+    if state == SSH_KNOWN_HOSTS_OK:
         return key
-    if state in (lib.SSH_KNOWN_HOSTS_CHANGED, lib.SSH_KNOWN_HOSTS_OTHER):
+    if state in (SSH_KNOWN_HOSTS_CHANGED, SSH_KNOWN_HOSTS_OTHER):
         recorded = _known_keys([f for f in (known_hosts, global_known_hosts) if f], host, port)
         known = next((k for k in recorded if k.type == key.type), recorded[0] if recorded
                      else None)
@@ -107,7 +106,7 @@ def verify_host_key(s: CData, host: str, port: int, policy: HostKeyPolicy,
             f"connection (or the host key was replaced: remove the old entry from "
             f"{known_hosts or 'known_hosts'})",
             host=where, key=key, known_key=known)
-    if state == lib.SSH_KNOWN_HOSTS_ERROR:
+    if state == SSH_KNOWN_HOSTS_ERROR:
         raise error_from(s, f"reading known_hosts for {where}", HostKeyError)
     # NOT_FOUND (no file) or UNKNOWN (no entry)
     if callable(policy):
@@ -125,6 +124,5 @@ def verify_host_key(s: CData, host: str, port: int, policy: HostKeyPolicy,
     if known_hosts:
         directory = os.path.dirname(os.path.abspath(os.path.expanduser(known_hosts)))
         os.makedirs(directory, mode=0o700, exist_ok=True)
-        if lib.ssh_session_update_known_hosts(s) != lib.SSH_OK:
-            raise error_from(s, f"adding {where} to {known_hosts}", HostKeyError)
+        client_api.update_known_hosts(s, f"adding {where} to {known_hosts}")
     return key

@@ -19,7 +19,15 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._binding import HAS, NULL, CData, ffi, lib
+from .._binding import HAS, CData
+from .._binding import client as client_api
+from .._binding.constants import (
+    PYLIBSSH_CHANNEL_FORWARDED_STREAMLOCAL,
+    SSH_CHANNEL_AUTH_AGENT,
+    SSH_CHANNEL_FORWARDED_TCPIP,
+    SSH_CHANNEL_UNKNOWN,
+    SSH_CHANNEL_X11,
+)
 from .._channel import Channel
 from ..errors import AlreadyRepliedError, ChannelOpenError, error_from
 
@@ -34,16 +42,12 @@ X11 = "x11"
 AUTH_AGENT = "auth-agent@openssh.com"
 
 _KINDS = {
-    lib.SSH_CHANNEL_FORWARDED_TCPIP: FORWARDED_TCPIP,
-    lib.SSH_CHANNEL_X11: X11,
-    lib.SSH_CHANNEL_AUTH_AGENT: AUTH_AGENT,
-    lib.PYLIBSSH_CHANNEL_FORWARDED_STREAMLOCAL: FORWARDED_STREAMLOCAL,
-    lib.SSH_CHANNEL_UNKNOWN: FORWARDED_STREAMLOCAL,  # a build without the packet handler
+    SSH_CHANNEL_FORWARDED_TCPIP: FORWARDED_TCPIP,
+    SSH_CHANNEL_X11: X11,
+    SSH_CHANNEL_AUTH_AGENT: AUTH_AGENT,
+    PYLIBSSH_CHANNEL_FORWARDED_STREAMLOCAL: FORWARDED_STREAMLOCAL,
+    SSH_CHANNEL_UNKNOWN: FORWARDED_STREAMLOCAL,  # a build without the packet handler
 }
-
-
-def _str(p: CData) -> str:
-    return ffi.string(p).decode("utf-8", "replace") if p != NULL else ""
 
 
 class ChannelOpenRequest:
@@ -62,13 +66,11 @@ class ChannelOpenRequest:
         #: the server's socket path that was connected to (forwarded-streamlocal)
         self.socket_path = ""
         #: who connected (forwarded-tcpip, x11)
-        self.orig_host = _str(lib.ssh_message_channel_request_open_originator(c_msg))
-        self.orig_port = lib.ssh_message_channel_request_open_originator_port(c_msg)
+        self.orig_host, self.orig_port, dest, dest_port = client_api.channel_open_fields(c_msg)
         if kind == FORWARDED_TCPIP:
-            self.dest_host = _str(lib.ssh_message_channel_request_open_destination(c_msg))
-            self.dest_port = lib.ssh_message_channel_request_open_destination_port(c_msg)
+            self.dest_host, self.dest_port = dest, dest_port
         elif kind == FORWARDED_STREAMLOCAL:
-            self.socket_path = _str(lib.ssh_message_channel_request_open_destination(c_msg))
+            self.socket_path = dest
 
     @property
     def answered(self) -> bool:
@@ -88,14 +90,15 @@ class ChannelOpenRequest:
             msg = self._take()
             try:
                 self._session._check_open()
-                c = lib.ssh_message_channel_request_open_reply_accept(msg)
-                if c == NULL:
-                    raise error_from(self._session._s, f"accepting a {self.kind} channel",
-                                     ChannelOpenError)
-                channel = Channel(self._session, c)
-                channel._paused = True
-            finally:
-                lib.ssh_message_free(msg)
+            except BaseException:
+                client_api.free_message(msg)
+                raise
+            c = client_api.accept_channel_open(msg)  # (frees msg)
+            if c is None:
+                raise error_from(self._session._s, f"accepting a {self.kind} channel",
+                                 ChannelOpenError)
+            channel = Channel(self._session, c)
+            channel._paused = True
             self._session.kick()
         self._loop.wakeup()
         return channel
@@ -104,17 +107,16 @@ class ChannelOpenRequest:
         """Refuse the channel (the server sees "administratively prohibited")."""
         with self._loop.lock:
             msg = self._take()
+            client_api.refuse_message(msg, reply=not self._session.closed)
             if not self._session.closed:
-                lib.ssh_message_reply_default(msg)
                 self._session.kick()
-            lib.ssh_message_free(msg)
         self._loop.wakeup()
 
     def _drop(self) -> None:
         """The session is going: free without an answer."""
         if self._msg is not None:
             msg, self._msg = self._msg, None
-            lib.ssh_message_free(msg)
+            client_api.free_message(msg)
 
     def __repr__(self) -> str:
         where = (f" {self.dest_host}:{self.dest_port}" if self.kind == FORWARDED_TCPIP
@@ -148,23 +150,22 @@ class Incoming:
         """Take what libssh queued (after a poll, loop lock held); never blocks."""
         s = self._session
         while not s._closed:
-            if HAS.message_peek and lib.pylibssh_session_has_messages(s._s) == 0:
+            if HAS.message_peek and client_api.has_messages(s._s) == 0:
                 return  # ssh_message_get would poll the socket for nothing
-            msg = lib.ssh_message_get(s._s)
-            if msg == NULL:
+            queued = client_api.next_message(s._s)
+            if queued is None:
                 return
-            if lib.ssh_message_type(msg) != lib.SSH_REQUEST_CHANNEL_OPEN:
+            msg, subtype = queued
+            if subtype < 0:
                 # global requests (hostkeys-00@openssh.com...) and anything else: libssh's
                 # default answer (a failure, when a reply is wanted)
-                lib.ssh_message_reply_default(msg)
-                lib.ssh_message_free(msg)
+                client_api.refuse_message(msg)
                 continue
-            kind = _KINDS.get(lib.ssh_message_subtype(msg))
+            kind = _KINDS.get(subtype)
             handlers = self.handlers.get(kind or "", [])
             if not handlers:
                 log.debug("refusing a %s channel nobody asked for", kind)
-                lib.ssh_message_reply_default(msg)
-                lib.ssh_message_free(msg)
+                client_api.refuse_message(msg)
                 continue
             request = ChannelOpenRequest(s, msg, kind)  # type: ignore[arg-type]
             self.pending.add(request)

@@ -17,13 +17,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._binding import NULL, CData, ffi, lib
+from .._binding import CData
+from .._binding import channel as channel_api
+from .._binding import session as session_api
+from .._binding.client import tcp_rcvlowat
+from .._binding.constants import SSH_AGAIN, SSH_ERROR, SSH_OK, SSH_REQUEST_DENIED, SSH_WRITE_PENDING
 from .._bytequeue import ByteQueue
 from .._channel import Channel
-from ..errors import ChannelError, ChannelOpenError, RequestDeniedError, SSHError, SSHTimeoutError
+from ..errors import ChannelError, RequestDeniedError, SSHError, SSHTimeoutError, last_error
 from ..loop import locked
 from ..timeouts import DEFAULT, Timeout, resolve
 from ._task import AGAIN, TaskGen, wait
+from .channels import SESSION, open_channel_gen
 
 if TYPE_CHECKING:
     from .session import ClientSession
@@ -31,9 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("pylibssh.client")
 
 __all__ = ["ClientChannel", "Process", "RunResult", "ProcessError"]
-
-_uncleared = ffi.new_allocator(should_clear_after_alloc=False)
-
 
 @dataclass
 class RunResult:
@@ -103,13 +105,10 @@ class ClientChannel(Channel):
         self._stage_buf: Any = None
         self._bulk = False  # the last pass of _read_direct brought bulk_pass bytes or more
         if self._stage_wanted():
-            st = ffi.new("struct pylibssh_sock_sink *")
-            buf = _uncleared("char[]", self.stage_size)  # pages are touched only when used
-            lib.pylibssh_sock_sink_init(st, -1, buf, self.stage_size, NULL, NULL)
-            st.hold = 1
+            st, buf, callbacks = channel_api.new_holding_sink(self.stage_size)
             # put before the channel's own callbacks: it takes stdout while not blocked, and
             # what it does not take goes on to _c_data (which first drains it: order kept)
-            if self._add_c_callbacks(lib.pylibssh_sock_sink_callbacks(st), (st, buf)):
+            if self._add_c_callbacks(callbacks, (st, buf)):
                 self._stage, self._stage_buf = st, buf
                 session._staged.add(self)
 
@@ -124,7 +123,7 @@ class ClientChannel(Channel):
         n = st.len
         if n:
             st.len = 0
-            chunk = ffi.buffer(self._stage_buf, n)[:]
+            chunk = channel_api.copy_data(self._stage_buf, n)
             if inside_libssh and self._listeners.get("data"):
                 self._undelivered += 1
                 self._session.defer(self._deliver, chunk, False)
@@ -148,7 +147,7 @@ class ClientChannel(Channel):
             return 0  # libssh keeps the bytes and does not grow the window
         if self._listeners.get("data"):
             return super()._c_data(data, length, is_stderr)
-        buffered = self._bufs[1 if is_stderr else 0].push(ffi.buffer(data, length)[:])
+        buffered = self._bufs[1 if is_stderr else 0].push(channel_api.copy_data(data, length))
         if buffered > self.buffer_limit and not self.collect:
             self._paused = True  # resumed by read()
         return length
@@ -193,14 +192,14 @@ class ClientChannel(Channel):
                     or not loop.claim_solo(session._fd)):
                 return None  # (a loop callback, too: the loop runs there)
             s, fd, event = session._s, session._fd, session._event
-            write = bool(lib.ssh_get_poll_flags(s) & lib.SSH_WRITE_PENDING)
+            write = bool(session_api.get_poll_flags(s) & SSH_WRITE_PENDING)
             lowat = False
             try:
                 while True:
                     until = deadline
                     if self._bulk != lowat:  # (and reset at the end: the loop's own waits,
                         # and a slow stream's, need every byte signalled)
-                        lib.pylibssh_tcp_rcvlowat(fd, self.bulk_lowat if self._bulk else 1)
+                        tcp_rcvlowat(fd, self.bulk_lowat if self._bulk else 1)
                         lowat = self._bulk
                     if lowat:
                         until = loop.time() + self.bulk_wait
@@ -209,7 +208,7 @@ class ClientChannel(Channel):
                     ready = loop.solo_wait(fd, write, until)
                     if not ready and (ready is None or until == deadline):
                         return None  # other work for the loop, or the deadline
-                    rc = lib.pylibssh_sink_poll(event, s, st)
+                    rc = session_api.sink_poll(event, s, st)
                     write = rc > 0
                     if rc < 0 or not st.len or session._pending or session._tasks \
                             or len(session._staged) > 1 or session._output_waiters:
@@ -218,14 +217,14 @@ class ClientChannel(Channel):
                         loop._notify()  # (threads waiting for what it brought)
                         if session._closed or session._input_held:
                             return None
-                        write = bool(lib.ssh_get_poll_flags(s) & lib.SSH_WRITE_PENDING)
+                        write = bool(session_api.get_poll_flags(s) & SSH_WRITE_PENDING)
                     got = st.len
                     self._bulk = got >= self.bulk_pass
                     if got and 0 <= n < got or self._bufs[0]:
                         return self._take(False, n)
                     if got:
                         st.len = 0
-                        taken: bytes = ffi.buffer(self._stage_buf, got)[:]
+                        taken = channel_api.copy_data(self._stage_buf, got)
                         return taken
                     if self.eof_received or self._remote_closed or self._closed:
                         return None  # the general path returns what is left, then b""
@@ -233,7 +232,7 @@ class ClientChannel(Channel):
                         return None  # (stderr filled up) the general path resumes it
             finally:
                 if lowat:
-                    lib.pylibssh_tcp_rcvlowat(fd, 1)  # (Linux signals readiness if bytes wait)
+                    tcp_rcvlowat(fd, 1)  # (Linux signals readiness if bytes wait)
                 if not session._closed and session._writer_registered != write:
                     session._update_interest()  # the selector's view, for the next pass
                 loop.release_solo()
@@ -255,16 +254,15 @@ class ClientChannel(Channel):
                 if sent and self._remote_closed:
                     # a quick command's whole answer (reply, output, exit status, close) can
                     # arrive in one poll, driven by another thread, before this task looks again
-                    return lib.SSH_OK
+                    return SSH_OK
                 raise ChannelError(f"{what}: the channel is closed")
             rc = fn(self._ch)
             sent = True
-            if rc == lib.SSH_AGAIN:
+            if rc == SSH_AGAIN:
                 return AGAIN
-            if rc == lib.SSH_ERROR:
-                from ..errors import last_error
+            if rc == SSH_ERROR:
                 msg, code = last_error(session._s)
-                if code == lib.SSH_REQUEST_DENIED:
+                if code == SSH_REQUEST_DENIED:
                     raise RequestDeniedError(f"the server refused {what}: {msg}")
                 raise ChannelError(f"{what}: {msg}")
             return rc
@@ -277,24 +275,10 @@ def open_session_gen(session: ClientSession, setup: list[tuple[str, Any]],
                      channel_class: type[ClientChannel] | None = None) -> TaskGen:
     """Open a session channel (a ``channel_class``, by default :class:`ClientChannel`) and
     send ``setup`` requests (name, callable(ch) -> rc)."""
-    c = lib.ssh_channel_new(session._s)
-    if c == NULL:  # pragma: no cover - out of memory
-        raise ChannelOpenError("ssh_channel_new failed")
-    channel = (channel_class or ClientChannel)(session, c)
+    channel = yield from open_channel_gen(session, SESSION,
+                                          channel_class=channel_class or ClientChannel)
     channel.collect = collect
     try:
-        def open_poll() -> Any:
-            if channel._closed:
-                raise ChannelOpenError("the channel was closed while opening")
-            rc = lib.ssh_channel_open_session(channel._ch)
-            if rc == lib.SSH_AGAIN:
-                return AGAIN
-            if rc == lib.SSH_ERROR:
-                from ..errors import error_from
-                raise error_from(session._s, "opening a session channel", ChannelOpenError)
-            return rc
-
-        yield open_poll
         for what, fn in session.session_requests:
             # agent / X11 forwarding: a server that refuses it still runs the command (as ssh)
             try:
@@ -320,19 +304,19 @@ def setup_requests(command: str | None = None, *, env: Mapping[str, str] | None 
     out: list[tuple[str, Any]] = []
     for name, value in (env or {}).items():
         n, v = str(name).encode(), str(value).encode()
-        out.append((f"env {name}", lambda ch, n=n, v=v: lib.ssh_channel_request_env(ch, n, v)))
+        out.append((f"env {name}", lambda ch, n=n, v=v: channel_api.request_env(ch, n, v)))
     if pty:
         t = term.encode()
-        out.append(("a pty", lambda ch: lib.ssh_channel_request_pty_size(ch, t, cols, rows)))
+        out.append(("a pty", lambda ch: channel_api.request_pty_size(ch, t, cols, rows)))
     if command is not None:
         c = command.encode()
-        out.append((f"exec {command!r}", lambda ch: lib.ssh_channel_request_exec(ch, c)))
+        out.append((f"exec {command!r}", lambda ch: channel_api.request_exec(ch, c)))
     elif subsystem is not None:
         sub = subsystem.encode()
         out.append((f"subsystem {subsystem!r}",
-                    lambda ch: lib.ssh_channel_request_subsystem(ch, sub)))
+                    lambda ch: channel_api.request_subsystem(ch, sub)))
     elif shell:
-        out.append(("a shell", lambda ch: lib.ssh_channel_request_shell(ch)))
+        out.append(("a shell", channel_api.request_shell))
     return out
 
 
@@ -504,7 +488,7 @@ class Process:
 
     @locked
     def _change_size(self, cols: int, rows: int) -> None:
-        lib.ssh_channel_change_pty_size(self.channel._ch, cols, rows)
+        channel_api.change_pty_size(self.channel._ch, cols, rows)
         self.channel._session.kick()
 
     def resize(self, cols: int, rows: int) -> None:
@@ -522,7 +506,7 @@ class Process:
 
     @locked
     def _signal(self, name: str) -> None:
-        lib.ssh_channel_request_send_signal(self.channel._ch, name.encode())
+        channel_api.send_signal(self.channel._ch, name)
         self.channel._session.kick()
 
     def close(self) -> None:

@@ -12,9 +12,13 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._binding import HAS, NULL, CData, ffi, lib
+from .._binding import HAS, CData
+from .._binding import client as client_api
+from .._binding import session as session_api
+from .._binding.client import set_option
+from .._binding.constants import SSH_AGAIN
 from .._session import LoopSession
 from ..errors import (
     DisconnectedError,
@@ -27,56 +31,10 @@ from ..loop import Loop, TimerHandle
 from ._task import AGAIN, Task, TaskGen
 from .incoming import Incoming
 
+if TYPE_CHECKING:
+    from ..keys import Key
+
 log = logging.getLogger("pylibssh.client")
-
-# ssh_options_set's value type per option (a wrong pointee type fails silently, so one table)
-_OPTION_TYPES: dict[str, tuple[int, str]] = {
-    "host": (lib.SSH_OPTIONS_HOST, "str"),
-    "port": (lib.SSH_OPTIONS_PORT, "int"),
-    "user": (lib.SSH_OPTIONS_USER, "str"),
-    "knownhosts": (lib.SSH_OPTIONS_KNOWNHOSTS, "str"),
-    "global_knownhosts": (lib.SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "str"),
-    "timeout": (lib.SSH_OPTIONS_TIMEOUT, "long"),
-    "timeout_usec": (lib.SSH_OPTIONS_TIMEOUT_USEC, "long"),
-    "ciphers_c_s": (lib.SSH_OPTIONS_CIPHERS_C_S, "str"),
-    "ciphers_s_c": (lib.SSH_OPTIONS_CIPHERS_S_C, "str"),
-    "hmac_c_s": (lib.SSH_OPTIONS_HMAC_C_S, "str"),
-    "hmac_s_c": (lib.SSH_OPTIONS_HMAC_S_C, "str"),
-    "key_exchange": (lib.SSH_OPTIONS_KEY_EXCHANGE, "str"),
-    "hostkeys": (lib.SSH_OPTIONS_HOSTKEYS, "str"),
-    "publickey_accepted_types": (lib.SSH_OPTIONS_PUBLICKEY_ACCEPTED_TYPES, "str"),
-    "compression": (lib.SSH_OPTIONS_COMPRESSION, "str"),
-    "compression_c_s": (lib.SSH_OPTIONS_COMPRESSION_C_S, "str"),
-    "compression_s_c": (lib.SSH_OPTIONS_COMPRESSION_S_C, "str"),
-    "compression_level": (lib.SSH_OPTIONS_COMPRESSION_LEVEL, "int"),
-    "nodelay": (lib.SSH_OPTIONS_NODELAY, "int"),
-    "process_config": (lib.SSH_OPTIONS_PROCESS_CONFIG, "bool"),
-    "identity_agent": (lib.SSH_OPTIONS_IDENTITY_AGENT, "str"),
-    "fd": (lib.SSH_OPTIONS_FD, "int"),
-    "rekey_data": (lib.SSH_OPTIONS_REKEY_DATA, "uint64"),
-    "rekey_time": (lib.SSH_OPTIONS_REKEY_TIME, "uint32"),
-}
-
-
-def set_option(s: CData, name: str, value: Any) -> None:
-    """``ssh_options_set`` with the right C type for ``name``; raises on refusal."""
-    option, kind = _OPTION_TYPES[name]
-    if kind == "str":
-        data = value.encode() if isinstance(value, str) else bytes(value)
-        ptr = ffi.new("char[]", data)
-    elif kind == "bool":
-        ptr = ffi.new("bool *", bool(value))
-    elif kind == "long":
-        ptr = ffi.new("long *", int(value))
-    elif kind == "uint64":
-        ptr = ffi.new("uint64_t *", int(value))
-    elif kind == "uint32":
-        ptr = ffi.new("uint32_t *", int(value))
-    else:
-        ptr = ffi.new("int *", int(value))
-    if lib.ssh_options_set(s, option, ptr) != lib.SSH_OK:
-        raise error_from(s, f"option {name}={value!r}", SSHError)
-
 
 class ClientSession(LoopSession):
     """A client session driven by a loop (nonblocking libssh)."""
@@ -85,7 +43,7 @@ class ClientSession(LoopSession):
 
     def __init__(self, loop: Loop):
         super().__init__(loop)
-        lib.ssh_set_blocking(self._s, 0)
+        session_api.set_blocking(self._s, False)
         set_option(self._s, "process_config", False)  # ssh_config is applied by config.py
         self._tasks: list[Task] = []
         self._keepalive_timer: TimerHandle | None = None
@@ -93,7 +51,7 @@ class ClientSession(LoopSession):
         self._keepalive_seen = 0
         self._keepalive_missed = 0
         self.authenticated = False
-        self.host_key = None
+        self.host_key: Key | None = None  # the server's, once verified
         # channels the server opens (remote forwarding, agent, X11) and their handlers
         self._incoming = Incoming(self)
         # requests sent on every new session channel before exec/shell (agent, X11 forwarding)
@@ -130,7 +88,7 @@ class ClientSession(LoopSession):
         super()._on_ready()
         if self._quickack_left > 0 and self._fd >= 0:
             self._quickack_left -= 1
-            lib.pylibssh_tcp_quickack(self._fd)
+            client_api.tcp_quickack(self._fd)
 
     def _process(self) -> None:
         # before recorded events are dispatched: a request's reply and the channel's close can
@@ -161,11 +119,9 @@ class ClientSession(LoopSession):
         (before any want-reply global request is sent); None without ``HAS.global_replies``.
         Kept as long as the session object."""
         if self._global_replies is None and HAS.global_replies:
-            r = ffi.new("struct pylibssh_global_replies *")
             with self._loop.lock:
                 self._check_open()
-                if lib.pylibssh_track_global_replies(self._s, r) == 0:
-                    self._global_replies = r
+                self._global_replies = client_api.track_global_replies(self._s)
         return self._global_replies
 
     def _before_teardown(self) -> None:
@@ -189,7 +145,7 @@ class ClientSession(LoopSession):
     # -- pollers ----------------------------------------------------------------------------------
 
     def call(self, fn: Callable[[], int], what: str, default: type[SSHError] = SSHError,
-             again: int = lib.SSH_AGAIN) -> Callable[[], Any]:
+             again: int = SSH_AGAIN) -> Callable[[], Any]:
         """A poller around a nonblocking libssh call returning SSH_OK/SSH_AGAIN/SSH_ERROR."""
 
         def poll() -> Any:
@@ -218,10 +174,10 @@ class ClientSession(LoopSession):
             set_option(self._s, "fd", self._given_fd)
         def connect() -> Any:
             self._check_open()
-            rc = lib.ssh_connect(self._s)
-            if self._fd < 0 and lib.ssh_get_fd(self._s) >= 0:
+            rc = client_api.connect(self._s)
+            if self._fd < 0 and session_api.get_fd(self._s) >= 0:
                 self._attach()  # the first call made the socket and its poll context
-            if rc == lib.SSH_AGAIN:
+            if rc == SSH_AGAIN:
                 return AGAIN
             if rc < 0:
                 raise error_from(self._s, "connecting", SSHConnectionError)
@@ -266,15 +222,7 @@ class ClientSession(LoopSession):
                                 f"the server did not answer {count_max} keepalives "
                                 f"({interval:g} s apart): the connection is dead"))
                             return
-                    replies = self.global_replies()
-                    if replies is not None:
-                        # its reply is told apart from a forward's (csrc/pylibssh_client.c)
-                        lib.pylibssh_send_keepalive(self._s, replies)
-                    else:
-                        # the first call clears a reply to the previous keepalive, the second
-                        # sends; while one is unanswered both only check for its reply
-                        lib.ssh_send_keepalive(self._s)
-                        lib.ssh_send_keepalive(self._s)
+                    client_api.send_keepalive(self._s, self.global_replies())
                     self._update_interest()
                     self._keepalive_timer = self._loop.call_later(interval, tick)
 

@@ -23,9 +23,9 @@ import posixpath
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import ClosedError, SFTPError, SSHError, sftp_error
 from ..sftp import SFTPAttributes, SFTPStatus
@@ -45,6 +45,8 @@ from .sftp_engine import (
 )
 
 if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer, WriteableBuffer
+
     from .client import Client
 
 log = logging.getLogger("pylibssh.client")
@@ -55,6 +57,7 @@ __all__ = ["SFTPClient", "SFTPFile", "SFTPName", "StatVFS", "SFTPLimits", "SFTPE
 #: seconds a blocking call waits past its requests' deadline (which ends it first)
 _GRACE = 5.0
 Progress = Callable[[int, int], Any]
+_T = TypeVar("_T")
 
 _MODES = {
     "r": os.O_RDONLY, "w": os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
@@ -104,13 +107,13 @@ class SFTPClient:
     def _t(self, timeout: Any) -> float | None:
         return self.timeout if timeout is DEFAULT or timeout is None else timeout
 
-    def wait(self, future: Future, timeout: Timeout = DEFAULT, what: str = "SFTP") -> Any:
+    def wait(self, future: Future[_T], timeout: Timeout = DEFAULT, what: str = "SFTP") -> _T:
         """The result of one of :attr:`engine`'s futures, waiting for it (the loop runs
         meanwhile). ``timeout`` bounds the wait past the requests' own deadlines."""
         t = self._t(timeout)
         return wait(self._session._loop, future, None if t is None else t + _GRACE, what)
 
-    def _wait_long(self, future: Future, what: str) -> Any:
+    def _wait_long(self, future: Future[_T], what: str) -> _T:
         """For operations of many requests (each has its deadline): no bound of its own."""
         return wait(self._session._loop, future, None, what)
 
@@ -229,12 +232,14 @@ class SFTPClient:
         except FileNotFoundError:
             return False
 
-    def setstat(self, path: str, attrs: SFTPAttributes | dict, timeout: Timeout = DEFAULT) -> None:
+    def setstat(self, path: str, attrs: SFTPAttributes | dict[str, Any],
+                timeout: Timeout = DEFAULT) -> None:
         """Set what ``attrs`` carries (size, uid+gid, permissions, atime+mtime) on ``path``."""
         self.wait(self._engine.setstat(path, SFTPAttributes.from_dict(attrs), self._t(timeout)),
                   timeout)
 
-    def lsetstat(self, path: str, attrs: SFTPAttributes | dict, timeout: Timeout = DEFAULT) -> None:
+    def lsetstat(self, path: str, attrs: SFTPAttributes | dict[str, Any],
+                 timeout: Timeout = DEFAULT) -> None:
         """``lsetstat@openssh.com``: set attributes of a symlink itself."""
         self.wait(self._engine.lsetstat(path, SFTPAttributes.from_dict(attrs),
                                         self._t(timeout)), timeout)
@@ -317,7 +322,7 @@ class SFTPClient:
     def _chunk(self, write: bool) -> int:
         return self._engine.write_chunk if write else self._engine.read_chunk
 
-    def get(self, remote: str, local: str | os.PathLike, *, progress: Progress | None = None,
+    def get(self, remote: str, local: str | os.PathLike[str], *, progress: Progress | None = None,
             preserve: bool = False, resume: bool = False, recursive: bool = False,
             in_flight: int = IN_FLIGHT, timeout: Timeout = DEFAULT) -> int:
         """Download ``remote`` to ``local`` with ``in_flight`` requests pipelined; returns the
@@ -334,7 +339,7 @@ class SFTPClient:
             in_flight=in_flight, timeout=self._t(timeout)), "download")
         return result.transferred
 
-    def put(self, local: str | os.PathLike, remote: str, *, progress: Progress | None = None,
+    def put(self, local: str | os.PathLike[str], remote: str, *, progress: Progress | None = None,
             preserve: bool = False, resume: bool = False, recursive: bool = False,
             in_flight: int = IN_FLIGHT, timeout: Timeout = DEFAULT) -> int:
         """Upload ``local`` to ``remote`` (pipelined); returns the bytes transferred. Same
@@ -347,19 +352,22 @@ class SFTPClient:
             in_flight=in_flight, timeout=self._t(timeout)), "upload")
         return result.transferred
 
-    def put_many(self, pairs, *, in_flight: int = MANY_FILES, timeout: Timeout = DEFAULT) -> int:
+    def put_many(self, pairs: Iterable[tuple[str | os.PathLike[str], str]], *,
+                 in_flight: int = MANY_FILES, timeout: Timeout = DEFAULT) -> int:
         """Upload many files: ``pairs`` of (local, remote), up to ``in_flight`` files open at
         once so their round trips overlap. Returns the bytes sent; raises the first error after
         the others finished."""
         return self._wait_long(self._engine.put_many(pairs, in_flight=in_flight,
                                                      timeout=self._t(timeout)), "upload")
 
-    def get_many(self, pairs, *, in_flight: int = MANY_FILES, timeout: Timeout = DEFAULT) -> int:
+    def get_many(self, pairs: Iterable[tuple[str, str | os.PathLike[str]]], *,
+                 in_flight: int = MANY_FILES, timeout: Timeout = DEFAULT) -> int:
         """Download many files: ``pairs`` of (remote, local); like :meth:`put_many`."""
         return self._wait_long(self._engine.get_many(pairs, in_flight=in_flight,
                                                      timeout=self._t(timeout)), "download")
 
-    def _get_tree(self, remote, local, progress, preserve, resume, in_flight, timeout) -> int:
+    def _get_tree(self, remote: str, local: str, progress: Progress | None, preserve: bool,
+                  resume: bool, in_flight: int, timeout: Timeout) -> int:
         total = 0
         os.makedirs(local, exist_ok=True)
         for e in self.scandir(remote, timeout):
@@ -383,7 +391,8 @@ class SFTPClient:
                 os.utime(local, (a.atime or a.mtime, a.mtime))
         return total
 
-    def _put_tree(self, local, remote, progress, preserve, resume, in_flight, timeout) -> int:
+    def _put_tree(self, local: str, remote: str, progress: Progress | None, preserve: bool,
+                  resume: bool, in_flight: int, timeout: Timeout) -> int:
         total = 0
         if not self.isdir(remote):
             self.mkdir(remote)
@@ -454,9 +463,9 @@ class SFTPFile(io.RawIOBase):
         self._writable = (flags & 3) in (os.O_WRONLY, os.O_RDWR)
         self._pos = 0
         self._rbuf = bytearray()
-        self._reads: deque[tuple[int, int, Future]] = deque()  # (offset, length, reply)
+        self._reads: deque[tuple[int, int, Future[bytes]]] = deque()  # (offset, length, reply)
         self._next_read = 0
-        self._writes: deque[tuple[int, Future]] = deque()  # (length, reply)
+        self._writes: deque[tuple[int, Future[None]]] = deque()  # (length, reply)
         self._write_error: BaseException | None = None
         self._eof = False
         self._eof_seen = False  # an end of file was met: read again, but one request first
@@ -472,7 +481,7 @@ class SFTPFile(io.RawIOBase):
             self._eng._check()
         return self._h
 
-    def _wait(self, future: Future, timeout: Timeout = DEFAULT) -> Any:
+    def _wait(self, future: Future[_T], timeout: Timeout = DEFAULT) -> _T:
         return self._sftp.wait(future, timeout, f"SFTP on {self.name!r}")
 
     def _begin_read(self, length: int) -> None:
@@ -561,10 +570,12 @@ class SFTPFile(io.RawIOBase):
         self._pos += len(data)
         return data
 
-    def readinto(self, b) -> int:
-        """Read into the writable buffer ``b``: the number of bytes read (0 at the end)."""
-        data = self.read(len(b))
-        b[:len(data)] = data
+    def readinto(self, b: WriteableBuffer) -> int:
+        """Read into the writable buffer ``b`` (bytes-like, of any item size): the number of
+        bytes read (0 at the end)."""
+        with memoryview(b) as view, view.cast("B") as target:
+            data = self.read(target.nbytes)
+            target[:len(data)] = data
         return len(data)
 
     def readline(self, size: int | None = -1) -> bytes:
@@ -588,7 +599,7 @@ class SFTPFile(io.RawIOBase):
 
     # -- writing --------------------------------------------------------------------------------
 
-    def write(self, data) -> int:
+    def write(self, data: ReadableBuffer) -> int:
         """Write ``data`` at the current position (pipelined: a failed WRITE raises at a
         later write, flush or close): its length."""
         if not self._writable:

@@ -40,9 +40,16 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._binding import ffi, lib
+from .._binding import channel as channel_api
+from .._binding import client as client_api
+from .._binding import sftp as sftp_api
+from .._binding.constants import (
+    PYLIBSSH_SFTP_BULK_DONE,
+    PYLIBSSH_SFTP_BULK_READ,
+    PYLIBSSH_SFTP_WRITTEN,
+)
 from ..errors import ClosedError, SFTPError, SSHError, SSHTimeoutError, sftp_error
 from ..sftp import SFTPAttributes, SFTPStatus, codec
 from ..sftp.codec import FXP, SFTPDecodeError
@@ -73,13 +80,14 @@ MANY_FILE_IN_FLIGHT = 8
 _RECEIVE_ROUNDS = 8  # rounds of replies taken in one pass before leaving the rest to the next
 
 Progress = Callable[[int, int], Any]
+_T = TypeVar("_T")
 
 _U32 = struct.Struct(">I")
 _HEAD = struct.Struct(">IB")
 _WRITTEN = struct.Struct(">II")  # the C receiver's record after the id: bytes, errno
-_WRITTEN_KIND = lib.PYLIBSSH_SFTP_WRITTEN
-_BULK_READ = lib.PYLIBSSH_SFTP_BULK_READ
-_BULK_DONE = lib.PYLIBSSH_SFTP_BULK_DONE
+_WRITTEN_KIND = PYLIBSSH_SFTP_WRITTEN
+_BULK_READ = PYLIBSSH_SFTP_BULK_READ
+_BULK_DONE = PYLIBSSH_SFTP_BULK_DONE
 _BULK_READ_RECORD = struct.Struct(">IIQIBII")  # id, bulk, offset, length, written, bytes, errno
 _BULK_REPORT_EVERY = 1 << 20  # bytes between progress calls of a bulk download
 _RESUME_CHECK = 65536  # resuming compares this many bytes before the point of resumption
@@ -130,13 +138,13 @@ class TransferResult:
     attrs: SFTPAttributes | None = None
 
 
-def _future() -> Future:
-    f: Future = Future()
+def _future() -> Future[Any]:
+    f: Future[Any] = Future()
     f.set_running_or_notify_cancel()  # a running future cannot be cancelled: one outcome
     return f
 
 
-def _settle(f: Future, result: Any = None, exc: BaseException | None = None) -> None:
+def _settle(f: Future[Any], result: Any = None, exc: BaseException | None = None) -> None:
     if f.done():
         return
     if exc is not None:
@@ -145,7 +153,7 @@ def _settle(f: Future, result: Any = None, exc: BaseException | None = None) -> 
         f.set_result(result)
 
 
-def _path(path: str | bytes | os.PathLike) -> str:
+def _path(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> str:
     p = os.fspath(path)
     return os.fsdecode(p) if isinstance(p, bytes) else p
 
@@ -216,7 +224,7 @@ class SFTPChannel(ClientChannel):
 
     def _c_data(self, data: Any, length: int, is_stderr: bool) -> int:
         if is_stderr and length and not self._closed:
-            log.debug("SFTP server stderr: %r", ffi.buffer(data, min(length, 200))[:])
+            log.debug("SFTP server stderr: %r", channel_api.copy_data(data, min(length, 200)))
             return length
         return super()._c_data(data, length, is_stderr)
 
@@ -239,7 +247,8 @@ class SFTPChannel(ClientChannel):
             self.engine._channel_gone()
 
 
-def start_engine(session: ClientSession, timeout: float | None = DEFAULT_TIMEOUT) -> Future:
+def start_engine(session: ClientSession, timeout: float | None = DEFAULT_TIMEOUT
+                 ) -> Future[SFTPEngine]:
     """Open an SFTP session on ``session`` (any thread): the future's result is its
     :class:`SFTPEngine`, once the server's VERSION (and limits) came. ``timeout`` bounds the
     whole start and is the engine's default request timeout (None: no deadlines)."""
@@ -263,7 +272,7 @@ def _start_gen(session: ClientSession, timeout: float | None) -> TaskGen:
 
 
 def transfer_many(session: ClientSession, pairs: Iterable[tuple[Any, Any]], upload: bool,
-                  in_flight: int = MANY_FILES, timeout: float | None = None) -> Future:
+                  in_flight: int = MANY_FILES, timeout: float | None = None) -> Future[int]:
     """Move (local, remote) pairs up, or (remote, local) pairs down, on an SFTP session of their
     own, closed at the end (any thread): the future gives the bytes moved, or the first error
     once every file has had its turn. ``timeout``: each request's (None: the default)."""
@@ -299,9 +308,7 @@ class SFTPEngine:
         self._channel = channel
         #: the default request timeout
         self.timeout = timeout
-        self._rx = ffi.gc(ffi.new("struct pylibssh_sftp_rx *"), lib.pylibssh_sftp_rx_free)
-        if lib.pylibssh_sftp_rx_init(self._rx, codec.MAX_PACKET + 1024) != 0:
-            raise MemoryError("the SFTP receiver")
+        self._rx = sftp_api.new_receiver(codec.MAX_PACKET + 1024)
         self._pending: dict[int, _Request] = {}
         self._by_timeout: dict[float, OrderedDict[int, _Request]] = {}
         self._timer: Any = None
@@ -314,9 +321,9 @@ class SFTPEngine:
         self.extensions: dict[str, bytes] = {}
         self.limits = SFTPLimits(codec.MAX_PACKET, CHUNK, CHUNK, 0)
         self.read_chunk = self.write_chunk = CHUNK
-        self._is_openssh = bool(lib.ssh_get_openssh_version(session._s))
+        self._is_openssh = bool(client_api.openssh_version(session._s))
         with self._loop.lock:
-            if not channel._add_c_callbacks(lib.pylibssh_sftp_rx_callbacks(self._rx), self._rx):
+            if not channel._add_c_callbacks(sftp_api.receiver_callbacks(self._rx), self._rx):
                 raise ClosedError("the SFTP channel closed")
             channel.engine = self
             session._staged.add(channel)
@@ -371,7 +378,7 @@ class SFTPEngine:
     def _track(self, req: _Request) -> int:
         """Give ``req`` an id and a deadline (loop lock held); its id."""
         rx = self._rx  # ids come from the receiver, which takes some for its bulk READs
-        rid = rx.next_id
+        rid: int = rx.next_id
         rx.next_id = (rid + 1) & 0xFFFFFFFF
         req.rid = rid
         self._pending[rid] = req
@@ -400,8 +407,7 @@ class SFTPEngine:
         held = self._held
         rx = self._rx
         if rx.send_len:  # READs the receiver's bulk downloads call for
-            held.append(ffi.buffer(rx.send, rx.send_len)[:])
-            lib.pylibssh_sftp_rx_sent(rx)
+            held.append(sftp_api.take_requests(rx))
         if held:
             self._held = []
             self._channel.write(held[0] if len(held) == 1 else b"".join(held))
@@ -418,12 +424,12 @@ class SFTPEngine:
         """Stop waiting for these requests: their replies are dropped when they come."""
         for rid in rids:
             self._forget(rid)
-            lib.pylibssh_sftp_rx_forget(self._rx, rid)
+            sftp_api.forget(self._rx, rid)
 
     def _call(self, kind: int, payload: bytes, what: str, path: str | None,
-              parse: Callable[[int, Any], Any], timeout: Any) -> Future:
+              parse: Callable[[int, Any], _T], timeout: Timeout) -> Future[_T]:
         """Send one request; the future gets ``parse(kind, payload)`` of its reply."""
-        f = _future()
+        f: Future[_T] = _future()
 
         def reply(k: int, p: Any) -> None:
             try:
@@ -496,8 +502,7 @@ class SFTPEngine:
         for _ in range(_RECEIVE_ROUNDS):
             n = rx.out_len
             if n:
-                data = ffi.buffer(rx.out, n)[:]
-                lib.pylibssh_sftp_rx_taken(rx)
+                data = sftp_api.take_replies(rx)
                 try:
                     self._dispatch(data)
                 except SFTPDecodeError as exc:
@@ -579,7 +584,8 @@ class SFTPEngine:
             (bulk,) = _U32.unpack_from(data, at)
             t = self._bulks.get(bulk)
             if t is not None:
-                t._guard(lambda k, p: t.bulk_done())(kind, None)
+                done = t.bulk_done
+                t._guard(lambda k, p: done())(kind, None)
             return
         rid, bulk, offset, length, written, count, err = _BULK_READ_RECORD.unpack_from(data, at)
         t = self._bulks.get(bulk)
@@ -638,7 +644,7 @@ class SFTPEngine:
         session_error = self._session._error
         self._end(session_error if session_error is not None else SFTPError(
             SFTPStatus.CONNECTION_LOST, "the SFTP channel closed"))
-        lib.pylibssh_sftp_rx_free(self._rx)
+        sftp_api.free_receiver(self._rx)
 
     def close(self) -> None:
         """End the session: requests still waiting fail with ClosedError, and the channel
@@ -648,61 +654,62 @@ class SFTPEngine:
 
     # -- requests: paths ---------------------------------------------------------------------------
 
-    def stat(self, path: str, timeout: Timeout = DEFAULT) -> Future:
+    def stat(self, path: str, timeout: Timeout = DEFAULT) -> Future[SFTPAttributes]:
         """Attributes of ``path`` (symbolic links followed): :class:`SFTPAttributes`."""
         p = _path(path)
         return self._call(FXP.STAT, codec.string(p), "stat", p, _attrs_of("stat", p), timeout)
 
-    def lstat(self, path: str, timeout: Timeout = DEFAULT) -> Future:
+    def lstat(self, path: str, timeout: Timeout = DEFAULT) -> Future[SFTPAttributes]:
         """Attributes of ``path`` itself."""
         p = _path(path)
         return self._call(FXP.LSTAT, codec.string(p), "lstat", p, _attrs_of("lstat", p),
                           timeout)
 
-    def setstat(self, path: str, attrs: SFTPAttributes, timeout: Timeout = DEFAULT) -> Future:
+    def setstat(self, path: str, attrs: SFTPAttributes, timeout: Timeout = DEFAULT) -> Future[None]:
         """Set what ``attrs`` carries (size, uid+gid, permissions, atime+mtime) on ``path``."""
         p = _path(path)
         return self._call(FXP.SETSTAT, codec.string(p) + _attrs_bytes(attrs), "setstat", p,
                           _ok_of("setstat", p), timeout)
 
-    def lsetstat(self, path: str, attrs: SFTPAttributes, timeout: Timeout = DEFAULT) -> Future:
+    def lsetstat(self, path: str, attrs: SFTPAttributes,
+                 timeout: Timeout = DEFAULT) -> Future[None]:
         """``lsetstat@openssh.com``: :meth:`setstat` on a symbolic link itself."""
         p = _path(path)
         return self._extended("lsetstat@openssh.com", codec.string(p) + _attrs_bytes(attrs),
                               "lsetstat", p, _ok_of("lsetstat", p), timeout)
 
-    def remove(self, path: str, timeout: Timeout = DEFAULT) -> Future:
+    def remove(self, path: str, timeout: Timeout = DEFAULT) -> Future[None]:
         """Remove the file ``path``: None (an SFTPError such as ``FileNotFoundError``
         otherwise)."""
         p = _path(path)
         return self._call(FXP.REMOVE, codec.string(p), "remove", p, _ok_of("remove", p),
                           timeout)
 
-    def mkdir(self, path: str, mode: int = 0o777, timeout: Timeout = DEFAULT) -> Future:
+    def mkdir(self, path: str, mode: int = 0o777, timeout: Timeout = DEFAULT) -> Future[None]:
         """Create the directory ``path`` with permissions ``mode`` (default 0o777, less the
         server's umask): None (``FileExistsError`` when it exists)."""
         p = _path(path)
         return self._call(FXP.MKDIR, codec.string(p) + codec.attrs_bytes(
             SFTPAttributes(permissions=mode)), "mkdir", p, _ok_of("mkdir", p), timeout)
 
-    def rmdir(self, path: str, timeout: Timeout = DEFAULT) -> Future:
+    def rmdir(self, path: str, timeout: Timeout = DEFAULT) -> Future[None]:
         """Remove the empty directory ``path``: None (an SFTPError otherwise)."""
         p = _path(path)
         return self._call(FXP.RMDIR, codec.string(p), "rmdir", p, _ok_of("rmdir", p), timeout)
 
-    def realpath(self, path: str = ".", timeout: Timeout = DEFAULT) -> Future:
+    def realpath(self, path: str = ".", timeout: Timeout = DEFAULT) -> Future[str]:
         """The canonical absolute path: ``str``."""
         p = _path(path)
         return self._call(FXP.REALPATH, codec.string(p), "realpath", p,
                           _name_of("realpath", p), timeout)
 
-    def readlink(self, path: str, timeout: Timeout = DEFAULT) -> Future:
+    def readlink(self, path: str, timeout: Timeout = DEFAULT) -> Future[str]:
         """The target of the symbolic link ``path``: ``str``."""
         p = _path(path)
         return self._call(FXP.READLINK, codec.string(p), "readlink", p,
                           _name_of("readlink", p), timeout)
 
-    def symlink(self, target: str, link: str, timeout: Timeout = DEFAULT) -> Future:
+    def symlink(self, target: str, link: str, timeout: Timeout = DEFAULT) -> Future[None]:
         """Create ``link`` pointing to ``target``. OpenSSH takes the two in the reverse of the
         draft's order (its PROTOCOL file, 4.1): sent in OpenSSH's order to OpenSSH, in the
         draft's to other servers, as libssh does."""
@@ -711,7 +718,7 @@ class SFTPEngine:
                   else codec.string(ln) + codec.string(t))
         return self._call(FXP.SYMLINK, fields, "symlink", ln, _ok_of("symlink", ln), timeout)
 
-    def rename(self, old: str, new: str, timeout: Timeout = DEFAULT) -> Future:
+    def rename(self, old: str, new: str, timeout: Timeout = DEFAULT) -> Future[None]:
         """Rename: ``posix-rename@openssh.com`` when the server offers it (an existing ``new``
         is replaced atomically), plain v3 RENAME otherwise (which refuses to replace)."""
         o, n = _path(old), _path(new)
@@ -720,62 +727,63 @@ class SFTPEngine:
         return self._call(FXP.RENAME, codec.string(o) + codec.string(n), "rename", o,
                           _ok_of("rename", o), timeout)
 
-    def posix_rename(self, old: str, new: str, timeout: Timeout = DEFAULT) -> Future:
+    def posix_rename(self, old: str, new: str, timeout: Timeout = DEFAULT) -> Future[None]:
         """``posix-rename@openssh.com``: rename, replacing ``new`` atomically."""
         o, n = _path(old), _path(new)
         return self._extended("posix-rename@openssh.com", codec.string(o) + codec.string(n),
                               "rename", o, _ok_of("rename", o), timeout)
 
-    def hardlink(self, existing: str, new: str, timeout: Timeout = DEFAULT) -> Future:
+    def hardlink(self, existing: str, new: str, timeout: Timeout = DEFAULT) -> Future[None]:
         """``hardlink@openssh.com``."""
         o, n = _path(existing), _path(new)
         return self._extended("hardlink@openssh.com", codec.string(o) + codec.string(n),
                               "hardlink", o, _ok_of("hardlink", o), timeout)
 
-    def statvfs(self, path: str = ".", timeout: Timeout = DEFAULT) -> Future:
+    def statvfs(self, path: str = ".", timeout: Timeout = DEFAULT) -> Future[StatVFS]:
         """``statvfs@openssh.com``: :class:`StatVFS`."""
         p = _path(path)
         return self._extended("statvfs@openssh.com", codec.string(p), "statvfs", p,
                               _statvfs_of("statvfs", p), timeout)
 
-    def expand_path(self, path: str, timeout: Timeout = DEFAULT) -> Future:
+    def expand_path(self, path: str, timeout: Timeout = DEFAULT) -> Future[str]:
         """``expand-path@openssh.com``: ``~`` and ``~user`` expanded, made absolute."""
         p = _path(path)
         return self._extended("expand-path@openssh.com", codec.string(p), "expand-path", p,
                               _name_of("expand-path", p), timeout)
 
-    def home_directory(self, user: str = "", timeout: Timeout = DEFAULT) -> Future:
+    def home_directory(self, user: str = "", timeout: Timeout = DEFAULT) -> Future[str]:
         """The ``home-directory`` extension: ``user``'s home (the login user's for "")."""
         return self._extended("home-directory", codec.string(user), "home-directory", None,
                               _name_of("home-directory", None), timeout)
 
     def _extended(self, name: str, fields: bytes, what: str, path: str | None,
-                  parse: Callable[[int, Any], Any], timeout: Any) -> Future:
+                  parse: Callable[[int, Any], _T], timeout: Timeout) -> Future[_T]:
         return self._call(FXP.EXTENDED, codec.extended_payload(name, fields), what, path, parse,
                           timeout)
 
     # -- requests: handles -------------------------------------------------------------------------
 
     def open(self, path: str, pflags: int, attrs: SFTPAttributes | None = None,
-             timeout: Timeout = DEFAULT) -> Future:
+             timeout: Timeout = DEFAULT) -> Future[bytes]:
         """Open ``path`` with SFTP open flags (:class:`~pylibssh.sftp.OpenFlags`): its handle."""
         p = _path(path)
         return self._call(FXP.OPEN, codec.open_payload(p, pflags, attrs), "open", p,
                           _handle_of("open", p), timeout)
 
-    def close_handle(self, handle: bytes, name: str | None = None, timeout: Timeout = DEFAULT) -> Future:
+    def close_handle(self, handle: bytes, name: str | None = None,
+                     timeout: Timeout = DEFAULT) -> Future[None]:
         """CLOSE a file or directory handle (``name``: the path, for error messages)."""
         return self._call(FXP.CLOSE, codec.string(handle), "close", name, _ok_of("close", name),
                           timeout)
 
     def read(self, handle: bytes, offset: int, length: int, name: str | None = None,
-             timeout: Timeout = DEFAULT) -> Future:
+             timeout: Timeout = DEFAULT) -> Future[bytes]:
         """Up to ``length`` bytes at ``offset``: ``bytes`` (``b""`` at the end of the file)."""
         return self._call(FXP.READ, codec.read_payload(handle, offset, length), "read", name,
                           _data_of(name), timeout)
 
     def write(self, handle: bytes, offset: int, data: bytes | bytearray | memoryview,
-              name: str | None = None, timeout: Timeout = DEFAULT) -> Future:
+              name: str | None = None, timeout: Timeout = DEFAULT) -> Future[None]:
         """Write ``data`` at ``offset`` (the caller keeps it unchanged until the future is done;
         at most :attr:`write_chunk` bytes is what every server takes)."""
         f = _future()
@@ -794,31 +802,35 @@ class SFTPEngine:
                 _settle(f, exc=exc)
         return f
 
-    def fstat(self, handle: bytes, name: str | None = None, timeout: Timeout = DEFAULT) -> Future:
+    def fstat(self, handle: bytes, name: str | None = None,
+              timeout: Timeout = DEFAULT) -> Future[SFTPAttributes]:
         """Attributes of an open file: :class:`SFTPAttributes` (``name``: the path, for
         error messages)."""
         return self._call(FXP.FSTAT, codec.string(handle), "fstat", name,
                           _attrs_of("fstat", name), timeout)
 
     def fsetstat(self, handle: bytes, attrs: SFTPAttributes, name: str | None = None,
-                 timeout: Timeout = DEFAULT) -> Future:
+                 timeout: Timeout = DEFAULT) -> Future[None]:
         """Set what ``attrs`` carries on an open file: None."""
         return self._call(FXP.FSETSTAT, codec.string(handle) + _attrs_bytes(attrs), "fsetstat",
                           name, _ok_of("fsetstat", name), timeout)
 
-    def fsync(self, handle: bytes, name: str | None = None, timeout: Timeout = DEFAULT) -> Future:
+    def fsync(self, handle: bytes, name: str | None = None,
+              timeout: Timeout = DEFAULT) -> Future[None]:
         """``fsync@openssh.com``: the server flushes the file to its disk."""
         return self._extended("fsync@openssh.com", codec.string(handle), "fsync", name,
                               _ok_of("fsync", name), timeout)
 
-    def fstatvfs(self, handle: bytes, name: str | None = None, timeout: Timeout = DEFAULT) -> Future:
+    def fstatvfs(self, handle: bytes, name: str | None = None,
+                 timeout: Timeout = DEFAULT) -> Future[StatVFS]:
         """``fstatvfs@openssh.com``: :class:`StatVFS` of the file system holding an open
         file."""
         return self._extended("fstatvfs@openssh.com", codec.string(handle), "fstatvfs", name,
                               _statvfs_of("fstatvfs", name), timeout)
 
     def copy_data(self, read_handle: bytes, read_offset: int, length: int,
-                  write_handle: bytes, write_offset: int, timeout: Timeout = DEFAULT) -> Future:
+                  write_handle: bytes, write_offset: int,
+                  timeout: Timeout = DEFAULT) -> Future[None]:
         """The ``copy-data`` extension: the server copies ``length`` bytes (0: to the end) from
         one open file to another. Servers that do not offer it answer OP_UNSUPPORTED."""
         fields = (codec.string(read_handle) + struct.pack(">QQ", read_offset, length)
@@ -826,14 +838,15 @@ class SFTPEngine:
         return self._extended("copy-data", fields, "copy-data", None, _ok_of("copy-data", None),
                               timeout)
 
-    def opendir(self, path: str, timeout: Timeout = DEFAULT) -> Future:
+    def opendir(self, path: str, timeout: Timeout = DEFAULT) -> Future[bytes]:
         """Open the directory ``path`` for :meth:`readdir`: its handle (``bytes``; close it
         with :meth:`close_handle`)."""
         p = _path(path)
         return self._call(FXP.OPENDIR, codec.string(p), "opendir", p, _handle_of("opendir", p),
                           timeout)
 
-    def readdir(self, handle: bytes, name: str | None = None, timeout: Timeout = DEFAULT) -> Future:
+    def readdir(self, handle: bytes, name: str | None = None,
+                timeout: Timeout = DEFAULT) -> Future[list[SFTPName]]:
         """The next entries of an open directory: a list of :class:`SFTPName` (empty at its
         end)."""
         def parse(kind: int, payload: Any) -> list[SFTPName]:
@@ -843,7 +856,7 @@ class SFTPEngine:
             return [SFTPName(f, ln, a) for f, ln, a in names]
         return self._call(FXP.READDIR, codec.string(handle), "readdir", name, parse, timeout)
 
-    def listdir(self, path: str = ".", timeout: Timeout = DEFAULT) -> Future:
+    def listdir(self, path: str = ".", timeout: Timeout = DEFAULT) -> Future[list[SFTPName]]:
         """Every entry of a directory (``.`` and ``..`` left out): OPENDIR, READDIR until its
         end, CLOSE."""
         p = _path(path)
@@ -851,13 +864,13 @@ class SFTPEngine:
         entries: list[SFTPName] = []
         t = self._t(timeout)
 
-        def opened(f: Future) -> None:
+        def opened(f: Future[bytes]) -> None:
             if f.exception() is not None:
                 return _settle(out, exc=f.exception())
             handle = f.result()
             self.readdir(handle, p, t).add_done_callback(lambda r: page(handle, r))
 
-        def page(handle: bytes, f: Future) -> None:
+        def page(handle: bytes, f: Future[list[SFTPName]]) -> None:
             exc = f.exception()
             if exc is None and f.result():
                 entries.extend(e for e in f.result() if e.filename not in (".", ".."))
@@ -871,9 +884,9 @@ class SFTPEngine:
 
     # -- transfers ---------------------------------------------------------------------------------
 
-    def get(self, remote: str, local: str | os.PathLike, *, resume: bool = False,
+    def get(self, remote: str, local: str | os.PathLike[str], *, resume: bool = False,
             preserve: bool = False, progress: Progress | None = None,
-            in_flight: int = IN_FLIGHT, timeout: Timeout = DEFAULT) -> Future:
+            in_flight: int = IN_FLIGHT, timeout: Timeout = DEFAULT) -> Future[TransferResult]:
         """Download ``remote`` into the local file ``local`` (created or truncated; with
         ``resume``, continued after checking that its last 64 KiB match the remote file):
         :class:`TransferResult` with the bytes written and the remote attributes. The file's
@@ -887,10 +900,10 @@ class SFTPEngine:
                   in_flight, self._t(timeout)).begin()
         return f
 
-    def put(self, local: str | os.PathLike, remote: str, *, resume: bool = False,
+    def put(self, local: str | os.PathLike[str], remote: str, *, resume: bool = False,
             preserve: bool = False, progress: Progress | None = None,
             in_flight: int = IN_FLIGHT, permissions: int | None = None,
-            stat_after: bool = False, timeout: Timeout = DEFAULT) -> Future:
+            stat_after: bool = False, timeout: Timeout = DEFAULT) -> Future[TransferResult]:
         """Upload the local file ``local`` as ``remote`` (created with ``permissions``, by
         default the local file's, or truncated; with ``resume``, continued after checking the
         last 64 KiB): :class:`TransferResult`. WRITEs stay ``in_flight``, then the CLOSE (and
@@ -902,14 +915,14 @@ class SFTPEngine:
         return f
 
     def get_many(self, pairs: Iterable[tuple[Any, Any]], *, in_flight: int = MANY_FILES,
-                 timeout: Timeout = DEFAULT) -> Future:
+                 timeout: Timeout = DEFAULT) -> Future[int]:
         """Download (remote, local) pairs, ``in_flight`` files at once: the bytes written, or
         the first error once every file has had its turn."""
         return _Many(self, [(_path(r), os.fspath(lo)) for r, lo in pairs], False, in_flight,
                      self._t(timeout)).future
 
     def put_many(self, pairs: Iterable[tuple[Any, Any]], *, in_flight: int = MANY_FILES,
-                 timeout: Timeout = DEFAULT) -> Future:
+                 timeout: Timeout = DEFAULT) -> Future[int]:
         """Upload (local, remote) pairs, ``in_flight`` files at once: the bytes sent, or the
         first error once every file has had its turn."""
         return _Many(self, [(os.fspath(lo), _path(r)) for lo, r in pairs], True, in_flight,
@@ -951,7 +964,7 @@ def _outcome(fn: Callable[..., Any], *args: Any) -> tuple[Any, BaseException | N
         return None, exc
 
 
-def _attrs_bytes(attrs: SFTPAttributes | dict) -> bytes:
+def _attrs_bytes(attrs: SFTPAttributes | dict[str, Any]) -> bytes:
     a = SFTPAttributes.from_dict(attrs) if not isinstance(attrs, SFTPAttributes) else attrs
     if (a.uid is None) != (a.gid is None):
         raise ValueError("uid and gid are set together in SFTP v3")
@@ -997,8 +1010,8 @@ class _Transfer:
     """What downloads and uploads share: the engine, the future, the local descriptor, the
     remote handle, the requests in flight, and how a transfer ends."""
 
-    def __init__(self, eng: SFTPEngine, future: Future, remote: str, progress: Progress | None,
-                 in_flight: int, timeout: float | None):
+    def __init__(self, eng: SFTPEngine, future: Future[TransferResult], remote: str,
+                 progress: Progress | None, in_flight: int, timeout: float | None):
         self.eng = eng
         self.future = future
         self.remote = remote
@@ -1088,7 +1101,7 @@ class _Transfer:
     def release_local(self, ok: bool) -> None:
         if self.fd >= 0:
             fd, self.fd = self.fd, -1
-            lib.pylibssh_sftp_rx_forget_fd(self.eng._rx, fd)
+            sftp_api.forget_fd(self.eng._rx, fd)
             os.close(fd)
 
     def check_done(self) -> None:
@@ -1096,8 +1109,8 @@ class _Transfer:
 
 
 class _Download(_Transfer):
-    def __init__(self, eng: SFTPEngine, future: Future, remote: str, local: str, resume: bool,
-                 preserve: bool, progress: Progress | None, in_flight: int,
+    def __init__(self, eng: SFTPEngine, future: Future[TransferResult], remote: str, local: str,
+                 resume: bool, preserve: bool, progress: Progress | None, in_flight: int,
                  timeout: float | None):
         super().__init__(eng, future, remote, progress, in_flight, timeout)
         self.local = local
@@ -1234,7 +1247,7 @@ class _Download(_Transfer):
         rid = eng._send(FXP.READ, codec.read_payload(self.handle, offset, length),
                         self.request("read", lambda k, p: self._on_read(k, p, rid)))
         self.inflight[rid] = (offset, length)
-        if lib.pylibssh_sftp_rx_expect(eng._rx, rid, self.fd, offset, length) != 0:
+        if sftp_api.expect_read(eng._rx, rid, self.fd, offset, length) != 0:
             raise MemoryError("registering a READ")
 
     def _pump(self) -> None:
@@ -1263,8 +1276,8 @@ class _Download(_Transfer):
     def _bulk_begin(self, end: int) -> None:
         eng = self.eng
         assert self.handle is not None
-        bulk = lib.pylibssh_sftp_rx_bulk_start(eng._rx, self.fd, self.handle, len(self.handle),
-                                               self.next, end, self.chunk, self.in_flight)
+        bulk = sftp_api.bulk_start(eng._rx, self.fd, self.handle, self.next, end, self.chunk,
+                                   self.in_flight)
         if bulk < 0:
             raise MemoryError("starting a bulk download")
         self.bulk, self.bulk_used, self.bulk_begin = bulk, True, self.next
@@ -1296,12 +1309,14 @@ class _Download(_Transfer):
     def _bulk_contig(self) -> int:
         """The end of what is in the file from the bulk's start on: its lowest READ still in
         flight or taken over by Python (all lower ones are written)."""
-        eng = self.eng
-        b = eng._rx.bulks[self.bulk]
-        lo = lib.pylibssh_sftp_rx_bulk_done_to(eng._rx, self.bulk)
+        eng, bulk = self.eng, self.bulk
+        assert bulk is not None  # only called while the bulk runs
+        b = eng._rx.bulks[bulk]
+        lo = sftp_api.bulk_done_to(eng._rx, bulk)
         for offset, _ in self.handed:
             lo = min(lo, offset)
-        return max(self.contig, min(lo, b.next))
+        contig: int = max(self.contig, min(lo, b.next))
+        return contig
 
     def adopt(self, rid: int, offset: int, length: int, written: int, count: int,
               err: int) -> None:
@@ -1339,7 +1354,7 @@ class _Download(_Transfer):
             return
         eng = self.eng
         eng._bulks.pop(self.bulk, None)
-        lib.pylibssh_sftp_rx_bulk_end(eng._rx, self.bulk)
+        sftp_api.bulk_end(eng._rx, self.bulk)
         self.bulk = None
         if self.watch is not None:
             eng._forget(self.watch.rid)
@@ -1421,7 +1436,7 @@ class _Download(_Transfer):
             self._bulk_stop()
         if self.fd >= 0 and not ok:
             fd = self.fd
-            lib.pylibssh_sftp_rx_forget_fd(self.eng._rx, fd)
+            sftp_api.forget_fd(self.eng._rx, fd)
             if self.started:
                 try:  # keep what arrived in order: a resumed download continues from there
                     os.ftruncate(fd, max(self.contig, self.start))
@@ -1435,8 +1450,8 @@ class _Download(_Transfer):
 
 
 class _Upload(_Transfer):
-    def __init__(self, eng: SFTPEngine, future: Future, local: str, remote: str, resume: bool,
-                 preserve: bool, progress: Progress | None, in_flight: int,
+    def __init__(self, eng: SFTPEngine, future: Future[TransferResult], local: str, remote: str,
+                 resume: bool, preserve: bool, progress: Progress | None, in_flight: int,
                  permissions: int | None, stat_after: bool, timeout: float | None):
         super().__init__(eng, future, remote, progress, in_flight, timeout)
         self.local = local
@@ -1621,7 +1636,7 @@ class _Many:
             else:
                 _settle(self.future, self.total)
 
-    def _one_done(self, f: Future) -> None:
+    def _one_done(self, f: Future[TransferResult]) -> None:
         self.active -= 1
         exc = f.exception()
         if exc is not None:

@@ -11,12 +11,13 @@ coroutines are in flight at once on the one SFTP channel.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import os
+import threading
 from collections.abc import Sequence
-from typing import Any
+from concurrent.futures import Future
+from typing import Generic, TypeVar
 
-from ..client import ConnectOptions, connect
+from ..client import Client, ConnectOptions, connect
 from ..client.sftp_engine import SFTPEngine, SFTPName, start_engine
 from ..sftp import SFTPAttributes
 from ..sftp.constants import OpenFlags
@@ -29,7 +30,11 @@ READS_IN_FLIGHT = 64
 WRITES_IN_FLIGHT = 64
 
 
-def _aw(future: Any) -> Any:
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def _aw(future: Future[_T]) -> asyncio.Future[_T]:
     return asyncio.wrap_future(future)
 
 
@@ -40,7 +45,7 @@ class SFTPConnection:
     :class:`~pylibssh.errors.SSHTimeoutError` for a request not answered within
     ``request_timeout``, :class:`~pylibssh.errors.SSHError` when the connection is gone."""
 
-    def __init__(self, client: Any, engine: SFTPEngine):
+    def __init__(self, client: Client, engine: SFTPEngine):
         self._client = client
         self._engine = engine
 
@@ -185,20 +190,21 @@ class SFTPConnection:
         return await _aw(self._engine.put_many([(os.fspath(lo), r) for lo, r in pairs]))
 
 
-class _Window:
+class _Window(Generic[_R, _T]):
     """Requests of one range kept ``limit`` in flight, the next sent from the reply of the
     last, so a range costs the event loop one wake-up, not one per request; :attr:`future` is
-    done when all are answered. Everything runs under the connection loop's lock: replies
-    come on its thread with the lock held, and the first requests go out holding it too."""
+    done when all are answered (each request's reply an ``_R``, the range's result a ``_T``).
+    Everything runs under the connection loop's lock: replies come on its thread with the lock
+    held, and the first requests go out holding it too."""
 
-    def __init__(self, lock: Any, limit: int):
-        self.future: concurrent.futures.Future = concurrent.futures.Future()
+    def __init__(self, lock: threading.RLock, limit: int):
+        self.future: Future[_T] = Future()
         self._lock = lock
         self._limit = limit
         self._busy = 0
         self._error: BaseException | None = None
 
-    def start(self) -> concurrent.futures.Future:
+    def start(self) -> Future[_T]:
         with self._lock:
             self._pump()
         return self.future
@@ -207,25 +213,25 @@ class _Window:
         """The next request's (offset, length), None when all are sent."""
         raise NotImplementedError
 
-    def _send(self, offset: int, length: int) -> concurrent.futures.Future:
+    def _send(self, offset: int, length: int) -> Future[_R]:
         raise NotImplementedError
 
-    def _answered(self, f: concurrent.futures.Future, offset: int, length: int) -> None:
+    def _answered(self, f: Future[_R], offset: int, length: int) -> None:
         """A reply that succeeded."""
 
-    def _result(self) -> Any:
-        return None
+    def _result(self) -> _T:
+        raise NotImplementedError
 
     def _issue(self, offset: int, length: int) -> None:
         self._busy += 1
         try:
             f = self._send(offset, length)
         except BaseException as exc:  # noqa: BLE001 - the range's outcome
-            f = concurrent.futures.Future()
+            f = Future()
             f.set_exception(exc)
         f.add_done_callback(lambda f: self._reply(f, offset, length))
 
-    def _reply(self, f: concurrent.futures.Future, offset: int, length: int) -> None:
+    def _reply(self, f: Future[_R], offset: int, length: int) -> None:
         with self._lock:  # held already on the loop's thread; taken for a failure elsewhere
             self._busy -= 1
             exc = f.exception()
@@ -248,8 +254,8 @@ class _Window:
                 self.future.set_result(self._result())
 
 
-class _RangeRead(_Window):
-    def __init__(self, lock: Any, engine: SFTPEngine, handle: bytes, start: int, end: int,
+class _RangeRead(_Window[bytes, bytes]):
+    def __init__(self, lock: threading.RLock, engine: SFTPEngine, handle: bytes, start: int, end: int,
                  path: str | None):
         super().__init__(lock, READS_IN_FLIGHT)
         self._engine, self._handle, self._path = engine, handle, path
@@ -266,10 +272,10 @@ class _RangeRead(_Window):
         offset, self._next = self._next, min(self._next + self._chunk, self._end)
         return offset, self._next - offset
 
-    def _send(self, offset: int, length: int) -> concurrent.futures.Future:
+    def _send(self, offset: int, length: int) -> Future[bytes]:
         return self._engine.read(self._handle, offset, length, self._path)
 
-    def _answered(self, f: concurrent.futures.Future, offset: int, length: int) -> None:
+    def _answered(self, f: Future[bytes], offset: int, length: int) -> None:
         data = f.result()
         if data:
             self._parts[offset] = data
@@ -290,8 +296,8 @@ class _RangeRead(_Window):
         return b"".join(out)
 
 
-class _RangeWrite(_Window):
-    def __init__(self, lock: Any, engine: SFTPEngine, handle: bytes, offset: int,
+class _RangeWrite(_Window[None, None]):
+    def __init__(self, lock: threading.RLock, engine: SFTPEngine, handle: bytes, offset: int,
                  data: bytes | bytearray | memoryview, path: str | None):
         super().__init__(lock, WRITES_IN_FLIGHT)
         self._engine, self._handle, self._path = engine, handle, path
@@ -306,6 +312,9 @@ class _RangeWrite(_Window):
         at, self._at = self._at, min(self._at + self._chunk, len(self._view))
         return at, self._at - at
 
-    def _send(self, at: int, length: int) -> concurrent.futures.Future:
+    def _send(self, at: int, length: int) -> Future[None]:
         return self._engine.write(self._handle, self._offset + at, self._view[at:at + length],
                                   self._path)
+
+    def _result(self) -> None:
+        return None

@@ -22,7 +22,7 @@ def _in_event_loop() -> bool:
     return True
 
 
-class SFTPFile(AbstractBufferedFile):
+class SFTPFile(AbstractBufferedFile):  # type: ignore[misc]  # fsspec has no types
     """A remote file opened by :meth:`SFTPFileSystem.open
     <pylibssh.fsspec.SFTPFileSystem.open>` in ``rb``, ``wb``, ``xb`` or ``ab`` mode.
 
@@ -55,8 +55,9 @@ class SFTPFile(AbstractBufferedFile):
             self.loc = size
 
     def _fetch_range(self, start: int, end: int) -> bytes:
-        return sync(self.fs.loop, self._sftp.read, self._handle, start, min(end, self.size),
-                    self.path)
+        data: bytes = sync(self.fs.loop, self._sftp.read, self._handle, start,
+                           min(end, self.size), self.path)
+        return data
 
     def _initiate_upload(self) -> None:
         pass  # the handle is open since __init__

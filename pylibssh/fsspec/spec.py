@@ -68,8 +68,8 @@ class _Slot:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.pending: concurrent.futures.Future | None = None
-        self.task: asyncio.Task | None = None  # the connect running (asyncio keeps weak refs)
+        self.pending: concurrent.futures.Future[SFTPConnection] | None = None
+        self.task: asyncio.Task[None] | None = None  # the connect running (asyncio keeps weak refs)
 
     def current(self) -> SFTPConnection | None:
         p = self.pending
@@ -112,7 +112,7 @@ def _failure(exc: BaseException) -> bool:
     return isinstance(exc, SFTPError) and exc.status == _FAILURE
 
 
-class SFTPFileSystem(AsyncFileSystem):
+class SFTPFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec has no types
     """SFTP as an fsspec file system, on pylibssh's client: ``libssh://[user@]host[:port]/path``
     URLs (and ``sftp://``, ``ssh://`` after :func:`~pylibssh.fsspec.register_sftp`).
 
@@ -169,7 +169,7 @@ class SFTPFileSystem(AsyncFileSystem):
 
     @staticmethod
     def _get_kwargs_from_urls(path: str) -> dict[str, Any]:
-        out = infer_storage_options(path)
+        out: dict[str, Any] = infer_storage_options(path)
         for key in ("path", "protocol", "url_query", "url_fragment"):
             out.pop(key, None)
         return out
@@ -190,7 +190,7 @@ class SFTPFileSystem(AsyncFileSystem):
                 slot.task = asyncio.get_running_loop().create_task(self._connect_into(p))
         return await asyncio.wrap_future(p)
 
-    async def _connect_into(self, out: concurrent.futures.Future) -> None:
+    async def _connect_into(self, out: concurrent.futures.Future[SFTPConnection]) -> None:
         try:
             conn = await SFTPConnection.connect(self._options, self.request_timeout)
         except BaseException as exc:  # noqa: BLE001 - every waiter gets it
@@ -301,7 +301,8 @@ class SFTPFileSystem(AsyncFileSystem):
         """A key that changes when the file does: its name, size and modification time (no
         checksum is computed: SFTP has none)."""
         info = self.info(path)
-        return tokenize(info["name"], info["size"], info["mtime"], info["type"])
+        key: str = tokenize(info["name"], info["size"], info["mtime"], info["type"])
+        return key
 
     # -- directories -------------------------------------------------------------------------------
 
@@ -431,15 +432,17 @@ class SFTPFileSystem(AsyncFileSystem):
                 raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
             size = attrs.size or 0
         start = start or 0
-        if start < 0:
-            start = max(0, size + start)  # type: ignore[operator]
-        if end is None:
-            end = size
-        elif end < 0:
-            end = max(0, size + end)  # type: ignore[operator]
-        if end <= start:  # type: ignore[operator]
+        if size is not None:  # (known whenever a bound is missing or counts from the end)
+            if start < 0:
+                start = max(0, size + start)
+            if end is None:
+                end = size
+            elif end < 0:
+                end = max(0, size + end)
+        assert end is not None
+        if end <= start:
             return b""
-        return await sftp.read(handle, start, end, path)  # type: ignore[arg-type]
+        return await sftp.read(handle, start, end, path)
 
     async def _cat_ranges(self, paths: list[str], starts: Any, ends: Any,
                           max_gap: int | None = None, batch_size: int | None = None,

@@ -15,7 +15,8 @@ listener refuses agent forwarding.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 from .._binding import NULL, CData
 from .._binding import channel as _ch
@@ -23,12 +24,15 @@ from .._binding import sftp_server as _sftp
 from .._callbacks import new_agent_request_callbacks
 from .._channel import Channel
 from ..errors import ChannelError
+from ..events import Listener, ListenerT
 from ..loop import locked
 from . import _live
 from .messages import CHANNEL_REQUEST_EVENTS, ChannelRequestMessage, PtyInfo
 from .sftp import SFTP_EVENTS, SFTPServer
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from .session import ServerSession
 
 
@@ -74,8 +78,16 @@ class ServerChannel(Channel):
         self._agent_cb = None
         _live.inc("channels")
 
-    def on(self, event: str, listener: Any = None) -> Any:
-        if event == "auth-agent" and listener is not None:
+    @overload
+    def on(self, event: str) -> Callable[[ListenerT], ListenerT]: ...
+    @overload
+    def on(self, event: str, listener: Listener) -> Self: ...
+
+    def on(self, event: str, listener: Listener | None = None
+           ) -> Callable[[ListenerT], ListenerT] | Self:
+        if listener is None:
+            return super().on(event)  # the decorator comes back here with the listener
+        if event == "auth-agent":
             self._accept_agent_requests()
         return super().on(event, listener)
 

@@ -24,6 +24,7 @@ import logging
 import os
 import socket
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Union
 
@@ -486,8 +487,9 @@ class Server(EventEmitter):
         (empty before ``serve_forever()`` and once they stopped)."""
         return self._supervisor.pids if self._supervisor is not None else []
 
-    def start(self) -> Any:
-        """Run the server's loop in a background thread (returns the thread); stop with
+    def start(self) -> threading.Thread | None:
+        """Run the server's loop in a background thread (returns the thread; None on an
+        asyncio loop, which runs already); stop with
         :meth:`close` or ``server.loop.stop()`` from any thread. RuntimeError for a server
         with workers, which serves from ``serve_forever()``."""
         if self._options["workers"] and self.worker is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import os
 
-from .._binding import lib
+from .._binding import constants as _c
 
 class SFTPStatus(enum.IntEnum):
     """SFTP status codes: ``SFTPStatus.NO_SUCH_FILE`` == 2, ...
@@ -18,20 +18,20 @@ class SFTPStatus(enum.IntEnum):
     The members are the names of :data:`pylibssh.errors.SFTP_STATUS_NAMES`, spelled out so that
     type checkers know them (tests/test_sftp_types.py checks the two agree)."""
 
-    OK = lib.SSH_FX_OK
-    EOF = lib.SSH_FX_EOF
-    NO_SUCH_FILE = lib.SSH_FX_NO_SUCH_FILE
-    PERMISSION_DENIED = lib.SSH_FX_PERMISSION_DENIED
-    FAILURE = lib.SSH_FX_FAILURE
-    BAD_MESSAGE = lib.SSH_FX_BAD_MESSAGE
-    NO_CONNECTION = lib.SSH_FX_NO_CONNECTION
-    CONNECTION_LOST = lib.SSH_FX_CONNECTION_LOST
-    OP_UNSUPPORTED = lib.SSH_FX_OP_UNSUPPORTED
-    INVALID_HANDLE = lib.SSH_FX_INVALID_HANDLE
-    NO_SUCH_PATH = lib.SSH_FX_NO_SUCH_PATH
-    FILE_ALREADY_EXISTS = lib.SSH_FX_FILE_ALREADY_EXISTS
-    WRITE_PROTECT = lib.SSH_FX_WRITE_PROTECT
-    NO_MEDIA = lib.SSH_FX_NO_MEDIA
+    OK = _c.SSH_FX_OK
+    EOF = _c.SSH_FX_EOF
+    NO_SUCH_FILE = _c.SSH_FX_NO_SUCH_FILE
+    PERMISSION_DENIED = _c.SSH_FX_PERMISSION_DENIED
+    FAILURE = _c.SSH_FX_FAILURE
+    BAD_MESSAGE = _c.SSH_FX_BAD_MESSAGE
+    NO_CONNECTION = _c.SSH_FX_NO_CONNECTION
+    CONNECTION_LOST = _c.SSH_FX_CONNECTION_LOST
+    OP_UNSUPPORTED = _c.SSH_FX_OP_UNSUPPORTED
+    INVALID_HANDLE = _c.SSH_FX_INVALID_HANDLE
+    NO_SUCH_PATH = _c.SSH_FX_NO_SUCH_PATH
+    FILE_ALREADY_EXISTS = _c.SSH_FX_FILE_ALREADY_EXISTS
+    WRITE_PROTECT = _c.SSH_FX_WRITE_PROTECT
+    NO_MEDIA = _c.SSH_FX_NO_MEDIA
 
 
 # node-libssh's names (its replyStatus map) and a few obvious aliases
@@ -100,12 +100,12 @@ def status_name(status: int) -> str:
 class OpenFlags(enum.IntFlag):
     """SSH_FXF_* flags of an SFTP open request."""
 
-    READ = lib.SSH_FXF_READ
-    WRITE = lib.SSH_FXF_WRITE
-    APPEND = lib.SSH_FXF_APPEND
-    CREAT = lib.SSH_FXF_CREAT
-    TRUNC = lib.SSH_FXF_TRUNC
-    EXCL = lib.SSH_FXF_EXCL
+    READ = _c.SSH_FXF_READ
+    WRITE = _c.SSH_FXF_WRITE
+    APPEND = _c.SSH_FXF_APPEND
+    CREAT = _c.SSH_FXF_CREAT
+    TRUNC = _c.SSH_FXF_TRUNC
+    EXCL = _c.SSH_FXF_EXCL
 
 
 def os_to_open_flags(flags: int) -> OpenFlags:

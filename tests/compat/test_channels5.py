@@ -125,6 +125,32 @@ def test_channel_exception_code_is_the_reason(paramiko, sshd_no_forwarding, clie
         client.close()
 
 
+@pytest.fixture(scope="module")
+def sshd_no_sessions(tmp_path_factory, client_key):
+    server = OpenSSHServer(tmp_path_factory.mktemp("sshd-nosessions"), {"MaxSessions": "0"})
+    server.authorize((client_key.parent / "id_ed25519.pub").read_text())
+    server.start()
+    yield server
+    server.cleanup()
+
+
+def test_refused_session_channel_code_is_the_reason(paramiko, sshd_no_sessions, client_key,
+                                                    test_user):
+    server = sshd_no_sessions
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    client.connect(server.host, server.port, test_user, key_filename=str(client_key),
+                   look_for_keys=False, allow_agent=False, timeout=DEADLINE)
+    try:
+        with pytest.raises(paramiko.ChannelException) as info:
+            client.get_transport().open_session(timeout=DEADLINE)
+        # sshd's answer when it cannot start a session
+        assert info.value.code == paramiko.OPEN_FAILED_CONNECT_FAILED == 2
+        assert client.get_transport().is_active()
+    finally:
+        client.close()
+
+
 def test_port_forward_before_authentication_fails(layer_paramiko, sshd):
     """The layer only: real paramiko waits for a reply OpenSSH does not send before
     authentication (its request times out)."""

@@ -13,12 +13,12 @@ import os
 import socket
 import threading
 
-from ..._binding import NULL, lib
+from ..._binding import channel as channel_api
 from ..._channel import Channel as Channel_
+from ...client import channels
 from ...client.process import ClientChannel
 from ...errors import (
     ChannelError,
-    ChannelOpenError,
     ChannelOpenFailure,
     RequestDeniedError,
     SSHError,
@@ -270,22 +270,22 @@ class Channel:
         """Ask for a pseudo-terminal (``term``, default ``vt100``, 80x24 characters). Raises
         ``SSHException`` when the server refuses."""
         t = term.encode() if isinstance(term, str) else term
-        self._request("pty", lambda c: lib.ssh_channel_request_pty_size(c, t, width, height))
+        self._request("pty", lambda c: channel_api.request_pty_size(c, t, width, height))
 
     def invoke_shell(self):
         """Start a shell on the channel. Raises ``SSHException`` when the server refuses."""
-        self._request("shell", lambda c: lib.ssh_channel_request_shell(c))
+        self._request("shell", channel_api.request_shell)
 
     def exec_command(self, command):
         """Run ``command`` on the channel. Raises ``SSHException`` when the server refuses."""
         cmd = command.encode() if isinstance(command, str) else bytes(command)
-        self._request("exec", lambda c: lib.ssh_channel_request_exec(c, cmd))
+        self._request("exec", lambda c: channel_api.request_exec(c, cmd))
 
     def invoke_subsystem(self, subsystem):
         """Start subsystem ``subsystem`` (e.g. ``sftp``). Raises ``SSHException`` when the server
         refuses."""
         sub = subsystem.encode()
-        self._request("subsystem", lambda c: lib.ssh_channel_request_subsystem(c, sub))
+        self._request("subsystem", lambda c: channel_api.request_subsystem(c, sub))
 
     def resize_pty(self, width=80, height=24, width_pixels=0, height_pixels=0):
         """Tell the server the terminal's new size (a ``window-change`` request). Raises
@@ -294,7 +294,7 @@ class Channel:
         if self.closed:
             raise SSHException("Channel is not open")
         with self._loop.lock:
-            lib.ssh_channel_change_pty_size(ch._ch, width, height)
+            channel_api.change_pty_size(ch._ch, width, height)
             ch._session.kick()
         self._loop.wakeup()
 
@@ -311,7 +311,7 @@ class Channel:
         """Ask the server to set ``name`` to ``value`` (str or bytes) for the command; raises
         SSHException when it refuses."""
         n, v = _env_bytes(name), _env_bytes(value)
-        self._request("env", lambda c: lib.ssh_channel_request_env(c, n, v))
+        self._request("env", lambda c: channel_api.request_env(c, n, v))
 
     def request_x11(self, *args, **kwargs):
         """Not supported by this layer: raises
@@ -409,7 +409,7 @@ class Channel:
         """What the peer's window takes now beyond what waits in our queue (loop lock held)."""
         if ch.closed or ch._ch is None:
             return 0
-        return max(0, lib.ssh_channel_window_size(ch._ch) - ch.buffered)
+        return max(0, channel_api.window_size(ch._ch) - ch.buffered)
 
     def send_ready(self):
         """True when :meth:`send` would not wait: the peer's window has room (or the channel
@@ -593,42 +593,17 @@ class ChannelStdinFile(ChannelFile):
 
 
 def open_channel_gen(session, kind, dest_addr=None, src_addr=None):
-    """Open a channel of ``kind`` ("session" or "direct-tcpip"); the pylibssh channel."""
-    c = lib.ssh_channel_new(session._s)
-    if c == NULL:  # pragma: no cover - out of memory
-        raise ChannelOpenError("ssh_channel_new failed")
-    ch = _Chan(session, c)
+    """Open a channel of ``kind`` ("session" or "direct-tcpip" to ``dest_addr`` from
+    ``src_addr``); the pylibssh channel. Another kind raises ChannelException (unknown
+    channel type), as paramiko's server would answer it."""
     if kind == "session":
-        def fn():
-            return lib.ssh_channel_open_session(ch._ch)
+        dest = None
     elif kind == "direct-tcpip":
         host, port = dest_addr
-        src_host, src_port = src_addr or ("127.0.0.1", 0)
-        h, sh = host.encode(), src_host.encode()
-
-        def fn():
-            return lib.ssh_channel_open_forward(ch._ch, h, int(port), sh, int(src_port))
+        dest = (host, int(port))
     else:
-        ch._free(session_gone=False)
         raise ChannelException(3, f"channel type {kind!r} is not supported")
-
-    def poll():
-        from ...client._task import AGAIN
-        from ...errors import error_from
-
-        if ch._closed:
-            raise ChannelOpenError("the channel was closed while opening")
-        rc = fn()
-        if rc == lib.SSH_AGAIN:
-            return AGAIN
-        if rc == lib.SSH_ERROR:
-            raise error_from(session._s, f"opening a {kind} channel", ChannelOpenError)
-        return rc
-
-    try:
-        yield poll
-    except BaseException:
-        if not ch._closed:
-            ch._free(session_gone=False)
-        raise
+    src_host, src_port = src_addr or ("127.0.0.1", 0)
+    ch = yield from channels.open_channel_gen(session, kind, dest, (src_host, int(src_port)),
+                                              channel_class=_Chan)
     return ch

@@ -16,7 +16,7 @@ import os
 import socket
 import stat
 
-from ..._binding import lib
+from ..._binding import client as client_api
 from ...client import sftp as native
 from ...errors import SFTPError as _SFTPError
 from ...errors import SSHConnectionError, SSHError, SSHTimeoutError
@@ -276,7 +276,7 @@ class SFTPClient(BaseSFTP):
         dest = self._adjust_cwd(dest)
         session = self._transport._session
         with session._loop.lock:
-            openssh = lib.ssh_get_openssh_version(session._s) != 0
+            openssh = client_api.openssh_version(session._s) != 0
         if openssh:
             self._native.symlink(source, dest)
         else:

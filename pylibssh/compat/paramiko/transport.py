@@ -15,7 +15,9 @@ import os
 import socket
 import threading
 
-from ..._binding import HAS, NULL, ffi, lib
+from ..._binding import client as client_api
+from ..._binding import session as session_api
+from ..._binding.constants import SSH_AUTH_PARTIAL, SSH_AUTH_SUCCESS
 from ...client.auth import _auth_poller, _kbdint, method_names
 from ...client.hostkeys import server_key
 from ...client.session import ClientSession, set_option
@@ -67,8 +69,7 @@ _empty_file = None
 
 
 def _libssh_version() -> str:
-    v = lib.ssh_version(0)
-    return ffi.string(v).decode().split("/")[0] if v != NULL else "0"
+    return client_api.libssh_version()
 
 
 def _no_host_keys_file():
@@ -321,20 +322,15 @@ class Transport:
         """Loop thread or under the lock: read the algorithms libssh negotiated and log them as
         paramiko does."""
         s = self._session._s
-
-        def text(p):
-            return ffi.string(p).decode("ascii", "replace") if p != NULL else None
-
-        ins, outs = text(lib.ssh_get_cipher_in(s)), text(lib.ssh_get_cipher_out(s))
+        ins, outs = session_api.cipher_in(s), session_api.cipher_out(s)
         self.local_cipher, self.remote_cipher = outs or "", ins or ""
-        self.local_mac, self.remote_mac = text(lib.ssh_get_hmac_out(s)), text(lib.ssh_get_hmac_in(s))
-        self.host_key_type = (text(lib.pylibssh_session_hostkey_algo(s)) if HAS.hostkey_algo
-                              else None)
+        self.local_mac, self.remote_mac = session_api.hmac_out(s), session_api.hmac_in(s)
+        self.host_key_type = session_api.hostkey_algorithm(s)
         if self.host_key_type is None and self._server_key is not None:
             self.host_key_type = self._server_key.get_name()
-        kex = text(lib.ssh_get_kex_algo(s))
-        banner = text(lib.ssh_get_clientbanner(s) if not server_side
-                      else lib.ssh_get_serverbanner(s))
+        kex = session_api.kex_algorithm(s)
+        banner = (client_api.client_banner(s) if not server_side
+                  else client_api.server_banner(s))
         if banner:
             self.local_version = banner
         compression = "zlib@openssh.com" if self._compress else "none"
@@ -482,9 +478,7 @@ class Transport:
             raise SSHException(str(exc)) from exc
         with self._loop.lock:
             self._server_key = key_from_pylibssh(server_key(self._session._s))
-            banner = lib.ssh_get_serverbanner(self._session._s)
-            self.remote_version = ffi.string(banner).decode("ascii", "replace") \
-                if banner != NULL else ""
+            self.remote_version = client_api.server_banner(self._session._s) or ""
             self._negotiated()
         version, _, client = self.remote_version[4:].partition("-")
         self._log(logging.INFO, f"Connected (version {version}, client {client})")
@@ -631,9 +625,9 @@ class Transport:
             if setup is not None:
                 setup()
             rc = yield _auth_poller(session, fn)
-            if rc == lib.SSH_AUTH_SUCCESS:
+            if rc == SSH_AUTH_SUCCESS:
                 session.authenticated = True
-            return rc, list(method_names(lib.ssh_userauth_list(s, u)))
+            return rc, list(method_names(client_api.userauth_list(s, u)))
 
         try:
             rc, allowed = self._run(gen(), "authentication", self.auth_timeout)
@@ -646,10 +640,10 @@ class Transport:
         return self._auth_result(method, rc, allowed)
 
     def _auth_result(self, method, rc, allowed):
-        if rc == lib.SSH_AUTH_SUCCESS:
+        if rc == SSH_AUTH_SUCCESS:
             self._log(logging.INFO, f"Authentication ({method}) successful!")
             return []
-        if rc == lib.SSH_AUTH_PARTIAL:
+        if rc == SSH_AUTH_PARTIAL:
             self._log(logging.INFO, "Authentication continues...")
             self._log(logging.DEBUG, f"Methods: {allowed}")
             return allowed
@@ -667,7 +661,7 @@ class Transport:
         listing the allowed ones when the server wants more, as servers do)."""
         u = username.encode()
         s = self._session._s
-        return self._auth_step(username, "none", lambda: lib.ssh_userauth_none(s, u))
+        return self._auth_step(username, "none", lambda: client_api.userauth_none(s, u))
 
     def auth_password(self, username, password, event=None, fallback=True):
         """Authenticate with a password; [] or (after a partial success) the methods still
@@ -679,7 +673,7 @@ class Transport:
         s = self._session._s
         try:
             return self._auth_step(username, "password",
-                                   lambda: lib.ssh_userauth_password(s, u, pw))
+                                   lambda: client_api.userauth_password(s, u, pw))
         except BadAuthenticationType as e:
             if not fallback or "keyboard-interactive" not in e.allowed_types:
                 raise
@@ -705,19 +699,19 @@ class Transport:
         if not _python_signed(key):
             lkey = key._lkey
             return self._auth_step(username, "publickey",
-                                   lambda: lib.ssh_userauth_publickey(s, u, lkey._key))
+                                   lambda: client_api.userauth_publickey(s, u, lkey._key))
         signer = Signer(key)
 
         def setup():
-            lib.ssh_set_agent_socket(s, signer.fd)
+            client_api.set_agent_socket(s, signer.fd)
 
         try:
             return self._auth_step(username, "publickey",
-                                   lambda: lib.ssh_userauth_agent(s, u), setup)
+                                   lambda: client_api.userauth_agent(s, u), setup)
         finally:
             with self._loop.lock:
                 if not self._session.closed:
-                    lib.ssh_set_agent_socket(s, -1)  # the fd is the signer's to close
+                    client_api.set_agent_socket(s, -1)  # the fd is the signer's to close
             signer.close()
 
     def auth_interactive(self, username, handler, submethods=""):
@@ -733,9 +727,9 @@ class Transport:
 
         def gen():
             rc = yield from _kbdint(session, u, handler, None)
-            if rc == lib.SSH_AUTH_SUCCESS:
+            if rc == SSH_AUTH_SUCCESS:
                 session.authenticated = True
-            return rc, list(method_names(lib.ssh_userauth_list(session._s, u)))
+            return rc, list(method_names(client_api.userauth_list(session._s, u)))
 
         try:
             rc, allowed = self._run(gen(), "authentication", self.auth_timeout)
@@ -927,12 +921,12 @@ class Transport:
             # servers ignore it before authentication; paramiko would wait for a reply
             raise SSHException("TCP forwarding request denied: not authenticated")
         s = self._session._s
-        bound = ffi.new("int *")
+        bound = client_api.new_bound_port()
         addr = address.encode()
 
         def gen():
             yield self._session.call(
-                lambda: lib.ssh_channel_listen_forward(s, addr, int(port), bound),
+                lambda: client_api.listen_forward(s, addr, int(port), bound),
                 "tcpip-forward")
             result = bound[0] or port
             if handler is not None:  # (on the loop thread, before more of its packets)
@@ -968,7 +962,7 @@ class Transport:
         addr = address.encode()
 
         def gen():
-            rc = yield self._session.call(lambda: lib.ssh_channel_cancel_forward(s, addr, int(port)),
+            rc = yield self._session.call(lambda: client_api.cancel_forward(s, addr, int(port)),
                                           "cancel-tcpip-forward")
             return rc
 
@@ -989,12 +983,8 @@ class Transport:
 
     def _on_forward_request(self, request):
         # loop thread, lock held: accept into a channel of this layer's kind
-        msg = request._take()
-        try:
-            c = lib.ssh_message_channel_request_open_reply_accept(msg)
-        finally:
-            lib.ssh_message_free(msg)
-        if c == NULL:
+        c = client_api.accept_channel_open(request._take())
+        if c is None:
             return
         channel = self._register(_Chan(self._session, c))
         channel.origin_addr = (request.orig_host, request.orig_port)
@@ -1007,19 +997,13 @@ class Transport:
             return True
         if self._incoming_handler:
             return bool(self._accepted)
-        dport = ffi.new("int *")
-        oport = ffi.new("int *")
-        orig = ffi.new("char **")
-        c = lib.ssh_channel_open_forward_port(self._session._s, 0, dport, orig, oport)
-        if c == NULL:
+        accepted = client_api.accept_forward(self._session._s)
+        if accepted is None:
             return False
-        origin = ffi.string(orig[0]).decode() if orig[0] != NULL else ""
-        if orig[0] != NULL:
-            lib.ssh_string_free_char(orig[0])
-        ch = _Chan(self._session, c)
-        channel = self._register(ch)
-        channel.origin_addr = (origin, oport[0])
-        self._dispatch_forward(channel, dport[0])
+        c, dest_port, origin, origin_port = accepted
+        channel = self._register(_Chan(self._session, c))
+        channel.origin_addr = (origin, origin_port)
+        self._dispatch_forward(channel, dest_port)
         self._session.kick()
         return True
 

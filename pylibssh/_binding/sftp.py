@@ -1,0 +1,69 @@
+"""The SFTP client's C receiver (csrc/pylibssh_sftp_client.c): a channel callback that frames
+the server's replies during libssh's poll, writes READ replies of registered downloads straight
+into their files, and runs bulk downloads (it asks for the next READs itself).
+
+The engine (``pylibssh.client.sftp_engine``) holds the receiver as an opaque
+:data:`~pylibssh._binding.CData` whose fields it reads per pass (``out_len``, ``send_len``,
+``bulks[n]``). The calls made per request or per pass are the C functions themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from . import CData, ffi, lib
+
+
+def new_receiver(max_packet: int) -> CData:
+    """A receiver for replies of up to ``max_packet`` bytes, freed with its last reference (or
+    earlier with :func:`free_receiver`). Raises MemoryError when its buffers cannot be had."""
+    rx = ffi.gc(ffi.new("struct pylibssh_sftp_rx *"), lib.pylibssh_sftp_rx_free)
+    if lib.pylibssh_sftp_rx_init(rx, max_packet) != 0:
+        raise MemoryError("the SFTP receiver")
+    return rx
+
+
+#: the receiver's channel callback struct (register it on the SFTP channel, kept with it)
+receiver_callbacks: Callable[[CData], CData] = lib.pylibssh_sftp_rx_callbacks
+#: free the receiver's buffers and files (again later: nothing)
+free_receiver: Callable[[CData], None] = lib.pylibssh_sftp_rx_free
+
+
+def take_replies(rx: CData) -> bytes:
+    """The framed replies (and records) the receiver holds for Python, which it forgets."""
+    data: bytes = ffi.buffer(rx.out, rx.out_len)[:]
+    lib.pylibssh_sftp_rx_taken(rx)
+    return data
+
+
+def take_requests(rx: CData) -> bytes:
+    """The READs the receiver's bulk downloads call for, to be sent; it forgets them."""
+    data: bytes = ffi.buffer(rx.send, rx.send_len)[:]
+    lib.pylibssh_sftp_rx_sent(rx)
+    return data
+
+
+#: register a READ (id, file descriptor, offset, length) whose reply the receiver writes into
+#: the file itself: 0, or -1 when it cannot hold more
+expect_read: Callable[[CData, int, int, int, int], int] = lib.pylibssh_sftp_rx_expect
+#: drop what the receiver knows of a request id (its reply is dropped when it comes): 0 when
+#: it knew it
+forget: Callable[[CData, int], int] = lib.pylibssh_sftp_rx_forget
+#: drop the READs registered for a file descriptor (before it is closed)
+forget_fd: Callable[[CData, int], None] = lib.pylibssh_sftp_rx_forget_fd
+
+
+def bulk_start(rx: CData, fd: int, handle: bytes, start: int, end: int, chunk: int,
+               in_flight: int) -> int:
+    """Start a bulk download of ``handle`` from ``start`` to ``end`` into ``fd``, ``in_flight``
+    READs of ``chunk`` bytes at a time: its number (an index of ``rx.bulks``), negative when no
+    more can run."""
+    bulk: int = lib.pylibssh_sftp_rx_bulk_start(rx, fd, handle, len(handle), start, end, chunk,
+                                                in_flight)
+    return bulk
+
+
+#: the offset below which every READ of the bulk is written
+bulk_done_to: Callable[[CData, int], int] = lib.pylibssh_sftp_rx_bulk_done_to
+#: end a bulk download (its READs still in flight are dropped when they come)
+bulk_end: Callable[[CData, int], None] = lib.pylibssh_sftp_rx_bulk_end
