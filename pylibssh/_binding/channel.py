@@ -204,3 +204,23 @@ def new_holding_sink(size: int) -> tuple[CData, CData, CData]:
     lib.pylibssh_sock_sink_init(sink, -1, buf, size, NULL, NULL)
     sink.hold = 1
     return sink, buf, lib.pylibssh_sock_sink_callbacks(sink)
+
+
+# -- used by the server
+
+
+def add_callbacks(channel: CData, callbacks: CData) -> bool:
+    """Register a callback struct on the channel, after those already there (libssh keeps the
+    pointer: the caller keeps the struct alive until the channel is freed); False when libssh
+    refuses it."""
+    return bool(lib.ssh_add_channel_callbacks(channel, callbacks) == SSH_OK)
+
+
+def address(channel: CData) -> int:
+    """The channel's address: a key for it that stays unique while it lives."""
+    return int(ffi.cast("uintptr_t", channel))
+
+
+def drop_data_callback(callbacks: CData) -> None:
+    """Stop a callback struct's data callback (the other callbacks stay)."""
+    callbacks.channel_data_function = NULL

@@ -18,7 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
-from .._binding import NULL, CData, ffi, lib
+from .._binding import NULL, CData
+from .._binding import channel as _ch
+from .._binding import sftp_server as _sftp
 from .._callbacks import new_agent_request_callbacks
 from .._channel import Channel
 from ..errors import ChannelError
@@ -57,7 +59,7 @@ class ServerChannel(Channel):
 
     def __init__(self, session: ServerSession, c_channel: CData):
         super().__init__(session, c_channel)
-        self._key = int(ffi.cast("uintptr_t", c_channel))
+        self._key = _ch.address(c_channel)
         self._requests: set[ChannelRequestMessage] = set()
         self.pty: PtyInfo | None = None
         self.env: dict[str, str] = {}
@@ -67,10 +69,8 @@ class ServerChannel(Channel):
         # counts complete SFTP packets in libssh's buffer; registered in front of the Python
         # callbacks from the start, because a client may send SFTP's INIT together with its
         # subsystem request (the channel is paused then, so the bytes stay in libssh)
-        self._sftp_counter = ffi.new("struct pylibssh_sftp_counter *")
-        lib.pylibssh_sftp_counter_init(self._sftp_counter)
-        lib.ssh_set_channel_callbacks(c_channel,
-                                      lib.pylibssh_sftp_counter_callbacks(self._sftp_counter))
+        self._sftp_counter = _sftp.new_counter()
+        _ch.set_callbacks(c_channel, _sftp.counter_callbacks(self._sftp_counter))
         self.sftp: SFTPServer | None = None
         self._paused = True  # until a request that starts the exchange is accepted
         self._held_until_start = True  # cleared when the application pauses or resumes itself
@@ -97,7 +97,7 @@ class ServerChannel(Channel):
         with self._loop.lock:
             if self._agent_cb is None and not self._closed:
                 cb = new_agent_request_callbacks(self._handle)
-                if lib.ssh_add_channel_callbacks(self._ch, cb) == lib.SSH_OK:
+                if _ch.add_callbacks(self._ch, cb):
                     self._agent_cb = cb  # libssh keeps a pointer: keep it until the free
 
     def _agent_requested(self) -> None:
@@ -155,7 +155,7 @@ class ServerChannel(Channel):
             raise ChannelError("this channel already runs a command, shell or subsystem")
         self.sftp = SFTPServer(self)
         # the SFTP server pulls requests itself: a Python call per data packet would be waste
-        self._cb.channel_data_function = NULL
+        _ch.drop_data_callback(self._cb)
         self._paused = True
         self._held_until_start = False
         self._session._sftp_servers.add(self.sftp)
@@ -203,8 +203,7 @@ class ServerChannel(Channel):
             self.sftp._free()
         if self._ch != NULL and (not session_gone or self._session._s != NULL):
             # libssh may keep a freed channel until the client's CLOSE: it must not call us
-            lib.ssh_remove_channel_callbacks(
-                self._ch, lib.pylibssh_sftp_counter_callbacks(self._sftp_counter))
+            _ch.remove_callbacks(self._ch, _sftp.counter_callbacks(self._sftp_counter))
         _live.dec("channels")
         super()._free(session_gone)
         self._agent_cb = None  # ssh_channel_free dropped libssh's pointer to it

@@ -28,12 +28,25 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._binding import HAS, NULL, CData, ffi, lib
+from .._binding import CData
+from .._binding import channel as _ch
+from .._binding import messages as _m
+from .._binding.constants import (
+    PYLIBSSH_CHANNEL_DIRECT_STREAMLOCAL,
+    PYLIBSSH_GLOBAL_REQUEST_CANCEL_STREAMLOCAL_FORWARD,
+    PYLIBSSH_GLOBAL_REQUEST_STREAMLOCAL_FORWARD,
+    SSH_AGAIN,
+    SSH_CHANNEL_DIRECT_TCPIP,
+    SSH_ERROR,
+    SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD,
+    SSH_GLOBAL_REQUEST_TCPIP_FORWARD,
+    SSH_OK,
+)
 from .._channel import Channel
 from ..errors import ChannelError, ChannelOpenFailure, error_from
 from ..loop import locked
 from . import _live
-from .messages import Message, _text, want_reply
+from .messages import Message
 
 if TYPE_CHECKING:
     from .session import ServerSession
@@ -53,16 +66,16 @@ OPEN_FAILURE_REASONS = {reason.short_name: int(reason) for reason in ChannelOpen
 
 # channel-open subtypes -> session events
 OPEN_EVENTS: dict[int, str] = {
-    lib.SSH_CHANNEL_DIRECT_TCPIP: "tcpip",
-    lib.PYLIBSSH_CHANNEL_DIRECT_STREAMLOCAL: "openssh.streamlocal",
+    SSH_CHANNEL_DIRECT_TCPIP: "tcpip",
+    PYLIBSSH_CHANNEL_DIRECT_STREAMLOCAL: "openssh.streamlocal",
 }
 
 # global request subtypes -> their names on the wire
 GLOBAL_REQUESTS = {
-    lib.SSH_GLOBAL_REQUEST_TCPIP_FORWARD: "tcpip-forward",
-    lib.SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD: "cancel-tcpip-forward",
-    lib.PYLIBSSH_GLOBAL_REQUEST_STREAMLOCAL_FORWARD: "streamlocal-forward@openssh.com",
-    lib.PYLIBSSH_GLOBAL_REQUEST_CANCEL_STREAMLOCAL_FORWARD:
+    SSH_GLOBAL_REQUEST_TCPIP_FORWARD: "tcpip-forward",
+    SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD: "cancel-tcpip-forward",
+    PYLIBSSH_GLOBAL_REQUEST_STREAMLOCAL_FORWARD: "streamlocal-forward@openssh.com",
+    PYLIBSSH_GLOBAL_REQUEST_CANCEL_STREAMLOCAL_FORWARD:
         "cancel-streamlocal-forward@openssh.com",
 }
 _FORWARD_REQUESTS = frozenset(GLOBAL_REQUESTS.values())
@@ -106,13 +119,11 @@ class ChannelOpenMessage(Message):
         self.subtype = subtype
         if subtype == "tcpip":
             self.channel_type = "direct-tcpip"
-            self.dest_ip = _text(lib.ssh_message_channel_request_open_destination(c_msg))
-            self.dest_port = lib.ssh_message_channel_request_open_destination_port(c_msg)
-            self.src_ip = _text(lib.ssh_message_channel_request_open_originator(c_msg))
-            self.src_port = lib.ssh_message_channel_request_open_originator_port(c_msg)
+            self.dest_ip, self.dest_port = _m.open_destination(c_msg)
+            self.src_ip, self.src_port = _m.open_originator(c_msg)
         else:
             self.channel_type = "direct-streamlocal@openssh.com"
-            self.socket_path = _text(lib.ssh_message_channel_request_open_destination(c_msg))
+            self.socket_path = _m.open_destination(c_msg)[0]
 
     @property
     def info(self) -> dict[str, Any]:
@@ -130,13 +141,13 @@ class ChannelOpenMessage(Message):
         :meth:`~pylibssh._channel.Channel.pause`) before the loop runs again."""
         if not self._begin_reply():
             raise ChannelError("this channel open needs no reply")
-        c_channel = lib.ssh_message_channel_request_open_reply_accept(self._msg)
-        if c_channel == NULL:
+        c_channel = _m.open_accept(self._msg)
+        if c_channel is None:
             err = error_from(self._session._s, "accepting the channel", ChannelError)
-            self._sent(lib.SSH_ERROR, "accept")
+            self._sent(SSH_ERROR, "accept")
             raise err
         channel = ForwardChannel(self._session, c_channel, self.channel_type, self.info)
-        self._sent(lib.SSH_OK, "accept")
+        self._sent(SSH_OK, "accept")
         return channel
 
     @locked
@@ -150,12 +161,7 @@ class ChannelOpenMessage(Message):
         code = ChannelOpenFailure.lookup(reason)
         if not self._begin_reply():
             return
-        if HAS.open_failure_reason:
-            rc = lib.pylibssh_channel_open_reply_failure(self._msg, int(code),
-                                                         description.encode())
-        else:
-            rc = lib.ssh_message_reply_default(self._msg)
-        self._sent(rc, "open failure")
+        self._sent(_m.open_reply_failure(self._msg, int(code), description), "open failure")
 
     reply_default = reject  # the protocol's default answer: refused ("prohibited")
 
@@ -185,19 +191,16 @@ class GlobalRequestMessage(Message):
     def __init__(self, session: ServerSession, c_msg: CData, name: str):
         super().__init__(session, c_msg)
         self.name = self.subtype = name
-        self.want_reply = want_reply(c_msg)
+        self.want_reply = _m.want_reply(c_msg)
         if name not in _FORWARD_REQUESTS:
-            ptr = ffi.new("const unsigned char **")
-            size = ffi.new("size_t *")
-            if lib.pylibssh_global_request_data(c_msg, ptr, size) == 0:
-                self.data = bytes(ffi.buffer(ptr[0], size[0])) if size[0] else b""
+            self.data = _m.global_request_data(c_msg)
             return
-        address = _text(lib.ssh_message_global_request_address(c_msg))
+        address, port = _m.global_request_address(c_msg)
         if "streamlocal" in name:
             self.socket_path = address
         else:
             self.bind_addr = address
-            self.bind_port = lib.ssh_message_global_request_port(c_msg)
+            self.bind_port = port
 
     @property
     def info(self) -> dict[str, Any]:
@@ -224,9 +227,9 @@ class GlobalRequestMessage(Message):
             return
         if self.data is not None:
             body = bytes(data or b"")
-            rc = lib.pylibssh_global_request_reply_data(self._msg, body, len(body))
+            rc = _m.global_request_reply_data(self._msg, body)
         else:
-            rc = lib.ssh_message_global_request_reply_success(
+            rc = _m.global_request_reply_success(
                 self._msg, int(port if port is not None else self.bind_port or 0))
         self._sent(rc, "success")
 
@@ -234,7 +237,7 @@ class GlobalRequestMessage(Message):
     def reject(self) -> None:
         """Refuse the request."""
         if self._begin_reply():
-            self._sent(lib.ssh_message_reply_default(self._msg), "failure")
+            self._sent(_m.reply_default(self._msg), "failure")
 
     reply_success = accept
     reply_default = reject
@@ -260,22 +263,22 @@ class OutgoingChannel(ForwardChannel):
 
     def __init__(self, session: ServerSession, kind: str, info: dict[str, Any],
                  callback: OpenCallback | None):
-        c_channel = lib.ssh_channel_new(session._s)
-        if c_channel == NULL:
+        c_channel = _ch.new(session._s)
+        if c_channel is None:
             raise error_from(session._s, "ssh_channel_new", ChannelError)
         try:
             super().__init__(session, c_channel, kind, info)
         except BaseException:
-            lib.ssh_channel_free(c_channel)
+            _ch.free(c_channel)
             raise
         self._callback = callback
         self.opened = False
 
     def _start(self, opener: Callable[[Any], int]) -> None:
         rc = opener(self._ch)
-        if rc == lib.SSH_OK:  # confirmed already (the open's own poll read the answer)
+        if rc == SSH_OK:  # confirmed already (the open's own poll read the answer)
             self._session.defer(self._on_open_response, True)
-        elif rc != lib.SSH_AGAIN:
+        elif rc != SSH_AGAIN:
             err = error_from(self._session._s, f"opening a {self.kind} channel", ChannelError)
             self._session.defer(self._report, err)
         self._session.kick()
@@ -326,8 +329,8 @@ def forwarded_tcpip_opener(bound_addr: str, bound_port: int, origin_addr: str,
     """How to open a ``forwarded-tcpip`` channel (a connection to a port the client asked the server
     to listen on, ``ssh -R``): the listening address and port, and where the connection came
     from. Used with :class:`OutgoingChannel`."""
-    return lambda ch: lib.ssh_channel_open_reverse_forward(
-        ch, bound_addr.encode(), int(bound_port), origin_addr.encode(), int(origin_port))
+    return lambda ch: _m.open_forwarded_tcpip(ch, bound_addr, bound_port, origin_addr,
+                                              origin_port)
 
 
 def forwarded_streamlocal_opener(socket_path: str) -> Callable[[Any], int]:
@@ -335,17 +338,16 @@ def forwarded_streamlocal_opener(socket_path: str) -> Callable[[Any], int]:
     the client asked the server to listen on) for ``socket_path``. Used with
     :class:`OutgoingChannel`; needs the vendored libssh (pylibssh's C glue sends the open)."""
     path = socket_path.encode("utf-8", "surrogateescape")
-    return lambda ch: lib.pylibssh_channel_open_forwarded_streamlocal(ch, path)
+    return lambda ch: _m.open_forwarded_streamlocal(ch, path)
 
 
 def x11_opener(origin_addr: str, origin_port: int) -> Callable[[Any], int]:
     """How to open an ``x11`` channel to the client (a connection to the forwarded X display) from
     ``origin_addr``/``origin_port``. Used with :class:`OutgoingChannel`."""
-    return lambda ch: lib.ssh_channel_open_x11(ch, origin_addr.encode(), int(origin_port))
+    return lambda ch: _m.open_x11(ch, origin_addr, origin_port)
 
 
 def agent_opener() -> Callable[[Any], int]:
     """How to open an ``auth-agent@openssh.com`` channel to the client (a connection to its
     forwarded ssh-agent). Used with :class:`OutgoingChannel`."""
-    opener: Callable[[Any], int] = lib.ssh_channel_open_auth_agent
-    return opener
+    return _m.open_auth_agent

@@ -19,10 +19,32 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
-from .._binding import HAS, NULL, CData, ffi, lib
+from .._binding import NULL, CData
+from .._binding import messages as _m
+from .._binding.constants import (
+    SSH_AUTH_METHOD_GSSAPI_MIC,
+    SSH_AUTH_METHOD_HOSTBASED,
+    SSH_AUTH_METHOD_INTERACTIVE,
+    SSH_AUTH_METHOD_NONE,
+    SSH_AUTH_METHOD_PASSWORD,
+    SSH_AUTH_METHOD_PUBLICKEY,
+    SSH_CHANNEL_REQUEST_ENV,
+    SSH_CHANNEL_REQUEST_EXEC,
+    SSH_CHANNEL_REQUEST_PTY,
+    SSH_CHANNEL_REQUEST_SHELL,
+    SSH_CHANNEL_REQUEST_SUBSYSTEM,
+    SSH_CHANNEL_REQUEST_WINDOW_CHANGE,
+    SSH_CHANNEL_REQUEST_X11,
+    SSH_ERROR,
+    SSH_PUBLICKEY_STATE_ERROR,
+    SSH_PUBLICKEY_STATE_NONE,
+    SSH_PUBLICKEY_STATE_VALID,
+    SSH_PUBLICKEY_STATE_WRONG,
+)
 from ..errors import AlreadyRepliedError, ClosedError
 from ..keys import Key, load_authorized_keys
 from ..loop import locked
+from .._binding.server import set_auth_methods
 from . import _live
 from .sftp import SFTPServer
 
@@ -46,29 +68,29 @@ log = logging.getLogger("pylibssh.server")
 
 # libssh's SSH_AUTH_METHOD_* bits and the names pylibssh uses for them (node-libssh's subtypes)
 _AUTH_METHODS = {
-    lib.SSH_AUTH_METHOD_NONE: "none",
-    lib.SSH_AUTH_METHOD_PASSWORD: "password",
-    lib.SSH_AUTH_METHOD_PUBLICKEY: "publickey",
-    lib.SSH_AUTH_METHOD_HOSTBASED: "hostbased",
-    lib.SSH_AUTH_METHOD_INTERACTIVE: "interactive",
-    lib.SSH_AUTH_METHOD_GSSAPI_MIC: "gssapi-with-mic",
+    SSH_AUTH_METHOD_NONE: "none",
+    SSH_AUTH_METHOD_PASSWORD: "password",
+    SSH_AUTH_METHOD_PUBLICKEY: "publickey",
+    SSH_AUTH_METHOD_HOSTBASED: "hostbased",
+    SSH_AUTH_METHOD_INTERACTIVE: "interactive",
+    SSH_AUTH_METHOD_GSSAPI_MIC: "gssapi-with-mic",
 }
 # what users may write when they choose the offered methods
 _METHOD_ALIASES: dict[str, int] = {
-    "none": lib.SSH_AUTH_METHOD_NONE,
-    "password": lib.SSH_AUTH_METHOD_PASSWORD,
-    "publickey": lib.SSH_AUTH_METHOD_PUBLICKEY,
-    "hostbased": lib.SSH_AUTH_METHOD_HOSTBASED,
-    "interactive": lib.SSH_AUTH_METHOD_INTERACTIVE,
-    "keyboard-interactive": lib.SSH_AUTH_METHOD_INTERACTIVE,
-    "gssapi-with-mic": lib.SSH_AUTH_METHOD_GSSAPI_MIC,
+    "none": SSH_AUTH_METHOD_NONE,
+    "password": SSH_AUTH_METHOD_PASSWORD,
+    "publickey": SSH_AUTH_METHOD_PUBLICKEY,
+    "hostbased": SSH_AUTH_METHOD_HOSTBASED,
+    "interactive": SSH_AUTH_METHOD_INTERACTIVE,
+    "keyboard-interactive": SSH_AUTH_METHOD_INTERACTIVE,
+    "gssapi-with-mic": SSH_AUTH_METHOD_GSSAPI_MIC,
 }
 
 _SIGNATURE_STATES = {
-    lib.SSH_PUBLICKEY_STATE_NONE: "none",
-    lib.SSH_PUBLICKEY_STATE_VALID: "valid",
-    lib.SSH_PUBLICKEY_STATE_WRONG: "wrong",
-    lib.SSH_PUBLICKEY_STATE_ERROR: "error",
+    SSH_PUBLICKEY_STATE_NONE: "none",
+    SSH_PUBLICKEY_STATE_VALID: "valid",
+    SSH_PUBLICKEY_STATE_WRONG: "wrong",
+    SSH_PUBLICKEY_STATE_ERROR: "error",
 }
 
 
@@ -99,23 +121,6 @@ def auth_method_names(mask: int) -> list[str]:
     """The names (``password``, ``publickey``, ``interactive``, ...) of the authentication methods
     set in libssh's bit mask ``mask``, in a fixed order."""
     return [name for bit, name in _AUTH_METHODS.items() if mask & bit]
-
-
-def _text(ptr: CData) -> str | None:
-    # surrogateescape: commands and names are bytes on the wire; os.fsencode() gets them back
-    if ptr == NULL:
-        return None
-    return ffi.string(ptr).decode("utf-8", "surrogateescape")
-
-
-def want_reply(c_msg: CData) -> bool:
-    """Whether the client waits for the answer to a channel or global request. True where this
-    build cannot tell (``HAS.want_reply``): the request then waits for a reply like one that
-    wants it, and libssh's reply functions send nothing for a request that wanted none."""
-    if not HAS.want_reply:
-        return True
-    want = lib.pylibssh_message_want_reply(c_msg)
-    return True if want < 0 else bool(want)
 
 
 # -- terminal modes (RFC 4254 section 8) -------------------------------------------------------
@@ -202,14 +207,14 @@ class Message:
     def _release(self) -> None:
         """Free the C message, exactly once (after the reply, or when the owner goes away)."""
         if self._msg != NULL:
-            lib.ssh_message_free(self._msg)
+            _m.free(self._msg)
             self._msg = NULL
             _live.dec("messages")
         self._session._messages.discard(self)
 
     def _sent(self, rc: int, what: str) -> None:
         self._release()
-        if rc == lib.SSH_ERROR and not self._session.closed:
+        if rc == SSH_ERROR and not self._session.closed:
             # the connection is failing; the session notices and closes on its next poll
             log.debug("%r: sending the %s reply failed: %s", self._session, what,
                       self._session._error_text())
@@ -219,7 +224,7 @@ class Message:
     def reply_default(self) -> None:
         """The protocol's default answer: failure (authentication, channel requests)."""
         if self._begin_reply():
-            rc = lib.ssh_message_reply_default(self._msg)
+            rc = _m.reply_default(self._msg)
             self._after_default(rc)
 
     def _after_default(self, rc: int) -> None:
@@ -255,9 +260,9 @@ class AuthMessage(Message):
 
     def __init__(self, session: ServerSession, c_msg: CData):
         super().__init__(session, c_msg)
-        method = lib.ssh_message_subtype(c_msg)
+        method = _m.subtype(c_msg)
         self.subtype = _AUTH_METHODS.get(method, "unknown")
-        self.auth_user: str | None = _text(lib.ssh_message_auth_user(c_msg))
+        self.auth_user: str | None = _m.auth_user(c_msg)
         self.auth_password: str | None = None
         self.public_key: Key | None = None
         self.signature_state: str | None = None
@@ -265,24 +270,17 @@ class AuthMessage(Message):
         self.answers: list[str] | None = None
         self._arrived = session._loop.time()  # a failure's minimum time counts from here
         self._attempt = 0  # its number among the session's requests (set by the session)
-        s = session._s
         if self.subtype == "password":
-            self.auth_password = _text(lib.ssh_message_auth_password(c_msg))
+            self.auth_password = _m.auth_password(c_msg)
         elif self.subtype == "publickey":
-            pubkey = lib.ssh_message_auth_pubkey(c_msg)  # owned by the message: copy it
-            if pubkey != NULL:
-                dup = lib.ssh_key_dup(pubkey)
-                if dup != NULL:
-                    self.public_key = Key(dup)
-            self.signature_state = _SIGNATURE_STATES.get(
-                lib.ssh_message_auth_publickey_state(c_msg), "error")
+            key = _m.auth_public_key(c_msg)
+            if key is not None:
+                self.public_key = Key(key)
+            self.signature_state = _SIGNATURE_STATES.get(_m.auth_publickey_state(c_msg), "error")
         elif self.subtype == "interactive":
-            self.kbdint_response = bool(lib.ssh_message_auth_kbdint_is_response(c_msg))
+            self.kbdint_response = _m.auth_kbdint_is_response(c_msg)
             if self.kbdint_response:
-                count = max(0, lib.ssh_userauth_kbdint_getnanswers(s))
-                self.answers = [
-                    _text(lib.ssh_userauth_kbdint_getanswer(s, i)) or "" for i in range(count)
-                ]
+                self.answers = _m.kbdint_answers(session._s)
                 if self.auth_user is None:
                     # libssh does not repeat the user in INFO_RESPONSE: it is the one who asked
                     self.auth_user = session._kbdint_user
@@ -343,13 +341,13 @@ class AuthMessage(Message):
         # the session's state first: the client may act on the reply before this returns
         self._session._auth_outcome(self, outcome)
         if mask is not None:
-            lib.ssh_message_auth_set_methods(self._msg, mask)
+            _m.auth_set_methods(self._msg, mask)
         if outcome == "pk_ok":
-            rc = lib.ssh_message_auth_reply_pk_ok_simple(self._msg)
+            rc = _m.auth_reply_pk_ok(self._msg)
         elif outcome == "failure":
-            rc = lib.ssh_message_reply_default(self._msg)
+            rc = _m.reply_default(self._msg)
         else:
-            rc = lib.ssh_message_auth_reply_success(self._msg, 1 if outcome == "partial" else 0)
+            rc = _m.auth_reply_success(self._msg, outcome == "partial")
         if mask is not None:
             self._restore_methods()
         self._sent(rc, outcome)
@@ -373,7 +371,7 @@ class AuthMessage(Message):
     def _restore_methods(self) -> None:
         s = self._session._s
         if s != NULL:
-            lib.ssh_set_auth_methods(s, self._session._auth_mask)
+            set_auth_methods(s, self._session._auth_mask)
 
     @locked
     def set_methods(self, methods: Iterable[str] | str) -> None:
@@ -382,7 +380,7 @@ class AuthMessage(Message):
         mask = auth_method_mask(methods)
         if self._msg == NULL:
             raise ClosedError("the message was already answered; use session.set_auth_methods")
-        lib.ssh_message_auth_set_methods(self._msg, mask)
+        _m.auth_set_methods(self._msg, mask)
         self._session._auth_mask = mask
 
     @locked
@@ -397,18 +395,14 @@ class AuthMessage(Message):
                              f"not {self.subtype}")
         if not self._begin_reply():
             return
-        keep = [ffi.new("char[]", p.encode("utf-8")) for p, _ in items]
-        c_prompts = ffi.new("const char *[]", keep) if keep else ffi.NULL
-        echo = ffi.new("char[]", bytes(1 if e else 0 for _, e in items)) if items else ffi.NULL
+        encoded = [(p.encode("utf-8"), e) for p, e in items]
 
-        def send() -> None:  # keeps `keep` (what c_prompts points to) alive until it ran
+        def send() -> None:
             if self._msg == NULL:
                 return
             self._session._kbdint_user = self.auth_user
             self._session._auth_outcome(self, "info")
-            rc = lib.ssh_message_auth_interactive_request(
-                self._msg, name.encode("utf-8"), instruction.encode("utf-8"), len(items),
-                c_prompts, echo)
+            rc = _m.auth_interactive_request(self._msg, name, instruction, encoded)
             self._sent(rc, "keyboard-interactive prompts")
 
         self._session._auth_reply(self, send, failure=False)
@@ -434,13 +428,13 @@ def _candidate_keys(other: Any) -> list[Key]:
 
 # channel request types -> node-libssh's event names
 CHANNEL_REQUEST_EVENTS = {
-    lib.SSH_CHANNEL_REQUEST_PTY: "pty",
-    lib.SSH_CHANNEL_REQUEST_EXEC: "exec",
-    lib.SSH_CHANNEL_REQUEST_SHELL: "shell",
-    lib.SSH_CHANNEL_REQUEST_ENV: "env",
-    lib.SSH_CHANNEL_REQUEST_SUBSYSTEM: "subsystem",
-    lib.SSH_CHANNEL_REQUEST_WINDOW_CHANGE: "windowchange",
-    lib.SSH_CHANNEL_REQUEST_X11: "x11",
+    SSH_CHANNEL_REQUEST_PTY: "pty",
+    SSH_CHANNEL_REQUEST_EXEC: "exec",
+    SSH_CHANNEL_REQUEST_SHELL: "shell",
+    SSH_CHANNEL_REQUEST_ENV: "env",
+    SSH_CHANNEL_REQUEST_SUBSYSTEM: "subsystem",
+    SSH_CHANNEL_REQUEST_WINDOW_CHANGE: "windowchange",
+    SSH_CHANNEL_REQUEST_X11: "x11",
 }
 
 
@@ -479,35 +473,25 @@ class ChannelRequestMessage(Message):
         super().__init__(channel._session, c_msg)
         self.channel = channel
         self.subtype = subtype
-        self.want_reply = want_reply(c_msg)
+        self.want_reply = _m.want_reply(c_msg)
         channel._requests.add(self)
         if subtype == "exec":
-            self.exec_command = _text(lib.ssh_message_channel_request_command(c_msg))
+            self.exec_command = _m.exec_command(c_msg)
         elif subtype == "subsystem":
-            self.subsystem_name = _text(lib.ssh_message_channel_request_subsystem(c_msg))
+            self.subsystem_name = _m.subsystem_name(c_msg)
         elif subtype == "env":
-            self.env_name = _text(lib.ssh_message_channel_request_env_name(c_msg))
-            self.env_value = _text(lib.ssh_message_channel_request_env_value(c_msg))
+            self.env_name, self.env_value = _m.env_variable(c_msg)
         elif subtype in ("pty", "windowchange"):
-            self.cols = lib.ssh_message_channel_request_pty_width(c_msg)
-            self.rows = lib.ssh_message_channel_request_pty_height(c_msg)
-            self.pixel_width = lib.ssh_message_channel_request_pty_pxwidth(c_msg)
-            self.pixel_height = lib.ssh_message_channel_request_pty_pxheight(c_msg)
+            self.cols, self.rows, self.pixel_width, self.pixel_height = _m.pty_size(c_msg)
             if subtype == "pty":
-                self.term = _text(lib.ssh_message_channel_request_pty_term(c_msg)) or ""
-                data = ffi.new("const unsigned char **")
-                size = ffi.new("size_t *")
-                # (without HAS.pty_modes the modes are unknown: None)
-                if HAS.pty_modes and lib.pylibssh_message_pty_modes(c_msg, data, size) == 0:
-                    raw = bytes(ffi.buffer(data[0], size[0])) if data[0] != NULL else b""
+                self.term = _m.pty_term(c_msg) or ""
+                raw = _m.pty_modes(c_msg)  # None where the build cannot read them
+                if raw is not None:
                     self.modes_raw = raw
                     self.modes = decode_tty_modes(raw)
         elif subtype == "x11":
-            self.x11_single_connection = bool(
-                lib.ssh_message_channel_request_x11_single_connection(c_msg))
-            self.x11_auth_protocol = _text(lib.ssh_message_channel_request_x11_auth_protocol(c_msg))
-            self.x11_auth_cookie = _text(lib.ssh_message_channel_request_x11_auth_cookie(c_msg))
-            self.x11_screen_number = lib.ssh_message_channel_request_x11_screen_number(c_msg)
+            (self.x11_single_connection, self.x11_auth_protocol, self.x11_auth_cookie,
+             self.x11_screen_number) = _m.x11_request(c_msg)
 
     @property
     def subsystem(self) -> str | None:
@@ -528,7 +512,7 @@ class ChannelRequestMessage(Message):
         """Accept the request (needed before, e.g., an exec's output makes sense to the client)."""
         if not self._begin_reply():
             return
-        rc = lib.ssh_message_channel_request_reply_success(self._msg)
+        rc = _m.request_reply_success(self._msg)
         self.channel._request_accepted(self)
         self._sent(rc, "success")
 

@@ -28,8 +28,9 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Union
 
-from .._binding import NULL, lib
-from ..errors import ClosedError, SSHConnectionError, UnsupportedKeyTypeError, error_from
+from .._binding import NULL
+from .._binding import server as _c
+from ..errors import ClosedError, SSHConnectionError, SSHError, UnsupportedKeyTypeError
 from ..events import EventEmitter
 from ..keys import Key, KeyType
 from ..loop import Loop, locked, reap_unclosed
@@ -55,15 +56,6 @@ _NODE_KEY_OPTIONS = {
     "host_ecdsa_key_file": "ecdsa", "hostEcdsaKeyFile": "ecdsa",
     "host_ed25519_key_file": "ed25519", "hostEd25519KeyFile": "ed25519",
     "host_dsa_key_file": "dsa", "hostDsaKeyFile": "dsa",
-}
-
-# algorithm options -> the ssh_bind options they set
-_ALGORITHM_OPTIONS = {
-    "key_exchange": ("SSH_BIND_OPTIONS_KEY_EXCHANGE",),
-    "ciphers": ("SSH_BIND_OPTIONS_CIPHERS_C_S", "SSH_BIND_OPTIONS_CIPHERS_S_C"),
-    "hmacs": ("SSH_BIND_OPTIONS_HMAC_C_S", "SSH_BIND_OPTIONS_HMAC_S_C"),
-    "hostkey_algorithms": ("SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS",),
-    "pubkey_accepted_types": ("SSH_BIND_OPTIONS_PUBKEY_ACCEPTED_KEY_TYPES",),
 }
 
 _DEFAULTS: dict[str, Any] = {
@@ -165,7 +157,7 @@ class Server(EventEmitter):
         opts.update(limit_options(options))
         algorithms: dict[str, str] = {}
         for name, value in options.items():
-            if name in _ALGORITHM_OPTIONS:
+            if name in _c.ALGORITHM_OPTIONS:
                 algorithms[name] = _algorithm_list(name, value)
             elif name in _DEFAULTS:
                 opts[name] = value
@@ -187,23 +179,17 @@ class Server(EventEmitter):
         raise_open_files_limit()
         self._loop = loop or Loop("pylibssh-server")
         self._loop._owned = loop is None  # (its collection is the server's: see __del__)
-        self._bind = lib.ssh_bind_new()
-        if self._bind == NULL:
-            raise MemoryError("ssh_bind_new failed")
+        self._bind = _c.bind_new()
         try:
             for key in keys:
-                dup = key._dup()  # the bind takes ownership on success only
-                if lib.ssh_bind_options_set(self._bind, lib.SSH_BIND_OPTIONS_IMPORT_KEY, dup) != 0:
-                    lib.ssh_key_free(dup)
-                    raise ValueError(f"libssh refused the {key.type_name} host key: "
-                                     f"{error_from(self._bind).message}")
+                _c.bind_import_key(self._bind, key._dup(), key.type_name)
             if banner is not None:
-                self._bind_option("SSH_BIND_OPTIONS_BANNER", banner, "banner")
+                _c.bind_set_banner(self._bind, banner)
             for name, value in algorithms.items():
-                for option in _ALGORITHM_OPTIONS[name]:
-                    self._bind_option(option, value, name)
+                for option in _c.ALGORITHM_OPTIONS[name]:
+                    _c.bind_set_option(self._bind, option, value, name)
         except BaseException:
-            lib.ssh_bind_free(self._bind)
+            _c.bind_free(self._bind)
             self._bind = NULL
             raise
         self.host_keys = [k.public_key() for k in keys]
@@ -224,11 +210,6 @@ class Server(EventEmitter):
         self._drain_timer: Any = None
         self._accept_batch = _ACCEPT_BATCH
         self._close_callbacks: list[Callable[[], Any]] = []  # the supervisor's close(callback)
-
-    def _bind_option(self, option: str, value: str, what: str) -> None:
-        rc = lib.ssh_bind_options_set(self._bind, getattr(lib, option), value.encode())
-        if rc != 0:
-            raise ValueError(f"invalid {what} {value!r}: {error_from(self._bind).message}")
 
     # -- listening -------------------------------------------------------------------------------
 
@@ -398,17 +379,13 @@ class Server(EventEmitter):
             pass
         conn.setblocking(False)
         fd = conn.detach()
-        c_session = lib.ssh_new()
-        if c_session == NULL:
-            os.close(fd)
-            log.error("ssh_new failed: out of memory")
+        try:
+            c_session = _c.accept_fd(self._bind, fd)
+        except MemoryError as exc:
+            log.error("%s", exc)
             return None
-        if lib.ssh_bind_accept_fd(self._bind, c_session, fd) != lib.SSH_OK:
-            message = error_from(self._bind).message
-            if lib.ssh_get_fd(c_session) != fd:
-                os.close(fd)  # libssh did not take the descriptor
-            lib.ssh_free(c_session)
-            log.error("accepting %s failed: %s", _where(addr), message)
+        except SSHError as exc:
+            log.error("accepting %s failed: %s", _where(addr), exc)
             return None
         session = ServerSession(self, c_session, addr)
         self._sessions.add(session)
@@ -494,7 +471,7 @@ class Server(EventEmitter):
             with self._loop.lock:
                 self._closed = True
                 self._worker_sockets = []
-                lib.ssh_bind_free(self._bind)
+                _c.bind_free(self._bind)
                 self._bind = NULL
             for callback in self._close_callbacks:
                 try:
@@ -603,7 +580,7 @@ class Server(EventEmitter):
             self._sessions.clear()
             self._unauthenticated.clear()
             if self._bind != NULL:
-                lib.ssh_bind_free(self._bind)
+                _c.bind_free(self._bind)
                 self._bind = NULL
             log.info("server closed")
             self._emit_safely("close")

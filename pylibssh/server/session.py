@@ -26,7 +26,24 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .._binding import HAS, NULL, CData, ffi, lib, text, unsupported
+from .._binding import HAS, NULL, CData, unsupported
+from .._binding import channel as _ch
+from .._binding import messages as _m
+from .._binding import server as _server
+from .._binding import session as _session
+from .._binding.constants import (
+    SSH_AGAIN,
+    SSH_CHANNEL_SESSION,
+    SSH_CLOSED_ERROR,
+    SSH_ERROR,
+    SSH_GLOBAL_REQUEST_UNKNOWN,
+    SSH_OK,
+    SSH_REQUEST_AUTH,
+    SSH_REQUEST_CHANNEL,
+    SSH_REQUEST_CHANNEL_OPEN,
+    SSH_REQUEST_GLOBAL,
+    SSH_REQUEST_SERVICE,
+)
 from .._session import LoopSession
 from ..errors import (
     ChannelError,
@@ -121,13 +138,13 @@ class SessionOpenMessage(ChannelOpenMessage):
         if not self._begin_reply():
             raise ChannelError("this channel open needs no reply")
         session = self._session
-        c_channel = lib.ssh_message_channel_request_open_reply_accept(self._msg)
-        if c_channel == NULL:
+        c_channel = _m.open_accept(self._msg)
+        if c_channel is None:
             err = error_from(session._s, "accepting the channel", ChannelError)
-            self._sent(lib.SSH_ERROR, "accept")
+            self._sent(SSH_ERROR, "accept")
             raise err
         channel = session._new_session_channel(c_channel)
-        self._sent(lib.SSH_OK, "accept")
+        self._sent(SSH_OK, "accept")
         return channel
 
     def __repr__(self) -> str:
@@ -198,20 +215,19 @@ class ServerSession(LoopSession):
 
     def _process(self) -> None:
         if not self._kex_done:
-            rc = lib.ssh_handle_key_exchange(self._s)
-            if rc == lib.SSH_AGAIN:
+            rc = _server.handle_key_exchange(self._s)
+            if rc == SSH_AGAIN:
                 return
-            if rc != lib.SSH_OK:
+            if rc != SSH_OK:
                 raise error_from(self._s, "key exchange", ProtocolError)
             self._kex_done = True
             self._join_event()
             # OpenSSH's UNIX-socket forwarding requests, which libssh does not parse, become
             # queued messages (csrc/pylibssh_server.c); without it libssh refuses them
-            if (not HAS.streamlocal
-                    or lib.pylibssh_server_enable_streamlocal(self._s) != lib.SSH_OK):
+            if not _server.enable_streamlocal(self._s):
                 log.debug("%r: streamlocal forwarding unavailable", self)
             self._auth_mask = self.server._auth_mask
-            lib.ssh_set_auth_methods(self._s, self._auth_mask)
+            _server.set_auth_methods(self._s, self._auth_mask)
             log.debug("%r: key exchange done (%s, %s; client %s)", self, self.kex_algorithm,
                       self.cipher_in, self.client_banner)
             self.connected = True
@@ -229,20 +245,20 @@ class ServerSession(LoopSession):
                 if taken >= _MESSAGES_PER_PASS:
                     self.kick()  # the rest in the next pass, after the loop's other work
                     break
-                if (HAS.pending_output and lib.pylibssh_session_pending_output(self._s, 0)
+                if (HAS.pending_output and _session.pending_output(self._s, 0)
                         >= self.input_hold_water):
                     break  # the client does not read the replies: the pass holds its input
             # with an empty queue ssh_message_get polls the socket: that poll is needed (skipping
             # it left some of 60 concurrent clients waiting forever, tests/test_server_scale.py),
             # and it is why a client that keeps the socket full needs the bounds above
-            c_msg = lib.ssh_message_get(self._s)
+            c_msg = _m.get(self._s)
             if c_msg == NULL:
                 break
             taken += 1
             if self._shutting_down:  # closing: nothing new is served
-                if lib.ssh_message_type(c_msg) == lib.SSH_REQUEST_CHANNEL:
+                if _m.message_type(c_msg) == SSH_REQUEST_CHANNEL:
                     # its channel may be gone already (a reply would use it): no answer
-                    lib.ssh_message_free(c_msg)
+                    _m.free(c_msg)
                 else:
                     self._reply_raw(c_msg)
                 continue
@@ -253,31 +269,30 @@ class ServerSession(LoopSession):
     _poll_after_send = True
 
     def _handle_message(self, c_msg: CData) -> None:
-        kind = lib.ssh_message_type(c_msg)
-        if kind == lib.SSH_REQUEST_AUTH:
+        kind = _m.message_type(c_msg)
+        if kind == SSH_REQUEST_AUTH:
             self._on_auth(AuthMessage(self, c_msg))
-        elif kind == lib.SSH_REQUEST_CHANNEL:
+        elif kind == SSH_REQUEST_CHANNEL:
             self._on_channel_request(c_msg)
-        elif kind == lib.SSH_REQUEST_CHANNEL_OPEN:
+        elif kind == SSH_REQUEST_CHANNEL_OPEN:
             self._on_channel_open(c_msg)
-        elif kind == lib.SSH_REQUEST_SERVICE:
+        elif kind == SSH_REQUEST_SERVICE:
             # "ssh-userauth": the protocol's only answer is acceptance (or a disconnect)
             self._reply_raw(c_msg)
-        elif (kind == lib.SSH_REQUEST_GLOBAL and self.authenticated
-              and (lib.ssh_message_subtype(c_msg) in GLOBAL_REQUESTS
-                   or (lib.ssh_message_subtype(c_msg) == lib.SSH_GLOBAL_REQUEST_UNKNOWN
+        elif (kind == SSH_REQUEST_GLOBAL and self.authenticated
+              and (_m.subtype(c_msg) in GLOBAL_REQUESTS
+                   or (_m.subtype(c_msg) == SSH_GLOBAL_REQUEST_UNKNOWN
                        and HAS.other_global_requests))):
             self._on_global_request(c_msg)
         else:  # global requests before authentication, anything new
             if not self.authenticated:
                 log.info("%r: request before authentication refused", self)
             else:
-                log.debug("%r: global request %d refused", self, lib.ssh_message_subtype(c_msg))
+                log.debug("%r: global request %d refused", self, _m.subtype(c_msg))
             self._reply_raw(c_msg)
 
     def _on_global_request(self, c_msg: CData) -> None:
-        name = GLOBAL_REQUESTS.get(lib.ssh_message_subtype(c_msg)) or \
-            text(lib.pylibssh_global_request_name(c_msg)) or ""
+        name = GLOBAL_REQUESTS.get(_m.subtype(c_msg)) or _m.global_request_name(c_msg) or ""
         msg = GlobalRequestMessage(self, c_msg, name)
         log.debug("%r: global request %r", self, msg)
         emit_request(self, "request", msg)  # no listener: refused (forwarding is opt-in)
@@ -288,8 +303,8 @@ class ServerSession(LoopSession):
             msg._release()
 
     def _reply_raw(self, c_msg: CData) -> None:
-        lib.ssh_message_reply_default(c_msg)
-        lib.ssh_message_free(c_msg)
+        _m.reply_default(c_msg)
+        _m.free(c_msg)
 
     # -- authentication --------------------------------------------------------------------------
 
@@ -416,15 +431,7 @@ class ServerSession(LoopSession):
         self._check_open()
         if self.authenticated:
             raise ProtocolError("a banner can only be sent before authentication succeeds")
-        banner = lib.ssh_string_from_char(str(text).encode("utf-8"))
-        if banner == NULL:
-            raise MemoryError("ssh_string_from_char failed")
-        try:
-            rc = lib.ssh_send_issue_banner(self._s, banner)
-        finally:
-            lib.ssh_string_free(banner)
-        if rc == lib.SSH_ERROR:
-            raise error_from(self._s, "sending the banner", ProtocolError)
+        _server.send_issue_banner(self._s, str(text))
         self.kick()
 
     @locked
@@ -434,52 +441,48 @@ class ServerSession(LoopSession):
         mask = auth_method_mask(methods)
         self._check_open()
         self._auth_mask = mask
-        lib.ssh_set_auth_methods(self._s, mask)
+        _server.set_auth_methods(self._s, mask)
 
     # -- channels --------------------------------------------------------------------------------
 
     def _on_channel_open(self, c_msg: CData) -> None:
-        kind = lib.ssh_message_subtype(c_msg)
+        kind = _m.subtype(c_msg)
         if not self.authenticated:
             # libssh's packet filter already drops such sessions; never let one through
             log.warning("%r: channel open before authentication refused", self)
             self._reply_raw(c_msg)
             return
-        if kind == lib.SSH_CHANNEL_SESSION or kind in OPEN_EVENTS:
-            sessions = kind == lib.SSH_CHANNEL_SESSION
+        if kind == SSH_CHANNEL_SESSION or kind in OPEN_EVENTS:
+            sessions = kind == SSH_CHANNEL_SESSION
             option = "max_sessions" if sessions else "max_forward_channels"
             limit = self.server._options[option]
             if limit is not None and self._client_channels(sessions) >= limit:
                 what = "sessions" if sessions else "forwarding channels"
                 log.info("%r: channel open refused: %d %s open (%s)", self, limit, what, option)
-                if HAS.open_failure_reason:
-                    lib.pylibssh_channel_open_reply_failure(
-                        c_msg, ChannelOpenFailure.ADMINISTRATIVELY_PROHIBITED,
-                        f"too many {what}".encode())
-                else:
-                    lib.ssh_message_reply_default(c_msg)
-                lib.ssh_message_free(c_msg)
+                _m.open_reply_failure(c_msg, ChannelOpenFailure.ADMINISTRATIVELY_PROHIBITED,
+                                      f"too many {what}")
+                _m.free(c_msg)
                 return
         if kind in OPEN_EVENTS:
             msg = ChannelOpenMessage(self, c_msg, OPEN_EVENTS[kind])
             log.debug("%r: channel open %r", self, msg)
             emit_request(self, msg.subtype, msg)  # no listener: refused (forwarding is opt-in)
             return
-        if kind == lib.SSH_CHANNEL_SESSION and self.listener_count("session"):
+        if kind == SSH_CHANNEL_SESSION and self.listener_count("session"):
             # the application decides on each session channel (accept() -> ServerChannel)
             msg = SessionOpenMessage(self, c_msg)
             log.debug("%r: channel open %r", self, msg)
             emit_request(self, "session", msg)
             return
-        if kind != lib.SSH_CHANNEL_SESSION or not self.listener_count("channel"):
+        if kind != SSH_CHANNEL_SESSION or not self.listener_count("channel"):
             log.debug("%r: channel open (type %d) refused: %s", self, kind,
-                      "no 'channel' listener" if kind == lib.SSH_CHANNEL_SESSION
+                      "no 'channel' listener" if kind == SSH_CHANNEL_SESSION
                       else "only session channels are served")
             self._reply_raw(c_msg)
             return
-        c_channel = lib.ssh_message_channel_request_open_reply_accept(c_msg)
-        lib.ssh_message_free(c_msg)
-        if c_channel == NULL:
+        c_channel = _m.open_accept(c_msg)
+        _m.free(c_msg)
+        if c_channel is None:
             log.debug("%r: accepting a channel failed: %s", self, self._error_text())
             return
         channel = self._new_session_channel(c_channel)
@@ -562,13 +565,12 @@ class ServerSession(LoopSession):
         return self._open("auth-agent@openssh.com", {}, agent_opener(), callback)
 
     def _on_channel_request(self, c_msg: CData) -> None:
-        c_channel = lib.ssh_message_channel_request_channel(c_msg)
-        channel = self._by_channel.get(int(ffi.cast("uintptr_t", c_channel)))
+        channel = self._by_channel.get(_ch.address(_m.request_channel(c_msg)))
         if channel is None or channel.closed:
             # a channel this side already let go of: nothing to answer on
-            lib.ssh_message_free(c_msg)
+            _m.free(c_msg)
             return
-        kind = lib.ssh_message_subtype(c_msg)
+        kind = _m.subtype(c_msg)
         event = CHANNEL_REQUEST_EVENTS.get(kind)
         if event is None:
             log.debug("%r: unknown channel request refused", self)
@@ -588,7 +590,7 @@ class ServerSession(LoopSession):
     def _on_disconnect(self, status: int) -> None:
         # the connection ended without the client's DISCONNECT (killed, reset, lost): tell the
         # application through 'error' before 'close'; a client that said goodbye is no error
-        if status & lib.SSH_CLOSED_ERROR and self.listener_count("error"):
+        if status & SSH_CLOSED_ERROR and self.listener_count("error"):
             message = self._error_text()
             if message and not message.startswith("Received SSH_MSG_DISCONNECT"):
                 try:
@@ -630,7 +632,7 @@ class ServerSession(LoopSession):
     def _disconnect(self, reason: str) -> None:
         if self.closed or self._closing:
             return
-        lib.ssh_session_set_disconnect_message(self._s, reason.encode())
+        _server.set_disconnect_message(self._s, reason)
         self._teardown(send_disconnect=True)
 
     # -- ending ----------------------------------------------------------------------------------
@@ -690,7 +692,7 @@ class ServerSession(LoopSession):
     def client_banner(self) -> str | None:
         """The client's version banner (``SSH-2.0-OpenSSH_9.2p1``...), None before it arrives or
         once closed."""
-        return self._info(lib.ssh_get_clientbanner)
+        return None if self._closed else _server.client_banner(self._s)
 
     def __repr__(self) -> str:
         addr = self.remote_address

@@ -29,12 +29,15 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import struct
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-from .._binding import NULL, CData, ffi, lib
+from .._binding import NULL, CData
+from .._binding import session as _session
+from .._binding import sftp_server as _c
+from .._binding.constants import (SSH_CLOSED, SSH_CLOSED_ERROR, SSH_FXE_STATVFS_ST_NOSUID,
+                                  SSH_FXE_STATVFS_ST_RDONLY, SSH_WRITE_PENDING)
 from ..errors import (ERRNO_TO_SFTP_STATUS, AlreadyRepliedError, ChannelError, ClosedError,
                       error_from, sftp_status_for)
 from ..sftp import OpenFlags, SFTPAttributes, SFTPStatus, status_code, status_for_version
@@ -80,32 +83,20 @@ _SLICE = 0.005
 _DIRECT_TYPES = (FXP.READ, FXP.WRITE, FXP.CLOSE)
 
 
-def _ssh_string(s: CData) -> bytes | None:
-    if s == NULL:
+def _py_attrs(c_msg: CData) -> SFTPAttributes | None:
+    raw = _c.attributes(c_msg)
+    if raw is None:
         return None
-    data: bytes = ffi.buffer(lib.ssh_string_data(s), lib.ssh_string_len(s))[:]
-    return data
-
-
-def _py_attrs(c: CData) -> SFTPAttributes | None:
-    if c == NULL:
-        return None
-    f = c.flags
+    f, size, uid, gid, permissions, atime, mtime = raw
     return SFTPAttributes(
-        size=c.size if f & Attr.SIZE else None,
-        uid=c.uid if f & Attr.UIDGID else None,
-        gid=c.gid if f & Attr.UIDGID else None,
-        permissions=c.permissions if f & Attr.PERMISSIONS else None,
-        atime=c.atime if f & Attr.ACMODTIME else None,
-        mtime=c.mtime if f & Attr.ACMODTIME else None,
+        size=size if f & Attr.SIZE else None,
+        uid=uid if f & Attr.UIDGID else None,
+        gid=gid if f & Attr.UIDGID else None,
+        permissions=permissions if f & Attr.PERMISSIONS else None,
+        atime=atime if f & Attr.ACMODTIME else None,
+        mtime=mtime if f & Attr.ACMODTIME else None,
     )
 
-
-def _payload(c_msg: CData) -> bytes:
-    """A request's payload as it came (the request id onwards)."""
-    buf = lib.pylibssh_sftp_message_packet(c_msg)
-    payload: bytes = ffi.buffer(lib.ssh_buffer_get(buf), lib.ssh_buffer_get_len(buf))[:]
-    return payload
 
 
 class SFTPMessage:
@@ -140,39 +131,35 @@ class SFTPMessage:
         self._server = server
         self._msg = c_msg
         self._replied = False
-        self.id = socket.ntohl(c_msg.id)  # libssh keeps ids in network byte order
+        self.id = _c.message_id(c_msg)
         self.type = REQUEST_TYPES.get(kind, "extended")
         if kind == FXP.READ:
-            self.handle = _ssh_string(c_msg.handle)
-            self.offset = c_msg.offset
-            self.length = c_msg.len
+            self.handle, self.offset, self.length = _c.read_request(c_msg)
         elif kind == FXP.WRITE:
-            self.handle = _ssh_string(c_msg.handle)
-            self.offset = c_msg.offset
-            self.data = _ssh_string(c_msg.data)
+            self.handle, self.offset, self.data = _c.write_request(c_msg)
         elif kind in (FXP.CLOSE, FXP.READDIR, FXP.FSTAT):
-            self.handle = _ssh_string(c_msg.handle)
+            self.handle = _c.message_handle(c_msg)
         elif kind == FXP.FSETSTAT:
-            self.handle = _ssh_string(c_msg.handle)
-            self.attrs = _py_attrs(c_msg.attr)
+            self.handle = _c.message_handle(c_msg)
+            self.attrs = _py_attrs(c_msg)
         elif kind in (FXP.RENAME, FXP.SYMLINK):
-            r = Reader(_payload(c_msg), 4)
+            r = Reader(_c.message_payload(c_msg), 4)
             self.filename, self.newpath = r.path(), r.path()
         elif kind == FXP.OPEN:
-            self.filename = Reader(_payload(c_msg), 4).path()
-            self.flags = c_msg.flags
-            self.attrs = _py_attrs(c_msg.attr)
+            self.filename = Reader(_c.message_payload(c_msg), 4).path()
+            self.flags = _c.message_flags(c_msg)
+            self.attrs = _py_attrs(c_msg)
         elif kind in (FXP.MKDIR, FXP.SETSTAT):
-            self.filename = Reader(_payload(c_msg), 4).path()
-            self.attrs = _py_attrs(c_msg.attr)
+            self.filename = Reader(_c.message_payload(c_msg), 4).path()
+            self.attrs = _py_attrs(c_msg)
         elif kind == FXP.EXTENDED:
             self._parse_extended(c_msg)
         else:  # stat, lstat, opendir, remove, rmdir, realpath, readlink
             # from the request itself: libssh's copy is a C string, cut at a NUL byte
-            self.filename = Reader(_payload(c_msg), 4).path()
+            self.filename = Reader(_c.message_payload(c_msg), 4).path()
 
     def _parse_extended(self, c_msg: CData) -> None:
-        raw = _payload(c_msg)
+        raw = _c.message_payload(c_msg)
         r = Reader(raw, 4)  # after the request id
         self.extension = r.string().decode("utf-8", "replace")
         known = EXTENSIONS.get(self.extension)
@@ -304,9 +291,9 @@ class SFTPMessage:
         flag = 0
         raw_flag = int(get("f_flag", 0))
         if raw_flag & os.ST_RDONLY:
-            flag |= lib.SSH_FXE_STATVFS_ST_RDONLY
+            flag |= SSH_FXE_STATVFS_ST_RDONLY
         if raw_flag & os.ST_NOSUID:
-            flag |= lib.SSH_FXE_STATVFS_ST_NOSUID
+            flag |= SSH_FXE_STATVFS_ST_NOSUID
         values = [int(get(k, 0)) for k in ("f_bsize", "f_frsize", "f_blocks", "f_bfree",
                                              "f_bavail", "f_files", "f_ffree", "f_favail",
                                              "f_fsid")]
@@ -325,7 +312,7 @@ class SFTPMessage:
 
     def _discard(self) -> None:
         if self._msg != NULL:
-            lib.sftp_client_message_free(self._msg)
+            _c.client_message_free(self._msg)
             self._msg = NULL
 
     def __repr__(self) -> str:
@@ -346,9 +333,7 @@ class SFTPServer:
         self._session = channel._session
         self._loop = channel._loop
         self._counter = channel._sftp_counter
-        self._sftp = lib.sftp_server_new(self._session._s, channel._ch)
-        if self._sftp == NULL:
-            raise MemoryError("sftp_server_new failed")
+        self._sftp = _c.server_new(self._session._s, channel._ch)
         self._closed = False
         self._unflushed = 0  # reply bytes written since libssh's output was last seen flushed
         self._initialized = False
@@ -373,7 +358,7 @@ class SFTPServer:
             return False
         if self._unflushed < _OUTPUT_BUDGET:
             return True
-        if lib.ssh_get_poll_flags(self._session._s) & lib.SSH_WRITE_PENDING:
+        if _session.get_poll_flags(self._session._s) & SSH_WRITE_PENDING:
             return False
         self._unflushed = 0
         return True
@@ -387,59 +372,50 @@ class SFTPServer:
         not reach Python, and ``closed(handle)`` tells the backend that C closed ``fd``. The
         backend must call :meth:`_direct_remove` before it closes ``fd`` itself."""
         if self._direct is None:
-            d = self._direct = ffi.new("struct pylibssh_sftp_direct *")
-            lib.pylibssh_sftp_direct_init(d)
-            for err, status in ERRNO_TO_SFTP_STATUS.items():
-                if err < lib.PYLIBSSH_SFTP_DIRECT_ERRNOS:
-                    d.errno_status[err] = status_for_version(status, self.version)
+            self._direct = _c.new_direct({err: status_for_version(status, self.version)
+                                          for err, status in ERRNO_TO_SFTP_STATUS.items()})
         self._direct_closed = closed
-        lib.pylibssh_sftp_direct_add(self._direct, handle, len(handle), fd, int(writable))
+        _c.direct_add(self._direct, handle, fd, writable)
 
     def _direct_remove(self, handle: bytes) -> None:
         if self._direct is not None:
-            lib.pylibssh_sftp_direct_remove(self._direct, handle, len(handle))
+            _c.direct_remove(self._direct, handle)
 
     def _direct_usable(self) -> bool:
         """Only while the backend is the sole listener (an application that also listens, or
         logs every ``sftpmessage``, sees every request), and no reply waits for the window."""
         ch = self.channel
-        return (self._direct.count > 0 and not ch._out
+        return (_c.direct_count(self._direct) > 0 and not ch._out
                 and ch.listener_count("sftp:read") == 1 and ch.listener_count("sftp:write") == 1
                 and ch.listener_count("sftp:close") == 1 and ch.listener_count("sftpmessage") == 0)
 
     def _serve_direct(self) -> bool:
         """Serve the reads and writes at the head of the queue in C. False when it served
         nothing and pulled nothing (no window for a whole reply): Python takes the request."""
-        d = self._direct
-        c = self._counter
-        rc = lib.pylibssh_sftp_serve_direct(self._sftp, self.channel._ch, c, d, MAX_READ,
-                                            _OUTPUT_BUDGET - self._unflushed)
-        self._unflushed += d.bytes
-        self.requests += d.served
-        for i in range(d.nclosed):  # before anything else reaches the backend
-            self._direct_closed(bytes(ffi.buffer(d.closed[i], 8)))
-        if d.queued:  # libssh held the reply back (a key re-exchange): the queue sends it later
-            self._write_raw(ffi.buffer(d.buf, d.queued)[:])
-        if rc < 0:
+        done = _c.serve_direct(self._sftp, self.channel._ch, self._counter, self._direct,
+                               MAX_READ, _OUTPUT_BUDGET - self._unflushed)
+        self._unflushed += done.written
+        self.requests += done.served
+        for handle in done.closed:  # before anything else reaches the backend
+            self._direct_closed(handle)
+        if done.queued:  # libssh held the reply back (a key re-exchange): the queue sends it later
+            self._write_raw(done.queued)
+        if done.rc < 0:
             err = error_from(self._session._s, "SFTP reply", ChannelError)
             log.debug("%r: %s", self.channel, err)
             self._finish()
             return True
-        if d.unparsable:
-            i = c.taken - 1
-            self._unparsable(c.types[i], c.ids[i])
+        if done.unparsable:
+            self._unparsable(*_c.last_taken(self._counter))
             return True
-        if d.handoff != NULL:
-            c_msg, d.handoff = d.handoff, NULL
-            self._handle(c_msg)
+        if done.handoff is not None:
+            self._handle(done.handoff)
             return True
-        served: int = d.served
-        return served > 0
+        return done.served > 0
 
     def _held_back(self) -> bool:
         """Do complete requests wait in libssh's buffer (for room to reply)?"""
-        held: bool = self._counter.taken < self._counter.complete
-        return held
+        return not _c.all_taken(self._counter)
 
     def _pump(self) -> None:
         """Send replies that waited for the window, then pull and dispatch the requests that are
@@ -450,32 +426,34 @@ class SFTPServer:
             self.channel._flush()  # replies queued during a key re-exchange or a full window
         c = self._counter
         until = time.monotonic() + _SLICE
-        while (not self._closed and c.taken < c.complete
-               and len(self._outstanding) < self.max_outstanding and self._room()):
+        while not self._closed:
+            head = _c.next_request(c)
+            if (head is None or len(self._outstanding) >= self.max_outstanding
+                    or not self._room()):
+                break
             if time.monotonic() > until:
                 self._session.kick()  # the rest in the next pass, after the other connections
                 return
-            i = c.taken
-            kind, rid = (c.types[i], c.ids[i]) if i < lib.PYLIBSSH_SFTP_KNOWN else (None, None)
+            kind, rid = head
             if (kind in _DIRECT_TYPES and self._direct is not None and self._direct_usable()
                     and self._serve_direct()):
                 continue
-            c.taken = i + 1
-            c_msg = lib.sftp_get_client_message(self._sftp)
+            _c.take(c)
+            c_msg = _c.get_client_message(self._sftp)
             if c_msg == NULL:
                 self._unparsable(kind, rid)
                 continue
             self._handle(c_msg)
         if self._closed:
             return
-        if c.bad and c.taken >= c.complete:
+        if _c.bad_length(c) and _c.all_taken(c):
             log.warning("%r: invalid SFTP packet length; ending the subsystem", self.channel)
             self._finish()
-        elif self._client_eof and c.taken >= c.complete and not self._outstanding:
+        elif self._client_eof and _c.all_taken(c) and not self._outstanding:
             self._finish()
 
     def _unparsable(self, kind: int | None, rid: int | None) -> None:
-        if lib.ssh_get_status(self._session._s) & (lib.SSH_CLOSED | lib.SSH_CLOSED_ERROR):
+        if _session.get_status(self._session._s) & (SSH_CLOSED | SSH_CLOSED_ERROR):
             return
         if kind is None or kind == FXP.INIT:
             log.warning("%r: unreadable SFTP packet; ending the subsystem", self.channel)
@@ -489,9 +467,9 @@ class SFTPServer:
         self._write_raw(reply(FXP.STATUS, rid or 0, status_payload(status, text)))
 
     def _handle(self, c_msg: CData) -> None:
-        kind = lib.sftp_client_message_get_type(c_msg)
+        kind = _c.client_message_type(c_msg)
         if kind == FXP.INIT:
-            lib.sftp_client_message_free(c_msg)
+            _c.client_message_free(c_msg)
             self._on_init()
             return
         if not self._initialized:
@@ -509,15 +487,15 @@ class SFTPServer:
         self._dispatch(msg)
 
     def _reply_raw_status(self, c_msg: CData, status: int, text: str) -> None:
-        rid = socket.ntohl(c_msg.id)
-        lib.sftp_client_message_free(c_msg)
+        rid = _c.message_id(c_msg)
+        _c.client_message_free(c_msg)
         self._write_raw(reply(FXP.STATUS, rid, status_payload(status, text)))
 
     def _on_init(self) -> None:
         if self._initialized:
             log.info("%r: duplicate SSH_FXP_INIT ignored", self.channel)
             return
-        client = self._sftp.client_version & 0xFFFFFFFF  # a uint32 that libssh keeps in an int
+        client = _c.client_version(self._sftp)
         self.client_version = client
         version = min(client, PROTOCOL_VERSION)
         self.version = version
@@ -529,7 +507,7 @@ class SFTPServer:
         for name in self.extensions:
             payload += string(name) + string(EXTENSIONS[name][1])
         self._write_raw(packet(FXP.VERSION, payload))
-        self._sftp.version = version
+        _c.set_version(self._sftp, version)
         self._initialized = True
         log.debug("%r: SFTP version %d (client %d)", self.channel, version, client)
 
@@ -606,7 +584,7 @@ class SFTPServer:
             msg._discard()
         self._outstanding.clear()
         if self._sftp != NULL:
-            lib.sftp_server_free(self._sftp)
+            _c.server_free(self._sftp)
             self._sftp = NULL
 
     @property

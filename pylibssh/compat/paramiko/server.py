@@ -27,7 +27,8 @@ import logging
 import os
 import threading
 
-from ..._binding import NULL, lib
+from ..._binding import messages as _m
+from ..._binding.constants import SSH_ERROR, SSH_OK
 from ...server.channel import ServerChannel
 from ...server.forwarding import ForwardChannel, OutgoingChannel, forwarded_tcpip_opener
 from ...server.messages import method_bit
@@ -254,13 +255,13 @@ def _accept_direct(msg):
     with msg._loop.lock:
         if not msg._begin_reply():
             return None
-        c_channel = lib.ssh_message_channel_request_open_reply_accept(msg._msg)
-        if c_channel == NULL:
-            msg._sent(lib.SSH_ERROR, "accept")
+        c_channel = _m.open_accept(msg._msg)
+        if c_channel is None:
+            msg._sent(SSH_ERROR, "accept")
             return None
         ch = _DirectChan(msg.session, c_channel)
         ch.info = msg.info
-        msg._sent(lib.SSH_OK, "accept")
+        msg._sent(SSH_OK, "accept")
         return ch
 
 
