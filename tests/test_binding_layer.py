@@ -12,13 +12,16 @@ BINDING = "_binding/"
 IMPORTS_C = re.compile(
     r"from \.+_binding import [^\n]*\b(lib|ffi)\b|_binding\.(lib|ffi)\b|import _libssh"
     r"|from \.+_binding import \($(?:[^)]*?)\b(lib|ffi)\b", re.M)
+#: a call through the extension's objects however they were imported (not ``ffi.x`` in text)
+CALLS_C = re.compile(r"^[^#\n]*(?<![`\w])(lib|ffi)\.[A-Za-z_]", re.M)
 
 
 def modules_calling_c() -> set[str]:
     found = set()
     for path in PACKAGE.rglob("*.py"):
         name = path.relative_to(PACKAGE).as_posix()
-        if not name.startswith(BINDING) and IMPORTS_C.search(path.read_text()):
+        text = path.read_text()
+        if not name.startswith(BINDING) and (IMPORTS_C.search(text) or CALLS_C.search(text)):
             found.add(name)
     return found
 

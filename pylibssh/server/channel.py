@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, overload
 from .._binding import NULL, CData
 from .._binding import channel as _ch
 from .._binding import sftp_server as _sftp
-from .._callbacks import new_agent_request_callbacks
+from .._binding.callbacks import new_agent_request_callbacks
 from .._channel import Channel
 from ..errors import ChannelError
 from ..events import Listener, ListenerT
