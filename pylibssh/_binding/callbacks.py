@@ -53,7 +53,11 @@ def pylibssh_channel_data_cb(
     session: CData, channel: CData, data: CData, length: int, is_stderr: int, userdata: CData,
 ) -> int:
     try:
-        return _owner(userdata)._c_data(data, length, bool(is_stderr))
+        owner = _owner(userdata)
+        if owner.error is not None:
+            # failed, closing once libssh returns: what the same poll still brings is dropped
+            return length
+        return owner._c_data(data, length, bool(is_stderr))
     except BaseException:
         _fail(userdata, "channel data")
         return length
