@@ -2,6 +2,8 @@
 #define PYLIBSSH_SFTP_WRITTEN ...
 #define PYLIBSSH_SFTP_BULK_READ ...
 #define PYLIBSSH_SFTP_BULK_DONE ...
+#define PYLIBSSH_SFTP_UP_WRITE ...
+#define PYLIBSSH_SFTP_UP_DONE ...
 
 struct pylibssh_sftp_read {
     uint32_t id;
@@ -9,6 +11,7 @@ struct pylibssh_sftp_read {
     uint64_t offset;
     uint32_t length;
     int32_t bulk;
+    int32_t upload;
 };
 
 struct pylibssh_sftp_bulk {
@@ -18,6 +21,18 @@ struct pylibssh_sftp_bulk {
     uint64_t next;
     uint64_t end;
     uint64_t written;
+    uint64_t replies;
+    ...;
+};
+
+struct pylibssh_sftp_upload {
+    int fd;
+    int stopped;
+    int err;
+    uint32_t outstanding;
+    uint64_t next;
+    uint64_t end;
+    uint64_t acked;
     uint64_t replies;
     ...;
 };
@@ -35,6 +50,9 @@ struct pylibssh_sftp_rx {
     char *send;
     uint32_t send_len;
     struct pylibssh_sftp_bulk *bulks;
+    struct pylibssh_sftp_upload *ups;
+    char *rest;
+    uint32_t rest_len;
     ...;
 };
 
@@ -52,3 +70,10 @@ int pylibssh_sftp_rx_bulk_start(struct pylibssh_sftp_rx *rx, int fd, const char 
 void pylibssh_sftp_rx_bulk_end(struct pylibssh_sftp_rx *rx, int bulk);
 void pylibssh_sftp_rx_sent(struct pylibssh_sftp_rx *rx);
 uint64_t pylibssh_sftp_rx_bulk_done_to(const struct pylibssh_sftp_rx *rx, int bulk);
+int pylibssh_sftp_rx_up_start(struct pylibssh_sftp_rx *rx, int fd, const char *handle,
+                              uint32_t handle_len, uint64_t next, uint64_t end, uint32_t chunk,
+                              uint32_t in_flight);
+void pylibssh_sftp_rx_up_end(struct pylibssh_sftp_rx *rx, int up);
+int pylibssh_sftp_rx_up_pump(struct pylibssh_sftp_rx *rx, ssh_channel channel,
+                             int64_t max_pending);
+void pylibssh_sftp_rx_rest_taken(struct pylibssh_sftp_rx *rx);

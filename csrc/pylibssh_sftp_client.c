@@ -8,7 +8,10 @@
  * takes after each poll (pylibssh/client/sftp_engine.py). A bulk download goes further: the
  * receiver sends the next READs itself (queued in ``send``, which Python writes after the poll)
  * as replies come, and Python hears only of replies that are not a whole DATA and of the end.
- * Data is gathered into 256 KiB before pwrite. The callback takes all of the
+ * Data is gathered into 256 KiB before pwrite. A bulk upload is the mirror image: after each
+ * poll, Python has pylibssh_sftp_rx_up_pump() pread() the file and write WRITE requests to the
+ * channel, and the receiver takes their STATUS OK replies; Python hears only of a reply that is
+ * not OK and of the end. The callback takes all of the
  * channel's stdout, so libssh grows the window as the bytes arrive; ``out`` holds at most what
  * one poll reads. A length of 0 or over ``max_packet`` breaks the framing for good (``broken``):
  * Python closes the SFTP channel with an error. */
@@ -18,14 +21,20 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pylibssh_private.h"
 #include "pylibssh_sftp_client.h"
 
 #define FXP_VERSION 2
 #define FXP_READ 5
+#define FXP_WRITE 6
+#define FXP_STATUS 101
 #define FXP_DATA 103
 #define RX_HEAD 0
 #define RX_COPY 1
 #define RX_DIRECT 2
+#define RX_SKIP 3
+#define UP_WRITE_SIZE 29
+#define WRITE_HEAD 25 /* a WRITE's bytes before its handle and data, but its offset's 8 */
 #define RECORD_SIZE 17
 #define BULK_READ_SIZE 34
 #define STAGE_SIZE (256 * 1024)
@@ -280,6 +289,7 @@ static int bulk_send(struct pylibssh_sftp_rx *rx, int32_t index)
         r.offset = b->next;
         r.length = b->end - b->next < b->chunk ? (uint32_t)(b->end - b->next) : b->chunk;
         r.bulk = index;
+        r.upload = -1;
         insert_slot(rx->reads, rx->reads_cap, &r);
         rx->reads_used++;
         p = rx->send + rx->send_len;
@@ -323,6 +333,55 @@ static int bulk_reply(struct pylibssh_sftp_rx *rx, const struct pylibssh_sftp_re
     return 0;
 }
 
+static int up_write_record(struct pylibssh_sftp_rx *rx, const struct pylibssh_sftp_read *r)
+{
+    char *b = record(rx, UP_WRITE_SIZE, PYLIBSSH_SFTP_UP_WRITE);
+
+    if (b == NULL) {
+        return -1;
+    }
+    put32(b, r->id);
+    put32(b + 4, (uint32_t)r->upload);
+    put64(b + 8, r->offset);
+    put32(b + 16, r->length);
+    return 0;
+}
+
+/* the PYLIBSSH_SFTP_UP_DONE record once upload ``up`` has nothing in flight and sends no more */
+static int up_check_done(struct pylibssh_sftp_rx *rx, int32_t up)
+{
+    struct pylibssh_sftp_upload *u = &rx->ups[up];
+    char *d;
+
+    if (u->outstanding > 0 || (!u->stopped && u->next < u->end)) {
+        return 0;
+    }
+    if (u->stopped == 2) {
+        return 0; /* told already */
+    }
+    u->stopped = 2;
+    if ((d = record(rx, 9, PYLIBSSH_SFTP_UP_DONE)) == NULL) {
+        return -1;
+    }
+    put32(d, (uint32_t)up);
+    return 0;
+}
+
+/* a reply to one of an upload's WRITEs came (``ok``: STATUS OK) */
+static int up_reply(struct pylibssh_sftp_rx *rx, const struct pylibssh_sftp_read *r, int ok)
+{
+    struct pylibssh_sftp_upload *u = &rx->ups[r->upload];
+
+    u->outstanding--;
+    u->replies++;
+    if (ok) {
+        u->acked += r->length;
+    } else if (!u->stopped) {
+        u->stopped = 1;
+    }
+    return up_check_done(rx, r->upload);
+}
+
 static int direct_done(struct pylibssh_sftp_rx *rx)
 {
     char *r;
@@ -357,6 +416,20 @@ static int head_done(struct pylibssh_sftp_rx *rx)
 
     if (rx->head_len >= 9 && rx->head[4] != FXP_VERSION) {
         slot = find_read(rx, get32(rx->head + 5));
+    }
+    if (slot >= 0 && rx->reads[slot].upload >= 0) {
+        r = rx->reads[slot];
+        remove_slot(rx, (uint32_t)slot);
+        if (rx->head[4] == FXP_STATUS && rx->head_len == 13 && get32(rx->head + 9) == 0) {
+            rx->left = rx->length + 4 - rx->head_len; /* its message and language tag */
+            rx->mode = rx->left ? RX_SKIP : RX_HEAD;
+            rx->head_len = rx->left ? rx->head_len : 0;
+            return up_reply(rx, &r, 1);
+        }
+        if (up_write_record(rx, &r) != 0 || up_reply(rx, &r, 0) != 0) {
+            return -1;
+        }
+        slot = -1; /* the packet goes to Python, after the record */
     }
     if (slot >= 0 && rx->head[4] == FXP_DATA && rx->head_len == 13) {
         dlen = get32(rx->head + 9);
@@ -425,7 +498,8 @@ static int rx_data(ssh_session session, ssh_channel channel, void *data, uint32_
                 /* the receiver's own records take types no reply has: one from the server
                  * would pass for one of them */
                 if (rx->head[4] == PYLIBSSH_SFTP_WRITTEN || rx->head[4] == PYLIBSSH_SFTP_BULK_READ ||
-                    rx->head[4] == PYLIBSSH_SFTP_BULK_DONE) {
+                    rx->head[4] == PYLIBSSH_SFTP_BULK_DONE ||
+                    rx->head[4] == PYLIBSSH_SFTP_UP_WRITE || rx->head[4] == PYLIBSSH_SFTP_UP_DONE) {
                     rx->bad_length = rx->head[4];
                     rx->broken = 3;
                     break;
@@ -433,7 +507,7 @@ static int rx_data(ssh_session session, ssh_channel channel, void *data, uint32_
             }
             /* a reply's id, and a DATA reply's data length, decide where it goes: 9 or 13
              * bytes of head */
-            want = rx->head[4] != FXP_DATA ? 9 : 13;
+            want = rx->head[4] != FXP_DATA && rx->head[4] != FXP_STATUS ? 9 : 13;
             want = rx->length + 4 < want ? rx->length + 4 : want;
             if (rx->head_len < want) {
                 k = want - rx->head_len < n ? want - rx->head_len : n;
@@ -447,6 +521,15 @@ static int rx_data(ssh_session session, ssh_channel channel, void *data, uint32_
             }
             if (head_done(rx) != 0) {
                 rx->broken = 2;
+            }
+        } else if (rx->mode == RX_SKIP) {
+            k = rx->left < n ? rx->left : n;
+            rx->left -= k;
+            p += k;
+            n -= k;
+            if (rx->left == 0) {
+                rx->mode = RX_HEAD;
+                rx->head_len = 0;
             }
         } else if (rx->mode == RX_COPY) {
             k = rx->left < n ? rx->left : n;
@@ -485,6 +568,7 @@ int pylibssh_sftp_rx_init(struct pylibssh_sftp_rx *rx, uint32_t max_packet)
     rx->max_packet = max_packet;
     rx->cur.fd = -1;
     rx->cur.bulk = -1;
+    rx->cur.upload = -1;
     rx->reads_cap = 64;
     rx->reads = malloc(sizeof(*rx->reads) * rx->reads_cap);
     if (rx->reads == NULL) {
@@ -498,6 +582,16 @@ int pylibssh_sftp_rx_init(struct pylibssh_sftp_rx *rx, uint32_t max_packet)
 
 void pylibssh_sftp_rx_free(struct pylibssh_sftp_rx *rx)
 {
+    uint32_t i;
+
+    for (i = 0; i < rx->ups_cap; i++) {
+        free(rx->ups[i].packet);
+    }
+    free(rx->ups);
+    free(rx->rest);
+    rx->ups = NULL;
+    rx->rest = NULL;
+    rx->ups_cap = rx->rest_len = rx->rest_cap = 0;
     free(rx->out);
     free(rx->reads);
     free(rx->send);
@@ -549,6 +643,7 @@ int pylibssh_sftp_rx_expect(struct pylibssh_sftp_rx *rx, uint32_t id, int fd, ui
     r.offset = offset;
     r.length = length;
     r.bulk = -1;
+    r.upload = -1;
     insert_slot(rx->reads, rx->reads_cap, &r);
     rx->reads_used++;
     return 0;
@@ -587,6 +682,11 @@ void pylibssh_sftp_rx_forget_fd(struct pylibssh_sftp_rx *rx, int fd)
     for (i = 0; i < rx->bulks_cap; i++) {
         if (rx->bulks[i].fd == fd) {
             rx->bulks[i].fd = -1;
+        }
+    }
+    for (i = 0; i < rx->ups_cap; i++) {
+        if (rx->ups[i].fd == fd) {
+            pylibssh_sftp_rx_up_end(rx, (int)i);
         }
     }
     /* removing shifts later entries back, a run wrapping round the end included: again until
@@ -698,4 +798,180 @@ uint64_t pylibssh_sftp_rx_bulk_done_to(const struct pylibssh_sftp_rx *rx, int bu
         }
     }
     return lo;
+}
+
+/* Start a bulk upload (see pylibssh_sftp_upload); pylibssh_sftp_rx_up_pump() sends its WRITEs:
+ * its number, or -1 when out of memory or the handle is longer than SFTP allows */
+int pylibssh_sftp_rx_up_start(struct pylibssh_sftp_rx *rx, int fd, const char *handle,
+                              uint32_t handle_len, uint64_t next, uint64_t end, uint32_t chunk,
+                              uint32_t in_flight)
+{
+    struct pylibssh_sftp_upload *ups, *u;
+    uint32_t i, cap;
+    char *packet;
+
+    if (rx->reads == NULL || fd < 0 || handle_len > sizeof(u->handle) || chunk == 0 ||
+        chunk > (1u << 24) || in_flight == 0) {
+        return -1;
+    }
+    for (i = 0; i < rx->ups_cap && rx->ups[i].fd != -1; i++) {
+    }
+    if (i == rx->ups_cap) {
+        cap = rx->ups_cap ? rx->ups_cap * 2 : 4;
+        if ((ups = realloc(rx->ups, sizeof(*ups) * cap)) == NULL) {
+            return -1;
+        }
+        for (i = rx->ups_cap; i < cap; i++) {
+            ups[i].fd = -1;
+            ups[i].packet = NULL;
+        }
+        i = rx->ups_cap;
+        rx->ups = ups;
+        rx->ups_cap = cap;
+    }
+    if ((packet = malloc(WRITE_HEAD + handle_len + chunk)) == NULL) {
+        return -1;
+    }
+    u = &rx->ups[i];
+    free(u->packet); /* a slot ended by pylibssh_sftp_rx_up_end keeps none; to be sure */
+    memset(u, 0, sizeof(*u));
+    u->packet = packet;
+    u->fd = fd;
+    u->in_flight = in_flight;
+    u->chunk = chunk;
+    u->next = next;
+    u->end = end;
+    u->handle_len = handle_len;
+    memcpy(u->handle, handle, handle_len);
+    /* the header's fixed part: type and handle (length, id, offset and data length vary) */
+    packet[4] = FXP_WRITE;
+    put32(packet + 9, handle_len);
+    memcpy(packet + 13, handle, handle_len);
+    return (int)i;
+}
+
+/* the upload's slot is free again; replies to WRITEs of it still in flight go to Python */
+void pylibssh_sftp_rx_up_end(struct pylibssh_sftp_rx *rx, int up)
+{
+    uint32_t i;
+    int removed;
+
+    if (up < 0 || (uint32_t)up >= rx->ups_cap || rx->ups[up].fd == -1) {
+        return;
+    }
+    rx->ups[up].fd = -1;
+    free(rx->ups[up].packet);
+    rx->ups[up].packet = NULL;
+    do {
+        removed = 0;
+        for (i = 0; i < rx->reads_cap; i++) {
+            while (rx->reads[i].fd != -1 && rx->reads[i].upload == up) {
+                remove_slot(rx, i);
+                removed = 1;
+            }
+        }
+    } while (removed);
+}
+
+/* read the next piece of upload ``u`` into its packet: its length, or 0 after stopping it */
+static uint32_t up_read(struct pylibssh_sftp_upload *u)
+{
+    uint32_t want = u->end - u->next < u->chunk ? (uint32_t)(u->end - u->next) : u->chunk;
+    uint32_t got = 0;
+    char *data = u->packet + WRITE_HEAD + u->handle_len;
+    ssize_t n;
+
+    while (got < want) {
+        n = pread(u->fd, data + got, want - got, (off_t)(u->next + got));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            u->err = n < 0 ? errno : EIO; /* 0: the file is shorter than it was */
+            u->stopped = 1;
+            return 0;
+        }
+        got += (uint32_t)n;
+    }
+    return want;
+}
+
+/* Write the bulk uploads' next WRITEs to ``channel`` (from Python, after libssh's poll, with
+ * nothing of its own queued for the channel) until each has its WRITEs in flight, the channel's
+ * window is used up or libssh holds ``max_pending`` bytes for the socket (0: no such bound).
+ * A WRITE the window cuts short leaves its end in ``rest``, which Python queues at once.
+ * 0: every upload has all it may have in flight; 1: the window is used up; 2: libssh's buffer
+ * is full; -1: the channel failed (libssh's error) or out of memory. */
+int pylibssh_sftp_rx_up_pump(struct pylibssh_sftp_rx *rx, ssh_channel channel,
+                             int64_t max_pending)
+{
+    ssh_session session = ssh_channel_get_session(channel);
+    struct pylibssh_sftp_upload *u;
+    struct pylibssh_sftp_read r;
+    uint32_t i, len, size;
+    int n;
+    char *p, *rest;
+
+    if (rx->rest_len > 0 || rx->reads == NULL) {
+        return 1;
+    }
+    for (i = 0; i < rx->ups_cap; i++) {
+        u = &rx->ups[i];
+        while (u->fd != -1 && !u->stopped && u->outstanding < u->in_flight && u->next < u->end) {
+            if (max_pending > 0 && pylibssh_session_pending_output(session, 1) >= max_pending) {
+                return 2;
+            }
+            if (ssh_channel_window_size(channel) == 0) {
+                return 1;
+            }
+            if ((rx->reads_used + 1) * 2 > rx->reads_cap && rebuild(rx, rx->reads_cap * 2) != 0) {
+                return -1;
+            }
+            if ((len = up_read(u)) == 0) {
+                if (up_check_done(rx, (int32_t)i) != 0) {
+                    return -1;
+                }
+                break;
+            }
+            r.id = rx->next_id++;
+            r.fd = u->fd;
+            r.offset = u->next;
+            r.length = len;
+            r.bulk = -1;
+            r.upload = (int32_t)i;
+            size = WRITE_HEAD + u->handle_len + len;
+            p = u->packet;
+            put32(p, size - 4);
+            put32(p + 5, r.id);
+            put64(p + 13 + u->handle_len, r.offset);
+            put32(p + 21 + u->handle_len, len);
+            insert_slot(rx->reads, rx->reads_cap, &r);
+            rx->reads_used++;
+            u->next += len;
+            u->outstanding++;
+            n = ssh_channel_write(channel, p, size);
+            if (n < 0) {
+                return -1;
+            }
+            if ((uint32_t)n < size) {
+                if (size - (uint32_t)n > rx->rest_cap) {
+                    if ((rest = realloc(rx->rest, size - (uint32_t)n)) == NULL) {
+                        return -1;
+                    }
+                    rx->rest = rest;
+                    rx->rest_cap = size - (uint32_t)n;
+                }
+                memcpy(rx->rest, p + n, size - (uint32_t)n);
+                rx->rest_len = size - (uint32_t)n;
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Python queued the ``rest_len`` bytes of ``rest`` */
+void pylibssh_sftp_rx_rest_taken(struct pylibssh_sftp_rx *rx)
+{
+    rx->rest_len = 0;
 }

@@ -19,6 +19,13 @@
 /* a bulk has no READ in flight and sends no more: uint32 length (5), byte
  * PYLIBSSH_SFTP_BULK_DONE, uint32 bulk */
 #define PYLIBSSH_SFTP_BULK_DONE 3
+/* a bulk upload's WRITE (below) whose reply is not STATUS OK: the reply, which stopped the
+ * upload, is the packet that follows. uint32 length (25), byte PYLIBSSH_SFTP_UP_WRITE, uint32 id,
+ * uint32 upload, uint64 offset, uint32 length */
+#define PYLIBSSH_SFTP_UP_WRITE 4
+/* a bulk upload has no WRITE in flight and sends no more: uint32 length (5), byte
+ * PYLIBSSH_SFTP_UP_DONE, uint32 upload */
+#define PYLIBSSH_SFTP_UP_DONE 6
 
 /* one READ whose DATA reply goes straight to a file: ``fd`` at ``offset``, at most ``length``
  * bytes (a free slot has fd -1) */
@@ -28,6 +35,7 @@ struct pylibssh_sftp_read {
     uint64_t offset;
     uint32_t length;
     int32_t bulk; /* the bulk it belongs to, or -1 */
+    int32_t upload; /* a WRITE of this bulk upload (its reply is a STATUS), or -1 */
 };
 
 /* A bulk download: the receiver itself sends READs of ``chunk`` bytes for [next, end) of the
@@ -45,6 +53,27 @@ struct pylibssh_sftp_bulk {
     uint64_t end;
     uint64_t written; /* bytes of whole replies written */
     uint64_t replies; /* replies received */
+    uint32_t handle_len;
+    unsigned char handle[256];
+};
+
+/* A bulk upload: pylibssh_sftp_rx_up_pump() reads [next, end) of ``fd`` in ``chunk``-byte
+ * pieces and writes them to the channel as WRITE requests for ``handle``, ``in_flight`` at a
+ * time; the receiver takes their STATUS OK replies. Any other reply stops it and goes to Python
+ * (PYLIBSSH_SFTP_UP_WRITE), as does a failed or short read of the file (``err``);
+ * PYLIBSSH_SFTP_UP_DONE says when nothing is left in flight. */
+struct pylibssh_sftp_upload {
+    int fd;               /* -1: a free slot */
+    int stopped;
+    int err;              /* why reading the file failed (EIO: it ended early), or 0 */
+    uint32_t in_flight;   /* WRITEs allowed in flight */
+    uint32_t outstanding; /* WRITEs in flight */
+    uint32_t chunk;
+    uint64_t next;
+    uint64_t end;
+    uint64_t acked;   /* bytes of WRITEs answered OK */
+    uint64_t replies; /* replies received */
+    char *packet;     /* the WRITE being built (its header, then up to ``chunk`` bytes) */
     uint32_t handle_len;
     unsigned char handle[256];
 };
@@ -87,6 +116,13 @@ struct pylibssh_sftp_rx {
     char *stage;
     uint32_t stage_fill;
     uint64_t stage_at;
+    struct pylibssh_sftp_upload *ups;
+    uint32_t ups_cap;
+    /* the end of a WRITE the channel's window cut short, for Python to queue before anything
+     * else it writes */
+    char *rest;
+    uint32_t rest_len;
+    uint32_t rest_cap;
 };
 
 void pylibssh_sftp_rx_taken(struct pylibssh_sftp_rx *rx);
@@ -103,5 +139,12 @@ int pylibssh_sftp_rx_bulk_start(struct pylibssh_sftp_rx *rx, int fd, const char 
 void pylibssh_sftp_rx_bulk_end(struct pylibssh_sftp_rx *rx, int bulk);
 void pylibssh_sftp_rx_sent(struct pylibssh_sftp_rx *rx);
 uint64_t pylibssh_sftp_rx_bulk_done_to(const struct pylibssh_sftp_rx *rx, int bulk);
+int pylibssh_sftp_rx_up_start(struct pylibssh_sftp_rx *rx, int fd, const char *handle,
+                              uint32_t handle_len, uint64_t next, uint64_t end, uint32_t chunk,
+                              uint32_t in_flight);
+void pylibssh_sftp_rx_up_end(struct pylibssh_sftp_rx *rx, int up);
+int pylibssh_sftp_rx_up_pump(struct pylibssh_sftp_rx *rx, ssh_channel channel,
+                             int64_t max_pending);
+void pylibssh_sftp_rx_rest_taken(struct pylibssh_sftp_rx *rx);
 
 #endif

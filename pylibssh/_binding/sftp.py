@@ -1,6 +1,7 @@
 """The SFTP client's C receiver (csrc/pylibssh_sftp_client.c): a channel callback that frames
 the server's replies during libssh's poll, writes READ replies of registered downloads straight
-into their files, and runs bulk downloads (it asks for the next READs itself).
+into their files, and runs bulk downloads (it asks for the next READs itself) and bulk uploads
+(it reads the file and writes the WRITEs to the channel itself, and takes their replies).
 
 The engine (``pylibssh.client.sftp_engine``) holds the receiver as an opaque
 :data:`~pylibssh._binding.CData` whose fields it reads per pass (``out_len``, ``send_len``,
@@ -67,3 +68,30 @@ def bulk_start(rx: CData, fd: int, handle: bytes, start: int, end: int, chunk: i
 bulk_done_to: Callable[[CData, int], int] = lib.pylibssh_sftp_rx_bulk_done_to
 #: end a bulk download (its READs still in flight are dropped when they come)
 bulk_end: Callable[[CData, int], None] = lib.pylibssh_sftp_rx_bulk_end
+
+
+def up_start(rx: CData, fd: int, handle: bytes, start: int, end: int, chunk: int,
+             in_flight: int) -> int:
+    """Start a bulk upload of ``fd`` from ``start`` to ``end`` into the remote ``handle``,
+    ``in_flight`` WRITEs of ``chunk`` bytes at a time, sent by :func:`up_pump`: its number (an
+    index of ``rx.ups``), negative when out of memory."""
+    up: int = lib.pylibssh_sftp_rx_up_start(rx, fd, handle, len(handle), start, end, chunk,
+                                            in_flight)
+    return up
+
+
+#: end a bulk upload (replies to its WRITEs still in flight go to Python, as orphans)
+up_end: Callable[[CData, int], None] = lib.pylibssh_sftp_rx_up_end
+#: the bulk uploads' next WRITEs written to the channel (receiver, ``ssh_channel``, libssh's
+#: output bound or 0): 0 all in flight, 1 the window is used up, 2 libssh's buffer is full,
+#: -1 the channel failed. Only with nothing else queued for the channel; queue
+#: :func:`take_rest` at once after it.
+up_pump: Callable[[CData, CData, int], int] = lib.pylibssh_sftp_rx_up_pump
+
+
+def take_rest(rx: CData) -> bytes:
+    """The end of a WRITE the channel's window cut short, to be queued before anything else; the
+    receiver forgets it."""
+    data: bytes = ffi.buffer(rx.rest, rx.rest_len)[:]
+    lib.pylibssh_sftp_rx_rest_taken(rx)
+    return data

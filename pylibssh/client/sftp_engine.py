@@ -19,6 +19,9 @@ the server's maximum length (``limits@openssh.com``; 32 KiB otherwise) going. A 
 with its OPEN, and its CLOSE with its last READ or WRITE, so a small file costs two round trips.
 A larger download is a bulk one: the C receiver sends its READs itself as replies come, and
 Python runs only at its start and end, for a reply that is not a whole DATA, and for progress.
+A larger upload is a bulk one too: after each pass C reads the file and writes the WRITEs to the
+channel itself, keeping ``in_flight`` of them in flight, and the receiver takes their STATUS OK
+replies; Python hears of a reply that is not OK, of the end, and counts progress.
 :meth:`SFTPEngine.get_many` / :meth:`SFTPEngine.put_many` run many such transfers at once.
 
 **Errors.** A status other than OK is an :class:`~pylibssh.errors.SFTPError` (a
@@ -42,15 +45,25 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .._binding import HAS
 from .._binding import channel as channel_api
 from .._binding import client as client_api
 from .._binding import sftp as sftp_api
 from .._binding.constants import (
     PYLIBSSH_SFTP_BULK_DONE,
     PYLIBSSH_SFTP_BULK_READ,
+    PYLIBSSH_SFTP_UP_DONE,
+    PYLIBSSH_SFTP_UP_WRITE,
     PYLIBSSH_SFTP_WRITTEN,
 )
-from ..errors import ClosedError, SFTPError, SSHError, SSHTimeoutError, sftp_error
+from ..errors import (
+    ClosedError,
+    SFTPError,
+    SSHError,
+    SSHTimeoutError,
+    error_from,
+    sftp_error,
+)
 from ..sftp import SFTPAttributes, SFTPStatus, codec
 from ..sftp.codec import FXP, SFTPDecodeError
 from ..sftp.constants import OpenFlags
@@ -89,6 +102,9 @@ _WRITTEN_KIND = PYLIBSSH_SFTP_WRITTEN
 _BULK_READ = PYLIBSSH_SFTP_BULK_READ
 _BULK_DONE = PYLIBSSH_SFTP_BULK_DONE
 _BULK_READ_RECORD = struct.Struct(">IIQIBII")  # id, bulk, offset, length, written, bytes, errno
+_UP_WRITE = PYLIBSSH_SFTP_UP_WRITE
+_UP_DONE = PYLIBSSH_SFTP_UP_DONE
+_UP_WRITE_RECORD = struct.Struct(">IIQI")  # id, upload, offset, length
 _BULK_REPORT_EVERY = 1 << 20  # bytes between progress calls of a bulk download
 _RESUME_CHECK = 65536  # resuming compares this many bytes before the point of resumption
 
@@ -232,6 +248,12 @@ class SFTPChannel(ClientChannel):
         if self.engine is not None and not self._closed:
             self.engine._receive()
 
+    def _flush(self) -> None:
+        super()._flush()
+        engine = self.engine
+        if engine is not None and engine._uploads and not self._out and not self._closed:
+            engine._pump_uploads()  # the window or libssh's buffer has room again
+
     def _on_eof(self) -> None:
         super()._on_eof()
         if self.engine is not None:
@@ -314,6 +336,8 @@ class SFTPEngine:
         self._timer: Any = None
         self._timer_at: float | None = None
         self._bulks: dict[int, _Download] = {}  # the C receiver's bulk downloads, by number
+        self._uploads: dict[int, _Upload] = {}  # its bulk uploads, by number
+        self._pumping = False
         self._held: list[bytes] = []
         self._late: set[int] = set()  # timed-out OPENs whose HANDLE is closed when it comes
         self._error: BaseException | None = None  # why the engine ended
@@ -411,6 +435,34 @@ class SFTPEngine:
         if held:
             self._held = []
             self._channel.write(held[0] if len(held) == 1 else b"".join(held))
+        if self._uploads:
+            self._pump_uploads()
+
+    def _pump_uploads(self) -> None:
+        """Let C write the bulk uploads' next WRITEs, when nothing else waits for the channel
+        (loop lock held)."""
+        ch, rx = self._channel, self._rx
+        if self._pumping or ch._out or ch.closed or self._error is not None:
+            return
+        self._pumping = True
+        try:
+            session = self._session
+            rc = sftp_api.up_pump(rx, ch._ch, session.output_high_water
+                                  if HAS.pending_output else 0)
+            if rx.rest_len:  # the end of a WRITE cut short goes first
+                ch.write(sftp_api.take_rest(rx))
+            if rx.send_len:  # READs of bulk downloads that replies read meanwhile called for
+                ch.write(sftp_api.take_requests(rx))
+            if rc == 2:
+                session._wait_output(ch)
+            session._wrote()
+        finally:
+            self._pumping = False
+        if rc < 0:
+            err = error_from(self._session._s, "writing to the SFTP channel")
+            self._end(SFTPError(SFTPStatus.FAILURE, str(err)))
+        elif rx.out_len:  # an upload ended (its file could not be read)
+            self._session.kick()
 
     def _forget(self, rid: int) -> _Request | None:
         req = self._pending.pop(rid, None)
@@ -524,7 +576,7 @@ class SFTPEngine:
                                         "out of memory receiving SFTP replies"))
             if self._error is not None:
                 return
-            if self._bulks:
+            if self._bulks or self._uploads:
                 self._tick_bulks()
             self._flush()
             if not rx.out_len and not rx.send_len:
@@ -536,7 +588,8 @@ class SFTPEngine:
         """Push back the deadline of each bulk download that had replies, and report its
         progress (every _BULK_REPORT_EVERY bytes or more)."""
         now = self._loop.time()
-        for t in list(self._bulks.values()):
+        running: list[_Download | _Upload] = [*self._bulks.values(), *self._uploads.values()]
+        for t in running:
             try:
                 t.tick(now)
             except Exception as exc:  # noqa: BLE001 - that transfer's outcome (its progress)
@@ -555,6 +608,10 @@ class SFTPEngine:
                 continue
             if kind == _BULK_READ or kind == _BULK_DONE:
                 self._on_bulk(kind, data, pos + 5)
+                pos = stop
+                continue
+            if kind == _UP_WRITE or kind == _UP_DONE:
+                self._on_upload(kind, data, pos + 5)
                 pos = stop
                 continue
             if length < 5:
@@ -591,6 +648,20 @@ class SFTPEngine:
         t = self._bulks.get(bulk)
         if t is not None:
             t.adopt(rid, offset, length, written, count, err)
+
+    def _on_upload(self, kind: int, data: bytes, at: int) -> None:
+        """A record of the receiver about a bulk upload (see csrc/pylibssh_sftp_client.h)."""
+        if kind == _UP_DONE:
+            (up,) = _U32.unpack_from(data, at)
+            t = self._uploads.get(up)
+            if t is not None:
+                done = t.up_done
+                t._guard(lambda k, p: done())(kind, None)
+            return
+        rid, up, offset, length = _UP_WRITE_RECORD.unpack_from(data, at)
+        t = self._uploads.get(up)
+        if t is not None:
+            t.adopt(rid, offset, length)
 
     def _on_version(self, payload: Any) -> None:
         if self.version:
@@ -1467,6 +1538,12 @@ class _Upload(_Transfer):
         self.acked = 0
         self.st: os.stat_result | None = None
         self.verifying = False
+        # the bulk upload the engine's C side runs for [up_begin, total), if any (one per file)
+        self.up: int | None = None
+        self.up_begin = 0
+        self.watch: _Request | None = None  # its deadline: pushed back by every reply
+        self.replies_seen = 0
+        self.reported = 0  # what the last progress call of the bulk said
 
     def begin(self, flush: bool = True) -> None:
         eng = self.eng
@@ -1531,9 +1608,16 @@ class _Upload(_Transfer):
 
     def _pump(self) -> None:
         """Keep ``in_flight`` WRITEs going; the CLOSE (after a resume's truncation and
-        preserve's attributes) follows the last one at once."""
+        preserve's attributes) follows the last one at once. A file larger than that window is
+        written by the engine's C side (a bulk upload) first."""
         eng, handle = self.eng, self.handle
         assert handle is not None
+        if self.up is not None:
+            return
+        if (self.next == self.start and not self.inflight and len(handle) <= 256
+                and self.total - self.next > self.in_flight * self.chunk):
+            self._up_begin()
+            return
         while len(self.inflight) < self.in_flight and self.next < self.total:
             n = min(self.chunk, self.total - self.next)
             req = _Request("write", self.remote, _ignore, self.fail, self.timeout)
@@ -1550,6 +1634,79 @@ class _Upload(_Transfer):
             self.next += n
         if self.next >= self.total and not self.close_sent:
             self._finish_requests()
+
+    def _up_begin(self) -> None:
+        eng = self.eng
+        assert self.handle is not None
+        up = sftp_api.up_start(eng._rx, self.fd, self.handle, self.next, self.total, self.chunk,
+                               self.in_flight)
+        if up < 0:
+            raise MemoryError("starting a bulk upload")
+        self.up, self.up_begin = up, self.next
+        eng._uploads[up] = self
+        self.watch = self.request("write", _ignore)
+        eng._track(self.watch)
+        self.reported = self.next
+
+    def tick(self, now: float) -> None:
+        """After a pass of the loop: a reply pushes the bulk's deadline back; progress."""
+        if self.up is None:
+            return
+        u = self.eng._rx.ups[self.up]
+        if u.replies == self.replies_seen:
+            return
+        self.replies_seen = u.replies
+        watch = self.watch
+        if watch is not None and watch.timeout is not None:
+            watch.deadline = now + watch.timeout
+            group = self.eng._by_timeout.get(watch.timeout)
+            if group is not None and watch.rid in group:
+                group.move_to_end(watch.rid)  # deadlines stay in ascending order
+        if self.progress is not None:
+            done = self.start + self.acked + u.acked
+            if done - self.reported >= _BULK_REPORT_EVERY:
+                self.reported = done
+                self.report(done, self.total)
+
+    def adopt(self, rid: int, offset: int, length: int) -> None:
+        """A WRITE of the bulk whose reply (not STATUS OK) is the packet that follows."""
+        self.inflight[rid] = (offset, length)
+        req = _Request("write", self.remote, self._guard(
+            functools.partial(self._on_write, rid=rid)), self.fail, self.timeout)
+        req.rid = rid
+        self.eng._pending[rid] = req  # no deadline: its reply is next in this buffer
+
+    def up_done(self) -> None:
+        """The bulk has no WRITE in flight: every one not taken over was answered OK."""
+        assert self.up is not None
+        u = self.eng._rx.ups[self.up]
+        err, acked, end = u.err, u.acked, u.next
+        self._up_stop()
+        self.acked += acked
+        if err:
+            raise OSError(err, f"{self.local!r} changed size during the upload" if
+                          err == errno.EIO else f"reading {self.local!r}: {os.strerror(err)}")
+        if self.inflight:  # a reply that stopped the bulk: it decides
+            return
+        self.next = end
+        self.report(self.start + self.acked, self.total)
+        self._pump()
+        self.check_done()
+
+    def _up_stop(self) -> None:
+        if self.up is None:
+            return
+        eng = self.eng
+        eng._uploads.pop(self.up, None)
+        sftp_api.up_end(eng._rx, self.up)
+        self.up = None
+        if self.watch is not None:
+            eng._forget(self.watch.rid)
+            self.watch = None
+
+    def release_local(self, ok: bool) -> None:
+        self._up_stop()
+        super().release_local(ok)
 
     def _finish_requests(self) -> None:
         eng, handle, st = self.eng, self.handle, self.st
@@ -1584,7 +1741,8 @@ class _Upload(_Transfer):
         self.check_done()
 
     def check_done(self) -> None:
-        if self.failed or self.inflight or not self.closed or not self.stat_done:
+        if self.failed or self.inflight or not self.closed or not self.stat_done \
+                or self.up is not None:
             return
         self.release_local(ok=True)
         _settle(self.future, TransferResult(self.total - self.start, self.attrs))
