@@ -154,8 +154,13 @@ class SFTPConnection:
         """The bytes from ``start`` to ``end`` (or to the end of the file, if it comes first):
         READs of the server's maximum length, :data:`READS_IN_FLIGHT` at once, a short answer
         followed by a READ of what it left out."""
-        return await _aw(_RangeRead(self._client.loop.lock, self._engine, handle, start, end,
-                                    path).start())
+        return await _aw(self.start_read(handle, start, end, path))
+
+    def start_read(self, handle: bytes, start: int, end: int,
+                   path: str | None = None) -> Future[bytes]:
+        """:meth:`read`, started from any thread without an event loop: its future, done (with
+        the bytes or the error) when the last READ is answered."""
+        return _RangeRead(self._client.loop.lock, self._engine, handle, start, end, path).start()
 
     async def write(self, handle: bytes, offset: int, data: bytes | bytearray | memoryview,
                     path: str | None = None) -> None:
