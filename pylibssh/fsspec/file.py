@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from fsspec.asyn import sync
@@ -12,7 +11,7 @@ from fsspec.spec import AbstractBufferedFile
 from .prefetch import ForwardPrefetchCache
 
 if TYPE_CHECKING:
-    from .connection import SFTPConnection
+    from .connection import PendingRead, SFTPConnection
     from .spec import SFTPFileSystem
 
 __all__ = ["SFTPFile"]
@@ -69,7 +68,7 @@ class SFTPFile(AbstractBufferedFile):  # type: ignore[misc]  # fsspec has no typ
         data: bytes = self._start_fetch(start, end).result()
         return data
 
-    def _start_fetch(self, start: int, end: int) -> Future[bytes]:
+    def _start_fetch(self, start: int, end: int) -> PendingRead:
         # straight to the connection's thread: fsspec's loop has nothing to do in a range read
         if self._handle is None:
             raise ValueError("I/O operation on closed file.")

@@ -4,12 +4,20 @@ background while reads move forward through the file."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future
-from typing import Any
+from typing import Protocol
 
 from fsspec.caching import BaseCache
 
 __all__ = ["ForwardPrefetchCache"]
+
+
+class Pending(Protocol):
+    """A fetch under way: :class:`concurrent.futures.Future` and
+    :class:`~pylibssh.fsspec.connection.PendingRead` are ones."""
+
+    def done(self) -> bool: ...
+
+    def result(self, timeout: float | None = None) -> bytes: ...
 
 
 class _Ahead:
@@ -17,7 +25,7 @@ class _Ahead:
 
     __slots__ = ("start", "end", "future")
 
-    def __init__(self, start: int, end: int, future: Future[bytes]):
+    def __init__(self, start: int, end: int, future: Pending):
         self.start, self.end, self.future = start, end, future
 
 
@@ -43,7 +51,7 @@ class ForwardPrefetchCache(BaseCache):  # type: ignore[misc]  # fsspec has no ty
     name = "prefetch"
 
     def __init__(self, blocksize: int, fetcher: Callable[[int, int], bytes], size: int,
-                 start_fetch: Callable[[int, int], Future[bytes]] | None = None) -> None:
+                 start_fetch: Callable[[int, int], Pending] | None = None) -> None:
         super().__init__(blocksize, fetcher, size)
         if start_fetch is None:
             raise TypeError("ForwardPrefetchCache needs start_fetch (the background fetch)")
@@ -52,7 +60,7 @@ class ForwardPrefetchCache(BaseCache):  # type: ignore[misc]  # fsspec has no ty
         self._at = 0  # where _block starts in the file
         self._fetched_to: int | None = None  # where the last fetch from the server ended
         self._ahead: _Ahead | None = None
-        self._dropped: Future[bytes] | None = None  # a range ahead nobody reads, still arriving
+        self._dropped: Pending | None = None  # a range ahead nobody reads, still arriving
 
     def _fetch(self, start: int | None, end: int | None) -> bytes:
         start = 0 if start is None else start
@@ -120,7 +128,7 @@ class ForwardPrefetchCache(BaseCache):  # type: ignore[misc]  # fsspec has no ty
         self.total_requested_bytes += stop - nxt
         self._ahead = _Ahead(nxt, stop, self._start_fetch(nxt, stop))
 
-    def _drop(self, future: Future[bytes]) -> None:
+    def _drop(self, future: Pending) -> None:
         """Forget a range ahead: its READs are answered anyway; its bytes and error go unseen."""
         if not future.done():
             self._dropped = future
