@@ -53,7 +53,7 @@ def test_forward_reads_fetch_the_next_range_in_the_background(fs, path, data):  
     assert f.cache.ahead()[:2] == (2 * STEP, 3 * STEP)
     wait_until(lambda: _arrived(f))
     # the connection gone, the range ahead is still there to read, and the next one is not
-    f._sftp.close()
+    fs.close()
     assert f.read(STEP) == data[2 * STEP:3 * STEP]
     with pytest.raises(SSHError):
         f.read(STEP)
