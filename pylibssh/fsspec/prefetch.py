@@ -15,9 +15,11 @@ class Pending(Protocol):
     """A fetch under way: :class:`concurrent.futures.Future` and
     :class:`~pylibssh.fsspec.connection.PendingRead` are ones."""
 
-    def done(self) -> bool: ...
+    def done(self) -> bool:
+        """Whether the bytes (or the error) are in."""
 
-    def result(self, timeout: float | None = None) -> bytes: ...
+    def result(self, timeout: float | None = None) -> bytes:
+        """The bytes, waiting for them; raises what the fetch raised."""
 
 
 class _Ahead:
