@@ -22,7 +22,7 @@ from ..client.sftp_engine import SFTPEngine, SFTPName, start_engine
 from ..sftp import SFTPAttributes
 from ..sftp.constants import OpenFlags
 
-__all__ = ["SFTPConnection", "OpenFlags"]
+__all__ = ["SFTPConnection", "OpenFlags", "PendingRead"]
 
 #: READs in flight for one range read (each of the server's maximum read length)
 READS_IN_FLIGHT = 64
@@ -154,8 +154,16 @@ class SFTPConnection:
         """The bytes from ``start`` to ``end`` (or to the end of the file, if it comes first):
         READs of the server's maximum length, :data:`READS_IN_FLIGHT` at once, a short answer
         followed by a READ of what it left out."""
-        return await _aw(_RangeRead(self._client.loop.lock, self._engine, handle, start, end,
-                                    path).start())
+        return _joined(await _aw(self._range_read(handle, start, end, path)))
+
+    def start_read(self, handle: bytes, start: int, end: int,
+                   path: str | None = None) -> PendingRead:
+        """:meth:`read`, started from any thread without an event loop."""
+        return PendingRead(self._range_read(handle, start, end, path))
+
+    def _range_read(self, handle: bytes, start: int, end: int,
+                    path: str | None) -> Future[list[bytes]]:
+        return _RangeRead(self._client.loop.lock, self._engine, handle, start, end, path).start()
 
     async def write(self, handle: bytes, offset: int, data: bytes | bytearray | memoryview,
                     path: str | None = None) -> None:
@@ -188,6 +196,30 @@ class SFTPConnection:
     async def put_many(self, pairs: Sequence[tuple[str, str]]) -> int:
         """Upload (local, remote) ``pairs``, many files at once: the bytes sent."""
         return await _aw(self._engine.put_many([(os.fspath(lo), r) for lo, r in pairs]))
+
+
+def _joined(parts: list[bytes]) -> bytes:
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+class PendingRead:
+    """A range read under way (:meth:`SFTPConnection.start_read`). Its replies are gathered
+    on the connection's thread, and joined into one ``bytes`` by the thread that asks for
+    them: the connection's thread goes on reading the socket meanwhile."""
+
+    __slots__ = ("_parts",)
+
+    def __init__(self, parts: Future[list[bytes]]):
+        self._parts = parts
+
+    def done(self) -> bool:
+        """Whether every READ has been answered (or one failed)."""
+        return self._parts.done()
+
+    def result(self, timeout: float | None = None) -> bytes:
+        """The bytes, waiting up to ``timeout`` seconds (None: until the READs' own deadlines
+        end them); raises what a READ raised, or ``TimeoutError`` once ``timeout`` passed."""
+        return _joined(self._parts.result(timeout))
 
 
 class _Window(Generic[_R, _T]):
@@ -254,7 +286,7 @@ class _Window(Generic[_R, _T]):
                 self.future.set_result(self._result())
 
 
-class _RangeRead(_Window[bytes, bytes]):
+class _RangeRead(_Window[bytes, list[bytes]]):
     def __init__(self, lock: threading.RLock, engine: SFTPEngine, handle: bytes, start: int, end: int,
                  path: str | None):
         super().__init__(lock, READS_IN_FLIGHT)
@@ -285,15 +317,17 @@ class _RangeRead(_Window[bytes, bytes]):
         elif len(data) < length and offset + len(data) < self._end:
             self._retry.append((offset + len(data), length - len(data)))
 
-    def _result(self) -> bytes:
+    def _result(self) -> list[bytes]:
+        # the parts in order, not joined: a copy of the whole range on this thread would hold
+        # up the connection (PendingRead joins them on the reader's)
         out, at = [], self._start
         for offset in sorted(self._parts):
             if offset != at or at >= self._end:
                 break
             part = self._parts[offset]
-            out.append(part[:self._end - at])
+            out.append(part if at + len(part) <= self._end else part[:self._end - at])
             at += len(part)
-        return b"".join(out)
+        return out or [b""]
 
 
 class _RangeWrite(_Window[None, None]):
