@@ -219,23 +219,27 @@ class Channel(EventEmitter):
 
     # -- output ---------------------------------------------------------------------------------
 
-    @locked
     def write(self, data: bytes | bytearray | memoryview | str, stderr: bool = False) -> bool:
         """Queue ``data`` (stdout, or stderr when ``stderr`` is true) and send what the peer's
-        window allows now. Returns False when the caller should wait for ``drain``."""
-        self._check_writable()
-        if isinstance(data, str):
-            data = data.encode("utf-8")
-        view = memoryview(data).cast("B")
-        if len(view):
-            self._out.append((view, stderr))
-            self._out_bytes += len(view)
-            self._flush()
-            self._session._wrote()
-        ok = self._out_bytes < self.high_water
-        if not ok:
-            self._need_drain = True
-        return ok
+        window allows now (any thread). Returns False when the caller should wait for
+        ``drain``; raises ChannelError when the channel is closed or at EOF."""
+        # (not @locked: the session wakes the loop when the write left it work, see _wrote)
+        with self._loop.lock:
+            self._check_writable()
+            if isinstance(data, str):
+                data = data.encode("utf-8")
+            view = memoryview(data).cast("B")
+            if len(view):
+                session = self._session
+                read_before = session.bytes_read
+                self._out.append((view, stderr))
+                self._out_bytes += len(view)
+                self._flush()
+                session._wrote(read_before)
+            ok = self._out_bytes < self.high_water
+            if not ok:
+                self._need_drain = True
+            return ok
 
     def write_stderr(self, data: bytes | bytearray | memoryview | str) -> bool:
         """Write ``data`` as extended data (stderr); as :meth:`write`."""

@@ -240,11 +240,26 @@ class LoopSession(EventEmitter):
             self._service_scheduled = True
             self._loop.call_soon(self._service)
 
-    def _wrote(self) -> None:
-        """A channel queued output: a pass must send it and update the write interest. One
-        that is running does that at its end; otherwise schedule one."""
-        if not self._in_service:
-            self.kick()
+    def _wrote(self, read_before: int | None = None) -> None:
+        """A channel queued output: a pass must send what the socket did not take, update the
+        write interest and dispatch what libssh read meanwhile. One that is running does that
+        at its end; otherwise schedule one, unless the socket took it all and libssh read
+        nothing since ``read_before`` (:attr:`bytes_read` before the write; None: not known):
+        a request written by a caller's thread then costs the loop no pass."""
+        if self._in_service:
+            return
+        if (read_before is not None and not self._pending and not self._output_waiters
+                and self._counters[0].in_bytes == read_before
+                and self.pending_output == 0
+                and not c_session.get_status(self._s) & _CLOSED_MASK):
+            return
+        self.kick()
+
+    @property
+    def bytes_read(self) -> int:
+        """Bytes libssh has read from the socket so far."""
+        read: int = self._counters[0].in_bytes
+        return read
 
     def defer(self, fn: Callable[..., Any], *args: Any) -> None:
         """Record an event from inside a libssh callback; it runs after libssh returns."""

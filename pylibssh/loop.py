@@ -130,6 +130,10 @@ class Loop:
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
         self._cond_waiters = 0  # threads in cond.wait (wait_for): notified after each pass
+        # threads in wait_future: notified when their future settles or the loop stops, not
+        # after each pass (a pass per packet would wake them for nothing)
+        self._done_cond = threading.Condition(self.lock)
+        self._done_waiters = 0
         self._selector = selectors.DefaultSelector()
         self._fds: dict[int, _FdEntry] = {}
         self._timers: list[TimerHandle] = []
@@ -383,6 +387,46 @@ class Loop:
                 finally:
                     self._cond_waiters -= 1
 
+    def wait_future(self, future: Future[Any], timeout: float | None = None) -> bool:
+        """Block until ``future`` is done or ``timeout`` expires; whether it is done.
+
+        As :meth:`wait_for` with ``future.done`` as the predicate, but while another thread
+        runs the loop the caller sleeps until the future settles (or the loop stops, then it
+        drives the loop itself), instead of waking after every pass of the loop. Never call
+        this from a loop callback (``RuntimeError``).
+        """
+        if future.done():
+            return True
+        if self.in_loop_thread():
+            raise RuntimeError("a blocking wait inside a loop callback would never return; "
+                               "react to events instead")
+        deadline = None if timeout is None else self.time() + timeout
+        future.add_done_callback(self._future_done)
+        with self.lock:
+            while not future.done():
+                remaining = None if deadline is None else deadline - self.time()
+                if remaining is not None and remaining <= 0:
+                    return False
+                if self._running_thread is None:
+                    try:
+                        return self.run_until(future.done, remaining)
+                    except RuntimeError:
+                        if self._running_thread is None:
+                            raise
+                        continue  # another thread started driving it meanwhile
+                self._done_waiters += 1
+                try:
+                    self._done_cond.wait(remaining)
+                finally:
+                    self._done_waiters -= 1
+            return True
+
+    def _future_done(self, future: Future[Any]) -> None:
+        # (under the lock: a waiter checks done() and sleeps without letting go of it between)
+        with self.lock:
+            if self._done_waiters:
+                self._done_cond.notify_all()
+
     # -- one fd waited for directly (a blocking read: pylibssh/client/process.py) ----------------
 
     def claim_solo(self, fd: int) -> bool:
@@ -553,6 +597,8 @@ class Loop:
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
         self._cond_waiters = 0
+        self._done_cond = threading.Condition(self.lock)
+        self._done_waiters = 0
         self._selector = selectors.DefaultSelector()
         self._fds.clear()
         self._thread = None
@@ -591,6 +637,8 @@ class Loop:
             if self._closed:
                 self._release()  # closed from one of its callbacks
             self._notify()
+            if self._done_waiters:  # nobody drives the loop now: one of them takes over
+                self._done_cond.notify_all()
 
     def _notify(self) -> None:
         """Wake the threads waiting on :attr:`cond` (lock held)."""

@@ -70,6 +70,84 @@ def test_wait_for_drives_an_idle_loop_or_waits_on_a_running_one(loop):
     assert loop.wait_for(lambda: len(flag) == 2, timeout=5)  # the loop thread does the work
 
 
+class _CountingCondition(threading.Condition):
+    """A condition that counts the waits: how often a waiting thread went back to sleep."""
+
+    def __init__(self, lock):
+        super().__init__(lock)
+        self.waits = 0
+
+    def wait(self, timeout=None):
+        self.waits += 1
+        return super().wait(timeout)
+
+
+def test_client_wait_sleeps_until_its_future_settles_not_after_every_pass(loop):
+    # a client call waits for its future while the transport's thread runs the loop: the loop
+    # makes a pass per packet, and waking the caller for each costs CPU and GIL hand-offs
+    from concurrent.futures import Future
+
+    from pylibssh.client._task import wait
+
+    loop.cond = _CountingCondition(loop.lock)
+    if hasattr(loop, "_done_cond"):
+        loop._done_cond = _CountingCondition(loop.lock)
+    loop.start()
+    future = Future()
+    passes = []
+
+    def another_pass():
+        passes.append(1)
+        if len(passes) < 100:
+            # a pass each, the loop sleeping in between (without its lock) as between packets
+            loop.call_later(0.002, another_pass)
+        else:
+            future.set_result("done")
+
+    loop.call_soon(another_pass)
+    assert wait(loop, future, 10, "test") == "done"
+    assert len(passes) == 100
+    waits = loop.cond.waits + getattr(getattr(loop, "_done_cond", None), "waits", 0)
+    assert waits <= 3, f"the waiting thread woke {waits} times for one result"
+
+
+def test_wait_future_drives_an_idle_loop_waits_on_a_running_one_and_takes_over(loop):
+    from concurrent.futures import Future
+
+    f1 = Future()
+    loop.call_later(0.02, f1.set_result, 1)
+    assert loop.wait_future(f1, timeout=5)  # nobody runs the loop: the waiter drives it
+    assert not loop.wait_future(Future(), timeout=0.05)
+    thread = loop.start()
+    f2 = Future()
+    loop.call_later(0.02, f2.set_result, 2)
+    assert loop.wait_future(f2, timeout=5) and f2.result() == 2  # the loop thread settles it
+    # the loop's thread stops while a thread waits: the waiter drives the loop from then on
+    f3 = Future()
+    loop.call_later(0.05, loop.stop)
+    loop.call_later(0.3, f3.set_result, 3)
+    assert loop.wait_future(f3, timeout=10) and f3.result() == 3
+    thread.join(5)
+    assert not thread.is_alive()
+
+
+def test_wait_future_inside_the_loop_refuses(loop):
+    from concurrent.futures import Future
+
+    errors = []
+
+    def cb():
+        try:
+            loop.wait_future(Future(), 1)
+        except RuntimeError as exc:
+            errors.append(exc)
+        loop.stop()
+
+    loop.call_soon(cb)
+    loop.run_forever()
+    assert errors
+
+
 def test_wait_for_inside_the_loop_refuses(loop):
     errors = []
 

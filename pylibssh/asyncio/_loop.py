@@ -228,6 +228,10 @@ class AsyncioLoop(Loop):
     def run_until(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
         return self.wait_for(predicate, timeout)
 
+    def wait_future(self, future: Future[Any], timeout: float | None = None) -> bool:
+        """Block until ``future`` is done or ``timeout`` expires (as :meth:`wait_for`)."""
+        return self.wait_for(future.done, timeout)
+
     def claim_solo(self, fd: int) -> bool:
         """Never: the asyncio loop, not a reader, waits for the sockets."""
         return False

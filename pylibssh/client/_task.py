@@ -133,6 +133,6 @@ class Task:
 
 def wait(loop: Loop, future: Future[_T], timeout: float | None, what: str) -> _T:
     """Block until ``future`` is done (driving ``loop`` if nobody runs it); its result."""
-    if not loop.wait_for(future.done, timeout):
+    if not loop.wait_future(future, timeout):
         raise SSHTimeoutError(f"{what} timed out after {timeout:g} s")
     return future.result()
