@@ -25,7 +25,8 @@ def test_an_exception_in_the_data_callback_reaches_the_waiting_caller(connect):
     closes the channel, and ``wait`` raises that very exception (before, the callback's 0 left
     the bytes in libssh with the window shut: the wait timed out)."""
     c = connect()
-    p = c.exec("echo begin >&2; head -c 300000 /dev/zero >&2; sleep 30")
+    # nothing comes before a line on stdin, so that every byte meets the hook installed below
+    p = c.exec("read go; echo begin >&2; head -c 300000 /dev/zero >&2; sleep 30")
     injected = Injected("in the data path")
     calls = []
 
@@ -34,6 +35,7 @@ def test_an_exception_in_the_data_callback_reaches_the_waiting_caller(connect):
         raise injected
 
     p.channel._c_data = raising  # the owner's hook, called by the trampoline
+    p.write(b"go\n", timeout=DEADLINE)
     with pytest.raises(Injected) as info:
         p.wait(timeout=DEADLINE)
     assert info.value is injected
