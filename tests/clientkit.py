@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -108,3 +111,55 @@ class Agent:
 
 __all__ = ["known_hosts", "connect", "clients_on_one_loop", "pam_sshd", "Agent",
            "known_hosts_for", "keygen", "DEADLINE"]
+
+
+def assert_served_during(client: pylibssh.Client, transfer: Callable[[Callable[..., None]], int],
+                         size: int) -> None:
+    """Run ``transfer(progress)`` (an SFTP get or put of ``size`` bytes on ``client``, which
+    sends keepalives every second) while a forward on the same connection echoes 1 KiB every
+    10 ms; seen from inside the transfer (its progress calls, on the loop's thread), keepalive
+    replies and the forward's echoes keep arriving. Tries up to five transfers, until a
+    keepalive went and came back during one."""
+    from fwdclientkit import echo_server
+
+    echo = echo_server()
+    tunnel = client.open_tunnel("127.0.0.1", echo.port)
+    tunnel.settimeout(DEADLINE)
+    replies = client.session.global_replies()
+    assert replies is not None
+    echoes = [0]
+    stop = threading.Event()
+
+    def talk() -> None:
+        while not stop.is_set():
+            tunnel.sendall(b"x" * 1024)
+            got = 0
+            while got < 1024:
+                got += len(tunnel.recv(1024 - got))
+            echoes[0] += 1
+            time.sleep(0.01)
+
+    talker = threading.Thread(target=talk, daemon=True)
+    talker.start()
+    try:
+        during = []
+        for _ in range(5):
+            seen: list[tuple[int, int]] = []  # (keepalives answered, echoes) at each progress call
+
+            def progress(done: int, total: int, seen: list[tuple[int, int]] = seen) -> None:
+                seen.append((replies.answered, echoes[0]))
+
+            assert transfer(progress) == size
+            (k0, e0), (k1, e1) = seen[0], seen[-1]
+            during.append((k1 - k0, e1 - e0))
+            if k1 > k0:
+                break
+        keepalives, forwarded = during[-1]
+        assert keepalives >= 1, during
+        assert forwarded >= 5, during
+        assert client.session._keepalive_missed == 0
+    finally:
+        stop.set()
+        talker.join(DEADLINE)
+        tunnel.close()
+        echo.shutdown()

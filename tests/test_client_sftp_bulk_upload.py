@@ -14,7 +14,7 @@ import time
 import uuid
 
 import pytest
-from clientkit import DEADLINE, connect, known_hosts  # noqa: F401
+from clientkit import DEADLINE, assert_served_during, connect, known_hosts  # noqa: F401
 
 import pylibssh
 from pylibssh.client import sftp_engine
@@ -277,54 +277,13 @@ def test_a_bulk_upload_leaves_the_loop_to_a_forward_and_keepalives(connect, tmp_
     """A 128 MiB put while a forward on the same connection carries data and keepalives (every
     second) are sent: seen from inside the transfer (its progress calls, on the loop's thread),
     keepalive replies and the forward's echoes keep arriving."""
-    import threading
-
-    from fwdclientkit import echo_server
-
-    echo = echo_server()
     c = connect(keepalive_interval=1.0, keepalive_count_max=3)
     name = f"bulk-up-{uuid.uuid4().hex[:8]}.bin"
     local = tmp_path / "big"
     local.write_bytes(os.urandom(128 << 20))
-    tunnel = c.open_tunnel("127.0.0.1", echo.port)
-    tunnel.settimeout(DEADLINE)
-    replies = c.session.global_replies()
-    assert replies is not None
-    echoes = [0]
-    stop = threading.Event()
-
-    def talk():  # the forward's traffic: 1 KiB echoed every 10 ms
-        while not stop.is_set():
-            tunnel.sendall(b"x" * 1024)
-            got = 0
-            while got < 1024:
-                got += len(tunnel.recv(1024 - got))
-            echoes[0] += 1
-            time.sleep(0.01)
-
-    talker = threading.Thread(target=talk, daemon=True)
-    talker.start()
     try:
         with c.sftp() as s:
-            during = []
-            for _ in range(5):  # until a keepalive went and came back during one upload
-                seen = []  # (keepalives answered, echoes) at each progress call
-
-                def progress(done, total, seen=seen):
-                    seen.append((replies.answered, echoes[0]))
-
-                assert s.put(local, name, progress=progress) == 128 << 20
-                (k0, e0), (k1, e1) = seen[0], seen[-1]
-                during.append((k1 - k0, e1 - e0))
-                if k1 > k0:
-                    break
-            keepalives, forwarded = during[-1]
-            assert keepalives >= 1, during
-            assert forwarded >= 5, during
-            assert c.session._keepalive_missed == 0
+            assert_served_during(
+                c, lambda progress: s.put(local, name, progress=progress), 128 << 20)
     finally:
-        stop.set()
-        talker.join(DEADLINE)
-        tunnel.close()
-        echo.shutdown()
         c.run(f"rm -f {name}")

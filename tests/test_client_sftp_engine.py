@@ -5,12 +5,13 @@ and pylibssh's own server where it must misbehave."""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 
 import pytest
-from clientkit import DEADLINE, clients_on_one_loop, connect, known_hosts  # noqa: F401
+from clientkit import (  # noqa: F401
+    DEADLINE, assert_served_during, clients_on_one_loop, connect, known_hosts,
+)
 
 import pylibssh
 
@@ -27,52 +28,14 @@ def test_a_download_leaves_the_loop_to_a_forward_and_keepalives(connect, tmp_pat
     """A 256 MiB get while a forward on the same connection carries data and keepalives (every
     second) are sent: seen from inside the transfer (its progress calls, on the loop's thread),
     keepalive replies and the forward's echoes keep arriving."""
-    from fwdclientkit import echo_server
-
-    echo = echo_server()
     c = connect(keepalive_interval=1.0, keepalive_count_max=3)
     remote = _remote_file(c, 256 << 20)
-    tunnel = c.open_tunnel("127.0.0.1", echo.port)
-    tunnel.settimeout(DEADLINE)
-    replies = c.session.global_replies()
-    assert replies is not None
-    echoes = [0]
-    stop = threading.Event()
-
-    def talk():  # the forward's traffic: 1 KiB echoed every 10 ms
-        while not stop.is_set():
-            tunnel.sendall(b"x" * 1024)
-            got = 0
-            while got < 1024:
-                got += len(tunnel.recv(1024 - got))
-            echoes[0] += 1
-            time.sleep(0.01)
-
-    talker = threading.Thread(target=talk, daemon=True)
-    talker.start()
     try:
         with c.sftp() as s:
-            during = []
-            for _ in range(5):  # until a keepalive went and came back during one download
-                seen = []  # (keepalives answered, echoes) at each progress call
-
-                def progress(done, total, seen=seen):
-                    seen.append((replies.answered, echoes[0]))
-
-                assert s.get(remote, tmp_path / "big", progress=progress) == 256 << 20
-                (k0, e0), (k1, e1) = seen[0], seen[-1]
-                during.append((k1 - k0, e1 - e0))
-                if k1 > k0:
-                    break
-            keepalives, forwarded = during[-1]
-            assert keepalives >= 1, during
-            assert forwarded >= 5, during
-            assert c.session._keepalive_missed == 0
+            assert_served_during(
+                c, lambda progress: s.get(remote, tmp_path / "big", progress=progress),
+                256 << 20)
     finally:
-        stop.set()
-        talker.join(DEADLINE)
-        tunnel.close()
-        echo.shutdown()
         c.run(f"rm -f {remote}")
 
 
