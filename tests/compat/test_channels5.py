@@ -100,53 +100,41 @@ def test_send_ready_false_while_the_window_is_full(paramiko, connect):
     chan.close()
 
 
-@pytest.fixture(scope="module")
-def sshd_no_forwarding(tmp_path_factory, client_key):
-    server = OpenSSHServer(tmp_path_factory.mktemp("sshd-nofwd"), {"AllowTcpForwarding": "no"})
+#: channel kind -> the sshd option that refuses it, and paramiko's name for the reason code
+REFUSALS = {
+    "direct-tcpip": ({"AllowTcpForwarding": "no"}, "OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED"),
+    # sshd's answer when it cannot start a session
+    "session": ({"MaxSessions": "0"}, "OPEN_FAILED_CONNECT_FAILED"),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(REFUSALS))
+def refusing_sshd(request, tmp_path_factory, client_key):
+    """(channel kind, an sshd that refuses it, paramiko's name for the reason it gives)."""
+    options, reason = REFUSALS[request.param]
+    server = OpenSSHServer(tmp_path_factory.mktemp("sshd-refusing"), options)
     server.authorize((client_key.parent / "id_ed25519.pub").read_text())
     server.start()
-    yield server
+    yield request.param, server, reason
     server.cleanup()
 
 
-def test_channel_exception_code_is_the_reason(paramiko, sshd_no_forwarding, client_key,
-                                              test_user):
-    server = sshd_no_forwarding
+def test_channel_exception_code_is_the_reason(paramiko, refusing_sshd, client_key, test_user):
+    kind, server, reason = refusing_sshd
     client = paramiko.SSHClient()
     client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
     client.connect(server.host, server.port, test_user, key_filename=str(client_key),
                    look_for_keys=False, allow_agent=False, timeout=DEADLINE)
     try:
+        transport = client.get_transport()
         with pytest.raises(paramiko.ChannelException) as info:
-            client.get_transport().open_channel("direct-tcpip", (server.host, server.port),
-                                                ("127.0.0.1", 0), timeout=DEADLINE)
-        assert info.value.code == paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED == 1
-    finally:
-        client.close()
-
-
-@pytest.fixture(scope="module")
-def sshd_no_sessions(tmp_path_factory, client_key):
-    server = OpenSSHServer(tmp_path_factory.mktemp("sshd-nosessions"), {"MaxSessions": "0"})
-    server.authorize((client_key.parent / "id_ed25519.pub").read_text())
-    server.start()
-    yield server
-    server.cleanup()
-
-
-def test_refused_session_channel_code_is_the_reason(paramiko, sshd_no_sessions, client_key,
-                                                    test_user):
-    server = sshd_no_sessions
-    client = paramiko.SSHClient()
-    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-    client.connect(server.host, server.port, test_user, key_filename=str(client_key),
-                   look_for_keys=False, allow_agent=False, timeout=DEADLINE)
-    try:
-        with pytest.raises(paramiko.ChannelException) as info:
-            client.get_transport().open_session(timeout=DEADLINE)
-        # sshd's answer when it cannot start a session
-        assert info.value.code == paramiko.OPEN_FAILED_CONNECT_FAILED == 2
-        assert client.get_transport().is_active()
+            if kind == "session":
+                transport.open_session(timeout=DEADLINE)
+            else:
+                transport.open_channel(kind, (server.host, server.port), ("127.0.0.1", 0),
+                                       timeout=DEADLINE)
+        assert info.value.code == getattr(paramiko, reason)
+        assert transport.is_active()
     finally:
         client.close()
 
