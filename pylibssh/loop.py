@@ -361,11 +361,36 @@ class Loop:
         threads may wait at once: when the one driving the loop is done, another takes over.
         The predicate is evaluated under :attr:`lock`. Never call this from a loop callback.
         """
+        self._refuse_in_loop_thread()
+        return self._block(predicate, timeout, until_done=False)
+
+    def wait_future(self, future: Future[Any], timeout: float | None = None) -> bool:
+        """Block until ``future`` is done or ``timeout`` expires; whether it is done.
+
+        As :meth:`wait_for` with ``future.done`` as the predicate, but while another thread
+        runs the loop the caller sleeps until the future settles (or the loop stops, then it
+        drives the loop itself), instead of waking after every pass of the loop. Never call
+        this from a loop callback (``RuntimeError``).
+        """
+        if future.done():
+            return True
+        self._refuse_in_loop_thread()
+        future.add_done_callback(self._future_done)
+        return self._block(future.done, timeout, until_done=True)
+
+    def _refuse_in_loop_thread(self) -> None:
         if self.in_loop_thread():
             raise RuntimeError("a blocking wait inside a loop callback would never return; "
                                "react to events instead")
+
+    def _block(self, predicate: Callable[[], bool], timeout: float | None,
+               until_done: bool) -> bool:
+        """wait_for and wait_future: drive the loop while nobody does, else sleep on
+        :attr:`cond` (woken after every pass) or, ``until_done``, on the condition a settled
+        future notifies."""
         deadline = None if timeout is None else self.time() + timeout
-        with self.cond:
+        cond = self._done_cond if until_done else self.cond
+        with self.lock:
             while True:
                 if predicate():
                     return True
@@ -379,47 +404,19 @@ class Loop:
                         if self._running_thread is None:
                             raise
                         continue  # another thread started driving it meanwhile
-                # another thread drives the loop: it notifies after every iteration, and when
-                # it stops driving (then this thread takes over)
-                self._cond_waiters += 1
+                # another thread drives the loop: it notifies after every iteration (or when
+                # a future settles), and when it stops driving (then this thread takes over)
+                if until_done:
+                    self._done_waiters += 1
+                else:
+                    self._cond_waiters += 1
                 try:
-                    self.cond.wait(remaining)
+                    cond.wait(remaining)
                 finally:
-                    self._cond_waiters -= 1
-
-    def wait_future(self, future: Future[Any], timeout: float | None = None) -> bool:
-        """Block until ``future`` is done or ``timeout`` expires; whether it is done.
-
-        As :meth:`wait_for` with ``future.done`` as the predicate, but while another thread
-        runs the loop the caller sleeps until the future settles (or the loop stops, then it
-        drives the loop itself), instead of waking after every pass of the loop. Never call
-        this from a loop callback (``RuntimeError``).
-        """
-        if future.done():
-            return True
-        if self.in_loop_thread():
-            raise RuntimeError("a blocking wait inside a loop callback would never return; "
-                               "react to events instead")
-        deadline = None if timeout is None else self.time() + timeout
-        future.add_done_callback(self._future_done)
-        with self.lock:
-            while not future.done():
-                remaining = None if deadline is None else deadline - self.time()
-                if remaining is not None and remaining <= 0:
-                    return False
-                if self._running_thread is None:
-                    try:
-                        return self.run_until(future.done, remaining)
-                    except RuntimeError:
-                        if self._running_thread is None:
-                            raise
-                        continue  # another thread started driving it meanwhile
-                self._done_waiters += 1
-                try:
-                    self._done_cond.wait(remaining)
-                finally:
-                    self._done_waiters -= 1
-            return True
+                    if until_done:
+                        self._done_waiters -= 1
+                    else:
+                        self._cond_waiters -= 1
 
     def _future_done(self, future: Future[Any]) -> None:
         # (under the lock: a waiter checks done() and sleeps without letting go of it between)
