@@ -12,7 +12,8 @@ import os
 from typing import Callable
 
 from ..errors import ProtocolError, SSHError, error_from
-from . import HAS, NULL, CData, ffi, lib
+from . import HAS, NULL, CData, lib
+from .session import ascii_text
 
 __all__ = [
     "ALGORITHM_OPTIONS",
@@ -134,5 +135,4 @@ def set_disconnect_message(session: CData, reason: str) -> None:
 
 def client_banner(session: CData) -> str | None:
     """The client's identification line (``SSH-2.0-OpenSSH_9.2p1``...), None before it came."""
-    ptr = lib.ssh_get_clientbanner(session)
-    return None if ptr == NULL else ffi.string(ptr).decode("ascii", "replace")
+    return ascii_text(lib.ssh_get_clientbanner(session))
