@@ -10,7 +10,7 @@ The engine (``pylibssh.client.sftp_engine``) holds the receiver as an opaque
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from . import CData, ffi, lib
 
@@ -61,6 +61,31 @@ def bulk_start(rx: CData, fd: int, handle: bytes, start: int, end: int, chunk: i
     more can run."""
     bulk: int = lib.pylibssh_sftp_rx_bulk_start(rx, fd, handle, len(handle), start, end, chunk,
                                                 in_flight)
+    return bulk
+
+
+def memory_target(buffer: Any) -> CData:
+    """A C view of the writable bytes-like ``buffer`` for :func:`bulk_start_mem`. While the view
+    lives the buffer is locked (a ``bytearray`` cannot be resized); :func:`release_target`
+    unlocks it. Raises TypeError for a read-only buffer."""
+    target: CData = ffi.from_buffer("char[]", buffer, require_writable=True)
+    return target
+
+
+#: unlock a buffer taken by :func:`memory_target` (once no bulk writes into it)
+release_target: Callable[[CData], None] = ffi.release
+
+
+def bulk_start_mem(rx: CData, target: CData, handle: bytes, start: int, end: int, chunk: int,
+                   in_flight: int) -> int:
+    """Start a bulk download of ``handle`` from ``start`` to ``end`` into memory: the bytes at
+    ``start`` go to ``target[0]`` (a :func:`memory_target` of at least ``end - start`` bytes,
+    kept until :func:`bulk_end`), ``in_flight`` READs of ``chunk`` bytes at a time. Its number,
+    negative when no more can run."""
+    if len(target) < end - start:
+        raise ValueError("the buffer is shorter than the range")
+    bulk: int = lib.pylibssh_sftp_rx_bulk_start_mem(rx, target, handle, len(handle), start, end,
+                                                    chunk, in_flight)
     return bulk
 
 
