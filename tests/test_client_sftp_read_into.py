@@ -118,6 +118,19 @@ def test_a_read_only_buffer_is_refused(remote):
         _read(s, b"h", 0, bytes(100))
 
 
+def test_read_bytes_from_sshd(remote):
+    """read_bytes: the range as one ``bytes``, written in place by the receiver (or read by
+    Python for one READ or less); shorter at the end of the file, empty past it."""
+    s, name, content = remote
+    size = len(content)
+    handle = _w(s, s.engine.open(name, 1))
+    for offset, length in [(0, size), (5, 3 << 20), (size - 70_000, 1 << 20), (size, 1 << 20),
+                           (100, 1), (100, 2), (size - 1, 5), (0, 0)]:
+        got = _w(s, s.engine.read_bytes(handle, offset, length))
+        assert type(got) is bytes and got == content[offset:offset + length]
+    _w(s, s.engine.close_handle(handle))
+
+
 # -- a pylibssh server that answers as the test says ------------------------------------------------
 
 def _scripted(make_server, content: bytes, answer):
@@ -316,3 +329,21 @@ def test_cancel_in_the_middle(make_server):
         assert bytes(again) == content
         assert bytes(buffer) == before
         assert s.engine._pending == {}
+
+
+def test_a_read_lets_go_of_its_bytes_with_the_caller(remote):
+    """Once the caller drops a range's future and bytes, nothing else holds them (no cycle
+    left for the garbage collector: a large range's memory is reused by the next one at
+    once)."""
+    import gc
+    s, name, content = remote
+    handle = _w(s, s.engine.open(name, 1))
+    gc.disable()
+    try:
+        f = s.engine.read_bytes(handle, 0, 3 << 20)
+        assert _w(s, f) == content[:3 << 20]
+        del f
+        assert not [o for o in gc.get_objects() if isinstance(o, sftp_engine._ReadInto)]
+    finally:
+        gc.enable()
+    _w(s, s.engine.close_handle(handle))

@@ -72,7 +72,25 @@ def memory_target(buffer: Any) -> CData:
     return target
 
 
-#: unlock a buffer taken by :func:`memory_target` (once no bulk writes into it)
+def new_bytes(length: int) -> tuple[bytes | bytearray, CData]:
+    """A new object of ``length`` bytes to be the result of a read, and a C view to fill it
+    through (:func:`bulk_start_mem`, :func:`write_at`). For 2 bytes or more it is a ``bytes``:
+    Python code never changes one, and this one is filled the way C code fills the ``bytes`` it
+    is about to return, before anyone else can see it (the read holds the only reference and
+    gives it out once complete, after its bulk ended); its pages are the allocator's fresh
+    zeroed ones, touched only as the data arrives, so the data is copied once. Shorter (``b""``
+    and one-byte objects may be shared): a ``bytearray``, which the reader turns into bytes."""
+    data: bytes | bytearray = bytes(length) if length >= 2 else bytearray(length)
+    return data, ffi.from_buffer("char[]", data)
+
+
+def write_at(target: CData, at: int, data: Any) -> None:
+    """Copy the bytes-like ``data`` into ``target`` at ``at`` (the caller checked the room)."""
+    ffi.memmove(target + at, data, len(data))
+
+
+#: unlock a buffer taken by :func:`memory_target` or :func:`new_bytes` (once nothing writes
+#: into it)
 release_target: Callable[[CData], None] = ffi.release
 
 

@@ -877,7 +877,29 @@ class SFTPEngine:
         and dropped, and ``buffer`` is no longer written once ``cancel()`` returns. Raises
         TypeError (in the future) for a read-only buffer."""
         f: Future[int] = Future()
-        _ReadInto(self, f, handle, offset, buffer, name, in_flight, self._t(timeout)).begin()
+        try:
+            target = sftp_api.memory_target(buffer)
+        except (TypeError, BufferError) as exc:
+            f.set_exception(TypeError(f"read_into needs a writable buffer ({exc})"))
+            return f
+        _ReadInto(self, f, handle, offset, len(target), target, None, name, in_flight,
+                  self._t(timeout)).begin()
+        return f
+
+    def read_bytes(self, handle: bytes, offset: int, length: int, name: str | None = None,
+                   in_flight: int = IN_FLIGHT, timeout: Timeout = DEFAULT) -> Future[bytes]:
+        """The ``length`` bytes at ``offset`` of an open file as one ``bytes`` (fewer only where
+        the file ends): :meth:`read_into`'s read (bulk, short answers asked again, one deadline,
+        ``cancel()``), the receiver writing the DATA straight into the ``bytes`` object the
+        future gets, so the data is copied once. ``length`` bytes are set aside up front (the
+        caller bounds ``length`` by the file's size when it may lie far beyond it)."""
+        f: Future[bytes] = Future()
+        if length <= 0:
+            f.set_result(b"")
+            return f
+        result, target = sftp_api.new_bytes(length)
+        _ReadInto(self, f, handle, offset, length, target, result, name, in_flight,
+                  self._t(timeout)).begin()
         return f
 
     def write(self, handle: bytes, offset: int, data: bytes | bytearray | memoryview,
@@ -1543,72 +1565,62 @@ class _Download(_Transfer):
 
 
 class _ReadInto:
-    """:meth:`SFTPEngine.read_into`: ``[base, end)`` of an open file into ``view``. A range of
-    more than one READ starts as a bulk of the C receiver (into memory); what the bulk does not
-    deliver whole (a short or failed reply stops it, and the rest of the range is left to
-    Python) is read here with READs of Python's own, answered as DATA packets and copied in.
-    Everything but :meth:`begin` and the cancel callback runs on the loop's thread with its
-    lock held."""
+    """:meth:`SFTPEngine.read_into` and :meth:`SFTPEngine.read_bytes`: ``length`` bytes of an
+    open file from ``offset`` into memory (``target``, a C view of it). A range of more than one
+    READ starts as a bulk of the C receiver; what the bulk does not deliver whole (a short or
+    failed reply stops it, and the rest of the range is left to Python) is read here with READs
+    of Python's own, answered as DATA packets and copied in. The future gets the number of bytes
+    read, or with ``result`` (the object ``target`` views) the bytes themselves. Everything but
+    :meth:`begin` and the cancel callback runs on the loop's thread with its lock held."""
 
-    def __init__(self, eng: SFTPEngine, future: Future[int], handle: bytes, offset: int,
-                 buffer: Any, name: str | None, in_flight: int, timeout: float | None):
+    def __init__(self, eng: SFTPEngine, future: Future[Any], handle: bytes, offset: int,
+                 length: int, target: Any, result: bytes | bytearray | None, name: str | None,
+                 in_flight: int, timeout: float | None):
         self.eng = eng
-        self.future = future
+        self.future: Future[Any] | None = future
         self.handle = handle
         self.name = name
-        self.buffer = buffer
+        self.target: Any = target  # where the bytes go, held until the read is over
+        self.result = result
         self.in_flight = max(1, in_flight)
         self.timeout = timeout
         self.base = self.next = self.contig = offset
-        self.end = self.eof_at = offset  # set by begin from the buffer's size
-        self.view: memoryview | None = None
-        self.target: Any = None  # the C view of the buffer while the receiver writes into it
+        self.end = self.eof_at = offset + length
         self.bulk: int | None = None
         self.watch: _Request | None = None  # the bulk's deadline: pushed back by every reply
         self.replies_seen = 0
         self.handed: list[tuple[int, int]] = []  # bulk READs whose replies Python took over
         self.inflight: dict[int, tuple[int, int]] = {}  # Python's READs: rid -> (offset, length)
         self.retry: list[tuple[int, int]] = []  # what short answers left out
-        self.ahead: dict[int, int] = {}  # ranges in the buffer past contig: offset -> end
+        self.ahead: dict[int, int] = {}  # ranges in memory past contig: offset -> end
         self.finished = False
 
     def begin(self) -> None:
         eng = self.eng
-        try:
-            with memoryview(self.buffer) as whole:
-                if whole.readonly:
-                    raise TypeError("read_into needs a writable buffer")
-                view = whole.cast("B")
-        except (TypeError, ValueError) as exc:
-            self.future.set_exception(exc)
-            return
-        self.view = view
-        self.end = self.eof_at = self.base + len(view)
         # the future stays pending (a running one cannot be cancelled): a cancel stops the
         # read, from the cancelling thread
+        assert self.future is not None
         self.future.add_done_callback(self._maybe_cancelled)
         with eng._loop.lock:
             try:
                 eng._check()
-                if len(view) > eng.read_chunk and len(self.handle) <= 256:
+                if self.end - self.base > eng.read_chunk and len(self.handle) <= 256:
                     self._bulk_begin()
                 self._pump()
                 eng._flush()
             except BaseException as exc:  # noqa: BLE001 - the read's outcome
                 self.fail(exc)
 
-    def _maybe_cancelled(self, f: Future[int]) -> None:
+    def _maybe_cancelled(self, f: Future[Any]) -> None:
         if f.cancelled():
             with self.eng._loop.lock:
                 self.fail(None)
 
     def _bulk_begin(self) -> None:
         eng = self.eng
-        self.target = sftp_api.memory_target(self.view)
         bulk = sftp_api.bulk_start_mem(eng._rx, self.target, self.handle, self.base, self.end,
                                        eng.read_chunk, self.in_flight)
         if bulk < 0:
-            self._release()
             raise MemoryError("starting a bulk read")
         self.bulk = bulk
         self.next = self.end  # the bulk asks for all of it (what it leaves out is told)
@@ -1679,20 +1691,12 @@ class _ReadInto:
         if self.watch is not None:
             eng._forget(self.watch.rid)
             self.watch = None
-        self._release()
-
-    def _release(self) -> None:
-        if self.target is not None:
-            target, self.target = self.target, None
-            sftp_api.release_target(target)
 
     def _let_go(self) -> None:
         """The read is over: nothing holds the caller's buffer any more."""
-        self._release()
-        if self.view is not None:
-            view, self.view = self.view, None
-            view.release()
-        self.buffer = None
+        if self.target is not None:
+            target, self.target = self.target, None
+            sftp_api.release_target(target)
 
     def _mark(self, offset: int, end: int) -> None:
         """Bytes [offset, end) are in the buffer."""
@@ -1741,9 +1745,7 @@ class _ReadInto:
             count = len(data)
             if count > length:
                 raise SFTPDecodeError(f"{count} bytes of DATA for a READ of {length}")
-            assert self.view is not None
-            at = offset - self.base
-            self.view[at:at + count] = data
+            sftp_api.write_at(self.target, offset - self.base, data)
         else:
             err = _status_error(_expect(kind, payload, FXP.STATUS, "read", self.name), "read",
                                 self.name)
@@ -1773,8 +1775,26 @@ class _ReadInto:
                             f"{self.eof_at - self.base} bytes", self.name)
         self.finished = True
         self._let_go()
+        n, result = self.eof_at - self.base, self.result
+        if result is not None:
+            self.result = None
+            if n != len(result) or not isinstance(result, bytes):
+                with memoryview(result) as view:
+                    result = bytes(view[:n])
+        self._settle(n if result is None else result, None)
+
+    def _settle(self, result: Any, exc: BaseException | None) -> None:
+        # the future's cancel callback holds this object: letting go of the future breaks the
+        # cycle, so the result is freed as soon as the caller drops it (a large range's memory
+        # is reused at once instead of waiting for the garbage collector)
+        future, self.future = self.future, None
+        if future is None:
+            return
         try:
-            self.future.set_result(self.eof_at - self.base)
+            if exc is not None:
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
         except InvalidStateError:  # cancelled meanwhile
             pass
 
@@ -1788,11 +1808,11 @@ class _ReadInto:
         self.eng._abandon(list(self.inflight))
         self.inflight.clear()
         self._let_go()
+        self.result = None
         if exc is not None:
-            try:
-                self.future.set_exception(exc)
-            except InvalidStateError:
-                pass
+            self._settle(None, exc)
+        else:
+            self.future = None
 
 
 class _Upload(_Transfer):
