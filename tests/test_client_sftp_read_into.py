@@ -298,13 +298,16 @@ def test_a_server_that_stops_answering_fails_the_range_at_its_deadline(make_serv
 
 def test_cancel_in_the_middle(make_server):
     """A range cancelled while its READs are held by the server: the future is cancelled at
-    once, the buffer is let go (a bytearray can grow again), no bulk is left, and what the
-    server answers afterwards is dropped; the session goes on with another range."""
+    once, the buffer is let go (a bytearray can grow again), no bulk is left and no more
+    READs are asked for; what the server answers afterwards is dropped, and the session goes
+    on with another range."""
     content = _content(19)
     gate = threading.Event()
     held = []
+    asked = []
 
     def answer(msg):
+        asked.append(msg.offset)
         if msg.offset >= 8 * CHUNK and not gate.is_set():
             held.append(msg)
             return True
@@ -316,14 +319,17 @@ def test_cancel_in_the_middle(make_server):
         c.loop.start()  # the loop runs while this thread waits for nothing
         buffer = bytearray(len(content))
         f = s.engine.read_into(b"h", 0, buffer, in_flight=4)
-        wait_until(lambda: held)
+        wait_until(lambda: len(held) == 4)  # 8 READs answered, 4 held: the window is full
         assert f.cancel() and f.cancelled()
         buffer.extend(b"x")  # let go at once
         assert s.engine._bulks == {}
         before = bytes(buffer)
         gate.set()
-        for msg in held:  # answered late: dropped
+        for msg in held:  # answered late: dropped, and they call for no more READs
             rs.loop.call_soon(lambda m=msg: m.reply_data(content[m.offset:m.offset + m.length]))
+        s.stat("/f")
+        s.stat("/f")  # (after the late answers, and after any READ they would have called for)
+        assert sorted(asked) == [i * CHUNK for i in range(12)]
         again = bytearray(len(content))
         assert s.engine.read_into(b"h", 0, again).result(DEADLINE) == len(content)
         assert bytes(again) == content
