@@ -353,3 +353,32 @@ def test_a_read_lets_go_of_its_bytes_with_the_caller(remote):
     finally:
         gc.enable()
     _w(s, s.engine.close_handle(handle))
+
+
+def test_large_reads_of_a_blocking_file_are_bulk_reads(remote, monkeypatch):
+    """SFTPFile.read of a megabyte or more with nothing read ahead, and readinto of a large
+    buffer, are bulk reads (into the bytes returned, into the caller's buffer); small reads
+    around them keep their place; at the end a read is short, then empty."""
+    s, name, content = remote
+    size = len(content)
+    bulks = []
+    orig = sftp_engine._ReadInto.begin
+
+    def begin(self):
+        bulks.append((self.base, self.end - self.base))
+        return orig(self)
+
+    monkeypatch.setattr(sftp_engine._ReadInto, "begin", begin)
+    with s.open(name, "rb") as f:
+        assert f.read(2 << 20) == content[:2 << 20]
+        assert f.read(10) == content[2 << 20:(2 << 20) + 10]  # read-ahead starts here
+        assert f.read(3 << 20) == content[(2 << 20) + 10:(5 << 20) + 10]
+        f.seek(1000)
+        target = bytearray(3 << 20)
+        assert f.readinto(target) == len(target) and target == content[1000:1000 + len(target)]
+        assert f.tell() == 1000 + len(target)
+        f.seek(size - 5000)
+        assert f.read(4 << 20) == content[size - 5000:]
+        assert f.read(4 << 20) == b""
+    assert bulks[0] == (0, 2 << 20)
+    assert (1000, 3 << 20) in bulks and (size - 5000, 4 << 20) in bulks
