@@ -131,7 +131,7 @@ def test_read_bytes_from_sshd(remote):
     _w(s, s.engine.close_handle(handle))
 
 
-# -- a pylibssh server that answers as the test says ------------------------------------------------
+# -- a pylibssh server that answers as the test says --------------------------------------------
 
 def _scripted(make_server, content: bytes, answer):
     """pylibssh's server holding ``content`` as every file; ``answer(msg)`` may answer a READ

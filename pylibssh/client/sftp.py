@@ -583,9 +583,10 @@ class SFTPFile(io.RawIOBase):
         with memoryview(b) as view, view.cast("B") as target:
             if (self._readable and not self._rbuf and not self._reads and not self._eof_seen
                     and target.nbytes >= BULK_READ):
-                return self._bulk(lambda handle: self._eng.read_into(
+                n: int = self._bulk(lambda handle: self._eng.read_into(
                     handle, self._pos, target, self.name, timeout=self._sftp.timeout),
                     target.nbytes)
+                return n
             data = self.read(target.nbytes)
             target[:len(data)] = data
         return len(data)

@@ -597,7 +597,8 @@ class SFTPEngine:
         """Push back the deadline of each bulk download that had replies, and report its
         progress (every _BULK_REPORT_EVERY bytes or more)."""
         now = self._loop.time()
-        running: list[_Download | _ReadInto | _Upload] = [*self._bulks.values(), *self._uploads.values()]
+        running: list[_Download | _ReadInto | _Upload] = [*self._bulks.values(),
+                                                          *self._uploads.values()]
         for t in running:
             try:
                 t.tick(now)

@@ -15,7 +15,7 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ..client import Client, ConnectOptions, connect
 from ..client.sftp_engine import SFTPEngine, SFTPName, start_engine
@@ -158,7 +158,7 @@ class SFTPConnection:
         <pylibssh.client.sftp_engine.SFTPEngine.read_bytes>`: ``end - start`` bytes are set
         aside up front); cancelling the call stops it."""
         pending = self.start_read(handle, start, end, path)
-        await _aw(pending.future)
+        await asyncio.wrap_future(pending.future)
         return pending.result()
 
     def start_read(self, handle: bytes, start: int, end: int,
@@ -217,7 +217,7 @@ class PendingRead:
 
     def __init__(self, future: Future[bytes] | Future[list[bytes]]):
         #: the read's future: its bytes, or its parts
-        self.future = future
+        self.future: Future[Any] = future
 
     def done(self) -> bool:
         """Whether every READ has been answered (or one failed, or the read was cancelled)."""
