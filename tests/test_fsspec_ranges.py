@@ -182,3 +182,18 @@ def test_cancelling_a_cat_file_in_the_middle_stops_its_reads(held):
     assert fs.cat_file("/f", start=MiB - 5, end=3 * MiB) == data[MiB - 5:3 * MiB]
     assert fs.cat_file("/f") == data
     assert eng._bulks == {} and eng._pending == {}
+
+
+def test_closing_a_file_cancels_its_range_ahead(held):
+    """A file closed while its range ahead waits for the server: the range is cancelled (its
+    bulk gone at once, not when the server answers), and the connection reads on."""
+    fs, data, waiting, release = held
+    eng = _engine(fs)
+    f = fs.open("/f", "rb", block_size=64 * 1024)
+    assert f.read(MiB // 2) == data[:MiB // 2]
+    assert f.read(MiB // 2) == data[MiB // 2:MiB]  # the range after it is asked for: held
+    wait_until(lambda: waiting and eng._bulks)
+    f.close()
+    wait_until(lambda: not eng._bulks)
+    release()
+    assert fs.cat_file("/f", start=MiB, end=2 * MiB) == data[MiB:2 * MiB]
