@@ -382,3 +382,15 @@ def test_large_reads_of_a_blocking_file_are_bulk_reads(remote, monkeypatch):
         assert f.read(4 << 20) == b""
     assert bulks[0] == (0, 2 << 20)
     assert (1000, 3 << 20) in bulks and (size - 5000, 4 << 20) in bulks
+
+
+def test_a_huge_read_of_a_blocking_file_is_bounded_by_its_size(remote):
+    """read() of far more than the file holds sets aside no more than the file's size: the
+    rest of the file, then nothing."""
+    s, name, content = remote
+    with s.open(name, "rb") as f:
+        f.seek(1000)
+        assert f.read(1 << 50) == content[1000:]
+        assert f.read(1 << 50) == b""
+        f.seek(len(content) - 10)
+        assert f.read(1 << 40) == content[-10:]

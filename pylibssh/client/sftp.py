@@ -59,6 +59,9 @@ _GRACE = 5.0
 #: a read of at least this much that nothing in flight serves is one bulk read of the engine's
 #: C receiver (into the bytes returned, or the caller's buffer for readinto)
 BULK_READ = 1 << 20
+#: a bulk read of more than this is bounded by the file's size first (its bytes are set aside
+#: up front)
+BULK_SIZE_CHECKED = 64 << 20
 Progress = Callable[[int, int], Any]
 _T = TypeVar("_T")
 
@@ -570,7 +573,9 @@ class SFTPFile(io.RawIOBase):
             size = len(self._rbuf)
         elif len(self._rbuf) < size:
             if size - len(self._rbuf) >= BULK_READ and not self._reads and not self._eof_seen:
-                return self._read_bulk(size)
+                bulk = self._read_bulk(size)
+                if bulk is not None:
+                    return bulk
             self._fill(size)
         data = bytes(self._rbuf[:size])
         del self._rbuf[:size]
@@ -591,11 +596,16 @@ class SFTPFile(io.RawIOBase):
             target[:len(data)] = data
         return len(data)
 
-    def _read_bulk(self, size: int) -> bytes:
-        """read(size) past what is buffered, nothing being read ahead: one bulk read."""
+    def _read_bulk(self, size: int) -> bytes | None:
+        """read(size) past what is buffered, nothing being read ahead: one bulk read (None:
+        the file ends too soon for one)."""
         head = bytes(self._rbuf)
         want = size - len(head)
         at = self._pos + len(head)
+        if want > BULK_SIZE_CHECKED:
+            want = min(want, (self.stat().size or 0) - at)
+            if want < BULK_READ:
+                return None
         data: bytes = self._bulk(lambda handle: self._eng.read_bytes(
             handle, at, want, self.name, timeout=self._sftp.timeout), want, len(head))
         self._rbuf.clear()
