@@ -4,6 +4,7 @@
 #define PYLIBSSH_SFTP_BULK_DONE ...
 #define PYLIBSSH_SFTP_UP_WRITE ...
 #define PYLIBSSH_SFTP_UP_DONE ...
+#define PYLIBSSH_SFTP_MEMORY ...
 
 struct pylibssh_sftp_read {
     uint32_t id;
@@ -67,6 +68,9 @@ void pylibssh_sftp_rx_forget_fd(struct pylibssh_sftp_rx *rx, int fd);
 int pylibssh_sftp_rx_bulk_start(struct pylibssh_sftp_rx *rx, int fd, const char *handle,
                                 uint32_t handle_len, uint64_t next, uint64_t end, uint32_t chunk,
                                 uint32_t in_flight);
+int pylibssh_sftp_rx_bulk_start_mem(struct pylibssh_sftp_rx *rx, char *buf, const char *handle,
+                                    uint32_t handle_len, uint64_t next, uint64_t end,
+                                    uint32_t chunk, uint32_t in_flight);
 void pylibssh_sftp_rx_bulk_end(struct pylibssh_sftp_rx *rx, int bulk);
 void pylibssh_sftp_rx_sent(struct pylibssh_sftp_rx *rx);
 uint64_t pylibssh_sftp_rx_bulk_done_to(const struct pylibssh_sftp_rx *rx, int bulk);

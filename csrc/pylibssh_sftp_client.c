@@ -7,7 +7,8 @@
  * per READ and no copy of the data. Every other packet is copied whole into ``out``, which Python
  * takes after each poll (pylibssh/client/sftp_engine.py). A bulk download goes further: the
  * receiver sends the next READs itself (queued in ``send``, which Python writes after the poll)
- * as replies come, and Python hears only of replies that are not a whole DATA and of the end.
+ * as replies come, and Python hears only of replies that are not a whole DATA and of the end;
+ * a bulk into memory (a range read) copies each DATA into the caller's buffer instead.
  * Data is gathered into 256 KiB before pwrite. A bulk upload is the mirror image: after each
  * poll, Python has pylibssh_sftp_rx_up_pump() pread() the file and write WRITE requests to the
  * channel, and the receiver takes their STATUS OK replies; Python hears only of a reply that is
@@ -193,6 +194,11 @@ static void direct_write(struct pylibssh_sftp_rx *rx, const char *p, uint32_t k)
     if (rx->cur_errno != 0) {
         return;
     }
+    if (rx->cur.buf != NULL) { /* head_done checked that the reply fits the READ's room */
+        memcpy(rx->cur.buf + (at - rx->cur.offset), p, k);
+        rx->direct_bytes += k;
+        return;
+    }
     if (rx->stage == NULL && (rx->stage = malloc(STAGE_SIZE)) == NULL) {
         write_out(rx, p, k, at);
         return;
@@ -286,6 +292,7 @@ static int bulk_send(struct pylibssh_sftp_rx *rx, int32_t index)
         }
         r.id = rx->next_id++;
         r.fd = b->fd;
+        r.buf = b->buf != NULL ? b->buf + (b->next - b->base) : NULL;
         r.offset = b->next;
         r.length = b->end - b->next < b->chunk ? (uint32_t)(b->end - b->next) : b->chunk;
         r.bulk = index;
@@ -567,6 +574,7 @@ int pylibssh_sftp_rx_init(struct pylibssh_sftp_rx *rx, uint32_t max_packet)
     rx->cb.channel_data_function = rx_data;
     rx->max_packet = max_packet;
     rx->cur.fd = -1;
+    rx->cur.buf = NULL;
     rx->cur.bulk = -1;
     rx->cur.upload = -1;
     rx->reads_cap = 64;
@@ -640,6 +648,7 @@ int pylibssh_sftp_rx_expect(struct pylibssh_sftp_rx *rx, uint32_t id, int fd, ui
     }
     r.id = id;
     r.fd = fd;
+    r.buf = NULL;
     r.offset = offset;
     r.length = length;
     r.bulk = -1;
@@ -657,6 +666,7 @@ int pylibssh_sftp_rx_forget(struct pylibssh_sftp_rx *rx, uint32_t id)
 
     if (rx->mode == RX_DIRECT && rx->cur.id == id && rx->cur.fd != -1) {
         rx->cur.fd = -1;
+        rx->cur.buf = NULL;
         rx->cur.bulk = -1;
         rx->cur_errno = ECANCELED;
         return 1;
@@ -676,6 +686,7 @@ void pylibssh_sftp_rx_forget_fd(struct pylibssh_sftp_rx *rx, int fd)
 
     if (rx->mode == RX_DIRECT && rx->cur.fd == fd) {
         rx->cur.fd = -1;
+        rx->cur.buf = NULL;
         rx->cur.bulk = -1;
         rx->cur_errno = ECANCELED;
     }
@@ -702,17 +713,14 @@ void pylibssh_sftp_rx_forget_fd(struct pylibssh_sftp_rx *rx, int fd)
     } while (removed);
 }
 
-/* Start a bulk download (see pylibssh_sftp_bulk) and append its first READs to ``send``: its
- * number, or -1 when out of memory or the handle is longer than SFTP allows */
-int pylibssh_sftp_rx_bulk_start(struct pylibssh_sftp_rx *rx, int fd, const char *handle,
-                                uint32_t handle_len, uint64_t next, uint64_t end, uint32_t chunk,
-                                uint32_t in_flight)
+static int bulk_start(struct pylibssh_sftp_rx *rx, int fd, char *buf, const char *handle,
+                      uint32_t handle_len, uint64_t next, uint64_t end, uint32_t chunk,
+                      uint32_t in_flight)
 {
     struct pylibssh_sftp_bulk *bulks, *b;
     uint32_t i, cap;
 
-    if (rx->reads == NULL || fd < 0 || handle_len > sizeof(b->handle) || chunk == 0 ||
-        in_flight == 0) {
+    if (rx->reads == NULL || handle_len > sizeof(b->handle) || chunk == 0 || in_flight == 0) {
         return -1;
     }
     for (i = 0; i < rx->bulks_cap && rx->bulks[i].fd != -1; i++) {
@@ -732,6 +740,8 @@ int pylibssh_sftp_rx_bulk_start(struct pylibssh_sftp_rx *rx, int fd, const char 
     b = &rx->bulks[i];
     memset(b, 0, sizeof(*b));
     b->fd = fd;
+    b->buf = buf;
+    b->base = next;
     b->in_flight = in_flight;
     b->chunk = chunk;
     b->next = next;
@@ -745,6 +755,31 @@ int pylibssh_sftp_rx_bulk_start(struct pylibssh_sftp_rx *rx, int fd, const char 
     return (int)i;
 }
 
+/* Start a bulk download (see pylibssh_sftp_bulk) and append its first READs to ``send``: its
+ * number, or -1 when out of memory or the handle is longer than SFTP allows */
+int pylibssh_sftp_rx_bulk_start(struct pylibssh_sftp_rx *rx, int fd, const char *handle,
+                                uint32_t handle_len, uint64_t next, uint64_t end, uint32_t chunk,
+                                uint32_t in_flight)
+{
+    if (fd < 0) {
+        return -1;
+    }
+    return bulk_start(rx, fd, NULL, handle, handle_len, next, end, chunk, in_flight);
+}
+
+/* The same into memory: ``buf`` takes the bytes of [next, end) (``buf[0]`` is the one at
+ * ``next``), and must stay valid until pylibssh_sftp_rx_bulk_end() */
+int pylibssh_sftp_rx_bulk_start_mem(struct pylibssh_sftp_rx *rx, char *buf, const char *handle,
+                                    uint32_t handle_len, uint64_t next, uint64_t end,
+                                    uint32_t chunk, uint32_t in_flight)
+{
+    if (buf == NULL || end < next) {
+        return -1;
+    }
+    return bulk_start(rx, PYLIBSSH_SFTP_MEMORY, buf, handle, handle_len, next, end, chunk,
+                      in_flight);
+}
+
 /* the bulk's slot is free again; replies to READs of it still in flight go to Python */
 void pylibssh_sftp_rx_bulk_end(struct pylibssh_sftp_rx *rx, int bulk)
 {
@@ -755,8 +790,10 @@ void pylibssh_sftp_rx_bulk_end(struct pylibssh_sftp_rx *rx, int bulk)
         return;
     }
     rx->bulks[bulk].fd = -1;
+    rx->bulks[bulk].buf = NULL;
     if (rx->mode == RX_DIRECT && rx->cur.bulk == bulk) {
         rx->cur.fd = -1;
+        rx->cur.buf = NULL;
         rx->cur.bulk = -1;
         rx->cur_errno = ECANCELED;
     }
@@ -935,6 +972,7 @@ int pylibssh_sftp_rx_up_pump(struct pylibssh_sftp_rx *rx, ssh_channel channel,
             }
             r.id = rx->next_id++;
             r.fd = u->fd;
+            r.buf = NULL;
             r.offset = u->next;
             r.length = len;
             r.bulk = -1;

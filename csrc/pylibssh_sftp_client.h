@@ -27,11 +27,16 @@
  * PYLIBSSH_SFTP_UP_DONE, uint32 upload */
 #define PYLIBSSH_SFTP_UP_DONE 6
 
+/* the ``fd`` of a READ or bulk download whose data goes to memory (``buf``), not to a file */
+#define PYLIBSSH_SFTP_MEMORY (-2)
+
 /* one READ whose DATA reply goes straight to a file: ``fd`` at ``offset``, at most ``length``
- * bytes (a free slot has fd -1) */
+ * bytes (a free slot has fd -1); or, with fd PYLIBSSH_SFTP_MEMORY, to ``buf`` (room for
+ * ``length`` bytes, the reply's first byte at ``buf[0]``) */
 struct pylibssh_sftp_read {
     uint32_t id;
     int fd;
+    char *buf;
     uint64_t offset;
     uint32_t length;
     int32_t bulk; /* the bulk it belongs to, or -1 */
@@ -39,7 +44,9 @@ struct pylibssh_sftp_read {
 };
 
 /* A bulk download: the receiver itself sends READs of ``chunk`` bytes for [next, end) of the
- * remote file ``handle`` into ``fd``, ``in_flight`` at a time, each as a reply frees a place.
+ * remote file ``handle`` into ``fd``, ``in_flight`` at a time, each as a reply frees a place;
+ * or, with fd PYLIBSSH_SFTP_MEMORY, into ``buf``, whose first byte is the file's at ``base``
+ * (the caller keeps [base, end) of it alive until pylibssh_sftp_rx_bulk_end).
  * A reply that is not a whole DATA written (short, failing, a STATUS, malformed) stops it and
  * goes to Python (PYLIBSSH_SFTP_BULK_READ); PYLIBSSH_SFTP_BULK_DONE says when nothing is left in
  * flight. Every other READ of [begin, next) is in the file. */
@@ -53,6 +60,8 @@ struct pylibssh_sftp_bulk {
     uint64_t end;
     uint64_t written; /* bytes of whole replies written */
     uint64_t replies; /* replies received */
+    char *buf;
+    uint64_t base;
     uint32_t handle_len;
     unsigned char handle[256];
 };
@@ -136,6 +145,9 @@ void pylibssh_sftp_rx_forget_fd(struct pylibssh_sftp_rx *rx, int fd);
 int pylibssh_sftp_rx_bulk_start(struct pylibssh_sftp_rx *rx, int fd, const char *handle,
                                 uint32_t handle_len, uint64_t next, uint64_t end, uint32_t chunk,
                                 uint32_t in_flight);
+int pylibssh_sftp_rx_bulk_start_mem(struct pylibssh_sftp_rx *rx, char *buf, const char *handle,
+                                    uint32_t handle_len, uint64_t next, uint64_t end,
+                                    uint32_t chunk, uint32_t in_flight);
 void pylibssh_sftp_rx_bulk_end(struct pylibssh_sftp_rx *rx, int bulk);
 void pylibssh_sftp_rx_sent(struct pylibssh_sftp_rx *rx);
 uint64_t pylibssh_sftp_rx_bulk_done_to(const struct pylibssh_sftp_rx *rx, int bulk);

@@ -10,7 +10,7 @@ The engine (``pylibssh.client.sftp_engine``) holds the receiver as an opaque
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from . import CData, ffi, lib
 
@@ -61,6 +61,49 @@ def bulk_start(rx: CData, fd: int, handle: bytes, start: int, end: int, chunk: i
     more can run."""
     bulk: int = lib.pylibssh_sftp_rx_bulk_start(rx, fd, handle, len(handle), start, end, chunk,
                                                 in_flight)
+    return bulk
+
+
+def memory_target(buffer: Any) -> CData:
+    """A C view of the writable bytes-like ``buffer`` for :func:`bulk_start_mem`. While the view
+    lives the buffer is locked (a ``bytearray`` cannot be resized); :func:`release_target`
+    unlocks it. Raises TypeError for a read-only buffer."""
+    target: CData = ffi.from_buffer("char[]", buffer, require_writable=True)
+    return target
+
+
+def new_bytes(length: int) -> tuple[bytes | bytearray, CData]:
+    """A new object of ``length`` bytes to be the result of a read, and a C view to fill it
+    through (:func:`bulk_start_mem`, :func:`write_at`). For 2 bytes or more it is a ``bytes``:
+    Python code never changes one, and this one is filled the way C code fills the ``bytes`` it
+    is about to return, before anyone else can see it (the read holds the only reference and
+    gives it out once complete, after its bulk ended); its pages are the allocator's fresh
+    zeroed ones, touched only as the data arrives, so the data is copied once. Shorter (``b""``
+    and one-byte objects may be shared): a ``bytearray``, which the reader turns into bytes."""
+    data: bytes | bytearray = bytes(length) if length >= 2 else bytearray(length)
+    return data, ffi.from_buffer("char[]", data)
+
+
+def write_at(target: CData, at: int, data: Any) -> None:
+    """Copy the bytes-like ``data`` into ``target`` at ``at`` (the caller checked the room)."""
+    ffi.memmove(target + at, data, len(data))
+
+
+#: unlock a buffer taken by :func:`memory_target` or :func:`new_bytes` (once nothing writes
+#: into it)
+release_target: Callable[[CData], None] = ffi.release
+
+
+def bulk_start_mem(rx: CData, target: CData, handle: bytes, start: int, end: int, chunk: int,
+                   in_flight: int) -> int:
+    """Start a bulk download of ``handle`` from ``start`` to ``end`` into memory: the bytes at
+    ``start`` go to ``target[0]`` (a :func:`memory_target` of at least ``end - start`` bytes,
+    kept until :func:`bulk_end`), ``in_flight`` READs of ``chunk`` bytes at a time. Its number,
+    negative when no more can run."""
+    if len(target) < end - start:
+        raise ValueError("the buffer is shorter than the range")
+    bulk: int = lib.pylibssh_sftp_rx_bulk_start_mem(rx, target, handle, len(handle), start, end,
+                                                    chunk, in_flight)
     return bulk
 
 

@@ -56,6 +56,12 @@ __all__ = ["SFTPClient", "SFTPFile", "SFTPName", "StatVFS", "SFTPLimits", "SFTPE
 
 #: seconds a blocking call waits past its requests' deadline (which ends it first)
 _GRACE = 5.0
+#: a read of at least this much that nothing in flight serves is one bulk read of the engine's
+#: C receiver (into the bytes returned, or the caller's buffer for readinto)
+BULK_READ = 1 << 20
+#: a bulk read of more than this is bounded by the file's size first (its bytes are set aside
+#: up front)
+BULK_SIZE_CHECKED = 64 << 20
 Progress = Callable[[int, int], Any]
 _T = TypeVar("_T")
 
@@ -445,9 +451,11 @@ class SFTPClient:
 
 
 class SFTPFile(io.RawIOBase):
-    """A remote file. Reads pipeline ``read_ahead`` requests; writes are sent without waiting
-    for each reply (up to ``write_behind`` in flight; all are confirmed by ``flush``, ``seek``
-    and ``close``, which raise the first write error)."""
+    """A remote file. Reads pipeline ``read_ahead`` requests; a read of :data:`BULK_READ` bytes
+    or more with nothing read ahead is one bulk read of the engine's C receiver, written
+    straight into the ``bytes`` returned (``readinto``: into the caller's buffer). Writes are
+    sent without waiting for each reply (up to ``write_behind`` in flight; all are confirmed by
+    ``flush``, ``seek`` and ``close``, which raise the first write error)."""
 
     read_ahead = 16
     write_behind = 32
@@ -564,6 +572,10 @@ class SFTPFile(io.RawIOBase):
                 self._fill(len(self._rbuf) + (8 << 20))
             size = len(self._rbuf)
         elif len(self._rbuf) < size:
+            if size - len(self._rbuf) >= BULK_READ and not self._reads and not self._eof_seen:
+                bulk = self._read_bulk(size)
+                if bulk is not None:
+                    return bulk
             self._fill(size)
         data = bytes(self._rbuf[:size])
         del self._rbuf[:size]
@@ -574,9 +586,49 @@ class SFTPFile(io.RawIOBase):
         """Read into the writable buffer ``b`` (bytes-like, of any item size): the number of
         bytes read (0 at the end)."""
         with memoryview(b) as view, view.cast("B") as target:
+            if (self._readable and not self._rbuf and not self._reads and not self._eof_seen
+                    and target.nbytes >= BULK_READ):
+                n: int = self._bulk(lambda handle: self._eng.read_into(
+                    handle, self._pos, target, self.name, timeout=self._sftp.timeout),
+                    target.nbytes)
+                return n
             data = self.read(target.nbytes)
             target[:len(data)] = data
         return len(data)
+
+    def _read_bulk(self, size: int) -> bytes | None:
+        """read(size) past what is buffered, nothing being read ahead: one bulk read (None:
+        the file ends too soon for one)."""
+        head = bytes(self._rbuf)
+        want = size - len(head)
+        at = self._pos + len(head)
+        if want > BULK_SIZE_CHECKED:
+            want = min(want, (self.stat().size or 0) - at)
+            if want < BULK_READ:
+                return None
+        data: bytes = self._bulk(lambda handle: self._eng.read_bytes(
+            handle, at, want, self.name, timeout=self._sftp.timeout), want, len(head))
+        self._rbuf.clear()
+        return head + data if head else data
+
+    def _bulk(self, start: Callable[[bytes], Future[Any]], want: int, skip: int = 0) -> Any:
+        """Run a bulk read that ``start(handle)`` begins at ``pos + skip`` for ``want`` bytes;
+        its outcome (a count or the bytes), the position moved past what it read. Interrupted
+        (KeyboardInterrupt...), it is cancelled: no READ of it is left running."""
+        handle = self._check()
+        self._flush_writes()
+        future = start(handle)
+        try:
+            got = self._sftp._wait_long(future, f"SFTP read of {self.name!r}")
+        except BaseException:
+            future.cancel()
+            raise
+        n = got if isinstance(got, int) else len(got)
+        self._pos += skip + n
+        self._next_read = self._pos
+        if n < want:  # the end of the file
+            self._eof = self._eof_seen = True
+        return got
 
     def readline(self, size: int | None = -1) -> bytes:
         size = -1 if size is None else size

@@ -41,7 +41,7 @@ import os
 import struct
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -335,7 +335,8 @@ class SFTPEngine:
         self._by_timeout: dict[float, OrderedDict[int, _Request]] = {}
         self._timer: Any = None
         self._timer_at: float | None = None
-        self._bulks: dict[int, _Download] = {}  # the C receiver's bulk downloads, by number
+        # the C receiver's bulk downloads (into files, or into memory), by number
+        self._bulks: dict[int, _Download | _ReadInto] = {}
         self._uploads: dict[int, _Upload] = {}  # its bulk uploads, by number
         self._pumping = False
         self._held: list[bytes] = []
@@ -538,6 +539,14 @@ class SFTPEngine:
             if heads and self._error is None:
                 self._arm(min(heads))
 
+    def _postpone(self, watch: _Request | None, now: float) -> None:
+        """A bulk's watch request (its deadline) was answered for now: ``timeout`` from ``now``."""
+        if watch is not None and watch.timeout is not None:
+            watch.deadline = now + watch.timeout
+            group = self._by_timeout.get(watch.timeout)
+            if group is not None and watch.rid in group:
+                group.move_to_end(watch.rid)  # deadlines stay in ascending order
+
     def _fail_request(self, req: _Request, exc: BaseException) -> None:
         try:
             req.fail(exc)
@@ -588,7 +597,8 @@ class SFTPEngine:
         """Push back the deadline of each bulk download that had replies, and report its
         progress (every _BULK_REPORT_EVERY bytes or more)."""
         now = self._loop.time()
-        running: list[_Download | _Upload] = [*self._bulks.values(), *self._uploads.values()]
+        running: list[_Download | _ReadInto | _Upload] = [*self._bulks.values(),
+                                                          *self._uploads.values()]
         for t in running:
             try:
                 t.tick(now)
@@ -852,6 +862,46 @@ class SFTPEngine:
         """Up to ``length`` bytes at ``offset``: ``bytes`` (``b""`` at the end of the file)."""
         return self._call(FXP.READ, codec.read_payload(handle, offset, length), "read", name,
                           _data_of(name), timeout)
+
+    def read_into(self, handle: bytes, offset: int, buffer: Any, name: str | None = None,
+                  in_flight: int = IN_FLIGHT, timeout: Timeout = DEFAULT) -> Future[int]:
+        """Read the bytes at ``offset`` of an open file into the writable bytes-like ``buffer``
+        (a ``bytearray``...), as many as it holds: the number read, fewer only where the file
+        ends. A range longer than one READ is a bulk read: the C receiver keeps ``in_flight``
+        READs of :attr:`read_chunk` going and copies each DATA into ``buffer`` inside libssh's
+        poll, so Python runs at the start and the end only. A short answer is asked again for
+        what it left out; an end of file ends the range there. The range's deadline
+        (``timeout``) is pushed back by every reply: a server that stops answering fails it
+        with :class:`~pylibssh.errors.SSHTimeoutError`. ``buffer`` is held (a ``bytearray``
+        cannot be resized) until the future is done; the caller leaves it alone until then.
+        Cancelling the future (``cancel()``) stops the read: its READs in flight are answered
+        and dropped, and ``buffer`` is no longer written once ``cancel()`` returns. Raises
+        TypeError (in the future) for a read-only buffer."""
+        f: Future[int] = Future()
+        try:
+            target = sftp_api.memory_target(buffer)
+        except (TypeError, BufferError) as exc:
+            f.set_exception(TypeError(f"read_into needs a writable buffer ({exc})"))
+            return f
+        _ReadInto(self, f, handle, offset, len(target), target, None, name, in_flight,
+                  self._t(timeout)).begin()
+        return f
+
+    def read_bytes(self, handle: bytes, offset: int, length: int, name: str | None = None,
+                   in_flight: int = IN_FLIGHT, timeout: Timeout = DEFAULT) -> Future[bytes]:
+        """The ``length`` bytes at ``offset`` of an open file as one ``bytes`` (fewer only where
+        the file ends): :meth:`read_into`'s read (bulk, short answers asked again, one deadline,
+        ``cancel()``), the receiver writing the DATA straight into the ``bytes`` object the
+        future gets, so the data is copied once. ``length`` bytes are set aside up front (the
+        caller bounds ``length`` by the file's size when it may lie far beyond it)."""
+        f: Future[bytes] = Future()
+        if length <= 0:
+            f.set_result(b"")
+            return f
+        result, target = sftp_api.new_bytes(length)
+        _ReadInto(self, f, handle, offset, length, target, result, name, in_flight,
+                  self._t(timeout)).begin()
+        return f
 
     def write(self, handle: bytes, offset: int, data: bytes | bytearray | memoryview,
               name: str | None = None, timeout: Timeout = DEFAULT) -> Future[None]:
@@ -1365,12 +1415,7 @@ class _Download(_Transfer):
         if b.replies == self.replies_seen:
             return
         self.replies_seen = b.replies
-        watch = self.watch
-        if watch is not None and watch.timeout is not None:
-            watch.deadline = now + watch.timeout
-            group = self.eng._by_timeout.get(watch.timeout)
-            if group is not None and watch.rid in group:
-                group.move_to_end(watch.rid)  # deadlines stay in ascending order
+        self.eng._postpone(self.watch, now)
         if self.progress is not None:
             done = self._bulk_contig()
             if done - self.reported >= _BULK_REPORT_EVERY:
@@ -1520,6 +1565,257 @@ class _Download(_Transfer):
         super().release_local(ok)
 
 
+class _ReadInto:
+    """:meth:`SFTPEngine.read_into` and :meth:`SFTPEngine.read_bytes`: ``length`` bytes of an
+    open file from ``offset`` into memory (``target``, a C view of it). A range of more than one
+    READ starts as a bulk of the C receiver; what the bulk does not deliver whole (a short or
+    failed reply stops it, and the rest of the range is left to Python) is read here with READs
+    of Python's own, answered as DATA packets and copied in. The future gets the number of bytes
+    read, or with ``result`` (the object ``target`` views) the bytes themselves. Everything but
+    :meth:`begin` and the cancel callback runs on the loop's thread with its lock held."""
+
+    def __init__(self, eng: SFTPEngine, future: Future[Any], handle: bytes, offset: int,
+                 length: int, target: Any, result: bytes | bytearray | None, name: str | None,
+                 in_flight: int, timeout: float | None):
+        self.eng = eng
+        self.future: Future[Any] | None = future
+        self.handle = handle
+        self.name = name
+        self.target: Any = target  # where the bytes go, held until the read is over
+        self.result = result
+        self.in_flight = max(1, in_flight)
+        self.timeout = timeout
+        self.base = self.next = self.contig = offset
+        self.end = self.eof_at = offset + length
+        self.bulk: int | None = None
+        self.watch: _Request | None = None  # the bulk's deadline: pushed back by every reply
+        self.replies_seen = 0
+        self.handed: list[tuple[int, int]] = []  # bulk READs whose replies Python took over
+        self.inflight: dict[int, tuple[int, int]] = {}  # Python's READs: rid -> (offset, length)
+        self.retry: list[tuple[int, int]] = []  # what short answers left out
+        self.ahead: dict[int, int] = {}  # ranges in memory past contig: offset -> end
+        self.finished = False
+
+    def begin(self) -> None:
+        eng = self.eng
+        # the future stays pending (a running one cannot be cancelled): a cancel stops the
+        # read, from the cancelling thread
+        assert self.future is not None
+        self.future.add_done_callback(self._maybe_cancelled)
+        with eng._loop.lock:
+            try:
+                eng._check()
+                if self.end - self.base > eng.read_chunk and len(self.handle) <= 256:
+                    self._bulk_begin()
+                self._pump()
+                eng._flush()
+            except BaseException as exc:  # noqa: BLE001 - the read's outcome
+                self.fail(exc)
+
+    def _maybe_cancelled(self, f: Future[Any]) -> None:
+        if f.cancelled():
+            with self.eng._loop.lock:
+                self.fail(None)
+
+    def _bulk_begin(self) -> None:
+        eng = self.eng
+        bulk = sftp_api.bulk_start_mem(eng._rx, self.target, self.handle, self.base, self.end,
+                                       eng.read_chunk, self.in_flight)
+        if bulk < 0:
+            raise MemoryError("starting a bulk read")
+        self.bulk = bulk
+        self.next = self.end  # the bulk asks for all of it (what it leaves out is told)
+        eng._bulks[bulk] = self
+        self.watch = _Request("read", self.name, _ignore, self.fail, self.timeout)
+        eng._track(self.watch)
+
+    def _guard(self, fn: Callable[[int, Any], None]) -> Callable[[int, Any], None]:
+        def reply(kind: int, payload: Any) -> None:
+            if self.finished:
+                return
+            try:
+                fn(kind, payload)
+            except SFTPDecodeError:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - the read's outcome
+                self.fail(exc)
+        return reply
+
+    def tick(self, now: float) -> None:
+        """After a pass of the loop: a reply pushes the bulk's deadline back."""
+        if self.bulk is None:
+            return
+        b = self.eng._rx.bulks[self.bulk]
+        if b.replies != self.replies_seen:
+            self.replies_seen = b.replies
+            self.eng._postpone(self.watch, now)
+
+    def adopt(self, rid: int, offset: int, length: int, written: int, count: int,
+              err: int) -> None:
+        """A READ of the bulk whose reply Python takes over: the record itself (``written``:
+        ``count`` bytes of it are in the buffer), or the packet that follows it."""
+        if self.finished:
+            return
+        self.handed.append((offset, length))
+        if written:
+            reply = self._guard(lambda k, p: self._on_read(k, p, offset, length))
+            reply(_WRITTEN_KIND, OSError(err, os.strerror(err)) if err else count)
+        else:
+            reply = self._guard(lambda k, p: self._on_read(k, p, offset, length, rid))
+            req = _Request("read", self.name, reply, self.fail, None)
+            req.rid = rid
+            self.inflight[rid] = (offset, length)
+            self.eng._pending[rid] = req  # no deadline: its reply is next in this buffer
+
+    def bulk_done(self) -> None:
+        """The bulk has no READ in flight: every one not taken over is in the buffer."""
+        if self.bulk is None:
+            return
+        b = self.eng._rx.bulks[self.bulk]
+        sent_to, pos = b.next, self.base
+        for offset, length in sorted(self.handed):
+            if offset > pos:
+                self._mark(pos, offset)
+            pos = max(pos, offset + length)
+        if pos < sent_to:
+            self._mark(pos, sent_to)
+        self._bulk_stop()
+        self.next = sent_to  # a bulk stopped early leaves the rest to Python's READs
+        self._pump()
+
+    def _bulk_stop(self) -> None:
+        eng = self.eng
+        if self.bulk is not None:
+            eng._bulks.pop(self.bulk, None)
+            sftp_api.bulk_end(eng._rx, self.bulk)  # from here on C writes nothing into it
+            self.bulk = None
+        if self.watch is not None:
+            eng._forget(self.watch.rid)
+            self.watch = None
+
+    def _let_go(self) -> None:
+        """The read is over: nothing holds the caller's buffer any more."""
+        if self.target is not None:
+            target, self.target = self.target, None
+            sftp_api.release_target(target)
+
+    def _mark(self, offset: int, end: int) -> None:
+        """Bytes [offset, end) are in the buffer."""
+        if offset == self.contig:
+            self.contig = end
+            while self.contig in self.ahead:
+                self.contig = self.ahead.pop(self.contig)
+        elif end > offset:
+            self.ahead[offset] = end
+
+    def _read(self, offset: int, length: int) -> None:
+        eng = self.eng
+        req = _Request("read", self.name, _ignore, self.fail, self.timeout)
+        rid = eng._send(FXP.READ, codec.read_payload(self.handle, offset, length), req)
+        req.reply = self._guard(lambda k, p: self._on_read(k, p, offset, length, rid))
+        self.inflight[rid] = (offset, length)
+
+    def _pump(self) -> None:
+        """Python's READs: what short answers left out, then the rest of the range
+        (``in_flight`` at once); the outcome once nothing is left."""
+        if self.bulk is not None or self.finished:
+            return
+        chunk = self.eng.read_chunk
+        while len(self.inflight) < self.in_flight:
+            if self.retry:
+                offset, length = self.retry.pop()
+            elif self.next < self.eof_at:
+                offset, length = self.next, min(chunk, self.eof_at - self.next)
+                self.next += length
+            else:
+                break
+            self._read(offset, length)
+        if not self.inflight:
+            self._finish()
+
+    def _on_read(self, kind: int, payload: Any, offset: int, length: int,
+                 rid: int | None = None) -> None:
+        if rid is not None:
+            self.inflight.pop(rid, None)
+        if kind == _WRITTEN_KIND:  # a bulk READ's DATA, copied in by the receiver
+            if isinstance(payload, BaseException):
+                raise payload
+            count = payload
+        elif kind == FXP.DATA:
+            data = codec.parse_data(payload)
+            count = len(data)
+            if count > length:
+                raise SFTPDecodeError(f"{count} bytes of DATA for a READ of {length}")
+            sftp_api.write_at(self.target, offset - self.base, data)
+        else:
+            err = _status_error(_expect(kind, payload, FXP.STATUS, "read", self.name), "read",
+                                self.name)
+            if err is None:
+                raise SFTPDecodeError("STATUS OK where DATA was due")
+            if err.status != SFTPStatus.EOF:
+                raise err
+            self._eof(offset)
+            self._pump()
+            return
+        if count == 0:
+            raise SFTPDecodeError("an empty DATA reply")
+        self._mark(offset, offset + count)
+        if count < length and offset + count < self.eof_at:
+            self.retry.append((offset + count, length - count))  # a short answer: the rest
+        self._pump()
+
+    def _eof(self, offset: int) -> None:
+        if offset < self.eof_at:
+            self.eof_at = offset
+            self.retry = [r for r in self.retry if r[0] < offset]
+
+    def _finish(self) -> None:
+        if self.contig < self.eof_at:  # every READ below the end answered: cannot happen
+            raise SFTPError(SFTPStatus.FAILURE,
+                            f"range read incomplete: {self.contig - self.base} of "
+                            f"{self.eof_at - self.base} bytes", self.name)
+        self.finished = True
+        self._let_go()
+        n, result = self.eof_at - self.base, self.result
+        if result is not None:
+            self.result = None
+            if n != len(result) or not isinstance(result, bytes):
+                with memoryview(result) as view:
+                    result = bytes(view[:n])
+        self._settle(n if result is None else result, None)
+
+    def _settle(self, result: Any, exc: BaseException | None) -> None:
+        # the future's cancel callback holds this object: letting go of the future breaks the
+        # cycle, so the result is freed as soon as the caller drops it (a large range's memory
+        # is reused at once instead of waiting for the garbage collector)
+        future, self.future = self.future, None
+        if future is None:
+            return
+        try:
+            if exc is not None:
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+        except InvalidStateError:  # cancelled meanwhile
+            pass
+
+    def fail(self, exc: BaseException | None) -> None:
+        """End the read with ``exc`` (None: it was cancelled); READs in flight are dropped
+        when they come."""
+        if self.finished:
+            return
+        self.finished = True
+        self._bulk_stop()
+        self.eng._abandon(list(self.inflight))
+        self.inflight.clear()
+        self._let_go()
+        self.result = None
+        if exc is not None:
+            self._settle(None, exc)
+        else:
+            self.future = None
+
+
 class _Upload(_Transfer):
     def __init__(self, eng: SFTPEngine, future: Future[TransferResult], local: str, remote: str,
                  resume: bool, preserve: bool, progress: Progress | None, in_flight: int,
@@ -1656,12 +1952,7 @@ class _Upload(_Transfer):
         if u.replies == self.replies_seen:
             return
         self.replies_seen = u.replies
-        watch = self.watch
-        if watch is not None and watch.timeout is not None:
-            watch.deadline = now + watch.timeout
-            group = self.eng._by_timeout.get(watch.timeout)
-            if group is not None and watch.rid in group:
-                group.move_to_end(watch.rid)  # deadlines stay in ascending order
+        self.eng._postpone(self.watch, now)
         if self.progress is not None:
             done = self.start + self.acked + u.acked
             if done - self.reported >= _BULK_REPORT_EVERY:

@@ -15,7 +15,7 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ..client import Client, ConnectOptions, connect
 from ..client.sftp_engine import SFTPEngine, SFTPName, start_engine
@@ -153,17 +153,22 @@ class SFTPConnection:
     async def read(self, handle: bytes, start: int, end: int, path: str | None = None) -> bytes:
         """The bytes from ``start`` to ``end`` (or to the end of the file, if it comes first):
         READs of the server's maximum length, :data:`READS_IN_FLIGHT` at once, a short answer
-        followed by a READ of what it left out."""
-        return _joined(await _aw(self._range_read(handle, start, end, path)))
+        followed by a READ of what it left out. A range longer than one READ is read by the
+        engine's C receiver straight into the ``bytes`` returned (:meth:`SFTPEngine.read_bytes
+        <pylibssh.client.sftp_engine.SFTPEngine.read_bytes>`: ``end - start`` bytes are set
+        aside up front); cancelling the call stops it."""
+        pending = self.start_read(handle, start, end, path)
+        await asyncio.wrap_future(pending.future)
+        return pending.result()
 
     def start_read(self, handle: bytes, start: int, end: int,
                    path: str | None = None) -> PendingRead:
         """:meth:`read`, started from any thread without an event loop."""
-        return PendingRead(self._range_read(handle, start, end, path))
-
-    def _range_read(self, handle: bytes, start: int, end: int,
-                    path: str | None) -> Future[list[bytes]]:
-        return _RangeRead(self._client.loop.lock, self._engine, handle, start, end, path).start()
+        if end - start > self._engine.read_chunk:
+            return PendingRead(self._engine.read_bytes(handle, start, end - start, path,
+                                                       READS_IN_FLIGHT))
+        return PendingRead(_RangeRead(self._client.loop.lock, self._engine, handle, start, end,
+                                      path).start())
 
     async def write(self, handle: bytes, offset: int, data: bytes | bytearray | memoryview,
                     path: str | None = None) -> None:
@@ -203,23 +208,32 @@ def _joined(parts: list[bytes]) -> bytes:
 
 
 class PendingRead:
-    """A range read under way (:meth:`SFTPConnection.start_read`). Its replies are gathered
-    on the connection's thread, and joined into one ``bytes`` by the thread that asks for
-    them: the connection's thread goes on reading the socket meanwhile."""
+    """A range read under way (:meth:`SFTPConnection.start_read`). A bulk read's bytes are
+    written into one ``bytes`` as they arrive; a shorter range's replies are gathered on the
+    connection's thread and joined into one ``bytes`` by the thread that asks for them (the
+    connection's thread goes on reading the socket meanwhile)."""
 
-    __slots__ = ("_parts",)
+    __slots__ = ("future",)
 
-    def __init__(self, parts: Future[list[bytes]]):
-        self._parts = parts
+    def __init__(self, future: Future[bytes] | Future[list[bytes]]):
+        #: the read's future: its bytes, or its parts
+        self.future: Future[Any] = future
 
     def done(self) -> bool:
-        """Whether every READ has been answered (or one failed)."""
-        return self._parts.done()
+        """Whether every READ has been answered (or one failed, or the read was cancelled)."""
+        return self.future.done()
+
+    def cancel(self) -> bool:
+        """Stop the read (a bulk read sends no more READs and drops the replies in flight):
+        whether it was still under way."""
+        return self.future.cancel()
 
     def result(self, timeout: float | None = None) -> bytes:
         """The bytes, waiting up to ``timeout`` seconds (None: until the READs' own deadlines
-        end them); raises what a READ raised, or ``TimeoutError`` once ``timeout`` passed."""
-        return _joined(self._parts.result(timeout))
+        end them); raises what a READ raised, ``TimeoutError`` once ``timeout`` passed, or
+        ``CancelledError`` after :meth:`cancel`."""
+        got = self.future.result(timeout)
+        return got if isinstance(got, bytes) else _joined(got)
 
 
 class _Window(Generic[_R, _T]):
@@ -231,6 +245,7 @@ class _Window(Generic[_R, _T]):
 
     def __init__(self, lock: threading.RLock, limit: int):
         self.future: Future[_T] = Future()
+        self.future.set_running_or_notify_cancel()  # its requests go on: not to be cancelled
         self._lock = lock
         self._limit = limit
         self._busy = 0

@@ -21,6 +21,9 @@ class Pending(Protocol):
     def result(self, timeout: float | None = None) -> bytes:
         """The bytes, waiting for them; raises what the fetch raised."""
 
+    def cancel(self) -> bool:
+        """Stop the fetch if it can be stopped (it is then done): whether it was."""
+
 
 class _Ahead:
     """A range asked of the server ahead of the reader: ``[start, end)`` and its bytes to be."""
@@ -131,7 +134,9 @@ class ForwardPrefetchCache(BaseCache):  # type: ignore[misc]  # fsspec has no ty
         self._ahead = _Ahead(nxt, stop, self._start_fetch(nxt, stop))
 
     def _drop(self, future: Pending) -> None:
-        """Forget a range ahead: its READs are answered anyway; its bytes and error go unseen."""
+        """Forget a range ahead: it is cancelled (what was asked of the server is answered
+        and dropped); its bytes and error go unseen."""
+        future.cancel()
         if not future.done():
             self._dropped = future
 
@@ -141,7 +146,7 @@ class ForwardPrefetchCache(BaseCache):  # type: ignore[misc]  # fsspec has no ty
         return None if a is None else (a.start, a.end, a.future.done())
 
     def close(self) -> None:
-        """Drop what is held and the range ahead (its READs still arrive, unseen)."""
+        """Drop what is held and the range ahead (cancelled: no more of it is asked for)."""
         if self._ahead is not None:
             self._drop(self._ahead.future)
             self._ahead = None

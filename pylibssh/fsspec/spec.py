@@ -42,6 +42,7 @@ _CREATE = OpenFlags.WRITE | OpenFlags.CREAT | OpenFlags.TRUNC
 _EXCLUSIVE = OpenFlags.WRITE | OpenFlags.CREAT | OpenFlags.EXCL
 _APPEND = OpenFlags.WRITE | OpenFlags.CREAT | OpenFlags.APPEND
 _STREAM_COPY = 16 << 20  # bytes held at once by a copy the server cannot do itself
+_SIZE_CHECKED = 64 << 20  # a range longer than this is bounded by the file's size first
 #: files from this size on get a transfer of their own in a bulk get/put
 LARGE_FILE = 1 << 20
 #: large files moved at once in a bulk get/put
@@ -426,7 +427,9 @@ class SFTPFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec has no ty
 
     async def _read_range(self, sftp: SFTPConnection, handle: bytes, path: str,
                           start: int | None, end: int | None, size: int | None = None) -> bytes:
-        if size is None and (start is None or start < 0 or end is None or end < 0):
+        # a large range is read into memory set aside up front: bounded by the file's size
+        if size is None and (start is None or start < 0 or end is None or end < 0
+                             or end - start > _SIZE_CHECKED):
             attrs = await sftp.fstat(handle, path)
             if attrs.is_dir:
                 raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
@@ -440,6 +443,8 @@ class SFTPFileSystem(AsyncFileSystem):  # type: ignore[misc]  # fsspec has no ty
             elif end < 0:
                 end = max(0, size + end)
         assert end is not None
+        if size is not None:
+            end = min(end, size)
         if end <= start:
             return b""
         return await sftp.read(handle, start, end, path)
