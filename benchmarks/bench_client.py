@@ -48,6 +48,8 @@ from benchmarks.common import (
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 from openssh import OpenSSHServer, keygen  # noqa: E402
 
+from benchmarks.procs import CpuGroup  # noqa: E402
+
 import pylibssh  # noqa: E402
 
 CIPHER = "aes128-gcm@openssh.com"
@@ -66,6 +68,11 @@ class Env:
         self.sshd = OpenSSHServer(work / "sshd", {"LogLevel": "ERROR", "MaxStartups": "200"})
         self.sshd.authorize(Path(str(self.key) + ".pub").read_text())
         self.sshd.start()
+        # sshd's CPU, all its processes included (a cgroup where one can be made; else the
+        # processes sshd has reaped: the sessions' own children may be missing there)
+        self.sshd_group = CpuGroup.create("pylibssh-bench-sshd")
+        if self.sshd_group is not None:
+            self.sshd_group.add_tree(self.sshd.proc.pid)
         self.known_hosts = work / "known_hosts"
         self.known_hosts.write_text("\n".join(self.sshd.known_hosts_lines()) + "\n")
         self.port = self.sshd.port
@@ -98,6 +105,14 @@ class Env:
                 c.run(f"rm -rf {self.remote_dir}", timeout=120)
         finally:
             self.sshd.cleanup()
+            if self.sshd_group is not None:
+                self.sshd_group.remove()
+
+    def sshd_cpu(self) -> float:
+        """CPU seconds sshd has used so far (its listener and the processes it started)."""
+        if self.sshd_group is not None:
+            return self.sshd_group.cpu()
+        return proc_cpu_seconds(self.sshd.proc.pid, reaped_children=True)
 
     # -- clients --------------------------------------------------------------------------------
 
@@ -438,7 +453,7 @@ def measure_workloads(env: Env, forced: bool, args: argparse.Namespace, impls_fo
                     continue
                 if name in PREPARE:
                     PREPARE[name](env)  # not timed
-                server_before = proc_cpu_seconds(env.sshd.proc.pid, reaped_children=True)
+                server_before = env.sshd_cpu()
                 try:
                     with Timer() as t:
                         call(fn, env, impl, forced)
@@ -448,12 +463,12 @@ def measure_workloads(env: Env, forced: bool, args: argparse.Namespace, impls_fo
                     continue
                 walls[impl].append(t.wall)
                 cpus[impl].append(t.cpu)
-                if kind in ("connects", "hosts"):
-                    # sshd's side of the handshakes (its per-connection processes, once
-                    # reaped): on this machine's cores it bounds how fast any client can be
+                if kind in ("connects", "hosts", "size"):
+                    # sshd's side (its per-connection processes and theirs: the command, the
+                    # sftp-server; once reaped): on this machine's cores it bounds how fast
+                    # any client can be
                     time.sleep(0.5)
-                    server[impl] += (proc_cpu_seconds(env.sshd.proc.pid, reaped_children=True)
-                                     - server_before)
+                    server[impl] += env.sshd_cpu() - server_before
         for impl in impls:
             if impl in failed:
                 continue
@@ -463,7 +478,8 @@ def measure_workloads(env: Env, forced: bool, args: argparse.Namespace, impls_fo
                 extra = f" sshd cpu {server[impl] / args.repeat:.2f} s per run"
             if kind == "size":
                 value, unit = env.size / MiB / wall, "MiB/s"
-                extra = f" cpu {cpu / (env.size / 1e9):5.2f} s/GB"
+                extra = (f" cpu {cpu / (env.size / 1e9):5.2f} s/GB, sshd's side "
+                         f"{server[impl] / args.repeat / (env.size / 1e9):5.2f} s/GB")
             elif kind == "files":
                 value, unit = 2 * NFILES / wall, "files/s"
             elif kind == "connects":
@@ -481,6 +497,16 @@ def measure_workloads(env: Env, forced: bool, args: argparse.Namespace, impls_fo
             bound = min(walls["openssh"]) * cores / (least / args.repeat)
             print(f"  {name}: no client can pass {bound:.2f}x OpenSSH here (sshd alone uses "
                   f"{least / args.repeat:.2f} CPU-s per run, on {cores} cores)", flush=True)
+        if kind == "size" and len(walls) > 1 and all(walls[i] for i in impls if i not in failed):
+            # the server's CPU and the client's own must share this machine's cores: no client
+            # finishes before (sshd's side + its CPU) / cores; with the fastest client's CPU
+            cores = os.cpu_count() or 1
+            per_run = {i: server[i] / args.repeat for i in impls if i not in failed}
+            least_cpu = min(statistics.median(cpus[i]) for i in per_run)
+            floor = (min(per_run.values()) + least_cpu) / cores
+            print(f"  {name}: the machine's bound is {env.size / MiB / floor:.0f} MiB/s (sshd's "
+                  f"side {min(per_run.values()):.2f} CPU-s + the leanest client's "
+                  f"{least_cpu:.2f} CPU-s per run, on {cores} cores)", flush=True)
     return results
 
 

@@ -225,3 +225,29 @@ def test_connect_and_wait_without_asyncio_timeout(loop_kind, opts, monkeypatch):
             assert proc.channel.closed
             assert (await conn.run("echo ok")).stdout == b"ok\n"
     run_on(loop_kind, main())
+
+
+def test_the_engine_loop_answers_every_loop_method(loop_kind, opts):
+    """The engine's loop on asyncio has every method of pylibssh's own Loop: overridden, or
+    one that only uses overridden ones (``submit`` schedules with ``call_soon``; ``solo_wait``
+    follows a ``claim_solo``, which it never grants). Running or joining it is its owner's job:
+    ``join`` returns, ``run_once``/``run_forever`` raise a RuntimeError that says so."""
+    from pylibssh.asyncio._loop import AsyncioLoop
+    from pylibssh.loop import Loop
+
+    inherited = {n for n in vars(Loop) if not n.startswith("_") and n not in vars(AsyncioLoop)}
+    assert inherited == {"submit", "solo_wait"}
+
+    async def main():
+        async with pa.connect(**opts) as conn:
+            engine = pa.engine_loop()
+            engine.join(1)
+            for run in (engine.run_once, engine.run_forever):
+                with pytest.raises(RuntimeError, match="asyncio loop"):
+                    run()
+            done = engine.submit(lambda: 42)
+            while not done.done():
+                await asyncio.sleep(0.01)
+            assert done.result() == 42
+            assert (await conn.run("echo ok")).stdout == b"ok\n"
+    run_on(loop_kind, main())

@@ -216,8 +216,19 @@ def test_several_servers_share_one_loop(host_key_files, openssh_client):
         loop.close()
 
 
+@pytest.fixture
+def server_logger_level_restored():
+    """debug=True sets the ``pylibssh.server`` logger to DEBUG for the process: put it back,
+    or later tests' records (which hold the sessions they name) keep servers alive."""
+    logger = logging.getLogger("pylibssh.server")
+    level = logger.level
+    yield
+    logger.setLevel(level)
+
+
 def test_debug_logs_to_the_pylibssh_logger_never_stdout(make_server, caplog, capsys,
-                                                          openssh_client):
+                                                          openssh_client,
+                                                          server_logger_level_restored):
     rs = make_server(debug=True)
     standard_app(rs)
     rs.start()

@@ -258,6 +258,18 @@ class AsyncioLoop(Loop):
     def start(self) -> None:
         """The asyncio loop runs already."""
 
+    def join(self, timeout: float | None = None) -> None:
+        """Nothing to wait for: the asyncio loop runs on its owner's thread, not one of ours."""
+
+    def run_once(self, timeout: float | None = None) -> None:
+        """Refused (:class:`RuntimeError`): the asyncio loop is its owner's to run."""
+        raise RuntimeError("pylibssh.asyncio's engine runs on the asyncio loop: await "
+                           "pylibssh.asyncio's coroutines instead of running it")
+
+    def run_forever(self) -> None:
+        """Refused (:class:`RuntimeError`), as :meth:`run_once`."""
+        self.run_once()
+
     def stop(self) -> None:
         """The asyncio loop is its owner's to stop."""
 
