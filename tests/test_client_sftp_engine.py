@@ -217,6 +217,31 @@ def test_a_small_get_and_put_take_two_round_trips(make_server, tmp_path):
         c.close()
 
 
+def test_a_small_put_is_two_ssh_packets(connect, tmp_path):
+    """A put of a small file sends its OPEN, then its WRITE with the CLOSE (and the STAT that
+    confirms it) in one channel write: two SSH packets from the client per file, not three."""
+    c = connect()
+    files = 20
+    data = [tmp_path / f"f{i}" for i in range(files)]
+    for i, path in enumerate(data):
+        path.write_bytes(bytes([i]) * (16 * 1024 + i))
+    work = f"sftp-engine-{uuid.uuid4().hex[:8]}"
+    with c.sftp() as s:
+        s.mkdir(work)
+        try:
+            sent = c.session._counters[1].out_packets
+            for i, path in enumerate(data):
+                result = s.wait(s.engine.put(str(path), f"{work}/f{i}", stat_after=True))
+                assert result.attrs.size == 16 * 1024 + i
+            packets = c.session._counters[1].out_packets - sent
+            # (a window adjustment or two are allowed)
+            assert packets <= 2 * files + 2, f"{packets} SSH packets for {files} puts"
+            for i in range(files):
+                assert s.stat(f"{work}/f{i}").size == 16 * 1024 + i
+        finally:
+            c.run(f"rm -rf {work}", timeout=DEADLINE)
+
+
 def test_the_engine_s_futures_from_asyncio(connect, tmp_path):
     """The engine's operations are futures an asyncio program awaits (asyncio.wrap_future)
     while the loop runs in its thread: many at once, replies matched to their requests."""

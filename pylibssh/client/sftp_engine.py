@@ -339,7 +339,7 @@ class SFTPEngine:
         self._bulks: dict[int, _Download | _ReadInto] = {}
         self._uploads: dict[int, _Upload] = {}  # its bulk uploads, by number
         self._pumping = False
-        self._held: list[bytes] = []
+        self._held: list[bytes | bytearray] = []
         self._late: set[int] = set()  # timed-out OPENs whose HANDLE is closed when it comes
         self._error: BaseException | None = None  # why the engine ended
         self.version = 0
@@ -427,6 +427,12 @@ class SFTPEngine:
         """Send a whole packet built by the caller (a WRITE), after what is queued."""
         self._flush()
         self._channel.write(packet)
+
+    def _queue_packet(self, packet: bytes | bytearray) -> None:
+        """Queue a whole packet built by the caller (a file's last WRITE) behind what is
+        queued: it goes out with the requests queued after it (the CLOSE) in one channel
+        write, one SSH packet for a small file instead of two."""
+        self._held.append(packet)
 
     def _flush(self) -> None:
         held = self._held
@@ -1926,7 +1932,10 @@ class _Upload(_Transfer):
             self.inflight[rid] = (self.next, n)
             if got != n:
                 raise OSError(errno.EIO, f"{self.local!r} changed size during the upload")
-            eng._send_packet(buf)
+            if self.next + n < self.total:
+                eng._send_packet(buf)
+            else:
+                eng._queue_packet(buf)  # with the CLOSE (and STAT) queued next
             self.next += n
         if self.next >= self.total and not self.close_sent:
             self._finish_requests()
