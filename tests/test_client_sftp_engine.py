@@ -5,6 +5,7 @@ and pylibssh's own server where it must misbehave."""
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 
@@ -215,6 +216,73 @@ def test_a_small_get_and_put_take_two_round_trips(make_server, tmp_path):
         assert after_handle[:after_handle.index("reply")] == ["write"] * writes + ["close"]
     finally:
         c.close()
+
+
+def test_a_small_put_is_two_ssh_packets(connect, tmp_path):
+    """A put of a small file sends its OPEN, then its WRITE with the CLOSE (and the STAT that
+    confirms it) in one channel write: two SSH packets from the client per file, not three."""
+    c = connect()
+    files = 20
+    data = [tmp_path / f"f{i}" for i in range(files)]
+    for i, path in enumerate(data):
+        path.write_bytes(bytes([i]) * (16 * 1024 + i))
+    work = f"sftp-engine-{uuid.uuid4().hex[:8]}"
+    with c.sftp() as s:
+        s.mkdir(work)
+        try:
+            sent = c.session._counters[1].out_packets
+            for i, path in enumerate(data):
+                result = s.wait(s.engine.put(str(path), f"{work}/f{i}", stat_after=True))
+                assert result.attrs.size == 16 * 1024 + i
+            packets = c.session._counters[1].out_packets - sent
+            # (a window adjustment or two are allowed)
+            assert packets <= 2 * files + 2, f"{packets} SSH packets for {files} puts"
+            for i in range(files):
+                assert s.stat(f"{work}/f{i}").size == 16 * 1024 + i
+        finally:
+            c.run(f"rm -rf {work}", timeout=DEADLINE)
+
+
+def test_a_small_get_reads_while_its_local_file_is_made(connect, tmp_path, monkeypatch):
+    """A get on a loop that another thread runs: when the remote file is open and small
+    before the local file is ready (a slow file system, on the caller's thread), its READs
+    and CLOSE go at once and the DATA waits in memory for the file. Seen from inside the
+    making of the local file: the CLOSE went before it ended. A local file that cannot be made
+    still ends that get with its error, and the next get works."""
+    from pylibssh.client import sftp_engine
+
+    loop = pylibssh.Loop()
+    loop.start()
+    try:
+        c = connect(loop=loop)
+        content = os.urandom(100_000)
+        name = f"sftp-engine-{uuid.uuid4().hex[:8]}"
+        with c.sftp() as s:
+            with s.open(name, "wb") as f:
+                f.write(content)
+            seen = []
+            open_local = sftp_engine._Download._open_local
+
+            def slow_open_local(self):
+                deadline = time.monotonic() + 5
+                while not self.close_sent and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                seen.append(self.close_sent)
+                return open_local(self)
+
+            monkeypatch.setattr(sftp_engine._Download, "_open_local", slow_open_local)
+            for i in range(3):
+                assert s.get(name, tmp_path / f"f{i}") == len(content)
+                assert (tmp_path / f"f{i}").read_bytes() == content
+            with pytest.raises(FileNotFoundError):
+                s.get(name, tmp_path / "missing" / "f")
+            monkeypatch.undo()
+            assert seen == [True] * 4
+            assert s.get(name, tmp_path / "after") == len(content)
+            assert (tmp_path / "after").read_bytes() == content
+            s.remove(name)
+    finally:
+        loop.close()
 
 
 def test_the_engine_s_futures_from_asyncio(connect, tmp_path):

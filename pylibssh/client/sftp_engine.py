@@ -339,7 +339,7 @@ class SFTPEngine:
         self._bulks: dict[int, _Download | _ReadInto] = {}
         self._uploads: dict[int, _Upload] = {}  # its bulk uploads, by number
         self._pumping = False
-        self._held: list[bytes] = []
+        self._held: list[bytes | bytearray] = []
         self._late: set[int] = set()  # timed-out OPENs whose HANDLE is closed when it comes
         self._error: BaseException | None = None  # why the engine ended
         self.version = 0
@@ -427,6 +427,12 @@ class SFTPEngine:
         """Send a whole packet built by the caller (a WRITE), after what is queued."""
         self._flush()
         self._channel.write(packet)
+
+    def _queue_packet(self, packet: bytes | bytearray) -> None:
+        """Queue a whole packet built by the caller (a file's last WRITE) behind what is
+        queued: it goes out with the requests queued after it (the CLOSE) in one channel
+        write, one SSH packet for a small file instead of two."""
+        self._held.append(packet)
 
     def _flush(self) -> None:
         held = self._held
@@ -1255,6 +1261,9 @@ class _Download(_Transfer):
         self.watch: _Request | None = None  # its deadline: pushed back by every reply
         self.replies_seen = 0
         self.reported = 0  # what the last progress call of the bulk said
+        # DATA that came before the local file was ready: (offset, length asked, bytes)
+        self.early: list[tuple[int, int, bytes]] | None = None
+        self.to_python: set[int] = set()  # READs whose DATA comes to Python (see _read)
 
     def begin(self, flush: bool = True) -> None:
         """Send STAT and OPEN, then make the local file ready while they travel (on the
@@ -1309,12 +1318,14 @@ class _Download(_Transfer):
                 _unlink_quietly(self.local)
             return
         self.fd, self.created = fd, created
-        if self.handle is not None and self.attrs is not None:
-            self._guarded_go()
+        if self.early is not None:
+            self._guarded(self._write_early)
+        elif self.handle is not None and self.attrs is not None:
+            self._guarded(self._go)
 
-    def _guarded_go(self) -> None:
+    def _guarded(self, step: Callable[[], None]) -> None:
         try:
-            self._go()
+            step()
         except BaseException as exc:  # noqa: BLE001 - the transfer's outcome
             self.fail(exc)
         if self.eng._error is None:
@@ -1325,14 +1336,52 @@ class _Download(_Transfer):
         if self.attrs.is_dir:
             raise sftp_error(SFTPStatus.FAILURE, "is a directory (use recursive=True)",
                              self.remote)
-        if self.handle is not None and self.fd >= 0:
-            self._go()
+        if self.handle is not None:
+            self._go_or_read_early()
 
     def _on_open(self, kind: int, payload: Any) -> None:
         self.handle = codec.parse_handle(_expect(kind, payload, FXP.HANDLE, "open",
                                                  self.remote))
-        if self.attrs is not None and self.fd >= 0:
+        if self.attrs is not None:
+            self._go_or_read_early()
+
+    def _go_or_read_early(self) -> None:
+        """The remote file is open and its size known. A small file whose local file is
+        still being made (a slow file system, on the caller's thread) is read meanwhile: its
+        READs and the CLOSE go now and the DATA waits in memory (``early``) for the file."""
+        if self.fd >= 0:
             self._go()
+            return
+        total = self.attrs.size if self.attrs is not None else None
+        if self.resume or total is None or total > self.in_flight * self.chunk:
+            return  # (a resume needs the local size first; a large file is a bulk download)
+        self.early = []
+        self.total = total
+        self.started = True
+        self._pump()
+
+    def _write_early(self) -> None:
+        """The local file is ready: write the DATA that came before it, in order of arrival."""
+        early, self.early = self.early, None
+        assert early is not None
+        if not self.created:
+            os.ftruncate(self.fd, 0)
+        for offset, length, data in early:
+            self._write_data(offset, length, data)
+        self.check_done()
+
+    def _write_data(self, offset: int, length: int, data: bytes | memoryview) -> None:
+        """A DATA reply that came to Python (the READ was sent before the local file was
+        ready): into the file, or held until it is."""
+        if len(data) > length:
+            raise SFTPDecodeError(f"{len(data)} bytes of DATA for a READ of {length}")
+        if self.early is not None:
+            self.early.append((offset, length, bytes(data)))
+            return
+        done = 0
+        while done < len(data):
+            done += os.pwrite(self.fd, data[done:], offset + done)
+        self._got(offset, length, len(data))
 
     def _go(self) -> None:
         attrs = self.attrs
@@ -1368,7 +1417,9 @@ class _Download(_Transfer):
         rid = eng._send(FXP.READ, codec.read_payload(self.handle, offset, length),
                         self.request("read", lambda k, p: self._on_read(k, p, rid)))
         self.inflight[rid] = (offset, length)
-        if sftp_api.expect_read(eng._rx, rid, self.fd, offset, length) != 0:
+        if self.fd < 0:
+            self.to_python.add(rid)  # (the local file is not ready: _write_data)
+        elif sftp_api.expect_read(eng._rx, rid, self.fd, offset, length) != 0:
             raise MemoryError("registering a READ")
 
     def _pump(self) -> None:
@@ -1487,13 +1538,18 @@ class _Download(_Transfer):
 
     def _on_read(self, kind: int, payload: Any, rid: int) -> None:
         offset, length = self.inflight.pop(rid)
+        to_python = rid in self.to_python
+        if to_python:
+            self.to_python.discard(rid)
         if kind == _WRITTEN_KIND:
             count, err = _WRITTEN.unpack_from(payload)
             if err:
                 raise OSError(err, f"writing {self.local!r}: {os.strerror(err)}")
             self._got(offset, length, count)
         elif kind == FXP.DATA:
-            raise SFTPDecodeError(f"{len(payload) - 4} bytes of DATA for a READ of {length}")
+            if not to_python:
+                raise SFTPDecodeError(f"{len(payload) - 4} bytes of DATA for a READ of {length}")
+            self._write_data(offset, length, codec.parse_data(payload))
         else:
             err = _status_error(_expect(kind, payload, FXP.STATUS, "read", self.remote),
                                 "read", self.remote)
@@ -1522,7 +1578,7 @@ class _Download(_Transfer):
 
     def check_done(self) -> None:
         if self.failed or self.inflight or self.verifying or self.eof_at is None \
-                or self.bulk is not None:
+                or self.bulk is not None or self.fd < 0:
             return
         if not self.close_sent:
             self.send_close()
@@ -1926,7 +1982,10 @@ class _Upload(_Transfer):
             self.inflight[rid] = (self.next, n)
             if got != n:
                 raise OSError(errno.EIO, f"{self.local!r} changed size during the upload")
-            eng._send_packet(buf)
+            if self.next + n < self.total:
+                eng._send_packet(buf)
+            else:
+                eng._queue_packet(buf)  # with the CLOSE (and STAT) queued next
             self.next += n
         if self.next >= self.total and not self.close_sent:
             self._finish_requests()
