@@ -32,6 +32,40 @@ def sftp_server(make_server, setup: Callable[[Any], None], keys=(), **options: A
     return rs.start()
 
 
+def one_file_sftp_server(make_server, size: Callable[[], int],
+                         on_read: Callable[[Any], None] | None = None,
+                         on_write: Callable[[Any], None] | None = None):
+    """A started pylibssh server whose SFTP sessions see one file under every name: OPEN
+    answers the handle ``b"h"``, STAT ``size()`` bytes, CLOSE OK; each READ goes to
+    ``on_read(msg)`` and each WRITE to ``on_write(msg)``, which answer it (or hold it)."""
+    def setup(channel):
+        @channel.on("sftp:open")
+        def on_open(msg):
+            msg.reply_handle(b"h")
+
+        @channel.on("sftp:stat")
+        def on_stat(msg):
+            msg.reply_attr({"size": size(), "permissions": 0o100644})
+
+        @channel.on("sftp:close")
+        def on_close(msg):
+            msg.reply_status("ok")
+
+        if on_read is not None:
+            channel.on("sftp:read", on_read)
+        if on_write is not None:
+            channel.on("sftp:write", on_write)
+
+    return sftp_server(make_server, setup)
+
+
+def password_client(rs) -> pylibssh.Client:
+    """pylibssh's client logged in to the test server ``rs`` with the test password."""
+    return pylibssh.connect("127.0.0.1", rs.port, "user", password=PASSWORD,
+                            host_key_policy="ignore", config=None, agent=False,
+                            look_for_keys=False, timeout=DEADLINE)
+
+
 def paramiko_sftp(port: int) -> tuple[paramiko.SSHClient, paramiko.SFTPClient]:
     client = paramiko_client(port, password=PASSWORD)
     sftp = client.open_sftp()

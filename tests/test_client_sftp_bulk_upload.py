@@ -15,6 +15,7 @@ import uuid
 
 import pytest
 from clientkit import DEADLINE, assert_served_during, connect, known_hosts  # noqa: F401
+from sftpkit import one_file_sftp_server, password_client
 
 import pylibssh
 from pylibssh.client import sftp_engine
@@ -103,38 +104,17 @@ def test_several_bulk_uploads_at_once_and_a_resumed_one(connect, tmp_path, pytho
 def _scripted(make_server, answer):
     """pylibssh's server taking uploads into ``store`` (offset -> data); ``answer(msg)`` may
     answer a WRITE itself (True) or leave it to the default (OK)."""
-    from sftpkit import sftp_server
-
     store: dict[int, bytes] = {}
 
-    def setup(channel):
-        @channel.on("sftp:open")
-        def on_open(msg):
-            msg.reply_handle(b"h")
-
-        @channel.on("sftp:stat")
-        def on_stat(msg):
-            msg.reply_attr({"size": sum(len(d) for d in store.values()),
-                            "permissions": 0o100644})
-
-        @channel.on("sftp:write")
-        def on_write(msg):
-            if not answer(msg):
-                store[msg.offset] = bytes(msg.data)
-                msg.reply_status("ok")
-
-        @channel.on("sftp:close")
-        def on_close(msg):
+    def on_write(msg):
+        if not answer(msg):
+            store[msg.offset] = bytes(msg.data)
             msg.reply_status("ok")
+    return one_file_sftp_server(make_server, lambda: sum(len(d) for d in store.values()),
+                                on_write=on_write), store
 
-    return sftp_server(make_server, setup), store
 
-
-def _client(rs):
-    from serverkit import PASSWORD
-    return pylibssh.connect("127.0.0.1", rs.port, "user", password=PASSWORD,
-                            host_key_policy="ignore", config=None, agent=False,
-                            look_for_keys=False, timeout=DEADLINE)
+_client = password_client
 
 
 def _put(c, s, local, progress=None):

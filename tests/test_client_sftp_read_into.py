@@ -12,6 +12,7 @@ import uuid
 import pytest
 from clientkit import DEADLINE, connect, known_hosts  # noqa: F401
 from serverkit import wait_until
+from sftpkit import one_file_sftp_server, password_client
 
 import pylibssh
 from pylibssh.client import sftp_engine
@@ -137,38 +138,17 @@ def _scripted(make_server, content: bytes, answer):
     """pylibssh's server holding ``content`` as every file; ``answer(msg)`` may answer a READ
     itself (True), leave it unanswered ("hold"), or leave it to the default (the data asked
     for)."""
-    from sftpkit import sftp_server
-
-    def setup(channel):
-        @channel.on("sftp:open")
-        def on_open(msg):
-            msg.reply_handle(b"h")
-
-        @channel.on("sftp:stat")
-        def on_stat(msg):
-            msg.reply_attr({"size": len(content), "permissions": 0o100644})
-
-        @channel.on("sftp:read")
-        def on_read(msg):
-            if not answer(msg):
-                data = content[msg.offset:msg.offset + msg.length]
-                if data:
-                    msg.reply_data(data)
-                else:
-                    msg.reply_status("eof")
-
-        @channel.on("sftp:close")
-        def on_close(msg):
-            msg.reply_status("ok")
-
-    return sftp_server(make_server, setup)
+    def on_read(msg):
+        if not answer(msg):
+            data = content[msg.offset:msg.offset + msg.length]
+            if data:
+                msg.reply_data(data)
+            else:
+                msg.reply_status("eof")
+    return one_file_sftp_server(make_server, lambda: len(content), on_read=on_read)
 
 
-def _client(rs):
-    from serverkit import PASSWORD
-    return pylibssh.connect("127.0.0.1", rs.port, "user", password=PASSWORD,
-                            host_key_policy="ignore", config=None, agent=False,
-                            look_for_keys=False, timeout=DEADLINE)
+_client = password_client
 
 
 READS = 64  # a 64-READ range, 4 READs in flight
