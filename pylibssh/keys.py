@@ -161,11 +161,15 @@ class Key:
         message starting with the path."""
         with open(path, "rb") as f:
             data = f.read()
+        return cls._from_file_data(path, data, passphrase)
+
+    @classmethod
+    def _from_file_data(cls, path: PathLike, data: bytes, passphrase: Passphrase) -> Key:
+        # from_private_bytes with the errors of from_private_file (their message names the file)
         try:
-            key = cls.from_private_bytes(data, passphrase)
+            return cls.from_private_bytes(data, passphrase)
         except KeyFormatError as exc:
             raise type(exc)(f"{os.fspath(path)}: {exc.message}") from None
-        return key
 
     @classmethod
     def from_public_line(cls, line: str | bytes) -> Key:

@@ -59,6 +59,55 @@ def test_upload_after_password_auth(sshd, connect):
     assert out.split()[0].decode() == hashlib.sha256(data).hexdigest()
 
 
+def test_key_file_parsed_once_and_read_again_when_it_changes(sshd, connect, tmp_path,
+                                                             monkeypatch):
+    # the key file is parsed once and kept while its bytes stay the same; a file rewritten in
+    # place (same path, same size, within one timestamp tick) is used at once
+    parsed = []
+    parse = pylibssh.Key._from_file_data
+
+    def counted(path, data, passphrase):
+        parsed.append(os.fspath(path))
+        return parse(path, data, passphrase)
+    monkeypatch.setattr(pylibssh.Key, "_from_file_data", staticmethod(counted))
+
+    path = tmp_path / "id_rotating"
+    authorized, stranger = pylibssh.Key.generate("ed25519"), pylibssh.Key.generate("ed25519")
+    sshd.authorize(authorized.public_line("rotating"))
+    authorized.write_private_file(path)
+    for _ in range(3):
+        connect(keys=[str(path)]).run("true")
+    assert parsed == [str(path)]
+    size = path.stat().st_size
+    stranger.write_private_file(path)
+    assert path.stat().st_size == size
+    with pytest.raises(pylibssh.AuthenticationError) as info:
+        connect(keys=[str(path)])
+    assert stranger.fingerprint() in str(info.value)
+    assert len(parsed) == 2
+    authorized.write_private_file(path)
+    connect(keys=[str(path)]).run("true")
+    assert len(parsed) == 3
+    path.unlink()
+    with pytest.raises(FileNotFoundError):
+        connect(keys=[str(path)])
+
+
+def test_key_file_kept_per_passphrase(tmp_path):
+    from pylibssh.client import identities
+
+    key = pylibssh.Key.generate("ed25519")
+    path = tmp_path / "id_enc"
+    key.write_private_file(path, passphrase="right")
+    assert identities.load_identity(path, "right") == key
+    with pytest.raises(pylibssh.WrongPassphraseError) as info:
+        identities.load_identity(path, "wrong")
+    assert str(path) in str(info.value)
+    with pytest.raises(pylibssh.PassphraseRequiredError):
+        identities.load_identity(path)
+    assert identities.load_identity(path, b"right") is identities.load_identity(path, "right")
+
+
 def test_wrong_password_and_unauthorized_key(sshd, connect, tmp_path):
     with pytest.raises(pylibssh.AuthenticationError) as info:
         connect(keys=[], password="not-the-password")
