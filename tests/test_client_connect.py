@@ -7,6 +7,7 @@ import hashlib
 import os
 import resource
 import socket
+import subprocess
 import threading
 import time
 
@@ -215,6 +216,20 @@ def test_changed_key_always_refused(connect, sshd, tmp_path, policy):
     assert kh.read_text().count("\n") == 1  # not overwritten
 
 
+def test_host_key_checked_on_every_connect(connect, sshd, tmp_path):
+    # nothing about the server is kept between connections: a known_hosts file changed after
+    # a successful connect refuses the next one
+    kh = known_hosts_for(sshd, tmp_path / "known_hosts")
+    connect(known_hosts=str(kh)).run("true")
+    other = pylibssh.Key.generate("ed25519")
+    kh.write_text(f"[127.0.0.1]:{sshd.port} {other.public_line()}\n")
+    with pytest.raises(pylibssh.HostKeyChangedError):
+        connect(known_hosts=str(kh))
+    kh.write_text("")
+    with pytest.raises(pylibssh.UnknownHostKeyError):
+        connect(known_hosts=str(kh))
+
+
 def test_callback_policy(connect, tmp_path):
     empty = tmp_path / "none"
     seen = []
@@ -248,6 +263,33 @@ def test_algorithm_preferences(connect):
     assert c2.run("echo pq").stdout == b"pq\n"
     with pytest.raises(pylibssh.SSHError):
         connect(ciphers="no-such-cipher")
+
+
+def test_host_key_algorithm_follows_known_hosts(connect, sshd, tmp_path):
+    # libssh offers the host key algorithms recorded for the server first (read from the
+    # files' key types: vendor/libssh/patches/0014), plain or hashed names, other hosts' and
+    # marker lines skipped
+    lines = {line.split()[1]: line for line in sshd.known_hosts_lines()}
+    expect = {"ssh-ed25519": "ssh-ed25519", "ecdsa-sha2-nistp256": "ecdsa-sha2-nistp256",
+              "ssh-rsa": "rsa-sha2-512"}
+    noise = ["# a comment", "other.example ssh-foo AAAA", "@revoked * ssh-ed25519 AAAA", ""]
+    for kind, negotiated in expect.items():
+        hashed = tmp_path / f"hashed-{kind}"
+        hashed.write_text(lines[kind] + "\n")
+        subprocess.run(["ssh-keygen", "-H", "-f", str(hashed)], check=True,
+                       capture_output=True, timeout=60)
+        assert hashed.read_text().startswith("|1|")
+        for line in (lines[kind], hashed.read_text().strip()):
+            kh = tmp_path / f"kh-{kind}"
+            kh.write_text("\n".join(noise + [line]) + "\n")
+            assert connect(known_hosts=str(kh)).algorithms.host_key == negotiated
+    # a line of the host with an unknown key type voids the order (libssh's default then
+    # picks Ed25519), and the check refuses the file
+    kh = tmp_path / "kh-unknown-type"
+    kh.write_text(f"{lines['ssh-rsa']}\n[127.0.0.1]:{sshd.port} ssh-foo AAAA\n")
+    with pytest.raises(pylibssh.UnknownHostKeyError) as info:
+        connect(known_hosts=str(kh))
+    assert info.value.key.type_name == "ssh-ed25519"
 
 
 # -- connection errors and timeouts ------------------------------------------------------------
