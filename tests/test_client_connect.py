@@ -292,6 +292,31 @@ def test_host_key_algorithm_follows_known_hosts(connect, sshd, tmp_path):
     assert info.value.key.type_name == "ssh-ed25519"
 
 
+def test_connect_calls_libssh_once_per_pass(connect, monkeypatch):
+    # the connecting task's ssh_connect (a poll of the socket each) runs once per pass of the
+    # session, not again after a dispatch that delivered nothing
+    from pylibssh._binding import client as client_api
+    from pylibssh.client.session import ClientSession
+
+    per_pass = [0]
+    real_connect, real_service = client_api.connect, ClientSession._service
+
+    def counted_connect(s):
+        per_pass[-1] += 1
+        return real_connect(s)
+
+    def counted_service(self):
+        per_pass.append(0)
+        real_service(self)
+    monkeypatch.setattr(client_api, "connect", counted_connect)
+    monkeypatch.setattr(ClientSession, "_service", counted_service)
+    for _ in range(3):
+        del per_pass[:]
+        per_pass.append(0)  # (the task's first step, before any pass)
+        connect().run("true")
+        assert sum(per_pass) >= 3 and max(per_pass) == 1, per_pass
+
+
 # -- connection errors and timeouts ------------------------------------------------------------
 
 def test_refused(connect):

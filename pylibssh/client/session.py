@@ -61,6 +61,8 @@ class ClientSession(LoopSession):
         self._global_replies: CData = None
         # channels whose C receivers are drained after each poll (ClientChannel, SFTPChannel)
         self._staged: set[Any] = set()  # each with a _drain_stage()
+        # the socket's byte counts when _process last poked the tasks (see _dispatch)
+        self._poked_at: tuple[int, int] | None = None
 
     # -- tasks ----------------------------------------------------------------------------------
 
@@ -96,13 +98,25 @@ class ClientSession(LoopSession):
         for ch in tuple(self._staged):  # (a data listener may close its channel)
             ch._drain_stage()
         self._poke_tasks()
+        # (held output released before the dispatch can change what tasks poll)
+        self._poked_at = None if self._output_waiters else self._socket_bytes()
         if self.authenticated:
             self._incoming.take_messages()
 
+    def _socket_bytes(self) -> tuple[int, int]:
+        counters = self._counters[0]
+        return counters.in_bytes, counters.out_bytes
+
     def _dispatch(self) -> None:
+        # after events are delivered, tasks see channel state (exit status, close) current. A
+        # pass that delivered none, released no held output and moved no byte on the socket
+        # since _process poked the tasks changed nothing they poll: no second poke (each is a
+        # libssh call; a connecting task's polls the socket)
+        poked_at, self._poked_at = self._poked_at, None
+        delivered = bool(self._pending)
         super()._dispatch()
-        # after events are delivered, tasks see channel state (exit status, close) current
-        self._poke_tasks()
+        if delivered or poked_at != self._socket_bytes():
+            self._poke_tasks()
 
     def _teardown(self, send_disconnect: bool) -> None:
         if self._closed or self._closing:
