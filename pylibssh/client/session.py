@@ -76,10 +76,13 @@ class ClientSession(LoopSession):
             self._loop.wakeup()
         return task
 
-    def _poke_tasks(self) -> None:
+    def _poke_tasks(self) -> bool:
+        """Poke every task; whether one moved on."""
+        moved = False
         for task in list(self._tasks):
-            if not self._closed:
-                task.poke()
+            if not self._closed and task.poke():
+                moved = True
+        return moved
 
     #: read events after which received data is acknowledged at once (pylibssh_tcp_quickack):
     #: the key exchange, login and the first channels, where servers send small packets back to
@@ -97,9 +100,10 @@ class ClientSession(LoopSession):
         # arrive in one poll, and the request's poller must see its reply while the channel lives
         for ch in tuple(self._staged):  # (a data listener may close its channel)
             ch._drain_stage()
-        self._poke_tasks()
-        # (held output released before the dispatch can change what tasks poll)
-        self._poked_at = None if self._output_waiters else self._socket_bytes()
+        moved = self._poke_tasks()
+        # (a task that moved on may have changed what another, poked before it, polls; held
+        # output released before the dispatch can change it too)
+        self._poked_at = None if moved or self._output_waiters else self._socket_bytes()
         if self.authenticated:
             self._incoming.take_messages()
 
@@ -109,9 +113,9 @@ class ClientSession(LoopSession):
 
     def _dispatch(self) -> None:
         # after events are delivered, tasks see channel state (exit status, close) current. A
-        # pass that delivered none, released no held output and moved no byte on the socket
-        # since _process poked the tasks changed nothing they poll: no second poke (each is a
-        # libssh call; a connecting task's polls the socket)
+        # pass in which no task moved on, none was delivered, no held output was released and
+        # no byte moved on the socket since _process poked the tasks changed nothing they poll:
+        # no second poke (each is a libssh call; a connecting task's polls the socket)
         poked_at, self._poked_at = self._poked_at, None
         delivered = bool(self._pending)
         super()._dispatch()
