@@ -80,7 +80,8 @@ class Key:
     halves are equal, so a private key equals its own public key.
     """
 
-    __slots__ = ("_key", "comment", "options", "__weakref__")
+    # (_sha256: the SHA256 fingerprint once computed; a key's public half never changes)
+    __slots__ = ("_key", "comment", "options", "_sha256", "__weakref__")
 
     def __init__(self, _key: CData, comment: str | None = None, options: str | None = None):
         # private constructor: takes ownership of an ssh_key cdata
@@ -89,6 +90,7 @@ class Key:
         self._key = c_keys.own(_key)
         self.comment = comment
         self.options = options
+        self._sha256: str | None = None
 
     # -- constructors ---------------------------------------------------------------------------
 
@@ -161,11 +163,15 @@ class Key:
         message starting with the path."""
         with open(path, "rb") as f:
             data = f.read()
+        return cls._from_file_data(path, data, passphrase)
+
+    @classmethod
+    def _from_file_data(cls, path: PathLike, data: bytes, passphrase: Passphrase) -> Key:
+        # from_private_bytes with the errors of from_private_file (their message names the file)
         try:
-            key = cls.from_private_bytes(data, passphrase)
+            return cls.from_private_bytes(data, passphrase)
         except KeyFormatError as exc:
             raise type(exc)(f"{os.fspath(path)}: {exc.message}") from None
-        return key
 
     @classmethod
     def from_public_line(cls, line: str | bytes) -> Key:
@@ -270,10 +276,12 @@ class Key:
 
     def fingerprint(self, hash: str = "sha256") -> str:
         """OpenSSH's fingerprint: ``SHA256:<base64>`` (default) or ``MD5:aa:bb:...``."""
-        blob = self.public_blob
         if hash.lower() == "sha256":
-            digest = hashlib.sha256(blob).digest()
-            return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+            if self._sha256 is None:
+                digest = hashlib.sha256(self.public_blob).digest()
+                self._sha256 = "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+            return self._sha256
+        blob = self.public_blob
         if hash.lower() == "md5":
             hexed = hashlib.md5(blob, usedforsecurity=False).hexdigest()
             return "MD5:" + ":".join(hexed[i:i + 2] for i in range(0, len(hexed), 2))

@@ -208,9 +208,14 @@ class Loop:
 
     def wakeup(self) -> None:
         """Interrupt a blocking select() so the loop re-examines its work (any thread)."""
-        # from another thread always write: the loop may be just about to sleep, and checking
-        # a "sleeping" flag first would lose that wakeup
-        if threading.get_ident() != self._running_thread and not self._closed:
+        # from another thread always write while a thread drives the loop: it may be just
+        # about to sleep, and checking a "sleeping" flag first would lose that wakeup. While no
+        # thread drives it and none sleeps in it (a blocking client between its calls), the
+        # next to run it looks at its work before it sleeps (run_once marks itself sleeping
+        # first, then looks): a byte would only cost it a pass and two system calls
+        running = self._running_thread
+        if running != threading.get_ident() and not self._closed and (
+                running is not None or self._sleeping):
             try:
                 os.write(self._wake_w, b"\0")
             except OSError:
@@ -282,12 +287,14 @@ class Loop:
         """One iteration: wait for readiness (at most ``timeout`` seconds, less if a timer is due
         or work is ready), then run fd callbacks, due timers and scheduled calls."""
         with self.lock:
+            # sleeping before looking at the work: a wakeup() that saw neither a driver nor a
+            # sleeper wrote no byte, so its work must be seen here (see wakeup)
+            self._sleeping = True
             if self._ready or self._reaps:
                 timeout = 0
             elif self._timers:
                 due = max(0.0, self._timers[0].when - self.time())
                 timeout = due if timeout is None else min(timeout, due)
-            self._sleeping = True
             # sleep without the lock (all recursion levels) so that other threads can use libssh
             # objects meanwhile
             depth = release_all(self.lock)

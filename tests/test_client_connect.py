@@ -7,6 +7,7 @@ import hashlib
 import os
 import resource
 import socket
+import subprocess
 import threading
 import time
 
@@ -57,6 +58,55 @@ def test_upload_after_password_auth(sshd, connect):
     p.close_stdin()
     out, _ = p.read_until_eof(timeout=DEADLINE)
     assert out.split()[0].decode() == hashlib.sha256(data).hexdigest()
+
+
+def test_key_file_parsed_once_and_read_again_when_it_changes(sshd, connect, tmp_path,
+                                                             monkeypatch):
+    # the key file is parsed once and kept while its bytes stay the same; a file rewritten in
+    # place (same path, same size, within one timestamp tick) is used at once
+    parsed = []
+    parse = pylibssh.Key._from_file_data
+
+    def counted(path, data, passphrase):
+        parsed.append(os.fspath(path))
+        return parse(path, data, passphrase)
+    monkeypatch.setattr(pylibssh.Key, "_from_file_data", staticmethod(counted))
+
+    path = tmp_path / "id_rotating"
+    authorized, stranger = pylibssh.Key.generate("ed25519"), pylibssh.Key.generate("ed25519")
+    sshd.authorize(authorized.public_line("rotating"))
+    authorized.write_private_file(path)
+    for _ in range(3):
+        connect(keys=[str(path)]).run("true")
+    assert parsed == [str(path)]
+    size = path.stat().st_size
+    stranger.write_private_file(path)
+    assert path.stat().st_size == size
+    with pytest.raises(pylibssh.AuthenticationError) as info:
+        connect(keys=[str(path)])
+    assert stranger.fingerprint() in str(info.value)
+    assert len(parsed) == 2
+    authorized.write_private_file(path)
+    connect(keys=[str(path)]).run("true")
+    assert len(parsed) == 3
+    path.unlink()
+    with pytest.raises(FileNotFoundError):
+        connect(keys=[str(path)])
+
+
+def test_key_file_kept_per_passphrase(tmp_path):
+    from pylibssh.client import identities
+
+    key = pylibssh.Key.generate("ed25519")
+    path = tmp_path / "id_enc"
+    key.write_private_file(path, passphrase="right")
+    assert identities.load_identity(path, "right") == key
+    with pytest.raises(pylibssh.WrongPassphraseError) as info:
+        identities.load_identity(path, "wrong")
+    assert str(path) in str(info.value)
+    with pytest.raises(pylibssh.PassphraseRequiredError):
+        identities.load_identity(path)
+    assert identities.load_identity(path, b"right") is identities.load_identity(path, "right")
 
 
 def test_wrong_password_and_unauthorized_key(sshd, connect, tmp_path):
@@ -166,6 +216,20 @@ def test_changed_key_always_refused(connect, sshd, tmp_path, policy):
     assert kh.read_text().count("\n") == 1  # not overwritten
 
 
+def test_host_key_checked_on_every_connect(connect, sshd, tmp_path):
+    # nothing about the server is kept between connections: a known_hosts file changed after
+    # a successful connect refuses the next one
+    kh = known_hosts_for(sshd, tmp_path / "known_hosts")
+    connect(known_hosts=str(kh)).run("true")
+    other = pylibssh.Key.generate("ed25519")
+    kh.write_text(f"[127.0.0.1]:{sshd.port} {other.public_line()}\n")
+    with pytest.raises(pylibssh.HostKeyChangedError):
+        connect(known_hosts=str(kh))
+    kh.write_text("")
+    with pytest.raises(pylibssh.UnknownHostKeyError):
+        connect(known_hosts=str(kh))
+
+
 def test_callback_policy(connect, tmp_path):
     empty = tmp_path / "none"
     seen = []
@@ -199,6 +263,58 @@ def test_algorithm_preferences(connect):
     assert c2.run("echo pq").stdout == b"pq\n"
     with pytest.raises(pylibssh.SSHError):
         connect(ciphers="no-such-cipher")
+
+
+def test_host_key_algorithm_follows_known_hosts(connect, sshd, tmp_path):
+    # libssh offers the host key algorithms recorded for the server first (read from the
+    # files' key types: vendor/libssh/patches/0014), plain or hashed names, other hosts' and
+    # marker lines skipped
+    lines = {line.split()[1]: line for line in sshd.known_hosts_lines()}
+    expect = {"ssh-ed25519": "ssh-ed25519", "ecdsa-sha2-nistp256": "ecdsa-sha2-nistp256",
+              "ssh-rsa": "rsa-sha2-512"}
+    noise = ["# a comment", "other.example ssh-foo AAAA", "@revoked * ssh-ed25519 AAAA", ""]
+    for kind, negotiated in expect.items():
+        hashed = tmp_path / f"hashed-{kind}"
+        hashed.write_text(lines[kind] + "\n")
+        subprocess.run(["ssh-keygen", "-H", "-f", str(hashed)], check=True,
+                       capture_output=True, timeout=60)
+        assert hashed.read_text().startswith("|1|")
+        for line in (lines[kind], hashed.read_text().strip()):
+            kh = tmp_path / f"kh-{kind}"
+            kh.write_text("\n".join(noise + [line]) + "\n")
+            assert connect(known_hosts=str(kh)).algorithms.host_key == negotiated
+    # a line of the host with an unknown key type voids the order (libssh's default then
+    # picks Ed25519), and the check refuses the file
+    kh = tmp_path / "kh-unknown-type"
+    kh.write_text(f"{lines['ssh-rsa']}\n[127.0.0.1]:{sshd.port} ssh-foo AAAA\n")
+    with pytest.raises(pylibssh.UnknownHostKeyError) as info:
+        connect(known_hosts=str(kh))
+    assert info.value.key.type_name == "ssh-ed25519"
+
+
+def test_connect_calls_libssh_once_per_pass(connect, monkeypatch):
+    # the connecting task's ssh_connect (a poll of the socket each) runs once per pass of the
+    # session, not again after a dispatch that delivered nothing
+    from pylibssh._binding import client as client_api
+    from pylibssh.client.session import ClientSession
+
+    per_pass = [0]
+    real_connect, real_service = client_api.connect, ClientSession._service
+
+    def counted_connect(s):
+        per_pass[-1] += 1
+        return real_connect(s)
+
+    def counted_service(self):
+        per_pass.append(0)
+        real_service(self)
+    monkeypatch.setattr(client_api, "connect", counted_connect)
+    monkeypatch.setattr(ClientSession, "_service", counted_service)
+    for _ in range(3):
+        del per_pass[:]
+        per_pass.append(0)  # (the task's first step, before any pass)
+        connect().run("true")
+        assert sum(per_pass) >= 3 and max(per_pass) == 1, per_pass
 
 
 # -- connection errors and timeouts ------------------------------------------------------------

@@ -256,3 +256,37 @@ def test_off_removes_a_bound_method():
     emitter.emit("y")
     assert owner.calls == 0
     assert emitter.listener_count("x") == emitter.listener_count("y") == 0
+
+
+def _wake_byte_pending(loop):
+    import select
+    return bool(select.select([loop._wake_r], [], [], 0)[0])
+
+
+def test_work_added_while_nobody_runs_the_loop_writes_no_wakeup(loop):
+    # a blocking client adds its work (a task, its timer, its socket) between its calls, while
+    # no thread runs the loop: the next run sees it without a wakeup byte (a write, a read and
+    # a pass of the loop's own)
+    ran = []
+    a, b = socket.socketpair()
+    loop.call_soon(ran.append, "soon")
+    loop.call_later(0.01, ran.append, "later")
+    loop.add_reader(a.fileno(), lambda: ran.append(a.recv(1)))
+    b.send(b"x")
+    assert not _wake_byte_pending(loop)
+    assert loop.run_until(lambda: len(ran) == 3, 10)
+    assert sorted(map(str, ran)) == ["b'x'", "later", "soon"]
+    loop.remove_fd(a.fileno())
+    a.close()
+    b.close()
+    # a thread asleep in run_once (even without run_forever) is woken by another's call
+    done = threading.Event()
+    sleeper = threading.Thread(target=lambda: (loop.run_once(), done.set()))
+    sleeper.start()
+    deadline = time.monotonic() + 10
+    while not loop._sleeping and time.monotonic() < deadline:
+        time.sleep(0.001)
+    loop.call_soon(ran.append, "woken")
+    assert done.wait(10)
+    sleeper.join(10)
+    assert ran[-1] == "woken"

@@ -61,17 +61,20 @@ class Task:
     def done(self) -> bool:
         return self._gen is None
 
-    def poke(self) -> None:
-        """Retry the current poller (after socket activity)."""
+    def poke(self) -> bool:
+        """Retry the current poller (after socket activity); whether the task moved on (its
+        poller finished or raised)."""
         if self._gen is None or self._poller is None or self._running:
-            return
+            return False
         try:
             value = self._poller()
         except BaseException as exc:  # noqa: BLE001 - handed to the generator
             self._advance(None, exc)
-            return
-        if value is not AGAIN:
-            self._advance(value, None)
+            return True
+        if value is AGAIN:
+            return False
+        self._advance(value, None)
+        return True
 
     def throw(self, exc: BaseException) -> None:
         """End the task's wait with ``exc`` (thrown into the generator)."""

@@ -30,6 +30,7 @@ from .._binding.constants import (
 from ..errors import AuthenticationError, KeyFormatError, error_from
 from ..keys import Key
 from ._task import AGAIN, TaskGen
+from .identities import load_identity
 from .session import ClientSession
 
 log = logging.getLogger("pylibssh.client")
@@ -67,15 +68,14 @@ class Credentials:
             if isinstance(src, Key):
                 out.append(src)
             else:
-                out.append(Key.from_private_file(os.path.expanduser(os.fspath(src)),
-                                                 self.passphrase))
+                out.append(load_identity(os.path.expanduser(os.fspath(src)), self.passphrase))
         if not self.keys and self.look_for_keys:
             home = os.path.expanduser("~/.ssh")
             for name in DEFAULT_IDENTITIES:
                 path = os.path.join(home, name)
                 if os.path.exists(path):
                     try:
-                        out.append(Key.from_private_file(path, self.passphrase))
+                        out.append(load_identity(path, self.passphrase))
                     except (KeyFormatError, OSError) as exc:
                         log.debug("skipping %s: %s", path, exc)
         return out

@@ -61,6 +61,8 @@ class ClientSession(LoopSession):
         self._global_replies: CData = None
         # channels whose C receivers are drained after each poll (ClientChannel, SFTPChannel)
         self._staged: set[Any] = set()  # each with a _drain_stage()
+        # the socket's byte counts when _process last poked the tasks (see _dispatch)
+        self._poked_at: tuple[int, int] | None = None
 
     # -- tasks ----------------------------------------------------------------------------------
 
@@ -74,10 +76,13 @@ class ClientSession(LoopSession):
             self._loop.wakeup()
         return task
 
-    def _poke_tasks(self) -> None:
+    def _poke_tasks(self) -> bool:
+        """Poke every task; whether one moved on."""
+        moved = False
         for task in list(self._tasks):
-            if not self._closed:
-                task.poke()
+            if not self._closed and task.poke():
+                moved = True
+        return moved
 
     #: read events after which received data is acknowledged at once (pylibssh_tcp_quickack):
     #: the key exchange, login and the first channels, where servers send small packets back to
@@ -95,14 +100,27 @@ class ClientSession(LoopSession):
         # arrive in one poll, and the request's poller must see its reply while the channel lives
         for ch in tuple(self._staged):  # (a data listener may close its channel)
             ch._drain_stage()
-        self._poke_tasks()
+        moved = self._poke_tasks()
+        # (a task that moved on may have changed what another, poked before it, polls; held
+        # output released before the dispatch can change it too)
+        self._poked_at = None if moved or self._output_waiters else self._socket_bytes()
         if self.authenticated:
             self._incoming.take_messages()
 
+    def _socket_bytes(self) -> tuple[int, int]:
+        counters = self._counters[0]
+        return counters.in_bytes, counters.out_bytes
+
     def _dispatch(self) -> None:
+        # after events are delivered, tasks see channel state (exit status, close) current. A
+        # pass in which no task moved on, none was delivered, no held output was released and
+        # no byte moved on the socket since _process poked the tasks changed nothing they poll:
+        # no second poke (each is a libssh call; a connecting task's polls the socket)
+        poked_at, self._poked_at = self._poked_at, None
+        delivered = bool(self._pending)
         super()._dispatch()
-        # after events are delivered, tasks see channel state (exit status, close) current
-        self._poke_tasks()
+        if delivered or poked_at != self._socket_bytes():
+            self._poke_tasks()
 
     def _teardown(self, send_disconnect: bool) -> None:
         if self._closed or self._closing:
