@@ -73,6 +73,22 @@ def serve_fs(serve, client_keys, **kwargs) -> SFTPFileSystem:
     return SFTPFileSystem(**opts)
 
 
+def scripted_fs(make_server, setup, client_keys, host_key_files, workdir: Path):
+    """``(fs, server)``: a file system on a pylibssh server whose ``sftp`` subsystems run
+    ``setup(channel)`` (sftpkit.sftp_server), logged in with the ed25519 client key, the
+    server's host key known from a known_hosts file in ``workdir``."""
+    from sftpkit import sftp_server
+
+    rs = sftp_server(make_server, setup, keys=[client_keys["ed25519"]])
+    key = pylibssh.Key.from_private_file(host_key_files["ed25519"])
+    known = workdir / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{rs.port} {key.public_line()}\n")
+    return SFTPFileSystem(host="127.0.0.1", port=rs.port, username="tester",
+                          keys=[str(client_keys["ed25519"])], known_hosts=str(known),
+                          config=None, agent=False, look_for_keys=False,
+                          skip_instance_cache=True), rs
+
+
 @pytest.fixture
 def no_cached_connections():
     """Close the file systems fsspec made and cached during the test (URLs and

@@ -20,12 +20,12 @@ from fsspeckit import (  # noqa: F401 - base, fs, serve and no_cached_connection
     fresh_dir,
     fs,
     no_cached_connections,
+    scripted_fs,
     serve,
     serve_fs,
     sshd_fs,
 )
 from serverkit import DEADLINE, wait_until
-from sftpkit import sftp_server
 
 import pylibssh
 from pylibssh.fsspec import SFTPFileSystem, register_sftp
@@ -387,13 +387,7 @@ def test_short_answers_are_completed(make_server, host_key_files, client_keys, t
         # (which does nothing), every READ comes to the one above
         channel.on("sftp:read", lambda msg: None)
 
-    rs = sftp_server(make_server, setup, keys=[client_keys["ed25519"]])
-    key = pylibssh.Key.from_private_file(host_key_files["ed25519"])
-    known = tmp_path / "known_hosts"
-    known.write_text(f"[127.0.0.1]:{rs.port} {key.public_line()}\n")
-    fs = SFTPFileSystem(host="127.0.0.1", port=rs.port, username="tester",
-                        keys=[str(client_keys["ed25519"])], known_hosts=str(known),
-                        config=None, agent=False, look_for_keys=False, skip_instance_cache=True)
+    fs, _rs = scripted_fs(make_server, setup, client_keys, host_key_files, tmp_path)
     try:
         assert fs.cat_file("/f") == data
         assert fs.cat_file("/f", start=123_456, end=654_321) == data[123_456:654_321]

@@ -12,13 +12,10 @@ import random
 
 import pytest
 from clientkit import known_hosts  # noqa: F401 - a fixture
-from fsspeckit import base, fs, no_cached_connections  # noqa: F401 - fixtures
+from fsspeckit import base, fs, no_cached_connections, scripted_fs  # noqa: F401 - fixtures
 from serverkit import wait_until
-from sftpkit import sftp_server
 
-import pylibssh
 from pylibssh.errors import SSHError
-from pylibssh.fsspec import SFTPFileSystem
 from pylibssh.fsspec.prefetch import ForwardPrefetchCache
 from pylibssh.server.sftp_local import LocalFilesystem
 
@@ -152,13 +149,7 @@ def failing(make_server, host_key_files, client_keys, tmp_path):
 
         channel.on("sftp:read", lambda msg: None)  # two listeners: every READ comes to Python
 
-    rs = sftp_server(make_server, setup, keys=[client_keys["ed25519"]])
-    key = pylibssh.Key.from_private_file(host_key_files["ed25519"])
-    known = tmp_path / "known_hosts"
-    known.write_text(f"[127.0.0.1]:{rs.port} {key.public_line()}\n")
-    fs = SFTPFileSystem(host="127.0.0.1", port=rs.port, username="tester",
-                        keys=[str(client_keys["ed25519"])], known_hosts=str(known),
-                        config=None, agent=False, look_for_keys=False, skip_instance_cache=True)
+    fs, _rs = scripted_fs(make_server, setup, client_keys, host_key_files, tmp_path)
     yield fs, data
     fs.close()
 

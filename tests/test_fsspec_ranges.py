@@ -16,13 +16,12 @@ from fsspeckit import (  # noqa: F401 - base, fs, serve and no_cached_connection
     fresh_dir,
     fs,
     no_cached_connections,
+    scripted_fs,
     serve,
     serve_fs,
 )
 from serverkit import DEADLINE, wait_until
-from sftpkit import sftp_server
 
-import pylibssh
 from pylibssh.fsspec import SFTPFileSystem
 from pylibssh.server.sftp_local import LocalFilesystem
 
@@ -138,13 +137,7 @@ def held(make_server, host_key_files, client_keys, tmp_path):
 
         channel.on("sftp:read", lambda msg: None)  # two listeners: every READ comes to Python
 
-    rs = sftp_server(make_server, setup, keys=[client_keys["ed25519"]])
-    key = pylibssh.Key.from_private_file(host_key_files["ed25519"])
-    known = tmp_path / "known_hosts"
-    known.write_text(f"[127.0.0.1]:{rs.port} {key.public_line()}\n")
-    fs = SFTPFileSystem(host="127.0.0.1", port=rs.port, username="tester",
-                        keys=[str(client_keys["ed25519"])], known_hosts=str(known),
-                        config=None, agent=False, look_for_keys=False, skip_instance_cache=True)
+    fs, rs = scripted_fs(make_server, setup, client_keys, host_key_files, tmp_path)
 
     def release():
         gate.set()
