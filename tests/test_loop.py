@@ -131,29 +131,18 @@ def test_wait_future_drives_an_idle_loop_waits_on_a_running_one_and_takes_over(l
     assert not thread.is_alive()
 
 
-def test_wait_future_inside_the_loop_refuses(loop):
+@pytest.mark.parametrize("wait", ["wait_future", "wait_for"])
+def test_a_blocking_wait_inside_the_loop_refuses(loop, wait):
     from concurrent.futures import Future
 
     errors = []
 
     def cb():
         try:
-            loop.wait_future(Future(), 1)
-        except RuntimeError as exc:
-            errors.append(exc)
-        loop.stop()
-
-    loop.call_soon(cb)
-    loop.run_forever()
-    assert errors
-
-
-def test_wait_for_inside_the_loop_refuses(loop):
-    errors = []
-
-    def cb():
-        try:
-            loop.wait_for(lambda: True, 1)
+            if wait == "wait_future":
+                loop.wait_future(Future(), 1)
+            else:
+                loop.wait_for(lambda: True, 1)
         except RuntimeError as exc:
             errors.append(exc)
         loop.stop()
