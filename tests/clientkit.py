@@ -163,3 +163,16 @@ def assert_served_during(client: pylibssh.Client, transfer: Callable[[Callable[.
         talker.join(DEADLINE)
         tunnel.close()
         echo.shutdown()
+
+
+def freeze_after(proxy, size: int) -> tuple[Callable[[int, int], None], list[float]]:
+    """A transfer's progress callback that freezes ``proxy`` (test_client_channels'
+    _FreezableProxy) once ``size`` bytes are done, and the list that gets the monotonic time
+    it did."""
+    frozen_at: list[float] = []
+
+    def progress(done: int, total: int) -> None:
+        if done >= size and not frozen_at:
+            proxy.frozen.set()
+            frozen_at.append(time.monotonic())
+    return progress, frozen_at

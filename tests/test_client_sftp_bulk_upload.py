@@ -14,7 +14,13 @@ import time
 import uuid
 
 import pytest
-from clientkit import DEADLINE, assert_served_during, connect, known_hosts  # noqa: F401
+from clientkit import (  # noqa: F401
+    DEADLINE,
+    assert_served_during,
+    connect,
+    freeze_after,
+    known_hosts,
+)
 from sftpkit import one_file_sftp_server, password_client
 
 import pylibssh
@@ -235,12 +241,7 @@ def test_a_server_that_stops_answering_mid_upload(sshd, connect, tmp_path):
     try:
         c = connect(port=proxy.port, host_key_policy="ignore")
         s = c.sftp(timeout=2)
-        frozen_at = []
-
-        def progress(done, total):
-            if done >= 8 << 20 and not frozen_at:
-                proxy.frozen.set()
-                frozen_at.append(time.monotonic())
+        progress, frozen_at = freeze_after(proxy, 8 << 20)
 
         with pytest.raises(pylibssh.SSHTimeoutError) as info:
             s.put(local, name, progress=progress)

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 from clientkit import (  # noqa: F401
-    DEADLINE, assert_served_during, clients_on_one_loop, connect, known_hosts,
+    DEADLINE, assert_served_during, clients_on_one_loop, connect, freeze_after, known_hosts,
 )
 
 import pylibssh
@@ -50,12 +50,7 @@ def test_a_server_that_stops_answering_mid_transfer(sshd, connect, tmp_path):
         c = connect(port=proxy.port, host_key_policy="ignore")
         remote = _remote_file(c, 64 << 20)
         s = c.sftp(timeout=2)
-        frozen_at = []
-
-        def progress(done, total):
-            if done >= 8 << 20 and not frozen_at:
-                proxy.frozen.set()
-                frozen_at.append(time.monotonic())
+        progress, frozen_at = freeze_after(proxy, 8 << 20)
 
         with pytest.raises(pylibssh.SSHTimeoutError) as info:
             s.get(remote, tmp_path / "part", progress=progress)
