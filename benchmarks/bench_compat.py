@@ -6,8 +6,8 @@ The "compat" runs are bench_client's paramiko workloads unchanged, with
 
 1. ``SFTPClient.get`` / ``put`` of one 512 MiB file (``sftp-download`` / ``sftp-upload``);
 2. ``exec_command("head -c 512M /dev/zero")`` with the output read by ``channel.recv``
-   (``exec-stream``; paramiko may fail here with "Key-exchange timed out", its issue 822: a
-   failure is printed, not hidden);
+   (``exec-stream``; paramiko's key re-exchange threshold is moved past the stream, see
+   bench_client.exec_stream, else it fails with "Key-exchange timed out", its issue 822);
 3. connect + authenticate + ``exec_command("true")`` + close, 20 times (``connect``);
 4. 500 files of 16 KiB, each uploaded with ``SFTPClient.put`` and downloaded with ``get``, one
    call per file (``small-files``; OpenSSH's ``sftp`` runs the same puts and gets as a batch).
