@@ -190,3 +190,29 @@ def test_closing_a_file_cancels_its_range_ahead(held):
     wait_until(lambda: not eng._bulks)
     release()
     assert fs.cat_file("/f", start=MiB, end=2 * MiB) == data[MiB:2 * MiB]
+
+
+def test_a_read_of_the_range_ahead_asks_for_the_next_before_waiting(held):
+    """A forward reader that takes the range ahead while the server still holds it: the range
+    after it is asked for at once (its READs reach the server while the reader waits), so the
+    server never idles between ranges; the reader then gets both ranges' bytes."""
+    fs, data, waiting, release = held
+    half = MiB // 2
+    f = fs.open("/f", "rb", block_size=64 * 1024)
+    try:
+        assert f.read(half) == data[:half]
+        assert f.read(half) == data[half:MiB]  # the range ahead, [1, 1.5) MiB: held
+        got: list[bytes] = []
+        reader = threading.Thread(target=lambda: got.append(f.read(half)))
+        reader.start()
+        try:
+            wait_until(lambda: any(msg.offset >= MiB + half for msg, _ in waiting),
+                       what="READs of the range after the one the reader waits for")
+            assert reader.is_alive() and not got  # still waiting for the held range
+        finally:
+            release()
+            reader.join(DEADLINE)
+        assert got == [data[MiB:MiB + half]]
+        assert f.read(half) == data[MiB + half:2 * MiB]
+    finally:
+        f.close()

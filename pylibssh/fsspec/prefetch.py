@@ -43,8 +43,10 @@ class ForwardPrefetchCache(BaseCache):  # type: ignore[misc]  # fsspec has no ty
 
     A columnar reader moving through a file one row group at a time (pyarrow on Parquet) thus
     has its next group's READs in flight while it decodes the current one; so has a plain
-    ``read()`` loop. What is held is bounded: the last range fetched and at most one range
-    ahead (a range dropped while still arriving delays the next one until it is in). A read
+    ``read()`` loop. A read that takes the range ahead asks for the one after it before
+    waiting, so the server goes on from range to range. What is held is bounded: the last
+    range fetched, the range a read waits for and at most one range ahead (a range dropped while
+    still arriving delays the next one until it is in). A read
     anywhere else drops the range ahead; a read that needs it waits for it and raises its error
     (a failed range that no read needs is never raised). Bytes past ``size`` (the size when the
     file was opened) are never asked for.
@@ -105,6 +107,9 @@ class ForwardPrefetchCache(BaseCache):  # type: ignore[misc]  # fsspec has no ty
         if ahead.start != start:
             self._drop(ahead.future)
             return None
+        if end <= ahead.end:  # the read stays inside it: the range after it is asked for now,
+            # so the server goes on from one range to the next without waiting for the reader
+            self._ask(ahead.end, ahead.end - ahead.start)
         data = ahead.future.result()  # its error is this read's
         self._fetched_to = ahead.start + len(data)
         if end > ahead.end and len(data) == ahead.end - ahead.start:  # not at the end: more
@@ -123,7 +128,13 @@ class ForwardPrefetchCache(BaseCache):  # type: ignore[misc]  # fsspec has no ty
         next ``length``, unless the end of the file cut them short or is reached, or a dropped
         range is still arriving (memory stays bounded however the reader jumps)."""
         nxt = start + length
-        if length == 0 or nxt >= self.size or self._fetched_to != nxt:
+        if length and self._fetched_to == nxt and self._ahead is None:
+            self._ask(nxt, length)
+
+    def _ask(self, nxt: int, length: int) -> None:
+        """Start fetching the ``length`` bytes at ``nxt`` as the range ahead, unless the end of
+        the file is reached or a dropped range is still arriving."""
+        if nxt >= self.size:
             return
         if self._dropped is not None:
             if not self._dropped.done():
