@@ -290,9 +290,11 @@ class Channel(EventEmitter):
                           for item, arg in self._out)
 
     def _queue_control(self, kind: str, arg: Any = None) -> None:
+        session = self._session
+        read_before = session.bytes_read
         self._out.append((kind, arg))
         self._flush()
-        self._session.kick()
+        session._wrote(read_before)
 
     def _flush(self) -> None:
         """Send queued output as far as the peer's window and libssh's output buffer allow
