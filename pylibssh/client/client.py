@@ -175,25 +175,27 @@ def _tcp_connect_gen(session: ClientSession, host: str, port: int) -> TaskGen:
             last = OSError(err, os.strerror(err))
             continue
         fd = sock.fileno()
-        loop = session._loop
+        if err != 0 and not _writable_now(fd):
+            # (on loopback the connect has usually ended already: no writer to add and remove)
+            loop = session._loop
 
-        def writable(fd: int = fd) -> Any:
-            return True if _writable_now(fd) else AGAIN
+            def writable(fd: int = fd) -> Any:
+                return True if _writable_now(fd) else AGAIN
 
-        tasks = session._tasks
+            tasks = session._tasks
 
-        def poke_tasks() -> None:
-            for t in list(tasks):
-                t.poke()
+            def poke_tasks() -> None:
+                for t in list(tasks):
+                    t.poke()
 
-        loop.add_writer(fd, poke_tasks)
-        try:
-            yield writable
-        except BaseException:
+            loop.add_writer(fd, poke_tasks)
+            try:
+                yield writable
+            except BaseException:
+                loop.remove_fd(fd)
+                sock.close()
+                raise
             loop.remove_fd(fd)
-            sock.close()
-            raise
-        loop.remove_fd(fd)
         err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if err == 0:
             return sock
