@@ -474,9 +474,10 @@ class _Closer:
         self.close = fn
 
 
-def _start(options: ConnectOptions, loop: Loop | None
+def _start(options: ConnectOptions, loop: Loop | None, finished: bool = False
            ) -> tuple[Future[Client], ClientSession, list[Any], bool]:
-    o = _finish_options(options)
+    # (``finished``: the caller's options went through _finish_options already)
+    o = options if finished else _finish_options(options)
     helpers: list[Any] = []
     if o.proxy_jump and o.sock is None and not o.proxy_command:
         jump_client, channel = _open_jump(options, o, loop)
