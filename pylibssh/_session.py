@@ -292,10 +292,9 @@ class LoopSession(EventEmitter):
         else:
             log.exception("unhandled exception in a %s event handler", type(self).__name__)
 
-    #: answer libssh's after-send POLLOUT with a poll(0) in the pass (below) rather than a trip
-    #: through the selector: the server's request/reply traffic (SFTP) gains. Client sessions
-    #: keep the selector: with the inline poll, remote forwards lost data while keepalives ran
-    #: (tests/test_client_forward.py::test_global_replies_with_keepalive_running; not understood)
+    #: when libssh holds output the socket did not take, try again with a poll(0) in the pass
+    #: (below) before a trip through the selector: the server's request/reply traffic (SFTP).
+    #: Client sessions go through the selector
     _poll_after_send = False
 
     def _update_interest(self) -> None:
@@ -304,9 +303,8 @@ class LoopSession(EventEmitter):
         want = bool(c_session.get_poll_flags(self._s) & SSH_WRITE_PENDING)
         tries = 3 if self._poll_after_send else 0
         while want and not self._writer_registered and self._in_event and tries:
-            # libssh asks for POLLOUT after every send, even when all of it went out; a poll(0)
-            # answers that (and sends what is left) instead of a pass through the selector and
-            # two epoll_ctl calls per packet sent. Input it reads is serviced in the next pass.
+            # a poll(0) sends what the socket takes by now, instead of a pass through the
+            # selector and two epoll_ctl calls. Input it reads is serviced in the next pass.
             tries -= 1
             received = self._counters[0].in_bytes
             rc = c_session.event_dopoll(self._event, 0)
@@ -494,8 +492,8 @@ class LoopSession(EventEmitter):
     def _flush_nowait(self) -> None:
         """Best effort, without blocking: write what libssh buffered, and get the socket back
         to "writable" so that ssh_disconnect's DISCONNECT goes out at once (libssh buffers a
-        packet after any write until a poll has seen POLLOUT, and ssh_disconnect closes the
-        socket without polling). What the kernel does not take now is lost."""
+        packet while earlier output waits for POLLOUT, and ssh_disconnect closes the socket
+        without polling). What the kernel does not take now is lost."""
         if not self._in_event:
             return
         for _ in range(3):
