@@ -340,6 +340,10 @@ class Channel(EventEmitter):
             if n < len(view):
                 self._out[0] = (view[n:], arg)
                 if n < len(chunk):
+                    if c_channel.window_size(self._ch) > 0:
+                        # not the window: libssh takes no channel data during a key
+                        # re-exchange; the pass that reads its end writes again
+                        session._write_after_pass(self)
                     return  # the peer's window is full: write_wontblock resumes
             else:
                 self._out.popleft()

@@ -128,6 +128,10 @@ class LoopSession(EventEmitter):
     # channels whose output waits for libssh's buffer to drain (by id, in arrival order); the
     # empty mapping is shared, each session gets its own dict when a channel first waits
     _output_waiters: Mapping[int, Channel] = MappingProxyType({})
+    # channels whose write libssh refused during a key re-exchange (by id): written again
+    # after each pass, which the exchange's packets from the peer bring (no kick: nothing else
+    # ends it); the same shared empty mapping until one waits
+    _blocked_writers: Mapping[int, Channel] = MappingProxyType({})
 
     #: owned by an object whose own ResourceWarning covers it (a Client's session)
     _owned = False
@@ -213,6 +217,8 @@ class LoopSession(EventEmitter):
             return
         processed = self._counters[0].in_bytes
         try:
+            if self._blocked_writers:
+                self._write_blocked()
             if self._output_waiters:
                 self._release_output()  # (its 'drain' events are dispatched next)
             self._dispatch()
@@ -382,6 +388,20 @@ class LoopSession(EventEmitter):
             self._output_waiters = {}
         self._output_waiters[id(channel)] = channel
 
+    def _write_after_pass(self, channel: Channel) -> None:
+        """``channel``'s write was refused while the session is blocked (a key re-exchange):
+        it writes again after the next pass (loop lock held)."""
+        if not isinstance(self._blocked_writers, dict):
+            self._blocked_writers = {}
+        self._blocked_writers[id(channel)] = channel
+
+    def _write_blocked(self) -> None:
+        blocked = list(self._blocked_writers.values())
+        self._blocked_writers.clear()  # type: ignore[attr-defined]
+        for channel in blocked:
+            if not channel.closed:
+                channel._flush()
+
     def _forget_output_waiter(self, channel: Channel) -> None:
         if id(channel) in self._output_waiters:
             del self._output_waiters[id(channel)]  # type: ignore[attr-defined]
@@ -455,6 +475,8 @@ class LoopSession(EventEmitter):
             self._loop.remove_fd(self._fd)
         if self._output_waiters:
             self._output_waiters.clear()  # type: ignore[attr-defined]
+        if self._blocked_writers:
+            self._blocked_writers.clear()  # type: ignore[attr-defined]
         for channel in list(self._channels.values()):
             channel._free(session_gone=True)
         self._channels.clear()
