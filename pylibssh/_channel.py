@@ -290,9 +290,11 @@ class Channel(EventEmitter):
                           for item, arg in self._out)
 
     def _queue_control(self, kind: str, arg: Any = None) -> None:
+        session = self._session
+        read_before = session.bytes_read
         self._out.append((kind, arg))
         self._flush()
-        self._session.kick()
+        session._wrote(read_before)
 
     def _flush(self) -> None:
         """Send queued output as far as the peer's window and libssh's output buffer allow
@@ -338,6 +340,10 @@ class Channel(EventEmitter):
             if n < len(view):
                 self._out[0] = (view[n:], arg)
                 if n < len(chunk):
+                    if c_channel.window_size(self._ch) > 0:
+                        # not the window: libssh takes no channel data during a key
+                        # re-exchange; the pass that reads its end writes again
+                        session._write_after_pass(self)
                     return  # the peer's window is full: write_wontblock resumes
             else:
                 self._out.popleft()

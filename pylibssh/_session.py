@@ -128,6 +128,10 @@ class LoopSession(EventEmitter):
     # channels whose output waits for libssh's buffer to drain (by id, in arrival order); the
     # empty mapping is shared, each session gets its own dict when a channel first waits
     _output_waiters: Mapping[int, Channel] = MappingProxyType({})
+    # channels whose write libssh refused during a key re-exchange (by id): written again
+    # after each pass, which the exchange's packets from the peer bring (no kick: nothing else
+    # ends it); the same shared empty mapping until one waits
+    _blocked_writers: Mapping[int, Channel] = MappingProxyType({})
 
     #: owned by an object whose own ResourceWarning covers it (a Client's session)
     _owned = False
@@ -213,6 +217,8 @@ class LoopSession(EventEmitter):
             return
         processed = self._counters[0].in_bytes
         try:
+            if self._blocked_writers:
+                self._write_blocked()
             if self._output_waiters:
                 self._release_output()  # (its 'drain' events are dispatched next)
             self._dispatch()
@@ -292,10 +298,9 @@ class LoopSession(EventEmitter):
         else:
             log.exception("unhandled exception in a %s event handler", type(self).__name__)
 
-    #: answer libssh's after-send POLLOUT with a poll(0) in the pass (below) rather than a trip
-    #: through the selector: the server's request/reply traffic (SFTP) gains. Client sessions
-    #: keep the selector: with the inline poll, remote forwards lost data while keepalives ran
-    #: (tests/test_client_forward.py::test_global_replies_with_keepalive_running; not understood)
+    #: when libssh holds output the socket did not take, try again with a poll(0) in the pass
+    #: (below) before a trip through the selector: the server's request/reply traffic (SFTP).
+    #: Client sessions go through the selector
     _poll_after_send = False
 
     def _update_interest(self) -> None:
@@ -304,9 +309,8 @@ class LoopSession(EventEmitter):
         want = bool(c_session.get_poll_flags(self._s) & SSH_WRITE_PENDING)
         tries = 3 if self._poll_after_send else 0
         while want and not self._writer_registered and self._in_event and tries:
-            # libssh asks for POLLOUT after every send, even when all of it went out; a poll(0)
-            # answers that (and sends what is left) instead of a pass through the selector and
-            # two epoll_ctl calls per packet sent. Input it reads is serviced in the next pass.
+            # a poll(0) sends what the socket takes by now, instead of a pass through the
+            # selector and two epoll_ctl calls. Input it reads is serviced in the next pass.
             tries -= 1
             received = self._counters[0].in_bytes
             rc = c_session.event_dopoll(self._event, 0)
@@ -384,6 +388,20 @@ class LoopSession(EventEmitter):
             self._output_waiters = {}
         self._output_waiters[id(channel)] = channel
 
+    def _write_after_pass(self, channel: Channel) -> None:
+        """``channel``'s write was refused while the session is blocked (a key re-exchange):
+        it writes again after the next pass (loop lock held)."""
+        if not isinstance(self._blocked_writers, dict):
+            self._blocked_writers = {}
+        self._blocked_writers[id(channel)] = channel
+
+    def _write_blocked(self) -> None:
+        blocked = list(self._blocked_writers.values())
+        self._blocked_writers.clear()  # type: ignore[attr-defined]
+        for channel in blocked:
+            if not channel.closed:
+                channel._flush()
+
     def _forget_output_waiter(self, channel: Channel) -> None:
         if id(channel) in self._output_waiters:
             del self._output_waiters[id(channel)]  # type: ignore[attr-defined]
@@ -457,6 +475,8 @@ class LoopSession(EventEmitter):
             self._loop.remove_fd(self._fd)
         if self._output_waiters:
             self._output_waiters.clear()  # type: ignore[attr-defined]
+        if self._blocked_writers:
+            self._blocked_writers.clear()  # type: ignore[attr-defined]
         for channel in list(self._channels.values()):
             channel._free(session_gone=True)
         self._channels.clear()
@@ -494,8 +514,8 @@ class LoopSession(EventEmitter):
     def _flush_nowait(self) -> None:
         """Best effort, without blocking: write what libssh buffered, and get the socket back
         to "writable" so that ssh_disconnect's DISCONNECT goes out at once (libssh buffers a
-        packet after any write until a poll has seen POLLOUT, and ssh_disconnect closes the
-        socket without polling). What the kernel does not take now is lost."""
+        packet while earlier output waits for POLLOUT, and ssh_disconnect closes the socket
+        without polling). What the kernel does not take now is lost."""
         if not self._in_event:
             return
         for _ in range(3):

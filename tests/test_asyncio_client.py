@@ -141,6 +141,28 @@ def test_cancellation_leaves_connection_usable(loop_kind, opts):
     run_on(loop_kind, main())
 
 
+def test_packets_the_socket_takes_need_no_write_interest(loop_kind, opts, monkeypatch):
+    # connect, authenticate, run and close send small packets that the socket takes whole: no
+    # writer is registered with the loop (each would cost a loop callback and two epoll_ctl
+    # calls, and a pass of the session that only sees the socket writable again)
+    from pylibssh.asyncio._loop import AsyncioLoop
+
+    writers = []
+    real = AsyncioLoop.add_writer
+
+    def counted(self, fd, callback):
+        writers.append(callback)
+        real(self, fd, callback)
+    monkeypatch.setattr(AsyncioLoop, "add_writer", counted)
+
+    async def main():
+        for _ in range(3):
+            async with pa.connect(**opts) as conn:
+                assert (await conn.run("echo hi")).stdout == b"hi\n"
+        assert writers == []
+    run_on(loop_kind, main())
+
+
 def test_many_connections_one_loop(loop_kind, opts):
     async def main():
         threads = set(threading.enumerate())

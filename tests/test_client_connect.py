@@ -230,6 +230,20 @@ def test_host_key_checked_on_every_connect(connect, sshd, tmp_path):
         connect(known_hosts=str(kh))
 
 
+def test_host_key_recorded_beside_a_corrupt_line(connect, sshd, tmp_path):
+    # a line of the host whose key cannot be read does not hide the line that records the
+    # server's key (OpenSSH skips such a line too); alone, it is no record of the key
+    good = known_hosts_for(sshd, tmp_path / "good").read_text()
+    bad = f"[127.0.0.1]:{sshd.port} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJhZA==\n"  # 3 of 32
+    kh = tmp_path / "known_hosts"
+    for text in (bad + good, good + bad):
+        kh.write_text(text)
+        assert connect(known_hosts=str(kh)).run("echo ok").stdout == b"ok\n"
+    kh.write_text(bad)
+    with pytest.raises(pylibssh.HostKeyError):
+        connect(known_hosts=str(kh))
+
+
 def test_callback_policy(connect, tmp_path):
     empty = tmp_path / "none"
     seen = []

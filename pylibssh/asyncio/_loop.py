@@ -52,6 +52,7 @@ class AsyncioLoop(Loop):
 
     name = "pylibssh-asyncio"
     _owned = False
+    _adding: list[int] | None = None  # descriptors registered meanwhile (close_lingering)
     _released = True  # (nothing of the selector loop's to release when collected)
 
     def __init__(self, aio: asyncio.AbstractEventLoop):  # noqa: the selector loop's is not run
@@ -149,9 +150,14 @@ class AsyncioLoop(Loop):
     def close_lingering(self, close: Callable[[], Any]) -> list[asyncio.Future[None]]:
         """Call ``close()``; :meth:`released` of the descriptors it left registered (sockets
         whose close lingers until the peer has read the last message)."""
-        before = set(self._masks)
-        close()
-        return self.released(set(self._masks) - before)
+        # (the descriptors it registers are noted as they come: no copy of every registered
+        # one, twice per close, which grew with the number of connections)
+        added = self._adding = []
+        try:
+            close()
+        finally:
+            self._adding = None
+        return self.released(added)
 
     def _gone(self, fd: int) -> None:
         for f in self._watchers.pop(fd, ()):
@@ -192,6 +198,8 @@ class AsyncioLoop(Loop):
             if not aio.is_closed():
                 (aio.remove_reader if which == 0 else aio.remove_writer)(fd)
         else:
+            if not mask and self._adding is not None:
+                self._adding.append(fd)
             self._masks[fd] = mask | bit
             (aio.add_reader if which == 0 else aio.add_writer)(fd, self._run, callback, ())
 

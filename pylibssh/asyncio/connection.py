@@ -277,14 +277,14 @@ async def _connect(options: ConnectOptions) -> SSHClientConnection:
         o = await asyncio.get_running_loop().run_in_executor(None, _finish_options, options)
     else:
         o = _finish_options(options)
-    o = replace(o, config=None)  # applied: _start must not apply it again
+    o.config = None  # applied (o is _finish_options's own copy)
     helpers: list[Any] = []
     if o.proxy_jump and o.sock is None and not o.proxy_command:
         jump, channel = await _open_jump(options, o)
         helpers.append(jump._client)
         o = replace(o, sock=channel, proxy_jump=None)
     try:
-        future, session, more, _own = _start(o, loop)
+        future, session, more, _own = _start(o, loop, finished=True)
     except BaseException:
         for h in helpers:
             h.close()

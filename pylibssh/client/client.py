@@ -175,25 +175,27 @@ def _tcp_connect_gen(session: ClientSession, host: str, port: int) -> TaskGen:
             last = OSError(err, os.strerror(err))
             continue
         fd = sock.fileno()
-        loop = session._loop
+        if err != 0 and not _writable_now(fd):
+            # (on loopback the connect has usually ended already: no writer to add and remove)
+            loop = session._loop
 
-        def writable(fd: int = fd) -> Any:
-            return True if _writable_now(fd) else AGAIN
+            def writable(fd: int = fd) -> Any:
+                return True if _writable_now(fd) else AGAIN
 
-        tasks = session._tasks
+            tasks = session._tasks
 
-        def poke_tasks() -> None:
-            for t in list(tasks):
-                t.poke()
+            def poke_tasks() -> None:
+                for t in list(tasks):
+                    t.poke()
 
-        loop.add_writer(fd, poke_tasks)
-        try:
-            yield writable
-        except BaseException:
+            loop.add_writer(fd, poke_tasks)
+            try:
+                yield writable
+            except BaseException:
+                loop.remove_fd(fd)
+                sock.close()
+                raise
             loop.remove_fd(fd)
-            sock.close()
-            raise
-        loop.remove_fd(fd)
         err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if err == 0:
             return sock
@@ -472,9 +474,10 @@ class _Closer:
         self.close = fn
 
 
-def _start(options: ConnectOptions, loop: Loop | None
+def _start(options: ConnectOptions, loop: Loop | None, finished: bool = False
            ) -> tuple[Future[Client], ClientSession, list[Any], bool]:
-    o = _finish_options(options)
+    # (``finished``: the caller's options went through _finish_options already)
+    o = options if finished else _finish_options(options)
     helpers: list[Any] = []
     if o.proxy_jump and o.sock is None and not o.proxy_command:
         jump_client, channel = _open_jump(options, o, loop)

@@ -70,8 +70,11 @@ class ClientSession(LoopSession):
         """Run ``gen`` as a task of this session (any thread)."""
         with self._loop.lock:
             self._check_open()
+            read_before = self.bytes_read
             task = Task(self, gen, name, timeout)
-            self.kick()  # the first step may have queued output: let the loop see it
+            # its first step ran here: a pass follows only when it left the loop work (output
+            # the socket did not take, input read meanwhile, events to dispatch)
+            self._wrote(read_before)
         if not self._loop.in_loop_thread():
             self._loop.wakeup()
         return task
@@ -240,8 +243,10 @@ class ClientSession(LoopSession):
                                 f"the server did not answer {count_max} keepalives "
                                 f"({interval:g} s apart): the connection is dead"))
                             return
+                    read_before = self.bytes_read
                     client_api.send_keepalive(self._s, self.global_replies())
-                    self._update_interest()
+                    # (libssh's sender polls after sending: what it read waits for a pass)
+                    self._wrote(read_before)
                     self._keepalive_timer = self._loop.call_later(interval, tick)
 
             self._keepalive_timer = self._loop.call_later(interval, tick)
