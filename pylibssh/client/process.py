@@ -129,7 +129,19 @@ class ClientChannel(Channel):
                 self._session.defer(self._deliver, chunk, False)
             else:
                 self._on_data(chunk, False)
-        st.blocked = 1 if (self._paused or self._closed or self._listeners.get("data")) else 0
+        st.blocked = 1 if self._stage_blocked() else 0
+
+    def _stage_blocked(self) -> bool:
+        """Whether the stage must let stdout through to :meth:`_c_data`: while paused or
+        closed, and while someone listens to each packet (subclasses add their modes)."""
+        return bool(self._paused or self._closed or self._listeners.get("data"))
+
+    def _restage(self) -> None:
+        """After a change of what :meth:`_stage_blocked` looks at (loop lock held): let the
+        stage take stdout again, or stop it (call :meth:`_drain_stage` first for the bytes it
+        holds to keep their order)."""
+        if self._stage is not None:
+            self._stage.blocked = 1 if self._stage_blocked() else 0
 
     def _free(self, session_gone: bool) -> None:
         if self._stage is not None:
