@@ -1,9 +1,11 @@
 """How the layer reads a command's output through ``Channel.recv``: stdout gathered in C during
-each poll (one Python call per poll, not per packet). Layer only: these count pylibssh's own
-calls."""
+each poll (one Python call per poll, not per packet), and while a stream runs the socket
+signals readiness once per 256 KiB, its last bytes still arriving at once. Layer only: these
+count pylibssh's own calls and read its socket's options."""
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
@@ -12,6 +14,7 @@ from openssh import TEST_USER
 
 DEADLINE = 20
 PACKET = 32 * 1024  # sshd's channel packets (its session channels' maximum)
+BULK_LOWAT = 256 * 1024  # libssh's read size: the socket's mark while a stream runs
 
 
 @pytest.fixture
@@ -82,3 +85,34 @@ def test_modes_set_mid_stream_keep_the_order(client):
         out += data
     assert out == b"one\ntwo\nthree\nfour\n"
 
+
+def test_stream_marks_the_socket_and_its_end_arrives(client):
+    # while a stream runs, the transport's socket wakes its loop only once 256 KiB wait
+    # (SO_RCVLOWAT); bulk_wait after the stream's last bulk pass it signals every byte again,
+    # so the few bytes that follow a pause arrive while the command still runs. A pass that
+    # finds 64 KiB waiting may not come on a loaded machine: the stream is tried up to 5 times.
+    transport = client.get_transport()
+    session = transport._session
+    for _ in range(5):
+        _, stdout, _ = client.exec_command(
+            "head -c 16777216 /dev/zero; sleep 0.5; echo tail; sleep 5", timeout=DEADLINE)
+        chan = stdout.channel
+        chan.settimeout(DEADLINE)
+        sock = socket.socket(fileno=session._fd)  # (detached below: the session owns the fd)
+        marks = set()
+        try:
+            got, size = 0, 16 << 20
+            while got < size:
+                got += len(chan.recv(min(1 << 20, size - got)))
+                marks.add(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT))
+            t0 = time.monotonic()
+            assert chan.recv(100) == b"tail\n"
+            assert not chan.exit_status_ready()  # (the command sleeps 5 s more)
+            assert time.monotonic() - t0 < 4
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT) == 1
+        finally:
+            sock.detach()
+        chan.close()
+        if BULK_LOWAT in marks:
+            break
+    assert BULK_LOWAT in marks, marks
