@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from .._binding import CData
 from .._binding import channel as channel_api
 from .._binding import session as session_api
-from .._binding.client import tcp_rcvlowat
 from .._binding.constants import SSH_AGAIN, SSH_ERROR, SSH_OK, SSH_REQUEST_DENIED, SSH_WRITE_PENDING
 from .._bytequeue import ByteQueue
 from .._channel import Channel
@@ -86,14 +85,10 @@ class ClientChannel(Channel):
     #: from C (:meth:`_read_direct`). A poll gathers at most libssh's read size (256 KiB).
     stage_size = 1 << 20
 
-    #: a stream that brings at least ``bulk_pass`` bytes to a pass of :meth:`_read_direct` is
-    #: read in bulk: the next wait lasts until ``bulk_lowat`` bytes are in the socket
-    #: (SO_RCVLOWAT; libssh's read size) or ``bulk_wait`` seconds pass, so the reader wakes once
-    #: per 256 KiB rather than once per arriving segment (two thirds fewer wakeups on a fast
-    #: stream; a command's last bytes wait at most ``bulk_wait``)
-    bulk_pass = 64 << 10
-    bulk_lowat = 256 << 10
-    bulk_wait = 0.002
+    # a stream that brings at least the session's ``bulk_pass`` bytes to a pass of
+    # _read_direct is read in bulk: the next wait lasts until ``bulk_lowat`` bytes are in the
+    # socket or ``bulk_wait`` seconds pass (ClientSession.bulk_pass; two thirds fewer wakeups
+    # on a fast stream)
     _session: ClientSession
 
     def __init__(self, session: ClientSession, c_channel: CData):
@@ -129,7 +124,19 @@ class ClientChannel(Channel):
                 self._session.defer(self._deliver, chunk, False)
             else:
                 self._on_data(chunk, False)
-        st.blocked = 1 if (self._paused or self._closed or self._listeners.get("data")) else 0
+        st.blocked = 1 if self._stage_blocked() else 0
+
+    def _stage_blocked(self) -> bool:
+        """Whether the stage must let stdout through to :meth:`_c_data`: while paused or
+        closed, and while someone listens to each packet (subclasses add their modes)."""
+        return bool(self._paused or self._closed or self._listeners.get("data"))
+
+    def _restage(self) -> None:
+        """After a change of what :meth:`_stage_blocked` looks at (loop lock held): let the
+        stage take stdout again, or stop it (call :meth:`_drain_stage` first for the bytes it
+        holds to keep their order)."""
+        if self._stage is not None:
+            self._stage.blocked = 1 if self._stage_blocked() else 0
 
     def _free(self, session_gone: bool) -> None:
         if self._stage is not None:
@@ -193,16 +200,16 @@ class ClientChannel(Channel):
                 return None  # (a loop callback, too: the loop runs there)
             s, fd, event = session._s, session._fd, session._event
             write = bool(session_api.get_poll_flags(s) & SSH_WRITE_PENDING)
-            lowat = False
+            lowat = session._lowat > 1  # (a pass of the loop's may have set it)
             try:
                 while True:
                     until = deadline
                     if self._bulk != lowat:  # (and reset at the end: the loop's own waits,
                         # and a slow stream's, need every byte signalled)
-                        tcp_rcvlowat(fd, self.bulk_lowat if self._bulk else 1)
+                        session._set_lowat(session.bulk_lowat if self._bulk else 1)
                         lowat = self._bulk
                     if lowat:
-                        until = loop.time() + self.bulk_wait
+                        until = loop.time() + session.bulk_wait
                         if deadline is not None and deadline < until:
                             until = deadline
                     ready = loop.solo_wait(fd, write, until)
@@ -219,7 +226,7 @@ class ClientChannel(Channel):
                             return None
                         write = bool(session_api.get_poll_flags(s) & SSH_WRITE_PENDING)
                     got = st.len
-                    self._bulk = got >= self.bulk_pass
+                    self._bulk = got >= session.bulk_pass
                     if got and 0 <= n < got or self._bufs[0]:
                         return self._take(False, n)
                     if got:
@@ -232,7 +239,7 @@ class ClientChannel(Channel):
                         return None  # (stderr filled up) the general path resumes it
             finally:
                 if lowat:
-                    tcp_rcvlowat(fd, 1)  # (Linux signals readiness if bytes wait)
+                    session._set_lowat(1)  # (Linux signals readiness if bytes wait)
                 if not session._closed and session._writer_registered != write:
                     session._update_interest()  # the selector's view, for the next pass
                 loop.release_solo()

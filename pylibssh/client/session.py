@@ -36,6 +36,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pylibssh.client")
 
+
+def _is_tcp(fd: int) -> bool:
+    """Whether ``fd`` is a TCP socket."""
+    sock = socket.socket(fileno=fd)  # (a view of the descriptor: detached, never closed)
+    try:
+        return (sock.family in (socket.AF_INET, socket.AF_INET6)
+                and sock.type == socket.SOCK_STREAM)
+    finally:
+        sock.detach()
+
+
 class ClientSession(LoopSession):
     """A client session driven by a loop (nonblocking libssh)."""
 
@@ -98,11 +109,68 @@ class ClientSession(LoopSession):
             self._quickack_left -= 1
             client_api.tcp_quickack(self._fd)
 
+    #: on a loop run by its own thread (Loop.start: the paramiko layer's transports, a client
+    #: with forwards), a pass whose channels' stages brought ``bulk_pass`` bytes or more (a
+    #: stream's output) makes the socket signal readiness only once ``bulk_lowat`` bytes wait
+    #: (SO_RCVLOWAT, libssh's read size), until ``bulk_wait`` seconds pass without such a
+    #: pass: the loop, and the thread waiting for the output, wake once per 256 KiB of a
+    #: stream rather than once per arriving segment; a stream's last bytes wait at most
+    #: ``bulk_wait``. (A blocking Process.read runs its own passes, ClientChannel._read_direct,
+    #: which do the same; a loop that a waiting thread drives would keep the mark set while
+    #: nobody runs its timer.)
+    bulk_pass = 64 << 10
+    bulk_lowat = 256 << 10
+    bulk_wait = 0.002
+    _lowat = 1  # the socket's SO_RCVLOWAT
+    _lowat_ok: bool | None = None  # whether the socket is one to set it on (once known)
+    _bulk_at = 0.0  # the loop's time at the last pass that brought bulk_pass bytes
+    _bulk_timer: TimerHandle | None = None
+
+    def _set_lowat(self, n: int) -> None:
+        """Set the socket's SO_RCVLOWAT to ``n`` bytes (a system call only when it changes).
+        Only on a TCP socket: a UNIX socket's poll() (a ProxyCommand's, a pumped ``sock=``)
+        ignores the mark. libssh reads its blocking socket without waiting (patch 0017), so a
+        socket reported readable below the mark is read as it is."""
+        if n == self._lowat or self._fd < 0:
+            return
+        if self._lowat_ok is None:
+            self._lowat_ok = _is_tcp(self._fd)
+        if self._lowat_ok:
+            client_api.tcp_rcvlowat(self._fd, n)
+            self._lowat = n
+
+    def _bulk_pass(self) -> None:
+        loop = self._loop
+        self._bulk_at = loop.time()
+        self._set_lowat(self.bulk_lowat)
+        if self._bulk_timer is None:
+            self._bulk_timer = loop.call_at(self._bulk_at + self.bulk_wait, self._bulk_check)
+
+    def _bulk_check(self) -> None:
+        """The loop's timer: ``bulk_wait`` after the last bulk pass, every byte is signalled
+        again (Linux signals readiness at once when bytes wait)."""
+        self._bulk_timer = None
+        if self._closed:
+            return
+        due = self._bulk_at + self.bulk_wait
+        if self._loop.time() < due:
+            self._bulk_timer = self._loop.call_at(due, self._bulk_check)
+        else:
+            self._set_lowat(1)
+
     def _process(self) -> None:
         # before recorded events are dispatched: a request's reply and the channel's close can
         # arrive in one poll, and the request's poller must see its reply while the channel lives
+        staged = 0
         for ch in tuple(self._staged):  # (a data listener may close its channel)
+            st = ch._stage
+            if st is not None:
+                staged += st.len
             ch._drain_stage()
+        if staged >= self.bulk_pass:
+            thread = getattr(self._loop, "_thread", None)  # (an AsyncioLoop has none)
+            if thread is not None and self._loop._running_thread == thread.ident:
+                self._bulk_pass()
         moved = self._poke_tasks()
         # (a task that moved on may have changed what another, poked before it, polls; held
         # output released before the dispatch can change it too)

@@ -107,3 +107,29 @@ def test_threads_end_with_the_transport(paramiko, sshd, test_user, password):
         if thread.ident not in before:
             thread.join(DEADLINE)
             assert not thread.is_alive(), thread
+
+
+def test_a_raised_receive_mark_never_holds_a_read(layer_paramiko, sshd, known_hosts_file,
+                                                  client_key, test_user):
+    # libssh's socket is blocking and read when its poll() says readable. With SO_RCVLOWAT
+    # raised (pylibssh raises it on TCP sockets during a stream), a socket can be reported
+    # readable below the mark (always for a UNIX socket, as here: the object without fileno()
+    # is pumped through a socketpair; for TCP under memory pressure), and a read that waited
+    # for the mark would hold the connection for bytes that never come (libssh patch 0017).
+    # Layer only: it sets the mark on pylibssh's socket.
+    sock = SocketLike(socket.create_connection((sshd.host, sshd.port), timeout=DEADLINE))
+    client = layer_paramiko.SSHClient()
+    client.load_host_keys(str(known_hosts_file))
+    client.connect(sshd.host, sshd.port, test_user, key_filename=str(client_key), sock=sock,
+                   look_for_keys=False, allow_agent=False, timeout=DEADLINE)
+    try:
+        fd = client.get_transport()._session._fd
+        view = socket.socket(fileno=fd)  # (detached below: the session owns the fd)
+        try:
+            view.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, 1 << 20)
+        finally:
+            view.detach()
+        _, stdout, _ = client.exec_command("echo small", timeout=5)
+        assert stdout.read() == b"small\n"
+    finally:
+        client.close()

@@ -33,17 +33,29 @@ __all__ = ["Channel", "ChannelFile", "ChannelStderrFile", "ChannelStdinFile"]
 
 class _Chan(ClientChannel):
     """The pylibssh channel under a compat Channel: stderr may merge into stdout, and a pipe
-    signals readiness to ``select``."""
+    signals readiness to ``select``. On a client session stdout is gathered in C during each
+    poll (ClientChannel's stage: one Python call per poll, not per packet) until a mode that
+    must see each packet in order is set (:meth:`set_mode`)."""
 
-    def __init__(self, session, c_channel):
-        super().__init__(session, c_channel)
-        self.combine_stderr = False
-        self.pipe = None  # (read fd, write fd) once fileno() was asked for
-        self.pipe_set = False
-        self.bridged = False
+    combine_stderr = False
+    pipe = None  # (read fd, write fd) once fileno() was asked for
+    pipe_set = False
+    bridged = False
 
     def _stage_wanted(self):
-        return False  # combine_stderr, bridges and select()'s pipe see each packet in order
+        return self._session._is_client_side  # (a server session drains no stage)
+
+    def _stage_blocked(self):
+        return (super()._stage_blocked() or self.combine_stderr or self.bridged
+                or self.pipe is not None)
+
+    def set_mode(self, name, value):
+        """Set ``combine_stderr``, ``pipe`` or ``bridged`` (loop lock held), after moving what
+        the stage gathered into the buffer: bytes keep their order across the change."""
+        if self._stage is not None:
+            self._drain_stage()
+        setattr(self, name, value)
+        self._restage()
 
     def _c_data(self, data, length, is_stderr):
         if self.combine_stderr or self.bridged or self.pipe is not None:
@@ -336,7 +348,7 @@ class Channel:
         ch = self._chan
         if ch is not None:
             with self._loop.lock:
-                ch.combine_stderr = self.combine_stderr
+                ch.set_mode("combine_stderr", self.combine_stderr)
                 if combine and ch._bufs[1]:
                     ch._bufs[0].extend(ch._bufs[1])
                     ch._bufs[1].clear()
@@ -501,7 +513,7 @@ class Channel:
         ch = self._chan
         with self._loop.lock:
             if ch.pipe is None:
-                ch.pipe = os.pipe()
+                ch.set_mode("pipe", os.pipe())
                 if ch._bufs[0] or ch._bufs[1] or ch.eof_received or ch.finished:
                     ch.set_event()
             return ch.pipe[0]

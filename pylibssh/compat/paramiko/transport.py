@@ -419,7 +419,7 @@ class Transport:
             ch = sock._chan
             ours, theirs = socket.socketpair()
             with ch._loop.lock:
-                ch.bridged = True
+                ch.set_mode("bridged", True)
                 early = ch._take(False, -1)
                 bridge = Bridge(ch, ours)
                 if early:
