@@ -16,6 +16,7 @@ import time
 
 import paramiko as real_paramiko  # imported before any fixture installs the layer
 import pytest
+from compatkit import read_to_eof
 
 DEADLINE = 20  # seconds for any single network operation
 
@@ -37,17 +38,6 @@ def until_client_leaves(t):
     deadline = time.monotonic() + DEADLINE
     while t.is_active() and time.monotonic() < deadline:
         time.sleep(0.05)
-
-
-def read_to_eof(chan, stderr=False):
-    """Everything ``chan`` delivers until EOF (its timeout bounds each wait)."""
-    recv = chan.recv_stderr if stderr else chan.recv
-    data = b""
-    while True:
-        chunk = recv(65536)
-        if not chunk:
-            return data
-        data += chunk
 
 
 # -- the paramiko-style server under test ----------------------------------------------------------

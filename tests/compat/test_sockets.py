@@ -8,6 +8,7 @@ import socket
 import threading
 
 import paramiko as real_paramiko  # imported before any fixture installs the layer
+from compatkit import read_to_eof
 
 DEADLINE = 20
 
@@ -83,13 +84,7 @@ def test_transport_over_a_real_paramiko_channel(paramiko, sshd, known_hosts_file
             session = t.open_session(timeout=DEADLINE)
             session.settimeout(DEADLINE)
             session.exec_command("echo through the gateway")
-            out = b""
-            while True:
-                data = session.recv(1024)
-                if not data:
-                    break
-                out += data
-            assert out == b"through the gateway\n"
+            assert read_to_eof(session, size=1024) == b"through the gateway\n"
         finally:
             t.close()
     finally:

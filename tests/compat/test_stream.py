@@ -9,6 +9,7 @@ import socket
 import time
 
 import pytest
+from compatkit import read_to_eof
 
 from openssh import TEST_USER
 
@@ -77,13 +78,7 @@ def test_modes_set_mid_stream_keep_the_order(client):
     r, _, _ = select.select([chan], [], [], DEADLINE)  # (the pipe is made now)
     assert r == [chan]
     assert not chan.set_combine_stderr(True)
-    out = b""
-    while True:
-        data = chan.recv(1024)
-        if not data:
-            break
-        out += data
-    assert out == b"one\ntwo\nthree\nfour\n"
+    assert read_to_eof(chan, size=1024) == b"one\ntwo\nthree\nfour\n"
 
 
 def test_stream_marks_the_socket_and_its_end_arrives(client):
