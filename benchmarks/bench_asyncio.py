@@ -22,7 +22,7 @@ its own process, serve one 256 MiB file down and up to asyncssh's client and to 
 ``sftp`` (aes128-gcm forced on the clients); the servers take turns run by run; wall time
 (connection included) and the server process's CPU, best of ``--repeat``.
 
-    ./dev bench asyncio [--quick] [--only=NAME,...|--only=server] [--config=gcm|default|both]
+    ./dev bench asyncio [--quick] [--only=NAME,...[,server]] [--config=gcm|default|both]
                         [--repeat N] [--uvloop] [--no-server]
 """
 
@@ -297,7 +297,10 @@ def main(argv: list[str]) -> None:
             return [i for i in args.impls if i not in ("openssh", "pylibssh")]
         return args.impls
 
-    server_only = args.only == ["server"]  # (--only=server: the servers' section alone)
+    if "server" in args.only:  # (--only=...,server: the servers' section, after the others)
+        args.only = [w for w in args.only if w != "server"]
+        with_server = True
+    server_only = not args.only
     fanout_cpu: dict[str, float] = {}
     if not server_only:
         with bench_env("pylibssh-bench-asyncio-", args.quick) as env:
