@@ -283,6 +283,11 @@ class Loop:
         """Whether a thread is running the loop."""
         return self._running_thread is not None
 
+    def runs_unattended(self) -> bool:
+        """Whether the loop runs, and its timers fire, with no caller waiting on it: run by
+        its own thread (:meth:`start`), not only by callers' waits."""
+        return self._thread is not None and self._running_thread == self._thread.ident
+
     def run_once(self, timeout: float | None = None) -> None:
         """One iteration: wait for readiness (at most ``timeout`` seconds, less if a timer is due
         or work is ready), then run fd callbacks, due timers and scheduled calls."""

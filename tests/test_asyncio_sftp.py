@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import socket
+import time
 import uuid
 
 import pytest
@@ -109,6 +111,37 @@ def test_get_put_checksums(loop_kind, opts, tmp_path):
         dst.write_bytes(data[:5_000_000])
         await sftp.get(f"{base}/up.bin", dst, resume=True)
         assert file_sha(dst) == sha(data)
+    with_sftp(loop_kind, opts, body)
+
+
+def test_a_bulk_download_paces_the_socket_then_lets_it_go(loop_kind, opts, tmp_path):
+    # while a bulk download streams, the asyncio loop's socket signals readiness only once the
+    # session's bulk_lowat bytes wait (SO_RCVLOWAT: one pass per 256 KiB, not per segment);
+    # after it, every byte is signalled again and a short reply is not held. A pass that
+    # reads 64 KiB may not come on a loaded machine: the download is tried up to 5 times.
+    async def body(conn, sftp, base):
+        session = conn._session
+        data = os.urandom(32 << 20)
+        (tmp_path / "up.bin").write_bytes(data)
+        await sftp.put(tmp_path / "up.bin", f"{base}/big.bin")
+        marks: list[int] = []
+        set_lowat = session._set_lowat
+        session._set_lowat = lambda n: (marks.append(n), set_lowat(n))
+        sock = socket.socket(fileno=session._fd)  # (detached below: the session owns the fd)
+        try:
+            for _ in range(5):
+                assert await sftp.get(f"{base}/big.bin", tmp_path / "down.bin") == len(data)
+                if session.bulk_lowat in marks:
+                    break
+            assert session.bulk_lowat in marks, marks
+            deadline = time.monotonic() + DEADLINE
+            while sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT) != 1:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.01)
+            assert (await sftp.stat(f"{base}/big.bin")).size == len(data)
+        finally:
+            sock.detach()
+        assert file_sha(tmp_path / "down.bin") == sha(data)
     with_sftp(loop_kind, opts, body)
 
 

@@ -208,6 +208,10 @@ class AsyncioLoop(Loop):
     def in_loop_thread(self) -> bool:
         return threading.get_ident() == self._thread_id
 
+    def runs_unattended(self) -> bool:
+        """Always: the asyncio loop runs its timers whoever awaits."""
+        return True
+
     @property
     def running(self) -> bool:
         """True while the asyncio loop is open."""

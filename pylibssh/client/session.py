@@ -104,14 +104,29 @@ class ClientSession(LoopSession):
     quickack_reads = 64
 
     def _on_ready(self) -> None:
+        read_before = self.bytes_read
         super()._on_ready()
         if self._quickack_left > 0 and self._fd >= 0:
             self._quickack_left -= 1
             client_api.tcp_quickack(self._fd)
+        if self._bulk_input:
+            self._bulk_input = False
+            if (self.bytes_read - read_before >= self.bulk_pass and not self._closed
+                    and self._loop.runs_unattended()):
+                self._bulk_pass()
 
-    #: on a loop run by its own thread (Loop.start: the paramiko layer's transports, a client
-    #: with forwards), a pass whose channels' stages brought ``bulk_pass`` bytes or more (a
-    #: stream's output) makes the socket signal readiness only once ``bulk_lowat`` bytes wait
+    _bulk_input = False  # a bulk SFTP download ran during this pass (note_bulk_input)
+
+    def note_bulk_input(self) -> None:
+        """Called during a pass by an SFTP engine whose C receiver runs a bulk download (a
+        range to a file or into memory): a pass that read ``bulk_pass`` bytes then paces the
+        socket as a stream's does (:meth:`_bulk_pass`)."""
+        self._bulk_input = True
+
+    #: on a loop that runs unattended (Loop.start: the paramiko layer's transports, a client
+    #: with forwards; an asyncio loop), a pass whose channels' stages brought ``bulk_pass``
+    #: bytes or more (a stream's output), or that read that much for a bulk SFTP download
+    #: (note_bulk_input), makes the socket signal readiness only once ``bulk_lowat`` bytes wait
     #: (SO_RCVLOWAT, libssh's read size), until ``bulk_wait`` seconds pass without such a
     #: pass: the loop, and the thread waiting for the output, wake once per 256 KiB of a
     #: stream rather than once per arriving segment; a stream's last bytes wait at most
@@ -167,10 +182,8 @@ class ClientSession(LoopSession):
             if st is not None:
                 staged += st.len
             ch._drain_stage()
-        if staged >= self.bulk_pass:
-            thread = getattr(self._loop, "_thread", None)  # (an AsyncioLoop has none)
-            if thread is not None and self._loop._running_thread == thread.ident:
-                self._bulk_pass()
+        if staged >= self.bulk_pass and self._loop.runs_unattended():
+            self._bulk_pass()
         moved = self._poke_tasks()
         # (a task that moved on may have changed what another, poked before it, polls; held
         # output released before the dispatch can change it too)

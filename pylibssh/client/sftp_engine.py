@@ -593,6 +593,8 @@ class SFTPEngine:
                 return
             if self._bulks or self._uploads:
                 self._tick_bulks()
+                if self._bulks:
+                    self._session.note_bulk_input()
             self._flush()
             if not rx.out_len and not rx.send_len:
                 break
