@@ -182,13 +182,7 @@ def _tcp_connect_gen(session: ClientSession, host: str, port: int) -> TaskGen:
             def writable(fd: int = fd) -> Any:
                 return True if _writable_now(fd) else AGAIN
 
-            tasks = session._tasks
-
-            def poke_tasks() -> None:
-                for t in list(tasks):
-                    t.poke()
-
-            loop.add_writer(fd, poke_tasks)
+            loop.add_writer(fd, session._poke_tasks)  # (the connect's end pokes this task)
             try:
                 yield writable
             except BaseException:
