@@ -42,6 +42,7 @@ from benchmarks.common import (
     add_json_option,
     proc_cpu_seconds,
     report,
+    turns,
     use_json_option,
 )
 
@@ -443,8 +444,8 @@ def measure_workloads(env: Env, forced: bool, args: argparse.Namespace, impls_fo
     """Each workload of ``args.only`` by each of ``impls_for(name)``, run by
     ``call(fn, env, impl, forced)``; a peer that cannot do one is reported, not hidden.
 
-    The implementations take turns (round-robin, ``args.repeat`` rounds), so that a slow phase
-    of a shared machine falls on all of them. Reported: the best wall time and the median CPU
+    The implementations take turns (``args.repeat`` rounds, each starting one further on), so
+    that a slow phase of a shared machine, or what one run leaves behind, falls on all of them. Reported: the best wall time and the median CPU
     time of the runs (CPU per run swings by a fifth here; the median much less)."""
     results: list[Result] = []
     for name in args.only:
@@ -454,28 +455,27 @@ def measure_workloads(env: Env, forced: bool, args: argparse.Namespace, impls_fo
         cpus: dict[str, list[float]] = {impl: [] for impl in impls}
         server: dict[str, float] = dict.fromkeys(impls, 0.0)
         failed: set[str] = set()
-        for _ in range(args.repeat):
-            for impl in impls:
-                if impl in failed:
-                    continue
-                if name in PREPARE:
-                    PREPARE[name](env)  # not timed
-                server_before = env.sshd_cpu()
-                try:
-                    with Timer() as t:
-                        call(fn, env, impl, forced)
-                except Exception as exc:
-                    print(f"  {name} {impl}: FAILED {exc!r}", flush=True)
-                    failed.add(impl)
-                    continue
-                walls[impl].append(t.wall)
-                cpus[impl].append(t.cpu)
-                if kind in ("connects", "hosts", "size"):
-                    # sshd's side (its per-connection processes and theirs: the command, the
-                    # sftp-server; once reaped): on this machine's cores it bounds how fast
-                    # any client can be
-                    time.sleep(0.5)
-                    server[impl] += env.sshd_cpu() - server_before
+        for impl in turns(impls, args.repeat):
+            if impl in failed:
+                continue
+            if name in PREPARE:
+                PREPARE[name](env)  # not timed
+            server_before = env.sshd_cpu()
+            try:
+                with Timer() as t:
+                    call(fn, env, impl, forced)
+            except Exception as exc:
+                print(f"  {name} {impl}: FAILED {exc!r}", flush=True)
+                failed.add(impl)
+                continue
+            walls[impl].append(t.wall)
+            cpus[impl].append(t.cpu)
+            if kind in ("connects", "hosts", "size"):
+                # sshd's side (its per-connection processes and theirs: the command, the
+                # sftp-server; once reaped): on this machine's cores it bounds how fast
+                # any client can be
+                time.sleep(0.5)
+                server[impl] += env.sshd_cpu() - server_before
         for impl in impls:
             if impl in failed:
                 continue

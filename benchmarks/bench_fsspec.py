@@ -2,7 +2,8 @@
 fsspec's own ``sftp`` (paramiko), same sshd, same run.
 
 Workloads, each the wall time of one call through the fsspec API, best of ``--repeat``, the
-three file systems taking turns run by run (a slow phase of the machine falls on all):
+three file systems taking turns run by run, each round starting one further on (a slow
+phase of the machine, or what one run leaves behind, falls on all):
 
 1. ``get`` of one 512 MiB file;
 2. ``get(..., recursive=True)`` of a directory of 500 files of 16 KiB (for ``sshfs``, whose
@@ -33,7 +34,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import ROOT, MiB, Result, add_json_option, best_of, report, use_json_option
+from benchmarks.common import (ROOT, MiB, Result, add_json_option, best_of, report, turns,
+                               use_json_option)
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 from openssh import OpenSSHServer, keygen  # noqa: E402
@@ -181,12 +183,12 @@ def main(argv: list[str] | None = None) -> None:
             name, fn, amount, unit = plan[workload]
             times: dict[str, list[float]] = {impl: [] for impl in fss}
             cpus: dict[str, list[float]] = {impl: [] for impl in fss}
-            for _ in range(repeat):
-                for impl, fs in fss.items():
-                    clear_downloads()
-                    wall, cpu, _ = best_of(1, lambda fs=fs, fn=fn: fn(fs))
-                    times[impl].append(wall)
-                    cpus[impl].append(cpu or 0.0)
+            for impl in turns(list(fss), repeat):
+                fs = fss[impl]
+                clear_downloads()
+                wall, cpu, _ = best_of(1, lambda fs=fs, fn=fn: fn(fs))
+                times[impl].append(wall)
+                cpus[impl].append(cpu or 0.0)
             for impl in fss:
                 best = min(times[impl])
                 cpu = cpus[impl][times[impl].index(best)]

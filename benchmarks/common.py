@@ -13,7 +13,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -135,6 +135,15 @@ def best_of(n: int, fn: Callable[[], Any]) -> tuple[float, float | None, list[fl
         cpus.append(own_cpu if isinstance(own_cpu, (int, float)) else t.cpu)
     i = walls.index(min(walls))
     return walls[i], cpus[i], walls
+
+
+def turns(impls: list[str], rounds: int) -> Iterator[str]:
+    """The implementations in turn, ``rounds`` times, each round starting one further on
+    (a, b, c; b, c, a; c, a, b): what one leaves behind (a slow phase, memory to give back,
+    caches) does not always fall on the same next one."""
+    for r in range(rounds):
+        k = r % len(impls) if impls else 0
+        yield from impls[k:] + impls[:k]
 
 
 def throughput(name: str, impl: str, nbytes: int, fn: Callable[[], Any], repeat: int = 3
