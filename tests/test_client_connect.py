@@ -370,6 +370,40 @@ def test_server_closes_at_once(connect):
             connect(port=listener.getsockname()[1], timeout=5)
 
 
+@pytest.mark.parametrize("when", ["before-connect", "after-banner"])
+def test_libssh_leaves_a_given_socket_to_its_owner(when):
+    # the client gives libssh its TCP socket (SSH_OPTIONS_FD) and closes it at teardown: had
+    # libssh closed it first (a hang-up while connecting, a failed write), the number could
+    # belong to another socket by then, and the teardown would take that one down
+    from pylibssh._binding import ffi, lib
+
+    ours, peer = socket.socketpair()
+    fd = ours.detach()
+    s = lib.ssh_new()
+    try:
+        assert lib.ssh_options_set(s, lib.SSH_OPTIONS_FD, ffi.new("int *", fd)) == lib.SSH_OK
+        assert lib.ssh_options_set(s, lib.SSH_OPTIONS_HOST, b"127.0.0.1") == lib.SSH_OK
+        lib.ssh_set_blocking(s, 0)
+        if when == "before-connect":
+            peer.close()
+        rc = lib.ssh_connect(s)
+        if when == "after-banner":  # its KEXINIT then meets a closed peer
+            peer.sendall(b"SSH-2.0-peer\r\n")
+            peer.settimeout(DEADLINE)
+            assert peer.recv(100).startswith(b"SSH-2.0-")
+            peer.close()
+            deadline = time.monotonic() + DEADLINE
+            while rc == lib.SSH_AGAIN and time.monotonic() < deadline:
+                rc = lib.ssh_connect(s)
+                time.sleep(0.01)
+        assert rc == lib.SSH_ERROR
+        os.fstat(fd)  # still open: OSError (EBADF) if libssh closed it
+    finally:
+        lib.ssh_free(s)
+    os.fstat(fd)
+    os.close(fd)
+
+
 def test_not_ssh(connect):
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
