@@ -135,8 +135,9 @@ class LoopSession(EventEmitter):
 
     #: owned by an object whose own ResourceWarning covers it (a Client's session)
     _owned = False
-    #: a socket given to libssh with SSH_OPTIONS_FD, which libssh 0.12 never closes (it closes
-    #: only sockets it made or accepted): closed after ssh_free (a class default: server
+    #: a client's socket, given to libssh with SSH_OPTIONS_FD, which libssh never closes
+    #: (patch 0018: it closed one on a failed write, freeing the number while the loop still
+    #: had it): closed after ssh_free (see _given_descriptor; a class default: server
     #: sessions never set it and keep one attribute fewer)
     _given_fd = -1
 
@@ -495,11 +496,12 @@ class LoopSession(EventEmitter):
                 _linger(self._loop, linger_fd)
         else:
             c_session.silent_disconnect(self._s)
+        given = self._given_descriptor()
         c_session.free(self._s)
         self._s = NULL
-        if self._given_fd >= 0:
+        if given >= 0:
             try:
-                os.close(self._given_fd)
+                os.close(given)
             except OSError:
                 pass
             self._given_fd = -1
@@ -510,6 +512,10 @@ class LoopSession(EventEmitter):
         except Exception:
             log.exception("unhandled exception in a 'close' listener")
         self.remove_all_listeners()
+
+    def _given_descriptor(self) -> int:
+        """The socket given to libssh with SSH_OPTIONS_FD, closed after ssh_free; -1: none."""
+        return self._given_fd
 
     def _flush_nowait(self) -> None:
         """Best effort, without blocking: write what libssh buffered, and get the socket back

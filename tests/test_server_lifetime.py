@@ -3,6 +3,8 @@ dropped with open channels and unanswered requests, replies twice or too late; e
 channel and message that pylibssh took from libssh is freed."""
 
 import os
+import socket
+import struct
 import threading
 import time
 
@@ -128,6 +130,43 @@ def test_request_pending_when_the_channel_closes(make_server):
     chan = client.get_transport().open_session(timeout=DEADLINE)
     in_background(chan.invoke_shell)
     wait_until(lambda: len(rs.held["requests"]) == 2, what="the shell request")
+    client.close()
+
+
+def test_a_failed_write_leaves_the_descriptor_to_the_session(make_server):
+    # a write that meets a reset connection: the session's descriptor stays its own until its
+    # teardown, so a socket made meanwhile (a connection accepted by the same loop) never gets
+    # that number and the teardown's lingering close cannot reach it
+    rs = holding_server(make_server)
+    client = paramiko_client(rs.port, password=PASSWORD)
+    chan = client.get_transport().open_session(timeout=DEADLINE)
+    in_background(chan.exec_command, "x")
+    wait_until(lambda: rs.held["requests"], what="the exec request")
+    session, channel = rs.held["sessions"][0], rs.held["channels"][0]
+    rs.held["requests"][0].reply_success()
+    client_sock = client.get_transport().sock
+
+    def on_the_loop():
+        # all on the loop thread, so that the loop cannot see the reset first
+        client_sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client_sock.close()  # the server's side is reset
+        try:
+            channel.write(b"x" * 100_000)
+        except pylibssh.SSHError:
+            pass
+        made = socket.socketpair()  # numbers the failed write might have freed
+        session.close(timeout=None)
+        return made
+
+    a, b = rs.call(on_the_loop)
+    with a, b:
+        for end in (a, b):
+            end.setblocking(False)
+            with pytest.raises(BlockingIOError):  # b"" (an end of file) had it been shut down
+                end.recv(1)
+        a.sendall(b"still here")
+        b.settimeout(DEADLINE)
+        assert b.recv(100) == b"still here"
     client.close()
 
 

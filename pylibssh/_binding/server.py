@@ -12,7 +12,7 @@ import os
 from typing import Callable
 
 from ..errors import ProtocolError, SSHError, error_from
-from . import HAS, NULL, CData, lib
+from . import HAS, NULL, CData, ffi, lib
 from .session import ascii_text
 
 __all__ = [
@@ -81,18 +81,25 @@ def bind_set_banner(bind: CData, banner: str) -> None:
 
 
 def accept_fd(bind: CData, fd: int) -> CData:
-    """A new server session on the connected socket ``fd``, with ``bind``'s keys and settings;
-    libssh owns ``fd`` from then on (``ssh_free`` closes it). On failure ``fd`` is closed and
-    MemoryError (no session could be allocated) or SSHError (libssh's reason) is raised."""
+    """A new server session on the connected socket ``fd``, with ``bind``'s keys and settings.
+    ``fd`` stays the caller's, to be closed after ``ssh_free``: it is also the session's
+    ``SSH_OPTIONS_FD``, which libssh never closes (patch 0018), where it would close a socket
+    it accepted on a failed write, freeing the number for the next socket while the caller
+    still uses it. On failure ``fd`` is closed and MemoryError (no session could be allocated)
+    or SSHError (libssh's reason) is raised."""
     session = lib.ssh_new()
     if session == NULL:
         os.close(fd)
         raise MemoryError("ssh_new failed: out of memory")
+    if lib.ssh_options_set(session, lib.SSH_OPTIONS_FD, ffi.new("socket_t *", fd)) != lib.SSH_OK:
+        err = SSHError(error_from(session).message)
+        lib.ssh_free(session)
+        os.close(fd)
+        raise err
     if lib.ssh_bind_accept_fd(bind, session, fd) != lib.SSH_OK:
         err = SSHError(error_from(bind).message)
-        if lib.ssh_get_fd(session) != fd:
-            os.close(fd)  # libssh did not take the descriptor
         lib.ssh_free(session)
+        os.close(fd)
         raise err
     return session
 

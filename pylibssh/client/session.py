@@ -265,7 +265,7 @@ class ClientSession(LoopSession):
 
     def connect_gen(self, sock: socket.socket | None, after: Callable[[], TaskGen] | None
                     ) -> TaskGen:
-        """Key exchange on a connected socket (libssh owns it from here on), then ``after``."""
+        """Key exchange on a connected socket (the session's from here on), then ``after``."""
         if sock is not None:
             sock.setblocking(False)
             try:

@@ -13,8 +13,9 @@
     server.serve_forever()
 
 Python owns the listening socket: it accepts on the loop, hands each connection's fd to
-``ssh_bind_accept_fd`` (libssh owns the fd from then on) and drives the session nonblocking. The
-``ssh_bind`` only carries the host keys and algorithm settings every session copies.
+``ssh_bind_accept_fd`` (the session closes it when it ends) and drives the session
+nonblocking. The ``ssh_bind`` only carries the host keys and algorithm settings every session
+copies.
 """
 
 from __future__ import annotations
@@ -338,8 +339,8 @@ class Server(EventEmitter):
     @locked
     def accept_socket(self, sock: socket.socket, address: Any = None) -> ServerSession:
         """Serve a connection the application accepted itself (a connected TCP or UNIX stream
-        socket): the socket is detached (libssh owns its descriptor from now on; the socket
-        object is closed). ``address`` is the client's address (``sock.getpeername()`` by
+        socket): the socket is detached (the session closes its descriptor when it ends; the
+        socket object is closed). ``address`` is the client's address (``sock.getpeername()`` by
         default). Returns the :class:`ServerSession`; ``connection`` is emitted once its key
         exchange is done, like for connections accepted by :meth:`listen`. The server need not
         listen; its loop must run (:meth:`start`, or a thread that waits on it).

@@ -683,6 +683,11 @@ class ServerSession(LoopSession):
         self.server._session_closed(self)
         log.debug("%r: closed", self)
 
+    def _given_descriptor(self) -> int:
+        # the accepted socket is the session's SSH_OPTIONS_FD (_binding.server.accept_fd),
+        # registered by _start: its number serves (no attribute more per session)
+        return self._fd
+
     def _error_text(self) -> str:
         return "" if self._s == NULL else error_from(self._s).message
 
