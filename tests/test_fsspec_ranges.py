@@ -216,3 +216,29 @@ def test_a_read_of_the_range_ahead_asks_for_the_next_before_waiting(held):
         assert f.read(half) == data[MiB + half:2 * MiB]
     finally:
         f.close()
+
+
+def test_a_read_past_the_range_ahead_asks_for_the_rest_before_waiting(held):
+    """A forward read longer than the range ahead, which the server still holds: the rest of
+    the read is asked for at once, while the reader waits for the range ahead; the reader
+    then gets both parts' bytes, once."""
+    fs, data, waiting, release = held
+    half = MiB // 2
+    f = fs.open("/f", "rb", block_size=64 * 1024)
+    try:
+        assert f.read(half) == data[:half]
+        assert f.read(half) == data[half:MiB]  # the range ahead, [1, 1.5) MiB: held
+        got: list[bytes] = []
+        reader = threading.Thread(target=lambda: got.append(f.read(MiB)))
+        reader.start()
+        try:
+            wait_until(lambda: any(msg.offset >= MiB + half for msg, _ in waiting),
+                       what="READs of the rest of the read, past the range ahead")
+            assert reader.is_alive() and not got  # still waiting for the held range
+        finally:
+            release()
+            reader.join(DEADLINE)
+        assert got == [data[MiB:2 * MiB]]
+        assert f.read(half) == data[2 * MiB:2 * MiB + half]
+    finally:
+        f.close()

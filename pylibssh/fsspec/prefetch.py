@@ -44,10 +44,10 @@ class ForwardPrefetchCache(BaseCache):  # type: ignore[misc]  # fsspec has no ty
     A columnar reader moving through a file one row group at a time (pyarrow on Parquet) thus
     has its next group's READs in flight while it decodes the current one; so has a plain
     ``read()`` loop. A read that takes the range ahead asks for the one after it before
-    waiting, so the server goes on from range to range. What is held is bounded: the last
-    range fetched, the range a read waits for and at most one range ahead (a range dropped while
-    still arriving delays the next one until it is in). A read
-    anywhere else drops the range ahead; a read that needs it waits for it and raises its error
+    waiting, so the server goes on from range to range; one that goes past it asks for the rest
+    before waiting too. What is held is bounded: the last range fetched, the range a read waits
+    for and at most one range ahead (a range dropped while still arriving delays the next one
+    until it is in). A read anywhere else drops the range ahead; a read that needs it waits for it and raises its error
     (a failed range that no read needs is never raised). Bytes past ``size`` (the size when the
     file was opened) are never asked for.
 
@@ -107,13 +107,27 @@ class ForwardPrefetchCache(BaseCache):  # type: ignore[misc]  # fsspec has no ty
         if ahead.start != start:
             self._drop(ahead.future)
             return None
+        rest: Pending | None = None
         if end <= ahead.end:  # the read stays inside it: the range after it is asked for now,
             # so the server goes on from one range to the next without waiting for the reader
             self._ask(ahead.end, ahead.end - ahead.start)
-        data = ahead.future.result()  # its error is this read's
+        elif ahead.end < self.size:  # the read goes past it: the rest is asked for now too
+            rest = self._start_fetch(ahead.end, min(end, self.size))
+            self.total_requested_bytes += min(end, self.size) - ahead.end
+        try:
+            data = ahead.future.result()  # its error is this read's
+        except BaseException:
+            if rest is not None:
+                self._drop(rest)
+            raise
         self._fetched_to = ahead.start + len(data)
-        if end > ahead.end and len(data) == ahead.end - ahead.start:  # not at the end: more
-            data += self._get(ahead.end, end)
+        if rest is not None:
+            if len(data) < ahead.end - ahead.start:  # the file ended inside the range ahead
+                self._drop(rest)
+            else:
+                more: bytes = rest.result()
+                self._fetched_to = ahead.end + len(more)
+                data = b"".join((data, more))
         return data
 
     def _get(self, start: int, end: int) -> bytes:
