@@ -29,7 +29,7 @@ from ..algorithms import Algorithms
 from ..keys import Key
 from ..loop import Loop, reap_unclosed
 from ..timeouts import DEFAULT, Timeout, resolve
-from ._task import AGAIN, TaskGen, wait
+from ._task import AGAIN, Task, TaskGen, wait
 from .channels import DIRECT_TCPIP, open_channel_gen
 from .auth import Credentials, KbdintCallback, KeySource, authenticate
 from .forward import _bridge
@@ -468,13 +468,15 @@ class _Closer:
         self.close = fn
 
 
-def _start(options: ConnectOptions, loop: Loop | None, finished: bool = False
-           ) -> tuple[Future[Client], ClientSession, list[Any], bool]:
-    # (``finished``: the caller's options went through _finish_options already)
-    o = options if finished else _finish_options(options)
+def _begin(given: ConnectOptions, o: ConnectOptions, loop: Loop | None, future: Any = None
+           ) -> tuple[Task, ConnectOptions, ClientSession, list[Any], bool]:
+    """Start connecting with ``o`` (the caller's ``given`` options through
+    :func:`_finish_options`) on ``loop`` (None: a loop of its own): the connecting task (whose result is the session; it completes ``future`` when one is
+    given, see :class:`Task`), the options it uses, the session, the helpers (proxies, jump
+    connections) and whether the loop is the client's own."""
     helpers: list[Any] = []
     if o.proxy_jump and o.sock is None and not o.proxy_command:
-        jump_client, channel = _open_jump(options, o, loop)
+        jump_client, channel = _open_jump(given, o, loop)
         helpers.append(jump_client)
         o = replace(o, sock=channel)
         loop = jump_client._loop  # the jump connection's channel lives on that loop
@@ -490,7 +492,14 @@ def _start(options: ConnectOptions, loop: Loop | None, finished: bool = False
             the_loop.close()
         raise
     task = session.start_task(_connect_gen(session, o, helpers),
-                              f"connecting to {o.host}:{o.port}", o.timeout)
+                              f"connecting to {o.host}:{o.port}", o.timeout, future)
+    return task, o, session, helpers, own
+
+
+def _start(options: ConnectOptions, loop: Loop | None
+           ) -> tuple[Future[Client], ClientSession, list[Any], bool]:
+    task, o, session, helpers, own = _begin(options, _finish_options(options), loop)
+    the_loop = session._loop
     outer: Future[Client] = Future()
 
     def done(f: Future[Any]) -> None:

@@ -77,12 +77,17 @@ class ClientSession(LoopSession):
 
     # -- tasks ----------------------------------------------------------------------------------
 
-    def start_task(self, gen: TaskGen, name: str, timeout: float | None = None) -> Task:
-        """Run ``gen`` as a task of this session (any thread)."""
+    def start_task(self, gen: TaskGen, name: str, timeout: float | None = None,
+                   future: Any = None) -> Task:
+        """Run ``gen`` as a task of this session (any thread); ``timeout`` (seconds, None: no
+        limit) throws :class:`~pylibssh.errors.SSHTimeoutError` into it. ``future``: what the
+        task completes instead of a ``concurrent.futures.Future`` of its own (an asyncio future
+        of the loop's thread; see :class:`Task`). Raises
+        :class:`~pylibssh.errors.ClosedError` once the session is closed."""
         with self._loop.lock:
             self._check_open()
             read_before = self.bytes_read
-            task = Task(self, gen, name, timeout)
+            task = Task(self, gen, name, timeout, future)
             # its first step ran here: a pass follows only when it left the loop work (output
             # the socket did not take, input read meanwhile, events to dispatch)
             self._wrote(read_before)
