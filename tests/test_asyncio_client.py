@@ -83,6 +83,28 @@ def test_connect_to_a_silent_server_times_out_or_is_cancelled(loop_kind, opts):
     run_on(loop_kind, main())
 
 
+def test_a_closed_connection_is_freed_without_the_collector(loop_kind, opts):
+    """A connection closed and dropped is freed by reference counting: nothing of it is in a
+    reference cycle, which would leave every connection's session (its libssh session, host
+    key, lists and dicts) to the garbage collector."""
+    import gc
+    import weakref
+
+    async def main():
+        async with pa.connect(**opts) as conn:
+            await conn.run("true")
+        refs = [weakref.ref(o) for o in (conn, conn.client, conn.client.session)]
+        del conn
+        assert [r() for r in refs] == [None] * 3
+
+    gc.collect()
+    gc.disable()
+    try:
+        run_on(loop_kind, main())
+    finally:
+        gc.enable()
+
+
 def test_process_streams(loop_kind, opts):
     async def main():
         async with pa.connect(**opts) as conn:

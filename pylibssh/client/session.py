@@ -64,7 +64,7 @@ class ClientSession(LoopSession):
         self.authenticated = False
         self.host_key: Key | None = None  # the server's, once verified
         # channels the server opens (remote forwarding, agent, X11) and their handlers
-        self._incoming = Incoming(self)
+        self._incoming = Incoming()
         # requests sent on every new session channel before exec/shell (agent, X11 forwarding)
         self.session_requests: list[tuple[str, Any]] = []
         # one libssh global request at a time (forward.global_request_gen)
@@ -194,7 +194,7 @@ class ClientSession(LoopSession):
         # output released before the dispatch can change it too)
         self._poked_at = None if moved or self._output_waiters else self._socket_bytes()
         if self.authenticated:
-            self._incoming.take_messages()
+            self._incoming.take_messages(self)
 
     def _socket_bytes(self) -> tuple[int, int]:
         counters = self._counters[0]
