@@ -66,13 +66,15 @@ def _linger(loop: Loop, fd: int) -> None:
     Closing a TCP socket whose receive queue holds unread bytes (a packet the peer sent just
     before our DISCONNECT) makes the kernel send RST instead of FIN, and an RST makes the peer's
     kernel discard what the peer has not read yet: the output and the DISCONNECT we just sent."""
+    # (the socket object only shuts the descriptor down, reads it and closes it, for which its
+    # family, type and protocol do not matter: naming them spares the calls that would ask for
+    # two of them; reads pass MSG_DONTWAIT instead of a call making the descriptor nonblocking)
     try:
-        sock = socket.socket(fileno=fd)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0, fd)
     except OSError:
         os.close(fd)
         return
     try:
-        sock.setblocking(False)
         sock.shutdown(socket.SHUT_WR)
     except OSError:
         sock.close()
@@ -90,7 +92,7 @@ def _linger(loop: Loop, fd: int) -> None:
 
     def readable() -> None:
         try:
-            data = sock.recv(65536)
+            data = sock.recv(65536, socket.MSG_DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
