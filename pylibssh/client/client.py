@@ -44,6 +44,7 @@ from .process import (
     run_gen,
     setup_requests,
 )
+from . import prepared
 from .session import ClientSession
 
 if TYPE_CHECKING:
@@ -118,32 +119,32 @@ def _alg_list(value: str | Sequence[str]) -> str:
     return value if isinstance(value, str) else ",".join(value)
 
 
-def _configure(session: ClientSession, o: ConnectOptions) -> None:
-    s = session._s
-    set_option(s, "host", o.host_key_alias or o.host)
-    set_option(s, "port", o.port or 22)
-    set_option(s, "user", o.user)
-    set_option(s, "nodelay", 1)
+def _option_values(o: ConnectOptions) -> list[tuple[str, Any]]:
+    """The libssh options of a connection with ``o`` ((name, value) pairs of ``set_option``),
+    the rekey limit aside (see :mod:`.prepared`)."""
     user_file = os.path.expanduser(o.known_hosts) if o.known_hosts else "/dev/null"
-    set_option(s, "knownhosts", user_file)
     glob = os.path.expanduser(o.global_known_hosts or "")
-    # libssh always reads a global file and warns about a missing one: without one, name the
-    # user's file again (reading it twice changes nothing)
-    set_option(s, "global_knownhosts", glob if glob and os.path.exists(glob) else user_file)
+    values: list[tuple[str, Any]] = [
+        ("host", o.host_key_alias or o.host),
+        ("port", o.port or 22),
+        ("user", o.user),
+        ("nodelay", 1),
+        ("knownhosts", user_file),
+        # libssh always reads a global file and warns about a missing one: without one, name
+        # the user's file again (reading it twice changes nothing)
+        ("global_knownhosts", glob if glob and os.path.exists(glob) else user_file),
+    ]
     ciphers = o.ciphers or (AES_FIRST_CIPHERS if cpu_has_aes() else None)
     if ciphers:
-        set_option(s, "ciphers_c_s", _alg_list(ciphers))
-        set_option(s, "ciphers_s_c", _alg_list(ciphers))
+        values += [("ciphers_c_s", _alg_list(ciphers)), ("ciphers_s_c", _alg_list(ciphers))]
     if o.macs:
-        set_option(s, "hmac_c_s", _alg_list(o.macs))
-        set_option(s, "hmac_s_c", _alg_list(o.macs))
+        values += [("hmac_c_s", _alg_list(o.macs)), ("hmac_s_c", _alg_list(o.macs))]
     if o.kex:
-        set_option(s, "key_exchange", _alg_list(o.kex))
+        values.append(("key_exchange", _alg_list(o.kex)))
     if o.host_key_algorithms:
-        set_option(s, "hostkeys", _alg_list(o.host_key_algorithms))
-    set_option(s, "compression", "yes" if o.compression else "no")
-    if o.rekey_data:
-        set_option(s, "rekey_data", o.rekey_data)
+        values.append(("hostkeys", _alg_list(o.host_key_algorithms)))
+    values.append(("compression", "yes" if o.compression else "no"))
+    return values
 
 
 def _resolve(host: str, port: int
@@ -482,12 +483,16 @@ def _begin(given: ConnectOptions, o: ConnectOptions, loop: Loop | None, future: 
         loop = jump_client._loop  # the jump connection's channel lives on that loop
     own = loop is None
     the_loop = loop or Loop("pylibssh-client")
-    session = ClientSession(the_loop)
     try:
-        with the_loop.lock:
-            _configure(session, o)
+        session = ClientSession(the_loop, prepared.new_session(_option_values(o)))
+        if o.rekey_data:
+            try:
+                with the_loop.lock:
+                    set_option(session._s, "rekey_data", o.rekey_data)
+            except BaseException:
+                session.close()
+                raise
     except BaseException:
-        session.close()
         if own:
             the_loop.close()
         raise

@@ -52,8 +52,10 @@ class ClientSession(LoopSession):
 
     _is_client_side = True
 
-    def __init__(self, loop: Loop):
-        super().__init__(loop)
+    def __init__(self, loop: Loop, ssh_session: CData = None):
+        """A session on ``loop``; ``ssh_session``: a libssh session (with its options set) that
+        it takes over (default: a new one)."""
+        super().__init__(loop, ssh_session)
         session_api.set_blocking(self._s, False)
         set_option(self._s, "process_config", False)  # ssh_config is applied by config.py
         self._tasks: list[Task] = []
