@@ -75,7 +75,8 @@ def test_connect_to_a_silent_server_times_out_or_is_cancelled(loop_kind, opts):
             while pa.engine_loop()._masks and aio.time() < deadline:
                 await asyncio.sleep(0.05)
             assert pa.engine_loop()._masks == {}
-            assert fd_count() == base
+            # (not ==: a socket that an earlier test left to the collector may close meanwhile)
+            assert fd_count() <= base
         import gc
         gc.collect()
         await asyncio.sleep(0)
