@@ -196,20 +196,22 @@ class LoopSession(EventEmitter):
         if self._closed:
             return
         _log.ensure_thread()
-        if self._join_event():
+        if self._in_event or self._join_event():
             rc = c_session.event_dopoll(self._event, 0)
             if rc == SSH_ERROR and not (c_session.get_status(self._s) & _CLOSED_MASK):
                 # dopoll reports poll errors; the session's own state tells whether it is dead
                 log.debug("ssh_event_dopoll: %s", error_from(self._s))
-        self._service()
+        self._service(True)
 
-    def _service(self) -> None:
+    def _service(self, thread_ready: bool = False) -> None:
         """Everything that follows libssh activity: subclass processing, recorded events,
-        pending writes, the write interest, and the end of the connection."""
+        pending writes, the write interest, and the end of the connection. ``thread_ready``:
+        the caller has just made this thread ready to drive libssh (``_log.ensure_thread``)."""
         self._service_scheduled = False
         if self._closed:
             return
-        _log.ensure_thread()
+        if not thread_ready:
+            _log.ensure_thread()
         self._in_service = True
         try:
             if not self._input_held:  # (its calls may read the peer's input)

@@ -319,9 +319,9 @@ def test_connect_calls_libssh_once_per_pass(connect, monkeypatch):
         per_pass[-1] += 1
         return real_connect(s)
 
-    def counted_service(self):
+    def counted_service(self, *args):
         per_pass.append(0)
-        real_service(self)
+        real_service(self, *args)
     monkeypatch.setattr(client_api, "connect", counted_connect)
     monkeypatch.setattr(ClientSession, "_service", counted_service)
     for _ in range(3):
