@@ -66,13 +66,15 @@ def _linger(loop: Loop, fd: int) -> None:
     Closing a TCP socket whose receive queue holds unread bytes (a packet the peer sent just
     before our DISCONNECT) makes the kernel send RST instead of FIN, and an RST makes the peer's
     kernel discard what the peer has not read yet: the output and the DISCONNECT we just sent."""
+    # (the socket object only shuts the descriptor down, reads it and closes it, for which its
+    # family, type and protocol do not matter: naming them spares the calls that would ask for
+    # two of them; reads pass MSG_DONTWAIT instead of a call making the descriptor nonblocking)
     try:
-        sock = socket.socket(fileno=fd)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0, fd)
     except OSError:
         os.close(fd)
         return
     try:
-        sock.setblocking(False)
         sock.shutdown(socket.SHUT_WR)
     except OSError:
         sock.close()
@@ -90,7 +92,7 @@ def _linger(loop: Loop, fd: int) -> None:
 
     def readable() -> None:
         try:
-            data = sock.recv(65536)
+            data = sock.recv(65536, socket.MSG_DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -194,20 +196,22 @@ class LoopSession(EventEmitter):
         if self._closed:
             return
         _log.ensure_thread()
-        if self._join_event():
+        if self._in_event or self._join_event():
             rc = c_session.event_dopoll(self._event, 0)
             if rc == SSH_ERROR and not (c_session.get_status(self._s) & _CLOSED_MASK):
                 # dopoll reports poll errors; the session's own state tells whether it is dead
                 log.debug("ssh_event_dopoll: %s", error_from(self._s))
-        self._service()
+        self._service(True)
 
-    def _service(self) -> None:
+    def _service(self, thread_ready: bool = False) -> None:
         """Everything that follows libssh activity: subclass processing, recorded events,
-        pending writes, the write interest, and the end of the connection."""
+        pending writes, the write interest, and the end of the connection. ``thread_ready``:
+        the caller has just made this thread ready to drive libssh (``_log.ensure_thread``)."""
         self._service_scheduled = False
         if self._closed:
             return
-        _log.ensure_thread()
+        if not thread_ready:
+            _log.ensure_thread()
         self._in_service = True
         try:
             if not self._input_held:  # (its calls may read the peer's input)

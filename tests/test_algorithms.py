@@ -63,3 +63,26 @@ def test_server_session_algorithms_match_paramikos(make_server):
         assert (algs.send_compression, algs.recv_compression) == ("none", "none")
     finally:
         client.close()
+
+
+def test_connections_with_other_options_in_turn_get_their_own(connect, monkeypatch):
+    # the options of each set of values are prepared once and copied for each connection
+    # (pylibssh/client/prepared.py): connections alternating between sets, with fewer kept
+    # than there are sets, each negotiate what they asked for
+    from pylibssh.client import prepared
+
+    monkeypatch.setattr(prepared, "MAX_TEMPLATES", 2)
+    asked = ["aes192-ctr", "aes256-gcm@openssh.com", "aes128-ctr", "aes192-ctr",
+             "aes256-gcm@openssh.com"]
+    for cipher in asked:
+        client = connect(ciphers=[cipher], compression=cipher == "aes128-ctr")
+        algs = client.algorithms
+        assert (algs.send_cipher, algs.recv_cipher) == (cipher, cipher)
+        assert algs.send_compression == ("zlib@openssh.com" if cipher == "aes128-ctr"
+                                         else "none")
+        client.close()
+    assert len(prepared._templates) <= 2
+    # a value libssh refuses raises, and is not kept
+    with pytest.raises(pylibssh.SSHError, match="no-such-cipher"):
+        connect(ciphers=["no-such-cipher"])
+    assert connect(ciphers=["aes128-ctr"]).algorithms.send_cipher == "aes128-ctr"

@@ -50,6 +50,62 @@ def test_connect_errors(loop_kind, opts, sshd, tmp_path):
     run_on(loop_kind, main())
 
 
+def test_connect_to_a_silent_server_times_out_or_is_cancelled(loop_kind, opts):
+    """A server that accepts and never answers: the connect's ``timeout`` raises
+    SSHTimeoutError, and a connect cancelled (``wait_for``) raises there; either way the
+    attempt's socket is closed once its lingering close ends, nothing stays on the loop and
+    asyncio reports nothing."""
+    import socket
+
+    async def main():
+        aio = asyncio.get_running_loop()
+        reported = []
+        aio.set_exception_handler(lambda loop, context: reported.append(context))
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen()
+            silent = dict(opts, port=listener.getsockname()[1])
+            base = fd_count()
+            with pytest.raises(pylibssh.SSHTimeoutError):
+                await pa.connect(**dict(silent, timeout=0.3))
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(pa.connect(**silent), 0.3)
+            # (a close lingers until the server closes too, at most 2 s: this one never does)
+            deadline = aio.time() + DEADLINE
+            while pa.engine_loop()._masks and aio.time() < deadline:
+                await asyncio.sleep(0.05)
+            assert pa.engine_loop()._masks == {}
+            # (not ==: a socket that an earlier test left to the collector may close meanwhile)
+            assert fd_count() <= base
+        import gc
+        gc.collect()
+        await asyncio.sleep(0)
+        assert reported == []
+    run_on(loop_kind, main())
+
+
+def test_a_closed_connection_is_freed_without_the_collector(loop_kind, opts):
+    """A connection closed and dropped is freed by reference counting: nothing of it is in a
+    reference cycle, which would leave every connection's session (its libssh session, host
+    key, lists and dicts) to the garbage collector."""
+    import gc
+    import weakref
+
+    async def main():
+        async with pa.connect(**opts) as conn:
+            await conn.run("true")
+        refs = [weakref.ref(o) for o in (conn, conn.client, conn.client.session)]
+        del conn
+        assert [r() for r in refs] == [None] * 3
+
+    gc.collect()
+    gc.disable()
+    try:
+        run_on(loop_kind, main())
+    finally:
+        gc.enable()
+
+
 def test_process_streams(loop_kind, opts):
     async def main():
         async with pa.connect(**opts) as conn:

@@ -319,9 +319,9 @@ def test_connect_calls_libssh_once_per_pass(connect, monkeypatch):
         per_pass[-1] += 1
         return real_connect(s)
 
-    def counted_service(self):
+    def counted_service(self, *args):
         per_pass.append(0)
-        real_service(self)
+        real_service(self, *args)
     monkeypatch.setattr(client_api, "connect", counted_connect)
     monkeypatch.setattr(ClientSession, "_service", counted_service)
     for _ in range(3):
@@ -481,3 +481,14 @@ def test_use_after_close(connect):
     c.close()
     with pytest.raises(pylibssh.ClosedError):
         c.run("true")
+
+
+def test_known_hosts_path_with_escapes(connect, sshd, tmp_path):
+    # libssh expands %r (the remote user), %p (the port) and %% in the known_hosts path
+    # (vendor/libssh/patches/0019 copies each expansion without padding libssh's buffer)
+    path = tmp_path / f"{sshd.user}-{sshd.port}-%-known_hosts"
+    known_hosts_for(sshd, path)
+    client = connect(known_hosts=str(tmp_path / "%r-%p-%%-known_hosts"))
+    assert client.run("echo ok").stdout == b"ok\n"
+    with pytest.raises(pylibssh.HostKeyError):
+        connect(known_hosts=str(tmp_path / "%r-%p-other"))

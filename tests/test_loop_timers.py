@@ -80,3 +80,59 @@ def test_timers_cancelled_from_other_threads_while_the_loop_runs(caplog):
     assert len(ran) == len(set(ran))  # none ran twice
     assert not [r for r in caplog.records if "unhandled exception" in r.getMessage()]
     assert all(h.cancelled for h in handles)
+
+
+def test_engine_timers_on_an_asyncio_loop():
+    """The engine's timers on an asyncio loop (pylibssh.asyncio's AsyncioLoop, a heap of its own
+    under one asyncio timer): they run in order of their time, a timer set earlier than every
+    other still runs on time, a cancelled one never runs and releases its callback at once,
+    cancelled ones do not pile up, one set by a running timer for now runs in a later
+    iteration, and nothing keeps the asyncio loop alive once it is closed."""
+    import asyncio
+
+    from pylibssh.asyncio import engine_loop
+
+    async def main():
+        loop = engine_loop()
+        aio = asyncio.get_running_loop()
+        ran = []
+        t0 = loop.time()
+        loop.call_later(0.30, ran.append, "c")
+        loop.call_later(0.20, ran.append, "b")
+        gone = loop.call_later(0.15, ran.append, "cancelled")
+        loop.call_later(0.10, ran.append, "a")  # earlier than all: asyncio's timer is set again
+        gone.cancel()
+
+        def chained():
+            ran.append("d")
+            loop.call_later(0, ran.append, "e")  # due at once, but after this timer's turn
+            ran.append("d-end")
+        loop.call_later(0.35, chained)
+        owner = Owner()
+        ref = weakref.ref(owner)
+        long = loop.call_later(3600, owner.fire)
+        del owner
+        long.cancel()
+        gc.collect()
+        assert ref() is None
+        handles = [loop.call_later(3600, print) for _ in range(1000)]
+        for h in handles[:900]:
+            h.cancel()
+        assert len(loop._heap) < 500  # compacted, not 1000 entries waiting an hour
+        for h in handles[900:]:
+            h.cancel()
+        deadline = aio.time() + 30
+        while "e" not in ran and aio.time() < deadline:
+            await asyncio.sleep(0.02)
+        assert ran == ["a", "b", "c", "d", "d-end", "e"]
+        assert loop.time() - t0 >= 0.35
+        return weakref.ref(aio)
+
+    aio = asyncio.new_event_loop()
+    try:
+        ref = aio.run_until_complete(main())
+    finally:
+        aio.close()
+    del aio
+    gc.collect()
+    assert ref() is None

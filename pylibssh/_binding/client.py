@@ -65,6 +65,26 @@ def set_option(session: CData, name: str, value: Any) -> None:
         raise error_from(session, f"option {name}={value!r}", SSHError)
 
 
+def new_template() -> CData:
+    """A new ``ssh_session`` that only holds options for :func:`copy_options`, freed when the
+    object returned is collected; raises MemoryError."""
+    session = lib.ssh_new()
+    if session == NULL:
+        raise MemoryError("ssh_new failed")
+    return ffi.gc(session, lib.ssh_free)
+
+
+def copy_options(template: CData) -> CData:
+    """A new ``ssh_session`` (the caller owns it) with the options of ``template``
+    (``ssh_options_copy``: host, port, user, known_hosts files, the algorithms of each kind,
+    compression, TCP_NODELAY, flags; not the rekey limits, which the caller sets again). Raises
+    MemoryError."""
+    out = ffi.new("ssh_session *")
+    if lib.ssh_options_copy(template, out) != 0:
+        raise MemoryError("ssh_options_copy failed")
+    return out[0]
+
+
 # -- connecting --------------------------------------------------------------------------------
 
 def connect(session: CData) -> int:

@@ -11,7 +11,9 @@ exists because the engine's code takes it; on one thread it is never contended. 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
+import math
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Iterable
@@ -25,23 +27,6 @@ __all__ = ["AsyncioLoop", "engine_loop", "wrap"]
 log = logging.getLogger("pylibssh.asyncio")
 
 _T = TypeVar("_T")
-
-
-class _Timer(TimerHandle):
-    """A call scheduled with :meth:`AsyncioLoop.call_at` on asyncio's own timer:
-    ``cancel()`` drops the callback at once and cancels that timer."""
-
-    __slots__ = ("_handle",)
-
-    def __init__(self, when: float, callback: Callable[..., Any], args: tuple[Any, ...]):
-        super().__init__(when, callback, args)  # no loop: asyncio's holds the timer
-        self._handle: asyncio.TimerHandle | None = None
-
-    def cancel(self) -> None:
-        super().cancel()
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            handle.cancel()
 
 
 class AsyncioLoop(Loop):
@@ -65,6 +50,16 @@ class AsyncioLoop(Loop):
         self._thread_id = threading.get_ident()
         self._masks: dict[int, int] = {}  # fd -> 1 (reader) | 2 (writer)
         self._watchers: dict[int, list[asyncio.Future[None]]] = {}  # see released()
+        # the engine's timers, in a heap of its own under one asyncio timer (that of the
+        # earliest): asyncio orders its timers with a comparison written in Python, and a
+        # fan-out's connect timeouts, cancelled soon after, would fill its heap; here the
+        # entries are (when, seq, timer) tuples, compared in C
+        # (asyncio's timer handles are not kept: one would hold the asyncio loop, which holds
+        # this object through its callback, so a timer set earlier than the next one leaves
+        # that one to fire for nothing)
+        self._heap: list[tuple[float, int, TimerHandle]] = []
+        self._cancelled_timers = 0
+        self._wake_at = math.inf  # when asyncio's timer for the earliest of ours fires
 
     @property
     def aio(self) -> asyncio.AbstractEventLoop:
@@ -98,20 +93,59 @@ class AsyncioLoop(Loop):
 
     call_soon_threadsafe = call_soon
 
-    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> _Timer:
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
         return self.call_at(self.time() + max(0.0, delay), callback, *args)
 
-    def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> _Timer:
-        timer = _Timer(when, callback, args)
+    def call_at(self, when: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
+        """Call ``callback(*args)`` on the loop's thread, under the lock, at :meth:`time`
+        ``when`` (asyncio's clock); the handle's ``cancel()`` drops the callback at once.
+        From the loop's thread only (RuntimeError otherwise)."""
         self._check_thread("call_at")
-        timer._handle = self.aio.call_at(when, self._fire, timer)
+        aio = self.aio
+        timer = TimerHandle(when, callback, args, self)
+        heapq.heappush(self._heap, (when, timer._seq, timer))
+        if when < self._wake_at:
+            self._arm(aio, when)
         return timer
 
-    def _fire(self, timer: _Timer) -> None:
-        timer._handle = None
-        call = timer._call
-        if call is not None:
-            self._run(*call)
+    def _arm(self, aio: asyncio.AbstractEventLoop, when: float) -> None:
+        self._wake_at = when
+        aio.call_at(when, self._fire, when)
+
+    def _fire(self, when: float) -> None:
+        """asyncio's timer set for ``when``: run the timers due by then (not those they add:
+        they run in a later iteration, as asyncio's own would), and set one for the next."""
+        aio = self._aio()
+        if aio is None:
+            return
+        if when == self._wake_at:
+            self._wake_at = math.inf
+        limit = max(when, aio.time())
+        timers = self._heap
+        due = []
+        while timers and timers[0][0] <= limit:
+            timer = heapq.heappop(timers)[2]
+            timer._loop = None  # out of the heap: a late cancel() has nothing to count
+            if timer._call is None:
+                self._cancelled_timers = max(0, self._cancelled_timers - 1)
+            else:
+                due.append(timer)
+        if timers and timers[0][0] < self._wake_at and not aio.is_closed():
+            self._arm(aio, timers[0][0])
+        for timer in due:
+            call = timer._call
+            if call is not None:
+                self._run(*call)
+
+    def _timer_cancelled(self) -> None:
+        # (TimerHandle.cancel) cancelled entries stay in the heap until due: drop them once
+        # they are most of it, so that many connections with long timeouts do not grow it
+        self._cancelled_timers += 1
+        timers = self._heap
+        if self._cancelled_timers > 100 and self._cancelled_timers * 2 > len(timers):
+            timers[:] = [t for t in timers if t[2]._call is not None]
+            heapq.heapify(timers)
+            self._cancelled_timers = 0
 
     def wakeup(self) -> None:
         """Nothing to interrupt: asyncio's loop sees new readiness interest and calls at once."""

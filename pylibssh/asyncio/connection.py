@@ -16,8 +16,8 @@ from collections.abc import Coroutine, Generator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ..client._task import TaskGen
-from ..client.client import Client, ConnectOptions, _finish_options, _start, jump_hops
+from ..client._task import Task, TaskGen
+from ..client.client import Client, ConnectOptions, _begin, _finish_options, jump_hops
 from ..client.forward import (
     DEFAULT_TIMEOUT,
     LocalForwarder,
@@ -28,10 +28,9 @@ from ..client.forward import (
 )
 from ..client.process import RunResult, command_line
 from ..client.socks import SOCKSForwarder
-from ..errors import SSHError, SSHTimeoutError
 from ..keys import Key
 from ..timeouts import DEFAULT, Timeout, resolve
-from ._loop import asyncio_loop_of, engine_loop, within, wrap
+from ._loop import asyncio_loop_of, engine_loop, wrap
 from .process import SSHClientProcess, process_gen, run_gen
 
 if TYPE_CHECKING:
@@ -45,12 +44,26 @@ __all__ = ["connect", "SSHClientConnection"]
 async def _await_task(session: ClientSession, gen: TaskGen, what: str, timeout: float | None) -> Any:
     """Run ``gen`` as a task of ``session``; its result. Cancelling the await throws
     :class:`asyncio.CancelledError` into the task, whose cleanup closes what it opened."""
-    task = session.start_task(gen, what, timeout)
+    # the task completes an asyncio future of this loop itself (it runs on the loop's thread):
+    # no concurrent.futures.Future (its condition and lock) and no copy of its outcome
+    out = asyncio_loop_of(session._loop).aio.create_future()
+    task = session.start_task(gen, what, timeout, out)
+    try:
+        return await out
+    except asyncio.CancelledError:
+        _cancelled(session, task, out)
+        raise
 
-    def cancel() -> None:
+
+def _cancelled(session: ClientSession, task: Task, out: asyncio.Future[Any]) -> None:
+    """The await of ``task``'s future ``out`` was cancelled: stop the task (its cleanup closes
+    what it opened); an outcome it had already is taken, so that asyncio does not report an
+    exception nobody retrieved."""
+    if not task.done:
         with session._loop.lock:
             task.throw(asyncio.CancelledError())
-    return await wrap(task.future, on_cancel=cancel)
+    elif out.done() and not out.cancelled():
+        out.exception()
 
 
 class SSHClientConnection:
@@ -62,12 +75,10 @@ class SSHClientConnection:
     def __init__(self, client: Client):
         self._client = client
         self._session = client._session
-        self._closed_event = asyncio.Event()
         self._loop = asyncio_loop_of(client.loop)
         self._lingering: list[asyncio.Future[None]] = []
-        self._session.on("close", self._closed_event.set)
-        if self._session.closed:
-            self._closed_event.set()
+        # what wait_closed waits for while the session is open (made by the first that waits)
+        self._closed_event: asyncio.Event | None = None
 
     # -- state ------------------------------------------------------------------------------------
 
@@ -103,10 +114,14 @@ class SSHClientConnection:
     async def wait_closed(self) -> None:
         """Wait until the connection is closed (by :meth:`close`, the server, or a failure)
         and its socket released."""
-        await self._closed_event.wait()
+        if not self._session.closed:
+            if self._closed_event is None:
+                self._closed_event = asyncio.Event()
+                self._session.on("close", self._closed_event.set)
+            await self._closed_event.wait()
         lingering, self._lingering = self._lingering, []
-        if lingering:
-            await asyncio.gather(*lingering)
+        for released in lingering:
+            await released
 
     async def __aenter__(self) -> SSHClientConnection:
         return self
@@ -283,30 +298,25 @@ async def _connect(options: ConnectOptions) -> SSHClientConnection:
         jump, channel = await _open_jump(options, o)
         helpers.append(jump._client)
         o = replace(o, sock=channel, proxy_jump=None)
+    out = loop.aio.create_future()
     try:
-        future, session, more, _own = _start(o, loop, finished=True)
+        task, o, session, more, own = _begin(o, o, loop, out)
     except BaseException:
         for h in helpers:
             h.close()
         raise
     helpers.extend(more)
-
-    def give_up() -> None:
-        session.close()
-
     try:
-        t = options.timeout
-        client: Client = await within(wrap(future, on_cancel=give_up),
-                                      None if t is None else t + 5)
+        # (the task's own timer, on this loop, bounds the connection attempt by o.timeout)
+        await out
     except BaseException as exc:
+        if isinstance(exc, asyncio.CancelledError):
+            _cancelled(session, task, out)
         session.close()
         for h in helpers:
             h.close()
-        if isinstance(exc, TimeoutError) and not isinstance(exc, SSHError):
-            raise SSHTimeoutError(f"connecting to {options.host} timed out") from None
         raise
-    client._helpers.extend(h for h in helpers if h not in client._helpers)
-    return SSHClientConnection(client)
+    return SSHClientConnection(Client(session, o, own, helpers))
 
 
 async def _open_jump(given: ConnectOptions, o: ConnectOptions

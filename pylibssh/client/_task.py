@@ -38,13 +38,21 @@ _T = TypeVar("_T")
 
 
 class Task:
-    """One running generator; ``future`` carries its result or exception."""
+    """One running generator; ``future`` carries its result or exception: a
+    ``concurrent.futures.Future`` made for it (which cannot be cancelled), or the ``future``
+    given, which the task completes unless it is done already (an asyncio future that its
+    awaiting coroutine cancelled). A given future is completed on the loop's thread."""
 
-    __slots__ = ("future", "name", "_gen", "_poller", "_timer", "_owner", "_running")
+    __slots__ = ("future", "name", "_gen", "_poller", "_timer", "_owner", "_running",
+                 "_given")
 
-    def __init__(self, owner: Any, gen: TaskGen, name: str, timeout: float | None = None):
-        self.future: Future[Any] = Future()
-        self.future.set_running_or_notify_cancel()
+    def __init__(self, owner: Any, gen: TaskGen, name: str, timeout: float | None = None,
+                 future: Any = None):
+        self._given = future is not None
+        if future is None:
+            future = Future()
+            future.set_running_or_notify_cancel()
+        self.future: Future[Any] = future
         self.name = name
         self._gen: TaskGen | None = gen
         self._poller: Poller | None = None
@@ -125,10 +133,13 @@ class Task:
             self._owner._tasks.remove(self)
         except ValueError:
             pass
+        future = self.future
+        if self._given and future.done():
+            return
         if exc is not None:
-            self.future.set_exception(exc)
+            future.set_exception(exc)
         else:
-            self.future.set_result(result)
+            future.set_result(result)
 
     def __repr__(self) -> str:
         return f"<Task {self.name} {'done' if self.done else 'running'}>"

@@ -29,7 +29,7 @@ from ..algorithms import Algorithms
 from ..keys import Key
 from ..loop import Loop, reap_unclosed
 from ..timeouts import DEFAULT, Timeout, resolve
-from ._task import AGAIN, TaskGen, wait
+from ._task import AGAIN, Task, TaskGen, wait
 from .channels import DIRECT_TCPIP, open_channel_gen
 from .auth import Credentials, KbdintCallback, KeySource, authenticate
 from .forward import _bridge
@@ -44,6 +44,7 @@ from .process import (
     run_gen,
     setup_requests,
 )
+from . import prepared
 from .session import ClientSession
 
 if TYPE_CHECKING:
@@ -118,32 +119,32 @@ def _alg_list(value: str | Sequence[str]) -> str:
     return value if isinstance(value, str) else ",".join(value)
 
 
-def _configure(session: ClientSession, o: ConnectOptions) -> None:
-    s = session._s
-    set_option(s, "host", o.host_key_alias or o.host)
-    set_option(s, "port", o.port or 22)
-    set_option(s, "user", o.user)
-    set_option(s, "nodelay", 1)
+def _option_values(o: ConnectOptions) -> list[tuple[str, Any]]:
+    """The libssh options of a connection with ``o`` ((name, value) pairs of ``set_option``),
+    the rekey limit aside (see :mod:`.prepared`)."""
     user_file = os.path.expanduser(o.known_hosts) if o.known_hosts else "/dev/null"
-    set_option(s, "knownhosts", user_file)
     glob = os.path.expanduser(o.global_known_hosts or "")
-    # libssh always reads a global file and warns about a missing one: without one, name the
-    # user's file again (reading it twice changes nothing)
-    set_option(s, "global_knownhosts", glob if glob and os.path.exists(glob) else user_file)
+    values: list[tuple[str, Any]] = [
+        ("host", o.host_key_alias or o.host),
+        ("port", o.port or 22),
+        ("user", o.user),
+        ("nodelay", 1),
+        ("knownhosts", user_file),
+        # libssh always reads a global file and warns about a missing one: without one, name
+        # the user's file again (reading it twice changes nothing)
+        ("global_knownhosts", glob if glob and os.path.exists(glob) else user_file),
+    ]
     ciphers = o.ciphers or (AES_FIRST_CIPHERS if cpu_has_aes() else None)
     if ciphers:
-        set_option(s, "ciphers_c_s", _alg_list(ciphers))
-        set_option(s, "ciphers_s_c", _alg_list(ciphers))
+        values += [("ciphers_c_s", _alg_list(ciphers)), ("ciphers_s_c", _alg_list(ciphers))]
     if o.macs:
-        set_option(s, "hmac_c_s", _alg_list(o.macs))
-        set_option(s, "hmac_s_c", _alg_list(o.macs))
+        values += [("hmac_c_s", _alg_list(o.macs)), ("hmac_s_c", _alg_list(o.macs))]
     if o.kex:
-        set_option(s, "key_exchange", _alg_list(o.kex))
+        values.append(("key_exchange", _alg_list(o.kex)))
     if o.host_key_algorithms:
-        set_option(s, "hostkeys", _alg_list(o.host_key_algorithms))
-    set_option(s, "compression", "yes" if o.compression else "no")
-    if o.rekey_data:
-        set_option(s, "rekey_data", o.rekey_data)
+        values.append(("hostkeys", _alg_list(o.host_key_algorithms)))
+    values.append(("compression", "yes" if o.compression else "no"))
+    return values
 
 
 def _resolve(host: str, port: int
@@ -411,7 +412,12 @@ class Client(ForwardingMixin):
 
 
 def _finish_options(o: ConnectOptions) -> ConnectOptions:
-    o = replace(o, keys=list(o.keys))
+    # a copy of the caller's options, its key list too (dataclasses.replace, which calls
+    # __init__ with every field, cost five times as much per connection)
+    copied = object.__new__(type(o))
+    copied.__dict__.update(o.__dict__)
+    o = copied
+    o.keys = list(o.keys)
     if o.config:
         from .config import apply_config
         o = apply_config(o)
@@ -468,29 +474,42 @@ class _Closer:
         self.close = fn
 
 
-def _start(options: ConnectOptions, loop: Loop | None, finished: bool = False
-           ) -> tuple[Future[Client], ClientSession, list[Any], bool]:
-    # (``finished``: the caller's options went through _finish_options already)
-    o = options if finished else _finish_options(options)
+def _begin(given: ConnectOptions, o: ConnectOptions, loop: Loop | None, future: Any = None
+           ) -> tuple[Task, ConnectOptions, ClientSession, list[Any], bool]:
+    """Start connecting with ``o`` (the caller's ``given`` options through
+    :func:`_finish_options`) on ``loop`` (None: a loop of its own): the connecting task (whose result is the session; it completes ``future`` when one is
+    given, see :class:`Task`), the options it uses, the session, the helpers (proxies, jump
+    connections) and whether the loop is the client's own."""
     helpers: list[Any] = []
     if o.proxy_jump and o.sock is None and not o.proxy_command:
-        jump_client, channel = _open_jump(options, o, loop)
+        jump_client, channel = _open_jump(given, o, loop)
         helpers.append(jump_client)
         o = replace(o, sock=channel)
         loop = jump_client._loop  # the jump connection's channel lives on that loop
     own = loop is None
     the_loop = loop or Loop("pylibssh-client")
-    session = ClientSession(the_loop)
     try:
-        with the_loop.lock:
-            _configure(session, o)
+        session = ClientSession(the_loop, prepared.new_session(_option_values(o)))
+        if o.rekey_data:
+            try:
+                with the_loop.lock:
+                    set_option(session._s, "rekey_data", o.rekey_data)
+            except BaseException:
+                session.close()
+                raise
     except BaseException:
-        session.close()
         if own:
             the_loop.close()
         raise
     task = session.start_task(_connect_gen(session, o, helpers),
-                              f"connecting to {o.host}:{o.port}", o.timeout)
+                              f"connecting to {o.host}:{o.port}", o.timeout, future)
+    return task, o, session, helpers, own
+
+
+def _start(options: ConnectOptions, loop: Loop | None
+           ) -> tuple[Future[Client], ClientSession, list[Any], bool]:
+    task, o, session, helpers, own = _begin(options, _finish_options(options), loop)
+    the_loop = session._loop
     outer: Future[Client] = Future()
 
     def done(f: Future[Any]) -> None:

@@ -36,6 +36,20 @@ def _secret_id(passphrase: Passphrase) -> bytes:
     return b"p" + hashlib.sha256(data).digest()
 
 
+def _read_file(name: str) -> bytes:
+    """The bytes of file ``name``, read with the descriptor alone: a key file is read on every
+    connection, and Python's buffered file object asks for more (whether it is a terminal,
+    its position twice, its size twice)."""
+    fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
 def load_identity(path: PathLike, passphrase: Passphrase = None) -> Key:
     """The private key in file ``path`` (decrypted with ``passphrase``, default None). The
     file is read on each call and parsed only when its bytes changed since the last call for
@@ -46,8 +60,7 @@ def load_identity(path: PathLike, passphrase: Passphrase = None) -> Key:
     :class:`~pylibssh.errors.KeyFormatError` subclasses of
     :meth:`Key.from_private_file <pylibssh.keys.Key.from_private_file>`."""
     name = os.fspath(path)
-    with open(name, "rb") as f:
-        data = f.read()
+    data = _read_file(name)
     entry = (name, _secret_id(passphrase))
     with _lock:
         kept = _cache.get(entry)

@@ -130,8 +130,7 @@ Handler = Callable[[ChannelOpenRequest], Any]
 class Incoming:
     """Per session: the handlers by channel kind and the requests not answered yet."""
 
-    def __init__(self, session: ClientSession):
-        self._session = session
+    def __init__(self) -> None:
         self.handlers: dict[str, list[Handler]] = {}
         self.pending: set[ChannelOpenRequest] = set()
 
@@ -146,9 +145,10 @@ class Incoming:
         if handler in handlers:
             handlers.remove(handler)
 
-    def take_messages(self) -> None:
-        """Take what libssh queued (after a poll, loop lock held); never blocks."""
-        s = self._session
+    def take_messages(self, s: ClientSession) -> None:
+        """Take what libssh queued for session ``s`` (after a poll, loop lock held); never
+        blocks. (The session is an argument, not an attribute: the session holds this
+        object, and a cycle would leave each session to the garbage collector.)"""
         while not s._closed:
             if HAS.message_peek and client_api.has_messages(s._s) == 0:
                 return  # ssh_message_get would poll the socket for nothing

@@ -52,8 +52,10 @@ class ClientSession(LoopSession):
 
     _is_client_side = True
 
-    def __init__(self, loop: Loop):
-        super().__init__(loop)
+    def __init__(self, loop: Loop, ssh_session: CData = None):
+        """A session on ``loop``; ``ssh_session``: a libssh session (with its options set) that
+        it takes over (default: a new one)."""
+        super().__init__(loop, ssh_session)
         session_api.set_blocking(self._s, False)
         set_option(self._s, "process_config", False)  # ssh_config is applied by config.py
         self._tasks: list[Task] = []
@@ -64,7 +66,7 @@ class ClientSession(LoopSession):
         self.authenticated = False
         self.host_key: Key | None = None  # the server's, once verified
         # channels the server opens (remote forwarding, agent, X11) and their handlers
-        self._incoming = Incoming(self)
+        self._incoming = Incoming()
         # requests sent on every new session channel before exec/shell (agent, X11 forwarding)
         self.session_requests: list[tuple[str, Any]] = []
         # one libssh global request at a time (forward.global_request_gen)
@@ -77,12 +79,17 @@ class ClientSession(LoopSession):
 
     # -- tasks ----------------------------------------------------------------------------------
 
-    def start_task(self, gen: TaskGen, name: str, timeout: float | None = None) -> Task:
-        """Run ``gen`` as a task of this session (any thread)."""
+    def start_task(self, gen: TaskGen, name: str, timeout: float | None = None,
+                   future: Any = None) -> Task:
+        """Run ``gen`` as a task of this session (any thread); ``timeout`` (seconds, None: no
+        limit) throws :class:`~pylibssh.errors.SSHTimeoutError` into it. ``future``: what the
+        task completes instead of a ``concurrent.futures.Future`` of its own (an asyncio future
+        of the loop's thread; see :class:`Task`). Raises
+        :class:`~pylibssh.errors.ClosedError` once the session is closed."""
         with self._loop.lock:
             self._check_open()
             read_before = self.bytes_read
-            task = Task(self, gen, name, timeout)
+            task = Task(self, gen, name, timeout, future)
             # its first step ran here: a pass follows only when it left the loop work (output
             # the socket did not take, input read meanwhile, events to dispatch)
             self._wrote(read_before)
@@ -104,7 +111,7 @@ class ClientSession(LoopSession):
     quickack_reads = 64
 
     def _on_ready(self) -> None:
-        read_before = self.bytes_read
+        read_before = self._counters[0].in_bytes  # (self.bytes_read, one call less per pass)
         super()._on_ready()
         if self._quickack_left > 0 and self._fd >= 0:
             self._quickack_left -= 1
@@ -189,7 +196,7 @@ class ClientSession(LoopSession):
         # output released before the dispatch can change it too)
         self._poked_at = None if moved or self._output_waiters else self._socket_bytes()
         if self.authenticated:
-            self._incoming.take_messages()
+            self._incoming.take_messages(self)
 
     def _socket_bytes(self) -> tuple[int, int]:
         counters = self._counters[0]
