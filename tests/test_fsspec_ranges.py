@@ -192,10 +192,12 @@ def test_closing_a_file_cancels_its_range_ahead(held):
     assert fs.cat_file("/f", start=MiB, end=2 * MiB) == data[MiB:2 * MiB]
 
 
-def test_a_read_of_the_range_ahead_asks_for_the_next_before_waiting(held):
-    """A forward reader that takes the range ahead while the server still holds it: the range
-    after it is asked for at once (its READs reach the server while the reader waits), so the
-    server never idles between ranges; the reader then gets both ranges' bytes."""
+@pytest.mark.parametrize("length", [MiB // 2, MiB], ids=["inside", "past"])
+def test_a_read_of_the_range_ahead_asks_for_what_follows_before_waiting(held, length):
+    """A forward reader that takes the range ahead while the server still holds it: what
+    follows is asked for at once (its READs reach the server while the reader waits), so the
+    server never idles between ranges: the range after it for a read inside it, the rest of
+    the read for one that goes past it. The reader then gets the bytes, once."""
     fs, data, waiting, release = held
     half = MiB // 2
     f = fs.open("/f", "rb", block_size=64 * 1024)
@@ -203,42 +205,16 @@ def test_a_read_of_the_range_ahead_asks_for_the_next_before_waiting(held):
         assert f.read(half) == data[:half]
         assert f.read(half) == data[half:MiB]  # the range ahead, [1, 1.5) MiB: held
         got: list[bytes] = []
-        reader = threading.Thread(target=lambda: got.append(f.read(half)))
+        reader = threading.Thread(target=lambda: got.append(f.read(length)))
         reader.start()
         try:
             wait_until(lambda: any(msg.offset >= MiB + half for msg, _ in waiting),
-                       what="READs of the range after the one the reader waits for")
+                       what="READs past the range the reader waits for")
             assert reader.is_alive() and not got  # still waiting for the held range
         finally:
             release()
             reader.join(DEADLINE)
-        assert got == [data[MiB:MiB + half]]
-        assert f.read(half) == data[MiB + half:2 * MiB]
-    finally:
-        f.close()
-
-
-def test_a_read_past_the_range_ahead_asks_for_the_rest_before_waiting(held):
-    """A forward read longer than the range ahead, which the server still holds: the rest of
-    the read is asked for at once, while the reader waits for the range ahead; the reader
-    then gets both parts' bytes, once."""
-    fs, data, waiting, release = held
-    half = MiB // 2
-    f = fs.open("/f", "rb", block_size=64 * 1024)
-    try:
-        assert f.read(half) == data[:half]
-        assert f.read(half) == data[half:MiB]  # the range ahead, [1, 1.5) MiB: held
-        got: list[bytes] = []
-        reader = threading.Thread(target=lambda: got.append(f.read(MiB)))
-        reader.start()
-        try:
-            wait_until(lambda: any(msg.offset >= MiB + half for msg, _ in waiting),
-                       what="READs of the rest of the read, past the range ahead")
-            assert reader.is_alive() and not got  # still waiting for the held range
-        finally:
-            release()
-            reader.join(DEADLINE)
-        assert got == [data[MiB:2 * MiB]]
-        assert f.read(half) == data[2 * MiB:2 * MiB + half]
+        assert got == [data[MiB:MiB + length]]
+        assert f.read(half) == data[MiB + length:MiB + length + half]
     finally:
         f.close()

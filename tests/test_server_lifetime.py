@@ -64,15 +64,20 @@ def holding_server(make_server):
     return rs.start()
 
 
-def test_close_twice_and_use_after_close(make_server):
-    rs = holding_server(make_server)
+def held_exec(rs):
+    """A paramiko client with an exec request ``rs`` holds: (client, the server's session, its
+    channel, the request)."""
     client = paramiko_client(rs.port, password=PASSWORD)
     chan = client.get_transport().open_session(timeout=DEADLINE)
     # paramiko waits for the reply with no deadline: ask from a thread
     in_background(chan.exec_command, "x")
     wait_until(lambda: rs.held["requests"], what="the exec request")
-    session, channel, request = (rs.held["sessions"][0], rs.held["channels"][0],
-                                 rs.held["requests"][0])
+    return client, rs.held["sessions"][0], rs.held["channels"][0], rs.held["requests"][0]
+
+
+def test_close_twice_and_use_after_close(make_server):
+    rs = holding_server(make_server)
+    client, session, channel, request = held_exec(rs)
     request.reply_success()
     with pytest.raises(pylibssh.AlreadyRepliedError):
         request.reply_success()
@@ -138,12 +143,8 @@ def test_a_failed_write_leaves_the_descriptor_to_the_session(make_server):
     # teardown, so a socket made meanwhile (a connection accepted by the same loop) never gets
     # that number and the teardown's lingering close cannot reach it
     rs = holding_server(make_server)
-    client = paramiko_client(rs.port, password=PASSWORD)
-    chan = client.get_transport().open_session(timeout=DEADLINE)
-    in_background(chan.exec_command, "x")
-    wait_until(lambda: rs.held["requests"], what="the exec request")
-    session, channel = rs.held["sessions"][0], rs.held["channels"][0]
-    rs.held["requests"][0].reply_success()
+    client, session, channel, request = held_exec(rs)
+    request.reply_success()
     client_sock = client.get_transport().sock
 
     def on_the_loop():
