@@ -38,7 +38,8 @@ import tempfile
 from pathlib import Path
 
 from benchmarks import bench_client
-from benchmarks.bench_client import CIPHER, KEX, Env, bench_env, measure_workloads, parse_args
+from benchmarks.bench_client import (CIPHER, KEX, Env, bench_env, hosts_of, measure_workloads,
+                                     parse_args)
 from benchmarks.common import ROOT, MiB, Result, Timer, proc_cpu_seconds, report
 from openssh import OpenSSHClient, keygen  # noqa: E402  (bench_client put tests/ on the path)
 
@@ -309,8 +310,7 @@ def main(argv: list[str]) -> None:
                 results = measure_workloads(env, forced, args, impls_for, run)
                 for r in results:
                     if r.name.endswith("-hosts"):
-                        hosts = FANOUT if r.name == "256-hosts" else bench_client.HOSTS
-                        fanout_cpu[f"{label} {r.name} {r.impl}"] = r.cpu / hosts
+                        fanout_cpu[f"{label} {r.name} {r.impl}"] = r.cpu / hosts_of(r.name)
                 for base in ("asyncssh", "pylibssh", "openssh"):
                     report(f"asyncio, {label} (vs {base})", results, base,
                            save_as=f"asyncio-{'gcm' if forced else 'default'}-vs-{base}")

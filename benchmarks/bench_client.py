@@ -439,6 +439,11 @@ def bench_env(prefix: str, quick: bool):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def hosts_of(workload: str) -> int:
+    """The connections a fan-out workload makes: its name's number (``32-hosts``)."""
+    return int(workload.split("-", 1)[0])
+
+
 def measure_workloads(env: Env, forced: bool, args: argparse.Namespace, impls_for, call
                       ) -> list[Result]:
     """Each workload of ``args.only`` by each of ``impls_for(name)``, run by
@@ -492,7 +497,7 @@ def measure_workloads(env: Env, forced: bool, args: argparse.Namespace, impls_fo
             elif kind == "connects":
                 value, unit = CONNECTS / wall, "conn/s"
             else:
-                value, unit = HOSTS / wall, "hosts/s"
+                value, unit = hosts_of(name) / wall, "hosts/s"
             print(f"  {name:<14} {impl:<9} {value:9.1f} {unit}{extra} "
                   f"(runs {', '.join(f'{w:.2f}' for w in walls[impl])} s)", flush=True)
             results.append(Result(name, impl, wall, unit, value, cpu, walls[impl]))
