@@ -324,6 +324,8 @@ _MESSAGE_CLASSES: list[tuple[re.Pattern[str], type[SSHError]]] = [
     # the peer closed the connection (an end of file, for which libssh's socket keeps no
     # state), or, without HAS.socket_state, the socket failed
     (re.compile(r"^Socket error"), DisconnectedError),
+    # the peer closed a socket still connecting (libssh patch 0020 reports it as ECONNRESET)
+    (re.compile(r"Connection reset by peer", re.I), DisconnectedError),
     # libssh's own TCP connect (pylibssh connects sockets itself; ssh_connect with a host name
     # does it in libssh): name resolution, refusal, other connect errors
     (re.compile(r"resolve hostname|Name or service not known|nodename nor servname|"

@@ -370,6 +370,15 @@ def test_server_closes_at_once(connect):
             connect(port=listener.getsockname()[1], timeout=5)
 
 
+def test_a_given_socket_whose_peer_hung_up(connect):
+    # poll reports the hang-up with no error pending on the socket: the peer closed it
+    ours, peer = socket.socketpair()
+    peer.close()
+    with pytest.raises(pylibssh.DisconnectedError) as info:
+        connect(sock=ours, timeout=5)
+    assert "Success" not in str(info.value)
+
+
 @pytest.mark.parametrize("when", ["before-connect", "after-banner"])
 def test_libssh_leaves_a_given_socket_to_its_owner(when):
     # the client gives libssh its TCP socket (SSH_OPTIONS_FD) and closes it at teardown: had
