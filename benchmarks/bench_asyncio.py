@@ -19,8 +19,9 @@ Ratios are printed to asyncssh, to the blocking client and to OpenSSH.
 Then the servers (``--no-server`` skips them): examples/asyncio_server.py (pylibssh.asyncio,
 LocalFilesystem) and asyncssh's server (``SFTPServer`` chrooted to the same directory), each in
 its own process, serve one 256 MiB file down and up to asyncssh's client and to OpenSSH's
-``sftp`` (aes128-gcm forced on the clients); the servers take turns run by run; wall time
-(connection included) and the server process's CPU, best of ``--repeat``.
+``sftp`` (aes128-gcm forced on the clients); the servers take turns, each round starting
+with the next one; wall time (connection included) and the server process's CPU, best of
+``--repeat``.
 
     ./dev bench asyncio [--quick] [--only=NAME,...[,server]] [--config=gcm|default|both]
                         [--repeat N] [--uvloop] [--no-server]
@@ -40,7 +41,7 @@ from pathlib import Path
 from benchmarks import bench_client
 from benchmarks.bench_client import (CIPHER, KEX, Env, bench_env, hosts_of, measure_workloads,
                                      parse_args)
-from benchmarks.common import ROOT, MiB, Result, Timer, proc_cpu_seconds, report
+from benchmarks.common import ROOT, MiB, Result, Timer, proc_cpu_seconds, report, turns
 from openssh import OpenSSHClient, keygen  # noqa: E402  (bench_client put tests/ on the path)
 
 import pylibssh.asyncio as pa  # noqa: E402
@@ -245,16 +246,16 @@ def server_benchmarks(args, work: Path) -> None:
                 walls: dict[str, list[float]] = {s: [] for s in servers}
                 cpus: dict[str, list[float]] = {s: [] for s in servers}
                 client_cpus: dict[str, list[float]] = {s: [] for s in servers}
-                for _ in range(args.repeat):
-                    for server, (proc, port) in servers.items():
-                        before = proc_cpu_seconds(proc.pid)
-                        with Timer() as t:
-                            client(port, get)
-                        walls[server].append(t.wall)
-                        cpus[server].append(proc_cpu_seconds(proc.pid) - before)
-                        client_cpus[server].append(t.cpu)
-                        if get and out.stat().st_size != size:
-                            raise RuntimeError(f"{server}: {out.stat().st_size} bytes")
+                for server in turns(list(servers), args.repeat):
+                    proc, port = servers[server]
+                    before = proc_cpu_seconds(proc.pid)
+                    with Timer() as t:
+                        client(port, get)
+                    walls[server].append(t.wall)
+                    cpus[server].append(proc_cpu_seconds(proc.pid) - before)
+                    client_cpus[server].append(t.cpu)
+                    if get and out.stat().st_size != size:
+                        raise RuntimeError(f"{server}: {out.stat().st_size} bytes")
                 for server in servers:
                     best = min(walls[server])
                     cpu = cpus[server][walls[server].index(best)]

@@ -450,8 +450,9 @@ def measure_workloads(env: Env, forced: bool, args: argparse.Namespace, impls_fo
     ``call(fn, env, impl, forced)``; a peer that cannot do one is reported, not hidden.
 
     The implementations take turns (``args.repeat`` rounds, each starting one further on), so
-    that a slow phase of a shared machine, or what one run leaves behind, falls on all of them. Reported: the best wall time and the median CPU
-    time of the runs (CPU per run swings by a fifth here; the median much less)."""
+    that a slow phase of a shared machine, or what one run leaves behind, falls on all of them.
+    Reported: the best wall time and the median CPU time of the runs (CPU per run swings by a
+    fifth here; the median much less)."""
     results: list[Result] = []
     for name in args.only:
         fn, kind = WORKLOADS[name]

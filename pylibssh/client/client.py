@@ -477,9 +477,10 @@ class _Closer:
 def _begin(given: ConnectOptions, o: ConnectOptions, loop: Loop | None, future: Any = None
            ) -> tuple[Task, ConnectOptions, ClientSession, list[Any], bool]:
     """Start connecting with ``o`` (the caller's ``given`` options through
-    :func:`_finish_options`) on ``loop`` (None: a loop of its own): the connecting task (whose result is the session; it completes ``future`` when one is
-    given, see :class:`Task`), the options it uses, the session, the helpers (proxies, jump
-    connections) and whether the loop is the client's own."""
+    :func:`_finish_options`) on ``loop`` (None: a loop of its own): the connecting task (its
+    result is the session; it completes ``future`` when one is given, see :class:`Task`), the
+    options it uses, the session, the helpers (proxies, jump connections) and whether the loop
+    is the client's own."""
     helpers: list[Any] = []
     if o.proxy_jump and o.sock is None and not o.proxy_command:
         jump_client, channel = _open_jump(given, o, loop)

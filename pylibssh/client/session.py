@@ -118,7 +118,7 @@ class ClientSession(LoopSession):
             client_api.tcp_quickack(self._fd)
         if self._bulk_input:
             self._bulk_input = False
-            if (self.bytes_read - read_before >= self.bulk_pass and not self._closed
+            if (self._counters[0].in_bytes - read_before >= self.bulk_pass and not self._closed
                     and self._loop.runs_unattended()):
                 self._bulk_pass()
 

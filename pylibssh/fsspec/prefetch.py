@@ -47,9 +47,9 @@ class ForwardPrefetchCache(BaseCache):  # type: ignore[misc]  # fsspec has no ty
     waiting, so the server goes on from range to range; one that goes past it asks for the rest
     before waiting too. What is held is bounded: the last range fetched, the range a read waits
     for and at most one range ahead (a range dropped while still arriving delays the next one
-    until it is in). A read anywhere else drops the range ahead; a read that needs it waits for it and raises its error
-    (a failed range that no read needs is never raised). Bytes past ``size`` (the size when the
-    file was opened) are never asked for.
+    until it is in). A read anywhere else drops the range ahead; a read that needs it waits for
+    it and raises its error (a failed range that no read needs is never raised). Bytes past
+    ``size`` (the size when the file was opened) are never asked for.
 
     ``fetcher(start, end)`` returns the bytes of ``[start, end)`` (fewer at the end of the file);
     ``start_fetch(start, end)`` starts the same fetch and returns its future at once.
