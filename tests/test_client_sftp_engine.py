@@ -27,9 +27,9 @@ def _remote_file(client, size: int) -> str:
 
 def test_a_download_leaves_the_loop_to_a_forward_and_keepalives(connect, tmp_path):
     """A 256 MiB get while a forward on the same connection carries data and keepalives (every
-    second) are sent: seen from inside the transfer (its progress calls, on the loop's thread),
+    0.2 s) are sent: seen from inside the transfer (its progress calls, on the loop's thread),
     keepalive replies and the forward's echoes keep arriving."""
-    c = connect(keepalive_interval=1.0, keepalive_count_max=3)
+    c = connect(keepalive_interval=0.2, keepalive_count_max=50)
     remote = _remote_file(c, 256 << 20)
     try:
         with c.sftp() as s:
