@@ -17,7 +17,9 @@ phase of the machine, or what one run leaves behind, falls on all):
 Each file system has its connection made before the first run (connecting is not measured),
 and the last run's downloads are removed before each run, unmeasured;
 sshd serves with OpenSSH's sftp-server and its default cipher. Ratios are printed to ``sshfs``
-and to ``sftp``.
+and to ``sftp``, and for each workload the bound this machine sets: sshd's side of a run (its
+session processes and their sftp-servers, which live as long as the file systems' connections)
+and the leanest file system's own CPU must share the machine's cores.
 
     ./dev bench fsspec [--quick] [--repeat N] [--only NAME,...] [--json DIR]
 """
@@ -28,14 +30,17 @@ import argparse
 import os
 import random
 import shutil
+import statistics
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import (ROOT, MiB, Result, add_json_option, best_of, report, turns,
                                use_json_option)
+from benchmarks.procs import tree_cpu
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 from openssh import OpenSSHServer, keygen  # noqa: E402
@@ -183,17 +188,31 @@ def main(argv: list[str] | None = None) -> None:
             name, fn, amount, unit = plan[workload]
             times: dict[str, list[float]] = {impl: [] for impl in fss}
             cpus: dict[str, list[float]] = {impl: [] for impl in fss}
+            server: dict[str, list[float]] = {impl: [] for impl in fss}
             for impl in turns(list(fss), repeat):
                 fs = fss[impl]
                 clear_downloads()
+                server_before = tree_cpu(sshd.proc.pid)
                 wall, cpu, _ = best_of(1, lambda fs=fs, fn=fn: fn(fs))
+                time.sleep(0.2)  # (untimed) what sshd's side still had to do is counted
+                server[impl].append(tree_cpu(sshd.proc.pid) - server_before)
                 times[impl].append(wall)
                 cpus[impl].append(cpu or 0.0)
             for impl in fss:
                 best = min(times[impl])
                 cpu = cpus[impl][times[impl].index(best)]
                 results.append(Result(name, impl, best, unit, amount / best, cpu, times[impl]))
-                print(f"  {name}: {impl} {amount / best:.1f} {unit}", flush=True)
+                print(f"  {name}: {impl} {amount / best:.1f} {unit}, cpu "
+                      f"{statistics.median(cpus[impl]):.2f} s, sshd's side "
+                      f"{statistics.median(server[impl]):.2f} s (medians)", flush=True)
+            # sshd's work and the client's must share the cores: no file system finishes a run
+            # before (sshd's side + its own CPU) / cores, with the leanest of each
+            cores = os.cpu_count() or 1
+            floor = (min(statistics.median(v) for v in server.values())
+                     + min(statistics.median(v) for v in cpus.values())) / cores
+            if floor > 0:
+                print(f"  {name}: the machine's bound is {amount / floor:.1f} {unit} "
+                      f"({floor * cores:.2f} CPU-s per run on {cores} cores)", flush=True)
     finally:
         try:
             if every:
