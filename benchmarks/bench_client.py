@@ -100,6 +100,16 @@ class Env:
             c.run(f"rm -rf {self.remote_dir}/up && mkdir {self.remote_dir}/up", check=True,
                   timeout=120)
 
+    def remove_download(self) -> None:
+        """No local copy from the last download: each run writes a new file rather than
+        truncating the last one (512 MiB of page cache, 0.02-0.04 s of the client's time)."""
+        self.local_dl.unlink(missing_ok=True)
+
+    def remove_upload(self) -> None:
+        """No remote copy from the last upload (the same, on sshd's side)."""
+        with self.pylibssh(False) as c:
+            c.run(f"rm -f {self.remote_dir}/big.up", check=True, timeout=120)
+
     def close(self) -> None:
         try:
             with self.pylibssh(True) as c:
@@ -403,7 +413,8 @@ WORKLOADS = {
 }
 IMPLS = ["openssh", "pylibssh", "asyncssh", "paramiko"]
 # run before each timed run of a workload
-PREPARE = {"small-files": Env.clear_uploads}
+PREPARE = {"small-files": Env.clear_uploads, "sftp-download": Env.remove_download,
+           "sftp-upload": Env.remove_upload}
 
 
 def parse_args(argv: list[str], doc: str, workloads: list[str], impls: list[str],
