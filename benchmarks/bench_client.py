@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import (
+    CORES,
     ROOT,
     MiB,
     Result,
@@ -42,6 +43,7 @@ from benchmarks.common import (
     add_json_option,
     proc_cpu_seconds,
     report,
+    shared_floor,
     turns,
     use_json_option,
 )
@@ -517,20 +519,18 @@ def measure_workloads(env: Env, forced: bool, args: argparse.Namespace, impls_fo
             # sshd's work must run on this machine's cores whatever the client, so no client
             # can finish in less than sshd's CPU / cores: the ratio any client could reach
             least = min(v for k, v in server.items() if k != "openssh" and k not in failed)
-            cores = os.cpu_count() or 1
-            bound = min(walls["openssh"]) * cores / (least / args.repeat)
+            bound = min(walls["openssh"]) / shared_floor(least / args.repeat, 0.0)
             print(f"  {name}: no client can pass {bound:.2f}x OpenSSH here (sshd alone uses "
-                  f"{least / args.repeat:.2f} CPU-s per run, on {cores} cores)", flush=True)
+                  f"{least / args.repeat:.2f} CPU-s per run, on {CORES} cores)", flush=True)
         if kind == "size" and len(walls) > 1 and all(walls[i] for i in impls if i not in failed):
-            # the server's CPU and the client's own must share this machine's cores: no client
-            # finishes before (sshd's side + its CPU) / cores; with the fastest client's CPU
-            cores = os.cpu_count() or 1
+            # no client finishes before sshd's side and its own CPU have run on the cores;
+            # with the leanest client's CPU
             per_run = {i: server[i] / args.repeat for i in impls if i not in failed}
             least_cpu = min(statistics.median(cpus[i]) for i in per_run)
-            floor = (min(per_run.values()) + least_cpu) / cores
+            floor = shared_floor(min(per_run.values()), least_cpu)
             print(f"  {name}: the machine's bound is {env.size / MiB / floor:.0f} MiB/s (sshd's "
                   f"side {min(per_run.values()):.2f} CPU-s + the leanest client's "
-                  f"{least_cpu:.2f} CPU-s per run, on {cores} cores)", flush=True)
+                  f"{least_cpu:.2f} CPU-s per run, on {CORES} cores)", flush=True)
     return results
 
 

@@ -38,8 +38,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import (ROOT, MiB, Result, add_json_option, best_of, report, turns,
-                               use_json_option)
+from benchmarks.common import (CORES, ROOT, MiB, Result, add_json_option, best_of, report,
+                               shared_floor, turns, use_json_option)
 from benchmarks.procs import tree_cpu
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
@@ -205,14 +205,13 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"  {name}: {impl} {amount / best:.1f} {unit}, cpu "
                       f"{statistics.median(cpus[impl]):.2f} s, sshd's side "
                       f"{statistics.median(server[impl]):.2f} s (medians)", flush=True)
-            # sshd's work and the client's must share the cores: no file system finishes a run
-            # before (sshd's side + its own CPU) / cores, with the leanest of each
-            cores = os.cpu_count() or 1
-            floor = (min(statistics.median(v) for v in server.values())
-                     + min(statistics.median(v) for v in cpus.values())) / cores
+            # no file system finishes a run before sshd's side and its own CPU have run on the
+            # cores, with the leanest of each
+            floor = shared_floor(min(statistics.median(v) for v in server.values()),
+                                 min(statistics.median(v) for v in cpus.values()))
             if floor > 0:
                 print(f"  {name}: the machine's bound is {amount / floor:.1f} {unit} "
-                      f"({floor * cores:.2f} CPU-s per run on {cores} cores)", flush=True)
+                      f"({floor * CORES:.2f} CPU-s per run on {CORES} cores)", flush=True)
     finally:
         try:
             if every:

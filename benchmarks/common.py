@@ -184,5 +184,15 @@ def report(title: str, results: list[Result], baseline: str, save_as: str | None
     return ratios
 
 
+#: the cores this machine's server and clients share
+CORES = os.cpu_count() or 1
+
+
+def shared_floor(server_cpu: float, client_cpu: float) -> float:
+    """The least wall time of a run whose server side and client use ``server_cpu`` and
+    ``client_cpu`` CPU-seconds: both must share this machine's :data:`CORES`."""
+    return (server_cpu + client_cpu) / CORES
+
+
 def median(xs: list[float]) -> float:
     return statistics.median(xs)
