@@ -49,9 +49,3 @@ def new_session(values: OptionValues) -> CData:
             _templates.move_to_end(key)
         # (under the lock: the template is read while it is copied, never changed)
         return client_api.copy_options(template)
-
-
-def clear() -> None:
-    """Forget the prepared sessions (each is freed once no copy is being made from it)."""
-    with _lock:
-        _templates.clear()
