@@ -23,9 +23,14 @@ from typing import Any
 from benchmarks.common import RESULTS, ROOT
 
 # whose speed each chart shows, by result file (the stem before "-vs-"); others: pylibssh
-SUBJECT = {"compat-default": "compat", "compat-gcm": "compat"}
+SUBJECT = {"compat-default": "compat", "compat-gcm": "compat", "fsspec": "libssh",
+           "asyncio-gcm": "pylibssh.asyncio", "asyncio-default": "pylibssh.asyncio",
+           "asyncio-server-asyncssh": "pylibssh.asyncio",
+           "asyncio-server-openssh": "pylibssh.asyncio"}
 # implementations drawn only as subjects' peers, never as bars of their own
 SKIP = {"pylibssh-1by1"}
+#: a chart whose largest ratio passes this is drawn on a log scale
+LOG_ABOVE = 12.0
 COLOURS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3"]
 
 
@@ -42,7 +47,8 @@ def load(results_dir: Path) -> dict[str, dict[str, Any]]:
 
 def speedups(data: dict[str, Any], subject: str) -> tuple[list[str], dict[str, list[float]]]:
     """The workloads, and for each other implementation the subject's value divided by its
-    value per workload (NaN where either did not finish)."""
+    value per workload (NaN where either has no result: it was not run, or did not finish;
+    the benchmark's output says which)."""
     values: dict[str, dict[str, float]] = {}
     for r in data["results"]:
         values.setdefault(r["name"], {})[r["impl"]] = r["value"]
@@ -88,25 +94,33 @@ def draw(name: str, data: dict[str, Any], out: Path, fmt: str = "svg") -> Path |
     plt.rcParams["svg.fonttype"] = "none"  # text stays text (small files, searchable)
     height = 1.2 + 0.42 * len(workloads) * max(1, len(rows)) ** 0.8
     fig, ax = plt.subplots(figsize=(8, height))
+    finite = [r for row in rows.values() for r in row if not math.isnan(r)]
+    # ratios from 0.5 to 100 in one chart: on a log scale each stays readable
+    log = max([1.0, *finite]) > LOG_ABOVE
+    base = 1.0 if log else 0.0  # (bars grow from 1: shorter than 1 is slower)
     bar = 0.8 / len(rows)
     for i, (peer, ratios) in enumerate(rows.items()):
         ys = [j + (i - (len(rows) - 1) / 2) * bar for j in range(len(workloads))]
-        shown = [0 if math.isnan(r) else r for r in ratios]
-        ax.barh(ys, shown, height=bar * 0.9, label=f"vs {peer}",
+        shown = [0.0 if math.isnan(r) else r - base for r in ratios]
+        ax.barh(ys, shown, left=base, height=bar * 0.9, label=f"vs {peer}",
                 color=COLOURS[i % len(COLOURS)])
         for y, r in zip(ys, ratios):
-            ax.text(0.02 if math.isnan(r) else r, y,
-                    f" {peer}: did not finish" if math.isnan(r) else f" {r:.2f}×",
+            ax.text(base if math.isnan(r) else max(r, base), y,
+                    f" {peer}: no result" if math.isnan(r) else f" {r:.2f}×",
                     va="center", fontsize=8)
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.set_yticks(range(len(workloads)), workloads)
     ax.invert_yaxis()
-    finite = [r for row in rows.values() for r in row if not math.isnan(r)]
-    ax.set_xlim(0, max([1.0, *finite]) * 1.18)
+    if log:
+        ax.set_xscale("log")
+        ax.set_xlim(min([0.8, *finite]) * 0.8, max(finite) * 2.0)
+    else:
+        ax.set_xlim(0, max([1.0, *finite]) * 1.18)
     ax.set_xlabel(f"{subject}'s speed ÷ the other's (same run; > 1: {subject} is faster)")
     # the compat benchmark names its baseline in the title; the chart compares with all
     ax.set_title(re.sub(r" \(vs [^)]*\)$", "", data.get("title", name)), fontsize=11)
-    ax.legend(loc="lower right", fontsize=8)
+    # beside the bars, not over them
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     fig.text(0.01, 0.005, caption(data), fontsize=7, va="bottom", color="#444444")
     fig.tight_layout(rect=(0, 0.42 / height, 1, 1))  # room for the caption's two lines
     out.mkdir(parents=True, exist_ok=True)
