@@ -306,6 +306,27 @@ def test_host_key_algorithm_follows_known_hosts(connect, sshd, tmp_path):
     assert info.value.key.type_name == "ssh-ed25519"
 
 
+def test_a_global_known_hosts_file_counts_as_the_users_does(connect, sshd, tmp_path):
+    # the global file is read for the check and for the host key order; without one, the
+    # user's file alone decides (an empty file stands in for the global one)
+    lines = {line.split()[1]: line for line in sshd.known_hosts_lines()}
+    empty = tmp_path / "empty_known_hosts"
+    empty.write_text("")
+    glob = tmp_path / "ssh_known_hosts"
+    glob.write_text(lines["ecdsa-sha2-nistp256"] + "\n")
+    c = connect(known_hosts=str(empty), global_known_hosts=str(glob), host_key_policy="strict")
+    assert c.algorithms.host_key == "ecdsa-sha2-nistp256"
+    assert c.run("echo ok").stdout == b"ok\n"
+    user = tmp_path / "known_hosts"
+    user.write_text(lines["ssh-ed25519"] + "\n")
+    c = connect(known_hosts=str(user), global_known_hosts=str(tmp_path / "missing"),
+                host_key_policy="strict")
+    assert c.algorithms.host_key == "ssh-ed25519"
+    with pytest.raises(pylibssh.UnknownHostKeyError):
+        connect(known_hosts=str(empty), global_known_hosts=str(tmp_path / "missing"),
+                host_key_policy="strict")
+
+
 def test_connect_calls_libssh_once_per_pass(connect, monkeypatch):
     # the connecting task's ssh_connect (a poll of the socket each) runs once per pass of the
     # session, not again after a dispatch that delivered nothing

@@ -130,9 +130,10 @@ def _option_values(o: ConnectOptions) -> list[tuple[str, Any]]:
         ("user", o.user),
         ("nodelay", 1),
         ("knownhosts", user_file),
-        # libssh always reads a global file and warns about a missing one: without one, name
-        # the user's file again (reading it twice changes nothing)
-        ("global_knownhosts", glob if glob and os.path.exists(glob) else user_file),
+        # libssh always reads a global file and warns about a missing one: without one, an
+        # empty file (not the user's again: a long known_hosts would be parsed twice more per
+        # connection)
+        ("global_knownhosts", glob if glob and os.path.exists(glob) else "/dev/null"),
     ]
     ciphers = o.ciphers or (AES_FIRST_CIPHERS if cpu_has_aes() else None)
     if ciphers:
