@@ -131,7 +131,7 @@ def _option_values(o: ConnectOptions) -> list[tuple[str, Any]]:
         ("nodelay", 1),
         ("knownhosts", user_file),
         # libssh always reads a global file and warns about a missing one: without one, an
-        # empty file (not the user's again: a long known_hosts would be parsed twice more per
+        # empty file (not the user's again: a long known_hosts would be parsed once more per
         # connection)
         ("global_knownhosts", glob if glob and os.path.exists(glob) else "/dev/null"),
     ]
