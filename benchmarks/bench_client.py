@@ -98,9 +98,7 @@ class Env:
         """An empty upload directory, so that every small-files run creates its files (the
         first run would create them and the later ones truncate: on this machine's disk a
         truncation costs a millisecond more per file)."""
-        with self.pylibssh(False) as c:
-            c.run(f"rm -rf {self.remote_dir}/up && mkdir {self.remote_dir}/up", check=True,
-                  timeout=120)
+        self._remote(f"rm -rf {self.remote_dir}/up && mkdir {self.remote_dir}/up")
 
     def remove_download(self) -> None:
         """No local copy from the last download: each run writes a new file rather than
@@ -109,8 +107,12 @@ class Env:
 
     def remove_upload(self) -> None:
         """No remote copy from the last upload (the same, on sshd's side)."""
+        self._remote(f"rm -f {self.remote_dir}/big.up")
+
+    def _remote(self, command: str) -> None:
+        """Run ``command`` on sshd's side (untimed preparation)."""
         with self.pylibssh(False) as c:
-            c.run(f"rm -f {self.remote_dir}/big.up", check=True, timeout=120)
+            c.run(command, check=True, timeout=120)
 
     def close(self) -> None:
         try:

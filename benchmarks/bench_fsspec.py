@@ -200,8 +200,8 @@ def main(argv: list[str] | None = None) -> None:
                 cpus[impl].append(cpu or 0.0)
             for impl in fss:
                 best = min(times[impl])
-                cpu = cpus[impl][times[impl].index(best)]
-                results.append(Result(name, impl, best, unit, amount / best, cpu, times[impl]))
+                results.append(Result(name, impl, best, unit, amount / best,
+                                      statistics.median(cpus[impl]), times[impl]))
                 print(f"  {name}: {impl} {amount / best:.1f} {unit}, cpu "
                       f"{statistics.median(cpus[impl]):.2f} s, sshd's side "
                       f"{statistics.median(server[impl]):.2f} s (medians)", flush=True)
