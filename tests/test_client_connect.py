@@ -4,6 +4,7 @@ distinct connection errors, timeouts, run()."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import resource
 import socket
@@ -325,6 +326,22 @@ def test_a_global_known_hosts_file_counts_as_the_users_does(connect, sshd, tmp_p
     with pytest.raises(pylibssh.UnknownHostKeyError):
         connect(known_hosts=str(empty), global_known_hosts=str(tmp_path / "missing"),
                 host_key_policy="strict")
+
+
+def test_known_hosts_that_name_no_file_log_no_warning(connect, sshd, tmp_path, caplog):
+    # /dev/null (OpenSSH's way to say "no file") and a missing global file stand for no
+    # entries: libssh reads them as missing files, without a warning per connection
+    with caplog.at_level(logging.WARNING, logger="pylibssh"):
+        c = connect(global_known_hosts=str(tmp_path / "missing"), host_key_policy="strict")
+        assert c.run("echo ok").stdout == b"ok\n"
+        c = connect(known_hosts="/dev/null", global_known_hosts="/dev/null",
+                    host_key_policy="accept-new")
+        assert c.run("echo ok").stdout == b"ok\n"
+        with pytest.raises(pylibssh.UnknownHostKeyError):
+            connect(known_hosts="/dev/null", global_known_hosts="/dev/null",
+                    host_key_policy="strict")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == []
 
 
 def test_connect_calls_libssh_once_per_pass(connect, monkeypatch):

@@ -130,9 +130,9 @@ def _option_values(o: ConnectOptions) -> list[tuple[str, Any]]:
         ("user", o.user),
         ("nodelay", 1),
         ("knownhosts", user_file),
-        # libssh always reads a global file and warns about a missing one: without one, an
-        # empty file (not the user's again: a long known_hosts would be parsed once more per
-        # connection)
+        # libssh always reads a global file and warns about a missing one: without one,
+        # /dev/null, which it reads as no file without a warning (patch 0023); not the user's
+        # file again, which a long known_hosts would cost a second parse per connection
         ("global_knownhosts", glob if glob and os.path.exists(glob) else "/dev/null"),
     ]
     ciphers = o.ciphers or (AES_FIRST_CIPHERS if cpu_has_aes() else None)
