@@ -6,11 +6,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import pwd
 import resource
+import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -528,6 +532,22 @@ def test_use_after_close(connect):
     c.close()
     with pytest.raises(pylibssh.ClosedError):
         c.run("true")
+
+
+def test_known_hosts_path_under_the_home_directory(connect, sshd):
+    # libssh's %d is the home directory of the user's password entry, looked up once per set of
+    # options and kept by each session copied from them (vendor/libssh/patches/0024)
+    home = Path(pwd.getpwuid(os.getuid()).pw_dir)
+    d = Path(tempfile.mkdtemp(prefix=".pylibssh-test-", dir=home))
+    try:
+        known_hosts_for(sshd, d / "known_hosts")
+        for _ in range(2):  # the first copy of these options, and another
+            client = connect(known_hosts=f"%d/{d.name}/known_hosts")
+            assert client.run("echo ok").stdout == b"ok\n"
+        with pytest.raises(pylibssh.HostKeyError):
+            connect(known_hosts=f"%d/{d.name}/other")
+    finally:
+        shutil.rmtree(d)
 
 
 def test_known_hosts_path_with_escapes(connect, sshd, tmp_path):

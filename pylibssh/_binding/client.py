@@ -71,6 +71,10 @@ def new_template() -> CData:
     session = lib.ssh_new()
     if session == NULL:
         raise MemoryError("ssh_new failed")
+    # libssh's default ~/.ssh, set here rather than by each copy's ssh_connect: the home
+    # directory is looked up once (getpwuid), and copies take it with the directory (patch
+    # 0024). (Without a home directory this fails, and ssh_connect fails as it would have.)
+    lib.ssh_options_set(session, lib.SSH_OPTIONS_SSH_DIR, NULL)
     return ffi.gc(session, lib.ssh_free)
 
 
