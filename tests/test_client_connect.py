@@ -311,6 +311,28 @@ def test_host_key_algorithm_follows_known_hosts(connect, sshd, tmp_path):
     assert info.value.key.type_name == "ssh-ed25519"
 
 
+def test_hashed_known_hosts_among_many_hosts(connect, sshd, tmp_path):
+    # names hashed by OpenSSH's ssh-keygen -H are matched by HMAC-SHA1 of the host with each
+    # line's salt (vendor/libssh/patches/0025): the server's line is found among 300 other
+    # hosts', and the same key recorded for another port is not the server's
+    lines = sshd.known_hosts_lines()
+    key = lines[0].split(None, 1)[1]
+    others = [f"host{i}.example.org,10.1.{i // 200}.{i % 200} {key}" for i in range(300)]
+    kh = tmp_path / "known_hosts"
+    kh.write_text("\n".join(others[:150] + lines + others[150:]) + "\n")
+    subprocess.run(["ssh-keygen", "-H", "-f", str(kh)], check=True, capture_output=True,
+                   timeout=60)
+    assert all(line.startswith("|1|") for line in kh.read_text().splitlines())
+    c = connect(known_hosts=str(kh), host_key_policy="strict")
+    assert c.run("echo ok").stdout == b"ok\n"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_text("\n".join(others + [f"[127.0.0.1]:{sshd.port + 1} {key}"]) + "\n")
+    subprocess.run(["ssh-keygen", "-H", "-f", str(elsewhere)], check=True,
+                   capture_output=True, timeout=60)
+    with pytest.raises(pylibssh.UnknownHostKeyError):
+        connect(known_hosts=str(elsewhere), host_key_policy="strict")
+
+
 def test_a_global_known_hosts_file_counts_as_the_users_does(connect, sshd, tmp_path):
     # the global file is read for the check and for the host key order; without one, the
     # user's file alone decides (an empty file stands in for the global one)
