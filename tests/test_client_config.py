@@ -90,6 +90,39 @@ def test_include_skips_directories(tmp_path):
     assert read_config(str(cfg), "web1") == {"user": "bob", "port": "2200"}
 
 
+def _age(path, seconds):
+    """Make ``path`` look changed ``seconds`` ago; its new mtime in ns."""
+    when = time.time_ns() - int(seconds * 1e9)
+    os.utime(path, ns=(when, when))
+    return when
+
+
+def test_a_file_read_before_is_read_again_once_it_changes(tmp_path):
+    """A fan-out's connections each apply the file: it is split into lines once and read again
+    when its size, time or inode change (an included file's too), or while it changed too
+    recently for its time to tell a same-size edit apart."""
+    inc = tmp_path / "inc.conf"
+    inc.write_text("Host web*\n    User bob\n")
+    cfg = tmp_path / "config"
+    cfg.write_text(f"Include {inc}\nHost web*\n    Port 2201\n")
+    for path in (inc, cfg):
+        _age(path, 60)
+    assert read_config(str(cfg), "web1") == {"user": "bob", "port": "2201"}
+    assert read_config(str(cfg), "web1") == {"user": "bob", "port": "2201"}
+    cfg.write_text(f"Include {inc}\nHost web*\n    Port 2202\n")  # same size, new time
+    assert read_config(str(cfg), "web1")["port"] == "2202"
+    inc.write_text("Host web*\n    User alice\n")
+    assert read_config(str(cfg), "web1") == {"user": "alice", "port": "2202"}
+    # changed just now: a same-size edit that keeps the time is still seen
+    when = _age(cfg, 0)
+    assert read_config(str(cfg), "web1")["port"] == "2202"
+    cfg.write_text(f"Include {inc}\nHost web*\n    Port 2203\n")
+    os.utime(cfg, ns=(when, when))
+    assert read_config(str(cfg), "web1")["port"] == "2203"
+    cfg.unlink()
+    assert read_config(str(cfg), "web1") == {}
+
+
 def test_alias_hostname_user_port_identityfile(sshd, client_key, known_hosts, tmp_path):
     cfg = tmp_path / "config"
     cfg.write_text(f"""

@@ -4,7 +4,8 @@ The file is read top to bottom; ``Host`` and ``Match`` blocks apply when they ma
 name given on the command line, and for each option the **first** value obtained wins (so
 specific blocks go first, ``Host *`` defaults last); ``IdentityFile`` accumulates. ``Include``
 (with globs, relative to ``~/.ssh``) is followed. Arguments passed to :func:`connect` explicitly
-take precedence over the file.
+take precedence over the file. Each file's lines are kept, split, between connections and read
+again once the file changes.
 
 Understood: HostName, User, Port, IdentityFile, IdentitiesOnly, IdentityAgent, ProxyJump,
 ProxyCommand, ConnectTimeout, ServerAliveInterval, ServerAliveCountMax, Ciphers, KexAlgorithms,
@@ -40,17 +41,21 @@ from __future__ import annotations
 
 import ctypes
 import fnmatch
+import functools
 import getpass
 import glob
 import logging
 import os
+import re
 import shlex
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import replace
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
@@ -63,17 +68,27 @@ __all__ = ["read_config", "apply_config", "parse_line", "run_exec", "resolve"]
 _MULTI = {"identityfile", "localforward", "remoteforward", "dynamicforward", "sendenv"}
 
 
-def _match_patterns(value: str, patterns: list[str]) -> bool:
-    """OpenSSH's pattern-list: any positive match and no negated match."""
-    matched = False
+@functools.lru_cache(maxsize=4096)
+def _compiled(patterns: tuple[str, ...]) -> tuple[tuple[bool, Callable[[str], Any]], ...]:
+    """(negated, match function) for each comma-separated pattern of ``patterns``."""
+    out = []
     for pattern in patterns:
         for p in pattern.split(","):
             neg = p.startswith("!")
             p = p[1:] if neg else p
-            if fnmatch.fnmatchcase(value.lower(), p.lower()):
-                if neg:
-                    return False
-                matched = True
+            out.append((neg, re.compile(fnmatch.translate(p.lower())).match))
+    return tuple(out)
+
+
+def _match_patterns(value: str, patterns: list[str]) -> bool:
+    """OpenSSH's pattern-list: any positive match and no negated match (case-insensitive)."""
+    matched = False
+    value = value.lower()
+    for neg, match in _compiled(tuple(patterns)):
+        if match(value):
+            if neg:
+                return False
+            matched = True
     return matched
 
 
@@ -92,20 +107,44 @@ def parse_line(line: str) -> tuple[str, str] | None:
     return key.strip().lower(), value.strip().lstrip("=").strip()
 
 
-# where an included file's lines start and end, among the (keyword, value) pairs of _lines:
-# objects, never equal to a keyword the file could contain
+# where an included file's lines start and end, among the (keyword, value, words) lines of
+# _lines: objects, never equal to a keyword the file could contain
 _INCLUDE_START = object()
 _INCLUDE_END = object()
 
+#: a file's lines: (keyword, value, words), words being the value split as a shell would for the
+#: lines that take several (Host, Match, Include) and None for the others
+Lines = list[tuple[str, str, "list[str] | None"]]
+_SPLIT = frozenset({"host", "match", "include"})
 
-def _lines(path: str, depth: int = 0) -> Iterator[tuple[Any, str]]:  # key: str or a marker
-    if depth > 16:
-        raise ValueError(f"ssh_config: Include nested too deeply at {path}")
+# the lines of files read before, by path: (stat signature, lines). A connection reads the
+# file again only when its signature changed: a fan-out's connections each apply ~/.ssh/config,
+# and splitting a file of a few hundred Host blocks cost milliseconds per connection
+_lexed: dict[str, tuple[tuple[int, int, int, int], Lines]] = {}
+_MAX_LEXED = 64
+_lexed_lock = threading.Lock()
+#: a file changed less than this many seconds ago is read again next time: an edit within the
+#: same timestamp tick that keeps the size would not change its signature
+_SETTLED = 2.0
+
+
+def _file_lines(path: str) -> Lines | None:
+    """The lines of ``path``, parsed (None when it does not exist or is a directory, which ssh
+    reads nothing from)."""
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    sig = (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
+    kept = _lexed.get(path)
+    if kept is not None and kept[0] == sig:
+        return kept[1]
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
-    except (FileNotFoundError, IsADirectoryError):  # ssh reads nothing from either
-        return
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+    lines: Lines = []
     for raw in text.splitlines():
         parsed = parse_line(raw)
         if parsed is None:
@@ -113,17 +152,34 @@ def _lines(path: str, depth: int = 0) -> Iterator[tuple[Any, str]]:  # key: str 
         key, value = parsed
         if not value:  # ssh: "missing argument"
             raise ValueError(f"ssh_config {path}: {key} without a value")
+        lines.append((key, value, shlex.split(value) if key in _SPLIT else None))
+    if time.time() - st.st_mtime_ns / 1e9 >= _SETTLED:
+        with _lexed_lock:
+            if len(_lexed) >= _MAX_LEXED and path not in _lexed:
+                _lexed.pop(next(iter(_lexed)))
+            _lexed[path] = (sig, lines)
+    return lines
+
+
+def _lines(path: str, depth: int = 0) -> Iterator[tuple[Any, str, "list[str] | None"]]:
+    # (the keyword is a str or one of the Include markers)
+    if depth > 16:
+        raise ValueError(f"ssh_config: Include nested too deeply at {path}")
+    lines = _file_lines(path)
+    if lines is None:
+        return
+    for key, value, words in lines:
         if key == "include":
-            for pattern in shlex.split(value):
+            for pattern in cast("list[str]", words):
                 pattern = os.path.expanduser(pattern)
                 if not os.path.isabs(pattern):
                     pattern = os.path.join(os.path.expanduser("~/.ssh"), pattern)
                 for inc in sorted(glob.glob(pattern)):
-                    yield (_INCLUDE_START, "")
+                    yield (_INCLUDE_START, "", None)
                     yield from _lines(inc, depth + 1)
-                    yield (_INCLUDE_END, "")
+                    yield (_INCLUDE_END, "", None)
             continue
-        yield key, value
+        yield key, value, words
 
 
 #: seconds a ``Match exec`` command may run; then it is killed and its ``Match`` line does not
@@ -238,7 +294,7 @@ def _read_pass(path: str, st: _Pass) -> None:
     result = st.result
     active = True
     stack: list[bool] = []
-    for key, value in _lines(path):
+    for key, value, words in _lines(path):
         if key is _INCLUDE_START:
             stack.append(active)
             continue
@@ -246,10 +302,10 @@ def _read_pass(path: str, st: _Pass) -> None:
             active = stack.pop()
             continue
         if key == "host":
-            active = _match_patterns(st.host, shlex.split(value))
+            active = _match_patterns(st.host, cast("list[str]", words))
             continue
         if key == "match":
-            active = _match(value, st)
+            active = _match(cast("list[str]", words), st)
             continue
         if not active:
             continue
@@ -259,10 +315,9 @@ def _read_pass(path: str, st: _Pass) -> None:
             result[key] = value
 
 
-def _match(value: str, st: _Pass) -> bool:
-    """One ``Match`` line, criteria left to right as readconf.c does: every criterion is
-    evaluated, but ``exec`` runs only while all before it matched."""
-    words = shlex.split(value)
+def _match(words: list[str], st: _Pass) -> bool:
+    """One ``Match`` line (its words), criteria left to right as readconf.c does: every
+    criterion is evaluated, but ``exec`` runs only while all before it matched."""
     i = 0
     ok = True
     while i < len(words):
