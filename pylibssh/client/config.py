@@ -114,13 +114,13 @@ _INCLUDE_END = object()
 
 #: a file's lines: (keyword, value, words), words being the value split as a shell would for the
 #: lines that take several (Host, Match, Include) and None for the others
-Lines = list[tuple[str, str, "list[str] | None"]]
+_Lines = list[tuple[str, str, "list[str] | None"]]
 _SPLIT = frozenset({"host", "match", "include"})
 
 # the lines of files read before, by path: (stat signature, lines). A connection reads the
 # file again only when its signature changed: a fan-out's connections each apply ~/.ssh/config,
 # and splitting a file of a few hundred Host blocks cost milliseconds per connection
-_lexed: dict[str, tuple[tuple[int, int, int, int], Lines]] = {}
+_lexed: dict[str, tuple[tuple[int, int, int, int], _Lines]] = {}
 _MAX_LEXED = 64
 _lexed_lock = threading.Lock()
 #: a file changed less than this many seconds ago is read again next time: an edit within the
@@ -128,7 +128,7 @@ _lexed_lock = threading.Lock()
 _SETTLED = 2.0
 
 
-def _file_lines(path: str) -> Lines | None:
+def _file_lines(path: str) -> _Lines | None:
     """The lines of ``path``, parsed (None when it does not exist or is a directory, which ssh
     reads nothing from)."""
     try:
@@ -144,7 +144,7 @@ def _file_lines(path: str) -> Lines | None:
             text = f.read()
     except (FileNotFoundError, IsADirectoryError):
         return None
-    lines: Lines = []
+    lines: _Lines = []
     for raw in text.splitlines():
         parsed = parse_line(raw)
         if parsed is None:
