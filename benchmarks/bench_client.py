@@ -7,7 +7,10 @@ logs in with the same Ed25519 key, and does:
 2. 500 files of 16 KiB uploaded, then downloaded (one SFTP session; OpenSSH, paramiko, asyncssh
    and ``pylibssh-1by1`` one file at a time, ``pylibssh`` with put_many/get_many);
 3. an exec stream of 512 MiB (``head -c 512M /dev/zero``, output read and dropped);
-4. connect + authenticate + ``true`` + close, one after another;
+4. connect + authenticate + ``true`` + close, one after another; then the same with the files
+   a long-time user has: a ``known_hosts`` of 1,000 hashed lines (as ``HashKnownHosts``
+   writes them) and an ssh_config of 250 ``Host`` blocks, both read for each connection
+   (paramiko: ``load_host_keys`` and ``SSHConfig.lookup``, as code built on it does);
 5. 32 hosts (32 connections to the sshd) each running a command, from one thread (pylibssh:
    one loop, each host's command started when it is connected; asyncssh: one event loop;
    paramiko: 32 threads; OpenSSH: 32 ``ssh`` processes);
@@ -23,8 +26,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -114,6 +119,32 @@ class Env:
         with self.pylibssh(False) as c:
             c.run(command, check=True, timeout=120)
 
+    def home_files(self) -> tuple[Path, Path]:
+        """A known_hosts of 1,000 hashed lines (the server's among other hosts', hashed by
+        ``ssh-keygen -H``) and an ssh_config of 250 Host blocks for other hosts: what a user's
+        ``~/.ssh`` holds after years. Made on first use."""
+        known_hosts, config = self.work / "home_known_hosts", self.work / "home_config"
+        if not config.exists():
+            # each host a key of its own (32 bytes of a seeded generator as its Ed25519 key)
+            rng = random.Random(1)
+            others = [f"host{i}.example.org,10.3.{i // 250}.{i % 250} ssh-ed25519 "
+                      + base64.b64encode(b"\0\0\0\x0bssh-ed25519\0\0\0\x20"
+                                         + rng.randbytes(32)).decode()
+                      for i in range(HOME_LINES)]
+            half = HOME_LINES // 2
+            lines = others[:half] + self.sshd.known_hosts_lines() + others[half:]
+            known_hosts.write_text("\n".join(lines) + "\n")
+            subprocess.run(["ssh-keygen", "-H", "-f", str(known_hosts)], check=True,
+                           capture_output=True, timeout=120)
+            config.write_text("".join(
+                f"Host web{i} web{i}.example.org\n    HostName 10.4.{i // 250}.{i % 250}\n"
+                f"    User deploy\n    Port 2222\n    IdentityFile ~/.ssh/id_web{i}\n"
+                for i in range(HOME_BLOCKS)) + "Host *\n    ServerAliveInterval 60\n")
+            # (older than the 2 s in which pylibssh reads a just-changed config again)
+            when = time.time() - 60
+            os.utime(config, (when, when))
+        return known_hosts, config
+
     def close(self) -> None:
         try:
             with self.pylibssh(True) as c:
@@ -156,10 +187,10 @@ class Env:
                         f"{self.user}@127.0.0.1"], input=batch.encode(), check=True, env=env,
                        stdout=subprocess.DEVNULL)
 
-    def paramiko(self, forced: bool):
+    def paramiko(self, forced: bool, known_hosts: Path | None = None):
         import paramiko
         client = paramiko.SSHClient()
-        client.load_host_keys(str(self.known_hosts))
+        client.load_host_keys(str(known_hosts or self.known_hosts))
         kwargs = {}
         if forced:
             kwargs["disabled_algorithms"] = {
@@ -321,6 +352,9 @@ def exec_stream(env: Env, impl: str, forced: bool) -> None:
 
 
 CONNECTS = 20
+#: the user's files of connect-home: known_hosts lines of other hosts, ssh_config Host blocks
+HOME_LINES = 1000
+HOME_BLOCKS = 250
 
 
 def connect_true(env: Env, impl: str, forced: bool) -> None:
@@ -346,6 +380,46 @@ def connect_true(env: Env, impl: str, forced: bool) -> None:
             for _ in range(CONNECTS):
                 async with asyncssh.connect("127.0.0.1", env.port,
                                             **env.asyncssh_opts(forced)) as c:
+                    await c.run("true", check=True)
+        asyncio.run(run())
+
+
+def connect_home(env: Env, impl: str, forced: bool) -> None:
+    """connect_true with the user's files of :meth:`Env.home_files`."""
+    known_hosts, config = env.home_files()
+    if impl == "openssh":
+        opts = [o.replace(f"UserKnownHostsFile={env.known_hosts}",
+                          f"UserKnownHostsFile={known_hosts}") for o in env.ssh_opts(forced)]
+        opts[opts.index("-F") + 1] = str(config)
+        ssh_env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
+        for _ in range(CONNECTS):
+            subprocess.run(["ssh", *opts, f"{env.user}@127.0.0.1", "true"], check=True,
+                           env=ssh_env, stdin=subprocess.DEVNULL)
+    elif impl == "pylibssh":
+        extra = dict(ciphers=CIPHER, kex=KEX) if forced else {}
+        for _ in range(CONNECTS):
+            with pylibssh.connect("127.0.0.1", env.port, env.user, keys=[str(env.key)],
+                                  known_hosts=str(known_hosts), config=str(config),
+                                  agent=False, look_for_keys=False, timeout=60, **extra) as c:
+                c.run("true", check=True)
+    elif impl == "paramiko":
+        import paramiko
+        for _ in range(CONNECTS):
+            paramiko.SSHConfig.from_path(str(config)).lookup("127.0.0.1")
+            c = env.paramiko(forced, known_hosts=known_hosts)
+            try:
+                _, out, _ = c.exec_command("true")
+                out.channel.recv_exit_status()
+            finally:
+                c.close()
+    else:
+        import asyncssh
+
+        async def run():
+            opts = dict(env.asyncssh_opts(forced), known_hosts=str(known_hosts),
+                        config=[str(config)])
+            for _ in range(CONNECTS):
+                async with asyncssh.connect("127.0.0.1", env.port, **opts) as c:
                     await c.run("true", check=True)
         asyncio.run(run())
 
@@ -413,6 +487,7 @@ WORKLOADS = {
     "small-files": (small_files, "files"),
     "exec-stream": (exec_stream, "size"),
     "connect": (connect_true, "connects"),
+    "connect-home": (connect_home, "connects"),
     "32-hosts": (many_hosts, "hosts"),
 }
 IMPLS = ["openssh", "pylibssh", "asyncssh", "paramiko"]
