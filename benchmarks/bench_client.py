@@ -162,24 +162,29 @@ class Env:
 
     # -- clients --------------------------------------------------------------------------------
 
-    def pylibssh(self, forced: bool, loop=None) -> pylibssh.Client:
+    def pylibssh(self, forced: bool, loop=None, known_hosts: Path | None = None,
+                 config: Path | None = None) -> pylibssh.Client:
         extra = dict(ciphers=CIPHER, kex=KEX) if forced else {}
         return pylibssh.connect("127.0.0.1", self.port, self.user, keys=[str(self.key)],
-                                known_hosts=str(self.known_hosts), config=None, agent=False,
+                                known_hosts=str(known_hosts or self.known_hosts),
+                                config=str(config) if config else None, agent=False,
                                 look_for_keys=False, loop=loop, timeout=60, **extra)
 
-    def ssh_opts(self, forced: bool, port_flag: str = "-p") -> list[str]:
-        opts = [port_flag, str(self.port), "-i", str(self.key), "-F", "/dev/null",
-                "-o", f"UserKnownHostsFile={self.known_hosts}", "-o", "BatchMode=yes",
-                "-o", "IdentitiesOnly=yes"]
+    def ssh_opts(self, forced: bool, port_flag: str = "-p", known_hosts: Path | None = None,
+                 config: Path | None = None) -> list[str]:
+        opts = [port_flag, str(self.port), "-i", str(self.key), "-F", str(config or "/dev/null"),
+                "-o", f"UserKnownHostsFile={known_hosts or self.known_hosts}",
+                "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes"]
         if forced:
             opts += ["-c", CIPHER, "-o", f"KexAlgorithms={KEX}"]
         return opts
 
-    def ssh(self, forced: bool, command: str, **kw) -> subprocess.CompletedProcess:
+    def ssh(self, forced: bool, command: str, known_hosts: Path | None = None,
+            config: Path | None = None, **kw) -> subprocess.CompletedProcess:
         env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
-        return subprocess.run(["ssh", *self.ssh_opts(forced), f"{self.user}@127.0.0.1",
-                               command], check=True, env=env, stdin=subprocess.DEVNULL, **kw)
+        opts = self.ssh_opts(forced, known_hosts=known_hosts, config=config)
+        return subprocess.run(["ssh", *opts, f"{self.user}@127.0.0.1", command], check=True,
+                              env=env, stdin=subprocess.DEVNULL, **kw)
 
     def sftp_batch(self, forced: bool, batch: str) -> None:
         env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
@@ -202,9 +207,11 @@ class Env:
                        look_for_keys=False, allow_agent=False, **kwargs)
         return client
 
-    def asyncssh_opts(self, forced: bool) -> dict:
+    def asyncssh_opts(self, forced: bool, known_hosts: Path | None = None,
+                      config: Path | None = None) -> dict:
         opts = dict(username=self.user, client_keys=[str(self.key)],
-                    known_hosts=str(self.known_hosts), agent_path=None, config=None)
+                    known_hosts=str(known_hosts or self.known_hosts), agent_path=None,
+                    config=[str(config)] if config else None)
         if forced:
             opts.update(encryption_algs=[CIPHER], kex_algs=[KEX])
         return opts
@@ -357,55 +364,24 @@ HOME_LINES = 1000
 HOME_BLOCKS = 250
 
 
-def connect_true(env: Env, impl: str, forced: bool) -> None:
+def connect_true(env: Env, impl: str, forced: bool,
+                 home: tuple[Path, Path] | None = None) -> None:
+    """Connect, log in, run ``true`` and close, CONNECTS times. ``home``: a known_hosts and an
+    ssh_config (:meth:`Env.home_files`) each client reads for each connection, instead of the
+    one-line known_hosts and no ssh_config."""
+    known_hosts, config = home or (env.known_hosts, None)
     if impl == "openssh":
         for _ in range(CONNECTS):
-            env.ssh(forced, "true")
+            env.ssh(forced, "true", known_hosts=known_hosts, config=config)
     elif impl == "pylibssh":
         for _ in range(CONNECTS):
-            with env.pylibssh(forced) as c:
-                c.run("true", check=True)
-    elif impl == "paramiko":
-        for _ in range(CONNECTS):
-            c = env.paramiko(forced)
-            try:
-                _, out, _ = c.exec_command("true")
-                out.channel.recv_exit_status()
-            finally:
-                c.close()
-    else:
-        import asyncssh
-
-        async def run():
-            for _ in range(CONNECTS):
-                async with asyncssh.connect("127.0.0.1", env.port,
-                                            **env.asyncssh_opts(forced)) as c:
-                    await c.run("true", check=True)
-        asyncio.run(run())
-
-
-def connect_home(env: Env, impl: str, forced: bool) -> None:
-    """connect_true with the user's files of :meth:`Env.home_files`."""
-    known_hosts, config = env.home_files()
-    if impl == "openssh":
-        opts = [o.replace(f"UserKnownHostsFile={env.known_hosts}",
-                          f"UserKnownHostsFile={known_hosts}") for o in env.ssh_opts(forced)]
-        opts[opts.index("-F") + 1] = str(config)
-        ssh_env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
-        for _ in range(CONNECTS):
-            subprocess.run(["ssh", *opts, f"{env.user}@127.0.0.1", "true"], check=True,
-                           env=ssh_env, stdin=subprocess.DEVNULL)
-    elif impl == "pylibssh":
-        extra = dict(ciphers=CIPHER, kex=KEX) if forced else {}
-        for _ in range(CONNECTS):
-            with pylibssh.connect("127.0.0.1", env.port, env.user, keys=[str(env.key)],
-                                  known_hosts=str(known_hosts), config=str(config),
-                                  agent=False, look_for_keys=False, timeout=60, **extra) as c:
+            with env.pylibssh(forced, known_hosts=known_hosts, config=config) as c:
                 c.run("true", check=True)
     elif impl == "paramiko":
         import paramiko
         for _ in range(CONNECTS):
-            paramiko.SSHConfig.from_path(str(config)).lookup("127.0.0.1")
+            if config is not None:
+                paramiko.SSHConfig.from_path(str(config)).lookup("127.0.0.1")
             c = env.paramiko(forced, known_hosts=known_hosts)
             try:
                 _, out, _ = c.exec_command("true")
@@ -416,12 +392,16 @@ def connect_home(env: Env, impl: str, forced: bool) -> None:
         import asyncssh
 
         async def run():
-            opts = dict(env.asyncssh_opts(forced), known_hosts=str(known_hosts),
-                        config=[str(config)])
+            opts = env.asyncssh_opts(forced, known_hosts=known_hosts, config=config)
             for _ in range(CONNECTS):
                 async with asyncssh.connect("127.0.0.1", env.port, **opts) as c:
                     await c.run("true", check=True)
         asyncio.run(run())
+
+
+def connect_home(env: Env, impl: str, forced: bool) -> None:
+    """connect_true with the user's files of :meth:`Env.home_files`."""
+    connect_true(env, impl, forced, env.home_files())
 
 
 def many_hosts(env: Env, impl: str, forced: bool) -> None:
