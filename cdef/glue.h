@@ -152,3 +152,33 @@ int pylibssh_global_request_raw(ssh_session session, const char *name, const uin
 int pylibssh_channel_open_reply_failure(ssh_message msg, uint32_t code, const char *desc);
 int pylibssh_channel_open_forwarded_streamlocal(ssh_channel channel, const char *socket_path);
 int pylibssh_server_enable_streamlocal(ssh_session session);
+
+/* --- a command run to completion on a client session (csrc/pylibssh_run.c) ---
+ * pylibssh_run_new opens nothing yet: each pylibssh_run_step (on the loop's thread, after a
+ * poll) moves it on: the session channel's open, exec, EOF, then the server's close. Returns
+ * PYLIBSSH_RUN_AGAIN until done (PYLIBSSH_RUN_DONE), or a negative failure. The output and
+ * exit status are read from the struct; release frees the channel (sends CLOSE when needed),
+ * free frees everything (release first if not done). */
+#define PYLIBSSH_RUN_AGAIN 0
+#define PYLIBSSH_RUN_DONE 1
+#define PYLIBSSH_RUN_OPEN_FAILED -1
+#define PYLIBSSH_RUN_FAILED -2
+#define PYLIBSSH_RUN_DENIED -3
+#define PYLIBSSH_RUN_NOMEM -4
+#define PYLIBSSH_RUN_GONE -5
+struct pylibssh_run {
+    int closed;
+    int has_exit_status;
+    int exit_status;
+    int has_exit_signal;
+    char exit_signal[64];
+    char *out;
+    size_t out_len;
+    char *err;
+    size_t err_len;
+    ...;
+};
+struct pylibssh_run *pylibssh_run_new(ssh_session session, const char *command);
+int pylibssh_run_step(struct pylibssh_run *r);
+void pylibssh_run_release(struct pylibssh_run *r);
+void pylibssh_run_free(struct pylibssh_run *r);

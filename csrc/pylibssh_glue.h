@@ -159,4 +159,38 @@ int pylibssh_server_enable_streamlocal(ssh_session session);
 int pylibssh_queue_streamlocal_open(ssh_session session, ssh_buffer packet, const char *name,
                                     int subtype, int want_client);
 
+/* --- a command run to completion (csrc/pylibssh_run.c, pylibssh/client/run.py) --- */
+/* pylibssh_run_step's results */
+#define PYLIBSSH_RUN_AGAIN 0
+#define PYLIBSSH_RUN_DONE 1        /* the server closed the channel: output and status are in */
+#define PYLIBSSH_RUN_OPEN_FAILED -1 /* the session's error says why */
+#define PYLIBSSH_RUN_FAILED -2      /* the exec request or EOF failed (the session's error) */
+#define PYLIBSSH_RUN_DENIED -3      /* the server refused the exec request */
+#define PYLIBSSH_RUN_NOMEM -4       /* the output did not fit in memory */
+#define PYLIBSSH_RUN_GONE -5        /* released already */
+struct pylibssh_run {
+    struct ssh_channel_callbacks_struct cb;
+    ssh_channel channel; /* NULL once released */
+    char *command;
+    int state;
+    int exec_sent;
+    int eof_sent;
+    int closed;          /* the server closed the channel */
+    int nomem;
+    int has_exit_status;
+    int exit_status;
+    int has_exit_signal;
+    char exit_signal[64]; /* without "SIG" */
+    char *out;
+    size_t out_len;
+    size_t out_cap;
+    char *err;
+    size_t err_len;
+    size_t err_cap;
+};
+struct pylibssh_run *pylibssh_run_new(ssh_session session, const char *command);
+int pylibssh_run_step(struct pylibssh_run *r);
+void pylibssh_run_release(struct pylibssh_run *r);
+void pylibssh_run_free(struct pylibssh_run *r);
+
 #endif

@@ -190,6 +190,43 @@ def send_signal(channel: CData, name: str) -> int:
     return rc
 
 
+# a command run to completion in C (csrc/pylibssh_run.c): its steps' results
+RUN_AGAIN: int = lib.PYLIBSSH_RUN_AGAIN
+RUN_DONE: int = lib.PYLIBSSH_RUN_DONE
+RUN_OPEN_FAILED: int = lib.PYLIBSSH_RUN_OPEN_FAILED
+RUN_DENIED: int = lib.PYLIBSSH_RUN_DENIED
+RUN_NOMEM: int = lib.PYLIBSSH_RUN_NOMEM
+
+#: move a run on after a poll: RUN_AGAIN, RUN_DONE, or a negative failure
+run_step: Callable[[CData], int] = lib.pylibssh_run_step
+#: free a run's channel (CLOSE is sent when needed); its output stays readable
+run_release: Callable[[CData], None] = lib.pylibssh_run_release
+#: free a run and what it holds; once
+run_free: Callable[[CData], None] = lib.pylibssh_run_free
+
+
+def run_new(session: CData, command: bytes) -> CData | None:
+    """A command run on a new session channel of ``session`` (not opened yet: the first
+    :data:`run_step` sends the open); None when libssh cannot make the channel."""
+    run = lib.pylibssh_run_new(session, command)
+    return None if run == NULL else run
+
+
+def run_output(run: CData) -> tuple[bytes, bytes]:
+    """A run's stdout and stderr so far (copies)."""
+    out = ffi.buffer(run.out, run.out_len)[:] if run.out_len else b""
+    err = ffi.buffer(run.err, run.err_len)[:] if run.err_len else b""
+    return out, err
+
+
+def run_exit(run: CData) -> tuple[int | None, str | None]:
+    """A run's exit status and exit signal (without "SIG"), each None when not received."""
+    status = run.exit_status if run.has_exit_status else None
+    signal = ffi.string(run.exit_signal).decode("utf-8", "replace") \
+        if run.has_exit_signal else None
+    return status, signal
+
+
 # pages of a holding sink's buffer are touched only when used
 _uncleared = ffi.new_allocator(should_clear_after_alloc=False)
 

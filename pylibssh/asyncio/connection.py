@@ -26,12 +26,12 @@ from ..client.forward import (
     open_direct_gen,
     start_remote_async,
 )
-from ..client.process import RunResult, command_line
+from ..client.process import RunResult, command_line, run_gen
 from ..client.socks import SOCKSForwarder
 from ..keys import Key
 from ..timeouts import DEFAULT, Timeout, resolve
 from ._loop import asyncio_loop_of, engine_loop, wrap
-from .process import SSHClientProcess, process_gen, run_gen
+from .process import SSHClientProcess, process_gen
 
 if TYPE_CHECKING:
     from .._channel import Channel

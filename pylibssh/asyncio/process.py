@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._binding import channel as channel_api
-from ..client._task import AGAIN, TaskGen
+from ..client._task import TaskGen
 from ..client.process import (
     ClientChannel,
     ProcessError,
@@ -356,24 +356,6 @@ class SSHClientProcess:
     def __repr__(self) -> str:
         state = "finished" if self.channel.finished else "running"
         return f"<pylibssh.asyncio.SSHClientProcess {self.command!r} {state}>"
-
-
-def run_gen(session: ClientSession, command: str, input: bytes | None,
-            env: Mapping[str, str] | None, pty: bool) -> TaskGen:
-    """:func:`pylibssh.client.process.run_gen` that closes its channel when it is given up
-    (cancelled, timed out)."""
-    channel = yield from open_session_gen(session, setup_requests(command, env=env, pty=pty),
-                                          collect=True)
-    try:
-        if input and not channel.finished:
-            channel.write(input)
-        channel.send_eof()
-        yield lambda: True if channel.finished else AGAIN
-    except BaseException:
-        channel.close()
-        raise
-    return RunResult(command, bytes(channel._bufs[0]), bytes(channel._bufs[1]),
-                     channel.exit_status, channel.exit_signal[0] if channel.exit_signal else None)
 
 
 def process_gen(session: ClientSession, command: str | None, *, env: Mapping[str, str] | None,

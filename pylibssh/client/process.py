@@ -28,6 +28,7 @@ from ..loop import locked
 from ..timeouts import DEFAULT, Timeout, resolve
 from ._task import AGAIN, TaskGen, wait
 from .channels import SESSION, open_channel_gen
+from .run import run_in_c_gen
 
 if TYPE_CHECKING:
     from .session import ClientSession
@@ -330,13 +331,21 @@ def setup_requests(command: str | None = None, *, env: Mapping[str, str] | None 
 def run_gen(session: ClientSession, command: str, input: bytes | None,
             env: Mapping[str, str] | None, pty: bool) -> TaskGen:
     """A task that runs ``command`` (with ``input`` on stdin, ``env``, a ``pty`` when asked) to its
-    end and returns its :class:`RunResult`."""
+    end and returns its :class:`RunResult`. Given up (cancelled, timed out), it closes its
+    channel."""
+    if not (input or env or pty or session.session_requests):
+        out, err, status, signal = yield from run_in_c_gen(session, command)
+        return RunResult(command, out, err, status, signal)
     channel = yield from open_session_gen(session, setup_requests(command, env=env, pty=pty),
                                           collect=True)
-    if input and not channel.finished:  # a command that ended already takes no input
-        channel.write(input)
-    channel.send_eof()
-    yield lambda: True if channel.finished else AGAIN
+    try:
+        if input and not channel.finished:  # a command that ended already takes no input
+            channel.write(input)
+        channel.send_eof()
+        yield lambda: True if channel.finished else AGAIN
+    except BaseException:
+        channel.close()
+        raise
     if channel.error is not None:
         raise channel.error  # an error in its data path closed it
     return RunResult(command, bytes(channel._bufs[0]), bytes(channel._bufs[1]),
