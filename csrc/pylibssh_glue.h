@@ -63,6 +63,7 @@ int pylibssh_enforce_windows(ssh_session session);
 #define PYLIBSSH_SFTP_PACKET_MAX (256u * 1024u)
 #define PYLIBSSH_SFTP_READ_MAX (256u * 1024u - 1024u)
 #define SFTP_FXP_READ 5
+#define SFTP_FXP_WRITE 6
 #define SFTP_FXP_STATUS 101
 #define SFTP_FXP_DATA 103
 #define SFTP_FX_OK 0
@@ -76,6 +77,11 @@ struct pylibssh_sftp_counter {
     uint32_t buffered; /* bytes in the channel's buffer at the last count */
     uint8_t types[PYLIBSSH_SFTP_KNOWN]; /* type and request id of the first packets */
     uint32_t ids[PYLIBSSH_SFTP_KNOWN];
+    uint32_t sizes[PYLIBSSH_SFTP_KNOWN]; /* their lengths (type onwards) */
+    /* a WRITE whose fields fill its packet exactly, with an 8-byte handle: that handle's key,
+     * for the direct path (pylibssh_sftp_serve_direct) to parse it in place */
+    uint8_t plain_write[PYLIBSSH_SFTP_KNOWN];
+    uint64_t write_keys[PYLIBSSH_SFTP_KNOWN];
 };
 void pylibssh_sftp_counter_init(struct pylibssh_sftp_counter *c);
 struct ssh_channel_callbacks_struct *

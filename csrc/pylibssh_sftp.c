@@ -46,6 +46,29 @@ static void shorten_read(uint8_t *p, uint32_t size)
     }
 }
 
+/* the layout of a WRITE the direct path parses in place (type onwards): type, id, an 8-byte
+ * handle (the local backend's), offset, then the data to the packet's end */
+#define WRITE_HANDLE_AT 5                        /* its length, then its 8 bytes */
+#define WRITE_OFFSET_AT (WRITE_HANDLE_AT + 4 + 8) /* a uint64 */
+#define WRITE_DATA_AT (WRITE_OFFSET_AT + 8 + 4)   /* after the data's length */
+
+/* whether a complete packet (type onwards, size bytes) is such a WRITE; its handle's key */
+static uint8_t plain_write(const uint8_t *p, uint32_t size, uint64_t *key)
+{
+    uint64_t k = 0;
+    int i;
+
+    if (size < WRITE_DATA_AT || p[0] != SFTP_FXP_WRITE || be32(p + WRITE_HANDLE_AT) != 8 ||
+        be32(p + WRITE_DATA_AT - 4) != size - WRITE_DATA_AT) {
+        return 0;
+    }
+    for (i = 0; i < 8; i++) {
+        k = (k << 8) | p[WRITE_HANDLE_AT + 4 + i];
+    }
+    *key = k;
+    return 1;
+}
+
 static int pylibssh_sftp_count_cb(ssh_session session, ssh_channel channel, void *data,
                                   uint32_t len, int is_stderr, void *userdata)
 {
@@ -73,6 +96,8 @@ static int pylibssh_sftp_count_cb(ssh_session session, ssh_channel channel, void
         if (n < PYLIBSSH_SFTP_KNOWN) {
             c->types[n] = p[pos + 4];
             c->ids[n] = size >= 5 ? be32(p + pos + 5) : 0;
+            c->sizes[n] = size;
+            c->plain_write[n] = plain_write(p + pos + 4, size, &c->write_keys[n]);
         }
         if (p[pos + 4] == SFTP_FXP_READ) {
             shorten_read(p + pos + 4, size);
@@ -347,6 +372,59 @@ static int direct_close(ssh_channel channel, struct pylibssh_sftp_direct *d,
     return send_reply(channel, d, reply, total);
 }
 
+/* a WRITE the counter found plain (size bytes from its type on) to the direct handle in
+ * ``slot``: the packet is read from the channel into d->buf, its data written from there,
+ * without libssh's parse (which copies the data twice more). 1 or 2 as send_reply; -1: the
+ * channel failed or did not hold the packet the counter saw. A failed pwrite is answered with
+ * the status and text Python would send, since the packet is no longer in the channel. */
+static int direct_write_in_place(ssh_channel channel, struct pylibssh_sftp_direct *d,
+                                 uint32_t size, int slot)
+{
+    unsigned char reply[256];
+    const unsigned char *p, *data;
+    uint32_t total, code = SFTP_FX_OK, id;
+    const char *text = NULL;
+    uint64_t offset;
+    size_t left;
+    ssize_t n;
+    int got, err, i;
+
+    if (4 + size > sizeof(d->buf)) {
+        return -1;
+    }
+    got = ssh_channel_read_nonblocking(channel, d->buf, 4 + size, 0);
+    if (got != (int)(4 + size) || be32(d->buf) != size) {
+        return -1; /* the counter's packet is not there: framing is lost */
+    }
+    p = d->buf + 4;
+    id = be32(p + 1);
+    offset = 0;
+    for (i = 0; i < 8; i++) {
+        offset = (offset << 8) | p[WRITE_OFFSET_AT + i];
+    }
+    data = p + WRITE_DATA_AT;
+    left = size - WRITE_DATA_AT;
+    while (left > 0) {
+        n = pwrite(d->fds[slot], data, left, (off_t)offset);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            err = n < 0 ? errno : ENOSPC;
+            code = err < PYLIBSSH_SFTP_DIRECT_ERRNOS && d->errno_status[err]
+                       ? d->errno_status[err]
+                       : 4; /* FAILURE */
+            text = strerror(err);
+            break;
+        }
+        data += n;
+        left -= (size_t)n;
+        offset += (uint64_t)n;
+    }
+    total = status_packet(reply, id, code, text);
+    return send_reply(channel, d, reply, total);
+}
+
 int pylibssh_sftp_serve_direct(sftp_session sftp, ssh_channel channel,
                                struct pylibssh_sftp_counter *c, struct pylibssh_sftp_direct *d,
                                uint32_t max_read, uint64_t budget)
@@ -366,9 +444,25 @@ int pylibssh_sftp_serve_direct(sftp_session sftp, ssh_channel channel,
         if (type != SSH_FXP_READ && type != SSH_FXP_WRITE && type != SSH_FXP_CLOSE) {
             break;
         }
-        /* a DATA reply must fit the window whole (Python queues what does not) */
-        if (ssh_channel_window_size(channel) < (type == SSH_FXP_READ ? max_read + 13 : 64)) {
+        /* a DATA reply must fit the window whole (Python queues what does not); a STATUS
+         * reply with a text, too */
+        if (ssh_channel_window_size(channel) < (type == SSH_FXP_READ ? max_read + 13 : 256)) {
             break;
+        }
+        if (type == SSH_FXP_WRITE && c->plain_write[c->taken]) {
+            slot = direct_find(d, c->write_keys[c->taken]);
+            if (slot >= 0 && d->writable[slot]) {
+                rc = direct_write_in_place(channel, d, c->sizes[c->taken], slot);
+                c->taken++;
+                if (rc < 0) {
+                    return -1;
+                }
+                d->served++;
+                if (rc == 2) {
+                    break; /* Python queues the rest; later replies go behind it */
+                }
+                continue;
+            }
         }
         c->taken++;
         msg = sftp_get_client_message(sftp);

@@ -19,12 +19,13 @@ pytestmark = pytest.mark.peer
 
 
 class Serve:
-    def __init__(self, tmp_path, *args, env=None):
+    def __init__(self, tmp_path, *args, env=None, preexec_fn=None):
         self.state = tmp_path / "state"
         cmd = [sys.executable, "-m", "pylibssh", "serve", "--port", "0",
                "--state-dir", str(self.state), *args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, env={**os.environ, **(env or {})})
+                                     text=True, env={**os.environ, **(env or {})},
+                                     preexec_fn=preexec_fn)
         self.lines = []
         deadline = time.monotonic() + DEADLINE
         while time.monotonic() < deadline:
@@ -85,6 +86,42 @@ def test_serve_sftp_scp_and_clean_stop(tmp_path, key_files, openssh_client):
         code, out, err = serve.stop(signal.SIGINT)
     assert code == 0, err
     assert "stopped" in out and "Traceback" not in err
+
+
+def _file_size_limit():
+    # (in the child before exec) files over 1 MiB fail with EFBIG; SIGXFSZ, which would kill
+    # the server instead, stays ignored across exec
+    import resource
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+
+
+def test_a_write_the_file_system_refuses_is_answered(tmp_path, key_files, openssh_client):
+    """Uploads are written in C straight from the channel: a write the file system refuses
+    (EFBIG past the server's file size limit) gets an error status, sftp reports it, and the
+    session and the server go on."""
+    identity, auth = key_files
+    root = tmp_path / "served"
+    root.mkdir()
+    serve = Serve(tmp_path, "--root", str(root), "--authorized-keys", str(auth),
+                  preexec_fn=_file_size_limit)
+    try:
+        client = openssh_client(serve.port, identity=identity)
+        big, small = tmp_path / "big.bin", tmp_path / "small.bin"
+        big.write_bytes(os.urandom(3 << 20))
+        small.write_bytes(os.urandom(100_000))
+        result = client.sftp(f"put {big} big.bin\n")
+        assert result.returncode != 0
+        assert b"big.bin" in result.stderr and b"Failure" in result.stderr, result.stderr
+        written = (root / "big.bin").read_bytes()
+        assert len(written) <= 1 << 20 and written == big.read_bytes()[:len(written)]
+        result = client.sftp(f"put {small} small.bin\nget small.bin {tmp_path / 'back'}\n")
+        assert result.returncode == 0, result.stderr.decode()
+        assert (tmp_path / "back").read_bytes() == small.read_bytes()
+    finally:
+        code, out, err = serve.stop(signal.SIGINT)
+    assert code == 0, err
+    assert "Traceback" not in err
 
 
 def test_serve_password_exec_and_persistent_host_key(tmp_path, key_files, openssh_client):

@@ -23,8 +23,8 @@ def test_packet_types_and_flags_are_libssh_s():
 def test_limits_and_values_are_the_c_fast_path_s():
     assert codec.MAX_PACKET == lib.PYLIBSSH_SFTP_PACKET_MAX
     assert codec.MAX_READ == lib.PYLIBSSH_SFTP_READ_MAX
-    assert (lib.SFTP_FXP_READ, lib.SFTP_FXP_STATUS, lib.SFTP_FXP_DATA) == (
-        FXP.READ, FXP.STATUS, FXP.DATA)
+    assert (lib.SFTP_FXP_READ, lib.SFTP_FXP_WRITE, lib.SFTP_FXP_STATUS, lib.SFTP_FXP_DATA) == (
+        FXP.READ, FXP.WRITE, FXP.STATUS, FXP.DATA)
     assert (lib.SFTP_FX_OK, lib.SFTP_FX_EOF) == (SFTPStatus.OK, SFTPStatus.EOF)
 
 
