@@ -164,27 +164,21 @@ int pylibssh_run_step(struct pylibssh_run *r)
         }
         rc = ssh_channel_request_exec(r->channel, r->command);
         r->exec_sent = 1;
-        if (rc == SSH_AGAIN) {
-            if (!r->eof_sent && !r->closed) {
-                /* the request is out: EOF follows it, its reply not awaited */
-                if (ssh_channel_send_eof(r->channel) == SSH_ERROR) {
-                    return PYLIBSSH_RUN_FAILED;
-                }
-                r->eof_sent = 1;
-            }
-            /* closed without a reply: the whole answer came in one read */
-            return r->closed ? PYLIBSSH_RUN_DONE : PYLIBSSH_RUN_AGAIN;
-        }
-        if (rc != SSH_OK) {
+        if (rc != SSH_OK && rc != SSH_AGAIN) {
             return ssh_get_error_code(ssh_channel_get_session(r->channel)) == SSH_REQUEST_DENIED
                        ? PYLIBSSH_RUN_DENIED
                        : PYLIBSSH_RUN_FAILED;
         }
+        /* the request is out: EOF follows it, its reply not awaited */
         if (!r->eof_sent && !r->closed) {
             if (ssh_channel_send_eof(r->channel) == SSH_ERROR) {
                 return PYLIBSSH_RUN_FAILED;
             }
             r->eof_sent = 1;
+        }
+        if (rc == SSH_AGAIN) {
+            /* closed without a reply: the whole answer came in one read */
+            return r->closed ? PYLIBSSH_RUN_DONE : PYLIBSSH_RUN_AGAIN;
         }
         r->state = RUN_WAITING;
         /* fall through */

@@ -52,21 +52,16 @@ static void shorten_read(uint8_t *p, uint32_t size)
 #define WRITE_OFFSET_AT (WRITE_HANDLE_AT + 4 + 8) /* a uint64 */
 #define WRITE_DATA_AT (WRITE_OFFSET_AT + 8 + 4)   /* after the data's length */
 
+static int direct_key(const unsigned char *handle, size_t len, uint64_t *key);
+
 /* whether a complete packet (type onwards, size bytes) is such a WRITE; its handle's key */
 static uint8_t plain_write(const uint8_t *p, uint32_t size, uint64_t *key)
 {
-    uint64_t k = 0;
-    int i;
-
     if (size < WRITE_DATA_AT || p[0] != SFTP_FXP_WRITE || be32(p + WRITE_HANDLE_AT) != 8 ||
         be32(p + WRITE_DATA_AT - 4) != size - WRITE_DATA_AT) {
         return 0;
     }
-    for (i = 0; i < 8; i++) {
-        k = (k << 8) | p[WRITE_HANDLE_AT + 4 + i];
-    }
-    *key = k;
-    return 1;
+    return direct_key(p + WRITE_HANDLE_AT + 4, 8, key) == 0;
 }
 
 static int pylibssh_sftp_count_cb(ssh_session session, ssh_channel channel, void *data,
@@ -311,32 +306,44 @@ static int direct_read(ssh_channel channel, struct pylibssh_sftp_direct *d,
     return send_reply(channel, d, d->buf, total);
 }
 
-static int direct_write(ssh_channel channel, struct pylibssh_sftp_direct *d,
-                        sftp_client_message msg, int fd)
+/* the status Python's backend answers a failed system call with (its table, set in
+ * d->errno_status; FAILURE for the others) */
+static uint32_t errno_status(const struct pylibssh_sftp_direct *d, int err)
 {
-    const unsigned char *data;
-    size_t left;
-    uint64_t offset = msg->offset;
-    unsigned char reply[32];
-    uint32_t total;
+    return err >= 0 && err < PYLIBSSH_SFTP_DIRECT_ERRNOS && d->errno_status[err]
+               ? d->errno_status[err]
+               : 4; /* FAILURE */
+}
+
+/* pwrite all ``left`` bytes at ``offset``: 0, or the errno that stopped it */
+static int pwrite_all(int fd, const unsigned char *data, size_t left, uint64_t offset)
+{
     ssize_t n;
 
-    if (msg->data == NULL) {
-        return 0;
-    }
-    data = ssh_string_data(msg->data);
-    left = ssh_string_len(msg->data);
     while (left > 0) {
         n = pwrite(fd, data, left, (off_t)offset);
         if (n < 0 && errno == EINTR) {
             continue;
         }
         if (n <= 0) {
-            return 0;
+            return n < 0 ? errno : ENOSPC;
         }
         data += n;
         left -= (size_t)n;
         offset += (uint64_t)n;
+    }
+    return 0;
+}
+
+static int direct_write(ssh_channel channel, struct pylibssh_sftp_direct *d,
+                        sftp_client_message msg, int fd)
+{
+    unsigned char reply[32];
+    uint32_t total;
+
+    if (msg->data == NULL ||
+        pwrite_all(fd, ssh_string_data(msg->data), ssh_string_len(msg->data), msg->offset)) {
+        return 0; /* Python serves it again and answers the failure */
     }
     total = status_packet(reply, ntohl(msg->id), SFTP_FX_OK, NULL);
     if (ssh_channel_window_size(channel) < total) {
@@ -361,8 +368,7 @@ static int direct_close(ssh_channel channel, struct pylibssh_sftp_direct *d,
     }
     if (close(d->fds[slot]) != 0 && errno != EINTR) {
         err = errno;
-        code = err < PYLIBSSH_SFTP_DIRECT_ERRNOS && d->errno_status[err] ? d->errno_status[err]
-                                                                           : 4; /* FAILURE */
+        code = errno_status(d, err);
         text = strerror(err);
     }
     memcpy(d->closed[d->nclosed++], ssh_string_data(msg->handle), 8);
@@ -381,12 +387,10 @@ static int direct_write_in_place(ssh_channel channel, struct pylibssh_sftp_direc
                                  uint32_t size, int slot)
 {
     unsigned char reply[256];
-    const unsigned char *p, *data;
-    uint32_t total, code = SFTP_FX_OK, id;
+    const unsigned char *p;
+    uint32_t total, code = SFTP_FX_OK;
     const char *text = NULL;
-    uint64_t offset;
-    size_t left;
-    ssize_t n;
+    uint64_t offset = 0;
     int got, err, i;
 
     if (4 + size > sizeof(d->buf)) {
@@ -397,31 +401,15 @@ static int direct_write_in_place(ssh_channel channel, struct pylibssh_sftp_direc
         return -1; /* the counter's packet is not there: framing is lost */
     }
     p = d->buf + 4;
-    id = be32(p + 1);
-    offset = 0;
     for (i = 0; i < 8; i++) {
         offset = (offset << 8) | p[WRITE_OFFSET_AT + i];
     }
-    data = p + WRITE_DATA_AT;
-    left = size - WRITE_DATA_AT;
-    while (left > 0) {
-        n = pwrite(d->fds[slot], data, left, (off_t)offset);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            err = n < 0 ? errno : ENOSPC;
-            code = err < PYLIBSSH_SFTP_DIRECT_ERRNOS && d->errno_status[err]
-                       ? d->errno_status[err]
-                       : 4; /* FAILURE */
-            text = strerror(err);
-            break;
-        }
-        data += n;
-        left -= (size_t)n;
-        offset += (uint64_t)n;
+    err = pwrite_all(d->fds[slot], p + WRITE_DATA_AT, size - WRITE_DATA_AT, offset);
+    if (err != 0) {
+        code = errno_status(d, err);
+        text = strerror(err);
     }
-    total = status_packet(reply, id, code, text);
+    total = status_packet(reply, be32(p + 1), code, text);
     return send_reply(channel, d, reply, total);
 }
 

@@ -80,11 +80,11 @@ def _compiled(patterns: tuple[str, ...]) -> tuple[tuple[bool, Callable[[str], An
     return tuple(out)
 
 
-def _match_patterns(value: str, patterns: list[str]) -> bool:
+def _match_patterns(value: str, patterns: tuple[str, ...]) -> bool:
     """OpenSSH's pattern-list: any positive match and no negated match (case-insensitive)."""
     matched = False
     value = value.lower()
-    for neg, match in _compiled(tuple(patterns)):
+    for neg, match in _compiled(patterns):
         if match(value):
             if neg:
                 return False
@@ -113,8 +113,9 @@ _INCLUDE_START = object()
 _INCLUDE_END = object()
 
 #: a file's lines: (keyword, value, words), words being the value split as a shell would for the
-#: lines that take several (Host, Match, Include) and None for the others
-_Lines = list[tuple[str, str, "list[str] | None"]]
+#: lines that take several (Host, Match, Include) and None for the others (a tuple: the key of
+#: the compiled Host patterns)
+_Lines = list[tuple[str, str, "tuple[str, ...] | None"]]
 _SPLIT = frozenset({"host", "match", "include"})
 
 # the lines of files read before, by path: (stat signature, lines). A connection reads the
@@ -152,7 +153,7 @@ def _file_lines(path: str) -> _Lines | None:
         key, value = parsed
         if not value:  # ssh: "missing argument"
             raise ValueError(f"ssh_config {path}: {key} without a value")
-        lines.append((key, value, shlex.split(value) if key in _SPLIT else None))
+        lines.append((key, value, tuple(shlex.split(value)) if key in _SPLIT else None))
     if time.time() - st.st_mtime_ns / 1e9 >= _SETTLED:
         with _lexed_lock:
             if len(_lexed) >= _MAX_LEXED and path not in _lexed:
@@ -161,7 +162,7 @@ def _file_lines(path: str) -> _Lines | None:
     return lines
 
 
-def _lines(path: str, depth: int = 0) -> Iterator[tuple[Any, str, "list[str] | None"]]:
+def _lines(path: str, depth: int = 0) -> Iterator[tuple[Any, str, "tuple[str, ...] | None"]]:
     # (the keyword is a str or one of the Include markers)
     if depth > 16:
         raise ValueError(f"ssh_config: Include nested too deeply at {path}")
@@ -170,7 +171,7 @@ def _lines(path: str, depth: int = 0) -> Iterator[tuple[Any, str, "list[str] | N
         return
     for key, value, words in lines:
         if key == "include":
-            for pattern in cast("list[str]", words):
+            for pattern in cast("tuple[str, ...]", words):
                 pattern = os.path.expanduser(pattern)
                 if not os.path.isabs(pattern):
                     pattern = os.path.join(os.path.expanduser("~/.ssh"), pattern)
@@ -302,10 +303,10 @@ def _read_pass(path: str, st: _Pass) -> None:
             active = stack.pop()
             continue
         if key == "host":
-            active = _match_patterns(st.host, cast("list[str]", words))
+            active = _match_patterns(st.host, cast("tuple[str, ...]", words))
             continue
         if key == "match":
-            active = _match(cast("list[str]", words), st)
+            active = _match(cast("tuple[str, ...]", words), st)
             continue
         if not active:
             continue
@@ -315,7 +316,7 @@ def _read_pass(path: str, st: _Pass) -> None:
             result[key] = value
 
 
-def _match(words: list[str], st: _Pass) -> bool:
+def _match(words: tuple[str, ...], st: _Pass) -> bool:
     """One ``Match`` line (its words), criteria left to right as readconf.c does: every
     criterion is evaluated, but ``exec`` runs only while all before it matched."""
     i = 0
@@ -333,15 +334,15 @@ def _match(words: list[str], st: _Pass) -> bool:
             arg = words[i + 1] if i + 1 < len(words) else ""
             i += 2
             if crit == "host":
-                r = _match_patterns(st.hostname(), [arg])
+                r = _match_patterns(st.hostname(), (arg,))
             elif crit == "originalhost":
-                r = _match_patterns(st.original, [arg])
+                r = _match_patterns(st.original, (arg,))
             elif crit == "user":
-                r = _match_patterns(st.remote_user(), [arg])
+                r = _match_patterns(st.remote_user(), (arg,))
             elif crit == "localuser":
-                r = _match_patterns(st.local_user, [arg])
+                r = _match_patterns(st.local_user, (arg,))
             elif crit == "tagged":
-                r = _match_patterns(str(st.result.get("tag", "")), [arg])
+                r = _match_patterns(str(st.result.get("tag", "")), (arg,))
             elif crit == "localnetwork":
                 r = _in_local_network(arg)
             elif crit == "exec":
@@ -447,7 +448,7 @@ def _follow_cname(name: str, cname: str | None, cfg: dict[str, object]) -> str:
     if not cname or cname.lower() == name.lower():
         return name
     for source, target in _permitted_cnames(cfg):
-        if _match_patterns(name, [source]) and _match_patterns(cname, [target]):
+        if _match_patterns(name, (source,)) and _match_patterns(cname, (target,)):
             log.debug("ssh_config: canonicalized CNAME %s => %s", name, cname)
             return cname.lower()
     return name
